@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "trellis/child_type.hpp"
+#include "trellis/restart.hpp"
+
+namespace trellis {
+
+/// Where a child is in its life.
+enum class child_state : uint8_t {
+  /// The child has an actor that started.
+  running,
+  /// The child exited and the supervisor is restarting it; it has no actor.
+  restarting,
+  /// The child has no actor and none is coming: it was terminated, exited
+  /// normally as a transient child, or its factory answered `ignore`.
+  stopped,
+};
+
+/// Returns the enumerator's name.
+std::string to_string(child_state x);
+
+/// One line of `which_children`: what a supervisor knows of a child.
+struct child_info {
+  /// The child's id within its supervisor.
+  std::string id;
+  /// The current actor, invalid unless `state` is `running`.
+  caf::actor actor;
+  /// Worker or supervisor.
+  child_type type = child_type::worker;
+  /// The child's restart type.
+  restart restart_type = restart::permanent;
+  /// Running, restarting or stopped.
+  child_state state = child_state::stopped;
+  /// How often the supervisor restarted this child.
+  uint64_t restart_count = 0;
+  /// The last exit reason, rendered; empty if it never exited.
+  std::string last_exit_reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_info& x) {
+  return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
+           x.restart_type, x.state, x.restart_count, x.last_exit_reason);
+}
+
+/// The counts of `count_children` (OTP's `count_children/1`).
+struct child_counts {
+  /// All children, running or not.
+  uint64_t specs = 0;
+  /// Children that have a running actor.
+  uint64_t active = 0;
+  /// Children of type supervisor, running or not.
+  uint64_t supervisors = 0;
+  /// Children of type worker, running or not.
+  uint64_t workers = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
+  return f(caf::meta::type_name("trellis::child_counts"), x.specs, x.active,
+           x.supervisors, x.workers);
+}
+
+} // namespace trellis

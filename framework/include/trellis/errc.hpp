@@ -1,0 +1,82 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/make_message.hpp>
+
+namespace trellis {
+
+/// Error codes of the `trellis` error category. Rendered as text, for example
+/// `trellis::errc::already_present: child cache`, once `trellis::configure`
+/// registered the category with the actor system config.
+///
+/// Exit reasons that Trellis gives actors are `caf::error`s of this category
+/// too: their context carries the story (which child, which exception, which
+/// cause), as a chain of rendered causes.
+enum class errc : uint8_t {
+  /// A child spec or supervisor spec is invalid; the context names the field.
+  invalid_spec = 1,
+  /// A child's factory failed, threw, or returned an invalid handle.
+  start_failed,
+  /// A supervisor could not start one of its children and did not start.
+  failed_to_start_child,
+  /// An exception escaped an actor's handler; the context holds the
+  /// exception's type and `what()`.
+  unhandled_exception,
+  /// A supervisor gave up: more than `intensity` restarts within `period`.
+  /// Its parent sees this as the supervisor's exit reason. Like OTP's
+  /// `shutdown`, it counts as a normal exit for a transient parent entry.
+  reached_max_restart_intensity,
+  /// A child with this id already exists (OTP: `already_present`).
+  already_present,
+  /// The child is already running (OTP: `{already_started, Pid}`).
+  already_started,
+  /// The child is running and cannot be deleted (OTP: `running`).
+  running,
+  /// The child is being restarted (OTP: `restarting`).
+  restarting,
+  /// No child with this id (OTP: `not_found`).
+  not_found,
+  /// The operation does not apply to this kind of supervisor
+  /// (OTP: `simple_one_for_one`).
+  not_supported,
+  /// The supervisor is shutting down and accepts no more work.
+  shutting_down,
+  /// A child did not exit after being killed: it is stuck in a handler and
+  /// was abandoned so that shutdown could finish.
+  abandoned,
+};
+
+/// Returns the enumerator's name, e.g. `"already_present"`.
+std::string to_string(errc x);
+
+/// The category atom of Trellis errors.
+constexpr caf::atom_value errc_category = caf::atom("trellis");
+
+/// Creates a Trellis error without context.
+caf::error make_error(errc x);
+
+/// Creates a Trellis error whose context holds `xs` (strings, usually).
+template <class T, class... Ts>
+caf::error make_error(errc x, T&& y, Ts&&... ys) {
+  return caf::error{static_cast<uint8_t>(x), errc_category,
+                    caf::make_message(std::forward<T>(y),
+                                      std::forward<Ts>(ys)...)};
+}
+
+/// Returns whether `x` is a Trellis error with code `code`.
+bool is(const caf::error& x, errc code);
+
+/// Returns whether an exit reason counts as a normal exit for a transient
+/// child: `normal`, `user_shutdown` (OTP's `shutdown`) and
+/// `reached_max_restart_intensity` (which OTP also reports as `shutdown`).
+bool is_normal_exit(const caf::error& reason);
+
+/// Renders an error with the renderers of `sys` (Trellis' and CAF's own).
+std::string render(const caf::actor_system& sys, const caf::error& x);
+
+} // namespace trellis

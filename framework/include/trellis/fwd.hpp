@@ -1,0 +1,26 @@
+#pragma once
+
+// Forward declarations of Trellis' types, like caf/fwd.hpp.
+
+#include <cstdint>
+
+namespace trellis {
+
+class child_context;
+class child_spec;
+class shutdown;
+class start_result;
+class supervisor_spec;
+
+struct child_counts;
+struct child_info;
+struct ignore_t;
+
+enum class child_state : uint8_t;
+enum class child_type : uint8_t;
+enum class errc : uint8_t;
+enum class log_level : uint8_t;
+enum class restart : uint8_t;
+enum class strategy : uint8_t;
+
+} // namespace trellis

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+
+namespace trellis {
+
+/// The name of the spdlog logger that Trellis reports through. Tests and
+/// applications reach it with `spdlog::get(trellis::logger_name)`, for
+/// example to add a sink; `trellis::configure` creates it.
+constexpr const char* logger_name = "trellis";
+
+/// Severity levels, in spdlog's order.
+enum class log_level : uint8_t { trace, debug, info, warn, error, critical, off };
+
+/// Sets the level of Trellis' reports. The default is `info`: progress
+/// reports (`child_started`) show, as do all error reports
+/// (`child_terminated`, `start_error`, `shutdown_error`,
+/// `reached_max_restart_intensity`). Use `warn` to hide progress.
+void set_log_level(log_level x);
+
+} // namespace trellis

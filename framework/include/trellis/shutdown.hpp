@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <caf/timespan.hpp>
+
+namespace trellis {
+
+/// How a supervisor stops a child (OTP's `shutdown` field).
+///
+/// With `timeout`, the child gets an exit message with reason
+/// `caf::exit_reason::user_shutdown` (OTP's `shutdown`) and may clean up in
+/// its exit handler; if it has not exited when the timeout passes, it is
+/// killed with `caf::exit_reason::kill`.
+///
+/// Where Trellis differs from OTP: CAF cannot preempt an actor stuck inside
+/// a handler, so even `kill` only takes effect when the actor next reads its
+/// mailbox. A child that has not exited `kill_timeout` (a supervisor flag)
+/// after being killed is abandoned and reported, so that shutdown finishes.
+class shutdown {
+public:
+  /// The three kinds of policy.
+  enum class kind : uint8_t {
+    /// Kill at once (`caf::exit_reason::kill`), no clean-up.
+    brutal_kill,
+    /// Ask to stop, kill after the timeout.
+    timeout,
+    /// Ask to stop and wait as long as it takes. The default for supervisor
+    /// children; for workers it risks a shutdown that never ends.
+    infinity,
+  };
+
+  /// Kill the child at once.
+  static shutdown brutal_kill() noexcept {
+    return shutdown{kind::brutal_kill, caf::timespan{0}};
+  }
+
+  /// Ask the child to stop and kill it after `t`.
+  template <class Rep, class Period>
+  static shutdown timeout(std::chrono::duration<Rep, Period> t) noexcept {
+    return shutdown{kind::timeout,
+                    std::chrono::duration_cast<caf::timespan>(t)};
+  }
+
+  /// Ask the child to stop and wait for it indefinitely.
+  static shutdown infinity() noexcept {
+    return shutdown{kind::infinity, caf::timespan{0}};
+  }
+
+  /// Returns the policy's kind.
+  kind policy() const noexcept {
+    return kind_;
+  }
+
+  /// Returns the timeout; only meaningful for `kind::timeout`.
+  caf::timespan time() const noexcept {
+    return time_;
+  }
+
+  friend bool operator==(const shutdown& x, const shutdown& y) noexcept {
+    return x.kind_ == y.kind_ && x.time_ == y.time_;
+  }
+
+  friend bool operator!=(const shutdown& x, const shutdown& y) noexcept {
+    return !(x == y);
+  }
+
+private:
+  shutdown(kind k, caf::timespan t) noexcept : kind_(k), time_(t) {
+    // nop
+  }
+
+  kind kind_;
+  caf::timespan time_;
+};
+
+/// Renders a policy, e.g. `"brutal_kill"`, `"timeout(5000ms)"`, `"infinity"`.
+std::string to_string(const shutdown& x);
+
+} // namespace trellis

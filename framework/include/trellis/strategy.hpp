@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace trellis {
+
+/// How a supervisor restarts its children when one of them exits
+/// (OTP's `strategy` supervisor flag).
+enum class strategy : uint8_t {
+  /// Restart only the child that exited.
+  one_for_one,
+  /// Stop all other children in reverse start order, then start all of them
+  /// again in start order.
+  one_for_all,
+  /// Stop the children started after the one that exited, in reverse start
+  /// order, then start it and them again in start order.
+  rest_for_one,
+};
+
+/// Returns the enumerator's name.
+std::string to_string(strategy x);
+
+} // namespace trellis

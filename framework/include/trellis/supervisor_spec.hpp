@@ -1,0 +1,129 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include "trellis/child_spec.hpp"
+#include "trellis/strategy.hpp"
+
+namespace trellis {
+
+/// Describes a supervisor: its flags (OTP's `sup_flags`) and its children in
+/// start order. A supervisor spec reads like the tree it builds:
+///
+/// ~~~
+/// auto tree = trellis::supervisor("root")
+///               .strategy(trellis::strategy::one_for_one)
+///               .child(trellis::worker("cache", cache_actor))
+///               .child(trellis::supervisor("db")
+///                        .strategy(trellis::strategy::one_for_all)
+///                        .child(trellis::worker("reader", reader_actor))
+///                        .child(trellis::worker("writer", writer_actor)));
+/// ~~~
+///
+/// Defaults, as in OTP: `one_for_one`, intensity 1, period 5 seconds.
+/// Where Trellis adds to OTP: `kill_timeout`, how long to wait for a killed
+/// child before abandoning it (see `trellis::shutdown`).
+class supervisor_spec {
+public:
+  /// A supervisor with the given id (its name in paths such as `root/db`).
+  explicit supervisor_spec(std::string id) : id_(std::move(id)) {
+    // nop
+  }
+
+  /// Returns the id.
+  const std::string& id() const noexcept {
+    return id_;
+  }
+
+  /// Returns the restart strategy.
+  trellis::strategy strategy() const noexcept {
+    return strategy_;
+  }
+
+  /// Sets the restart strategy.
+  supervisor_spec& strategy(trellis::strategy x) noexcept {
+    strategy_ = x;
+    return *this;
+  }
+
+  /// Returns the restart intensity: the most restarts allowed in `period`.
+  int intensity() const noexcept {
+    return intensity_;
+  }
+
+  /// Sets the restart intensity. One restart more than this within `period`
+  /// makes the supervisor stop its children and exit with
+  /// `errc::reached_max_restart_intensity`.
+  supervisor_spec& intensity(int x) noexcept {
+    intensity_ = x;
+    return *this;
+  }
+
+  /// Returns the period over which restarts are counted.
+  caf::timespan period() const noexcept {
+    return period_;
+  }
+
+  /// Sets the period over which restarts are counted.
+  template <class Rep, class Period>
+  supervisor_spec& period(std::chrono::duration<Rep, Period> x) noexcept {
+    period_ = std::chrono::duration_cast<caf::timespan>(x);
+    return *this;
+  }
+
+  /// Returns how long a killed child may take to exit before it is abandoned.
+  caf::timespan kill_timeout() const noexcept {
+    return kill_timeout_;
+  }
+
+  /// Sets how long a killed child may take to exit before it is abandoned.
+  template <class Rep, class Period>
+  supervisor_spec& kill_timeout(std::chrono::duration<Rep, Period> x) noexcept {
+    kill_timeout_ = std::chrono::duration_cast<caf::timespan>(x);
+    return *this;
+  }
+
+  /// Returns the children in start order.
+  const std::vector<child_spec>& children() const noexcept {
+    return children_;
+  }
+
+  /// Appends a child.
+  supervisor_spec& child(child_spec x) {
+    children_.emplace_back(std::move(x));
+    return *this;
+  }
+
+  /// Appends a nested supervisor as a child.
+  supervisor_spec& child(const supervisor_spec& x) {
+    return child(x.as_child());
+  }
+
+  /// Returns this supervisor as a child spec of type `child_type::supervisor`
+  /// (permanent, shutdown infinity), to adjust before nesting it.
+  child_spec as_child() const;
+
+  /// Checks the flags and every child, recursively through nested
+  /// supervisors: returns `errc::invalid_spec` naming the field, or none.
+  caf::error validate() const;
+
+private:
+  std::string id_;
+  trellis::strategy strategy_ = trellis::strategy::one_for_one;
+  int intensity_ = 1;
+  caf::timespan period_ = std::chrono::seconds(5);
+  caf::timespan kill_timeout_ = std::chrono::seconds(5);
+  std::vector<child_spec> children_;
+};
+
+/// A supervisor spec with OTP's default flags.
+inline supervisor_spec supervisor(std::string id) {
+  return supervisor_spec{std::move(id)};
+}
+
+} // namespace trellis

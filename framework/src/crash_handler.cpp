@@ -1,0 +1,49 @@
+#include "trellis/crash_handler.hpp"
+
+#include <cstdlib>
+#include <cxxabi.h>
+#include <memory>
+#include <string>
+#include <typeinfo>
+
+#include <caf/scheduled_actor.hpp>
+
+#include "trellis/errc.hpp"
+
+namespace trellis {
+
+namespace {
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> res{
+    abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free};
+  return status == 0 && res ? std::string{res.get()} : std::string{name};
+}
+
+caf::error handle_exception(caf::scheduled_actor*, std::exception_ptr& x) {
+  return crash_reason(x);
+}
+
+} // namespace
+
+caf::error crash_reason(const std::exception_ptr& x) {
+  try {
+    std::rethrow_exception(x);
+  } catch (const std::exception& e) {
+    return make_error(errc::unhandled_exception, demangle(typeid(e).name()),
+                      std::string{e.what()});
+  } catch (...) {
+    auto type = abi::__cxa_current_exception_type();
+    return make_error(errc::unhandled_exception,
+                      type ? demangle(type->name()) : std::string{"unknown"},
+                      std::string{"(not a std::exception)"});
+  }
+}
+
+void install_crash_handler(caf::scheduled_actor* self) {
+  // A plain function pointer: no allocation per actor.
+  self->set_exception_handler(handle_exception);
+}
+
+} // namespace trellis

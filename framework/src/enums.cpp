@@ -1,0 +1,70 @@
+// to_string for Trellis' small vocabulary enums, spelled as OTP spells them.
+
+#include "trellis/child_info.hpp"
+#include "trellis/child_type.hpp"
+#include "trellis/restart.hpp"
+#include "trellis/shutdown.hpp"
+#include "trellis/strategy.hpp"
+
+namespace trellis {
+
+std::string to_string(restart x) {
+  switch (x) {
+    case restart::permanent:
+      return "permanent";
+    case restart::transient:
+      return "transient";
+    case restart::temporary:
+      return "temporary";
+  }
+  return "unknown";
+}
+
+std::string to_string(child_type x) {
+  switch (x) {
+    case child_type::worker:
+      return "worker";
+    case child_type::supervisor:
+      return "supervisor";
+  }
+  return "unknown";
+}
+
+std::string to_string(strategy x) {
+  switch (x) {
+    case strategy::one_for_one:
+      return "one_for_one";
+    case strategy::one_for_all:
+      return "one_for_all";
+    case strategy::rest_for_one:
+      return "rest_for_one";
+  }
+  return "unknown";
+}
+
+std::string to_string(child_state x) {
+  switch (x) {
+    case child_state::running:
+      return "running";
+    case child_state::restarting:
+      return "restarting";
+    case child_state::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+std::string to_string(const shutdown& x) {
+  switch (x.policy()) {
+    case shutdown::kind::brutal_kill:
+      return "brutal_kill";
+    case shutdown::kind::infinity:
+      return "infinity";
+    case shutdown::kind::timeout:
+      break;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(x.time());
+  return "timeout(" + std::to_string(ms.count()) + "ms)";
+}
+
+} // namespace trellis

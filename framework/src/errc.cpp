@@ -1,0 +1,58 @@
+#include "trellis/errc.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+
+namespace trellis {
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::invalid_spec:
+      return "invalid_spec";
+    case errc::start_failed:
+      return "start_failed";
+    case errc::failed_to_start_child:
+      return "failed_to_start_child";
+    case errc::unhandled_exception:
+      return "unhandled_exception";
+    case errc::reached_max_restart_intensity:
+      return "reached_max_restart_intensity";
+    case errc::already_present:
+      return "already_present";
+    case errc::already_started:
+      return "already_started";
+    case errc::running:
+      return "running";
+    case errc::restarting:
+      return "restarting";
+    case errc::not_found:
+      return "not_found";
+    case errc::not_supported:
+      return "not_supported";
+    case errc::shutting_down:
+      return "shutting_down";
+    case errc::abandoned:
+      return "abandoned";
+  }
+  return "unknown";
+}
+
+caf::error make_error(errc x) {
+  return caf::error{static_cast<uint8_t>(x), errc_category};
+}
+
+bool is(const caf::error& x, errc code) {
+  return x.category() == errc_category && x.code() == static_cast<uint8_t>(code);
+}
+
+bool is_normal_exit(const caf::error& reason) {
+  return !reason || reason == caf::exit_reason::normal
+         || reason == caf::exit_reason::user_shutdown
+         || is(reason, errc::reached_max_restart_intensity);
+}
+
+std::string render(const caf::actor_system& sys, const caf::error& x) {
+  return sys.render(x);
+}
+
+} // namespace trellis

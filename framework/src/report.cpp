@@ -1,0 +1,93 @@
+#include "report.hpp"
+
+#include <mutex>
+
+#include <caf/actor_system.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "trellis/log.hpp"
+
+namespace trellis::detail::report {
+
+namespace {
+
+spdlog::logger& logger() {
+  static std::shared_ptr<spdlog::logger> instance = [] {
+    static std::mutex mtx;
+    std::lock_guard<std::mutex> guard{mtx};
+    if (auto existing = spdlog::get(logger_name))
+      return existing;
+    auto result = spdlog::stderr_color_mt(logger_name);
+    result->set_level(spdlog::level::info);
+    return result;
+  }();
+  return *instance;
+}
+
+} // namespace
+
+void ensure_logger() {
+  logger();
+}
+
+void child_started(const std::string& supervisor, const std::string& child,
+                   const caf::actor_addr& actor, size_t restart_count) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::info))
+    log.info("child_started supervisor={} child={} actor={} restart_count={}",
+             supervisor, child, actor.id(), restart_count);
+}
+
+void child_terminated(const caf::actor_system& sys,
+                      const std::string& supervisor, const std::string& child,
+                      const caf::error& reason, size_t restart_count) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("child_terminated supervisor={} child={} reason=\"{}\" "
+              "restart_count={}",
+              supervisor, child, sys.render(reason), restart_count);
+}
+
+void start_error(const caf::actor_system& sys, const std::string& supervisor,
+                 const std::string& child, const caf::error& reason,
+                 size_t restart_count) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("start_error supervisor={} child={} reason=\"{}\" "
+              "restart_count={}",
+              supervisor, child, sys.render(reason), restart_count);
+}
+
+void shutdown_error(const caf::actor_system& sys,
+                    const std::string& supervisor, const std::string& child,
+                    const caf::error& reason) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("shutdown_error supervisor={} child={} reason=\"{}\"",
+              supervisor, child, sys.render(reason));
+}
+
+void reached_max_restart_intensity(const caf::actor_system& sys,
+                                   const std::string& supervisor,
+                                   const std::string& child,
+                                   const caf::error& reason,
+                                   size_t restart_count) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("reached_max_restart_intensity supervisor={} child={} "
+              "reason=\"{}\" restart_count={}",
+              supervisor, child, sys.render(reason), restart_count);
+}
+
+} // namespace trellis::detail::report
+
+namespace trellis {
+
+void set_log_level(log_level x) {
+  detail::report::ensure_logger();
+  spdlog::get(logger_name)
+    ->set_level(static_cast<spdlog::level::level_enum>(x));
+}
+
+} // namespace trellis

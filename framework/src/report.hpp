@@ -1,0 +1,45 @@
+#pragma once
+
+// Trellis' reports: one line each, OTP's report names, stable field names.
+// The only place that touches spdlog; each function checks the level first,
+// so a report that is off costs a branch and renders nothing.
+
+#include <cstddef>
+#include <string>
+
+#include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+
+namespace trellis::detail::report {
+
+/// Creates the logger if needed (idempotent, thread-safe).
+void ensure_logger();
+
+/// Progress report: a child started (info).
+void child_started(const std::string& supervisor, const std::string& child,
+                   const caf::actor_addr& actor, size_t restart_count);
+
+/// A child exited and the supervisor acts on it (error).
+void child_terminated(const caf::actor_system& sys,
+                      const std::string& supervisor, const std::string& child,
+                      const caf::error& reason, size_t restart_count);
+
+/// A child's start or restart failed (error).
+void start_error(const caf::actor_system& sys, const std::string& supervisor,
+                 const std::string& child, const caf::error& reason,
+                 size_t restart_count);
+
+/// A child did not stop as its shutdown policy asked (error).
+void shutdown_error(const caf::actor_system& sys,
+                    const std::string& supervisor, const std::string& child,
+                    const caf::error& reason);
+
+/// The supervisor gives up and escalates (error).
+void reached_max_restart_intensity(const caf::actor_system& sys,
+                                   const std::string& supervisor,
+                                   const std::string& child,
+                                   const caf::error& reason,
+                                   size_t restart_count);
+
+} // namespace trellis::detail::report

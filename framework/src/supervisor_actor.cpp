@@ -1,0 +1,512 @@
+#include "supervisor_actor.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
+#include <caf/system_messages.hpp>
+
+#include "report.hpp"
+#include "trellis/atoms.hpp"
+#include "trellis/crash_handler.hpp"
+#include "trellis/errc.hpp"
+
+namespace trellis::detail {
+
+namespace {
+
+/// Retries a restart whose start failed (OTP's `try_again_restart`).
+using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
+
+/// A child's shutdown timeout (or kill timeout) passed.
+using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
+
+start_result call_factory(const child_spec& spec, child_context& ctx) {
+  try {
+    return spec.start()(ctx);
+  } catch (...) {
+    return crash_reason(std::current_exception());
+  }
+}
+
+} // namespace
+
+supervisor_actor::supervisor_actor(caf::actor_config& cfg,
+                                   supervisor_spec spec, std::string path)
+  : super(cfg),
+    spec_(std::move(spec)),
+    path_(std::move(path)),
+    budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
+            spec_.period()) {
+  for (auto& child : spec_.children())
+    children_.add(child);
+}
+
+const char* supervisor_actor::name() const {
+  return "trellis.supervisor";
+}
+
+caf::behavior supervisor_actor::make_behavior() {
+  install_crash_handler(this);
+  set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+  set_exit_handler([this](caf::exit_msg& msg) {
+    // Exits from children are handled through their monitors; a normal exit
+    // of some other linked actor means nothing to a supervisor.
+    if (children_.find(msg.source) != children_.end() || !msg.reason)
+      return;
+    shutdown(std::move(msg.reason));
+  });
+  // Start all children in order; the first failure undoes the start.
+  auto all = std::make_shared<std::vector<iterator>>();
+  for (auto i = children_.begin(); i != children_.end(); ++i)
+    all->push_back(i);
+  start_group(all, 0, guarded([this](iterator failed, caf::error err) {
+                if (failed == children_.end()) {
+                  started_ = true;
+                  answer_started(caf::none);
+                  operation_done();
+                  return;
+                }
+                report::start_error(system(), path_, failed->spec.id(), err,
+                                    failed->restart_count);
+                start_failure_ = make_error(errc::failed_to_start_child,
+                                            failed->spec.id(),
+                                            system().render(err));
+                answer_started(start_failure_);
+                quit(start_failure_);
+              }));
+  return {
+    [this](caf::get_atom, started_atom) {
+      // Answered at once once up; held until the start ends otherwise.
+      auto rp = make_response_promise();
+      if (started_)
+        rp.deliver(caf::ok_atom::value);
+      else if (start_failure_)
+        rp.deliver(start_failure_);
+      else
+        started_waiters_.emplace_back(std::move(rp));
+    },
+    [this](which_children_atom) -> caf::result<std::vector<child_info>> {
+      if (busy_)
+        return caf::skip;
+      return which_children();
+    },
+    [this](count_children_atom) -> caf::result<child_counts> {
+      if (busy_)
+        return caf::skip;
+      return count_children();
+    },
+    [this](try_again_atom, const std::string& id) -> caf::result<void> {
+      if (busy_)
+        return caf::skip;
+      auto c = children_.find(id);
+      // The child may have been removed or stopped since the retry was queued.
+      if (c != children_.end() && c->state == child_state::restarting
+          && !c->handle)
+        restart(c);
+      return caf::unit;
+    },
+    [this](stop_timeout_atom, const caf::actor_addr& who, uint64_t token) {
+      on_stop_timeout(who, token);
+    },
+  };
+}
+
+void supervisor_actor::on_exit() {
+  // Whatever is still running dies with us (what a link would do), killed so
+  // that no child outlives its supervisor.
+  for (auto& c : children_)
+    if (c.handle)
+      send_exit(c.handle, caf::exit_reason::kill);
+  if (!started_)
+    answer_started(start_failure_ ? start_failure_
+                                  : caf::error{caf::exit_reason::user_shutdown});
+  super::on_exit();
+}
+
+// -- starting -----------------------------------------------------------------
+
+void supervisor_actor::start_child(iterator c, start_continuation k) {
+  c->exit_pending = false;
+  child_context ctx{system(), caf::actor_cast<caf::actor>(this),
+                    child_path(*c), c->spec.id(), c->restart_count};
+  auto res = call_factory(c->spec, ctx);
+  if (res.ignored()) {
+    c->state = child_state::stopped;
+    k(caf::none);
+    return;
+  }
+  if (res.error() || !res.actor()) {
+    c->state = child_state::restarting;
+    c->last_reason = res.error()
+                       ? res.error()
+                       : make_error(errc::start_failed,
+                                    "the factory returned an invalid actor "
+                                    "handle");
+    k(c->last_reason);
+    return;
+  }
+  auto& hdl = res.actor();
+  monitor(hdl);
+  children_.bind(c, hdl);
+  c->starting = true;
+  c->state = child_state::running;
+  auto token = ++next_token_;
+  starting_ = pending_start{c, token, std::move(k)};
+  // A worker has started once it answers a system message, which CAF answers
+  // after the actor's initialization, without user code. A supervisor has
+  // started once all its children have.
+  auto on_error = [this, token](caf::error& err) {
+    if (!starting_ || starting_->token != token)
+      return;
+    // The actor died before answering: its down message tells why.
+    if (err == caf::sec::request_receiver_down)
+      return;
+    fail_start(std::move(err));
+  };
+  if (c->spec.type() == child_type::supervisor)
+    request(hdl, caf::infinite, caf::get_atom::value, started_atom::value)
+      .then([this, token](caf::ok_atom) { on_started(token); }, on_error);
+  else
+    request(hdl, caf::infinite, caf::sys_atom::value, caf::get_atom::value,
+            std::string{"info"})
+      .then([this, token](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
+                          std::string&) { on_started(token); },
+            on_error);
+}
+
+void supervisor_actor::on_started(uint64_t token) {
+  if (!starting_ || starting_->token != token)
+    return;
+  auto c = starting_->child;
+  auto k = std::move(starting_->k);
+  starting_.reset();
+  c->starting = false;
+  c->started_at = clock().now();
+  report::child_started(path_, c->spec.id(), c->handle.address(),
+                        c->restart_count);
+  k(caf::none);
+}
+
+void supervisor_actor::fail_start(caf::error reason) {
+  auto c = starting_->child;
+  auto k = std::move(starting_->k);
+  starting_.reset();
+  c->starting = false;
+  c->state = child_state::restarting;
+  if (c->handle) {
+    // The actor may still run (it answered with an error): make sure it ends.
+    demonitor(c->handle.address());
+    send_exit(c->handle, caf::exit_reason::kill);
+    children_.unbind(c);
+  }
+  c->last_reason = reason;
+  k(std::move(reason));
+}
+
+void supervisor_actor::start_group(
+  group g, size_t pos, std::function<void(iterator, caf::error)> k) {
+  while (pos < g->size() && (*g)[pos] == children_.end())
+    ++pos;
+  if (pos == g->size()) {
+    k(children_.end(), caf::none);
+    return;
+  }
+  auto c = (*g)[pos];
+  start_child(c, guarded([this, g, pos, c, k](caf::error err) {
+                if (!err) {
+                  // OTP drops a temporary child that answered `ignore`.
+                  if (!c->handle && c->spec.restart() == restart::temporary) {
+                    children_.erase(c);
+                    (*g)[pos] = children_.end();
+                  }
+                  start_group(g, pos + 1, k);
+                  return;
+                }
+                // Undo this start: stop what it started, newest first.
+                auto started = std::make_shared<std::vector<iterator>>(
+                  g->rend() - static_cast<std::ptrdiff_t>(pos), g->rend());
+                stop_group(started, 0, [this, c, k, err] { k(c, err); });
+              }));
+}
+
+// -- stopping -----------------------------------------------------------------
+
+void supervisor_actor::stop_child(iterator c, stop_continuation k) {
+  if (!c->handle) {
+    k();
+    return;
+  }
+  auto addr = c->handle.address();
+  auto& entry = stopping_[addr];
+  auto already_stopping = entry.token != 0;
+  entry.k = std::move(k);
+  if (already_stopping)
+    return;
+  entry.token = ++next_token_;
+  auto policy = c->spec.shutdown();
+  switch (policy.policy()) {
+    case trellis::shutdown::kind::brutal_kill:
+      entry.killed = true;
+      send_exit(c->handle, caf::exit_reason::kill);
+      delayed_send(this, spec_.kill_timeout(), stop_timeout_atom::value, addr,
+                   entry.token);
+      break;
+    case trellis::shutdown::kind::timeout:
+      send_exit(c->handle, caf::exit_reason::user_shutdown);
+      delayed_send(this, policy.time(), stop_timeout_atom::value, addr,
+                   entry.token);
+      break;
+    case trellis::shutdown::kind::infinity:
+      send_exit(c->handle, caf::exit_reason::user_shutdown);
+      break;
+  }
+}
+
+void supervisor_actor::on_stop_timeout(const caf::actor_addr& who,
+                                       uint64_t token) {
+  auto i = stopping_.find(who);
+  if (i == stopping_.end() || i->second.token != token)
+    return;
+  auto c = children_.find(who);
+  if (!i->second.killed) {
+    i->second.killed = true;
+    i->second.token = ++next_token_;
+    send_exit(c->handle, caf::exit_reason::kill);
+    delayed_send(this, spec_.kill_timeout(), stop_timeout_atom::value, who,
+                 i->second.token);
+    return;
+  }
+  // Killed, and still no down message: the actor is stuck inside a handler
+  // and CAF cannot preempt it. Give up on it so that the shutdown finishes.
+  demonitor(who);
+  finish_stop(c, make_error(errc::abandoned, c->spec.id(),
+                            "did not exit after being killed; it is "
+                            "probably stuck in a handler"));
+}
+
+void supervisor_actor::finish_stop(iterator c, caf::error reason) {
+  auto i = stopping_.find(c->handle.address());
+  auto entry = std::move(i->second);
+  stopping_.erase(i);
+  // A child that exits on its own during the stop is fine; one that had to
+  // be killed, or exits abnormally, is reported (OTP's shutdown_error).
+  auto expected = c->spec.shutdown().policy() == shutdown::kind::brutal_kill
+                    ? caf::error{caf::exit_reason::kill}
+                    : caf::error{caf::exit_reason::user_shutdown};
+  if (reason != expected && !is_normal_exit(reason))
+    report::shutdown_error(system(), path_, c->spec.id(), reason);
+  children_.unbind(c);
+  c->state = child_state::stopped;
+  c->exit_pending = false;
+  c->last_reason = std::move(reason);
+  entry.k();
+}
+
+void supervisor_actor::stop_group(group g, size_t pos, stop_continuation k) {
+  while (pos < g->size()
+         && ((*g)[pos] == children_.end() || !(*g)[pos]->handle))
+    ++pos;
+  if (pos == g->size()) {
+    k();
+    return;
+  }
+  stop_child((*g)[pos],
+             guarded([this, g, pos, k] { stop_group(g, pos + 1, k); }));
+}
+
+// -- failures and restarts ----------------------------------------------------
+
+void supervisor_actor::on_down(caf::down_msg& msg) {
+  auto c = children_.find(msg.source);
+  if (c == children_.end())
+    return; // An incarnation the supervisor already let go of.
+  if (stopping_.count(msg.source) > 0) {
+    finish_stop(c, std::move(msg.reason));
+    return;
+  }
+  if (starting_ && starting_->child == c) {
+    children_.unbind(c);
+    fail_start(std::move(msg.reason));
+    return;
+  }
+  children_.unbind(c);
+  c->last_reason = std::move(msg.reason);
+  c->exit_pending = true;
+  c->state = child_state::restarting;
+  if (shutting_down_)
+    return;
+  if (busy_) {
+    queued_exits_.push_back(c->spec.id());
+    return;
+  }
+  handle_exit(c);
+}
+
+void supervisor_actor::handle_exit(iterator c) {
+  c->exit_pending = false;
+  auto normal = is_normal_exit(c->last_reason);
+  switch (c->spec.restart()) {
+    case restart::permanent:
+      report::child_terminated(system(), path_, c->spec.id(), c->last_reason,
+                               c->restart_count);
+      restart(c);
+      break;
+    case restart::transient:
+      if (normal) {
+        c->state = child_state::stopped;
+      } else {
+        report::child_terminated(system(), path_, c->spec.id(),
+                                 c->last_reason, c->restart_count);
+        restart(c);
+      }
+      break;
+    case restart::temporary:
+      if (!normal)
+        report::child_terminated(system(), path_, c->spec.id(),
+                                 c->last_reason, c->restart_count);
+      children_.erase(c);
+      break;
+  }
+}
+
+void supervisor_actor::restart(iterator c) {
+  if (!budget_.add_restart(clock().now())) {
+    report::reached_max_restart_intensity(system(), path_, c->spec.id(),
+                                          c->last_reason, c->restart_count);
+    shutdown(make_error(errc::reached_max_restart_intensity, path_,
+                        c->spec.id(), system().render(c->last_reason)));
+    return;
+  }
+  restart_group(c);
+}
+
+void supervisor_actor::restart_group(iterator c) {
+  busy_ = true;
+  auto affected = std::make_shared<std::vector<iterator>>();
+  switch (spec_.strategy()) {
+    case strategy::one_for_one:
+      affected->push_back(c);
+      break;
+    case strategy::one_for_all:
+      for (auto i = children_.begin(); i != children_.end(); ++i)
+        affected->push_back(i);
+      break;
+    case strategy::rest_for_one:
+      for (auto i = c; i != children_.end(); ++i)
+        affected->push_back(i);
+      break;
+  }
+  auto to_stop = std::make_shared<std::vector<iterator>>(affected->rbegin(),
+                                                         affected->rend());
+  stop_group(to_stop, 0, guarded([this, c, affected] {
+               // Temporary bystanders are not restarted (OTP drops them).
+               for (auto& i : *affected) {
+                 if (i != c && i->spec.restart() == restart::temporary) {
+                   children_.erase(i);
+                   i = children_.end();
+                 } else {
+                   i->state = child_state::restarting;
+                   ++i->restart_count;
+                 }
+               }
+               start_group(
+                 affected, 0,
+                 guarded([this, c, affected](iterator failed, caf::error err) {
+                   if (failed != children_.end()) {
+                     report::start_error(system(), path_, failed->spec.id(),
+                                         err, failed->restart_count);
+                     // The whole group waits for the retry, which charges the
+                     // budget again (OTP's try_again_restart).
+                     for (auto i : *affected)
+                       if (i != children_.end())
+                         i->state = child_state::restarting;
+                     send(this, try_again_atom::value, c->spec.id());
+                   }
+                   operation_done();
+                 }));
+             }));
+}
+
+void supervisor_actor::operation_done() {
+  busy_ = false;
+  while (!busy_ && !shutting_down_ && !queued_exits_.empty()) {
+    auto c = children_.find(queued_exits_.front());
+    queued_exits_.pop_front();
+    if (c != children_.end() && c->exit_pending)
+      handle_exit(c);
+  }
+}
+
+void supervisor_actor::shutdown(caf::error reason) {
+  if (shutting_down_)
+    return;
+  shutting_down_ = true;
+  busy_ = true;
+  // Drop the continuations of whatever operation was running.
+  ++generation_;
+  starting_.reset();
+  queued_exits_.clear();
+  if (!started_ && !start_failure_)
+    start_failure_ = reason;
+  auto all = std::make_shared<std::vector<iterator>>();
+  for (auto i = children_.begin(); i != children_.end(); ++i)
+    all->insert(all->begin(), i);
+  stop_group(all, 0, guarded([this, reason] {
+               if (!started_)
+                 answer_started(reason);
+               quit(reason);
+             }));
+}
+
+// -- helpers ------------------------------------------------------------------
+
+std::string supervisor_actor::child_path(const child& c) const {
+  return path_ + '/' + c.spec.id();
+}
+
+void supervisor_actor::answer_started(const caf::error& err) {
+  for (auto& rp : started_waiters_) {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(caf::ok_atom::value);
+  }
+  started_waiters_.clear();
+}
+
+std::vector<child_info> supervisor_actor::which_children() {
+  std::vector<child_info> result;
+  result.reserve(children_.size());
+  for (auto& c : children_) {
+    child_info x;
+    x.id = c.spec.id();
+    x.actor = c.handle;
+    x.type = c.spec.type();
+    x.restart_type = c.spec.restart();
+    x.state = c.state;
+    x.restart_count = c.restart_count;
+    if (c.last_reason)
+      x.last_exit_reason = system().render(c.last_reason);
+    result.emplace_back(std::move(x));
+  }
+  return result;
+}
+
+child_counts supervisor_actor::count_children() {
+  child_counts result;
+  for (auto& c : children_) {
+    ++result.specs;
+    if (c.handle && c.state == child_state::running)
+      ++result.active;
+    if (c.spec.type() == child_type::supervisor)
+      ++result.supervisors;
+    else
+      ++result.workers;
+  }
+  return result;
+}
+
+} // namespace trellis::detail

@@ -1,0 +1,63 @@
+#include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+#include "trellis/detail/child_registry.hpp"
+
+using namespace trellis;
+
+namespace {
+
+child_spec dummy(const std::string& id) {
+  return worker(id, [](child_context&) -> start_result { return ignore; });
+}
+
+caf::behavior idle() {
+  return {[](int) {}};
+}
+
+} // namespace
+
+TEST_CASE("a child registry keeps start order and finds by id and address",
+          "[child_registry]") {
+  test::test_config cfg;
+  caf::actor_system sys{cfg};
+  detail::child_registry reg;
+  auto a = reg.add(dummy("a"));
+  auto b = reg.add(dummy("b"));
+  auto c = reg.add(dummy("c"));
+  REQUIRE(reg.size() == 3);
+  SECTION("iteration follows start order") {
+    std::vector<std::string> ids;
+    for (auto& x : reg)
+      ids.push_back(x.spec.id());
+    CHECK(ids == std::vector<std::string>{"a", "b", "c"});
+  }
+  SECTION("look-up by id") {
+    CHECK(reg.find("b") == b);
+    CHECK(reg.find("zzz") == reg.end());
+  }
+  SECTION("look-up by address follows binding") {
+    auto x = sys.spawn(idle);
+    auto y = sys.spawn(idle);
+    reg.bind(a, x);
+    CHECK(reg.find(x.address()) == a);
+    reg.bind(a, y);
+    CHECK(reg.find(x.address()) == reg.end());
+    CHECK(reg.find(y.address()) == a);
+    reg.unbind(a);
+    CHECK(reg.find(y.address()) == reg.end());
+    CHECK(!a->handle);
+    caf::anon_send_exit(x, caf::exit_reason::kill);
+    caf::anon_send_exit(y, caf::exit_reason::kill);
+  }
+  SECTION("erasing keeps the others valid") {
+    auto x = sys.spawn(idle);
+    reg.bind(b, x);
+    reg.erase(b);
+    CHECK(reg.size() == 2);
+    CHECK(reg.find("b") == reg.end());
+    CHECK(reg.find(x.address()) == reg.end());
+    CHECK(std::next(a) == c);
+    caf::anon_send_exit(x, caf::exit_reason::kill);
+  }
+}

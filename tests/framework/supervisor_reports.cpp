@@ -1,0 +1,44 @@
+#include "test_support.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+
+TEST_CASE("supervisors report through spdlog, one line each, with stable "
+          "fields",
+          "[supervisor][reports]") {
+  fixture f;
+  log_capture logs;
+  auto sup = f.start(supervisor("root").child(
+    supervisor("db").intensity(1).period(std::chrono::hours(1))
+      .child(f.probed("writer"))));
+  f.next_event();
+  auto db = f.actor_of(sup, "db");
+  auto started = logs.reports("child_started supervisor=root/db child=writer");
+  REQUIRE(started.size() == 1);
+  CHECK_THAT(started[0], Catch::EndsWith("restart_count=0"));
+  f.crash(db, "writer");
+  f.next_events(2);
+  f.children(db); // wait until the restart is through
+  CHECK(logs.reports("child_terminated")
+        == std::vector<std::string>{
+          "child_terminated supervisor=root/db child=writer "
+          "reason=\"trellis::errc::unhandled_exception: std::runtime_error, "
+          "boom from writer\" restart_count=0"});
+  CHECK(logs.reports("child_started supervisor=root/db child=writer").size()
+        == 2);
+  f.crash(db, "writer");
+  f.next_events(2); // stopped:writer, then root restarts db: started:writer
+  auto escalation = logs.reports("reached_max_restart_intensity");
+  REQUIRE(escalation.size() == 1);
+  CHECK_THAT(escalation[0],
+             Catch::StartsWith("reached_max_restart_intensity supervisor=root/db "
+                               "child=writer reason=\"trellis::errc::"
+                               "unhandled_exception: std::runtime_error, boom "
+                               "from writer\" restart_count=1"));
+  auto root_terminated = logs.reports("child_terminated supervisor=root child=db");
+  REQUIRE(root_terminated.size() == 1);
+  CHECK_THAT(root_terminated[0],
+             Catch::Contains("reason=\"trellis::errc::reached_max_restart_"
+                             "intensity: root/db, writer, "));
+  stop_supervisor(f.sys, sup);
+}

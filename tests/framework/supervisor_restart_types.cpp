@@ -1,0 +1,94 @@
+#include "test_support.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+
+namespace {
+
+/// Runs child `a` of the given restart type, makes it exit with `reason` and
+/// returns whether it was restarted; the supervisor stays up either way.
+struct restart_case {
+  fixture f;
+  caf::actor sup;
+
+  explicit restart_case(restart type) {
+    sup = f.start(supervisor("root").intensity(5)
+                    .child(f.probed("a").restart(type))
+                    .child(f.probed("sentinel")));
+    f.next_events(2);
+  }
+
+  bool restarted_after(caf::error reason) {
+    f.exit_child(sup, "a", std::move(reason));
+    REQUIRE(f.next_event() == "stopped:a");
+    // The sentinel's crash is handled after a's exit: if a was restarted,
+    // its start event comes before the sentinel's.
+    f.crash(sup, "sentinel");
+    auto events = f.next_events(2);
+    if (events[0] == "started:a") {
+      f.next_event();
+      return true;
+    }
+    return false;
+  }
+
+  ~restart_case() {
+    stop_supervisor(f.sys, sup);
+  }
+};
+
+const caf::error abnormal = caf::sec::runtime_error;
+
+} // namespace
+
+TEST_CASE("a permanent child is restarted after any exit",
+          "[supervisor][restart]") {
+  SECTION("normal") {
+    restart_case t{restart::permanent};
+    CHECK(t.restarted_after(caf::exit_reason::normal));
+  }
+  SECTION("shutdown") {
+    restart_case t{restart::permanent};
+    CHECK(t.restarted_after(caf::exit_reason::user_shutdown));
+  }
+  SECTION("abnormal") {
+    restart_case t{restart::permanent};
+    CHECK(t.restarted_after(abnormal));
+  }
+}
+
+TEST_CASE("a transient child is restarted only after an abnormal exit",
+          "[supervisor][restart]") {
+  SECTION("normal: kept in the list, stopped") {
+    restart_case t{restart::transient};
+    CHECK_FALSE(t.restarted_after(caf::exit_reason::normal));
+    auto a = t.f.child(t.sup, "a");
+    CHECK(a.id == "a");
+    CHECK(a.state == child_state::stopped);
+    CHECK(!a.actor);
+  }
+  SECTION("shutdown") {
+    restart_case t{restart::transient};
+    CHECK_FALSE(t.restarted_after(caf::exit_reason::user_shutdown));
+  }
+  SECTION("reached_max_restart_intensity counts as shutdown, as in OTP") {
+    restart_case t{restart::transient};
+    CHECK_FALSE(
+      t.restarted_after(make_error(errc::reached_max_restart_intensity)));
+  }
+  SECTION("abnormal") {
+    restart_case t{restart::transient};
+    CHECK(t.restarted_after(abnormal));
+  }
+}
+
+TEST_CASE("a temporary child is never restarted and leaves the list",
+          "[supervisor][restart]") {
+  for (auto reason : {caf::error{caf::exit_reason::normal},
+                      caf::error{caf::exit_reason::user_shutdown}, abnormal}) {
+    restart_case t{restart::temporary};
+    CHECK_FALSE(t.restarted_after(reason));
+    CHECK(t.f.child(t.sup, "a").id.empty());
+    CHECK(t.f.children(t.sup).size() == 1);
+  }
+}

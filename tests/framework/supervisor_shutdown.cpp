@@ -1,0 +1,111 @@
+#include "test_support.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("a tree shuts down in reverse start order, depth first",
+          "[supervisor][shutdown]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .child(f.probed("a"))
+                       .child(supervisor("sub").child(f.probed("x"))
+                                                .child(f.probed("y")))
+                       .child(f.probed("b")));
+  f.next_events(4);
+  auto reason = stop_supervisor(f.sys, sup);
+  CHECK(reason == caf::exit_reason::user_shutdown);
+  CHECK(f.next_events(4)
+        == std::vector<std::string>{"stopped:b", "stopped:y", "stopped:x",
+                                    "stopped:a"});
+}
+
+TEST_CASE("a child that ignores shutdown is killed after its timeout",
+          "[supervisor][shutdown]") {
+  fixture f;
+  log_capture logs;
+  caf::actor probe{f.probe};
+  auto sup = f.start(
+    supervisor("root")
+      .child(f.probed("a"))
+      .child(worker("stubborn", stubborn_worker, std::string{"stubborn"}, probe)
+               .shutdown(shutdown::timeout(100ms))));
+  f.next_events(2);
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(f.next_events(3)
+        == std::vector<std::string>{"ignored_exit:stubborn", "stopped:stubborn",
+                                    "stopped:a"});
+  auto errors = logs.reports("shutdown_error supervisor=root child=stubborn");
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("kill"));
+}
+
+TEST_CASE("brutal_kill stops a child at once without a report",
+          "[supervisor][shutdown]") {
+  fixture f;
+  log_capture logs;
+  caf::actor probe{f.probe};
+  auto sup = f.start(supervisor("root").child(
+    worker("stubborn", stubborn_worker, std::string{"stubborn"}, probe)
+      .shutdown(shutdown::brutal_kill())));
+  f.next_event();
+  stop_supervisor(f.sys, sup);
+  CHECK(f.next_event() == "stopped:stubborn");
+  CHECK(logs.reports("shutdown_error").empty());
+}
+
+TEST_CASE("a child that exits on its own during shutdown changes nothing",
+          "[supervisor][shutdown]") {
+  fixture f;
+  log_capture logs;
+  caf::actor probe{f.probe};
+  // Traps the shutdown and exits normally, as a child that cleans up would.
+  auto tidy = [](caf::event_based_actor* self, std::string id,
+                 caf::actor p) -> caf::behavior {
+    self->set_exit_handler([self](caf::exit_msg&) { self->quit(); });
+    return probed_worker(self, std::move(id), std::move(p));
+  };
+  auto sup = f.start(supervisor("root").child(
+    worker("tidy", tidy, std::string{"tidy"}, probe)));
+  f.next_event();
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(f.next_event() == "stopped:tidy");
+  CHECK(logs.reports("shutdown_error").empty());
+}
+
+TEST_CASE("a child stuck in a handler is abandoned so that shutdown finishes",
+          "[supervisor][shutdown]") {
+  fixture f;
+  log_capture logs;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto stuck = [release](caf::event_based_actor*) -> caf::behavior {
+    return {[release](int) {
+      while (!*release)
+        std::this_thread::sleep_for(1ms);
+    }};
+  };
+  auto sup = f.start(supervisor("root")
+                       .kill_timeout(100ms)
+                       .child(worker("stuck", stuck)
+                                .shutdown(shutdown::timeout(100ms))));
+  auto hdl = f.actor_of(sup, "stuck");
+  f.probe->send(hdl, 1);
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  auto errors = logs.reports("shutdown_error supervisor=root child=stuck");
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("abandoned"));
+  // Let the stuck actor go, so that the actor system can shut down.
+  *release = true;
+  f.probe->wait_for(hdl);
+}
+
+TEST_CASE("a supervisor that is killed takes its children with it",
+          "[supervisor][shutdown]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(f.probed("a")).child(f.probed("b")));
+  f.next_events(2);
+  caf::anon_send_exit(sup, caf::exit_reason::kill);
+  auto events = f.next_events(2);
+  std::sort(events.begin(), events.end());
+  CHECK(events == std::vector<std::string>{"stopped:a", "stopped:b"});
+}

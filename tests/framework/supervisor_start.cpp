@@ -1,0 +1,144 @@
+#include "test_support.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+
+namespace {
+
+caf::behavior throws_in_init(caf::event_based_actor*) {
+  throw std::logic_error("bad config");
+}
+
+} // namespace
+
+TEST_CASE("a failed start undoes the started children and names the child",
+          "[supervisor][start]") {
+  fixture f;
+  log_capture logs;
+  auto check_failure = [&](child_spec bad, const std::string& expected) {
+    auto res = start_supervisor(f.sys, supervisor("root")
+                                         .child(f.probed("a"))
+                                         .child(std::move(bad))
+                                         .child(f.probed("c")));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::failed_to_start_child));
+    CHECK_THAT(f.render(res.error()),
+               Catch::StartsWith("trellis::errc::failed_to_start_child: b, ")
+                 && Catch::Contains(expected));
+    // a started and was stopped again; c never started.
+    CHECK(f.next_events(2)
+          == std::vector<std::string>{"started:a", "stopped:a"});
+    CHECK(logs.reports("start_error supervisor=root child=b").size() == 1);
+  };
+  SECTION("a factory that throws") {
+    check_failure(worker("b",
+                         [](child_context&) -> start_result {
+                           throw std::runtime_error("no database");
+                         }),
+                  "std::runtime_error, no database");
+  }
+  SECTION("a factory that returns an error") {
+    check_failure(worker("b",
+                         [](child_context&) -> start_result {
+                           return make_error(errc::start_failed, "port in use");
+                         }),
+                  "port in use");
+  }
+  SECTION("a factory that returns an invalid handle") {
+    check_failure(worker("b",
+                         [](child_context&) -> start_result {
+                           return caf::actor{};
+                         }),
+                  "invalid actor handle");
+  }
+  SECTION("an actor that throws while it initializes") {
+    check_failure(worker("b", throws_in_init), "std::logic_error, bad config");
+  }
+  SECTION("a nested supervisor whose child fails") {
+    check_failure(supervisor("b").child(worker("x", throws_in_init)).as_child(),
+                  "failed_to_start_child: x");
+  }
+}
+
+TEST_CASE("children start in order, each running before the next starts",
+          "[supervisor][start]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .child(f.probed("a"))
+                       .child(supervisor("sub").child(f.probed("x"))
+                                                .child(f.probed("y")))
+                       .child(f.probed("b")));
+  CHECK(f.next_events(4)
+        == std::vector<std::string>{"started:a", "started:x", "started:y",
+                                    "started:b"});
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a factory may answer ignore", "[supervisor][start]") {
+  fixture f;
+  auto ignoring = [](const std::string& id) {
+    return worker(id, [](child_context&) -> start_result { return ignore; });
+  };
+  auto sup = f.start(supervisor("root")
+                       .child(ignoring("kept"))
+                       .child(ignoring("dropped").restart(restart::temporary))
+                       .child(f.probed("a")));
+  f.next_event();
+  auto kids = f.children(sup);
+  REQUIRE(kids.size() == 2);
+  CHECK(kids[0].id == "kept");
+  CHECK(kids[0].state == child_state::stopped);
+  CHECK(!kids[0].actor);
+  CHECK(kids[1].id == "a");
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a restart whose start fails counts and is retried",
+          "[supervisor][start]") {
+  fixture f;
+  log_capture logs;
+  auto starts = std::make_shared<std::atomic<int>>(0);
+  caf::actor probe{f.probe};
+  auto limit = std::make_shared<std::atomic<int>>(3);
+  auto flaky = worker("a", [=](child_context& ctx) -> start_result {
+    auto n = ++*starts;
+    if (n > 1 && n <= *limit)
+      return make_error(errc::start_failed, "attempt " + std::to_string(n));
+    return ctx.spawn(probed_worker, std::string{"a"}, probe);
+  });
+  SECTION("until it succeeds within the budget") {
+    auto sup = f.start(supervisor("root").intensity(5).child(flaky));
+    f.next_event();
+    f.crash(sup, "a");
+    CHECK(f.next_events(2) == std::vector<std::string>{"stopped:a", "started:a"});
+    auto a = f.child(sup, "a");
+    CHECK(a.state == child_state::running);
+    CHECK(a.restart_count == 3);
+    CHECK(logs.reports("start_error supervisor=root child=a").size() == 2);
+    stop_supervisor(f.sys, sup);
+  }
+  SECTION("until the intensity is exceeded") {
+    *limit = 1000;
+    auto sup = f.start(supervisor("root").intensity(4).child(flaky));
+    f.next_event();
+    f.crash(sup, "a");
+    CHECK(f.next_event() == "stopped:a");
+    CHECK(is(await_exit(f.sys, sup), errc::reached_max_restart_intensity));
+    CHECK(logs.reports("start_error supervisor=root child=a").size() == 4);
+  }
+}
+
+TEST_CASE("a tree can be started from inside an actor", "[supervisor][start]") {
+  fixture f;
+  auto spec = supervisor("root").child(f.probed("a"));
+  auto starter = f.sys.spawn([spec](caf::event_based_actor* self) {
+    auto sup = spawn_supervisor(self->system(), spec);
+    self->request(*sup, caf::infinite, caf::get_atom::value,
+                  started_atom::value)
+      .then([self, sup = *sup](caf::ok_atom) {
+        self->send_exit(sup, caf::exit_reason::user_shutdown);
+      });
+  });
+  CHECK(f.next_events(2) == std::vector<std::string>{"started:a", "stopped:a"});
+  f.probe->wait_for(starter);
+}

@@ -1,0 +1,20 @@
+// A project outside Trellis that found it with find_package(trellis).
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <trellis/all.hpp>
+
+int main() {
+  caf::actor_system_config cfg;
+  trellis::configure(cfg);
+  caf::actor_system sys{cfg};
+  trellis::set_log_level(trellis::log_level::warn);
+  auto tree = trellis::supervisor("root").child(trellis::worker(
+    "w", [](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; }));
+  auto sup = trellis::start_supervisor(sys, tree);
+  if (!sup)
+    return 1;
+  trellis::stop_supervisor(sys, *sup);
+  std::cout << "consumer: ok\n";
+  return 0;
+}

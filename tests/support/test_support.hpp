@@ -1,0 +1,178 @@
+#pragma once
+
+// Shared fixtures for Trellis' tests: a real actor system, a probe that
+// workers report their life to, and an in-memory sink on Trellis' logger.
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "trellis/all.hpp"
+
+namespace trellis::test {
+
+using event_atom = caf::atom_constant<caf::atom("event")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using quit_atom = caf::atom_constant<caf::atom("quit")>;
+
+/// Generous bound for "this eventually happens"; never a speed assertion.
+constexpr auto patience = std::chrono::seconds(20);
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    trellis::configure(*this);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+/// A worker that tells `probe` "started:<id>" when it starts and
+/// "stopped:<id>" when it exits, echoes ints, throws on `crash_atom` and
+/// exits with the given reason on `quit_atom`.
+inline caf::behavior probed_worker(caf::event_based_actor* self,
+                                   std::string id, caf::actor probe) {
+  self->send(probe, event_atom::value, "started:" + id);
+  self->attach_functor([id, probe] {
+    caf::anon_send(probe, event_atom::value, "stopped:" + id);
+  });
+  return {
+    [](int x) { return x; },
+    [id](crash_atom) -> int {
+      throw std::runtime_error("boom from " + id);
+    },
+    [self](quit_atom, caf::error& reason) { self->quit(std::move(reason)); },
+  };
+}
+
+/// Like `probed_worker`, but traps the shutdown exit and ignores it, so only
+/// a kill ends it.
+inline caf::behavior stubborn_worker(caf::event_based_actor* self,
+                                     std::string id, caf::actor probe) {
+  self->set_exit_handler([self, id, probe](caf::exit_msg&) {
+    self->send(probe, event_atom::value, "ignored_exit:" + id);
+  });
+  return probed_worker(self, std::move(id), std::move(probe));
+}
+
+/// Captures Trellis' report lines for the lifetime of the object.
+class log_capture {
+public:
+  log_capture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024)) {
+    auto log = spdlog::get(trellis::logger_name);
+    REQUIRE(log != nullptr);
+    sink_->set_pattern("%v");
+    log->sinks().push_back(sink_);
+  }
+
+  ~log_capture() {
+    auto& sinks = spdlog::get(trellis::logger_name)->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+
+  std::vector<std::string> lines() const {
+    auto result = sink_->last_formatted();
+    for (auto& line : result)
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+        line.pop_back();
+    return result;
+  }
+
+  /// Returns the lines that start with `report`.
+  std::vector<std::string> reports(const std::string& report) const {
+    std::vector<std::string> result;
+    for (auto& line : lines())
+      if (line.compare(0, report.size(), report) == 0)
+        result.push_back(line);
+    return result;
+  }
+
+private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+/// A real actor system plus a probe actor that collects worker events.
+struct fixture {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor probe{sys};
+
+  /// Waits for the next event and returns it ("started:a", ...).
+  std::string next_event() {
+    std::string result = "timeout";
+    probe->receive([&](event_atom, std::string& what) { result = std::move(what); },
+                   caf::after(patience) >> [] {});
+    return result;
+  }
+
+  /// Collects the next `n` events.
+  std::vector<std::string> next_events(size_t n) {
+    std::vector<std::string> result;
+    for (size_t i = 0; i < n; ++i)
+      result.push_back(next_event());
+    return result;
+  }
+
+  /// A worker spec running `probed_worker`.
+  child_spec probed(const std::string& id) {
+    return worker(id, probed_worker, id, caf::actor{probe});
+  }
+
+  std::vector<child_info> children(const caf::actor& sup) {
+    std::vector<child_info> result;
+    probe->request(sup, patience, which_children_atom::value)
+      .receive([&](std::vector<child_info>& xs) { result = std::move(xs); },
+               [](caf::error& err) { FAIL("which_children: " << to_string(err)); });
+    return result;
+  }
+
+  child_info child(const caf::actor& sup, const std::string& id) {
+    for (auto& x : children(sup))
+      if (x.id == id)
+        return x;
+    return child_info{};
+  }
+
+  /// Returns the current actor of child `id`.
+  caf::actor actor_of(const caf::actor& sup, const std::string& id) {
+    return child(sup, id).actor;
+  }
+
+  /// Makes child `id` throw inside its handler.
+  void crash(const caf::actor& sup, const std::string& id) {
+    auto hdl = actor_of(sup, id);
+    REQUIRE(hdl);
+    probe->send(hdl, crash_atom::value);
+  }
+
+  /// Makes child `id` exit with `reason`.
+  void exit_child(const caf::actor& sup, const std::string& id,
+                  caf::error reason) {
+    auto hdl = actor_of(sup, id);
+    REQUIRE(hdl);
+    probe->send(hdl, quit_atom::value, std::move(reason));
+  }
+
+  /// Starts `spec` and requires that it starts.
+  caf::actor start(const supervisor_spec& spec) {
+    auto sup = start_supervisor(sys, spec);
+    REQUIRE(sup);
+    return *sup;
+  }
+
+  /// Blocks until `sup` exited; returns the rendered reason.
+  std::string exit_reason_of(const caf::actor& sup) {
+    return sys.render(await_exit(sys, sup));
+  }
+
+  std::string render(const caf::error& err) {
+    return sys.render(err);
+  }
+};
+
+} // namespace trellis::test
