@@ -63,7 +63,7 @@ TEST_CASE("the crash handler is installed in class-based and stateful actors",
   for (auto id : {"class_based", "stateful"}) {
     auto old = f.actor_of(sup, id);
     f.probe->send(old, crash_atom::value);
-    f.probe->wait_for(old);
+    f.await_replaced(sup, id, old);
   }
   CHECK_THAT(f.child(sup, "class_based").last_exit_reason,
              Catch::Contains("std::invalid_argument, class"));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -141,6 +142,21 @@ struct fixture {
   /// Returns the current actor of child `id`.
   caf::actor actor_of(const caf::actor& sup, const std::string& id) {
     return child(sup, id).actor;
+  }
+
+  /// Waits until the supervisor let go of `old`, the incarnation of child
+  /// `id` that just exited, and returns the child's current actor (invalid if
+  /// it was not restarted). A worker's own last words can reach the probe
+  /// before its supervisor's down message, so this polls the supervisor.
+  caf::actor await_replaced(const caf::actor& sup, const std::string& id,
+                            const caf::actor& old) {
+    auto current = actor_of(sup, id);
+    for (int i = 0; i < 20'000 && current == old; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      current = actor_of(sup, id);
+    }
+    REQUIRE(current != old);
+    return current;
   }
 
   /// Makes child `id` throw inside its handler.
