@@ -1,7 +1,5 @@
 #include "report.hpp"
 
-#include <mutex>
-
 #include <caf/actor_system.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,9 +11,8 @@ namespace trellis::detail::report {
 namespace {
 
 spdlog::logger& logger() {
+  // A function-local static: created once, thread-safe, on first use.
   static std::shared_ptr<spdlog::logger> instance = [] {
-    static std::mutex mtx;
-    std::lock_guard<std::mutex> guard{mtx};
     if (auto existing = spdlog::get(logger_name))
       return existing;
     auto result = spdlog::stderr_color_mt(logger_name);
@@ -39,24 +36,31 @@ void child_started(const std::string& supervisor, const std::string& child,
              supervisor, child, actor.id(), restart_count);
 }
 
+namespace {
+
+// The error reports that name a child, its reason and its restart count.
+void child_error(const char* report, const caf::actor_system& sys,
+                 const std::string& supervisor, const std::string& child,
+                 const caf::error& reason, size_t restart_count) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("{} supervisor={} child={} reason=\"{}\" restart_count={}",
+              report, supervisor, child, sys.render(reason), restart_count);
+}
+
+} // namespace
+
 void child_terminated(const caf::actor_system& sys,
                       const std::string& supervisor, const std::string& child,
                       const caf::error& reason, size_t restart_count) {
-  auto& log = logger();
-  if (log.should_log(spdlog::level::err))
-    log.error("child_terminated supervisor={} child={} reason=\"{}\" "
-              "restart_count={}",
-              supervisor, child, sys.render(reason), restart_count);
+  child_error("child_terminated", sys, supervisor, child, reason,
+              restart_count);
 }
 
 void start_error(const caf::actor_system& sys, const std::string& supervisor,
                  const std::string& child, const caf::error& reason,
                  size_t restart_count) {
-  auto& log = logger();
-  if (log.should_log(spdlog::level::err))
-    log.error("start_error supervisor={} child={} reason=\"{}\" "
-              "restart_count={}",
-              supervisor, child, sys.render(reason), restart_count);
+  child_error("start_error", sys, supervisor, child, reason, restart_count);
 }
 
 void shutdown_error(const caf::actor_system& sys,
@@ -73,11 +77,8 @@ void reached_max_restart_intensity(const caf::actor_system& sys,
                                    const std::string& child,
                                    const caf::error& reason,
                                    size_t restart_count) {
-  auto& log = logger();
-  if (log.should_log(spdlog::level::err))
-    log.error("reached_max_restart_intensity supervisor={} child={} "
-              "reason=\"{}\" restart_count={}",
-              supervisor, child, sys.render(reason), restart_count);
+  child_error("reached_max_restart_intensity", sys, supervisor, child, reason,
+              restart_count);
 }
 
 } // namespace trellis::detail::report
