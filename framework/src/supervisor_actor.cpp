@@ -151,7 +151,6 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   auto& hdl = res.actor();
   monitor(hdl);
   children_.bind(c, hdl);
-  c->starting = true;
   c->state = child_state::running;
   auto token = ++next_token_;
   starting_ = pending_start{c, token, std::move(k)};
@@ -183,7 +182,6 @@ void supervisor_actor::on_started(uint64_t token) {
   auto c = starting_->child;
   auto k = std::move(starting_->k);
   starting_.reset();
-  c->starting = false;
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
                         c->restart_count);
@@ -194,7 +192,6 @@ void supervisor_actor::fail_start(caf::error reason) {
   auto c = starting_->child;
   auto k = std::move(starting_->k);
   starting_.reset();
-  c->starting = false;
   c->state = child_state::restarting;
   if (c->handle) {
     // The actor may still run (it answered with an error): make sure it ends.

@@ -22,8 +22,6 @@ struct child {
   /// The running incarnation; invalid while the child has no actor.
   caf::actor handle;
   child_state state = child_state::stopped;
-  /// Whether the supervisor still waits for this incarnation to start.
-  bool starting = false;
   /// Whether this incarnation exited and awaits a restart decision.
   bool exit_pending = false;
   uint64_t restart_count = 0;
