@@ -101,7 +101,7 @@ void serve(caf::scoped_actor& self, caf::actor_system& sys,
   std::cout << "  served " << ok << " orders, " << failed << " failed\n";
 }
 
-// Waits until `sup`'s child `id` runs as a different actor than `old`.
+// Waits until the child at `path` runs as a different actor than `old`.
 void await_restart(caf::scoped_actor& self, const caf::actor& root,
                    std::initializer_list<const char*> path,
                    const caf::actor& old) {
@@ -111,6 +111,7 @@ void await_restart(caf::scoped_actor& self, const caf::actor& root,
       return;
     std::this_thread::sleep_for(2ms);
   }
+  std::cout << "  (gave up waiting for a restart: the tree did not heal)\n";
 }
 
 } // namespace
