@@ -1,5 +1,7 @@
 #include "trellis/child_spec.hpp"
 
+#include <unordered_set>
+
 #include "trellis/errc.hpp"
 #include "trellis/supervisor_spec.hpp"
 
@@ -19,8 +21,25 @@ caf::error child_spec::validate() const {
       && sd.time() < caf::timespan{0})
     return make_error(errc::invalid_spec, "shutdown",
                       "child '" + id_ + "' has a negative timeout");
+  if (significant_ && restart_ == trellis::restart::permanent)
+    return make_error(errc::invalid_spec, "significant",
+                      "child '" + id_
+                        + "' is permanent; only transient and temporary "
+                          "children may be significant");
   if (nested_)
     return nested_->validate();
+  return caf::none;
+}
+
+caf::error check_childspecs(const std::vector<child_spec>& specs) {
+  std::unordered_set<std::string> ids;
+  for (auto& spec : specs) {
+    if (auto err = spec.validate())
+      return err;
+    if (!ids.insert(spec.id()).second)
+      return make_error(errc::invalid_spec, "id",
+                        "two children with id '" + spec.id() + "'");
+  }
   return caf::none;
 }
 

@@ -1,5 +1,6 @@
 // to_string for Trellis' small vocabulary enums, spelled as OTP spells them.
 
+#include "trellis/auto_shutdown.hpp"
 #include "trellis/child_info.hpp"
 #include "trellis/child_type.hpp"
 #include "trellis/restart.hpp"
@@ -38,6 +39,20 @@ std::string to_string(strategy x) {
       return "one_for_all";
     case strategy::rest_for_one:
       return "rest_for_one";
+    case strategy::simple_one_for_one:
+      return "simple_one_for_one";
+  }
+  return "unknown";
+}
+
+std::string to_string(auto_shutdown x) {
+  switch (x) {
+    case auto_shutdown::never:
+      return "never";
+    case auto_shutdown::any_significant:
+      return "any_significant";
+    case auto_shutdown::all_significant:
+      return "all_significant";
   }
   return "unknown";
 }

@@ -33,6 +33,8 @@ std::string to_string(errc x) {
       return "shutting_down";
     case errc::abandoned:
       return "abandoned";
+    case errc::max_children:
+      return "max_children";
   }
   return "unknown";
 }

@@ -81,6 +81,12 @@ void reached_max_restart_intensity(const caf::actor_system& sys,
               restart_count);
 }
 
+void auto_shutdown(const std::string& supervisor, const std::string& mode) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::info))
+    log.info("auto_shutdown supervisor={} mode={}", supervisor, mode);
+}
+
 } // namespace trellis::detail::report
 
 namespace trellis {

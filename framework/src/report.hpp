@@ -42,4 +42,8 @@ void reached_max_restart_intensity(const caf::actor_system& sys,
                                    const caf::error& reason,
                                    size_t restart_count);
 
+/// A supervisor shuts itself down because significant children ended
+/// (info).
+void auto_shutdown(const std::string& supervisor, const std::string& mode);
+
 } // namespace trellis::detail::report

@@ -1,12 +1,45 @@
 #include "trellis/supervisor.hpp"
 
+#include <optional>
+#include <utility>
+
 #include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
+#include "trellis/errc.hpp"
 
 namespace trellis {
+
+namespace {
+
+/// Sends one request to `sup` and blocks for its answer of type `T`.
+template <class T, class... Ts>
+caf::expected<T> call(caf::actor_system& sys, const caf::actor& sup,
+                      Ts&&... xs) {
+  if (!sup)
+    return make_error(errc::not_found, "invalid supervisor handle");
+  caf::scoped_actor self{sys};
+  std::optional<T> value;
+  caf::error failure;
+  self->request(sup, caf::infinite, std::forward<Ts>(xs)...)
+    .receive([&](T& x) { value = std::move(x); },
+             [&](caf::error& err) { failure = std::move(err); });
+  if (value)
+    return std::move(*value);
+  return failure;
+}
+
+/// A request whose only answer is `caf::ok_atom`.
+template <class... Ts>
+caf::error call_for_ok(caf::actor_system& sys, const caf::actor& sup,
+                       Ts&&... xs) {
+  auto res = call<caf::ok_atom>(sys, sup, std::forward<Ts>(xs)...);
+  return res ? caf::none : std::move(res.error());
+}
+
+} // namespace
 
 caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                            const supervisor_spec& spec) {
@@ -48,6 +81,65 @@ caf::error await_exit(caf::actor_system& sys, const caf::actor& sup) {
   caf::error result;
   self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); });
   return result;
+}
+
+caf::expected<caf::actor> start_child(caf::actor_system& sys,
+                                      const caf::actor& sup, child_spec spec) {
+  return call<caf::actor>(sys, sup, start_child_atom::value, std::move(spec));
+}
+
+caf::expected<caf::actor> start_child(caf::actor_system& sys,
+                                      const caf::actor& sup,
+                                      caf::message args) {
+  return call<caf::actor>(sys, sup, start_child_atom::value, std::move(args));
+}
+
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
+                           const std::string& id) {
+  return call_for_ok(sys, sup, terminate_child_atom::value, id);
+}
+
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
+                           const caf::actor& child) {
+  return call_for_ok(sys, sup, terminate_child_atom::value, child);
+}
+
+caf::expected<caf::actor> restart_child(caf::actor_system& sys,
+                                        const caf::actor& sup,
+                                        const std::string& id) {
+  return call<caf::actor>(sys, sup, restart_child_atom::value, id);
+}
+
+caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
+                        const std::string& id) {
+  return call_for_ok(sys, sup, delete_child_atom::value, id);
+}
+
+caf::expected<std::vector<child_info>>
+which_children(caf::actor_system& sys, const caf::actor& sup) {
+  return call<std::vector<child_info>>(sys, sup, which_children_atom::value);
+}
+
+caf::expected<child_counts> count_children(caf::actor_system& sys,
+                                           const caf::actor& sup) {
+  return call<child_counts>(sys, sup, count_children_atom::value);
+}
+
+caf::expected<child_spec> get_childspec(caf::actor_system& sys,
+                                        const caf::actor& sup,
+                                        const std::string& id) {
+  return call<child_spec>(sys, sup, get_childspec_atom::value, id);
+}
+
+caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
+                                      const caf::actor& sup) {
+  return call<tree_snapshot>(sys, sup, snapshot_atom::value);
+}
+
+caf::expected<caf::actor> lookup(caf::actor_system& sys,
+                                 const caf::actor& root,
+                                 const std::string& path) {
+  return call<caf::actor>(sys, root, lookup_atom::value, path);
 }
 
 } // namespace trellis

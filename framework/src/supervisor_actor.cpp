@@ -40,8 +40,10 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
     path_(std::move(path)),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()) {
-  for (auto& child : spec_.children())
-    children_.add(child);
+  // A dynamic supervisor's only spec is a template, not a child.
+  if (!spec_.dynamic())
+    for (auto& child : spec_.children())
+      children_.add(child);
 }
 
 const char* supervisor_actor::name() const {
@@ -50,6 +52,7 @@ const char* supervisor_actor::name() const {
 
 caf::behavior supervisor_actor::make_behavior() {
   install_crash_handler(this);
+  started_at_ = clock().now();
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   set_exit_handler([this](caf::exit_msg& msg) {
     // Exits from children are handled through their monitors; a normal exit
@@ -77,7 +80,7 @@ caf::behavior supervisor_actor::make_behavior() {
                 answer_started(start_failure_);
                 quit(start_failure_);
               }));
-  return {
+  return api_handlers().or_else(
     [this](caf::get_atom, started_atom) {
       // Answered at once once up; held until the start ends otherwise.
       auto rp = make_response_promise();
@@ -88,30 +91,19 @@ caf::behavior supervisor_actor::make_behavior() {
       else
         started_waiters_.emplace_back(std::move(rp));
     },
-    [this](which_children_atom) -> caf::result<std::vector<child_info>> {
-      if (busy_)
-        return caf::skip;
-      return which_children();
-    },
-    [this](count_children_atom) -> caf::result<child_counts> {
-      if (busy_)
-        return caf::skip;
-      return count_children();
-    },
-    [this](try_again_atom, const std::string& id) -> caf::result<void> {
-      if (busy_)
-        return caf::skip;
-      auto c = children_.find(id);
-      // The child may have been removed or stopped since the retry was queued.
-      if (c != children_.end() && c->state == child_state::restarting
-          && !c->handle)
-        restart(c);
-      return caf::unit;
+    [this](try_again_atom, const std::string& id) {
+      when_idle([this, id] {
+        auto c = children_.find(id);
+        // The child may have been removed or stopped since the retry was
+        // queued.
+        if (!shutting_down_ && c != children_.end()
+            && c->state == child_state::restarting && !c->handle)
+          restart(c);
+      });
     },
     [this](stop_timeout_atom, const caf::actor_addr& who, uint64_t token) {
       on_stop_timeout(who, token);
-    },
-  };
+    });
 }
 
 void supervisor_actor::on_exit() {
@@ -123,6 +115,10 @@ void supervisor_actor::on_exit() {
   if (!started_)
     answer_started(start_failure_ ? start_failure_
                                   : caf::error{caf::exit_reason::user_shutdown});
+  refuse_waiting(shutting_down_error());
+  // CAF keeps a dead actor's object while handles to it exist: drop the
+  // children's specs and start arguments now.
+  children_.clear();
   super::on_exit();
 }
 
@@ -131,7 +127,7 @@ void supervisor_actor::on_exit() {
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
   child_context ctx{system(), caf::actor_cast<caf::actor>(this),
-                    child_path(*c), c->spec.id(), c->restart_count};
+                    child_path(*c), c->spec.id(), c->restart_count, c->args};
   auto res = call_factory(c->spec, ctx);
   if (res.ignored()) {
     c->state = child_state::stopped;
@@ -302,6 +298,22 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
   entry.k();
 }
 
+void supervisor_actor::stop_all_parallel(stop_continuation k) {
+  // One count for this loop itself, so `k` runs once, after the last stop.
+  auto pending = std::make_shared<size_t>(1);
+  auto one_done = [pending, k = std::move(k)] {
+    if (--*pending == 0)
+      k();
+  };
+  for (auto i = children_.begin(); i != children_.end(); ++i) {
+    if (i->handle) {
+      ++*pending;
+      stop_child(i, one_done);
+    }
+  }
+  one_done();
+}
+
 void supervisor_actor::stop_group(group g, size_t pos, stop_continuation k) {
   while (pos < g->size()
          && ((*g)[pos] == children_.end() || !(*g)[pos]->handle))
@@ -335,11 +347,13 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   c->state = child_state::restarting;
   if (shutting_down_)
     return;
-  if (busy_) {
-    queued_exits_.push_back(c->spec.id());
-    return;
-  }
-  handle_exit(c);
+  // Decide now, or after the current operation, unless something (such as
+  // terminate_child) decided for this child in between.
+  when_idle([this, id = c->spec.id()] {
+    auto i = children_.find(id);
+    if (!shutting_down_ && i != children_.end() && i->exit_pending)
+      handle_exit(i);
+  });
 }
 
 void supervisor_actor::handle_exit(iterator c) {
@@ -354,19 +368,35 @@ void supervisor_actor::handle_exit(iterator c) {
     case restart::transient:
       if (normal) {
         c->state = child_state::stopped;
+        auto_shutdown_after(c->spec.significant());
       } else {
         report::child_terminated(system(), path_, c->spec.id(),
                                  c->last_reason, c->restart_count);
         restart(c);
       }
       break;
-    case restart::temporary:
+    case restart::temporary: {
       if (!normal)
         report::child_terminated(system(), path_, c->spec.id(),
                                  c->last_reason, c->restart_count);
+      auto significant = c->spec.significant();
       children_.erase(c);
+      auto_shutdown_after(significant);
       break;
+    }
   }
+}
+
+void supervisor_actor::auto_shutdown_after(bool significant) {
+  auto mode = spec_.auto_shutdown();
+  if (!significant || mode == trellis::auto_shutdown::never)
+    return;
+  if (mode == trellis::auto_shutdown::all_significant)
+    for (auto& c : children_)
+      if (c.spec.significant() && c.state != child_state::stopped)
+        return;
+  report::auto_shutdown(path_, to_string(mode));
+  shutdown(caf::exit_reason::user_shutdown);
 }
 
 void supervisor_actor::restart(iterator c) {
@@ -385,6 +415,7 @@ void supervisor_actor::restart_group(iterator c) {
   auto affected = std::make_shared<std::vector<iterator>>();
   switch (spec_.strategy()) {
     case strategy::one_for_one:
+    case strategy::simple_one_for_one:
       affected->push_back(c);
       break;
     case strategy::one_for_all:
@@ -427,13 +458,19 @@ void supervisor_actor::restart_group(iterator c) {
              }));
 }
 
+void supervisor_actor::when_idle(std::function<void()> f) {
+  if (busy_ && !shutting_down_)
+    waiting_.emplace_back(std::move(f));
+  else
+    f();
+}
+
 void supervisor_actor::operation_done() {
   busy_ = false;
-  while (!busy_ && !shutting_down_ && !queued_exits_.empty()) {
-    auto c = children_.find(queued_exits_.front());
-    queued_exits_.pop_front();
-    if (c != children_.end() && c->exit_pending)
-      handle_exit(c);
+  while (!busy_ && !shutting_down_ && !waiting_.empty()) {
+    auto f = std::move(waiting_.front());
+    waiting_.pop_front();
+    f();
   }
 }
 
@@ -445,23 +482,51 @@ void supervisor_actor::shutdown(caf::error reason) {
   // Drop the continuations of whatever operation was running.
   ++generation_;
   starting_.reset();
-  queued_exits_.clear();
   if (!started_ && !start_failure_)
     start_failure_ = reason;
-  auto all = std::make_shared<std::vector<iterator>>();
+  refuse_waiting(shutting_down_error());
+  auto stopped = guarded([this, reason] {
+    if (!started_)
+      answer_started(reason);
+    quit(reason);
+  });
+  if (spec_.dynamic()) {
+    stop_all_parallel(std::move(stopped));
+    return;
+  }
+  std::vector<iterator> all;
+  all.reserve(children_.size());
   for (auto i = children_.begin(); i != children_.end(); ++i)
-    all->insert(all->begin(), i);
-  stop_group(all, 0, guarded([this, reason] {
-               if (!started_)
-                 answer_started(reason);
-               quit(reason);
-             }));
+    all.push_back(i);
+  stop_group(std::make_shared<std::vector<iterator>>(all.rbegin(), all.rend()),
+             0, std::move(stopped));
 }
 
 // -- helpers ------------------------------------------------------------------
 
 std::string supervisor_actor::child_path(const child& c) const {
   return path_ + '/' + c.spec.id();
+}
+
+caf::error supervisor_actor::shutting_down_error() const {
+  return make_error(errc::shutting_down, path_);
+}
+
+void supervisor_actor::refuse_waiting(const caf::error& reason) {
+  // Every request got a promise; none may be left unanswered, or a caller
+  // with an infinite timeout would wait forever.
+  shutting_down_ = true;
+  if (op_reply_) {
+    op_reply_->deliver(reason);
+    op_reply_.reset();
+  }
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& f : waiting)
+    f();
+  for (auto& kvp : open_snapshots_)
+    kvp.second.deliver(reason);
+  open_snapshots_.clear();
 }
 
 void supervisor_actor::answer_started(const caf::error& err) {
@@ -474,21 +539,24 @@ void supervisor_actor::answer_started(const caf::error& err) {
   started_waiters_.clear();
 }
 
+child_info supervisor_actor::info_of(const child& c) const {
+  child_info x;
+  x.id = c.spec.id();
+  x.actor = c.handle;
+  x.type = c.spec.type();
+  x.restart_type = c.spec.restart();
+  x.state = c.state;
+  x.restart_count = c.restart_count;
+  if (c.last_reason)
+    x.last_exit_reason = system().render(c.last_reason);
+  return x;
+}
+
 std::vector<child_info> supervisor_actor::which_children() {
   std::vector<child_info> result;
   result.reserve(children_.size());
-  for (auto& c : children_) {
-    child_info x;
-    x.id = c.spec.id();
-    x.actor = c.handle;
-    x.type = c.spec.type();
-    x.restart_type = c.spec.restart();
-    x.state = c.state;
-    x.restart_count = c.restart_count;
-    if (c.last_reason)
-      x.last_exit_reason = system().render(c.last_reason);
-    result.emplace_back(std::move(x));
-  }
+  for (auto& c : children_)
+    result.emplace_back(info_of(c));
   return result;
 }
 

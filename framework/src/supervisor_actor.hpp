@@ -10,20 +10,26 @@
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/message_handler.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/result.hpp>
 
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/supervisor_spec.hpp"
+#include "trellis/tree_snapshot.hpp"
 
 namespace trellis::detail {
 
 /// The actor behind every Trellis supervisor. It owns a child registry and a
 /// restart budget, and runs one operation at a time (start a group, stop a
-/// group, shut down), like OTP's supervisor, which is blocked while it
-/// starts or stops children. Requests that arrive during an operation stay
-/// in the mailbox (`caf::skip`) until it ends; exits that arrive during one
-/// are queued and decided after it, in arrival order.
+/// group, a runtime API call, shut down), like OTP's supervisor, which is
+/// blocked while it starts or stops children. Requests and exits that
+/// arrive during an operation are queued and handled after it, in arrival
+/// order. (Not `caf::skip`: CAF retries every skipped message after each
+/// message it handles, which is quadratic with thousands of waiting
+/// `start_child` requests.) Snapshots and lookups only read, so they are
+/// answered at once.
 ///
 /// Children are monitored, not linked: in CAF an exit message unlinks its
 /// sender, so a child that is asked to stop would never report back through
@@ -94,6 +100,76 @@ private:
   /// Stops `g[pos..]` one after another (callers pass reverse start order).
   void stop_group(group g, size_t pos, stop_continuation k);
 
+  /// Stops every child at once (a dynamic supervisor's shutdown).
+  void stop_all_parallel(stop_continuation k);
+
+  // -- runtime API (supervisor_api.cpp) ---------------------------------------
+
+  /// Runs `f` now, or after the current operation.
+  void when_idle(std::function<void()> f);
+
+  /// Queues a request until the supervisor is idle, then runs `f(rp)`, which
+  /// answers through `rp` now or later; answers `errc::shutting_down` once
+  /// the supervisor stops.
+  template <class F>
+  caf::response_promise queue_request(F f) {
+    auto rp = make_response_promise();
+    when_idle([this, rp, f = std::move(f)]() mutable {
+      if (shutting_down_)
+        rp.deliver(shutting_down_error());
+      else
+        f(rp);
+    });
+    return rp;
+  }
+
+  caf::error shutting_down_error() const;
+
+  /// Starts an API operation that answers through `rp` later.
+  void begin_reply(caf::response_promise rp);
+
+  /// Answers the pending API operation and ends it.
+  template <class T>
+  void reply(T&& x) {
+    auto rp = std::move(*op_reply_);
+    op_reply_.reset();
+    rp.deliver(std::forward<T>(x));
+    operation_done();
+  }
+
+  /// The runtime API's handlers, each for `make_behavior`.
+  caf::message_handler api_handlers();
+
+  void api_start_child(child_spec spec, caf::response_promise& rp);
+
+  void api_start_dynamic_child(caf::message args, caf::response_promise& rp);
+
+  /// Starts a child just added by the API; drops it if the start fails.
+  void start_new_child(iterator c, caf::response_promise& rp);
+
+  void api_terminate_child(iterator c, caf::response_promise& rp);
+
+  void api_restart_child(const std::string& id, caf::response_promise& rp);
+
+  caf::expected<caf::ok_atom> api_delete_child(const std::string& id);
+
+  caf::expected<child_spec> api_get_childspec(const std::string& id);
+
+  /// Returns `errc::not_supported` if `op` is for the other kind of
+  /// supervisor, else none.
+  caf::error unsupported(const char* op, bool for_dynamic) const;
+
+  /// Returns `errc::not_found` naming `id`.
+  caf::error no_child(const std::string& id) const;
+
+  /// Answers `(snapshot_atom)`: this node and, through their own snapshots,
+  /// the subtrees of running child supervisors.
+  void api_snapshot(caf::response_promise rp);
+
+  caf::result<caf::actor> api_lookup(const std::string& path);
+
+  tree_snapshot node_of(const child& c);
+
   // -- failures and restarts --------------------------------------------------
 
   void on_down(caf::down_msg& msg);
@@ -107,10 +183,16 @@ private:
   /// Stops the group `c`'s failure affects, then starts it again.
   void restart_group(iterator c);
 
-  /// Ends the current operation and decides the exits queued during it.
+  /// Applies `auto_shutdown` after a child that ended by itself left the
+  /// running set (stopped or removed).
+  void auto_shutdown_after(bool significant);
+
+  /// Ends the current operation and runs what was queued during it.
   void operation_done();
 
-  /// Stops all children in reverse start order, then exits with `reason`.
+  /// Stops all children in reverse start order (all at once if dynamic),
+  /// answers queued requests with `errc::shutting_down`, then exits with
+  /// `reason`.
   void shutdown(caf::error reason);
 
   // -- helpers ----------------------------------------------------------------
@@ -128,6 +210,12 @@ private:
 
   void answer_started(const caf::error& err);
 
+  /// Answers every waiting request; used once the supervisor stops.
+  void refuse_waiting(const caf::error& reason);
+
+  /// What `which_children` says of one child.
+  child_info info_of(const child& c) const;
+
   std::vector<child_info> which_children();
 
   child_counts count_children();
@@ -143,9 +231,14 @@ private:
   bool shutting_down_ = false;
   uint64_t generation_ = 0;
   uint64_t next_token_ = 0;
+  uint64_t next_dynamic_id_ = 0;
+  caf::actor_clock::time_point started_at_;
   std::optional<pending_start> starting_;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;
-  std::deque<std::string> queued_exits_;
+  std::deque<std::function<void()>> waiting_;
+  std::optional<caf::response_promise> op_reply_;
+  uint64_t next_snapshot_ = 0;
+  std::unordered_map<uint64_t, caf::response_promise> open_snapshots_;
   std::vector<caf::response_promise> started_waiters_;
   caf::error start_failure_;
 };

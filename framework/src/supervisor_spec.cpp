@@ -1,7 +1,5 @@
 #include "trellis/supervisor_spec.hpp"
 
-#include <unordered_set>
-
 #include "supervisor_actor.hpp"
 #include "trellis/errc.hpp"
 
@@ -31,15 +29,35 @@ caf::error supervisor_spec::validate() const {
   if (kill_timeout_ < caf::timespan{0})
     return make_error(errc::invalid_spec, "kill_timeout",
                       "supervisor '" + id_ + "' has a negative kill_timeout");
-  std::unordered_set<std::string> ids;
-  for (auto& child : children_) {
-    if (auto err = child.validate())
-      return err;
-    if (!ids.insert(child.id()).second)
-      return make_error(errc::invalid_spec, "id",
-                        "supervisor '" + id_ + "' has two children with id '"
-                          + child.id() + "'");
+  if (dynamic()) {
+    if (children_.size() != 1)
+      return make_error(errc::invalid_spec, "children",
+                        "dynamic supervisor '" + id_
+                          + "' needs exactly one child spec, its template");
+    if (auto_shutdown_ != trellis::auto_shutdown::never)
+      return make_error(errc::invalid_spec, "auto_shutdown",
+                        "dynamic supervisor '" + id_
+                          + "' cannot shut down automatically");
+  } else if (max_children_) {
+    return make_error(errc::invalid_spec, "max_children",
+                      "supervisor '" + id_
+                        + "' is not dynamic; only dynamic supervisors have "
+                          "max_children");
   }
+  if (auto err = check_childspecs(children_))
+    return err;
+  for (auto& child : children_)
+    if (auto err = check_significance(child))
+      return err;
+  return caf::none;
+}
+
+caf::error supervisor_spec::check_significance(const child_spec& x) const {
+  if (x.significant() && auto_shutdown_ == trellis::auto_shutdown::never)
+    return make_error(errc::invalid_spec, "significant",
+                      "child '" + x.id() + "' of supervisor '" + id_
+                        + "' is significant, but the supervisor's "
+                          "auto_shutdown is never");
   return caf::none;
 }
 

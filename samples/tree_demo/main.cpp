@@ -4,9 +4,14 @@
 //
 //   root (one_for_one, at most 5 restarts in 10 s)
 //   ├── gateway            worker: prices orders, throws on a poison order
-//   └── storage (rest_for_one, at most 2 restarts in 10 s)
-//       ├── journal        worker: appends orders
-//       └── indexer        worker: depends on the journal, so restarts with it
+//   ├── storage (rest_for_one, at most 2 restarts in 10 s)
+//   │   ├── journal        worker: appends orders
+//   │   └── indexer        worker: depends on the journal, so restarts with it
+//   └── sessions (dynamic: one child per customer, started on demand)
+//       └── session#N      worker: a customer's session, named at start
+//
+// It prints a snapshot of the whole tree (paths, states, actor ids, restart
+// counts, last exit reasons, uptimes) after each repair.
 
 #include <chrono>
 #include <iostream>
@@ -44,43 +49,24 @@ caf::behavior indexer(caf::event_based_actor*) {
   return {[](int x) { return x; }};
 }
 
-std::vector<trellis::child_info> children(caf::scoped_actor& self,
-                                          const caf::actor& sup) {
-  std::vector<trellis::child_info> result;
-  self->request(sup, caf::infinite, trellis::which_children_atom::value)
-    .receive([&](std::vector<trellis::child_info>& xs) { result = std::move(xs); },
-             [](caf::error&) {});
-  return result;
+// A customer's session: its name comes from start_child's arguments, and
+// it keeps it across restarts.
+caf::behavior session(caf::event_based_actor*, std::string customer) {
+  return {[customer](int) -> std::string { return "hello " + customer; }};
 }
 
-// Returns the current actor of the child at `path` below `sup`, e.g.
-// {"storage", "journal"}.
-caf::actor lookup(caf::scoped_actor& self, caf::actor sup,
-                  std::initializer_list<const char*> path) {
-  for (auto id : path) {
-    caf::actor next;
-    for (auto& kid : children(self, sup))
-      if (kid.id == id)
-        next = kid.actor;
-    sup = next;
-    if (!sup)
-      break;
-  }
-  return sup;
+// Returns the current actor at `path`, such as "root/storage/journal".
+caf::actor lookup(caf::actor_system& sys, const caf::actor& root,
+                  const std::string& path) {
+  auto hdl = trellis::lookup(sys, root, path);
+  return hdl ? *hdl : caf::actor{};
 }
 
-void print_tree(caf::scoped_actor& self, const caf::actor& sup,
-                const std::string& indent = "  ") {
-  for (auto& kid : children(self, sup)) {
-    std::cout << indent << kid.id << " [" << to_string(kid.state) << ", actor #"
-              << (kid.actor ? kid.actor.id() : 0)
-              << ", restarts: " << kid.restart_count << "]";
-    if (!kid.last_exit_reason.empty())
-      std::cout << " last exit: " << kid.last_exit_reason;
-    std::cout << '\n';
-    if (kid.type == trellis::child_type::supervisor && kid.actor)
-      print_tree(self, kid.actor, indent + "  ");
-  }
+void print_tree(caf::actor_system& sys, const caf::actor& root) {
+  if (auto snap = trellis::snapshot(sys, root))
+    std::cout << trellis::to_text(*snap);
+  else
+    std::cout << "  (no snapshot: " << sys.render(snap.error()) << ")\n";
 }
 
 // Sends `n` orders to whatever gateway is current and counts the answers.
@@ -90,7 +76,7 @@ void serve(caf::scoped_actor& self, caf::actor_system& sys,
   int failed = 0;
   for (int i = 0; i < n; ++i) {
     auto order = with_poison && i == n / 2 ? poison : i + 1;
-    self->request(lookup(self, root, {"gateway"}), 1s, order)
+    self->request(lookup(sys, root, "root/gateway"), 1s, order)
       .receive([&](int) { ++ok; },
                [&](caf::error& err) {
                  ++failed;
@@ -102,11 +88,10 @@ void serve(caf::scoped_actor& self, caf::actor_system& sys,
 }
 
 // Waits until the child at `path` runs as a different actor than `old`.
-void await_restart(caf::scoped_actor& self, const caf::actor& root,
-                   std::initializer_list<const char*> path,
-                   const caf::actor& old) {
+void await_restart(caf::actor_system& sys, const caf::actor& root,
+                   const std::string& path, const caf::actor& old) {
   for (int i = 0; i < 1000; ++i) {
-    auto now = lookup(self, root, path);
+    auto now = lookup(sys, root, path);
     if (now && now != old)
       return;
     std::this_thread::sleep_for(2ms);
@@ -123,17 +108,28 @@ int main() {
   trellis::set_log_level(trellis::log_level::warn); // failures only
 
   // The tree, in code that reads like the tree.
-  auto tree = trellis::supervisor("root")
-                .strategy(trellis::strategy::one_for_one)
-                .intensity(5)
-                .period(10s)
-                .child(trellis::worker("gateway", gateway))
-                .child(trellis::supervisor("storage")
-                         .strategy(trellis::strategy::rest_for_one)
-                         .intensity(2)
-                         .period(10s)
-                         .child(trellis::worker("journal", journal))
-                         .child(trellis::worker("indexer", indexer)));
+  auto tree
+    = trellis::supervisor("root")
+        .strategy(trellis::strategy::one_for_one)
+        .intensity(5)
+        .period(10s)
+        .child(trellis::worker("gateway", gateway))
+        .child(trellis::supervisor("storage")
+                 .strategy(trellis::strategy::rest_for_one)
+                 .intensity(2)
+                 .period(10s)
+                 .child(trellis::worker("journal", journal))
+                 .child(trellis::worker("indexer", indexer)))
+        .child(trellis::dynamic_supervisor(
+                 "sessions",
+                 trellis::worker("session",
+                                 [](trellis::child_context& ctx,
+                                    const std::string& customer) {
+                                   return ctx.spawn(session, customer);
+                                 }))
+                 .intensity(5)
+                 .period(10s)
+                 .max_children(1000));
 
   auto root = trellis::start_supervisor(sys, tree);
   if (!root) {
@@ -142,33 +138,64 @@ int main() {
   }
   caf::scoped_actor self{sys};
   std::cout << "tree_demo: started\n";
-  print_tree(self, *root);
+
+  // Customers arrive: one session each, started with the customer's name.
+  auto sessions = lookup(sys, *root, "root/sessions");
+  caf::actor alice;
+  for (std::string customer : {"alice", "bob", "carol"}) {
+    auto s = trellis::start_child(sys, sessions, caf::make_message(customer));
+    if (!s)
+      std::cout << "  session for " << customer
+                << " failed: " << sys.render(s.error()) << '\n';
+    else if (customer == "alice")
+      alice = *s;
+  }
+  print_tree(sys, *root);
 
   std::cout << "\n1. orders flow, one of them poison:\n";
-  auto gw = lookup(self, *root, {"gateway"});
+  auto gw = lookup(sys, *root, "root/gateway");
   serve(self, sys, *root, 100, true);
-  await_restart(self, *root, {"gateway"}, gw);
-  print_tree(self, *root);
+  await_restart(sys, *root, "root/gateway", gw);
+  print_tree(sys, *root);
 
   std::cout << "\n2. the journal is killed: storage restarts it and the "
                "indexer (rest_for_one), the gateway is untouched:\n";
-  auto j = lookup(self, *root, {"storage", "journal"});
+  auto j = lookup(sys, *root, "root/storage/journal");
   self->send_exit(j, caf::exit_reason::kill);
-  await_restart(self, *root, {"storage", "journal"}, j);
+  await_restart(sys, *root, "root/storage/journal", j);
   serve(self, sys, *root, 100, false);
-  print_tree(self, *root);
+  print_tree(sys, *root);
 
   std::cout << "\n3. the journal keeps dying: storage exceeds its budget of 2 "
                "restarts in 10 s and gives up; root restarts all of storage:\n";
-  auto st = lookup(self, *root, {"storage"});
+  auto st = lookup(sys, *root, "root/storage");
   for (int i = 0; i < 2; ++i) {
-    j = lookup(self, *root, {"storage", "journal"});
+    j = lookup(sys, *root, "root/storage/journal");
     self->send_exit(j, caf::exit_reason::kill);
-    await_restart(self, *root, {"storage", "journal"}, j);
+    await_restart(sys, *root, "root/storage/journal", j);
   }
-  await_restart(self, *root, {"storage"}, st);
+  await_restart(sys, *root, "root/storage", st);
   serve(self, sys, *root, 100, false);
-  print_tree(self, *root);
+  print_tree(sys, *root);
+
+  std::cout << "\n4. alice's session crashes and comes back as alice; bob "
+               "leaves and his session is terminated:\n";
+  self->send_exit(alice, caf::exit_reason::kill);
+  await_restart(sys, *root, "root/sessions/session#1", alice);
+  self->request(lookup(sys, *root, "root/sessions/session#1"), 1s, 0)
+    .receive([](std::string& greeting) { std::cout << "  " << greeting << '\n'; },
+             [&](caf::error& err) {
+               std::cout << "  alice's session failed: " << sys.render(err)
+                         << '\n';
+             });
+  if (auto err = trellis::terminate_child(
+        sys, sessions, lookup(sys, *root, "root/sessions/session#2")))
+    std::cout << "  terminate_child failed: " << sys.render(err) << '\n';
+  print_tree(sys, *root);
+
+  std::cout << "\nthe storage subtree as JSON:\n";
+  if (auto snap = trellis::snapshot(sys, lookup(sys, *root, "root/storage")))
+    std::cout << trellis::to_json(*snap) << '\n';
 
   // Stop the tree explicitly before the actor system goes.
   auto reason = trellis::stop_supervisor(sys, *root);

@@ -3,6 +3,7 @@
 // Everything of Trellis' framework in one include, like caf/all.hpp.
 
 #include "trellis/atoms.hpp"
+#include "trellis/auto_shutdown.hpp"
 #include "trellis/child_context.hpp"
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
@@ -18,3 +19,4 @@
 #include "trellis/strategy.hpp"
 #include "trellis/supervisor.hpp"
 #include "trellis/supervisor_spec.hpp"
+#include "trellis/tree_snapshot.hpp"

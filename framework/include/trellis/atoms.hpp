@@ -2,6 +2,14 @@
 
 #include <caf/atom.hpp>
 
+// The request/response protocol of a supervisor, for use from inside actors
+// (`self->request(sup, caf::infinite, start_child_atom::value, spec)`).
+// Plain code uses the blocking helpers of `trellis/supervisor.hpp`, which send
+// the same messages. Every request is answered with the value named here or
+// with a `caf::error` (mostly of category `trellis`, see `errc`). Like OTP's
+// supervisor, a supervisor runs one operation at a time: requests that
+// arrive while it starts, stops or restarts children wait until it is done.
+
 namespace trellis {
 
 /// `(caf::get_atom, started_atom)` asks a supervisor to answer `caf::ok_atom`
@@ -13,5 +21,36 @@ using which_children_atom = caf::atom_constant<caf::atom("tr_which")>;
 
 /// `(count_children_atom)` asks a supervisor for `child_counts`.
 using count_children_atom = caf::atom_constant<caf::atom("tr_count")>;
+
+/// `(start_child_atom, child_spec)` adds a child to a supervisor and starts
+/// it; answers the new `caf::actor` (invalid if the factory answered
+/// `ignore`). `(start_child_atom, caf::message args)` starts a child of a
+/// dynamic supervisor with `args`.
+using start_child_atom = caf::atom_constant<caf::atom("tr_startc")>;
+
+/// `(terminate_child_atom, std::string id)` or `(terminate_child_atom,
+/// caf::actor child)` stops a child; answers `caf::ok_atom`.
+using terminate_child_atom = caf::atom_constant<caf::atom("tr_termc")>;
+
+/// `(restart_child_atom, std::string id)` starts a stopped child again;
+/// answers the new `caf::actor`.
+using restart_child_atom = caf::atom_constant<caf::atom("tr_restc")>;
+
+/// `(delete_child_atom, std::string id)` removes a stopped child's spec;
+/// answers `caf::ok_atom`.
+using delete_child_atom = caf::atom_constant<caf::atom("tr_delc")>;
+
+/// `(get_childspec_atom, std::string id)` answers the child's `child_spec`.
+using get_childspec_atom = caf::atom_constant<caf::atom("tr_getspec")>;
+
+/// `(snapshot_atom)` answers a `tree_snapshot` of the supervisor's whole
+/// subtree. Unlike the other requests, it is answered at once, even while
+/// the supervisor restarts children: the snapshot then shows them restarting.
+using snapshot_atom = caf::atom_constant<caf::atom("tr_snap")>;
+
+/// `(lookup_atom, std::string path)` answers the current `caf::actor` of the
+/// node at `path` (such as `root/db/writer`) in the supervisor's subtree.
+/// Also answered at once.
+using lookup_atom = caf::atom_constant<caf::atom("tr_lookup")>;
 
 } // namespace trellis

@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/detail/type_traits.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/message.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/spawn_options.hpp>
 
@@ -75,12 +76,14 @@ auto with_crash_handler(F fun, Ts... xs) {
 class child_context {
 public:
   child_context(caf::actor_system& sys, caf::actor supervisor,
-                std::string path, std::string id, size_t restart_count)
+                std::string path, std::string id, size_t restart_count,
+                caf::message args = {})
     : sys_(&sys),
       supervisor_(std::move(supervisor)),
       path_(std::move(path)),
       id_(std::move(id)),
-      restart_count_(restart_count) {
+      restart_count_(restart_count),
+      args_(std::move(args)) {
     // nop
   }
 
@@ -109,6 +112,12 @@ public:
     return restart_count_;
   }
 
+  /// Returns the start arguments a dynamic supervisor's `start_child` gave
+  /// this child (the same on every restart), or an empty message.
+  const caf::message& args() const noexcept {
+    return args_;
+  }
+
   /// Spawns a function-based actor with Trellis' crash handler installed;
   /// `xs` are copied so that every restart gets the same arguments.
   template <caf::spawn_options Os = caf::no_spawn_options, class F,
@@ -132,6 +141,7 @@ private:
   std::string path_;
   std::string id_;
   size_t restart_count_;
+  caf::message args_;
 };
 
 } // namespace trellis

@@ -6,11 +6,16 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/detail/type_list.hpp>
 #include <caf/error.hpp>
+#include <caf/message.hpp>
 
 #include "trellis/child_context.hpp"
 #include "trellis/child_type.hpp"
+#include "trellis/errc.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/shutdown.hpp"
 #include "trellis/start_result.hpp"
@@ -21,7 +26,8 @@ class supervisor_spec;
 
 /// Starts a child: called by the supervisor, inside the supervisor, for the
 /// first start and for every restart. May fail (return an error, throw, or
-/// return an invalid handle) or answer `ignore`.
+/// return an invalid handle) or answer `ignore`. A child of a dynamic
+/// supervisor finds its start arguments in `child_context::args()`.
 using child_factory = std::function<start_result(child_context&)>;
 
 /// Describes one child of a supervisor (OTP's child specification). A plain
@@ -100,15 +106,31 @@ public:
     return *this;
   }
 
+  /// Returns whether the child is significant for its supervisor's
+  /// `auto_shutdown` (OTP's `significant`, default false).
+  bool significant() const noexcept {
+    return significant_;
+  }
+
+  /// Marks the child significant: when it ends by itself, its supervisor may
+  /// shut down (see `trellis::auto_shutdown`). Only transient and temporary
+  /// children may be significant, and only under a supervisor whose
+  /// auto_shutdown is not `never`.
+  child_spec& significant(bool x) noexcept {
+    significant_ = x;
+    return *this;
+  }
+
   /// Returns the spec of the supervisor this child runs, if it is one built
   /// by `supervisor_spec::as_child`, or null.
   const std::shared_ptr<const supervisor_spec>& nested() const noexcept {
     return nested_;
   }
 
-  /// Checks the spec: a non-empty id, a factory, a non-negative shutdown
-  /// timeout, and for a nested supervisor its whole spec. Returns an `errc::invalid_spec` naming
-  /// the field, or none.
+  /// Checks the spec: a non-empty id without '/', a factory, a non-negative
+  /// shutdown timeout, significance only for transient and temporary
+  /// children, and for a nested supervisor its whole spec. Returns an
+  /// `errc::invalid_spec` naming the field, or none.
   caf::error validate() const;
 
 private:
@@ -117,10 +139,65 @@ private:
   trellis::restart restart_ = trellis::restart::permanent;
   std::optional<trellis::shutdown> shutdown_;
   child_type type_ = child_type::worker;
+  bool significant_ = false;
   std::shared_ptr<const supervisor_spec> nested_;
 
   friend class supervisor_spec;
 };
+
+/// Checks a list of child specs as a supervisor would before starting them
+/// (OTP's `check_childspecs/1`): each spec, and that no id repeats. Returns
+/// `errc::invalid_spec` naming the first problem, or none.
+caf::error check_childspecs(const std::vector<child_spec>& specs);
+
+namespace detail {
+
+/// Detects a factory that takes start arguments after its context, such as
+/// `[](child_context& ctx, int port) -> start_result`; `args` lists them.
+template <class Signature>
+struct start_args_signature : std::false_type {};
+
+template <class R, class... Ts>
+struct start_args_signature<R(child_context&, Ts...)>
+  : std::bool_constant<(sizeof...(Ts) > 0)> {
+  using args = caf::detail::type_list<std::decay_t<Ts>...>;
+};
+
+template <class R, class C, class... Ts>
+struct start_args_signature<R (C::*)(child_context&, Ts...) const>
+  : start_args_signature<R(child_context&, Ts...)> {};
+
+template <class R, class C, class... Ts>
+struct start_args_signature<R (C::*)(child_context&, Ts...)>
+  : start_args_signature<R(child_context&, Ts...)> {};
+
+template <class R, class... Ts>
+struct start_args_signature<R (*)(child_context&, Ts...)>
+  : start_args_signature<R(child_context&, Ts...)> {};
+
+template <class F, class = void>
+struct takes_start_args : start_args_signature<F> {};
+
+template <class F>
+struct takes_start_args<F, std::void_t<decltype(&F::operator())>>
+  : start_args_signature<decltype(&F::operator())> {};
+
+template <class F>
+constexpr bool takes_start_args_v = takes_start_args<std::decay_t<F>>::value;
+
+template <class F, class... Ts, size_t... Is>
+start_result call_with_start_args(F& fun, child_context& ctx,
+                                  caf::detail::type_list<Ts...>,
+                                  std::index_sequence<Is...>) {
+  const auto& xs = ctx.args();
+  if (!xs.match_elements<Ts...>())
+    return make_error(errc::start_failed, ctx.path(),
+                      "start arguments " + caf::to_string(xs)
+                        + " do not match the factory's parameters");
+  return fun(ctx, xs.get_as<Ts>(Is)...);
+}
+
+} // namespace detail
 
 /// A worker whose factory is `fun` itself: a callable taking a
 /// `child_context&` and returning something convertible to `start_result`.
@@ -134,11 +211,29 @@ child_spec worker(std::string id, F fun) {
 /// for every restart, with Trellis' crash handler installed.
 template <class F, class... Ts,
           class = std::enable_if_t<
-            !std::is_invocable_r_v<start_result, F, child_context&>>>
+            !std::is_invocable_r_v<start_result, F, child_context&>
+            && !detail::takes_start_args_v<F>>>
 child_spec worker(std::string id, F fun, Ts... xs) {
   return child_spec{std::move(id),
                     [fun, xs...](child_context& ctx) -> start_result {
                       return ctx.spawn(fun, xs...);
+                    }};
+}
+
+/// A worker whose factory takes start arguments after its context, for the
+/// template of a dynamic supervisor: `start_child(sup, make_message(42))`
+/// calls `fun(ctx, 42)`. Arguments of other types fail the start with
+/// `errc::start_failed`.
+template <class F, class = std::enable_if_t<detail::takes_start_args_v<F>>,
+          class = void>
+child_spec worker(std::string id, F fun) {
+  using args = typename detail::takes_start_args<std::decay_t<F>>::args;
+  return child_spec{std::move(id),
+                    [fun](child_context& ctx) mutable -> start_result {
+                      return detail::call_with_start_args(
+                        fun, ctx, args{},
+                        std::make_index_sequence<caf::detail::tl_size<
+                          args>::value>{});
                     }};
 }
 
@@ -153,3 +248,6 @@ child_spec worker(std::string id, Ts... xs) {
 }
 
 } // namespace trellis
+
+// Child specs travel in local messages only (start_child, get_childspec).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(trellis::child_spec)

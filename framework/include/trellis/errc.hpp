@@ -49,6 +49,9 @@ enum class errc : uint8_t {
   /// A child did not exit after being killed: it is stuck in a handler and
   /// was abandoned so that shutdown could finish.
   abandoned,
+  /// A dynamic supervisor already runs `max_children` children
+  /// (Elixir's `:max_children`).
+  max_children,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

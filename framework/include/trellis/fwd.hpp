@@ -15,7 +15,9 @@ class supervisor_spec;
 struct child_counts;
 struct child_info;
 struct ignore_t;
+struct tree_snapshot;
 
+enum class auto_shutdown : uint8_t;
 enum class child_state : uint8_t;
 enum class child_type : uint8_t;
 enum class errc : uint8_t;

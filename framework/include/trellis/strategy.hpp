@@ -16,6 +16,11 @@ enum class strategy : uint8_t {
   /// Stop the children started after the one that exited, in reverse start
   /// order, then start it and them again in start order.
   rest_for_one,
+  /// A dynamic supervisor: one child template, children started on demand
+  /// with their own arguments, each restarted alone (OTP's
+  /// `simple_one_for_one`, Elixir's `DynamicSupervisor`). Build one with
+  /// `trellis::dynamic_supervisor`.
+  simple_one_for_one,
 };
 
 /// Returns the enumerator's name.

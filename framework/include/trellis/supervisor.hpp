@@ -5,8 +5,14 @@
 #include <caf/error.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
+#include <caf/message.hpp>
 
+#include <string>
+#include <vector>
+
+#include "trellis/child_info.hpp"
 #include "trellis/supervisor_spec.hpp"
+#include "trellis/tree_snapshot.hpp"
 
 namespace trellis {
 
@@ -35,5 +41,77 @@ caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
 
 /// Blocks until `sup` exited and returns why.
 caf::error await_exit(caf::actor_system& sys, const caf::actor& sup);
+
+// -- OTP's runtime API, blocking ------------------------------------------------
+//
+// Each helper sends one request of `trellis/atoms.hpp` and waits for its
+// answer. Errors are typed: `errc::not_found`, `errc::running`, ..., or
+// `caf::sec::request_receiver_down` if `sup` is gone.
+
+/// Adds `spec` to a static supervisor and starts it (OTP's `start_child/2`).
+/// Returns the new actor, or an invalid handle if its factory answered
+/// `ignore`. Fails with `errc::invalid_spec`, `errc::already_started` (the id
+/// runs), `errc::already_present` (the id exists, stopped), the start error
+/// (the spec is then dropped), or `errc::not_supported` for a dynamic
+/// supervisor.
+caf::expected<caf::actor> start_child(caf::actor_system& sys,
+                                      const caf::actor& sup, child_spec spec);
+
+/// Starts a child of a dynamic supervisor with `args` (OTP's `start_child/2`
+/// for `simple_one_for_one`). Fails with `errc::max_children`, the start
+/// error, or `errc::not_supported` for a static supervisor.
+caf::expected<caf::actor> start_child(caf::actor_system& sys,
+                                      const caf::actor& sup,
+                                      caf::message args);
+
+/// Stops the child `id` by its shutdown policy (OTP's `terminate_child/2`).
+/// A static child stays in the list, stopped, until `delete_child`; a
+/// temporary or dynamic child is removed. Stopping a stopped child succeeds.
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
+                           const std::string& id);
+
+/// Stops the child whose current actor is `child`; `errc::not_found` if no
+/// child of `sup` runs it.
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
+                           const caf::actor& child);
+
+/// Starts a stopped child again (OTP's `restart_child/2`); it keeps its
+/// restart count and does not charge the restart budget. Fails with
+/// `errc::running`, `errc::restarting`, `errc::not_found`, the start error
+/// (the child stays stopped), or `errc::not_supported` (dynamic).
+caf::expected<caf::actor> restart_child(caf::actor_system& sys,
+                                        const caf::actor& sup,
+                                        const std::string& id);
+
+/// Removes a stopped child's spec (OTP's `delete_child/2`). Fails with
+/// `errc::running`, `errc::restarting`, `errc::not_found`, or
+/// `errc::not_supported` (dynamic).
+caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
+                        const std::string& id);
+
+/// Returns what the supervisor knows of each child, in start order.
+caf::expected<std::vector<child_info>>
+which_children(caf::actor_system& sys, const caf::actor& sup);
+
+/// Returns the supervisor's child counts; a restarting child is not active.
+caf::expected<child_counts> count_children(caf::actor_system& sys,
+                                           const caf::actor& sup);
+
+/// Returns the spec of child `id` (OTP's `get_childspec/2`); a dynamic
+/// child's spec is its template under the child's own id.
+caf::expected<child_spec> get_childspec(caf::actor_system& sys,
+                                        const caf::actor& sup,
+                                        const std::string& id);
+
+/// Returns a snapshot of the whole tree under `sup`.
+caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
+                                      const caf::actor& sup);
+
+/// Returns the current actor of the node at `path` under `root`, e.g.
+/// `root/db/writer`; fails with `errc::not_found` for an unknown path or a
+/// stopped child and `errc::restarting` for a child between incarnations.
+caf::expected<caf::actor> lookup(caf::actor_system& sys,
+                                 const caf::actor& root,
+                                 const std::string& path);
 
 } // namespace trellis

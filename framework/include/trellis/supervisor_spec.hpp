@@ -1,12 +1,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
+#include "trellis/auto_shutdown.hpp"
 #include "trellis/child_spec.hpp"
 #include "trellis/strategy.hpp"
 
@@ -25,7 +28,17 @@ namespace trellis {
 ///                        .child(trellis::worker("writer", writer_actor)));
 /// ~~~
 ///
-/// Defaults, as in OTP: `one_for_one`, intensity 1, period 5 seconds.
+/// A dynamic supervisor (`strategy::simple_one_for_one`) has exactly one
+/// child spec, the template of the children it starts on demand:
+///
+/// ~~~
+/// auto sessions = trellis::dynamic_supervisor(
+///                   "sessions", trellis::worker("session", session_factory))
+///                   .max_children(10'000);
+/// ~~~
+///
+/// Defaults, as in OTP: `one_for_one`, intensity 1, period 5 seconds,
+/// auto_shutdown `never`, no limit on the number of dynamic children.
 /// Where Trellis adds to OTP: `kill_timeout`, how long to wait for a killed
 /// child before abandoning it (see `trellis::shutdown`).
 class supervisor_spec {
@@ -88,6 +101,37 @@ public:
     return *this;
   }
 
+  /// Returns when the supervisor shuts itself down after significant
+  /// children ended.
+  trellis::auto_shutdown auto_shutdown() const noexcept {
+    return auto_shutdown_;
+  }
+
+  /// Sets when the supervisor shuts itself down after significant children
+  /// ended. Not allowed for dynamic supervisors (as in OTP 27).
+  supervisor_spec& auto_shutdown(trellis::auto_shutdown x) noexcept {
+    auto_shutdown_ = x;
+    return *this;
+  }
+
+  /// Returns the most children a dynamic supervisor runs at once, if limited.
+  std::optional<size_t> max_children() const noexcept {
+    return max_children_;
+  }
+
+  /// Limits how many children a dynamic supervisor runs at once; one more
+  /// `start_child` fails with `errc::max_children` (Elixir's
+  /// `:max_children`). Only for dynamic supervisors.
+  supervisor_spec& max_children(size_t x) noexcept {
+    max_children_ = x;
+    return *this;
+  }
+
+  /// Returns whether this is a dynamic supervisor.
+  bool dynamic() const noexcept {
+    return strategy_ == trellis::strategy::simple_one_for_one;
+  }
+
   /// Returns the children in start order.
   const std::vector<child_spec>& children() const noexcept {
     return children_;
@@ -110,7 +154,14 @@ public:
 
   /// Checks the flags and every child, recursively through nested
   /// supervisors: returns `errc::invalid_spec` naming the field, or none.
+  /// Besides each child's own checks: unique ids, significant children only
+  /// with an auto_shutdown other than `never`, and for a dynamic supervisor
+  /// exactly one child (its template) and no auto_shutdown.
   caf::error validate() const;
+
+  /// Checks that `x` may be significant under this supervisor's
+  /// auto_shutdown; returns `errc::invalid_spec` or none.
+  caf::error check_significance(const child_spec& x) const;
 
 private:
   std::string id_;
@@ -118,12 +169,26 @@ private:
   int intensity_ = 1;
   caf::timespan period_ = std::chrono::seconds(5);
   caf::timespan kill_timeout_ = std::chrono::seconds(5);
+  trellis::auto_shutdown auto_shutdown_ = trellis::auto_shutdown::never;
+  std::optional<size_t> max_children_;
   std::vector<child_spec> children_;
 };
 
 /// A supervisor spec with OTP's default flags.
 inline supervisor_spec supervisor(std::string id) {
   return supervisor_spec{std::move(id)};
+}
+
+/// A dynamic supervisor (OTP's `simple_one_for_one`) whose children all run
+/// `child_template`, each with the arguments of its `start_child` call.
+/// It starts with no children. Children are restarted alone, with the
+/// arguments they were started with (temporary children keep none), and on
+/// shutdown all of them are stopped at once, in parallel.
+inline supervisor_spec dynamic_supervisor(std::string id,
+                                          child_spec child_template) {
+  supervisor_spec result{std::move(id)};
+  result.strategy(strategy::simple_one_for_one).child(std::move(child_template));
+  return result;
 }
 
 } // namespace trellis

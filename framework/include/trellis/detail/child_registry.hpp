@@ -10,6 +10,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/error.hpp>
+#include <caf/message.hpp>
 
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
@@ -27,6 +28,8 @@ struct child {
   uint64_t restart_count = 0;
   caf::error last_reason;
   caf::actor_clock::time_point started_at;
+  /// The start arguments of a dynamic child, passed on every restart.
+  caf::message args;
 };
 
 /// The children of one supervisor in start order, found by id and by actor
@@ -78,6 +81,13 @@ public:
     unbind(i);
     by_id_.erase(i->spec.id());
     children_.erase(i);
+  }
+
+  /// Removes all children.
+  void clear() noexcept {
+    children_.clear();
+    by_id_.clear();
+    by_addr_.clear();
   }
 
   iterator begin() noexcept {

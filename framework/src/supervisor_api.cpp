@@ -1,0 +1,301 @@
+// The runtime API of `supervisor_actor` (OTP's start_child, terminate_child,
+// restart_child, delete_child, which_children, count_children,
+// get_childspec), snapshots and path lookups.
+
+#include <memory>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+
+#include "supervisor_actor.hpp"
+#include "trellis/atoms.hpp"
+#include "trellis/errc.hpp"
+
+namespace trellis::detail {
+
+caf::message_handler supervisor_actor::api_handlers() {
+  return {
+    [this](start_child_atom, child_spec& spec) -> caf::result<caf::actor> {
+      return queue_request([this, spec = std::move(spec)](auto& rp) mutable {
+        api_start_child(std::move(spec), rp);
+      });
+    },
+    [this](start_child_atom, caf::message& args) -> caf::result<caf::actor> {
+      return queue_request([this, args = std::move(args)](auto& rp) mutable {
+        api_start_dynamic_child(std::move(args), rp);
+      });
+    },
+    [this](terminate_child_atom,
+           const std::string& id) -> caf::result<caf::ok_atom> {
+      return queue_request([this, id](auto& rp) {
+        auto c = children_.find(id);
+        if (c == children_.end())
+          rp.deliver(no_child(id));
+        else
+          api_terminate_child(c, rp);
+      });
+    },
+    [this](terminate_child_atom,
+           const caf::actor& child) -> caf::result<caf::ok_atom> {
+      return queue_request([this, child](auto& rp) {
+        auto c = child ? children_.find(child.address()) : children_.end();
+        if (c == children_.end())
+          rp.deliver(make_error(errc::not_found, path_,
+                                "no child runs actor "
+                                  + std::to_string(child ? child.id() : 0)));
+        else
+          api_terminate_child(c, rp);
+      });
+    },
+    [this](restart_child_atom,
+           const std::string& id) -> caf::result<caf::actor> {
+      return queue_request(
+        [this, id](auto& rp) { api_restart_child(id, rp); });
+    },
+    [this](delete_child_atom,
+           const std::string& id) -> caf::result<caf::ok_atom> {
+      return queue_request(
+        [this, id](auto& rp) { rp.deliver(api_delete_child(id)); });
+    },
+    [this](get_childspec_atom,
+           const std::string& id) -> caf::result<child_spec> {
+      return queue_request(
+        [this, id](auto& rp) { rp.deliver(api_get_childspec(id)); });
+    },
+    [this](which_children_atom) -> caf::result<std::vector<child_info>> {
+      return queue_request([this](auto& rp) { rp.deliver(which_children()); });
+    },
+    [this](count_children_atom) -> caf::result<child_counts> {
+      return queue_request([this](auto& rp) { rp.deliver(count_children()); });
+    },
+    [this](snapshot_atom) -> caf::result<tree_snapshot> {
+      auto rp = make_response_promise();
+      api_snapshot(rp);
+      return rp;
+    },
+    [this](lookup_atom, const std::string& path) -> caf::result<caf::actor> {
+      return api_lookup(path);
+    },
+  };
+}
+
+// -- errors -------------------------------------------------------------------
+
+caf::error supervisor_actor::unsupported(const char* op,
+                                         bool for_dynamic) const {
+  if (spec_.dynamic() == for_dynamic)
+    return caf::none;
+  return make_error(errc::not_supported, path_,
+                    std::string{op}
+                      + (for_dynamic ? " needs a dynamic supervisor"
+                                     : " does not apply to a dynamic "
+                                       "supervisor"));
+}
+
+caf::error supervisor_actor::no_child(const std::string& id) const {
+  return make_error(errc::not_found, path_, id);
+}
+
+// -- operations ---------------------------------------------------------------
+
+void supervisor_actor::begin_reply(caf::response_promise rp) {
+  busy_ = true;
+  op_reply_ = std::move(rp);
+}
+
+void supervisor_actor::api_start_child(child_spec spec,
+                                       caf::response_promise& rp) {
+  if (auto err = unsupported("start_child with a child spec", false))
+    return rp.deliver(std::move(err));
+  if (auto err = spec.validate())
+    return rp.deliver(std::move(err));
+  if (auto err = spec_.check_significance(spec))
+    return rp.deliver(std::move(err));
+  auto existing = children_.find(spec.id());
+  if (existing != children_.end()) {
+    if (existing->handle)
+      return rp.deliver(make_error(errc::already_started, path_, spec.id(),
+                                   "actor "
+                                     + std::to_string(existing->handle.id())));
+    return rp.deliver(make_error(errc::already_present, path_, spec.id()));
+  }
+  start_new_child(children_.add(std::move(spec)), rp);
+}
+
+void supervisor_actor::api_start_dynamic_child(caf::message args,
+                                               caf::response_promise& rp) {
+  if (auto err = unsupported("start_child with arguments", true))
+    return rp.deliver(std::move(err));
+  auto limit = spec_.max_children();
+  if (limit && children_.size() >= *limit)
+    return rp.deliver(make_error(errc::max_children, path_,
+                                 std::to_string(*limit)));
+  // Dynamic children get ids of their own, so paths and snapshots name them.
+  auto spec = spec_.children().front();
+  spec.id(spec.id() + '#' + std::to_string(++next_dynamic_id_));
+  auto c = children_.add(std::move(spec));
+  c->args = std::move(args);
+  start_new_child(c, rp);
+}
+
+void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp) {
+  begin_reply(std::move(rp));
+  start_child(c, guarded([this, c](caf::error err) {
+                if (err) {
+                  // OTP drops the spec of a child that failed to start.
+                  children_.erase(c);
+                  reply(std::move(err));
+                  return;
+                }
+                caf::actor hdl = c->handle;
+                // OTP keeps neither a temporary child nor a dynamic one that
+                // answered `ignore`; a temporary child never restarts, so it
+                // needs no arguments either.
+                if (!hdl && (spec_.dynamic()
+                             || c->spec.restart() == restart::temporary))
+                  children_.erase(c);
+                else if (c->spec.restart() == restart::temporary)
+                  c->args = caf::message{};
+                reply(std::move(hdl));
+              }));
+}
+
+void supervisor_actor::api_terminate_child(iterator c,
+                                           caf::response_promise& rp) {
+  begin_reply(std::move(rp));
+  stop_child(c, guarded([this, c] {
+               // A decision on an earlier exit of this child is moot now.
+               c->exit_pending = false;
+               c->state = child_state::stopped;
+               if (spec_.dynamic() || c->spec.restart() == restart::temporary)
+                 children_.erase(c);
+               reply(caf::ok_atom::value);
+             }));
+}
+
+void supervisor_actor::api_restart_child(const std::string& id,
+                                         caf::response_promise& rp) {
+  if (auto err = unsupported("restart_child", false))
+    return rp.deliver(std::move(err));
+  auto c = children_.find(id);
+  if (c == children_.end())
+    return rp.deliver(no_child(id));
+  if (c->handle)
+    return rp.deliver(make_error(errc::running, path_, id));
+  if (c->state == child_state::restarting)
+    return rp.deliver(make_error(errc::restarting, path_, id));
+  begin_reply(std::move(rp));
+  start_child(c, guarded([this, c](caf::error err) {
+                if (err) {
+                  c->state = child_state::stopped;
+                  reply(std::move(err));
+                  return;
+                }
+                reply(c->handle);
+              }));
+}
+
+caf::expected<caf::ok_atom>
+supervisor_actor::api_delete_child(const std::string& id) {
+  if (auto err = unsupported("delete_child", false))
+    return err;
+  auto c = children_.find(id);
+  if (c == children_.end())
+    return no_child(id);
+  if (c->handle)
+    return make_error(errc::running, path_, id);
+  if (c->state == child_state::restarting)
+    return make_error(errc::restarting, path_, id);
+  children_.erase(c);
+  return caf::ok_atom::value;
+}
+
+caf::expected<child_spec>
+supervisor_actor::api_get_childspec(const std::string& id) {
+  auto c = children_.find(id);
+  if (c == children_.end())
+    return no_child(id);
+  return c->spec;
+}
+
+// -- seeing the tree ----------------------------------------------------------
+
+tree_snapshot supervisor_actor::node_of(const child& c) {
+  tree_snapshot x;
+  static_cast<child_info&>(x) = info_of(c);
+  x.path = child_path(c);
+  if (c.handle && c.state == child_state::running)
+    x.uptime = clock().now() - c.started_at;
+  return x;
+}
+
+void supervisor_actor::api_snapshot(caf::response_promise rp) {
+  struct gathering {
+    tree_snapshot root;
+    size_t pending = 1; // This call's own share; see `one_done`.
+    uint64_t token;
+  };
+  auto g = std::make_shared<gathering>();
+  g->token = ++next_snapshot_;
+  open_snapshots_.emplace(g->token, std::move(rp));
+  g->root.path = path_;
+  g->root.id = spec_.id();
+  g->root.type = child_type::supervisor;
+  g->root.state = child_state::running;
+  g->root.actor = caf::actor_cast<caf::actor>(this);
+  g->root.uptime = clock().now() - started_at_;
+  g->root.children.reserve(children_.size());
+  auto one_done = [this, g] {
+    if (--g->pending > 0)
+      return;
+    auto i = open_snapshots_.find(g->token);
+    if (i == open_snapshots_.end())
+      return; // Answered already, when this supervisor stopped.
+    i->second.deliver(std::move(g->root));
+    open_snapshots_.erase(i);
+  };
+  for (auto& c : children_) {
+    auto index = g->root.children.size();
+    g->root.children.emplace_back(node_of(c));
+    if (c.spec.type() != child_type::supervisor || !c.handle)
+      continue;
+    ++g->pending;
+    // A child supervisor that is gone by now shows without children.
+    request(c.handle, caf::infinite, snapshot_atom::value)
+      .then(
+        [g, index, one_done](tree_snapshot& sub) {
+          g->root.children[index].children = std::move(sub.children);
+          one_done();
+        },
+        [one_done](caf::error&) { one_done(); });
+  }
+  one_done();
+}
+
+caf::result<caf::actor> supervisor_actor::api_lookup(const std::string& path) {
+  if (path == path_)
+    return caf::actor_cast<caf::actor>(this);
+  auto prefix = path_ + '/';
+  if (path.compare(0, prefix.size(), prefix) != 0)
+    return make_error(errc::not_found, path, "not under " + path_);
+  auto slash = path.find('/', prefix.size());
+  auto id = path.substr(prefix.size(), slash == std::string::npos
+                                         ? std::string::npos
+                                         : slash - prefix.size());
+  auto c = children_.find(id);
+  if (c == children_.end())
+    return make_error(errc::not_found, path, "no child " + id);
+  if (!c->handle)
+    return make_error(c->state == child_state::restarting ? errc::restarting
+                                                          : errc::not_found,
+                      path, "child " + id + " is " + to_string(c->state));
+  if (slash == std::string::npos)
+    return c->handle;
+  if (c->spec.type() != child_type::supervisor)
+    return make_error(errc::not_found, path, id + " is a worker");
+  // The child supervisor answers the caller directly.
+  delegate(c->handle, lookup_atom::value, path);
+  return caf::delegated<caf::actor>{};
+}
+
+} // namespace trellis::detail

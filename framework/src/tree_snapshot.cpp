@@ -1,0 +1,135 @@
+#include "trellis/tree_snapshot.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include <caf/actor.hpp>
+
+namespace trellis {
+
+namespace {
+
+caf::actor_id actor_id(const tree_snapshot& x) {
+  return x.actor ? x.actor.id() : caf::invalid_actor_id;
+}
+
+std::string seconds(caf::timespan x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f",
+                std::chrono::duration<double>(x).count());
+  return buf;
+}
+
+void append_quoted(std::string& out, const std::string& x) {
+  out += '"';
+  for (auto ch : x) {
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_text(std::string& out, const tree_snapshot& x, size_t depth) {
+  out.append(depth * 2, ' ');
+  out += x.id;
+  out += "  path=" + x.path;
+  out += " type=" + to_string(x.type);
+  out += " restart=" + to_string(x.restart_type);
+  out += " state=" + to_string(x.state);
+  out += " actor=" + std::to_string(actor_id(x));
+  out += " restarts=" + std::to_string(x.restart_count);
+  out += " uptime=" + seconds(x.uptime) + "s";
+  if (!x.last_exit_reason.empty()) {
+    out += " last_exit=";
+    append_quoted(out, x.last_exit_reason);
+  }
+  out += '\n';
+  for (auto& child : x.children)
+    append_text(out, child, depth + 1);
+}
+
+void append_json(std::string& out, const tree_snapshot& x) {
+  auto field = [&](const char* name) {
+    if (out.back() != '{')
+      out += ',';
+    out += '"';
+    out += name;
+    out += "\":";
+  };
+  out += '{';
+  field("path");
+  append_quoted(out, x.path);
+  field("id");
+  append_quoted(out, x.id);
+  field("type");
+  append_quoted(out, to_string(x.type));
+  field("restart");
+  append_quoted(out, to_string(x.restart_type));
+  field("state");
+  append_quoted(out, to_string(x.state));
+  field("actor_id");
+  out += std::to_string(actor_id(x));
+  field("restart_count");
+  out += std::to_string(x.restart_count);
+  field("last_exit_reason");
+  append_quoted(out, x.last_exit_reason);
+  field("uptime_ms");
+  out += std::to_string(
+    std::chrono::duration_cast<std::chrono::milliseconds>(x.uptime).count());
+  field("children");
+  out += '[';
+  for (size_t i = 0; i < x.children.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_json(out, x.children[i]);
+  }
+  out += "]}";
+}
+
+} // namespace
+
+std::string to_text(const tree_snapshot& x) {
+  std::string result;
+  append_text(result, x, 0);
+  return result;
+}
+
+std::string to_json(const tree_snapshot& x) {
+  std::string result;
+  append_json(result, x);
+  return result;
+}
+
+const tree_snapshot* find(const tree_snapshot& x, const std::string& path) {
+  if (x.path == path)
+    return &x;
+  // Only descend into the child whose path is a prefix of `path`.
+  for (auto& child : x.children)
+    if (path.compare(0, child.path.size(), child.path) == 0
+        && (path.size() == child.path.size()
+            || path[child.path.size()] == '/'))
+      return find(child, path);
+  return nullptr;
+}
+
+} // namespace trellis

@@ -1,0 +1,258 @@
+#include "test_support.hpp"
+
+#include <atomic>
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+// A start argument the tests can watch: does anybody still hold it?
+using token = std::shared_ptr<int>;
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(token)
+
+namespace {
+
+/// A session: reports "started:<name>" to the probe.
+child_spec session_template(caf::actor probe) {
+  return worker("session",
+                [probe](child_context& ctx, const std::string& name) {
+                  return ctx.spawn(probed_worker, name, probe);
+                });
+}
+
+/// The smallest child: counts itself alive in `alive`.
+caf::behavior counted(caf::event_based_actor* self,
+                      std::shared_ptr<std::atomic<int>> alive) {
+  ++*alive;
+  self->attach_functor([alive] { --*alive; });
+  return {[](int x) { return x; }};
+}
+
+} // namespace
+
+TEST_CASE("a dynamic supervisor starts children on demand with their "
+          "arguments",
+          "[supervisor][dynamic]") {
+  fixture f;
+  auto sup = f.start(
+    dynamic_supervisor("sessions", session_template(caf::actor{f.probe}))
+      .intensity(5));
+  CHECK(f.children(sup).empty());
+  auto alice = start_child(f.sys, sup, caf::make_message(std::string{"alice"}));
+  REQUIRE(alice);
+  REQUIRE(*alice);
+  CHECK(f.next_event() == "started:alice");
+  auto bob = start_child(f.sys, sup, caf::make_message(std::string{"bob"}));
+  REQUIRE(bob);
+  CHECK(f.next_event() == "started:bob");
+  auto kids = f.children(sup);
+  REQUIRE(kids.size() == 2);
+  CHECK(kids[0].id == "session#1");
+  CHECK(kids[0].actor == *alice);
+  CHECK(kids[1].id == "session#2");
+  SECTION("a crashed child restarts with the arguments it was started with") {
+    f.probe->send(*alice, crash_atom::value);
+    CHECK(f.next_events(2)
+          == std::vector<std::string>{"stopped:alice", "started:alice"});
+    auto again = f.await_replaced(sup, "session#1", *alice);
+    CHECK(again);
+    CHECK(f.child(sup, "session#1").restart_count == 1);
+  }
+  SECTION("terminate_child by handle stops and removes the child") {
+    REQUIRE_FALSE(terminate_child(f.sys, sup, *alice));
+    CHECK(f.next_event() == "stopped:alice");
+    REQUIRE(f.children(sup).size() == 1);
+    CHECK(is(terminate_child(f.sys, sup, *alice), errc::not_found));
+  }
+  SECTION("arguments of the wrong type fail the start, and nothing is kept") {
+    auto res = start_child(f.sys, sup, caf::make_message(42));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::start_failed));
+    CHECK_THAT(f.render(res.error()), Catch::Contains("do not match"));
+    CHECK(f.children(sup).size() == 2);
+  }
+  SECTION("what a dynamic supervisor refuses") {
+    CHECK(is(start_child(f.sys, sup, f.probed("x")).error(),
+             errc::not_supported));
+    CHECK(is(restart_child(f.sys, sup, "session#1").error(),
+             errc::not_supported));
+    CHECK(is(delete_child(f.sys, sup, "session#1"), errc::not_supported));
+  }
+  SECTION("get_childspec returns the template under the child's id") {
+    auto spec = get_childspec(f.sys, sup, "session#2");
+    REQUIRE(spec);
+    CHECK(spec->id() == "session#2");
+    CHECK(spec->restart() == restart::permanent);
+  }
+  SECTION("stopping the supervisor stops every child") {
+    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    auto events = f.next_events(2);
+    std::sort(events.begin(), events.end());
+    CHECK(events == std::vector<std::string>{"stopped:alice", "stopped:bob"});
+  }
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a dynamic supervisor keeps to max_children",
+          "[supervisor][dynamic]") {
+  fixture f;
+  auto alive = std::make_shared<std::atomic<int>>(0);
+  auto sup = f.start(dynamic_supervisor("pool", worker("w", counted, alive))
+                       .max_children(2));
+  REQUIRE(start_child(f.sys, sup, caf::message{}));
+  auto second = start_child(f.sys, sup, caf::message{});
+  REQUIRE(second);
+  auto third = start_child(f.sys, sup, caf::message{});
+  REQUIRE_FALSE(third);
+  CHECK(is(third.error(), errc::max_children));
+  CHECK_THAT(f.render(third.error()),
+             Catch::Equals("trellis::errc::max_children: pool, 2"));
+  // A slot frees up when a child is terminated.
+  REQUIRE_FALSE(terminate_child(f.sys, sup, *second));
+  CHECK(start_child(f.sys, sup, caf::message{}));
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("dynamic supervisor specs are checked", "[supervisor][dynamic]") {
+  auto noop = [](child_context&) -> start_result { return ignore; };
+  fixture f;
+  auto invalid = [&](const supervisor_spec& spec, const std::string& field) {
+    auto res = start_supervisor(f.sys, spec);
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::invalid_spec));
+    CHECK_THAT(f.render(res.error()), Catch::Contains("invalid_spec: " + field));
+  };
+  invalid(supervisor("d").strategy(strategy::simple_one_for_one), "children");
+  invalid(dynamic_supervisor("d", worker("a", noop)).child(worker("b", noop)),
+          "children");
+  invalid(dynamic_supervisor("d", worker("a", noop))
+            .auto_shutdown(auto_shutdown::any_significant),
+          "auto_shutdown");
+  invalid(supervisor("s").max_children(3), "max_children");
+}
+
+TEST_CASE("a dynamic child that answers ignore is not kept",
+          "[supervisor][dynamic]") {
+  fixture f;
+  auto sup = f.start(dynamic_supervisor(
+    "d", worker("w", [](child_context&) -> start_result { return ignore; })));
+  auto res = start_child(f.sys, sup, caf::message{});
+  REQUIRE(res);
+  CHECK_FALSE(*res);
+  CHECK(f.children(sup).empty());
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("temporary dynamic children keep no arguments once started",
+          "[supervisor][dynamic]") {
+  fixture f;
+  auto with_token = [](restart type) {
+    return worker("w", [](child_context& ctx, const token&) {
+             // The child itself does not keep the token either.
+             return ctx.spawn([] { return caf::behavior{[](int x) { return x; }}; });
+           })
+      .restart(type);
+  };
+  auto check = [&](restart type, bool kept) {
+    auto sup = f.start(dynamic_supervisor("d", with_token(type)));
+    auto x = std::make_shared<int>(42);
+    std::weak_ptr<int> watch = x;
+    REQUIRE(start_child(f.sys, sup, caf::make_message(std::move(x))));
+    CHECK(watch.expired() != kept);
+    stop_supervisor(f.sys, sup);
+    CHECK(watch.expired());
+  };
+  SECTION("temporary") {
+    check(restart::temporary, false);
+  }
+  SECTION("permanent, which needs them for restarts") {
+    check(restart::permanent, true);
+  }
+}
+
+TEST_CASE("a dynamic supervisor stops all children in parallel",
+          "[supervisor][dynamic][shutdown]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  auto sup = f.start(dynamic_supervisor(
+    "d", worker("w",
+                [probe](child_context& ctx, const std::string& name) {
+                  return ctx.spawn(stubborn_worker, name, probe);
+                })
+           .shutdown(shutdown::timeout(300ms))));
+  for (auto name : {"a", "b", "c"}) {
+    REQUIRE(start_child(f.sys, sup, caf::make_message(std::string{name})));
+    f.next_event();
+  }
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  // Each child was asked to stop before any was killed; one after another
+  // would interleave "ignored_exit" and "stopped".
+  auto events = f.next_events(6);
+  std::sort(events.begin(), events.begin() + 3);
+  std::sort(events.begin() + 3, events.end());
+  CHECK(events
+        == std::vector<std::string>{"ignored_exit:a", "ignored_exit:b",
+                                    "ignored_exit:c", "stopped:a",
+                                    "stopped:b", "stopped:c"});
+}
+
+TEST_CASE("dynamic children obey the restart intensity",
+          "[supervisor][dynamic][intensity]") {
+  fixture f;
+  auto sup = f.start(
+    dynamic_supervisor("sessions", session_template(caf::actor{f.probe}))
+      .intensity(1)
+      .period(1h));
+  auto a = start_child(f.sys, sup, caf::make_message(std::string{"a"}));
+  REQUIRE(a);
+  f.next_event();
+  f.probe->send(*a, crash_atom::value);
+  f.next_events(2);
+  auto again = f.await_replaced(sup, "session#1", *a);
+  f.probe->send(again, crash_atom::value);
+  CHECK_THAT(f.exit_reason_of(sup),
+             Catch::StartsWith(
+               "trellis::errc::reached_max_restart_intensity: sessions, "
+               "session#1"));
+}
+
+TEST_CASE("a dynamic supervisor handles 20,000 children",
+          "[supervisor][dynamic][scale]") {
+  fixture f;
+  set_log_level(log_level::warn);
+  auto alive = std::make_shared<std::atomic<int>>(0);
+  auto sup = f.start(dynamic_supervisor("pool", worker("w", counted, alive))
+                       .intensity(100));
+  constexpr int n = 20'000;
+  // Requests from inside an actor, all sent before any is answered: the
+  // supervisor queues them without rescanning its mailbox.
+  std::vector<caf::actor> kids;
+  kids.reserve(n);
+  using handle = decltype(f.probe->request(sup, patience,
+                                           start_child_atom::value,
+                                           caf::message{}));
+  std::vector<handle> pending;
+  pending.reserve(n);
+  for (int i = 0; i < n; ++i)
+    pending.emplace_back(
+      f.probe->request(sup, patience, start_child_atom::value, caf::message{}));
+  for (auto& x : pending)
+    x.receive([&](caf::actor& hdl) { kids.push_back(std::move(hdl)); },
+              [](caf::error& err) { FAIL(to_string(err)); });
+  REQUIRE(kids.size() == static_cast<size_t>(n));
+  CHECK(alive->load() == n);
+  auto counts = count_children(f.sys, sup);
+  REQUIRE(counts);
+  CHECK(counts->active == static_cast<uint64_t>(n));
+  // Exits are found by address: crash some, terminate some.
+  for (int i = 0; i < 50; ++i)
+    f.probe->send_exit(kids[i * 7], caf::exit_reason::kill);
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE_FALSE(terminate_child(f.sys, sup, kids[n - 1 - i]));
+  counts = count_children(f.sys, sup);
+  REQUIRE(counts);
+  CHECK(counts->specs == static_cast<uint64_t>(n - 1000));
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(alive->load() == 0);
+  set_log_level(log_level::info);
+}

@@ -1,0 +1,257 @@
+#include "test_support.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A factory that fails every start after the first `ok` ones, slowly, so
+/// that the retries stay well within a large budget.
+child_spec failing_after(caf::actor probe, std::string id,
+                         std::shared_ptr<std::atomic<int>> ok) {
+  return worker(id, [probe, id, ok](child_context& ctx) -> start_result {
+    if (ok->fetch_sub(1) <= 0) {
+      std::this_thread::sleep_for(1ms);
+      return make_error(errc::start_failed, "no database");
+    }
+    return ctx.spawn(probed_worker, id, probe);
+  });
+}
+
+} // namespace
+
+TEST_CASE("start_child adds a child at the end and starts it",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(f.probed("a")));
+  CHECK(f.next_event() == "started:a");
+  auto b = start_child(f.sys, sup, f.probed("b"));
+  REQUIRE(b);
+  REQUIRE(*b);
+  CHECK(f.next_event() == "started:b");
+  auto kids = f.children(sup);
+  REQUIRE(kids.size() == 2);
+  CHECK(kids[1].id == "b");
+  CHECK(kids[1].actor == *b);
+  SECTION("an id that runs is already started") {
+    auto res = start_child(f.sys, sup, f.probed("b"));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::already_started));
+    CHECK_THAT(f.render(res.error()), Catch::Contains("root, b, actor "));
+  }
+  SECTION("an id that is stopped is already present") {
+    REQUIRE_FALSE(terminate_child(f.sys, sup, "b"));
+    auto res = start_child(f.sys, sup, f.probed("b"));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::already_present));
+  }
+  SECTION("an invalid spec is refused and nothing changes") {
+    auto res = start_child(f.sys, sup, worker("", probed_worker,
+                                              std::string{"x"},
+                                              caf::actor{f.probe}));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::invalid_spec));
+    CHECK(f.children(sup).size() == 2);
+  }
+  SECTION("a significant child needs an auto_shutdown") {
+    auto res = start_child(f.sys, sup, f.probed("s")
+                                         .restart(restart::transient)
+                                         .significant(true));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::invalid_spec));
+    CHECK_THAT(f.render(res.error()), Catch::Contains("significant"));
+  }
+  SECTION("a failed start drops the spec and returns the start error") {
+    auto res = start_child(f.sys, sup, worker("bad", [](child_context&)
+                                                  -> start_result {
+                                             throw std::runtime_error("nope");
+                                           }));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::unhandled_exception));
+    CHECK_THAT(f.render(res.error()), Catch::Contains("nope"));
+    CHECK(f.children(sup).size() == 2);
+    CHECK(is(get_childspec(f.sys, sup, "bad").error(), errc::not_found));
+  }
+  SECTION("ignore keeps a stopped child, unless it is temporary") {
+    auto ignoring = [](child_context&) -> start_result { return ignore; };
+    auto res = start_child(f.sys, sup, worker("lazy", ignoring));
+    REQUIRE(res);
+    CHECK_FALSE(*res);
+    CHECK(f.child(sup, "lazy").state == child_state::stopped);
+    res = start_child(f.sys, sup,
+                      worker("once", ignoring).restart(restart::temporary));
+    REQUIRE(res);
+    CHECK_FALSE(*res);
+    CHECK(f.children(sup).size() == 3);
+  }
+  SECTION("a dynamic child's arguments are refused") {
+    auto res = start_child(f.sys, sup, caf::make_message(42));
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::not_supported));
+  }
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("terminate_child stops a child that stays listed until deleted",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .child(f.probed("a"))
+                       .child(f.probed("b"))
+                       .child(f.probed("t").restart(restart::temporary)));
+  f.next_events(3);
+  auto b = f.actor_of(sup, "b");
+  REQUIRE_FALSE(terminate_child(f.sys, sup, "b"));
+  CHECK(f.next_event() == "stopped:b");
+  auto info = f.child(sup, "b");
+  CHECK(info.state == child_state::stopped);
+  CHECK_FALSE(info.actor);
+  CHECK(info.restart_count == 0);
+  auto counts = count_children(f.sys, sup);
+  REQUIRE(counts);
+  CHECK(counts->specs == 3);
+  CHECK(counts->active == 2);
+  SECTION("terminating it again succeeds and does nothing") {
+    CHECK_FALSE(terminate_child(f.sys, sup, "b"));
+    CHECK(f.child(sup, "b").state == child_state::stopped);
+  }
+  SECTION("a stopped child is not restarted by a sibling's restart") {
+    auto a = f.actor_of(sup, "a");
+    f.crash(sup, "a");
+    f.await_replaced(sup, "a", a);
+    CHECK(f.child(sup, "b").state == child_state::stopped);
+  }
+  SECTION("restart_child starts it again, without charging the budget") {
+    auto res = restart_child(f.sys, sup, "b");
+    REQUIRE(res);
+    REQUIRE(*res);
+    CHECK(*res != b);
+    CHECK(f.next_event() == "started:b");
+    CHECK(f.child(sup, "b").state == child_state::running);
+    CHECK(f.child(sup, "b").restart_count == 0);
+    // A running child can be neither restarted nor deleted.
+    CHECK(is(restart_child(f.sys, sup, "b").error(), errc::running));
+    CHECK(is(delete_child(f.sys, sup, "b"), errc::running));
+  }
+  SECTION("delete_child removes it; its id is free again") {
+    REQUIRE_FALSE(delete_child(f.sys, sup, "b"));
+    CHECK(is(delete_child(f.sys, sup, "b"), errc::not_found));
+    CHECK(is(restart_child(f.sys, sup, "b").error(), errc::not_found));
+    CHECK(f.children(sup).size() == 2);
+    REQUIRE(start_child(f.sys, sup, f.probed("b")));
+    CHECK(f.next_event() == "started:b");
+  }
+  SECTION("a temporary child is removed when terminated") {
+    REQUIRE_FALSE(terminate_child(f.sys, sup, "t"));
+    CHECK(f.next_event() == "stopped:t");
+    CHECK(is(get_childspec(f.sys, sup, "t").error(), errc::not_found));
+  }
+  SECTION("a child can be terminated by its actor") {
+    auto a = f.actor_of(sup, "a");
+    REQUIRE_FALSE(terminate_child(f.sys, sup, a));
+    CHECK(f.next_event() == "stopped:a");
+    CHECK(f.child(sup, "a").state == child_state::stopped);
+    CHECK(is(terminate_child(f.sys, sup, a), errc::not_found));
+  }
+  SECTION("an unknown id is not found") {
+    CHECK(is(terminate_child(f.sys, sup, "nope"), errc::not_found));
+    CHECK(is(restart_child(f.sys, sup, "nope").error(), errc::not_found));
+    CHECK(is(delete_child(f.sys, sup, "nope"), errc::not_found));
+    CHECK(is(get_childspec(f.sys, sup, "nope").error(), errc::not_found));
+    CHECK_THAT(f.render(terminate_child(f.sys, sup, "nope")),
+               Catch::Equals("trellis::errc::not_found: root, nope"));
+  }
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("get_childspec returns the spec the supervisor runs",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(
+    f.probed("a").restart(restart::transient).shutdown(shutdown::brutal_kill())));
+  f.next_event();
+  auto spec = get_childspec(f.sys, sup, "a");
+  REQUIRE(spec);
+  CHECK(spec->id() == "a");
+  CHECK(spec->restart() == restart::transient);
+  CHECK(spec->shutdown().policy() == shutdown::kind::brutal_kill);
+  // The spec works: it starts the same child elsewhere.
+  REQUIRE_FALSE(terminate_child(f.sys, sup, "a"));
+  REQUIRE_FALSE(delete_child(f.sys, sup, "a"));
+  f.next_event();
+  REQUIRE(start_child(f.sys, sup, *spec));
+  CHECK(f.next_event() == "started:a");
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("check_childspecs validates specs without a supervisor",
+          "[supervisor][runtime_api]") {
+  auto noop = [](child_context&) -> start_result { return ignore; };
+  CHECK_FALSE(check_childspecs({worker("a", noop), worker("b", noop)}));
+  CHECK_FALSE(check_childspecs({}));
+  CHECK(is(check_childspecs({worker("a", noop), worker("a", noop)}),
+           errc::invalid_spec));
+  CHECK(is(check_childspecs({worker("a", noop), child_spec{"b", nullptr}}),
+           errc::invalid_spec));
+  CHECK(is(check_childspecs({worker("a", noop).significant(true)}),
+           errc::invalid_spec));
+  // Without a supervisor's flags, a transient significant child is fine.
+  CHECK_FALSE(check_childspecs(
+    {worker("a", noop).restart(restart::transient).significant(true)}));
+}
+
+TEST_CASE("a restarting child is neither active, deletable nor restartable",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  auto starts = std::make_shared<std::atomic<int>>(1);
+  auto sup = f.start(supervisor("root")
+                       .intensity(1'000'000)
+                       .period(1h)
+                       .child(f.probed("a"))
+                       .child(failing_after(caf::actor{f.probe}, "db", starts)));
+  f.next_events(2);
+  auto db = f.actor_of(sup, "db");
+  f.crash(sup, "db");
+  // Its restarts keep failing, so it stays restarting with retries queued.
+  f.await_replaced(sup, "db", db);
+  auto info = f.child(sup, "db");
+  CHECK(info.state == child_state::restarting);
+  CHECK_FALSE(info.actor);
+  auto counts = count_children(f.sys, sup);
+  REQUIRE(counts);
+  CHECK(counts->specs == 2);
+  CHECK(counts->active == 1);
+  CHECK(is(delete_child(f.sys, sup, "db"), errc::restarting));
+  CHECK(is(restart_child(f.sys, sup, "db").error(), errc::restarting));
+  SECTION("terminate_child still works and ends the retries") {
+    REQUIRE_FALSE(terminate_child(f.sys, sup, "db"));
+    CHECK(f.child(sup, "db").state == child_state::stopped);
+    REQUIRE_FALSE(delete_child(f.sys, sup, "db"));
+    CHECK(f.children(sup).size() == 1);
+    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  }
+  SECTION("shutdown still works") {
+    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST_CASE("requests to a supervisor that stops get an answer",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  // The child ignores shutdown, so the supervisor is busy stopping it for a
+  // while; requests queued meanwhile must not wait forever.
+  auto sup = f.start(supervisor("root").child(
+    worker("stubborn", stubborn_worker, std::string{"stubborn"}, probe)
+      .shutdown(shutdown::timeout(200ms))));
+  f.next_event();
+  f.probe->send_exit(sup, caf::exit_reason::user_shutdown);
+  auto res = start_child(f.sys, sup, f.probed("late"));
+  REQUIRE_FALSE(res);
+  CHECK((is(res.error(), errc::shutting_down)
+         || res.error() == caf::sec::request_receiver_down));
+  CHECK(await_exit(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(terminate_child(f.sys, sup, "stubborn")
+        == caf::sec::request_receiver_down);
+}
