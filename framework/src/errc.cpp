@@ -35,6 +35,10 @@ std::string to_string(errc x) {
       return "abandoned";
     case errc::max_children:
       return "max_children";
+    case errc::hung:
+      return "hung";
+    case errc::unhealthy:
+      return "unhealthy";
   }
   return "unknown";
 }

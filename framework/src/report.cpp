@@ -81,6 +81,13 @@ void reached_max_restart_intensity(const caf::actor_system& sys,
               restart_count);
 }
 
+void child_unhealthy(const caf::actor_system& sys,
+                     const std::string& supervisor, const std::string& child,
+                     const caf::error& reason, size_t restart_count) {
+  child_error("child_unhealthy", sys, supervisor, child, reason,
+              restart_count);
+}
+
 void auto_shutdown(const std::string& supervisor, const std::string& mode) {
   auto& log = logger();
   if (log.should_log(spdlog::level::info))

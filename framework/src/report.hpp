@@ -42,6 +42,11 @@ void reached_max_restart_intensity(const caf::actor_system& sys,
                                    const caf::error& reason,
                                    size_t restart_count);
 
+/// A child missed its health checks and is treated as failed (error).
+void child_unhealthy(const caf::actor_system& sys,
+                     const std::string& supervisor, const std::string& child,
+                     const caf::error& reason, size_t restart_count);
+
 /// A supervisor shuts itself down because significant children ended
 /// (info).
 void auto_shutdown(const std::string& supervisor, const std::string& mode);

@@ -45,7 +45,9 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                            const supervisor_spec& spec) {
   if (auto err = spec.validate())
     return err;
-  return sys.spawn<detail::supervisor_actor>(spec, spec.id());
+  // A root supervisor makes its tree's event group; nested ones inherit it.
+  return detail::supervisor_actor::spawn(sys, spec, spec.id(),
+                                         sys.groups().anonymous());
 }
 
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
@@ -134,6 +136,11 @@ caf::expected<child_spec> get_childspec(caf::actor_system& sys,
 caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
                                       const caf::actor& sup) {
   return call<tree_snapshot>(sys, sup, snapshot_atom::value);
+}
+
+caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
+                                           const caf::actor& sup) {
+  return call<caf::group>(sys, sup, events_atom::value);
 }
 
 caf::expected<caf::actor> lookup(caf::actor_system& sys,

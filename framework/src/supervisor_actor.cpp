@@ -12,6 +12,7 @@
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/health_check.hpp"
 
 namespace trellis::detail {
 
@@ -22,6 +23,12 @@ using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
 
 /// A child's shutdown timeout (or kill timeout) passed.
 using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
+
+/// A dynamic supervisor's shutdown stops its next batch of children.
+using stop_batch_atom = caf::atom_constant<caf::atom("tr_stopbat")>;
+
+/// Time for a child's next health check.
+using health_tick_atom = caf::atom_constant<caf::atom("tr_health")>;
 
 start_result call_factory(const child_spec& spec, child_context& ctx) {
   try {
@@ -34,16 +41,27 @@ start_result call_factory(const child_spec& spec, child_context& ctx) {
 } // namespace
 
 supervisor_actor::supervisor_actor(caf::actor_config& cfg,
-                                   supervisor_spec spec, std::string path)
+                                   supervisor_spec spec, std::string path,
+                                   caf::group events)
   : super(cfg),
     spec_(std::move(spec)),
     path_(std::move(path)),
+    events_(std::move(events)),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()) {
   // A dynamic supervisor's only spec is a template, not a child.
   if (!spec_.dynamic())
     for (auto& child : spec_.children())
       children_.add(child);
+}
+
+caf::actor supervisor_actor::spawn(caf::actor_system& sys,
+                                   const supervisor_spec& spec,
+                                   std::string path, caf::group events) {
+  if (spec.detached())
+    return sys.spawn<supervisor_actor, caf::detached>(spec, std::move(path),
+                                                      std::move(events));
+  return sys.spawn<supervisor_actor>(spec, std::move(path), std::move(events));
 }
 
 const char* supervisor_actor::name() const {
@@ -103,7 +121,12 @@ caf::behavior supervisor_actor::make_behavior() {
     },
     [this](stop_timeout_atom, const caf::actor_addr& who, uint64_t token) {
       on_stop_timeout(who, token);
-    });
+    },
+    [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
+      on_health_tick(who, token);
+    },
+    [this](events_atom) { return events_; },
+    [this](stop_batch_atom) { continue_parallel_stop(); });
 }
 
 void supervisor_actor::on_exit() {
@@ -126,8 +149,10 @@ void supervisor_actor::on_exit() {
 
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
-  child_context ctx{system(), caf::actor_cast<caf::actor>(this),
-                    child_path(*c), c->spec.id(), c->restart_count, c->args};
+  child_context ctx{system(),     caf::actor_cast<caf::actor>(this),
+                    child_path(*c), c->spec.id(),
+                    c->restart_count, c->args,
+                    events_,        c->spec.detached()};
   auto res = call_factory(c->spec, ctx);
   if (res.ignored()) {
     c->state = child_state::stopped;
@@ -181,6 +206,12 @@ void supervisor_actor::on_started(uint64_t token) {
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
                         c->restart_count);
+  publish(c->restart_pending ? lifecycle_kind::child_restarted
+                             : lifecycle_kind::child_started,
+          *c);
+  c->restart_pending = false;
+  c->missed_checks = 0;
+  schedule_health_check(c);
   k(caf::none);
 }
 
@@ -210,8 +241,11 @@ void supervisor_actor::start_group(
   auto c = (*g)[pos];
   start_child(c, guarded([this, g, pos, c, k](caf::error err) {
                 if (!err) {
-                  // OTP drops a temporary child that answered `ignore`.
-                  if (!c->handle && c->spec.restart() == restart::temporary) {
+                  // OTP drops a temporary or dynamic child that answered
+                  // `ignore`.
+                  if (!c->handle
+                      && (c->spec.restart() == restart::temporary
+                          || spec_.dynamic())) {
                     children_.erase(c);
                     (*g)[pos] = children_.end();
                   }
@@ -292,6 +326,7 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
   if (reason != expected && !is_normal_exit(reason))
     report::shutdown_error(system(), path_, c->spec.id(), reason);
   children_.unbind(c);
+  publish(lifecycle_kind::child_exited, *c, reason);
   c->state = child_state::stopped;
   c->exit_pending = false;
   c->last_reason = std::move(reason);
@@ -299,18 +334,38 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
 }
 
 void supervisor_actor::stop_all_parallel(stop_continuation k) {
-  // One count for this loop itself, so `k` runs once, after the last stop.
-  auto pending = std::make_shared<size_t>(1);
-  auto one_done = [pending, k = std::move(k)] {
-    if (--*pending == 0)
+  parallel_stop_.emplace();
+  auto& ps = *parallel_stop_;
+  for (auto i = children_.begin(); i != children_.end(); ++i)
+    if (i->handle)
+      ps.children.push_back(i);
+  ps.k = std::move(k);
+  continue_parallel_stop();
+}
+
+void supervisor_actor::continue_parallel_stop() {
+  if (!parallel_stop_)
+    return;
+  // Exits go out in batches, one message each: CAF's work stealing walks
+  // the whole job queue per steal, so waking tens of thousands of actors
+  // from one handler costs quadratic time.
+  constexpr size_t batch = 512;
+  auto& ps = *parallel_stop_;
+  auto one_done = [this] {
+    if (parallel_stop_ && --parallel_stop_->pending == 0
+        && parallel_stop_->next == parallel_stop_->children.size()) {
+      auto k = std::move(parallel_stop_->k);
+      parallel_stop_.reset();
       k();
-  };
-  for (auto i = children_.begin(); i != children_.end(); ++i) {
-    if (i->handle) {
-      ++*pending;
-      stop_child(i, one_done);
     }
-  }
+  };
+  auto end = std::min(ps.next + batch, ps.children.size());
+  // Counted before stopping, so that a synchronous `k` cannot end early.
+  ps.pending += end - ps.next + 1;
+  for (; ps.next < end; ++ps.next)
+    stop_child(ps.children[ps.next], one_done);
+  if (ps.next < ps.children.size())
+    send(this, stop_batch_atom::value);
   one_done();
 }
 
@@ -341,8 +396,13 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     fail_start(std::move(msg.reason));
     return;
   }
+  child_exited(c, std::move(msg.reason));
+}
+
+void supervisor_actor::child_exited(iterator c, caf::error reason) {
   children_.unbind(c);
-  c->last_reason = std::move(msg.reason);
+  publish(lifecycle_kind::child_exited, *c, reason);
+  c->last_reason = std::move(reason);
   c->exit_pending = true;
   c->state = child_state::restarting;
   if (shutting_down_)
@@ -367,8 +427,13 @@ void supervisor_actor::handle_exit(iterator c) {
       break;
     case restart::transient:
       if (normal) {
-        c->state = child_state::stopped;
-        auto_shutdown_after(c->spec.significant());
+        // A dynamic child that will not run again leaves the list (OTP).
+        auto significant = c->spec.significant();
+        if (spec_.dynamic())
+          children_.erase(c);
+        else
+          c->state = child_state::stopped;
+        auto_shutdown_after(significant);
       } else {
         report::child_terminated(system(), path_, c->spec.id(),
                                  c->last_reason, c->restart_count);
@@ -403,6 +468,8 @@ void supervisor_actor::restart(iterator c) {
   if (!budget_.add_restart(clock().now())) {
     report::reached_max_restart_intensity(system(), path_, c->spec.id(),
                                           c->last_reason, c->restart_count);
+    publish(lifecycle_kind::restart_given_up, path_, c->spec.id(),
+            c->last_reason, c->restart_count);
     shutdown(make_error(errc::reached_max_restart_intensity, path_,
                         c->spec.id(), system().render(c->last_reason)));
     return;
@@ -437,6 +504,7 @@ void supervisor_actor::restart_group(iterator c) {
                    i = children_.end();
                  } else {
                    i->state = child_state::restarting;
+                   i->restart_pending = true;
                    ++i->restart_count;
                  }
                }
@@ -446,11 +514,14 @@ void supervisor_actor::restart_group(iterator c) {
                    if (failed != children_.end()) {
                      report::start_error(system(), path_, failed->spec.id(),
                                          err, failed->restart_count);
-                     // The whole group waits for the retry, which charges the
-                     // budget again (OTP's try_again_restart).
+                     // As in OTP, the child whose exit caused the restart
+                     // waits for the retry, which charges the budget again
+                     // and restarts the group (OTP's try_again_restart);
+                     // the rest of the group is stopped meanwhile.
                      for (auto i : *affected)
-                       if (i != children_.end())
-                         i->state = child_state::restarting;
+                       if (i != children_.end() && !i->handle)
+                         i->state = child_state::stopped;
+                     c->state = child_state::restarting;
                      send(this, try_again_atom::value, c->spec.id());
                    }
                    operation_done();
@@ -467,11 +538,18 @@ void supervisor_actor::when_idle(std::function<void()> f) {
 
 void supervisor_actor::operation_done() {
   busy_ = false;
+  // An operation that ends at once ends inside this loop: let the loop go
+  // on rather than recurse, or thousands of such requests would overflow
+  // the stack.
+  if (draining_)
+    return;
+  draining_ = true;
   while (!busy_ && !shutting_down_ && !waiting_.empty()) {
     auto f = std::move(waiting_.front());
     waiting_.pop_front();
     f();
   }
+  draining_ = false;
 }
 
 void supervisor_actor::shutdown(caf::error reason) {
@@ -500,6 +578,103 @@ void supervisor_actor::shutdown(caf::error reason) {
     all.push_back(i);
   stop_group(std::make_shared<std::vector<iterator>>(all.rbegin(), all.rend()),
              0, std::move(stopped));
+}
+
+// -- health checks ------------------------------------------------------------
+
+void supervisor_actor::schedule_health_check(iterator c) {
+  auto& hc = c->spec.health_check();
+  if (!hc || !c->handle)
+    return;
+  c->health_token = ++next_token_;
+  delayed_send(this, hc->interval(), health_tick_atom::value,
+               c->handle.address(), c->health_token);
+}
+
+void supervisor_actor::on_health_tick(const caf::actor_addr& who,
+                                      uint64_t token) {
+  auto c = children_.find(who);
+  // Ignore ticks of incarnations that ended or are being stopped.
+  if (c == children_.end() || c->health_token != token || shutting_down_
+      || stopping_.count(who) > 0)
+    return;
+  auto& hc = *c->spec.health_check();
+  auto passed = [this, who, token] {
+    auto i = children_.find(who);
+    if (i != children_.end() && i->health_token == token) {
+      i->missed_checks = 0;
+      schedule_health_check(i);
+    }
+  };
+  auto missed = [this, who, token](caf::error& err) {
+    // Its down message tells about an actor that died meanwhile.
+    if (err != caf::sec::request_receiver_down)
+      on_missed_check(who, token, std::move(err));
+  };
+  if (hc.kind() == health_check::probe::readiness)
+    request(c->handle, hc.timeout(), readiness_atom::value)
+      .then([passed](caf::ok_atom) { passed(); }, missed);
+  else
+    request(c->handle, hc.timeout(), caf::sys_atom::value,
+            caf::get_atom::value, std::string{"info"})
+      .then([passed](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
+                     std::string&) { passed(); },
+            missed);
+}
+
+void supervisor_actor::on_missed_check(const caf::actor_addr& who,
+                                       uint64_t token, caf::error cause) {
+  auto c = children_.find(who);
+  if (c == children_.end() || c->health_token != token || shutting_down_
+      || stopping_.count(who) > 0)
+    return;
+  auto& hc = *c->spec.health_check();
+  if (++c->missed_checks < hc.max_missed()) {
+    schedule_health_check(c);
+    return;
+  }
+  auto timeout_ms
+    = std::chrono::duration_cast<std::chrono::milliseconds>(hc.timeout());
+  auto checks = std::to_string(c->missed_checks) + " health checks of "
+                + std::to_string(timeout_ms.count()) + "ms";
+  if (cause == caf::sec::request_timeout)
+    declare_unhealthy(c, make_error(errc::hung, child_path(*c),
+                                    "no answer to " + checks
+                                      + "; it is stuck in a handler or too "
+                                        "far behind its mailbox"));
+  else
+    declare_unhealthy(c, make_error(errc::unhealthy, child_path(*c),
+                                    "failed " + checks + ", last: "
+                                      + system().render(cause)));
+}
+
+void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
+  report::child_unhealthy(system(), path_, c->spec.id(), reason,
+                          c->restart_count);
+  publish(lifecycle_kind::child_unhealthy, *c, reason);
+  // A stuck actor processes the kill only if its handler ever returns; until
+  // then it keeps its thread. Forget it now so that it gets no new work and
+  // its replacement starts.
+  demonitor(c->handle.address());
+  send_exit(c->handle, caf::exit_reason::kill);
+  child_exited(c, std::move(reason));
+}
+
+// -- events -------------------------------------------------------------------
+
+void supervisor_actor::publish(lifecycle_kind kind, const child& c,
+                               const caf::error& reason) {
+  publish(kind, child_path(c), c.spec.id(), reason, c.restart_count);
+}
+
+void supervisor_actor::publish(lifecycle_kind kind, std::string path,
+                               std::string id, const caf::error& reason,
+                               uint64_t restart_count) {
+  if (!events_)
+    return;
+  send(events_, lifecycle_event{kind, std::move(path), std::move(id), reason,
+                                restart_count, std::string{},
+                                caf::make_timestamp()});
 }
 
 // -- helpers ------------------------------------------------------------------

@@ -10,12 +10,14 @@
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/group.hpp>
 #include <caf/message_handler.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/result.hpp>
 
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/restart_budget.hpp"
+#include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
 #include "trellis/tree_snapshot.hpp"
 
@@ -41,7 +43,12 @@ public:
   using super = caf::event_based_actor;
 
   supervisor_actor(caf::actor_config& cfg, supervisor_spec spec,
-                   std::string path);
+                   std::string path, caf::group events);
+
+  /// Spawns a supervisor for `spec` at `path` that publishes on `events`,
+  /// detached if the spec asks for it.
+  static caf::actor spawn(caf::actor_system& sys, const supervisor_spec& spec,
+                          std::string path, caf::group events);
 
   caf::behavior make_behavior() override;
 
@@ -65,6 +72,13 @@ private:
     iterator child;
     uint64_t token;
     start_continuation k;
+  };
+
+  struct parallel_stop {
+    std::vector<iterator> children;
+    size_t next = 0;
+    size_t pending = 0;
+    stop_continuation k;
   };
 
   struct pending_stop {
@@ -100,8 +114,11 @@ private:
   /// Stops `g[pos..]` one after another (callers pass reverse start order).
   void stop_group(group g, size_t pos, stop_continuation k);
 
-  /// Stops every child at once (a dynamic supervisor's shutdown).
+  /// Stops every child at once (a dynamic supervisor's shutdown), sending
+  /// the exits in batches.
   void stop_all_parallel(stop_continuation k);
+
+  void continue_parallel_stop();
 
   // -- runtime API (supervisor_api.cpp) ---------------------------------------
 
@@ -170,9 +187,38 @@ private:
 
   tree_snapshot node_of(const child& c);
 
+  // -- health checks ----------------------------------------------------------
+
+  /// Schedules the next health check of `c`'s current incarnation.
+  void schedule_health_check(iterator c);
+
+  void on_health_tick(const caf::actor_addr& who, uint64_t token);
+
+  /// Records a missed check of incarnation `who`; declares it unhealthy
+  /// after too many.
+  void on_missed_check(const caf::actor_addr& who, uint64_t token,
+                       caf::error cause);
+
+  /// Kills a child that failed its health checks, forgets that incarnation
+  /// without waiting for it (it may be stuck), and handles it as failed.
+  void declare_unhealthy(iterator c, caf::error reason);
+
+  // -- events -----------------------------------------------------------------
+
+  /// Publishes an event about child `c` on the tree's event group.
+  void publish(lifecycle_kind kind, const child& c,
+               const caf::error& reason = caf::none);
+
+  void publish(lifecycle_kind kind, std::string path, std::string id,
+               const caf::error& reason, uint64_t restart_count);
+
   // -- failures and restarts --------------------------------------------------
 
   void on_down(caf::down_msg& msg);
+
+  /// `c`'s actor is gone for `reason`: decide now, or after the current
+  /// operation.
+  void child_exited(iterator c, caf::error reason);
 
   /// Decides what an exited child's restart type asks for.
   void handle_exit(iterator c);
@@ -224,6 +270,7 @@ private:
 
   supervisor_spec spec_;
   std::string path_;
+  caf::group events_;
   child_registry children_;
   restart_budget budget_;
   bool busy_ = true;
@@ -237,6 +284,8 @@ private:
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;
   std::deque<std::function<void()>> waiting_;
   std::optional<caf::response_promise> op_reply_;
+  bool draining_ = false;
+  std::optional<parallel_stop> parallel_stop_;
   uint64_t next_snapshot_ = 0;
   std::unordered_map<uint64_t, caf::response_promise> open_snapshots_;
   std::vector<caf::response_promise> started_waiters_;

@@ -8,8 +8,8 @@ namespace trellis {
 child_spec supervisor_spec::as_child() const {
   auto nested = std::make_shared<const supervisor_spec>(*this);
   child_spec result{id_, [nested](child_context& ctx) -> start_result {
-                      return ctx.system().spawn<detail::supervisor_actor>(
-                        *nested, ctx.path());
+                      return detail::supervisor_actor::spawn(
+                        ctx.system(), *nested, ctx.path(), ctx.events());
                     }};
   result.type(child_type::supervisor);
   result.nested_ = std::move(nested);

@@ -113,6 +113,48 @@ TEST_CASE("a dynamic supervisor keeps to max_children",
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("a dynamic child that ends for good leaves the list",
+          "[supervisor][dynamic]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  auto sup = f.start(
+    dynamic_supervisor("d", session_template(probe).restart(restart::transient))
+      .max_children(1));
+  auto a = start_child(f.sys, sup, caf::make_message(std::string{"a"}));
+  REQUIRE(a);
+  f.next_event();
+  f.probe->send(*a, quit_atom::value, caf::error{caf::exit_reason::normal});
+  CHECK(f.next_event() == "stopped:a");
+  // Not restarted, removed, and its max_children slot is free again.
+  for (int i = 0; i < 20'000 && !f.children(sup).empty(); ++i)
+    std::this_thread::sleep_for(1ms);
+  CHECK(f.children(sup).empty());
+  CHECK(start_child(f.sys, sup, caf::make_message(std::string{"b"})));
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a dynamic child whose restart answers ignore leaves the list",
+          "[supervisor][dynamic]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  auto first = std::make_shared<std::atomic<bool>>(true);
+  auto sup = f.start(dynamic_supervisor(
+    "d", worker("w", [probe, first](child_context& ctx) -> start_result {
+      if (!first->exchange(false))
+        return ignore;
+      return ctx.spawn(probed_worker, std::string{"w"}, probe);
+    })).intensity(5));
+  auto w = start_child(f.sys, sup, caf::message{});
+  REQUIRE(w);
+  f.next_event();
+  f.probe->send(*w, crash_atom::value);
+  CHECK(f.next_event() == "stopped:w");
+  for (int i = 0; i < 20'000 && !f.children(sup).empty(); ++i)
+    std::this_thread::sleep_for(1ms);
+  CHECK(f.children(sup).empty());
+  stop_supervisor(f.sys, sup);
+}
+
 TEST_CASE("dynamic supervisor specs are checked", "[supervisor][dynamic]") {
   auto noop = [](child_context&) -> start_result { return ignore; };
   fixture f;

@@ -95,6 +95,18 @@ TEST_CASE("all_significant shuts down when the last significant child ends",
   CHECK(f.exit_reason_of(sup) == f.render(caf::exit_reason::user_shutdown));
 }
 
+TEST_CASE("all_significant counts a terminated significant child as ended",
+          "[supervisor][significant]") {
+  fixture f;
+  auto sup = f.start(
+    with_significant(f, auto_shutdown::all_significant, restart::transient));
+  f.next_events(3);
+  REQUIRE_FALSE(terminate_child(f.sys, sup, "s1"));
+  CHECK(f.child(sup, "a").state == child_state::running);
+  f.exit_child(sup, "s2", caf::exit_reason::normal);
+  CHECK(f.exit_reason_of(sup) == f.render(caf::exit_reason::user_shutdown));
+}
+
 TEST_CASE("children the supervisor stops never trigger auto shutdown",
           "[supervisor][significant]") {
   fixture f;

@@ -165,6 +165,34 @@ TEST_CASE("terminate_child stops a child that stays listed until deleted",
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("a group restart that fails leaves the group stopped and retries "
+          "the child that caused it",
+          "[supervisor][runtime_api][one_for_all]") {
+  fixture f;
+  auto starts = std::make_shared<std::atomic<int>>(1);
+  auto sup = f.start(supervisor("root")
+                       .strategy(strategy::one_for_all)
+                       .intensity(1'000'000)
+                       .period(1h)
+                       .child(f.probed("a"))
+                       .child(failing_after(caf::actor{f.probe}, "b", starts)));
+  f.next_events(2);
+  auto a = f.actor_of(sup, "a");
+  f.crash(sup, "a");
+  f.await_replaced(sup, "a", a);
+  // b's start fails on every retry; a waits for the retry, b is stopped.
+  std::this_thread::sleep_for(20ms);
+  CHECK(f.child(sup, "a").state == child_state::restarting);
+  CHECK(f.child(sup, "b").state == child_state::stopped);
+  // Terminating a ends the retries and leaves nothing restarting.
+  REQUIRE_FALSE(terminate_child(f.sys, sup, "a"));
+  CHECK(f.child(sup, "a").state == child_state::stopped);
+  CHECK(f.child(sup, "b").state == child_state::stopped);
+  REQUIRE_FALSE(delete_child(f.sys, sup, "b"));
+  CHECK(restart_child(f.sys, sup, "a"));
+  stop_supervisor(f.sys, sup);
+}
+
 TEST_CASE("get_childspec returns the spec the supervisor runs",
           "[supervisor][runtime_api]") {
   fixture f;
@@ -227,6 +255,10 @@ TEST_CASE("a restarting child is neither active, deletable nor restartable",
   SECTION("terminate_child still works and ends the retries") {
     REQUIRE_FALSE(terminate_child(f.sys, sup, "db"));
     CHECK(f.child(sup, "db").state == child_state::stopped);
+    // No retry runs the factory any more.
+    auto calls = starts->load();
+    std::this_thread::sleep_for(50ms);
+    CHECK(starts->load() == calls);
     REQUIRE_FALSE(delete_child(f.sys, sup, "db"));
     CHECK(f.children(sup).size() == 1);
     CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
@@ -236,22 +268,73 @@ TEST_CASE("a restarting child is neither active, deletable nor restartable",
   }
 }
 
-TEST_CASE("requests to a supervisor that stops get an answer",
+TEST_CASE("requests waiting for a supervisor that stops get an answer",
           "[supervisor][runtime_api]") {
   fixture f;
   caf::actor probe{f.probe};
-  // The child ignores shutdown, so the supervisor is busy stopping it for a
-  // while; requests queued meanwhile must not wait forever.
-  auto sup = f.start(supervisor("root").child(
-    worker("stubborn", stubborn_worker, std::string{"stubborn"}, probe)
-      .shutdown(shutdown::timeout(200ms))));
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  // A child whose start takes until the test releases it keeps the
+  // supervisor busy in start_child, so the requests after it wait.
+  auto slow = worker("slow", [release](child_context& ctx) -> start_result {
+    return ctx.spawn([release](caf::event_based_actor*) -> caf::behavior {
+      while (!release->load())
+        std::this_thread::sleep_for(1ms);
+      return {[](int x) { return x; }};
+    });
+  });
+  auto sup = f.start(supervisor("root").child(f.probed("a")));
   f.next_event();
+  auto busy = f.probe->request(sup, patience, start_child_atom::value, slow);
+  std::vector<decltype(busy)> waiting;
+  waiting.push_back(f.probe->request(sup, patience, which_children_atom::value));
+  waiting.push_back(
+    f.probe->request(sup, patience, terminate_child_atom::value, std::string{"a"}));
+  waiting.push_back(f.probe->request(sup, patience, start_child_atom::value,
+                                     f.probed("b")));
   f.probe->send_exit(sup, caf::exit_reason::user_shutdown);
-  auto res = start_child(f.sys, sup, f.probed("late"));
-  REQUIRE_FALSE(res);
-  CHECK((is(res.error(), errc::shutting_down)
-         || res.error() == caf::sec::request_receiver_down));
+  auto expect_shutting_down = [&](decltype(busy)& x) {
+    caf::error err;
+    x.receive([](caf::message&) {}, [&](caf::error& e) { err = std::move(e); });
+    CHECK(is(err, errc::shutting_down));
+  };
+  for (auto& x : waiting)
+    expect_shutting_down(x);
+  release->store(true);
+  expect_shutting_down(busy);
   CHECK(await_exit(f.sys, sup) == caf::exit_reason::user_shutdown);
-  CHECK(terminate_child(f.sys, sup, "stubborn")
-        == caf::sec::request_receiver_down);
+  // Once it is gone, requests bounce.
+  CHECK(terminate_child(f.sys, sup, "a") == caf::sec::request_receiver_down);
+}
+
+TEST_CASE("thousands of requests that end at once are handled one by one",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  set_log_level(log_level::warn);
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto sup = f.start(dynamic_supervisor(
+    "d", worker("w", [release](child_context& ctx, int) -> start_result {
+      return ctx.spawn([release](caf::event_based_actor*) -> caf::behavior {
+        while (!release->load())
+          std::this_thread::sleep_for(1ms);
+        return {[](int x) { return x; }};
+      });
+    })));
+  auto busy = f.probe->request(sup, patience, start_child_atom::value,
+                               caf::make_message(1));
+  // Each of these fails at once (wrong argument type) when its turn comes.
+  constexpr int n = 20'000;
+  std::vector<decltype(busy)> waiting;
+  for (int i = 0; i < n; ++i)
+    waiting.push_back(f.probe->request(sup, patience, start_child_atom::value,
+                                       caf::make_message("x")));
+  release->store(true);
+  busy.receive([](caf::actor&) {}, [](caf::error& err) { FAIL(to_string(err)); });
+  int failed = 0;
+  for (auto& x : waiting)
+    x.receive([](caf::message&) {},
+              [&](caf::error& err) { failed += is(err, errc::start_failed); });
+  CHECK(failed == n);
+  CHECK(f.children(sup).size() == 1);
+  stop_supervisor(f.sys, sup);
+  set_log_level(log_level::info);
 }

@@ -53,4 +53,20 @@ using snapshot_atom = caf::atom_constant<caf::atom("tr_snap")>;
 /// Also answered at once.
 using lookup_atom = caf::atom_constant<caf::atom("tr_lookup")>;
 
+/// `(events_atom)` answers the `caf::group` on which the supervisor's whole
+/// tree publishes `lifecycle_event`s; `self->join(group)` subscribes.
+using events_atom = caf::atom_constant<caf::atom("tr_events")>;
+
+/// `(mailbox_probe_atom)` asks any actor that Trellis spawned for its
+/// mailbox depth as `uint64_t`; CAF answers it through the actor's default
+/// handler, without user code (see `install_mailbox_probe`). Since it is
+/// answered after the messages ahead of it, its round trip time is the
+/// actor's queueing delay.
+using mailbox_probe_atom = caf::atom_constant<caf::atom("tr_mbox")>;
+
+/// `(readiness_atom)` is the health check of a child whose health check
+/// asks for the actor's own answer (`health_check::readiness`): answer
+/// `caf::ok_atom` when ready, or an error.
+using readiness_atom = caf::atom_constant<caf::atom("tr_ready")>;
+
 } // namespace trellis

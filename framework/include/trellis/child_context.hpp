@@ -9,25 +9,34 @@
 #include <caf/actor_system.hpp>
 #include <caf/detail/type_traits.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/group.hpp>
 #include <caf/message.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/spawn_options.hpp>
 
 #include "trellis/crash_handler.hpp"
+#include "trellis/mailbox_probe.hpp"
 
 namespace trellis {
 
 namespace detail {
 
-/// Wraps an actor implementation class so that its crash handler is installed
-/// before it runs.
+/// Installs Trellis' handlers in an actor it spawns: the crash handler and
+/// the mailbox probe.
+inline void install_handlers(caf::scheduled_actor* self) {
+  install_crash_handler(self);
+  install_mailbox_probe(self);
+}
+
+/// Wraps an actor implementation class so that Trellis' handlers are
+/// installed before it runs.
 template <class Impl>
 class crash_handled final : public Impl {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg, Ts&&... xs)
     : Impl(cfg, std::forward<Ts>(xs)...) {
-    install_crash_handler(this);
+    install_handlers(this);
   }
 };
 
@@ -43,7 +52,7 @@ constexpr bool takes_self_v
                        std::remove_pointer_t<self_arg_t<F>>>::value;
 
 /// Wraps an actor function and its arguments into a function that installs
-/// the crash handler first, keeping the function's own `self` type so that
+/// Trellis' handlers first, keeping the function's own `self` type so that
 /// stateful and typed actors keep working.
 template <class F, class... Ts>
 auto with_crash_handler(F fun, Ts... xs) {
@@ -52,14 +61,14 @@ auto with_crash_handler(F fun, Ts... xs) {
     using self_ptr = self_arg_t<F>;
     return [fun, args = std::make_tuple(std::move(xs)...)](
              self_ptr self) -> result {
-      install_crash_handler(self);
+      install_handlers(self);
       return std::apply([&](const auto&... ys) { return fun(self, ys...); },
                         args);
     };
   } else {
     return [fun, args = std::make_tuple(std::move(xs)...)](
              caf::event_based_actor* self) -> result {
-      install_crash_handler(self);
+      install_handlers(self);
       return std::apply([&](const auto&... ys) { return fun(ys...); }, args);
     };
   }
@@ -77,13 +86,16 @@ class child_context {
 public:
   child_context(caf::actor_system& sys, caf::actor supervisor,
                 std::string path, std::string id, size_t restart_count,
-                caf::message args = {})
+                caf::message args = {}, caf::group events = {},
+                bool detached = false)
     : sys_(&sys),
       supervisor_(std::move(supervisor)),
       path_(std::move(path)),
       id_(std::move(id)),
       restart_count_(restart_count),
-      args_(std::move(args)) {
+      args_(std::move(args)),
+      events_(std::move(events)),
+      detached_(detached) {
     // nop
   }
 
@@ -118,19 +130,37 @@ public:
     return args_;
   }
 
-  /// Spawns a function-based actor with Trellis' crash handler installed;
-  /// `xs` are copied so that every restart gets the same arguments.
+  /// Returns the group on which the tree publishes `lifecycle_event`s.
+  const caf::group& events() const noexcept {
+    return events_;
+  }
+
+  /// Returns whether the child's spec asks for a thread of its own.
+  bool detached() const noexcept {
+    return detached_;
+  }
+
+  /// Spawns a function-based actor with Trellis' handlers installed, on a
+  /// thread of its own if the spec is `detached`; `xs` are copied so that
+  /// every restart gets the same arguments.
   template <caf::spawn_options Os = caf::no_spawn_options, class F,
             class... Ts>
   auto spawn(F fun, Ts&&... xs) const {
-    return sys_->spawn<Os>(
-      detail::with_crash_handler(std::move(fun), std::forward<Ts>(xs)...));
+    auto f = detail::with_crash_handler(std::move(fun),
+                                        std::forward<Ts>(xs)...);
+    if (detached_)
+      return sys_->spawn<Os + caf::detached>(std::move(f));
+    return sys_->spawn<Os>(std::move(f));
   }
 
-  /// Spawns a class-based actor with Trellis' crash handler installed.
+  /// Spawns a class-based actor with Trellis' handlers installed, on a
+  /// thread of its own if the spec is `detached`.
   template <class Impl, caf::spawn_options Os = caf::no_spawn_options,
             class... Ts>
   auto spawn(Ts&&... xs) const {
+    if (detached_)
+      return sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
+        std::forward<Ts>(xs)...);
     return sys_->spawn<detail::crash_handled<Impl>, Os>(
       std::forward<Ts>(xs)...);
   }
@@ -142,6 +172,8 @@ private:
   std::string id_;
   size_t restart_count_;
   caf::message args_;
+  caf::group events_;
+  bool detached_;
 };
 
 } // namespace trellis

@@ -16,6 +16,7 @@
 #include "trellis/child_context.hpp"
 #include "trellis/child_type.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/health_check.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/shutdown.hpp"
 #include "trellis/start_result.hpp"
@@ -121,6 +122,34 @@ public:
     return *this;
   }
 
+  /// Returns the child's health check, if it has one.
+  const std::optional<trellis::health_check>& health_check() const noexcept {
+    return health_check_;
+  }
+
+  /// Makes the supervisor probe the child while it runs; a child that
+  /// misses the checks is killed and handled as failed (see
+  /// `trellis::health_check`).
+  child_spec& health_check(trellis::health_check x) noexcept {
+    health_check_ = x;
+    return *this;
+  }
+
+  /// Returns whether the child runs on a thread of its own.
+  bool detached() const noexcept {
+    return detached_;
+  }
+
+  /// Runs the child on a thread of its own (CAF's `detached`), when its
+  /// factory spawns through `child_context::spawn` (as `worker` does). A
+  /// detached child stuck in a handler blocks only its own thread, never
+  /// the scheduler's, so the rest of the system and its own replacement keep
+  /// running. Costs a thread per child.
+  child_spec& detached(bool x) noexcept {
+    detached_ = x;
+    return *this;
+  }
+
   /// Returns the spec of the supervisor this child runs, if it is one built
   /// by `supervisor_spec::as_child`, or null.
   const std::shared_ptr<const supervisor_spec>& nested() const noexcept {
@@ -140,6 +169,8 @@ private:
   std::optional<trellis::shutdown> shutdown_;
   child_type type_ = child_type::worker;
   bool significant_ = false;
+  bool detached_ = false;
+  std::optional<trellis::health_check> health_check_;
   std::shared_ptr<const supervisor_spec> nested_;
 
   friend class supervisor_spec;

@@ -52,6 +52,12 @@ enum class errc : uint8_t {
   /// A dynamic supervisor already runs `max_children` children
   /// (Elixir's `:max_children`).
   max_children,
+  /// A child did not answer its health checks in time: it is probably stuck
+  /// in a handler. The context says how many checks it missed.
+  hung,
+  /// A child answered its readiness check with an error, or an alarm asked
+  /// for its restart. The context holds the cause.
+  unhealthy,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

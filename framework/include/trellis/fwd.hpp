@@ -8,6 +8,7 @@ namespace trellis {
 
 class child_context;
 class child_spec;
+class health_check;
 class shutdown;
 class start_result;
 class supervisor_spec;
@@ -15,12 +16,14 @@ class supervisor_spec;
 struct child_counts;
 struct child_info;
 struct ignore_t;
+struct lifecycle_event;
 struct tree_snapshot;
 
 enum class auto_shutdown : uint8_t;
 enum class child_state : uint8_t;
 enum class child_type : uint8_t;
 enum class errc : uint8_t;
+enum class lifecycle_kind : uint8_t;
 enum class log_level : uint8_t;
 enum class restart : uint8_t;
 enum class strategy : uint8_t;

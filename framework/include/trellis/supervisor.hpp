@@ -5,6 +5,7 @@
 #include <caf/error.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
+#include <caf/group.hpp>
 #include <caf/message.hpp>
 
 #include <string>
@@ -106,6 +107,11 @@ caf::expected<child_spec> get_childspec(caf::actor_system& sys,
 /// Returns a snapshot of the whole tree under `sup`.
 caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
                                       const caf::actor& sup);
+
+/// Returns the group on which the tree of `sup` publishes its
+/// `lifecycle_event`s; `self->join(*group)` subscribes an actor.
+caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
+                                           const caf::actor& sup);
 
 /// Returns the current actor of the node at `path` under `root`, e.g.
 /// `root/db/writer`; fails with `errc::not_found` for an unknown path or a

@@ -127,6 +127,19 @@ public:
     return *this;
   }
 
+  /// Returns whether the supervisor runs on a thread of its own.
+  bool detached() const noexcept {
+    return detached_;
+  }
+
+  /// Runs the supervisor on a thread of its own (CAF's `detached`), so that
+  /// its health checks, restarts and reports go on even when children stuck
+  /// in handlers hold every scheduler thread.
+  supervisor_spec& detached(bool x) noexcept {
+    detached_ = x;
+    return *this;
+  }
+
   /// Returns whether this is a dynamic supervisor.
   bool dynamic() const noexcept {
     return strategy_ == trellis::strategy::simple_one_for_one;
@@ -171,6 +184,7 @@ private:
   caf::timespan kill_timeout_ = std::chrono::seconds(5);
   trellis::auto_shutdown auto_shutdown_ = trellis::auto_shutdown::never;
   std::optional<size_t> max_children_;
+  bool detached_ = false;
   std::vector<child_spec> children_;
 };
 

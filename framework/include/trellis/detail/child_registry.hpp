@@ -30,6 +30,12 @@ struct child {
   caf::actor_clock::time_point started_at;
   /// The start arguments of a dynamic child, passed on every restart.
   caf::message args;
+  /// Whether the pending start is a restart (for lifecycle events).
+  bool restart_pending = false;
+  /// Health checks missed in a row by this incarnation.
+  uint32_t missed_checks = 0;
+  /// Identifies this incarnation's current health check timer.
+  uint64_t health_token = 0;
 };
 
 /// The children of one supervisor in start order, found by id and by actor

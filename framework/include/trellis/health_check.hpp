@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <caf/timespan.hpp>
+
+namespace trellis {
+
+/// How a supervisor checks that a running child still answers, beyond
+/// noticing that it exited (OTP has no counterpart; OTP's processes cannot
+/// hang a scheduler, CAF's can). Every `interval` the supervisor sends a
+/// probe that must be answered within `timeout`; after `max_missed` misses
+/// in a row the child is unhealthy: the supervisor reports it, kills it,
+/// forgets that incarnation (so it gets no new work, even while stuck), and
+/// handles it as a failure with reason `errc::hung` (or `errc::unhealthy`)
+/// by its strategy and intensity.
+///
+/// The default probe is a system message that CAF answers itself, after
+/// the messages ahead of it and without user code: it fails only when the
+/// actor stops processing its mailbox (a stuck handler) or falls more than
+/// `timeout` behind. With `readiness()`, the actor answers `(readiness_atom)`
+/// itself with `caf::ok_atom` or an error.
+class health_check {
+public:
+  /// What the probe asks.
+  enum class probe : uint8_t {
+    /// CAF's own answer: is the actor processing its mailbox?
+    system,
+    /// The actor's answer to `(readiness_atom)`.
+    readiness,
+  };
+
+  /// Checks every `interval`, allowing `timeout` per probe and `max_missed`
+  /// misses in a row.
+  template <class Rep1, class Period1, class Rep2, class Period2>
+  health_check(std::chrono::duration<Rep1, Period1> interval,
+               std::chrono::duration<Rep2, Period2> timeout,
+               uint32_t max_missed = 3)
+    : interval_(std::chrono::duration_cast<caf::timespan>(interval)),
+      timeout_(std::chrono::duration_cast<caf::timespan>(timeout)),
+      max_missed_(max_missed) {
+    // nop
+  }
+
+  /// Returns this check with the actor's own readiness answer as probe.
+  health_check readiness() const noexcept {
+    auto result = *this;
+    result.probe_ = probe::readiness;
+    return result;
+  }
+
+  caf::timespan interval() const noexcept {
+    return interval_;
+  }
+
+  caf::timespan timeout() const noexcept {
+    return timeout_;
+  }
+
+  uint32_t max_missed() const noexcept {
+    return max_missed_;
+  }
+
+  probe kind() const noexcept {
+    return probe_;
+  }
+
+private:
+  caf::timespan interval_;
+  caf::timespan timeout_;
+  uint32_t max_missed_;
+  probe probe_ = probe::system;
+};
+
+} // namespace trellis

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timestamp.hpp>
+
+namespace trellis {
+
+/// What happened in a supervision tree.
+enum class lifecycle_kind : uint8_t {
+  /// A child started for the first time (or by `start_child`,
+  /// `restart_child`).
+  child_started,
+  /// A child's actor ended: it exited, crashed, was stopped, or was declared
+  /// unhealthy. `reason` says why.
+  child_exited,
+  /// The supervisor restarted a child; `restart_count` counts it.
+  child_restarted,
+  /// A supervisor exceeded its restart intensity and gives up (OTP's
+  /// `reached_max_restart_intensity`); `path` is the supervisor's,
+  /// `id` the child whose exit was one too many.
+  restart_given_up,
+  /// A child missed its health checks; it is killed and handled as failed.
+  child_unhealthy,
+  /// A resource monitor's threshold was crossed; `detail` names the metric.
+  alarm_set,
+  /// The alarm's value went back below its clear level.
+  alarm_cleared,
+};
+
+/// Returns the enumerator's name.
+std::string to_string(lifecycle_kind x);
+
+/// One event of a tree, published on the tree's event group (see
+/// `events_atom`, `trellis::lifecycle_events`). The feed for metrics,
+/// dashboards and tests: every supervisor in a tree publishes on the same
+/// group, so one subscription sees the whole tree.
+struct lifecycle_event {
+  lifecycle_kind kind = lifecycle_kind::child_started;
+  /// The path of the node the event is about, e.g. `root/db/writer`.
+  std::string path;
+  /// The node's id within its supervisor (for alarms: the alarm's name).
+  std::string id;
+  /// Why a child exited, was declared unhealthy, or a supervisor gave up.
+  caf::error reason;
+  /// The child's restart count after the event.
+  uint64_t restart_count = 0;
+  /// For alarms: metric, value and levels, e.g.
+  /// `metric=mailbox_depth value=1200 raise_at=1000 clear_at=100`.
+  std::string detail;
+  /// When it happened (system clock).
+  caf::timestamp time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lifecycle_event& x) {
+  return f(caf::meta::type_name("trellis::lifecycle_event"), x.kind, x.path,
+           x.id, x.reason, x.restart_count, x.detail, x.time);
+}
+
+/// Renders an event as one line: `child_exited path=root/a id=a reason=...`.
+std::string to_string(const lifecycle_event& x);
+
+} // namespace trellis
