@@ -60,6 +60,21 @@ TEST_CASE("a failed start undoes the started children and names the child",
   }
 }
 
+TEST_CASE("a supervisor whose first factory fails at once names the child",
+          "[supervisor][start]") {
+  fixture f;
+  // The supervisor fails inside its own initialization, before it reads the
+  // request that asks whether it started.
+  auto res = start_supervisor(
+    f.sys, supervisor("root").child(worker("a", [](child_context&) -> start_result {
+      return make_error(errc::start_failed, "no config");
+    })));
+  REQUIRE_FALSE(res);
+  CHECK(is(res.error(), errc::failed_to_start_child));
+  CHECK_THAT(f.render(res.error()), Catch::Contains("a, ")
+                                      && Catch::Contains("no config"));
+}
+
 TEST_CASE("children start in order, each running before the next starts",
           "[supervisor][start]") {
   fixture f;

@@ -1,0 +1,142 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace trellis {
+
+/// What a resource monitor measures.
+enum class metric : uint8_t {
+  /// The process' CPU use, in percent of one core.
+  cpu_percent,
+  /// The process' resident memory, in bytes.
+  resident_bytes,
+  /// The process' threads.
+  threads,
+  /// The process' open file descriptors.
+  open_fds,
+  /// Messages waiting in a supervised actor's mailbox, as its probe sees
+  /// them: those queued behind the probe (per target).
+  mailbox_depth,
+  /// Round trip of a probe through a supervised actor's mailbox, in
+  /// milliseconds: its queueing delay (per target). A probe that times out
+  /// counts as the timeout.
+  probe_rtt_ms,
+};
+
+/// Returns the enumerator's name.
+std::string to_string(metric x);
+
+/// Returns whether `x` is measured per supervised actor (needs a target).
+bool per_actor(metric x);
+
+/// The state of one threshold: set when its value reached `raise_at`,
+/// cleared when it fell back to `clear_at` (hysteresis: between the two,
+/// an alarm keeps its state, so a value hovering at one level does not
+/// flap).
+struct alarm {
+  /// The threshold's name.
+  std::string name;
+  metric what = metric::cpu_percent;
+  /// The path of the watched actor; empty for process metrics.
+  std::string target;
+  /// The last value measured.
+  double value = 0;
+  double raise_at = 0;
+  double clear_at = 0;
+  /// Whether the alarm is set.
+  bool active = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alarm& x) {
+  return f(caf::meta::type_name("trellis::alarm"), x.name, x.what, x.target,
+           x.value, x.raise_at, x.clear_at, x.active);
+}
+
+/// Renders an alarm's facts: `metric=mailbox_depth value=1200 raise_at=1000
+/// clear_at=100`, plus `target=...` for a per-actor metric.
+std::string describe(const alarm& x);
+
+/// A level a resource monitor watches, and what to do when it is crossed.
+/// Every alarm is logged (`alarm_set` at warn, `alarm_cleared` at info on the
+/// `trellis` logger) and published as a `lifecycle_event`; it may also call
+/// a function and restart its target.
+class threshold {
+public:
+  /// Raises alarm `name` when `what` reaches `raise_at` and clears it when
+  /// it falls to `clear_at` (at most `raise_at`).
+  threshold(std::string name, metric what, double raise_at, double clear_at)
+    : name_(std::move(name)),
+      what_(what),
+      raise_at_(raise_at),
+      clear_at_(clear_at) {
+    // nop
+  }
+
+  /// For per-actor metrics: the path of the supervised actor to watch,
+  /// within the subtree of the monitor's own supervisor, e.g. `root/db`.
+  threshold& target(std::string path) {
+    target_ = std::move(path);
+    return *this;
+  }
+
+  /// When the alarm is set, kill the target with `errc::unhealthy` so that
+  /// its supervisor restarts it by its strategy and intensity.
+  threshold& restart_target(bool x = true) noexcept {
+    restart_target_ = x;
+    return *this;
+  }
+
+  /// Calls `f` inside the monitor each time the alarm is set or cleared.
+  threshold& on_change(std::function<void(const alarm&)> f) {
+    on_change_ = std::move(f);
+    return *this;
+  }
+
+  const std::string& name() const noexcept {
+    return name_;
+  }
+
+  metric what() const noexcept {
+    return what_;
+  }
+
+  double raise_at() const noexcept {
+    return raise_at_;
+  }
+
+  double clear_at() const noexcept {
+    return clear_at_;
+  }
+
+  const std::string& target() const noexcept {
+    return target_;
+  }
+
+  bool restarts_target() const noexcept {
+    return restart_target_;
+  }
+
+  const std::function<void(const alarm&)>& on_change() const noexcept {
+    return on_change_;
+  }
+
+  /// Checks the levels and the target: `errc::invalid_spec` or none.
+  caf::error validate() const;
+
+private:
+  std::string name_;
+  metric what_;
+  double raise_at_;
+  double clear_at_;
+  std::string target_;
+  bool restart_target_ = false;
+  std::function<void(const alarm&)> on_change_;
+};
+
+} // namespace trellis

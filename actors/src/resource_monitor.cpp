@@ -1,0 +1,179 @@
+#include "trellis/resource_monitor.hpp"
+
+#include <chrono>
+#include <memory>
+#include <set>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "trellis/atoms.hpp"
+#include "trellis/errc.hpp"
+#include "trellis/lifecycle_event.hpp"
+#include "trellis/log.hpp"
+#include "trellis/process_stats.hpp"
+
+namespace trellis {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tr_rmtick")>;
+
+struct monitor_state {
+  resource_monitor_config config;
+  std::vector<alarm> alarms; // One per threshold, same order.
+  process_sampler sampler;
+  caf::actor supervisor;
+  std::string path;
+  caf::group events;
+  static inline const char* name = "trellis.resource_monitor";
+};
+
+using monitor_actor = caf::stateful_actor<monitor_state>;
+
+void report(monitor_actor* self, const alarm& x, const threshold& t) {
+  if (auto log = spdlog::get(logger_name)) {
+    if (x.active)
+      log->warn("alarm_set monitor={} name={} {}", self->state.path, x.name,
+                describe(x));
+    else
+      log->info("alarm_cleared monitor={} name={} {}", self->state.path,
+                x.name, describe(x));
+  }
+  if (self->state.events)
+    self->send(self->state.events,
+               lifecycle_event{x.active ? lifecycle_kind::alarm_set
+                                        : lifecycle_kind::alarm_cleared,
+                               x.target.empty() ? self->state.path : x.target,
+                               x.name, caf::error{}, 0, describe(x),
+                               caf::make_timestamp()});
+  if (t.on_change())
+    t.on_change()(x);
+}
+
+/// Applies a new value to threshold `i`; `target` is the watched actor.
+void update(monitor_actor* self, size_t i, double value,
+            const caf::actor& target = {}) {
+  auto& x = self->state.alarms[i];
+  auto& t = self->state.config.thresholds()[i];
+  x.value = value;
+  if (!x.active && value >= x.raise_at) {
+    x.active = true;
+    report(self, x, t);
+    if (t.restarts_target() && target)
+      self->send_exit(target, make_error(errc::unhealthy, x.target,
+                                         "alarm " + x.name + ": "
+                                           + describe(x)));
+  } else if (x.active && value <= x.clear_at) {
+    x.active = false;
+    report(self, x, t);
+  }
+}
+
+/// Applies `value` to every threshold on metric `what` of `target`.
+void update_all(monitor_actor* self, metric what, const std::string& target,
+                double value, const caf::actor& hdl = {}) {
+  for (size_t i = 0; i < self->state.alarms.size(); ++i)
+    if (self->state.alarms[i].what == what
+        && self->state.alarms[i].target == target)
+      update(self, i, value, hdl);
+}
+
+void probe(monitor_actor* self, const std::string& target,
+           const caf::actor& hdl) {
+  // The probe waits its turn: its round trip is the queueing delay, and the
+  // depth it reports is what queued up behind it meanwhile.
+  auto sent = std::chrono::steady_clock::now();
+  auto rtt = [=] {
+    auto ms = std::chrono::duration<double, std::milli>(
+      std::chrono::steady_clock::now() - sent);
+    update_all(self, metric::probe_rtt_ms, target, ms.count(), hdl);
+  };
+  self->request(hdl, self->state.config.probe_timeout(),
+                mailbox_probe_atom::value)
+    .then(
+      [=](uint64_t depth) {
+        rtt();
+        update_all(self, metric::mailbox_depth, target,
+                   static_cast<double>(depth), hdl);
+      },
+      [=](caf::error& err) {
+        if (err == caf::sec::request_timeout)
+          rtt();
+      });
+}
+
+void sample(monitor_actor* self) {
+  if (auto stats = self->state.sampler.sample()) {
+    update_all(self, metric::cpu_percent, "", stats->cpu_percent);
+    update_all(self, metric::resident_bytes, "",
+               static_cast<double>(stats->resident_bytes));
+    update_all(self, metric::threads, "", static_cast<double>(stats->threads));
+    update_all(self, metric::open_fds, "", static_cast<double>(stats->open_fds));
+  } else if (auto log = spdlog::get(logger_name)) {
+    log->error("resource_monitor monitor={} reason=\"{}\"", self->state.path,
+               self->system().render(stats.error()));
+  }
+  std::set<std::string> targets;
+  for (auto& x : self->state.alarms)
+    if (!x.target.empty())
+      targets.insert(x.target);
+  for (auto& target : targets)
+    self
+      ->request(self->state.supervisor, self->state.config.probe_timeout(),
+                lookup_atom::value, target)
+      .then([=](caf::actor& hdl) { probe(self, target, hdl); },
+            [](caf::error&) {
+              // Not running right now (restarting or stopped): nothing to
+              // measure until it is back.
+            });
+}
+
+caf::behavior monitor(monitor_actor* self, resource_monitor_config config,
+                      caf::actor supervisor, std::string path,
+                      caf::group events) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.supervisor = std::move(supervisor);
+  st.path = std::move(path);
+  st.events = std::move(events);
+  for (auto& t : st.config.thresholds())
+    st.alarms.push_back(alarm{t.name(), t.what(), t.target(), 0, t.raise_at(),
+                              t.clear_at(), false});
+  self->send(self, tick_atom::value);
+  return {
+    [self](tick_atom) {
+      sample(self);
+      self->delayed_send(self, self->state.config.interval(),
+                         tick_atom::value);
+    },
+    [self](caf::get_atom, alarms_atom) { return self->state.alarms; },
+  };
+}
+
+} // namespace
+
+caf::error resource_monitor_config::validate() const {
+  if (interval_ <= caf::timespan{0})
+    return make_error(errc::invalid_spec, "interval",
+                      "a resource monitor needs a positive interval");
+  if (probe_timeout_ <= caf::timespan{0})
+    return make_error(errc::invalid_spec, "probe_timeout",
+                      "a resource monitor needs a positive probe timeout");
+  for (auto& t : thresholds_)
+    if (auto err = t.validate())
+      return err;
+  return caf::none;
+}
+
+child_spec resource_monitor(std::string id, resource_monitor_config config) {
+  return worker(std::move(id),
+                [config](child_context& ctx) -> start_result {
+                  if (auto err = config.validate())
+                    return err;
+                  return ctx.spawn(monitor, config, ctx.supervisor(),
+                                   ctx.path(), ctx.events());
+                });
+}
+
+} // namespace trellis

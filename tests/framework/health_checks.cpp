@@ -1,0 +1,223 @@
+#include "test_support.hpp"
+
+#include <atomic>
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using hang_atom = caf::atom_constant<caf::atom("hang")>;
+
+/// Answers ints; on `hang_atom`, blocks inside the handler until released.
+caf::behavior hangs_on_request(caf::event_based_actor*,
+                               std::shared_ptr<std::atomic<bool>> release) {
+  return {
+    [](int x) { return x; },
+    [release](hang_atom) {
+      while (!release->load())
+        std::this_thread::sleep_for(1ms);
+    },
+  };
+}
+
+/// Answers `readiness_atom` with an error once `ready` is false.
+caf::behavior readiness(caf::event_based_actor*,
+                        std::shared_ptr<std::atomic<bool>> ready) {
+  return {
+    [ready](readiness_atom) -> caf::result<caf::ok_atom> {
+      if (ready->load())
+        return caf::ok_atom::value;
+      return make_error(errc::unhealthy, "database connection lost");
+    },
+  };
+}
+
+/// Waits for the next lifecycle event of `kind` about `path`.
+lifecycle_event await_event(caf::scoped_actor& self, lifecycle_kind kind,
+                            const std::string& path) {
+  lifecycle_event result;
+  bool found = false;
+  while (!found) {
+    bool timed_out = false;
+    self->receive(
+      [&](lifecycle_event& ev) {
+        if (ev.kind == kind && ev.path == path) {
+          result = std::move(ev);
+          found = true;
+        }
+      },
+      caf::after(patience) >> [&] { timed_out = true; });
+    if (timed_out)
+      FAIL("no " << to_string(kind) << " event for " << path);
+  }
+  return result;
+}
+
+int ask(caf::scoped_actor& self, const caf::actor& hdl, int x) {
+  int result = -1;
+  self->request(hdl, patience, x)
+    .receive([&](int y) { result = y; }, [](caf::error&) {});
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("a child stuck in a handler is detected and replaced",
+          "[health][detection]") {
+  fixture f;
+  log_capture logs;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  bool detached = GENERATE(false, true);
+  INFO("detached: " << detached);
+  auto sup = f.start(
+    supervisor("root")
+      .intensity(5)
+      .child(f.probed("a"))
+      .child(worker("stuck", hangs_on_request, release)
+               .detached(detached)
+               .health_check(health_check{20ms, 50ms, 2})));
+  f.next_event();
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  auto stuck = f.actor_of(sup, "stuck");
+  f.probe->send(stuck, hang_atom::value);
+  auto ev = await_event(f.probe, lifecycle_kind::child_unhealthy, "root/stuck");
+  CHECK(is(ev.reason, errc::hung));
+  CHECK_THAT(f.render(ev.reason), Catch::Contains("root/stuck")
+                                    && Catch::Contains("no answer to 2 health "
+                                                       "checks of 50ms")
+                                    && Catch::Contains("stuck in a handler"));
+  await_event(f.probe, lifecycle_kind::child_restarted, "root/stuck");
+  // The replacement answers while the old incarnation is still stuck, and
+  // so does the sibling.
+  auto fresh = f.actor_of(sup, "stuck");
+  CHECK(fresh != stuck);
+  CHECK(ask(f.probe, fresh, 7) == 7);
+  CHECK(ask(f.probe, f.actor_of(sup, "a"), 8) == 8);
+  auto info = f.child(sup, "stuck");
+  CHECK(info.restart_count == 1);
+  CHECK_THAT(info.last_exit_reason, Catch::Contains("hung"));
+  CHECK(logs.reports("child_unhealthy supervisor=root child=stuck").size()
+        == 1);
+  // Released, the old incarnation reads its mailbox and dies of the kill.
+  f.probe->monitor(stuck);
+  release->store(true);
+  caf::error reason;
+  f.probe->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  CHECK(reason == caf::exit_reason::kill);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("detection works while stuck children hold every scheduler thread",
+          "[health][detection]") {
+  struct two_threads : test_config {
+    two_threads() {
+      set("scheduler.max-threads", 2);
+    }
+  };
+  two_threads cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto stuck = [&](const std::string& id) {
+    return worker(id, hangs_on_request, release)
+      .health_check(health_check{20ms, 50ms, 2});
+  };
+  // The supervisor runs on a thread of its own, so it still runs when the
+  // scheduler's two threads are both stuck.
+  auto sup = start_supervisor(sys, supervisor("root")
+                                     .detached(true)
+                                     .intensity(5)
+                                     .child(stuck("x"))
+                                     .child(stuck("y")));
+  REQUIRE(sup);
+  auto events = lifecycle_events(sys, *sup);
+  REQUIRE(events);
+  self->join(*events);
+  auto x = lookup(sys, *sup, "root/x");
+  auto y = lookup(sys, *sup, "root/y");
+  REQUIRE((x && y));
+  self->send(*x, hang_atom::value);
+  self->send(*y, hang_atom::value);
+  CHECK(is(await_event(self, lifecycle_kind::child_unhealthy, "root/x").reason,
+           errc::hung));
+  CHECK(is(await_event(self, lifecycle_kind::child_unhealthy, "root/y").reason,
+           errc::hung));
+  // Replacements need a scheduler thread: they start once the stuck
+  // handlers return.
+  release->store(true);
+  await_event(self, lifecycle_kind::child_restarted, "root/x");
+  await_event(self, lifecycle_kind::child_restarted, "root/y");
+  stop_supervisor(sys, *sup);
+}
+
+TEST_CASE("a child may answer its own readiness check",
+          "[health][detection]") {
+  fixture f;
+  auto ready = std::make_shared<std::atomic<bool>>(true);
+  auto sup = f.start(supervisor("root").intensity(5).child(
+    worker("db", readiness, ready)
+      .health_check(health_check{20ms, 500ms, 3}.readiness())));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  ready->store(false);
+  auto ev = await_event(f.probe, lifecycle_kind::child_unhealthy, "root/db");
+  CHECK(is(ev.reason, errc::unhealthy));
+  CHECK_THAT(f.render(ev.reason), Catch::Contains("failed 3 health checks")
+                                    && Catch::Contains("database connection "
+                                                       "lost"));
+  ready->store(true);
+  await_event(f.probe, lifecycle_kind::child_restarted, "root/db");
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a subscriber sees the exact events of a crash and a restart",
+          "[events]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .intensity(1)
+                       .period(1h)
+                       .child(f.probed("a"))
+                       .child(f.probed("b")));
+  f.next_events(2);
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  auto next = [&] {
+    lifecycle_event result;
+    f.probe->receive([&](lifecycle_event& ev) { result = std::move(ev); },
+                     caf::after(patience) >> [] { FAIL("no event"); });
+    return result;
+  };
+  auto before = caf::make_timestamp();
+  f.crash(sup, "b");
+  auto exited = next();
+  CHECK(exited.kind == lifecycle_kind::child_exited);
+  CHECK(exited.path == "root/b");
+  CHECK(exited.id == "b");
+  CHECK(is(exited.reason, errc::unhandled_exception));
+  CHECK(exited.restart_count == 0);
+  CHECK(exited.time >= before);
+  auto restarted = next();
+  CHECK(restarted.kind == lifecycle_kind::child_restarted);
+  CHECK(restarted.path == "root/b");
+  CHECK_FALSE(restarted.reason);
+  CHECK(restarted.restart_count == 1);
+  // One crash more than the budget: the supervisor gives up, stopping a.
+  f.crash(sup, "b");
+  CHECK(next().kind == lifecycle_kind::child_exited);
+  auto given_up = next();
+  CHECK(given_up.kind == lifecycle_kind::restart_given_up);
+  CHECK(given_up.path == "root");
+  CHECK(given_up.id == "b");
+  auto a_stopped = next();
+  CHECK(a_stopped.kind == lifecycle_kind::child_exited);
+  CHECK(a_stopped.path == "root/a");
+  CHECK(a_stopped.reason == caf::exit_reason::user_shutdown);
+  CHECK(to_string(given_up).rfind("restart_given_up path=root id=b", 0) == 0);
+  await_exit(f.sys, sup);
+}
