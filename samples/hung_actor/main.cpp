@@ -1,0 +1,125 @@
+// hung_actor: the failure detector. A pricing service whose worker gets
+// stuck inside a handler (an endless loop, as a bug or a blocking call would
+// cause). CAF cannot preempt it, and a crash handler never sees it: nothing
+// exits. A health check notices that it stopped answering, the supervisor
+// kills it, forgets it, and starts a replacement that serves the next
+// orders, while a subscriber prints the tree's lifecycle events.
+//
+//   root (one_for_one)
+//   ├── quotes     worker: answers price requests
+//   └── pricing    worker, detached, health-checked every 50 ms (100 ms
+//                  timeout, 2 misses make it hung)
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "trellis/all.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using hang_atom = caf::atom_constant<caf::atom("hang")>;
+
+// Prices orders; on `hang_atom` it loops until `release` is set, like a
+// handler stuck on a lock or an unbounded retry.
+caf::behavior pricing(caf::event_based_actor*,
+                      std::shared_ptr<std::atomic<bool>> release) {
+  return {
+    [](int amount) { return amount * 2; },
+    [release](hang_atom) {
+      while (!release->load())
+        std::this_thread::sleep_for(1ms);
+    },
+  };
+}
+
+caf::behavior quotes(caf::event_based_actor*) {
+  return {[](int amount) { return amount + 1; }};
+}
+
+// Prints every lifecycle event of the tree.
+caf::behavior event_printer(caf::event_based_actor* self, caf::group events) {
+  self->join(events);
+  return {[self](const trellis::lifecycle_event& ev) {
+    std::cout << "  event: " << trellis::to_string(ev.kind) << " " << ev.path;
+    if (ev.reason)
+      std::cout << " (" << self->system().render(ev.reason) << ")";
+    std::cout << '\n';
+  }};
+}
+
+int ask(caf::scoped_actor& self, caf::actor_system& sys, const caf::actor& root,
+        const std::string& path, int x) {
+  int result = -1;
+  auto hdl = trellis::lookup(sys, root, path);
+  if (!hdl)
+    return result;
+  self->request(*hdl, 1s, x).receive([&](int y) { result = y; },
+                                      [](caf::error&) {});
+  return result;
+}
+
+} // namespace
+
+int main() {
+  caf::actor_system_config cfg;
+  trellis::configure(cfg);
+  caf::actor_system sys{cfg};
+  trellis::set_log_level(trellis::log_level::warn);
+
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto tree = trellis::supervisor("root")
+                .intensity(3)
+                .period(10s)
+                .child(trellis::worker("quotes", quotes))
+                .child(trellis::worker("pricing", pricing, release)
+                         .detached(true)
+                         .health_check(trellis::health_check{50ms, 100ms, 2}));
+  auto root = trellis::start_supervisor(sys, tree);
+  if (!root) {
+    std::cerr << "hung_actor: start failed: " << sys.render(root.error())
+              << '\n';
+    return 1;
+  }
+  auto events = trellis::lifecycle_events(sys, *root);
+  auto printer = sys.spawn(event_printer, *events);
+  caf::scoped_actor self{sys};
+  std::cout << "hung_actor: started; pricing 21 -> "
+            << ask(self, sys, *root, "root/pricing", 21) << '\n';
+
+  std::cout << "\n1. pricing gets stuck in a handler:\n";
+  auto stuck = trellis::lookup(sys, *root, "root/pricing");
+  self->send(*stuck, hang_atom::value);
+  // Wait until the supervisor replaced it (the detector needs 2 missed
+  // checks, about 0.2 s).
+  for (int i = 0; i < 500; ++i) {
+    auto now = trellis::lookup(sys, *root, "root/pricing");
+    if (now && *now != *stuck)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  std::cout << "   the replacement prices 21 -> "
+            << ask(self, sys, *root, "root/pricing", 21)
+            << ", quotes was never disturbed: 41 -> "
+            << ask(self, sys, *root, "root/quotes", 41) << '\n';
+  if (auto snap = trellis::snapshot(sys, *root))
+    std::cout << trellis::to_text(*snap);
+
+  // The stuck incarnation still holds its own thread (it is detached, so no
+  // scheduler thread is lost). Let it go, so that it reads the kill and the
+  // process can exit.
+  release->store(true);
+  // Stop the printer first, so that the last lines are ours.
+  caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+  trellis::await_exit(sys, printer);
+  auto reason = trellis::stop_supervisor(sys, *root);
+  std::cout << "\nhung_actor: tree stopped: " << sys.render(reason) << '\n';
+  std::cout << "hung_actor: done\n";
+  return 0;
+}

@@ -1,0 +1,102 @@
+// resource_alarm: the monitor. An indexer that takes 2 ms per document is
+// fed twice as fast as it can work. A resource monitor in the same tree
+// probes its mailbox every 20 ms: past 100 waiting documents it raises an
+// alarm and restarts the indexer (shedding the backlog, which the feeder
+// can resend); once the backlog is gone the alarm clears. It also watches
+// the process' resident memory.
+//
+//   root (one_for_one)
+//   ├── indexer    worker: 2 ms per document
+//   └── monitor    resource monitor: backlog > 100 (clear at 10) restarts
+//                  the indexer; resident memory > 4 GiB alarms
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "trellis/all.hpp"
+#include "trellis/process_stats.hpp"
+#include "trellis/resource_monitor.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::behavior indexer(caf::event_based_actor*) {
+  return {[](int doc) {
+    std::this_thread::sleep_for(2ms);
+    return doc;
+  }};
+}
+
+// Prints alarms and restarts from the tree's lifecycle events.
+caf::behavior event_printer(caf::event_based_actor* self, caf::group events) {
+  self->join(events);
+  return {[](const trellis::lifecycle_event& ev) {
+    using kind = trellis::lifecycle_kind;
+    if (ev.kind == kind::alarm_set || ev.kind == kind::alarm_cleared)
+      std::cout << "  event: " << trellis::to_string(ev.kind) << " " << ev.id
+                << " on " << ev.path << ": " << ev.detail << '\n';
+    else if (ev.kind == kind::child_restarted)
+      std::cout << "  event: child_restarted " << ev.path << '\n';
+  }};
+}
+
+} // namespace
+
+int main() {
+  caf::actor_system_config cfg;
+  trellis::configure(cfg);
+  caf::actor_system sys{cfg};
+  trellis::set_log_level(trellis::log_level::error);
+
+  auto tree
+    = trellis::supervisor("root")
+        .intensity(5)
+        .period(10s)
+        .child(trellis::worker("indexer", indexer))
+        .child(trellis::resource_monitor(
+          "monitor",
+          trellis::resource_monitor_config{}
+            .interval(20ms)
+            .add(trellis::threshold("backlog", trellis::metric::mailbox_depth,
+                                    100, 10)
+                   .target("root/indexer")
+                   .restart_target())
+            .add(trellis::threshold("memory",
+                                    trellis::metric::resident_bytes,
+                                    4.0 * (1 << 30), 3.0 * (1 << 30)))));
+  auto root = trellis::start_supervisor(sys, tree);
+  if (!root) {
+    std::cerr << "resource_alarm: start failed: " << sys.render(root.error())
+              << '\n';
+    return 1;
+  }
+  auto printer = sys.spawn(event_printer, *trellis::lifecycle_events(sys, *root));
+  trellis::process_sampler sampler;
+  if (auto stats = sampler.sample())
+    std::cout << "resource_alarm: started; process: " << stats->threads
+              << " threads, " << stats->open_fds << " open fds, "
+              << stats->resident_bytes / (1 << 20) << " MiB resident\n";
+
+  std::cout << "\n1. 800 documents arrive, one every 0.5 ms:\n";
+  for (int doc = 0; doc < 800; ++doc) {
+    if (auto hdl = trellis::lookup(sys, *root, "root/indexer"))
+      caf::anon_send(*hdl, doc);
+    std::this_thread::sleep_for(500us);
+  }
+  std::cout << "\n2. the feed stops; the backlog drains:\n";
+  std::this_thread::sleep_for(1500ms);
+
+  if (auto snap = trellis::snapshot(sys, *root))
+    std::cout << '\n' << trellis::to_text(*snap);
+  // Stop the printer first, so that the last lines are ours.
+  caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+  trellis::await_exit(sys, printer);
+  auto reason = trellis::stop_supervisor(sys, *root);
+  std::cout << "\nresource_alarm: tree stopped: " << sys.render(reason) << '\n';
+  std::cout << "resource_alarm: done\n";
+  return 0;
+}
