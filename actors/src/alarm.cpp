@@ -42,9 +42,10 @@ caf::error threshold::validate() const {
   if (name_.empty())
     return make_error(errc::invalid_spec, "threshold",
                       "a threshold needs a name");
-  if (clear_at_ > raise_at_)
+  if (clear_at_ >= raise_at_)
     return make_error(errc::invalid_spec, "threshold",
-                      "'" + name_ + "' clears above the level it raises at");
+                      "'" + name_
+                        + "' must clear below the level it raises at");
   if (per_actor(what_) && target_.empty())
     return make_error(errc::invalid_spec, "threshold",
                       "'" + name_ + "' watches " + to_string(what_)

@@ -78,6 +78,7 @@ caf::expected<process_stats> process_sampler::sample() {
     }
     status.ignore(4096, '\n');
   }
+  status.close(); // Not to be counted among the descriptors below.
   auto dir = opendir("/proc/self/fd");
   if (dir == nullptr)
     return unreadable("/proc/self/fd");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <map>
 #include <set>
 
 #include <caf/all.hpp>
@@ -26,6 +27,11 @@ struct monitor_state {
   caf::actor supervisor;
   std::string path;
   caf::group events;
+  /// Targets with a probe on its way: one at a time, so that probes do not
+  /// pile up in a backlogged mailbox.
+  std::set<std::string> probing;
+  /// The last problem logged per target, to log each change once.
+  std::map<std::string, std::string> problems;
   static inline const char* name = "trellis.resource_monitor";
 };
 
@@ -51,6 +57,39 @@ void report(monitor_actor* self, const alarm& x, const threshold& t) {
     t.on_change()(x);
 }
 
+/// Asks the target's supervisor to replace it now. An exit message would
+/// wait behind the very backlog that raised the alarm.
+void restart(monitor_actor* self, const alarm& x, const caf::actor& target) {
+  auto parent = x.target.substr(0, x.target.rfind('/'));
+  auto reason = make_error(errc::unhealthy, x.target,
+                           "alarm " + x.name + ": " + describe(x));
+  auto timeout = self->state.config.probe_timeout();
+  self
+    ->request(self->state.supervisor, timeout, lookup_atom::value, parent)
+    .then(
+      [=](caf::actor& sup) {
+        self->request(sup, timeout, unhealthy_atom::value, target, reason)
+          .then([](caf::ok_atom) {},
+                [](caf::error&) {
+                  // Gone or replaced meanwhile: nothing left to restart.
+                });
+      },
+      [](caf::error&) {});
+}
+
+/// Logs a problem with `target` when it differs from the last one; an empty
+/// `what` means the target is fine again.
+void note_problem(monitor_actor* self, const std::string& target,
+                  const std::string& what) {
+  auto& last = self->state.problems[target];
+  if (last == what)
+    return;
+  last = what;
+  if (auto log = spdlog::get(logger_name); log && !what.empty())
+    log->warn("resource_monitor monitor={} target={} problem=\"{}\"",
+              self->state.path, target, what);
+}
+
 /// Applies a new value to threshold `i`; `target` is the watched actor.
 void update(monitor_actor* self, size_t i, double value,
             const caf::actor& target = {}) {
@@ -61,9 +100,7 @@ void update(monitor_actor* self, size_t i, double value,
     x.active = true;
     report(self, x, t);
     if (t.restarts_target() && target)
-      self->send_exit(target, make_error(errc::unhealthy, x.target,
-                                         "alarm " + x.name + ": "
-                                           + describe(x)));
+      restart(self, x, target);
   } else if (x.active && value <= x.clear_at) {
     x.active = false;
     report(self, x, t);
@@ -89,17 +126,25 @@ void probe(monitor_actor* self, const std::string& target,
       std::chrono::steady_clock::now() - sent);
     update_all(self, metric::probe_rtt_ms, target, ms.count(), hdl);
   };
+  if (!self->state.probing.insert(target).second)
+    return;
   self->request(hdl, self->state.config.probe_timeout(),
                 mailbox_probe_atom::value)
     .then(
       [=](uint64_t depth) {
+        self->state.probing.erase(target);
+        note_problem(self, target, "");
         rtt();
         update_all(self, metric::mailbox_depth, target,
                    static_cast<double>(depth), hdl);
       },
       [=](caf::error& err) {
+        self->state.probing.erase(target);
         if (err == caf::sec::request_timeout)
           rtt();
+        else if (err != caf::sec::request_receiver_down)
+          note_problem(self, target,
+                       "probe failed: " + self->system().render(err));
       });
 }
 
@@ -123,9 +168,12 @@ void sample(monitor_actor* self) {
       ->request(self->state.supervisor, self->state.config.probe_timeout(),
                 lookup_atom::value, target)
       .then([=](caf::actor& hdl) { probe(self, target, hdl); },
-            [](caf::error&) {
-              // Not running right now (restarting or stopped): nothing to
-              // measure until it is back.
+            [=](caf::error& err) {
+              // Restarting: nothing to measure until it is back. Anything
+              // else (an unknown path, a stopped child) is worth a line.
+              if (!is(err, errc::restarting))
+                note_problem(self, target,
+                             "lookup failed: " + self->system().render(err));
             });
 }
 
@@ -140,7 +188,9 @@ caf::behavior monitor(monitor_actor* self, resource_monitor_config config,
   for (auto& t : st.config.thresholds())
     st.alarms.push_back(alarm{t.name(), t.what(), t.target(), 0, t.raise_at(),
                               t.clear_at(), false});
-  self->send(self, tick_atom::value);
+  // The first sample after one interval, so that the first CPU rate spans
+  // a whole interval.
+  self->delayed_send(self, st.config.interval(), tick_atom::value);
   return {
     [self](tick_atom) {
       sample(self);
@@ -160,9 +210,18 @@ caf::error resource_monitor_config::validate() const {
   if (probe_timeout_ <= caf::timespan{0})
     return make_error(errc::invalid_spec, "probe_timeout",
                       "a resource monitor needs a positive probe timeout");
-  for (auto& t : thresholds_)
+  for (auto& t : thresholds_) {
     if (auto err = t.validate())
       return err;
+    // A probe that times out counts as the timeout: a higher level could
+    // never be reached.
+    auto timeout_ms = std::chrono::duration<double, std::milli>(probe_timeout_);
+    if (t.what() == metric::probe_rtt_ms && t.raise_at() > timeout_ms.count())
+      return make_error(errc::invalid_spec, "threshold",
+                        "'" + t.name()
+                          + "' raises above the probe timeout, which caps "
+                            "probe_rtt_ms");
+  }
   return caf::none;
 }
 

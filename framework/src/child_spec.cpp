@@ -21,6 +21,23 @@ caf::error child_spec::validate() const {
       && sd.time() < caf::timespan{0})
     return make_error(errc::invalid_spec, "shutdown",
                       "child '" + id_ + "' has a negative timeout");
+  if (health_check_) {
+    auto& hc = *health_check_;
+    if (hc.interval() <= caf::timespan{0} || hc.timeout() <= caf::timespan{0})
+      return make_error(errc::invalid_spec, "health_check",
+                        "child '" + id_
+                          + "' needs a positive health check interval and "
+                            "timeout");
+    if (hc.max_missed() == 0)
+      return make_error(errc::invalid_spec, "health_check",
+                        "child '" + id_ + "' needs max_missed of at least 1");
+    if (hc.kind() == trellis::health_check::probe::readiness
+        && type_ == child_type::supervisor)
+      return make_error(errc::invalid_spec, "health_check",
+                        "child '" + id_
+                          + "' is a supervisor, which has no readiness "
+                            "answer");
+  }
   if (significant_ && restart_ == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_

@@ -13,17 +13,29 @@ namespace trellis {
 
 namespace {
 
-caf::result<caf::message> answer_probe(caf::scheduled_actor* self,
-                                       caf::message_view& x) {
-  if (x.content().match_elements<mailbox_probe_atom>())
-    return caf::make_message(static_cast<uint64_t>(self->mailbox().size()));
-  return caf::print_and_drop(self, x);
-}
+/// Reaches the protected default handler of any scheduled actor, to chain
+/// to it.
+struct default_handler_access : caf::scheduled_actor {
+  static default_handler& of(caf::scheduled_actor* self) {
+    return self->*(&default_handler_access::default_handler_);
+  }
+};
 
 } // namespace
 
 void install_mailbox_probe(caf::scheduled_actor* self) {
-  self->set_default_handler(answer_probe);
+  auto& current = default_handler_access::of(self);
+  // Keep whatever the actor set before (CAF's print_and_drop by default) for
+  // all other messages.
+  auto next = current ? current : caf::scheduled_actor::default_handler{
+                                    caf::print_and_drop};
+  self->set_default_handler(
+    [next](caf::scheduled_actor* ptr,
+           caf::message_view& x) -> caf::result<caf::message> {
+      if (x.content().match_elements<mailbox_probe_atom>())
+        return caf::make_message(static_cast<uint64_t>(ptr->mailbox().size()));
+      return next(ptr, x);
+    });
 }
 
 } // namespace trellis

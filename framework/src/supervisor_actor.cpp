@@ -13,6 +13,7 @@
 #include "trellis/crash_handler.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/health_check.hpp"
+#include "trellis/mailbox_probe.hpp"
 
 namespace trellis::detail {
 
@@ -70,6 +71,7 @@ const char* supervisor_actor::name() const {
 
 caf::behavior supervisor_actor::make_behavior() {
   install_crash_handler(this);
+  install_mailbox_probe(this);
   started_at_ = clock().now();
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   set_exit_handler([this](caf::exit_msg& msg) {
@@ -126,6 +128,20 @@ caf::behavior supervisor_actor::make_behavior() {
       on_health_tick(who, token);
     },
     [this](events_atom) { return events_; },
+    [this](unhealthy_atom, const caf::actor& who,
+           caf::error& reason) -> caf::result<caf::ok_atom> {
+      auto c = who ? children_.find(who.address()) : children_.end();
+      if (c == children_.end() || shutting_down_
+          || stopping_.count(who.address()) > 0)
+        return make_error(errc::not_found, path_,
+                          "no running child is actor "
+                            + std::to_string(who ? who.id() : 0));
+      if (!is(reason, errc::unhealthy))
+        reason = make_error(errc::unhealthy, child_path(*c),
+                            system().render(reason));
+      declare_unhealthy(c, std::move(reason));
+      return caf::ok_atom::value;
+    },
     [this](stop_batch_atom) { continue_parallel_stop(); });
 }
 
@@ -135,6 +151,9 @@ void supervisor_actor::on_exit() {
   for (auto& c : children_)
     if (c.handle)
       send_exit(c.handle, caf::exit_reason::kill);
+  for (auto& kvp : abandoned_)
+    send_exit(kvp.second, caf::exit_reason::kill);
+  abandoned_.clear();
   if (!started_)
     answer_started(start_failure_ ? start_failure_
                                   : caf::error{caf::exit_reason::user_shutdown});
@@ -384,6 +403,9 @@ void supervisor_actor::stop_group(group g, size_t pos, stop_continuation k) {
 // -- failures and restarts ----------------------------------------------------
 
 void supervisor_actor::on_down(caf::down_msg& msg) {
+  // An incarnation declared unhealthy that finally read its kill.
+  if (abandoned_.erase(msg.source) > 0)
+    return;
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
@@ -652,11 +674,13 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
   report::child_unhealthy(system(), path_, c->spec.id(), reason,
                           c->restart_count);
   publish(lifecycle_kind::child_unhealthy, *c, reason);
-  // A stuck actor processes the kill only if its handler ever returns; until
-  // then it keeps its thread. Forget it now so that it gets no new work and
-  // its replacement starts.
-  demonitor(c->handle.address());
+  // A stuck actor reads the kill only if its handler ever returns, and only
+  // after what was already in its mailbox; until then it keeps its thread.
+  // Forget it as the child's incarnation now, so that lookups find the
+  // replacement, which starts at once, but keep watching it, so that it is
+  // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
+  abandoned_.emplace(c->handle.address(), c->handle);
   child_exited(c, std::move(reason));
 }
 

@@ -285,6 +285,9 @@ private:
   std::deque<std::function<void()>> waiting_;
   std::optional<caf::response_promise> op_reply_;
   bool draining_ = false;
+  /// Incarnations declared unhealthy that have not exited yet: still
+  /// monitored, and killed again if the supervisor exits first.
+  std::unordered_map<caf::actor_addr, caf::actor> abandoned_;
   std::optional<parallel_stop> parallel_stop_;
   uint64_t next_snapshot_ = 0;
   std::unordered_map<uint64_t, caf::response_promise> open_snapshots_;

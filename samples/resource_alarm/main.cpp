@@ -1,9 +1,11 @@
 // resource_alarm: the monitor. An indexer that takes 2 ms per document is
 // fed twice as fast as it can work. A resource monitor in the same tree
 // probes its mailbox every 20 ms: past 100 waiting documents it raises an
-// alarm and restarts the indexer (shedding the backlog, which the feeder
-// can resend); once the backlog is gone the alarm clears. It also watches
-// the process' resident memory.
+// alarm and has the supervisor replace the indexer at once; new documents
+// go to the replacement, while the old incarnation finishes what was
+// already queued for it (CAF cannot take a mailbox away) and then dies. Once
+// the backlog is gone the alarm clears. It also watches the process'
+// resident memory.
 //
 //   root (one_for_one)
 //   ├── indexer    worker: 2 ms per document

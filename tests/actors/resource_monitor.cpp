@@ -8,41 +8,39 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Takes 2 ms per message, so a faster sender builds a backlog.
-caf::behavior slow_worker(caf::event_based_actor*) {
-  return {[](int x) {
-    std::this_thread::sleep_for(2ms);
+/// Handles ints only while `open` is set; until then each one waits, so a
+/// backlog builds up however slowly the test sends.
+caf::behavior gated_worker(caf::event_based_actor*,
+                           std::shared_ptr<std::atomic<bool>> open) {
+  return {[open](int x) {
+    while (!open->load())
+      std::this_thread::sleep_for(1ms);
     return x;
   }};
 }
 
-/// Sends `n` messages to `dest`, one every 0.5 ms: twice as fast as
-/// `slow_worker` takes them, so a backlog builds up while it runs.
-void flood(const caf::actor& dest, int n) {
+/// Sends `n` ints to `dest` over about `n / 10` ms, so that the monitor's
+/// probes (every 10 ms) land among them with messages behind them.
+void feed(const caf::actor& dest, int n) {
   for (int i = 0; i < n; ++i) {
     caf::anon_send(dest, i);
-    std::this_thread::sleep_for(500us);
+    if (i % 10 == 0)
+      std::this_thread::sleep_for(1ms);
   }
 }
 
-lifecycle_event next_alarm(caf::scoped_actor& self) {
-  lifecycle_event result;
-  bool found = false;
-  while (!found) {
-    bool timed_out = false;
-    self->receive(
-      [&](lifecycle_event& ev) {
-        if (ev.kind == lifecycle_kind::alarm_set
-            || ev.kind == lifecycle_kind::alarm_cleared) {
-          result = std::move(ev);
-          found = true;
-        }
-      },
-      caf::after(patience) >> [&] { timed_out = true; });
-    if (timed_out)
-      FAIL("no alarm event");
+struct open_on_exit {
+  std::shared_ptr<std::atomic<bool>> open;
+  ~open_on_exit() {
+    open->store(true);
   }
-  return result;
+};
+
+lifecycle_event next_alarm(caf::scoped_actor& self) {
+  return await_event_if(self, [](const lifecycle_event& ev) {
+    return ev.kind == lifecycle_kind::alarm_set
+           || ev.kind == lifecycle_kind::alarm_cleared;
+  });
 }
 
 } // namespace
@@ -52,10 +50,12 @@ TEST_CASE("a mailbox past its threshold raises an alarm that clears when it "
           "[actors][resource_monitor]") {
   fixture f;
   log_capture logs;
+  auto open = std::make_shared<std::atomic<bool>>(false);
+  open_on_exit guard{open};
   std::vector<alarm> seen;
   auto sup = f.start(
     supervisor("root")
-      .child(worker("slow", slow_worker))
+      .child(worker("slow", gated_worker, open))
       .child(resource_monitor(
         "monitor",
         resource_monitor_config{}.interval(10ms).add(
@@ -65,7 +65,8 @@ TEST_CASE("a mailbox past its threshold raises an alarm that clears when it "
   auto events = lifecycle_events(f.sys, sup);
   REQUIRE(events);
   f.probe->join(*events);
-  flood(f.actor_of(sup, "slow"), 600);
+  feed(f.actor_of(sup, "slow"), 2000);
+  open->store(true);
   auto set = next_alarm(f.probe);
   CHECK(set.kind == lifecycle_kind::alarm_set);
   CHECK(set.path == "root/slow");
@@ -96,23 +97,42 @@ TEST_CASE("a mailbox past its threshold raises an alarm that clears when it "
 
 TEST_CASE("an alarm may restart its target", "[actors][resource_monitor]") {
   fixture f;
+  auto open = std::make_shared<std::atomic<bool>>(false);
+  open_on_exit guard{open};
   auto sup = f.start(
     supervisor("root")
       .intensity(5)
-      .child(worker("slow", slow_worker))
+      .child(worker("slow", gated_worker, open))
       .child(resource_monitor(
         "monitor", resource_monitor_config{}.interval(10ms).add(
                      threshold("backlog", metric::mailbox_depth, 100, 10)
                        .target("root/slow")
                        .restart_target()))));
   auto slow = f.actor_of(sup, "slow");
-  flood(slow, 600);
+  f.probe->monitor(slow);
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  // The probes answer only once the gate opens: keep feeding until then,
+  // then open it and let the first probe see what queued behind it.
+  feed(slow, 2000);
+  open->store(true);
+  auto set = next_alarm(f.probe);
+  CHECK(set.kind == lifecycle_kind::alarm_set);
+  // The supervisor replaces the worker at once, without waiting for it to
+  // read an exit message behind its backlog.
   auto fresh = f.await_replaced(sup, "slow", slow);
   CHECK(fresh);
   auto info = f.child(sup, "slow");
   CHECK(info.restart_count == 1);
   CHECK_THAT(info.last_exit_reason,
-             Catch::Contains("unhealthy") && Catch::Contains("alarm backlog"));
+             Catch::StartsWith("trellis::errc::unhealthy: root/slow, alarm "
+                               "backlog: metric=mailbox_depth"));
+  // The old incarnation finishes what was queued for it, then dies.
+  caf::error reason;
+  f.probe->receive([&](caf::down_msg& msg) { reason = msg.reason; },
+                   caf::after(patience) >> [] { FAIL("old worker lives"); });
+  CHECK(reason == caf::exit_reason::kill);
   stop_supervisor(f.sys, sup);
 }
 
@@ -153,7 +173,10 @@ TEST_CASE("an invalid monitor config fails the start",
                Catch::Contains("invalid_spec") && Catch::Contains(text));
   };
   check(threshold("a", metric::mailbox_depth, 10, 1), "needs a target path");
-  check(threshold("b", metric::threads, 1, 10), "clears above");
+  check(threshold("b", metric::threads, 1, 10), "must clear below");
+  check(threshold("b2", metric::threads, 5, 5), "must clear below");
+  check(threshold("d", metric::probe_rtt_ms, 5000, 10).target("root/x"),
+        "above the probe timeout");
   check(threshold("c", metric::threads, 10, 1).target("root/x"),
         "watches the process");
 }

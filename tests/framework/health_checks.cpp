@@ -34,26 +34,14 @@ caf::behavior readiness(caf::event_based_actor*,
   };
 }
 
-/// Waits for the next lifecycle event of `kind` about `path`.
-lifecycle_event await_event(caf::scoped_actor& self, lifecycle_kind kind,
-                            const std::string& path) {
-  lifecycle_event result;
-  bool found = false;
-  while (!found) {
-    bool timed_out = false;
-    self->receive(
-      [&](lifecycle_event& ev) {
-        if (ev.kind == kind && ev.path == path) {
-          result = std::move(ev);
-          found = true;
-        }
-      },
-      caf::after(patience) >> [&] { timed_out = true; });
-    if (timed_out)
-      FAIL("no " << to_string(kind) << " event for " << path);
+/// Releases stuck handlers when a test ends, even by a failed REQUIRE, so
+/// that the actor system can shut down. Declare it after the actor system.
+struct release_on_exit {
+  std::shared_ptr<std::atomic<bool>> release;
+  ~release_on_exit() {
+    release->store(true);
   }
-  return result;
-}
+};
 
 int ask(caf::scoped_actor& self, const caf::actor& hdl, int x) {
   int result = -1;
@@ -69,6 +57,7 @@ TEST_CASE("a child stuck in a handler is detected and replaced",
   fixture f;
   log_capture logs;
   auto release = std::make_shared<std::atomic<bool>>(false);
+  release_on_exit guard{release};
   bool detached = GENERATE(false, true);
   INFO("detached: " << detached);
   auto sup = f.start(
@@ -77,7 +66,7 @@ TEST_CASE("a child stuck in a handler is detected and replaced",
       .child(f.probed("a"))
       .child(worker("stuck", hangs_on_request, release)
                .detached(detached)
-               .health_check(health_check{20ms, 50ms, 2})));
+               .health_check(health_check{20ms, 250ms, 2})));
   f.next_event();
   auto events = lifecycle_events(f.sys, sup);
   REQUIRE(events);
@@ -88,7 +77,7 @@ TEST_CASE("a child stuck in a handler is detected and replaced",
   CHECK(is(ev.reason, errc::hung));
   CHECK_THAT(f.render(ev.reason), Catch::Contains("root/stuck")
                                     && Catch::Contains("no answer to 2 health "
-                                                       "checks of 50ms")
+                                                       "checks of 250ms")
                                     && Catch::Contains("stuck in a handler"));
   await_event(f.probe, lifecycle_kind::child_restarted, "root/stuck");
   // The replacement answers while the old incarnation is still stuck, and
@@ -102,12 +91,16 @@ TEST_CASE("a child stuck in a handler is detected and replaced",
   CHECK_THAT(info.last_exit_reason, Catch::Contains("hung"));
   CHECK(logs.reports("child_unhealthy supervisor=root child=stuck").size()
         == 1);
-  // Released, the old incarnation reads its mailbox and dies of the kill.
+  // Released, the old incarnation reads its mailbox and dies of the kill;
+  // its late down message changes nothing.
   f.probe->monitor(stuck);
   release->store(true);
   caf::error reason;
-  f.probe->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  f.probe->receive([&](caf::down_msg& msg) { reason = msg.reason; },
+                   caf::after(patience) >> [] { FAIL("still stuck"); });
   CHECK(reason == caf::exit_reason::kill);
+  CHECK(f.child(sup, "stuck").restart_count == 1);
+  CHECK(f.actor_of(sup, "stuck") == fresh);
   stop_supervisor(f.sys, sup);
 }
 
@@ -122,9 +115,10 @@ TEST_CASE("detection works while stuck children hold every scheduler thread",
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   auto release = std::make_shared<std::atomic<bool>>(false);
+  release_on_exit guard{release};
   auto stuck = [&](const std::string& id) {
     return worker(id, hangs_on_request, release)
-      .health_check(health_check{20ms, 50ms, 2});
+      .health_check(health_check{20ms, 250ms, 2});
   };
   // The supervisor runs on a thread of its own, so it still runs when the
   // scheduler's two threads are both stuck.
@@ -152,6 +146,48 @@ TEST_CASE("detection works while stuck children hold every scheduler thread",
   await_event(self, lifecycle_kind::child_restarted, "root/x");
   await_event(self, lifecycle_kind::child_restarted, "root/y");
   stop_supervisor(sys, *sup);
+}
+
+TEST_CASE("a stuck incarnation is killed when its supervisor exits first",
+          "[health][detection]") {
+  fixture f;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  release_on_exit guard{release};
+  auto sup = f.start(supervisor("root").intensity(5).child(
+    worker("stuck", hangs_on_request, release)
+      .detached(true)
+      .health_check(health_check{20ms, 250ms, 2})));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  auto stuck = f.actor_of(sup, "stuck");
+  f.probe->monitor(stuck);
+  f.probe->send(stuck, hang_atom::value);
+  await_event(f.probe, lifecycle_kind::child_restarted, "root/stuck");
+  stop_supervisor(f.sys, sup);
+  // The kill waits in its mailbox until the handler returns, then ends it.
+  release->store(true);
+  caf::error reason;
+  f.probe->receive([&](caf::down_msg& msg) { reason = msg.reason; },
+                   caf::after(patience) >> [] { FAIL("still running"); });
+  CHECK(reason == caf::exit_reason::kill);
+}
+
+TEST_CASE("health checks are checked", "[health]") {
+  auto noop = [](child_context&) -> start_result { return ignore; };
+  CHECK(is(worker("a", noop).health_check(health_check{0ms, 10ms}).validate(),
+           errc::invalid_spec));
+  CHECK(is(worker("a", noop).health_check(health_check{10ms, 0ms}).validate(),
+           errc::invalid_spec));
+  CHECK(is(worker("a", noop).health_check(health_check{10ms, 10ms, 0}).validate(),
+           errc::invalid_spec));
+  CHECK(is(supervisor("s")
+             .as_child()
+             .health_check(health_check{10ms, 10ms}.readiness())
+             .validate(),
+           errc::invalid_spec));
+  CHECK_FALSE(
+    supervisor("s").as_child().health_check(health_check{10ms, 10ms}).validate());
 }
 
 TEST_CASE("a child may answer its own readiness check",

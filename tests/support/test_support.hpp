@@ -61,6 +61,38 @@ inline caf::behavior stubborn_worker(caf::event_based_actor* self,
   return probed_worker(self, std::move(id), std::move(probe));
 }
 
+/// Waits for the next lifecycle event for which `pred` holds, skipping
+/// others; fails after `patience`. `self` must have joined the tree's group.
+template <class Predicate>
+lifecycle_event await_event_if(caf::scoped_actor& self, Predicate pred) {
+  for (;;) {
+    lifecycle_event result;
+    bool found = false;
+    bool timed_out = false;
+    self->receive(
+      [&](lifecycle_event& ev) {
+        if (pred(ev)) {
+          result = std::move(ev);
+          found = true;
+        }
+      },
+      caf::after(patience) >> [&] { timed_out = true; });
+    if (found)
+      return result;
+    if (timed_out)
+      FAIL("no matching lifecycle event");
+  }
+}
+
+/// Waits for the next event of `kind` about `path`.
+inline lifecycle_event await_event(caf::scoped_actor& self, lifecycle_kind kind,
+                                   const std::string& path) {
+  INFO("waiting for " << to_string(kind) << " of " << path);
+  return await_event_if(self, [&](const lifecycle_event& ev) {
+    return ev.kind == kind && ev.path == path;
+  });
+}
+
 /// Captures Trellis' report lines for the lifetime of the object.
 class log_capture {
 public:

@@ -69,7 +69,7 @@ std::string describe(const alarm& x);
 class threshold {
 public:
   /// Raises alarm `name` when `what` reaches `raise_at` and clears it when
-  /// it falls to `clear_at` (at most `raise_at`).
+  /// it falls to `clear_at` (below `raise_at`).
   threshold(std::string name, metric what, double raise_at, double clear_at)
     : name_(std::move(name)),
       what_(what),

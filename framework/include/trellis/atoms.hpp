@@ -69,4 +69,12 @@ using mailbox_probe_atom = caf::atom_constant<caf::atom("tr_mbox")>;
 /// `caf::ok_atom` when ready, or an error.
 using readiness_atom = caf::atom_constant<caf::atom("tr_ready")>;
 
+/// `(unhealthy_atom, caf::actor child, caf::error reason)` tells a
+/// supervisor that its child `child` is unhealthy: the supervisor treats it
+/// as a failed health check (reports, publishes, kills and forgets that
+/// incarnation, restarts by strategy) without waiting for the child to read
+/// an exit message. Answers `caf::ok_atom`, or `errc::not_found` if `child`
+/// is no longer its current incarnation of any child.
+using unhealthy_atom = caf::atom_constant<caf::atom("tr_unhlthy")>;
+
 } // namespace trellis

@@ -7,14 +7,15 @@ namespace trellis {
 /// Makes `self` answer `(mailbox_probe_atom)` with its mailbox depth as
 /// `uint64_t`, through CAF's default handler (which only sees messages no
 /// behavior matched), so it works for any behavior, across `become`, and for
-/// typed actors. Other unmatched messages go to CAF's own default,
-/// `print_and_drop`. An actor that sets its own default handler afterwards
-/// stops answering the probe; a resource monitor then reports the probe as
-/// failed rather than guessing.
+/// typed actors. Other unmatched messages go to the default handler the
+/// actor had (CAF's `print_and_drop` unless it set its own, for example in
+/// its constructor). An actor that sets a default handler afterwards stops
+/// answering the probe; a resource monitor then sees the probe fail.
 ///
 /// Reading the depth from another thread would race with the actor, which
 /// is why the actor answers for itself. Actors started through
-/// `child_context::spawn` or `trellis::worker` get this automatically.
+/// `child_context::spawn` or `trellis::worker` get this automatically, as do
+/// Trellis' supervisors.
 void install_mailbox_probe(caf::scheduled_actor* self);
 
 } // namespace trellis
