@@ -38,6 +38,13 @@ caf::error child_spec::validate() const {
                           + "' is a supervisor, which has no readiness "
                             "answer");
   }
+  if (backoff_
+      && (backoff_->min() < caf::timespan{0} || backoff_->max() < backoff_->min()
+          || backoff_->jitter() < 0 || backoff_->reset_after() < caf::timespan{0}))
+    return make_error(errc::invalid_spec, "backoff",
+                      "child '" + id_
+                        + "' needs 0 <= min <= max, a non-negative jitter "
+                          "and reset_after");
   if (significant_ && restart_ == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_

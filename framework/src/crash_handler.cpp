@@ -41,6 +41,15 @@ caf::error crash_reason(const std::exception_ptr& x) {
   }
 }
 
+std::optional<crash_details> crash_details_of(const caf::error& reason) {
+  if (!is(reason, errc::unhandled_exception))
+    return std::nullopt;
+  auto& ctx = reason.context();
+  if (!ctx.match_elements<std::string, std::string>())
+    return std::nullopt;
+  return crash_details{ctx.get_as<std::string>(0), ctx.get_as<std::string>(1)};
+}
+
 void install_crash_handler(caf::scheduled_actor* self) {
   // A plain function pointer: no allocation per actor.
   self->set_exception_handler(handle_exception);

@@ -2,6 +2,7 @@
 
 #include "trellis/auto_shutdown.hpp"
 #include "trellis/child_info.hpp"
+#include "trellis/decision.hpp"
 #include "trellis/child_type.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/shutdown.hpp"
@@ -80,6 +81,18 @@ std::string to_string(const shutdown& x) {
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(x.time());
   return "timeout(" + std::to_string(ms.count()) + "ms)";
+}
+
+std::string to_string(decision x) {
+  switch (x) {
+    case decision::restart:
+      return "restart";
+    case decision::stop:
+      return "stop";
+    case decision::escalate:
+      return "escalate";
+  }
+  return "unknown";
 }
 
 } // namespace trellis

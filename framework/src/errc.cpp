@@ -39,6 +39,8 @@ std::string to_string(errc x) {
       return "hung";
     case errc::unhealthy:
       return "unhealthy";
+    case errc::escalated:
+      return "escalated";
   }
   return "unknown";
 }

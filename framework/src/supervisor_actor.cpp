@@ -11,6 +11,7 @@
 #include "report.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
+#include "trellis/decision.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/health_check.hpp"
 #include "trellis/mailbox_probe.hpp"
@@ -27,6 +28,9 @@ using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
 
 /// A dynamic supervisor's shutdown stops its next batch of children.
 using stop_batch_atom = caf::atom_constant<caf::atom("tr_stopbat")>;
+
+/// A restart delayed by backoff is due.
+using restart_due_atom = caf::atom_constant<caf::atom("tr_due")>;
 
 /// Time for a child's next health check.
 using health_tick_atom = caf::atom_constant<caf::atom("tr_health")>;
@@ -126,6 +130,9 @@ caf::behavior supervisor_actor::make_behavior() {
     },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
       on_health_tick(who, token);
+    },
+    [this](restart_due_atom, const std::string& id, uint64_t token) {
+      when_idle([this, id, token] { on_restart_due(id, token); });
     },
     [this](events_atom) { return events_; },
     [this](unhealthy_atom, const caf::actor& who,
@@ -246,6 +253,7 @@ void supervisor_actor::fail_start(caf::error reason) {
     children_.unbind(c);
   }
   c->last_reason = reason;
+  c->ran_for = caf::timespan{0};
   k(std::move(reason));
 }
 
@@ -422,6 +430,8 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
 }
 
 void supervisor_actor::child_exited(iterator c, caf::error reason) {
+  if (c->state == child_state::running)
+    c->ran_for = clock().now() - c->started_at;
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
   c->last_reason = std::move(reason);
@@ -440,6 +450,10 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
 
 void supervisor_actor::handle_exit(iterator c) {
   c->exit_pending = false;
+  if (c->spec.decider()) {
+    apply_decider(c);
+    return;
+  }
   auto normal = is_normal_exit(c->last_reason);
   switch (c->spec.restart()) {
     case restart::permanent:
@@ -474,6 +488,36 @@ void supervisor_actor::handle_exit(iterator c) {
   }
 }
 
+void supervisor_actor::apply_decider(iterator c) {
+  auto what = decision::escalate;
+  try {
+    what = c->spec.decider()(c->last_reason);
+  } catch (...) {
+    // A decider that throws cannot be trusted to have decided anything.
+  }
+  if (!is_normal_exit(c->last_reason) || what != decision::stop)
+    report::child_terminated(system(), path_, c->spec.id(), c->last_reason,
+                             c->restart_count);
+  switch (what) {
+    case decision::restart:
+      restart(c);
+      break;
+    case decision::stop: {
+      auto significant = c->spec.significant();
+      if (spec_.dynamic() || c->spec.restart() == restart::temporary)
+        children_.erase(c);
+      else
+        c->state = child_state::stopped;
+      auto_shutdown_after(significant);
+      break;
+    }
+    case decision::escalate:
+      shutdown(make_error(errc::escalated, path_, c->spec.id(),
+                          system().render(c->last_reason)));
+      break;
+  }
+}
+
 void supervisor_actor::auto_shutdown_after(bool significant) {
   auto mode = spec_.auto_shutdown();
   if (!significant || mode == trellis::auto_shutdown::never)
@@ -496,6 +540,29 @@ void supervisor_actor::restart(iterator c) {
                         c->spec.id(), system().render(c->last_reason)));
     return;
   }
+  if (auto& backoff = c->spec.backoff()) {
+    // Charged above, once; the group restarts when the delay has passed.
+    if (c->ran_for >= backoff->reset_after())
+      c->backoff_attempt = 0;
+    c->ran_for = caf::timespan{0};
+    auto delay = backoff->delay(c->backoff_attempt++, jitter_(rng_));
+    c->state = child_state::restarting;
+    c->restart_due = clock().now() + delay;
+    c->due_token = ++next_token_;
+    delayed_send(this, delay, restart_due_atom::value, c->spec.id(),
+                 c->due_token);
+    return;
+  }
+  restart_group(c);
+}
+
+void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
+  auto c = children_.find(id);
+  // Terminated, deleted, or restarted otherwise since: nothing is due.
+  if (shutting_down_ || c == children_.end() || c->due_token != token
+      || c->state != child_state::restarting || c->handle)
+    return;
+  c->due_token = 0;
   restart_group(c);
 }
 
@@ -748,6 +815,9 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.restart_count = c.restart_count;
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
+  if (c.due_token != 0 && c.state == child_state::restarting)
+    x.restart_due_in = std::max(caf::timespan{0},
+                                c.restart_due - clock().now());
   return x;
 }
 

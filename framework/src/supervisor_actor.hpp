@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -223,8 +224,15 @@ private:
   /// Decides what an exited child's restart type asks for.
   void handle_exit(iterator c);
 
-  /// Charges the restart budget and restarts `c` by the strategy.
+  /// Charges the restart budget and restarts `c` by the strategy, at once
+  /// or after its backoff delay.
   void restart(iterator c);
+
+  /// A restart delayed by backoff is due.
+  void on_restart_due(const std::string& id, uint64_t token);
+
+  /// Handles an exit by the child's decider instead of its restart type.
+  void apply_decider(iterator c);
 
   /// Stops the group `c`'s failure affects, then starts it again.
   void restart_group(iterator c);
@@ -288,6 +296,9 @@ private:
   /// Incarnations declared unhealthy that have not exited yet: still
   /// monitored, and killed again if the supervisor exits first.
   std::unordered_map<caf::actor_addr, caf::actor> abandoned_;
+  /// Randomness for backoff jitter.
+  std::minstd_rand rng_{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter_{0.0, 1.0};
   std::optional<parallel_stop> parallel_stop_;
   uint64_t next_snapshot_ = 0;
   std::unordered_map<uint64_t, caf::response_promise> open_snapshots_;

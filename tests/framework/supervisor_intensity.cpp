@@ -1,6 +1,4 @@
-#include "test_support.hpp"
-
-#include <caf/scheduler/test_coordinator.hpp>
+#include "clock_fixture.hpp"
 
 using namespace trellis;
 using namespace trellis::test;
@@ -31,36 +29,6 @@ TEST_CASE("exactly intensity restarts within the period are survived, one "
 
 namespace {
 
-/// A supervisor on CAF's deterministic scheduler and test clock.
-struct manual_fixture {
-  struct config : test_config {
-    config() {
-      set("scheduler.policy", caf::atom("testing"));
-    }
-  };
-  config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  caf::scoped_actor self{sys};
-
-  std::vector<child_info> children(const caf::actor& sup) {
-    self->send(sup, which_children_atom::value);
-    sched.run();
-    std::vector<child_info> result;
-    self->receive([&](std::vector<child_info>& xs) { result = std::move(xs); });
-    return result;
-  }
-
-  void kill_child(const caf::actor& sup) {
-    auto kids = children(sup);
-    REQUIRE(kids.size() == 1);
-    REQUIRE(kids[0].actor);
-    caf::anon_send_exit(kids[0].actor, caf::exit_reason::kill);
-    sched.run();
-  }
-};
-
 caf::behavior idle(caf::event_based_actor*) {
   return {[](int x) { return x; }};
 }
@@ -69,7 +37,7 @@ caf::behavior idle(caf::event_based_actor*) {
 
 TEST_CASE("restarts that left the period no longer count (test clock)",
           "[supervisor][intensity]") {
-  manual_fixture f;
+  clock_fixture f;
   auto sup = spawn_supervisor(f.sys, supervisor("root").intensity(1).period(10s)
                                        .child(worker("a", idle)));
   REQUIRE(sup);

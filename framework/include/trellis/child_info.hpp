@@ -5,6 +5,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
 
 #include "trellis/child_type.hpp"
 #include "trellis/restart.hpp"
@@ -41,12 +42,16 @@ struct child_info {
   uint64_t restart_count = 0;
   /// The last exit reason, rendered; empty if it never exited.
   std::string last_exit_reason;
+  /// For a restart delayed by backoff: the time left until it is due;
+  /// zero otherwise.
+  caf::timespan restart_due_in{0};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
-           x.restart_type, x.state, x.restart_count, x.last_exit_reason);
+           x.restart_type, x.state, x.restart_count, x.last_exit_reason,
+           x.restart_due_in);
 }
 
 /// The counts of `count_children` (OTP's `count_children/1`).

@@ -15,8 +15,10 @@
 
 #include "trellis/child_context.hpp"
 #include "trellis/child_type.hpp"
+#include "trellis/decision.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/health_check.hpp"
+#include "trellis/restart_backoff.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/shutdown.hpp"
 #include "trellis/start_result.hpp"
@@ -135,6 +137,30 @@ public:
     return *this;
   }
 
+  /// Returns the child's restart backoff, if it has one.
+  const std::optional<restart_backoff>& backoff() const noexcept {
+    return backoff_;
+  }
+
+  /// Delays the child's restarts exponentially (see `restart_backoff`).
+  child_spec& backoff(restart_backoff x) noexcept {
+    backoff_ = x;
+    return *this;
+  }
+
+  /// Returns the child's decider, if any.
+  const trellis::decider& decider() const noexcept {
+    return decider_;
+  }
+
+  /// Lets `f` decide, from each exit reason, whether the child is
+  /// restarted, left stopped, or its supervisor gives up (see `decision`);
+  /// it replaces OTP's rules by restart type for this child.
+  child_spec& decider(trellis::decider f) {
+    decider_ = std::move(f);
+    return *this;
+  }
+
   /// Returns whether the child runs on a thread of its own.
   bool detached() const noexcept {
     return detached_;
@@ -171,6 +197,8 @@ private:
   bool significant_ = false;
   bool detached_ = false;
   std::optional<trellis::health_check> health_check_;
+  std::optional<restart_backoff> backoff_;
+  trellis::decider decider_;
   std::shared_ptr<const supervisor_spec> nested_;
 
   friend class supervisor_spec;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <exception>
+#include <optional>
+#include <string>
 
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
@@ -10,6 +12,18 @@ namespace trellis {
 /// Turns an exception into an exit reason: `errc::unhandled_exception` whose
 /// context holds the exception's demangled type and its `what()`.
 caf::error crash_reason(const std::exception_ptr& x);
+
+/// The exception behind a crash reason.
+struct crash_details {
+  /// The exception's demangled type, e.g. `std::invalid_argument`.
+  std::string type;
+  /// Its `what()`.
+  std::string what;
+};
+
+/// Returns the exception's type and message if `reason` is a crash reason
+/// (`errc::unhandled_exception`), for deciders that tell crashes apart.
+std::optional<crash_details> crash_details_of(const caf::error& reason);
 
 /// Replaces CAF's default exception handler of `self`, which prints to stdout
 /// and exits with a bare `sec::runtime_error`, by one that exits with

@@ -58,6 +58,9 @@ enum class errc : uint8_t {
   /// A child answered its readiness check with an error, or an alarm asked
   /// for its restart. The context holds the cause.
   unhealthy,
+  /// A child's decider asked its supervisor to give up; the context names
+  /// the supervisor, the child and its exit reason.
+  escalated,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

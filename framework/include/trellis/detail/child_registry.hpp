@@ -36,6 +36,13 @@ struct child {
   uint32_t missed_checks = 0;
   /// Identifies this incarnation's current health check timer.
   uint64_t health_token = 0;
+  /// Restarts in a row delayed by backoff, and how long the last
+  /// incarnation ran (the backoff starts over after a stable run).
+  uint32_t backoff_attempt = 0;
+  caf::timespan ran_for{0};
+  /// When a delayed restart is due, and which one (0: none pending).
+  caf::actor_clock::time_point restart_due;
+  uint64_t due_token = 0;
 };
 
 /// The children of one supervisor in start order, found by id and by actor

@@ -1,0 +1,151 @@
+#include "clock_fixture.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::behavior idle(caf::event_based_actor*) {
+  return {[](int x) { return x; }};
+}
+
+} // namespace
+
+TEST_CASE("backoff delays grow, cap, and reset after a stable run",
+          "[supervisor][backoff]") {
+  clock_fixture f;
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root").intensity(100).period(1h).child(
+             worker("a", idle).backoff(
+               restart_backoff{100ms, 400ms, 0.0}.reset_after(10s))));
+  REQUIRE(sup);
+  f.sched.run();
+  // Each restart in a row waits twice as long, up to the cap.
+  for (auto delay : {100ms, 200ms, 400ms, 400ms}) {
+    INFO("delay " << delay.count() << "ms");
+    f.kill_child(*sup);
+    auto x = f.child(*sup);
+    CHECK(x.state == child_state::restarting);
+    CHECK(x.restart_due_in == caf::timespan{delay});
+    f.advance(delay - 1ms);
+    CHECK(f.child(*sup).state == child_state::restarting);
+    f.advance(1ms);
+    CHECK(f.child(*sup).state == child_state::running);
+  }
+  CHECK(f.child(*sup).restart_count == 4);
+  // After 10 s of running, the next restart waits the minimum again.
+  f.advance(10s);
+  f.kill_child(*sup);
+  CHECK(f.child(*sup).restart_due_in == caf::timespan{100ms});
+  f.advance(100ms);
+  CHECK(f.child(*sup).state == child_state::running);
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+TEST_CASE("a delayed restart counts once against intensity and is cancelled "
+          "by terminate_child and shutdown",
+          "[supervisor][backoff]") {
+  clock_fixture f;
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root").intensity(1).period(1h).child(
+             worker("a", idle).backoff(restart_backoff{1s, 1s, 0.0})));
+  REQUIRE(sup);
+  f.sched.run();
+  f.self->monitor(*sup);
+  f.kill_child(*sup); // restart 1 of 1, charged now, due in 1 s
+  SECTION("the wait itself charges nothing more") {
+    f.advance(1s);
+    CHECK(f.child(*sup).state == child_state::running);
+    CHECK(f.child(*sup).restart_count == 1);
+  }
+  SECTION("terminate_child cancels it") {
+    f.self->send(*sup, terminate_child_atom::value, std::string{"a"});
+    f.sched.run();
+    f.self->receive([](caf::ok_atom) {});
+    f.advance(2s);
+    auto x = f.child(*sup);
+    CHECK(x.state == child_state::stopped);
+    CHECK(x.restart_due_in == caf::timespan{0});
+  }
+  SECTION("shutdown cancels it") {
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+    f.sched.run();
+    caf::error reason;
+    f.self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+    CHECK(reason == caf::exit_reason::user_shutdown);
+    f.advance(2s); // the due timer fires into nothing
+  }
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+TEST_CASE("backoff jitter stays within its fraction", "[backoff]") {
+  restart_backoff b{100ms, 1s, 0.5};
+  CHECK(b.delay(0, 0.0) == caf::timespan{100ms});
+  CHECK(b.delay(0, 0.999) < caf::timespan{150ms});
+  CHECK(b.delay(0, 0.5) == caf::timespan{125ms});
+  CHECK(b.delay(3, 0.0) == caf::timespan{800ms});
+  CHECK(b.delay(4, 0.0) == caf::timespan{1s});
+  CHECK(b.delay(200, 0.0) == caf::timespan{1s});
+}
+
+TEST_CASE("a decider chooses restart, stop or escalate per exit reason",
+          "[supervisor][decider]") {
+  fixture f;
+  auto by_exception = [](const caf::error& reason) {
+    auto crash = crash_details_of(reason);
+    if (!crash)
+      return decision::restart;
+    if (crash->type == "std::invalid_argument")
+      return decision::stop;
+    if (crash->what == "fatal")
+      return decision::escalate;
+    return decision::restart;
+  };
+  using throw_atom = caf::atom_constant<caf::atom("throw")>;
+  auto thrower = [](caf::event_based_actor*) -> caf::behavior {
+    return {[](throw_atom, const std::string& type, const std::string& what) {
+      if (type == "invalid_argument")
+        throw std::invalid_argument(what);
+      throw std::runtime_error(what);
+    }};
+  };
+  auto sup = f.start(supervisor("root").intensity(5).child(
+    worker("a", thrower).decider(by_exception)));
+  auto crash = [&](const std::string& type, const std::string& what) {
+    auto a = f.actor_of(sup, "a");
+    f.probe->send(a, throw_atom::value, type, what);
+    return f.await_replaced(sup, "a", a);
+  };
+  SECTION("restart") {
+    CHECK(crash("runtime_error", "transient glitch"));
+    CHECK(f.child(sup, "a").restart_count == 1);
+    stop_supervisor(f.sys, sup);
+  }
+  SECTION("stop: even a permanent child stays down") {
+    CHECK_FALSE(crash("invalid_argument", "bad input"));
+    CHECK(f.child(sup, "a").state == child_state::stopped);
+    CHECK(f.child(sup, "a").restart_count == 0);
+    stop_supervisor(f.sys, sup);
+  }
+  SECTION("escalate") {
+    auto a = f.actor_of(sup, "a");
+    f.probe->send(a, throw_atom::value, std::string{"runtime_error"},
+                  std::string{"fatal"});
+    CHECK_THAT(f.exit_reason_of(sup),
+               Catch::StartsWith("trellis::errc::escalated: root, a, "
+                                 "trellis::errc::unhandled_exception: "
+                                 "std::runtime_error, fatal"));
+  }
+}
+
+TEST_CASE("crash details name the exception", "[decider]") {
+  auto details = crash_details_of(
+    crash_reason(std::make_exception_ptr(std::out_of_range("index 7"))));
+  REQUIRE(details);
+  CHECK(details->type == "std::out_of_range");
+  CHECK(details->what == "index 7");
+  CHECK_FALSE(crash_details_of(caf::exit_reason::kill));
+}
