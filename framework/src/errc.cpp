@@ -41,6 +41,8 @@ std::string to_string(errc x) {
       return "unhealthy";
     case errc::escalated:
       return "escalated";
+    case errc::circuit_open:
+      return "circuit_open";
   }
   return "unknown";
 }

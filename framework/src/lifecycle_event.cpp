@@ -18,6 +18,8 @@ std::string to_string(lifecycle_kind x) {
       return "alarm_set";
     case lifecycle_kind::alarm_cleared:
       return "alarm_cleared";
+    case lifecycle_kind::breaker_state_changed:
+      return "breaker_state_changed";
   }
   return "unknown";
 }

@@ -61,6 +61,9 @@ enum class errc : uint8_t {
   /// A child's decider asked its supervisor to give up; the context names
   /// the supervisor, the child and its exit reason.
   escalated,
+  /// A circuit breaker is open: the call was refused at once, without
+  /// reaching the protected actor.
+  circuit_open,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

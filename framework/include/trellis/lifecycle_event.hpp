@@ -29,6 +29,9 @@ enum class lifecycle_kind : uint8_t {
   alarm_set,
   /// The alarm's value went back below its clear level.
   alarm_cleared,
+  /// A circuit breaker changed state; `detail` says `state=open` (or
+  /// `half_open`, `closed`) and the failures counted.
+  breaker_state_changed,
 };
 
 /// Returns the enumerator's name.

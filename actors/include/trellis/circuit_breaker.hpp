@@ -1,0 +1,103 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include "trellis/child_spec.hpp"
+
+namespace trellis {
+
+/// The state of a circuit breaker.
+enum class breaker_state : uint8_t {
+  /// Calls pass through; consecutive failures are counted.
+  closed,
+  /// Calls fail at once with `errc::circuit_open`, until `reset_timeout`.
+  open,
+  /// One trial call passes; its outcome closes or reopens the breaker.
+  half_open,
+};
+
+/// Returns the enumerator's name.
+std::string to_string(breaker_state x);
+
+/// `(caf::get_atom, breaker_state_atom)` asks a circuit breaker for its
+/// `breaker_state`.
+using breaker_state_atom = caf::atom_constant<caf::atom("tr_bstate")>;
+
+/// What a circuit breaker protects and when it trips.
+class circuit_breaker_config {
+public:
+  /// The path of the protected actor, within the subtree of the breaker's
+  /// supervisor (e.g. `root/payments`); found again after each restart.
+  circuit_breaker_config& target(std::string path) {
+    target_ = std::move(path);
+    return *this;
+  }
+
+  const std::string& target() const noexcept {
+    return target_;
+  }
+
+  /// Consecutive failed calls that open the breaker (default 5).
+  circuit_breaker_config& failure_threshold(uint32_t x) noexcept {
+    failure_threshold_ = x;
+    return *this;
+  }
+
+  uint32_t failure_threshold() const noexcept {
+    return failure_threshold_;
+  }
+
+  /// How long a call may take before it counts as failed (default 1 s).
+  template <class Rep, class Period>
+  circuit_breaker_config& call_timeout(std::chrono::duration<Rep, Period> x) {
+    call_timeout_ = std::chrono::duration_cast<caf::timespan>(x);
+    return *this;
+  }
+
+  caf::timespan call_timeout() const noexcept {
+    return call_timeout_;
+  }
+
+  /// How long the breaker stays open before it lets a trial call through
+  /// (default 10 s).
+  template <class Rep, class Period>
+  circuit_breaker_config& reset_timeout(std::chrono::duration<Rep, Period> x) {
+    reset_timeout_ = std::chrono::duration_cast<caf::timespan>(x);
+    return *this;
+  }
+
+  caf::timespan reset_timeout() const noexcept {
+    return reset_timeout_;
+  }
+
+  /// Checks the target, the threshold and the timeouts.
+  caf::error validate() const;
+
+private:
+  std::string target_;
+  uint32_t failure_threshold_ = 5;
+  caf::timespan call_timeout_ = std::chrono::seconds(1);
+  caf::timespan reset_timeout_ = std::chrono::seconds(10);
+};
+
+/// A worker spec for a circuit breaker in front of a flaky actor: callers
+/// send their requests to the breaker, which forwards each to the target
+/// and relays the answer. A failed call (an error answer, a timeout, a
+/// target that is down or restarting) counts; `failure_threshold` of them
+/// in a row open the breaker, and while it is open callers get
+/// `errc::circuit_open` at once, sparing the target. After `reset_timeout`
+/// it is half open: one trial call passes, and its outcome closes the
+/// breaker or opens it again; other calls meanwhile fail fast. Each change
+/// of state is logged and published as a `lifecycle_event`
+/// (`breaker_state_changed`). Responses, including errors, reach the caller
+/// unchanged; messages the target does not answer count as timeouts, so
+/// use the breaker for request/response traffic.
+child_spec circuit_breaker(std::string id, circuit_breaker_config config);
+
+} // namespace trellis

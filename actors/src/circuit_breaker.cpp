@@ -1,0 +1,191 @@
+#include "trellis/circuit_breaker.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "trellis/atoms.hpp"
+#include "trellis/errc.hpp"
+#include "trellis/lifecycle_event.hpp"
+#include "trellis/log.hpp"
+
+namespace trellis {
+
+namespace {
+
+using half_open_atom = caf::atom_constant<caf::atom("tr_bhalf")>;
+
+/// Matches no answer a target gives, so that every answer reaches the
+/// error handler (see `forward`).
+using never_answered_atom = caf::atom_constant<caf::atom("tr_bnever")>;
+
+struct breaker {
+  circuit_breaker_config config;
+  caf::actor supervisor;
+  std::string path;
+  caf::group events;
+  breaker_state state = breaker_state::closed;
+  uint32_t failures = 0;
+  /// Incremented on every opening, so that a stale reset timer is ignored.
+  uint64_t opened = 0;
+  /// Whether the half-open trial call is on its way.
+  bool trial_pending = false;
+  /// The target's current actor, looked up again after it failed.
+  caf::actor target;
+  static inline const char* name = "trellis.circuit_breaker";
+};
+
+using breaker_actor = caf::stateful_actor<breaker>;
+
+void change_state(breaker_actor* self, breaker_state to) {
+  auto& st = self->state;
+  if (st.state == to)
+    return;
+  st.state = to;
+  auto detail = "state=" + to_string(to) + " failures="
+                + std::to_string(st.failures);
+  if (auto log = spdlog::get(logger_name)) {
+    if (to == breaker_state::open)
+      log->warn("breaker_state_changed breaker={} target={} {}", st.path,
+                st.config.target(), detail);
+    else
+      log->info("breaker_state_changed breaker={} target={} {}", st.path,
+                st.config.target(), detail);
+  }
+  if (st.events)
+    self->send(st.events,
+               lifecycle_event{lifecycle_kind::breaker_state_changed, st.path,
+                               st.config.target(), caf::error{}, 0, detail,
+                               caf::make_timestamp()});
+  if (to == breaker_state::open) {
+    st.trial_pending = false;
+    self->delayed_send(self, st.config.reset_timeout(),
+                       half_open_atom::value, ++st.opened);
+  }
+}
+
+void on_success(breaker_actor* self) {
+  self->state.failures = 0;
+  self->state.trial_pending = false;
+  change_state(self, breaker_state::closed);
+}
+
+void on_failure(breaker_actor* self) {
+  auto& st = self->state;
+  ++st.failures;
+  if (st.state == breaker_state::half_open
+      || st.failures >= st.config.failure_threshold())
+    change_state(self, breaker_state::open);
+}
+
+/// Forwards `msg` to the target and relays the answer through `rp`.
+void forward(breaker_actor* self, caf::message msg, caf::response_promise rp) {
+  auto& st = self->state;
+  auto timeout = st.config.call_timeout();
+  auto failed = [self, rp](caf::error& err) mutable {
+    if (err == caf::sec::request_receiver_down
+        || err == caf::sec::request_timeout)
+      self->state.target = nullptr; // Look it up again next time.
+    on_failure(self);
+    rp.deliver(std::move(err));
+  };
+  auto call = [self, msg, rp, timeout, failed](caf::actor target) mutable {
+    // Answers of any type: CAF 0.17 hands a response that no handler
+    // matches to the error handler as `unexpected_response`, with the
+    // answer as the error's context. That is the only catch-all for
+    // responses an event-based actor has.
+    self->request(target, timeout, std::move(msg))
+      .then([](never_answered_atom) {},
+            [self, rp, failed](caf::error& err) mutable {
+              if (err == caf::sec::unexpected_response) {
+                on_success(self);
+                rp.deliver(err.context());
+              } else {
+                failed(err);
+              }
+            });
+  };
+  if (st.target) {
+    call(st.target);
+    return;
+  }
+  self->request(st.supervisor, timeout, lookup_atom::value, st.config.target())
+    .then(
+      [self, call](caf::actor& target) mutable {
+        self->state.target = target;
+        call(std::move(target));
+      },
+      failed);
+}
+
+caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
+                          caf::actor supervisor, std::string path,
+                          caf::group events) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.supervisor = std::move(supervisor);
+  st.path = std::move(path);
+  st.events = std::move(events);
+  // Every message the behavior does not match is a call to forward.
+  self->set_default_handler(
+    [self](caf::scheduled_actor*,
+           caf::message_view& x) -> caf::result<caf::message> {
+      auto& bs = self->state;
+      if (bs.state == breaker_state::open
+          || (bs.state == breaker_state::half_open && bs.trial_pending))
+        return make_error(errc::circuit_open, bs.path,
+                          bs.config.target() + " is " + to_string(bs.state)
+                            + " after " + std::to_string(bs.failures)
+                            + " failures");
+      if (bs.state == breaker_state::half_open)
+        bs.trial_pending = true;
+      auto rp = self->make_response_promise();
+      forward(self, x.move_content_to_message(), rp);
+      return rp;
+    });
+  return {
+    [self](caf::get_atom, breaker_state_atom) { return self->state.state; },
+    [self](half_open_atom, uint64_t opened) {
+      if (self->state.state == breaker_state::open
+          && self->state.opened == opened)
+        change_state(self, breaker_state::half_open);
+    },
+  };
+}
+
+} // namespace
+
+std::string to_string(breaker_state x) {
+  switch (x) {
+    case breaker_state::closed:
+      return "closed";
+    case breaker_state::open:
+      return "open";
+    case breaker_state::half_open:
+      return "half_open";
+  }
+  return "unknown";
+}
+
+caf::error circuit_breaker_config::validate() const {
+  if (target_.empty())
+    return make_error(errc::invalid_spec, "target",
+                      "a circuit breaker needs a target path");
+  if (failure_threshold_ == 0)
+    return make_error(errc::invalid_spec, "failure_threshold",
+                      "a circuit breaker needs a threshold of at least 1");
+  if (call_timeout_ <= caf::timespan{0} || reset_timeout_ <= caf::timespan{0})
+    return make_error(errc::invalid_spec, "timeout",
+                      "a circuit breaker needs positive timeouts");
+  return caf::none;
+}
+
+child_spec circuit_breaker(std::string id, circuit_breaker_config config) {
+  return worker(std::move(id), [config](child_context& ctx) -> start_result {
+    if (auto err = config.validate())
+      return err;
+    return ctx.spawn(run_breaker, config, ctx.supervisor(), ctx.path(),
+                     ctx.events());
+  });
+}
+
+} // namespace trellis
