@@ -7,6 +7,7 @@
 #include "trellis/errc.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
+#include "tree_seat.hpp"
 
 namespace trellis {
 
@@ -20,9 +21,7 @@ using never_answered_atom = caf::atom_constant<caf::atom("tr_bnever")>;
 
 struct breaker {
   circuit_breaker_config config;
-  caf::actor supervisor;
-  std::string path;
-  caf::group events;
+  detail::tree_seat seat;
   breaker_state state = breaker_state::closed;
   uint32_t failures = 0;
   /// Incremented on every opening, so that a stale reset timer is ignored.
@@ -45,17 +44,14 @@ void change_state(breaker_actor* self, breaker_state to) {
                 + std::to_string(st.failures);
   if (auto log = spdlog::get(logger_name)) {
     if (to == breaker_state::open)
-      log->warn("breaker_state_changed breaker={} target={} {}", st.path,
+      log->warn("breaker_state_changed breaker={} target={} {}", st.seat.path,
                 st.config.target(), detail);
     else
-      log->info("breaker_state_changed breaker={} target={} {}", st.path,
+      log->info("breaker_state_changed breaker={} target={} {}", st.seat.path,
                 st.config.target(), detail);
   }
-  if (st.events)
-    self->send(st.events,
-               lifecycle_event{lifecycle_kind::breaker_state_changed, st.path,
-                               st.config.target(), caf::error{}, 0, detail,
-                               caf::make_timestamp()});
+  st.seat.publish(lifecycle_kind::breaker_state_changed, st.seat.path,
+                  st.config.target(), detail);
   if (to == breaker_state::open) {
     st.trial_pending = false;
     self->delayed_send(self, st.config.reset_timeout(),
@@ -108,7 +104,7 @@ void forward(breaker_actor* self, caf::message msg, caf::response_promise rp) {
     call(st.target);
     return;
   }
-  self->request(st.supervisor, timeout, lookup_atom::value, st.config.target())
+  self->request(st.seat.supervisor, timeout, lookup_atom::value, st.config.target())
     .then(
       [self, call](caf::actor& target) mutable {
         self->state.target = target;
@@ -118,13 +114,10 @@ void forward(breaker_actor* self, caf::message msg, caf::response_promise rp) {
 }
 
 caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
-                          caf::actor supervisor, std::string path,
-                          caf::group events) {
+                          detail::tree_seat seat) {
   auto& st = self->state;
   st.config = std::move(config);
-  st.supervisor = std::move(supervisor);
-  st.path = std::move(path);
-  st.events = std::move(events);
+  st.seat = std::move(seat);
   // Every message the behavior does not match is a call to forward.
   self->set_default_handler(
     [self](caf::scheduled_actor*,
@@ -132,7 +125,7 @@ caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
       auto& bs = self->state;
       if (bs.state == breaker_state::open
           || (bs.state == breaker_state::half_open && bs.trial_pending))
-        return make_error(errc::circuit_open, bs.path,
+        return make_error(errc::circuit_open, bs.seat.path,
                           bs.config.target() + " is " + to_string(bs.state)
                             + " after " + std::to_string(bs.failures)
                             + " failures");
@@ -183,8 +176,7 @@ child_spec circuit_breaker(std::string id, circuit_breaker_config config) {
   return worker(std::move(id), [config](child_context& ctx) -> start_result {
     if (auto err = config.validate())
       return err;
-    return ctx.spawn(run_breaker, config, ctx.supervisor(), ctx.path(),
-                     ctx.events());
+    return ctx.spawn(run_breaker, config, detail::tree_seat::of(ctx));
   });
 }
 

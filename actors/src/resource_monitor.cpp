@@ -13,6 +13,7 @@
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
 #include "trellis/process_stats.hpp"
+#include "tree_seat.hpp"
 
 namespace trellis {
 
@@ -24,9 +25,7 @@ struct monitor_state {
   resource_monitor_config config;
   std::vector<alarm> alarms; // One per threshold, same order.
   process_sampler sampler;
-  caf::actor supervisor;
-  std::string path;
-  caf::group events;
+  detail::tree_seat seat;
   /// Targets with a probe on its way: one at a time, so that probes do not
   /// pile up in a backlogged mailbox.
   std::set<std::string> probing;
@@ -40,19 +39,16 @@ using monitor_actor = caf::stateful_actor<monitor_state>;
 void report(monitor_actor* self, const alarm& x, const threshold& t) {
   if (auto log = spdlog::get(logger_name)) {
     if (x.active)
-      log->warn("alarm_set monitor={} name={} {}", self->state.path, x.name,
+      log->warn("alarm_set monitor={} name={} {}", self->state.seat.path, x.name,
                 describe(x));
     else
-      log->info("alarm_cleared monitor={} name={} {}", self->state.path,
+      log->info("alarm_cleared monitor={} name={} {}", self->state.seat.path,
                 x.name, describe(x));
   }
-  if (self->state.events)
-    self->send(self->state.events,
-               lifecycle_event{x.active ? lifecycle_kind::alarm_set
-                                        : lifecycle_kind::alarm_cleared,
-                               x.target.empty() ? self->state.path : x.target,
-                               x.name, caf::error{}, 0, describe(x),
-                               caf::make_timestamp()});
+  auto& seat = self->state.seat;
+  seat.publish(x.active ? lifecycle_kind::alarm_set
+                        : lifecycle_kind::alarm_cleared,
+               x.target.empty() ? seat.path : x.target, x.name, describe(x));
   if (t.on_change())
     t.on_change()(x);
 }
@@ -65,7 +61,7 @@ void restart(monitor_actor* self, const alarm& x, const caf::actor& target) {
                            "alarm " + x.name + ": " + describe(x));
   auto timeout = self->state.config.probe_timeout();
   self
-    ->request(self->state.supervisor, timeout, lookup_atom::value, parent)
+    ->request(self->state.seat.supervisor, timeout, lookup_atom::value, parent)
     .then(
       [=](caf::actor& sup) {
         self->request(sup, timeout, unhealthy_atom::value, target, reason)
@@ -87,7 +83,7 @@ void note_problem(monitor_actor* self, const std::string& target,
   last = what;
   if (auto log = spdlog::get(logger_name); log && !what.empty())
     log->warn("resource_monitor monitor={} target={} problem=\"{}\"",
-              self->state.path, target, what);
+              self->state.seat.path, target, what);
 }
 
 /// Applies a new value to threshold `i`; `target` is the watched actor.
@@ -156,7 +152,7 @@ void sample(monitor_actor* self) {
     update_all(self, metric::threads, "", static_cast<double>(stats->threads));
     update_all(self, metric::open_fds, "", static_cast<double>(stats->open_fds));
   } else if (auto log = spdlog::get(logger_name)) {
-    log->error("resource_monitor monitor={} reason=\"{}\"", self->state.path,
+    log->error("resource_monitor monitor={} reason=\"{}\"", self->state.seat.path,
                self->system().render(stats.error()));
   }
   std::set<std::string> targets;
@@ -165,7 +161,7 @@ void sample(monitor_actor* self) {
       targets.insert(x.target);
   for (auto& target : targets)
     self
-      ->request(self->state.supervisor, self->state.config.probe_timeout(),
+      ->request(self->state.seat.supervisor, self->state.config.probe_timeout(),
                 lookup_atom::value, target)
       .then([=](caf::actor& hdl) { probe(self, target, hdl); },
             [=](caf::error& err) {
@@ -178,13 +174,10 @@ void sample(monitor_actor* self) {
 }
 
 caf::behavior monitor(monitor_actor* self, resource_monitor_config config,
-                      caf::actor supervisor, std::string path,
-                      caf::group events) {
+                      detail::tree_seat seat) {
   auto& st = self->state;
   st.config = std::move(config);
-  st.supervisor = std::move(supervisor);
-  st.path = std::move(path);
-  st.events = std::move(events);
+  st.seat = std::move(seat);
   for (auto& t : st.config.thresholds())
     st.alarms.push_back(alarm{t.name(), t.what(), t.target(), 0, t.raise_at(),
                               t.clear_at(), false});
@@ -230,8 +223,8 @@ child_spec resource_monitor(std::string id, resource_monitor_config config) {
                 [config](child_context& ctx) -> start_result {
                   if (auto err = config.validate())
                     return err;
-                  return ctx.spawn(monitor, config, ctx.supervisor(),
-                                   ctx.path(), ctx.events());
+                  return ctx.spawn(monitor, config,
+                                   detail::tree_seat::of(ctx));
                 });
 }
 
