@@ -78,7 +78,8 @@ private:
   struct parallel_stop {
     std::vector<iterator> children;
     size_t next = 0;
-    size_t pending = 0;
+    size_t in_flight = 0;
+    bool pumping = false;
     stop_continuation k;
   };
 
@@ -115,8 +116,8 @@ private:
   /// Stops `g[pos..]` one after another (callers pass reverse start order).
   void stop_group(group g, size_t pos, stop_continuation k);
 
-  /// Stops every child at once (a dynamic supervisor's shutdown), sending
-  /// the exits in batches.
+  /// Stops every child in parallel (a dynamic supervisor's shutdown), with
+  /// a bounded number of stops in flight.
   void stop_all_parallel(stop_continuation k);
 
   void continue_parallel_stop();

@@ -197,7 +197,8 @@ inline supervisor_spec supervisor(std::string id) {
 /// `child_template`, each with the arguments of its `start_child` call.
 /// It starts with no children. Children are restarted alone, with the
 /// arguments they were started with (temporary children keep none), and on
-/// shutdown all of them are stopped at once, in parallel.
+/// shutdown they are stopped in parallel (at most 512 at a time, each within
+/// its own timeout from when its exit is sent).
 inline supervisor_spec dynamic_supervisor(std::string id,
                                           child_spec child_template) {
   supervisor_spec result{std::move(id)};
