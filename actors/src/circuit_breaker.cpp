@@ -26,6 +26,9 @@ struct breaker {
   uint32_t failures = 0;
   /// Incremented on every opening, so that a stale reset timer is ignored.
   uint64_t opened = 0;
+  /// Incremented on every change of state: the outcome of a call sent in an
+  /// earlier state reaches its caller but counts for nothing.
+  uint64_t epoch = 0;
   /// Whether the half-open trial call is on its way.
   bool trial_pending = false;
   /// The target's current actor, looked up again after it failed.
@@ -40,6 +43,7 @@ void change_state(breaker_actor* self, breaker_state to) {
   if (st.state == to)
     return;
   st.state = to;
+  ++st.epoch;
   auto detail = "state=" + to_string(to) + " failures="
                 + std::to_string(st.failures);
   if (auto log = spdlog::get(logger_name)) {
@@ -59,14 +63,18 @@ void change_state(breaker_actor* self, breaker_state to) {
   }
 }
 
-void on_success(breaker_actor* self) {
+void on_success(breaker_actor* self, uint64_t epoch) {
+  if (epoch != self->state.epoch)
+    return;
   self->state.failures = 0;
   self->state.trial_pending = false;
   change_state(self, breaker_state::closed);
 }
 
-void on_failure(breaker_actor* self) {
+void on_failure(breaker_actor* self, uint64_t epoch) {
   auto& st = self->state;
+  if (epoch != st.epoch)
+    return;
   ++st.failures;
   if (st.state == breaker_state::half_open
       || st.failures >= st.config.failure_threshold())
@@ -77,23 +85,25 @@ void on_failure(breaker_actor* self) {
 void forward(breaker_actor* self, caf::message msg, caf::response_promise rp) {
   auto& st = self->state;
   auto timeout = st.config.call_timeout();
-  auto failed = [self, rp](caf::error& err) mutable {
+  auto epoch = st.epoch;
+  auto failed = [self, rp, epoch](caf::error& err) mutable {
     if (err == caf::sec::request_receiver_down
         || err == caf::sec::request_timeout)
       self->state.target = nullptr; // Look it up again next time.
-    on_failure(self);
+    on_failure(self, epoch);
     rp.deliver(std::move(err));
   };
-  auto call = [self, msg, rp, timeout, failed](caf::actor target) mutable {
+  auto call = [self, msg, rp, timeout, failed,
+               epoch](caf::actor target) mutable {
     // Answers of any type: CAF 0.17 hands a response that no handler
     // matches to the error handler as `unexpected_response`, with the
     // answer as the error's context. That is the only catch-all for
     // responses an event-based actor has.
     self->request(target, timeout, std::move(msg))
       .then([](never_answered_atom) {},
-            [self, rp, failed](caf::error& err) mutable {
+            [self, rp, failed, epoch](caf::error& err) mutable {
               if (err == caf::sec::unexpected_response) {
-                on_success(self);
+                on_success(self, epoch);
                 rp.deliver(err.context());
               } else {
                 failed(err);
@@ -176,6 +186,10 @@ child_spec circuit_breaker(std::string id, circuit_breaker_config config) {
   return worker(std::move(id), [config](child_context& ctx) -> start_result {
     if (auto err = config.validate())
       return err;
+    if (config.target() == ctx.path())
+      return make_error(errc::invalid_spec, "target",
+                        "circuit breaker '" + ctx.path()
+                          + "' cannot protect itself");
     return ctx.spawn(run_breaker, config, detail::tree_seat::of(ctx));
   });
 }

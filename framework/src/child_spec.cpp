@@ -38,13 +38,17 @@ caf::error child_spec::validate() const {
                           + "' is a supervisor, which has no readiness "
                             "answer");
   }
+  // Bounds keep the delay arithmetic far from overflow; `!(a <= b)` also
+  // rejects a NaN jitter.
   if (backoff_
-      && (backoff_->min() < caf::timespan{0} || backoff_->max() < backoff_->min()
-          || backoff_->jitter() < 0 || backoff_->reset_after() < caf::timespan{0}))
+      && (backoff_->min() <= caf::timespan{0} || backoff_->max() < backoff_->min()
+          || backoff_->max() > std::chrono::hours(24 * 365)
+          || !(backoff_->jitter() >= 0 && backoff_->jitter() <= 1)
+          || backoff_->reset_after() < caf::timespan{0}))
     return make_error(errc::invalid_spec, "backoff",
                       "child '" + id_
-                        + "' needs 0 <= min <= max, a non-negative jitter "
-                          "and reset_after");
+                        + "' needs 0 < min <= max <= 1 year, a jitter "
+                          "between 0 and 1, and a non-negative reset_after");
   if (significant_ && restart_ == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_

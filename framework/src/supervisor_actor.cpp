@@ -171,6 +171,8 @@ void supervisor_actor::on_exit() {
 
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
+  // Whatever starts the child now supersedes a delayed restart.
+  c->due_token = 0;
   child_context ctx{system(),     caf::actor_cast<caf::actor>(this),
                     child_path(*c), c->spec.id(),
                     c->restart_count, c->args,
@@ -498,7 +500,10 @@ void supervisor_actor::apply_decider(iterator c) {
       restart(c);
       break;
     case decision::stop: {
-      auto significant = c->spec.significant();
+      // Only an end that is normal may shut the supervisor down normally; a
+      // crash must not pass for one.
+      auto significant = c->spec.significant()
+                         && is_normal_exit(c->last_reason);
       if (spec_.dynamic() || c->spec.restart() == restart::temporary)
         children_.erase(c);
       else

@@ -149,12 +149,13 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp) {
                 }
                 caf::actor hdl = c->handle;
                 // OTP keeps neither a temporary child nor a dynamic one that
-                // answered `ignore`; a temporary child never restarts, so it
-                // needs no arguments either.
+                // answered `ignore`; a temporary child never restarts (unless
+                // a decider says so), so it needs no arguments either.
                 if (!hdl && (spec_.dynamic()
                              || c->spec.restart() == restart::temporary))
                   children_.erase(c);
-                else if (c->spec.restart() == restart::temporary)
+                else if (c->spec.restart() == restart::temporary
+                         && !c->spec.decider())
                   c->args = caf::message{};
                 reply(std::move(hdl));
               }));
@@ -166,6 +167,7 @@ void supervisor_actor::api_terminate_child(iterator c,
   stop_child(c, guarded([this, c] {
                // A decision on an earlier exit of this child is moot now.
                c->exit_pending = false;
+               c->due_token = 0;
                c->state = child_state::stopped;
                if (spec_.dynamic() || c->spec.restart() == restart::temporary)
                  children_.erase(c);

@@ -138,6 +138,15 @@ TEST_CASE("a circuit breaker counts timeouts and a missing target as failures",
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("a circuit breaker cannot protect itself", "[actors][circuit_breaker]") {
+  fixture f;
+  auto res = start_supervisor(
+    f.sys, supervisor("root").child(circuit_breaker(
+             "breaker", circuit_breaker_config{}.target("root/breaker"))));
+  REQUIRE_FALSE(res);
+  CHECK_THAT(f.render(res.error()), Catch::Contains("cannot protect itself"));
+}
+
 TEST_CASE("circuit breaker configs are checked", "[actors][circuit_breaker]") {
   CHECK(is(circuit_breaker_config{}.validate(), errc::invalid_spec));
   CHECK(is(circuit_breaker_config{}.target("root/x").failure_threshold(0).validate(),

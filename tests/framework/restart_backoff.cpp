@@ -1,5 +1,7 @@
 #include "clock_fixture.hpp"
 
+#include <cmath>
+
 using namespace trellis;
 using namespace trellis::test;
 using namespace std::chrono_literals;
@@ -79,6 +81,48 @@ TEST_CASE("a delayed restart counts once against intensity and is cancelled "
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
   f.sched.run();
+}
+
+TEST_CASE("a delayed restart that another start superseded does nothing",
+          "[supervisor][backoff]") {
+  clock_fixture f;
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root").intensity(10).period(1h).child(
+             worker("a", idle).backoff(restart_backoff{1s, 1s, 0.0})));
+  REQUIRE(sup);
+  f.sched.run();
+  f.kill_child(*sup); // a restart is due in 1 s
+  f.self->send(*sup, terminate_child_atom::value, std::string{"a"});
+  f.sched.run();
+  f.self->receive([](caf::ok_atom) {});
+  f.self->send(*sup, restart_child_atom::value, std::string{"a"});
+  f.sched.run();
+  caf::actor restarted;
+  f.self->receive([&](caf::actor& x) { restarted = x; });
+  REQUIRE(restarted);
+  // The old timer fires into nothing: same actor, and the delayed restart,
+  // which never ran, is not counted (restart_child does not count either).
+  f.advance(1s);
+  auto x = f.child(*sup);
+  CHECK(x.actor == restarted);
+  CHECK(x.restart_count == 0);
+  CHECK(x.restart_due_in == caf::timespan{0});
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+TEST_CASE("backoff settings are checked", "[backoff]") {
+  auto noop = [](child_context&) -> start_result { return ignore; };
+  auto invalid = [&](restart_backoff b) {
+    return is(worker("a", noop).backoff(b).validate(), errc::invalid_spec);
+  };
+  CHECK(invalid(restart_backoff{0ms, 1s}));
+  CHECK(invalid(restart_backoff{2s, 1s}));
+  CHECK(invalid(restart_backoff{1s, std::chrono::hours(24 * 400)}));
+  CHECK(invalid(restart_backoff{1s, 2s, 1.5}));
+  CHECK(invalid(restart_backoff{1s, 2s, -0.1}));
+  CHECK(invalid(restart_backoff{1s, 2s, std::nan("")}));
+  CHECK_FALSE(worker("a", noop).backoff(restart_backoff{1ms, 1s, 1.0}).validate());
 }
 
 TEST_CASE("backoff jitter stays within its fraction", "[backoff]") {

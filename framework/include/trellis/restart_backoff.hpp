@@ -20,8 +20,9 @@ namespace trellis {
 /// the delay has passed. `terminate_child` and shutdown cancel it.
 class restart_backoff {
 public:
-  /// Waits `min`, doubling up to `max`, with up to `jitter` (a fraction,
-  /// 0.2 = 20 %) added at random; resets after `max` of stable running.
+  /// Waits `min`, doubling up to `max`, with up to `jitter` (a fraction
+  /// between 0 and 1, 0.2 = 20 %) added at random; resets after `max` of
+  /// stable running. A child spec checks `0 < min <= max <= 1 year`.
   template <class Rep1, class Period1, class Rep2, class Period2>
   restart_backoff(std::chrono::duration<Rep1, Period1> min,
                   std::chrono::duration<Rep2, Period2> max,
