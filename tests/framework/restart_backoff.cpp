@@ -185,6 +185,35 @@ TEST_CASE("a decider chooses restart, stop or escalate per exit reason",
   }
 }
 
+TEST_CASE("a decider sees normal exits too, and one that throws escalates",
+          "[supervisor][decider]") {
+  fixture f;
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto record = [seen](const caf::error& reason) {
+    seen->push_back(to_string(reason));
+    return decision::stop;
+  };
+  auto sup = f.start(supervisor("root")
+                       .intensity(5)
+                       .child(f.probed("a").decider(record))
+                       .child(f.probed("b").decider(
+                         [](const caf::error&) -> decision {
+                           throw std::runtime_error("undecided");
+                         })));
+  f.next_events(2);
+  // A permanent child that exits normally: its decider says stop.
+  auto a = f.actor_of(sup, "a");
+  f.exit_child(sup, "a", caf::exit_reason::normal);
+  CHECK_FALSE(f.await_replaced(sup, "a", a));
+  CHECK(f.child(sup, "a").state == child_state::stopped);
+  REQUIRE(seen->size() == 1);
+  CHECK(seen->at(0) == to_string(caf::error{caf::exit_reason::normal}));
+  // A decider that throws cannot be trusted: the supervisor gives up.
+  f.crash(sup, "b");
+  CHECK_THAT(f.exit_reason_of(sup),
+             Catch::StartsWith("trellis::errc::escalated: root, b, "));
+}
+
 TEST_CASE("crash details name the exception", "[decider]") {
   auto details = crash_details_of(
     crash_reason(std::make_exception_ptr(std::out_of_range("index 7"))));
