@@ -43,6 +43,8 @@ std::string to_string(errc x) {
       return "escalated";
     case errc::circuit_open:
       return "circuit_open";
+    case errc::overloaded:
+      return "overloaded";
   }
   return "unknown";
 }

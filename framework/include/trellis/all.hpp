@@ -20,6 +20,7 @@
 #include "trellis/restart.hpp"
 #include "trellis/restart_backoff.hpp"
 #include "trellis/shutdown.hpp"
+#include "trellis/stable_handle.hpp"
 #include "trellis/start_result.hpp"
 #include "trellis/strategy.hpp"
 #include "trellis/supervisor.hpp"

@@ -64,6 +64,8 @@ enum class errc : uint8_t {
   /// A circuit breaker is open: the call was refused at once, without
   /// reaching the protected actor.
   circuit_open,
+  /// A stable handle's buffer is full while its child is down.
+  overloaded,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

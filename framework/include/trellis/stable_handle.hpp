@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+
+namespace trellis {
+
+/// `(caf::get_atom, stable_handle_atom)` asks a stable handle how it stands:
+/// answers `(bool up, uint64_t buffered)`.
+using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
+
+/// Returns a handle to the child at `path` under `root` that keeps working
+/// across restarts (OTP gives every caller a dead pid; Akka and CAF give a
+/// dead address). The handle is a small proxy actor that follows the
+/// tree's lifecycle events:
+///
+/// - While the child runs, every message is forwarded with its sender and
+///   request id, so the child answers the caller directly.
+/// - While the child is down (exited, restarting, backing off), messages are
+///   buffered, at most `buffer` of them, and delivered to the next
+///   incarnation in order. Past the bound the sender gets
+///   `errc::overloaded` (as the answer to a request, or as a message).
+/// - Once the child is gone for good (stopped, deleted, or its supervisor
+///   stopped), buffered and later messages fail with `errc::not_found`.
+///
+/// Messages already in the dead incarnation's mailbox are lost with it (CAF
+/// drops a dead actor's mailbox; requests among them fail with
+/// `request_receiver_down`). The proxy handles `lifecycle_event` messages
+/// itself. Stop it like any actor (`caf::exit_reason::user_shutdown`); it
+/// also exits when the tree's root does.
+caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
+                                        const caf::actor& root,
+                                        const std::string& path,
+                                        size_t buffer = 1000);
+
+} // namespace trellis

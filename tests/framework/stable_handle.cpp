@@ -1,0 +1,132 @@
+#include "test_support.hpp"
+
+#include <mutex>
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Appends every int it gets to `log`, shared by all incarnations, and
+/// answers it doubled.
+caf::behavior recorder(caf::event_based_actor*,
+                       std::shared_ptr<std::vector<int>> log,
+                       std::shared_ptr<std::mutex> mtx) {
+  return {
+    [log, mtx](int x) {
+      std::lock_guard<std::mutex> guard{*mtx};
+      log->push_back(x);
+      return x * 2;
+    },
+    [](crash_atom) -> int { throw std::runtime_error("boom"); },
+  };
+}
+
+/// Waits until the stable handle `h` says whether its child is `up`.
+void await_up(fixture& f, const caf::actor& h, bool up) {
+  for (int i = 0; i < 20'000; ++i) {
+    bool now = !up;
+    f.probe->request(h, patience, caf::get_atom::value, stable_handle_atom::value)
+      .receive([&](bool x, uint64_t) { now = x; }, [](caf::error&) {});
+    if (now == up)
+      return;
+    std::this_thread::sleep_for(1ms);
+  }
+  FAIL("the stable handle never saw its child " << (up ? "up" : "down"));
+}
+
+int ask(fixture& f, const caf::actor& h, int x, caf::error* err = nullptr) {
+  int result = -1;
+  f.probe->request(h, patience, x).receive([&](int y) { result = y; },
+                                           [&](caf::error& e) {
+                                             if (err)
+                                               *err = e;
+                                           });
+  return result;
+}
+
+/// A tree whose child `db` records what it gets; a backoff of `down` keeps
+/// it down for that long after each crash.
+struct recorder_tree {
+  std::shared_ptr<std::vector<int>> log = std::make_shared<std::vector<int>>();
+  std::shared_ptr<std::mutex> mtx = std::make_shared<std::mutex>();
+  caf::actor sup;
+
+  recorder_tree(fixture& f, caf::timespan down) {
+    sup = f.start(supervisor("root").intensity(5).child(
+      worker("db", recorder, log, mtx)
+        .backoff(restart_backoff{down, down, 0.0})));
+  }
+};
+
+} // namespace
+
+TEST_CASE("a stable handle keeps working across restarts and buffers in order",
+          "[stable_handle]") {
+  fixture f;
+  recorder_tree t{f, 300ms};
+  auto& sup = t.sup;
+  auto h = stable_handle(f.sys, sup, "root/db");
+  REQUIRE(h);
+  CHECK(ask(f, *h, 1) == 2);
+  auto first = f.actor_of(sup, "db");
+  f.probe->send(*h, crash_atom::value);
+  await_up(f, *h, false);
+  // Sent while the child is down: buffered, then delivered in order.
+  for (int i = 10; i < 110; ++i)
+    f.probe->send(*h, i);
+  CHECK(ask(f, *h, 7) == 14); // answered by the next incarnation
+  CHECK(f.actor_of(sup, "db") != first);
+  std::vector<int> expected{1};
+  for (int i = 10; i < 110; ++i)
+    expected.push_back(i);
+  expected.push_back(7);
+  std::lock_guard<std::mutex> guard{*t.mtx};
+  CHECK(*t.log == expected);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a stable handle refuses what its buffer cannot hold",
+          "[stable_handle]") {
+  fixture f;
+  // Down long enough that all five calls reach the proxy while it is down.
+  recorder_tree t{f, 2s};
+  auto& sup = t.sup;
+  auto h = stable_handle(f.sys, sup, "root/db", 3);
+  REQUIRE(h);
+  f.probe->send(*h, crash_atom::value);
+  await_up(f, *h, false);
+  using handle = decltype(f.probe->request(*h, patience, 1));
+  std::vector<handle> calls;
+  for (int i = 0; i < 5; ++i)
+    calls.push_back(f.probe->request(*h, patience, i));
+  int answered = 0;
+  int refused = 0;
+  for (auto& c : calls)
+    c.receive([&](int) { ++answered; },
+              [&](caf::error& err) { refused += is(err, errc::overloaded); });
+  CHECK(answered == 3);
+  CHECK(refused == 2);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a stable handle to a child gone for good fails clearly",
+          "[stable_handle]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(
+    f.probed("job").restart(restart::transient)));
+  f.next_event();
+  auto h = stable_handle(f.sys, sup, "root/job");
+  REQUIRE(h);
+  f.exit_child(sup, "job", caf::exit_reason::normal);
+  await_up(f, *h, false);
+  caf::error err;
+  // Until the proxy learns the child will not return, it may buffer; the
+  // answer then comes once it knows.
+  CHECK(ask(f, *h, 1, &err) == -1);
+  CHECK(is(err, errc::not_found));
+  CHECK_THAT(f.render(err), Catch::Contains("gone for good"));
+  CHECK(is(stable_handle(f.sys, sup, "root/nope").error(), errc::not_found));
+  stop_supervisor(f.sys, sup);
+}
