@@ -25,6 +25,9 @@ struct proxy_state {
   size_t bound = 0;
   caf::actor target;
   bool gone = false;
+  /// Lookups in a row that found no child: a few are a window (a group
+  /// restart between stop and start), more mean gone for good.
+  int not_found = 0;
   std::deque<buffered> buffer;
   static inline const char* name = "trellis.stable_handle";
 };
@@ -69,30 +72,53 @@ void give_up(proxy_actor* self) {
   st.buffer.clear();
 }
 
-/// Finds the child's current actor: forwards to it, keeps buffering while
-/// it restarts, gives up when it is gone for good.
+using relocate_atom = caf::atom_constant<caf::atom("tr_reloc")>;
+
+/// How often a proxy whose child is down looks again, and how many lookups
+/// in a row must find no child before it gives up.
+constexpr auto recheck_interval = std::chrono::milliseconds(100);
+constexpr int not_found_limit = 3;
+
+/// Finds the child's current actor: forwards to it; while the child is
+/// down, looks again every `recheck_interval` (a child can also end for
+/// good without an event, when its supervisor decides after an operation);
+/// gives up after `not_found_limit` lookups in a row find no child.
 void relocate(proxy_actor* self) {
   self->request(self->state.root, caf::infinite, lookup_atom::value,
                 self->state.path)
     .then(
       [self](caf::actor& hdl) {
-        self->state.target = std::move(hdl);
+        auto& ps = self->state;
+        if (ps.gone)
+          return;
+        ps.not_found = 0;
+        ps.target = std::move(hdl);
         flush(self);
       },
       [self](caf::error& err) {
-        if (!is(err, errc::restarting))
+        auto& ps = self->state;
+        if (ps.gone || ps.target)
+          return;
+        if (is(err, errc::not_found) && ++ps.not_found >= not_found_limit) {
           give_up(self);
+          return;
+        }
+        if (!is(err, errc::not_found))
+          ps.not_found = 0;
+        self->delayed_send(self, recheck_interval, relocate_atom::value);
       });
 }
 
 caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
-                    size_t bound, caf::actor target, caf::group events) {
+                    size_t bound, caf::group events) {
   auto& st = self->state;
   st.root = std::move(root);
   st.path = std::move(path);
   st.bound = bound;
-  st.target = std::move(target);
+  // Join first, then look up, so that no event between the two is missed;
+  // messages wait in the buffer until the lookup answers.
   self->join(events);
+  relocate(self);
   // The handle is of no use once the tree is gone.
   self->monitor(st.root);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -127,20 +153,29 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
   return {
     [self](const lifecycle_event& ev) {
       auto& ps = self->state;
-      if (ps.gone || ev.path != ps.path)
+      if (ev.path != ps.path)
         return;
       switch (ev.kind) {
         case lifecycle_kind::child_exited:
+          if (ps.gone)
+            return;
           ps.target = nullptr;
           relocate(self);
           break;
         case lifecycle_kind::child_started:
         case lifecycle_kind::child_restarted:
+          // Back after all (restart_child, a group restart): serve again.
+          ps.gone = false;
+          ps.not_found = 0;
           relocate(self);
           break;
         default:
           break;
       }
+    },
+    [self](relocate_atom) {
+      if (!self->state.gone && !self->state.target)
+        relocate(self);
     },
     [self](caf::get_atom, stable_handle_atom) {
       return caf::make_message(static_cast<bool>(self->state.target),
@@ -159,14 +194,11 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
   auto events = lifecycle_events(sys, root);
   if (!events)
     return events.error();
-  caf::actor target;
+  // Refuse a path with no child at all now, rather than after retries.
   auto hdl = lookup(sys, root, path);
-  if (hdl)
-    target = *hdl;
-  else if (!is(hdl.error(), errc::restarting))
+  if (!hdl && !is(hdl.error(), errc::restarting))
     return hdl.error();
-  return sys.spawn(proxy, root, path, buffer, std::move(target),
-                   std::move(*events));
+  return sys.spawn(proxy, root, path, buffer, std::move(*events));
 }
 
 } // namespace trellis

@@ -65,10 +65,11 @@ struct recorder_tree {
 TEST_CASE("a stable handle keeps working across restarts and buffers in order",
           "[stable_handle]") {
   fixture f;
-  recorder_tree t{f, 300ms};
+  recorder_tree t{f, 2s};
   auto& sup = t.sup;
   auto h = stable_handle(f.sys, sup, "root/db");
   REQUIRE(h);
+  await_up(f, *h, true); // its first lookup answered
   CHECK(ask(f, *h, 1) == 2);
   auto first = f.actor_of(sup, "db");
   f.probe->send(*h, crash_atom::value);
@@ -95,6 +96,7 @@ TEST_CASE("a stable handle refuses what its buffer cannot hold",
   auto& sup = t.sup;
   auto h = stable_handle(f.sys, sup, "root/db", 3);
   REQUIRE(h);
+  await_up(f, *h, true); // its first lookup answered
   f.probe->send(*h, crash_atom::value);
   await_up(f, *h, false);
   using handle = decltype(f.probe->request(*h, patience, 1));
@@ -119,6 +121,7 @@ TEST_CASE("a stable handle to a child gone for good fails clearly",
   f.next_event();
   auto h = stable_handle(f.sys, sup, "root/job");
   REQUIRE(h);
+  await_up(f, *h, true); // its first lookup answered
   f.exit_child(sup, "job", caf::exit_reason::normal);
   await_up(f, *h, false);
   caf::error err;
@@ -128,5 +131,9 @@ TEST_CASE("a stable handle to a child gone for good fails clearly",
   CHECK(is(err, errc::not_found));
   CHECK_THAT(f.render(err), Catch::Contains("gone for good"));
   CHECK(is(stable_handle(f.sys, sup, "root/nope").error(), errc::not_found));
+  // Started again, the child is served again through the same handle.
+  REQUIRE(restart_child(f.sys, sup, "job"));
+  await_up(f, *h, true);
+  CHECK(ask(f, *h, 21) == 21);
   stop_supervisor(f.sys, sup);
 }

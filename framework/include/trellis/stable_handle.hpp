@@ -25,14 +25,18 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 ///   buffered, at most `buffer` of them, and delivered to the next
 ///   incarnation in order. Past the bound the sender gets
 ///   `errc::overloaded` (as the answer to a request, or as a message).
-/// - Once the child is gone for good (stopped, deleted, or its supervisor
-///   stopped), buffered and later messages fail with `errc::not_found`.
+/// - While the child is down the proxy also looks it up every 100 ms; once
+///   three lookups in a row find no child (stopped, deleted), it is gone:
+///   buffered and later messages fail with `errc::not_found`, until the
+///   child starts again (`restart_child`, a group restart).
 ///
 /// Messages already in the dead incarnation's mailbox are lost with it (CAF
 /// drops a dead actor's mailbox; requests among them fail with
 /// `request_receiver_down`). The proxy handles `lifecycle_event` messages
 /// itself. Stop it like any actor (`caf::exit_reason::user_shutdown`); it
-/// also exits when the tree's root does.
+/// also exits when the tree's root does, answering what it buffered with
+/// `errc::not_found`; messages sent to it after that fail as to any dead
+/// actor.
 caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
                                         const caf::actor& root,
                                         const std::string& path,
