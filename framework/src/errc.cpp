@@ -45,6 +45,12 @@ std::string to_string(errc x) {
       return "circuit_open";
     case errc::overloaded:
       return "overloaded";
+    case errc::corrupt_checkpoint:
+      return "corrupt_checkpoint";
+    case errc::checkpoint_failed:
+      return "checkpoint_failed";
+    case errc::quarantined:
+      return "quarantined";
   }
   return "unknown";
 }

@@ -20,6 +20,10 @@ std::string to_string(lifecycle_kind x) {
       return "alarm_cleared";
     case lifecycle_kind::breaker_state_changed:
       return "breaker_state_changed";
+    case lifecycle_kind::checkpoint_skipped:
+      return "checkpoint_skipped";
+    case lifecycle_kind::message_quarantined:
+      return "message_quarantined";
   }
   return "unknown";
 }

@@ -38,14 +38,15 @@ void child_started(const std::string& supervisor, const std::string& child,
 
 namespace {
 
-// The error reports that name a child, its reason and its restart count.
+// The reports that name a child, its reason and its restart count.
 void child_error(const char* report, const caf::actor_system& sys,
                  const std::string& supervisor, const std::string& child,
-                 const caf::error& reason, size_t restart_count) {
+                 const caf::error& reason, size_t restart_count,
+                 spdlog::level::level_enum level = spdlog::level::err) {
   auto& log = logger();
-  if (log.should_log(spdlog::level::err))
-    log.error("{} supervisor={} child={} reason=\"{}\" restart_count={}",
-              report, supervisor, child, sys.render(reason), restart_count);
+  if (log.should_log(level))
+    log.log(level, "{} supervisor={} child={} reason=\"{}\" restart_count={}",
+            report, supervisor, child, sys.render(reason), restart_count);
 }
 
 } // namespace
@@ -86,6 +87,26 @@ void child_unhealthy(const caf::actor_system& sys,
                      const caf::error& reason, size_t restart_count) {
   child_error("child_unhealthy", sys, supervisor, child, reason,
               restart_count);
+}
+
+void checkpoint_skipped(const caf::actor_system& sys,
+                        const std::string& supervisor,
+                        const std::string& child, const caf::error& reason,
+                        size_t restart_count) {
+  child_error("checkpoint_skipped", sys, supervisor, child, reason,
+              restart_count, spdlog::level::warn);
+}
+
+void message_quarantined(const caf::actor_system& sys,
+                         const std::string& supervisor,
+                         const std::string& child, const caf::error& reason,
+                         const caf::message& content, size_t crashes) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("message_quarantined supervisor={} child={} crashes={} "
+              "reason=\"{}\" message=\"{}\"",
+              supervisor, child, crashes, sys.render(reason),
+              caf::to_string(content).substr(0, 200));
 }
 
 void auto_shutdown(const std::string& supervisor, const std::string& mode) {

@@ -10,6 +10,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/message.hpp>
 
 namespace trellis::detail::report {
 
@@ -46,6 +47,18 @@ void reached_max_restart_intensity(const caf::actor_system& sys,
 void child_unhealthy(const caf::actor_system& sys,
                      const std::string& supervisor, const std::string& child,
                      const caf::error& reason, size_t restart_count);
+
+/// A child's checkpoint could not be loaded; it starts without (warning).
+void checkpoint_skipped(const caf::actor_system& sys,
+                        const std::string& supervisor,
+                        const std::string& child, const caf::error& reason,
+                        size_t restart_count);
+
+/// A message crashed a child too often in a row and is quarantined (error).
+void message_quarantined(const caf::actor_system& sys,
+                         const std::string& supervisor,
+                         const std::string& child, const caf::error& reason,
+                         const caf::message& content, size_t crashes);
 
 /// A supervisor shuts itself down because significant children ended
 /// (info).

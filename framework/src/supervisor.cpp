@@ -152,4 +152,9 @@ caf::expected<caf::actor> lookup(caf::actor_system& sys,
   return call<caf::actor>(sys, root, lookup_atom::value, path);
 }
 
+caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
+                                                     const caf::actor& sup) {
+  return call<std::vector<dead_letter>>(sys, sup, dead_letters_atom::value);
+}
+
 } // namespace trellis

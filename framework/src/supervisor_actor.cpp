@@ -50,7 +50,8 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
     path_(std::move(path)),
     events_(std::move(events)),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
-            spec_.period()) {
+            spec_.period()),
+    checkpoints_(make_memory_checkpoint_store()) {
   // A dynamic supervisor's only spec is a template, not a child.
   if (!spec_.dynamic())
     for (auto& child : spec_.children())
@@ -177,6 +178,10 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
                     child_path(*c), c->spec.id(),
                     c->restart_count, c->args,
                     events_,        c->spec.detached()};
+  if (c->spec.quarantine_after() > 0 && !c->poison)
+    c->poison = std::make_shared<quarantine>(child_path(*c));
+  ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
+               c->poison);
   auto res = call_factory(c->spec, ctx);
   if (res.ignored()) {
     c->state = child_state::stopped;
@@ -271,7 +276,7 @@ void supervisor_actor::start_group(
                   if (!c->handle
                       && (c->spec.restart() == restart::temporary
                           || spec_.dynamic())) {
-                    children_.erase(c);
+                    remove_child(c);
                     (*g)[pos] = children_.end();
                   }
                   start_group(g, pos + 1, k);
@@ -431,6 +436,8 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
     c->ran_for = clock().now() - c->started_at;
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
+  if (c->poison)
+    count_poison(*c, reason);
   c->last_reason = std::move(reason);
   c->exit_pending = true;
   c->state = child_state::restarting;
@@ -463,7 +470,7 @@ void supervisor_actor::handle_exit(iterator c) {
         // A dynamic child that will not run again leaves the list (OTP).
         auto significant = c->spec.significant();
         if (spec_.dynamic())
-          children_.erase(c);
+          remove_child(c);
         else
           c->state = child_state::stopped;
         auto_shutdown_after(significant);
@@ -478,7 +485,7 @@ void supervisor_actor::handle_exit(iterator c) {
         report::child_terminated(system(), path_, c->spec.id(),
                                  c->last_reason, c->restart_count);
       auto significant = c->spec.significant();
-      children_.erase(c);
+      remove_child(c);
       auto_shutdown_after(significant);
       break;
     }
@@ -505,7 +512,7 @@ void supervisor_actor::apply_decider(iterator c) {
       auto significant = c->spec.significant()
                          && is_normal_exit(c->last_reason);
       if (spec_.dynamic() || c->spec.restart() == restart::temporary)
-        children_.erase(c);
+        remove_child(c);
       else
         c->state = child_state::stopped;
       auto_shutdown_after(significant);
@@ -589,7 +596,7 @@ void supervisor_actor::restart_group(iterator c) {
                // Temporary bystanders are not restarted (OTP drops them).
                for (auto& i : *affected) {
                  if (i != c && i->spec.restart() == restart::temporary) {
-                   children_.erase(i);
+                   remove_child(i);
                    i = children_.end();
                  } else {
                    i->state = child_state::restarting;
@@ -766,6 +773,50 @@ void supervisor_actor::publish(lifecycle_kind kind, std::string path,
   send(events_, lifecycle_event{kind, std::move(path), std::move(id), reason,
                                 restart_count, std::string{},
                                 caf::make_timestamp()});
+}
+
+// -- recovery -----------------------------------------------------------------
+
+void supervisor_actor::remove_child(iterator c) {
+  // A child that left for good must not hand its state to a newcomer with
+  // the same id.
+  store_of(*c)->erase(child_path(*c));
+  if (c->poison)
+    for (auto& x : c->poison->letters()) {
+      if (retired_letters_.size() == quarantine::max_letters)
+        retired_letters_.pop_front();
+      retired_letters_.push_back(std::move(x));
+    }
+  children_.erase(c);
+}
+
+const std::shared_ptr<checkpoint_store>&
+supervisor_actor::store_of(const child& c) const {
+  return c.spec.checkpoint_store() ? c.spec.checkpoint_store() : checkpoints_;
+}
+
+void supervisor_actor::count_poison(child& c, const caf::error& reason) {
+  auto letter = c.poison->count_exit(reason, c.spec.quarantine_after());
+  if (!letter)
+    return;
+  report::message_quarantined(system(), path_, c.spec.id(), letter->reason,
+                              letter->content, letter->crashes);
+  if (events_)
+    send(events_,
+         lifecycle_event{lifecycle_kind::message_quarantined, child_path(c),
+                         c.spec.id(), letter->reason, c.restart_count,
+                         "message=" + caf::to_string(letter->content),
+                         letter->quarantined_at});
+}
+
+std::vector<dead_letter> supervisor_actor::dead_letters() const {
+  std::vector<dead_letter> result{retired_letters_.begin(),
+                                  retired_letters_.end()};
+  for (auto& c : children_)
+    if (c.poison)
+      for (auto& x : c.poison->letters())
+        result.push_back(std::move(x));
+  return result;
 }
 
 // -- helpers ------------------------------------------------------------------

@@ -16,6 +16,8 @@
 #include <caf/response_promise.hpp>
 #include <caf/result.hpp>
 
+#include "trellis/checkpoint_store.hpp"
+#include "trellis/dead_letter.hpp"
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/lifecycle_event.hpp"
@@ -268,6 +270,19 @@ private:
   /// Answers every waiting request; used once the supervisor stops.
   void refuse_waiting(const caf::error& reason);
 
+  // -- recovery ---------------------------------------------------------------
+
+  /// Removes a child for good: its checkpoint goes, its dead letters stay.
+  void remove_child(iterator c);
+
+  /// Returns where `c`'s checkpoints live.
+  const std::shared_ptr<checkpoint_store>& store_of(const child& c) const;
+
+  /// Counts a crash of `c` towards its poison-message limit.
+  void count_poison(child& c, const caf::error& reason);
+
+  std::vector<dead_letter> dead_letters() const;
+
   /// What `which_children` says of one child.
   child_info info_of(const child& c) const;
 
@@ -305,6 +320,10 @@ private:
   std::unordered_map<uint64_t, caf::response_promise> open_snapshots_;
   std::vector<caf::response_promise> started_waiters_;
   caf::error start_failure_;
+  /// The children's default checkpoint store.
+  std::shared_ptr<checkpoint_store> checkpoints_;
+  /// Dead letters of children that are gone, oldest first.
+  std::deque<dead_letter> retired_letters_;
 };
 
 } // namespace trellis::detail

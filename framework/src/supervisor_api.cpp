@@ -76,6 +76,7 @@ caf::message_handler supervisor_actor::api_handlers() {
     [this](lookup_atom, const std::string& path) -> caf::result<caf::actor> {
       return api_lookup(path);
     },
+    [this](dead_letters_atom) { return dead_letters(); },
   };
 }
 
@@ -143,7 +144,7 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp) {
   start_child(c, guarded([this, c](caf::error err) {
                 if (err) {
                   // OTP drops the spec of a child that failed to start.
-                  children_.erase(c);
+                  remove_child(c);
                   reply(std::move(err));
                   return;
                 }
@@ -153,7 +154,7 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp) {
                 // a decider says so), so it needs no arguments either.
                 if (!hdl && (spec_.dynamic()
                              || c->spec.restart() == restart::temporary))
-                  children_.erase(c);
+                  remove_child(c);
                 else if (c->spec.restart() == restart::temporary
                          && !c->spec.decider())
                   c->args = caf::message{};
@@ -170,7 +171,7 @@ void supervisor_actor::api_terminate_child(iterator c,
                c->due_token = 0;
                c->state = child_state::stopped;
                if (spec_.dynamic() || c->spec.restart() == restart::temporary)
-                 children_.erase(c);
+                 remove_child(c);
                reply(caf::ok_atom::value);
              }));
 }
@@ -208,7 +209,7 @@ supervisor_actor::api_delete_child(const std::string& id) {
     return make_error(errc::running, path_, id);
   if (c->state == child_state::restarting)
     return make_error(errc::restarting, path_, id);
-  children_.erase(c);
+  remove_child(c);
   return caf::ok_atom::value;
 }
 

@@ -53,6 +53,11 @@ using snapshot_atom = caf::atom_constant<caf::atom("tr_snap")>;
 /// Also answered at once.
 using lookup_atom = caf::atom_constant<caf::atom("tr_lookup")>;
 
+/// `(dead_letters_atom)` answers the supervisor's quarantined messages as
+/// `std::vector<trellis::dead_letter>` (its own children's, including those
+/// that are gone). Answered at once.
+using dead_letters_atom = caf::atom_constant<caf::atom("tr_dead")>;
+
 /// `(events_atom)` answers the `caf::group` on which the supervisor's whole
 /// tree publishes `lifecycle_event`s; `self->join(group)` subscribes.
 using events_atom = caf::atom_constant<caf::atom("tr_events")>;

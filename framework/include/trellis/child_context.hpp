@@ -1,20 +1,32 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
+#include <caf/actor_cast.hpp>
+#include <caf/actor_config.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/detail/init_fun_factory.hpp>
 #include <caf/detail/type_traits.hpp>
+#include <caf/infer_handle.hpp>
+#include <caf/invoke_message_result.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/group.hpp>
 #include <caf/message.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/spawn_options.hpp>
 
+#include "trellis/checkpoint.hpp"
+#include "trellis/checkpoint_store.hpp"
 #include "trellis/crash_handler.hpp"
+#include "trellis/detail/quarantine.hpp"
+#include "trellis/errc.hpp"
 #include "trellis/mailbox_probe.hpp"
 
 namespace trellis {
@@ -29,50 +41,46 @@ inline void install_handlers(caf::scheduled_actor* self) {
 }
 
 /// Wraps an actor implementation class so that Trellis' handlers are
-/// installed before it runs.
+/// installed before it runs, and its child's poison-message quarantine (if
+/// any) sees every message first.
 template <class Impl>
 class crash_handled final : public Impl {
 public:
   template <class... Ts>
-  explicit crash_handled(caf::actor_config& cfg, Ts&&... xs)
-    : Impl(cfg, std::forward<Ts>(xs)...) {
+  explicit crash_handled(caf::actor_config& cfg,
+                         std::shared_ptr<quarantine> q, Ts&&... xs)
+    : Impl(cfg, std::forward<Ts>(xs)...), quarantine_(std::move(q)) {
     install_handlers(this);
   }
-};
 
-/// The `self` pointer type of an actor function, or void if it takes none.
-template <class F>
-using self_arg_t = caf::detail::tl_head_t<
-  typename caf::detail::get_callable_trait<F>::arg_types>;
-
-template <class F>
-constexpr bool takes_self_v
-  = std::is_pointer<self_arg_t<F>>::value
-    && std::is_base_of<caf::scheduled_actor,
-                       std::remove_pointer_t<self_arg_t<F>>>::value;
-
-/// Wraps an actor function and its arguments into a function that installs
-/// Trellis' handlers first, keeping the function's own `self` type so that
-/// stateful and typed actors keep working.
-template <class F, class... Ts>
-auto with_crash_handler(F fun, Ts... xs) {
-  using result = typename caf::detail::get_callable_trait<F>::result_type;
-  if constexpr (takes_self_v<F>) {
-    using self_ptr = self_arg_t<F>;
-    return [fun, args = std::make_tuple(std::move(xs)...)](
-             self_ptr self) -> result {
-      install_handlers(self);
-      return std::apply([&](const auto&... ys) { return fun(self, ys...); },
-                        args);
-    };
-  } else {
-    return [fun, args = std::make_tuple(std::move(xs)...)](
-             caf::event_based_actor* self) -> result {
-      install_handlers(self);
-      return std::apply([&](const auto&... ys) { return fun(ys...); }, args);
-    };
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    if (!quarantine_)
+      return Impl::consume(x);
+    auto& sys = this->system();
+    if (quarantine_->armed() && quarantine_->divert(sys, x.content())) {
+      if (x.mid.is_request() && x.sender)
+        x.sender->enqueue(
+          caf::make_mailbox_element(
+            caf::actor_cast<caf::strong_actor_ptr>(this),
+            x.mid.response_id(), {},
+            make_error(errc::quarantined, quarantine_->path(),
+                       "the message crashed this child too often in a row")),
+          this->context());
+      return caf::invoke_message_result::consumed;
+    }
+    try {
+      return Impl::consume(x);
+    } catch (...) {
+      // The crash handler picks the exit reason; the supervisor counts the
+      // message against the child's limit.
+      quarantine_->note_crash(sys, x.content());
+      throw;
+    }
   }
-}
+
+private:
+  std::shared_ptr<quarantine> quarantine_;
+};
 
 } // namespace detail
 
@@ -80,8 +88,8 @@ auto with_crash_handler(F fun, Ts... xs) {
 /// tree, how often it was restarted, and spawn helpers that install Trellis'
 /// crash handler (see `install_crash_handler`).
 ///
-/// Later features hand more to the factory through this type (for example
-/// the last checkpoint), so factories keep their signature.
+/// Later features hand more to the factory through this type, so factories
+/// keep their signature.
 class child_context {
 public:
   child_context(caf::actor_system& sys, caf::actor supervisor,
@@ -141,16 +149,24 @@ public:
   }
 
   /// Spawns a function-based actor with Trellis' handlers installed, on a
-  /// thread of its own if the spec is `detached`; `xs` are copied so that
-  /// every restart gets the same arguments.
+  /// thread of its own if the spec is `detached`.
   template <caf::spawn_options Os = caf::no_spawn_options, class F,
             class... Ts>
   auto spawn(F fun, Ts&&... xs) const {
-    auto f = detail::with_crash_handler(std::move(fun),
-                                        std::forward<Ts>(xs)...);
-    if (detached_)
-      return sys_->spawn<Os + caf::detached>(std::move(f));
-    return sys_->spawn<Os>(std::move(f));
+    using impl = caf::infer_impl_from_fun_t<F>;
+    if constexpr (std::is_base_of<caf::scheduled_actor, impl>::value) {
+      using wrapped = detail::crash_handled<impl>;
+      caf::actor_config cfg;
+      caf::detail::init_fun_factory<wrapped, F> fac;
+      cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
+      if (detached_)
+        return sys_->spawn_class<wrapped, Os + caf::detached>(cfg,
+                                                              quarantine_);
+      return sys_->spawn_class<wrapped, Os>(cfg, quarantine_);
+    } else {
+      // A blocking actor runs on a thread of its own anyway.
+      return sys_->spawn<Os>(std::move(fun), std::forward<Ts>(xs)...);
+    }
   }
 
   /// Spawns a class-based actor with Trellis' handlers installed, on a
@@ -160,9 +176,25 @@ public:
   auto spawn(Ts&&... xs) const {
     if (detached_)
       return sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-        std::forward<Ts>(xs)...);
+        quarantine_, std::forward<Ts>(xs)...);
     return sys_->spawn<detail::crash_handled<Impl>, Os>(
-      std::forward<Ts>(xs)...);
+      quarantine_, std::forward<Ts>(xs)...);
+  }
+
+  /// Returns the child's checkpoint: what its previous incarnation saved
+  /// last, and the means to save for the next one (see `checkpoint`). The
+  /// first call loads it; a checkpoint that fails its checksum is reported
+  /// (`checkpoint_skipped`) and the child starts without it.
+  const trellis::checkpoint& checkpoint();
+
+  /// Used by the supervisor: where the child's checkpoint lives, whether it
+  /// must start without one (a dynamic child's first start), and the
+  /// child's quarantine.
+  void recovery(std::shared_ptr<checkpoint_store> store, bool fresh,
+                std::shared_ptr<detail::quarantine> q) {
+    store_ = std::move(store);
+    fresh_ = fresh;
+    quarantine_ = std::move(q);
   }
 
 private:
@@ -174,6 +206,10 @@ private:
   caf::message args_;
   caf::group events_;
   bool detached_;
+  std::shared_ptr<checkpoint_store> store_;
+  bool fresh_ = false;
+  std::optional<trellis::checkpoint> checkpoint_;
+  std::shared_ptr<detail::quarantine> quarantine_;
 };
 
 } // namespace trellis

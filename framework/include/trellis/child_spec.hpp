@@ -13,6 +13,7 @@
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 
+#include "trellis/checkpoint_store.hpp"
 #include "trellis/child_context.hpp"
 #include "trellis/child_type.hpp"
 #include "trellis/decision.hpp"
@@ -176,6 +177,37 @@ public:
     return *this;
   }
 
+  /// Returns where the child's checkpoints live, or null for the
+  /// supervisor's memory store (see `trellis::checkpoint`).
+  const std::shared_ptr<trellis::checkpoint_store>&
+  checkpoint_store() const noexcept {
+    return checkpoint_store_;
+  }
+
+  /// Keeps the child's checkpoints in `x`, e.g. a
+  /// `make_file_checkpoint_store(dir)` so that they survive the process.
+  child_spec& checkpoint_store(std::shared_ptr<trellis::checkpoint_store> x) {
+    checkpoint_store_ = std::move(x);
+    return *this;
+  }
+
+  /// Returns after how many crashes in a row on the same message that
+  /// message is quarantined; 0 (the default) never quarantines.
+  size_t quarantine_after() const noexcept {
+    return quarantine_after_;
+  }
+
+  /// Quarantines a message that crashes the child `k` times in a row: later
+  /// incarnations set its copies aside (answering requests with
+  /// `errc::quarantined`) instead of crashing on them, and it is kept as a
+  /// `dead_letter`. Messages are told apart by type and serialized content.
+  /// Needs the child spawned through `child_context::spawn` (as `worker`
+  /// does). The crashes still count against the restart intensity.
+  child_spec& quarantine_after(size_t k) noexcept {
+    quarantine_after_ = k;
+    return *this;
+  }
+
   /// Returns the spec of the supervisor this child runs, if it is one built
   /// by `supervisor_spec::as_child`, or null.
   const std::shared_ptr<const supervisor_spec>& nested() const noexcept {
@@ -199,6 +231,8 @@ private:
   std::optional<trellis::health_check> health_check_;
   std::optional<restart_backoff> backoff_;
   trellis::decider decider_;
+  std::shared_ptr<trellis::checkpoint_store> checkpoint_store_;
+  size_t quarantine_after_ = 0;
   std::shared_ptr<const supervisor_spec> nested_;
 
   friend class supervisor_spec;

@@ -66,6 +66,15 @@ enum class errc : uint8_t {
   circuit_open,
   /// A stable handle's buffer is full while its child is down.
   overloaded,
+  /// A stored checkpoint failed its checksum or could not be decoded; the
+  /// child started without it.
+  corrupt_checkpoint,
+  /// A checkpoint could not be written or read (the context has the
+  /// system's error).
+  checkpoint_failed,
+  /// The message was quarantined: it crashed the child too often in a row,
+  /// so it is kept as a dead letter instead of being handled.
+  quarantined,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

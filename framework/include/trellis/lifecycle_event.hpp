@@ -32,6 +32,12 @@ enum class lifecycle_kind : uint8_t {
   /// A circuit breaker changed state; `detail` says `state=open` (or
   /// `half_open`, `closed`) and the failures counted.
   breaker_state_changed,
+  /// A child's checkpoint was corrupt or unreadable; the child started
+  /// without it. `reason` says what was wrong.
+  checkpoint_skipped,
+  /// A message crashed a child too often in a row and was quarantined as a
+  /// dead letter (see `trellis::dead_letters`); `detail` shows the message.
+  message_quarantined,
 };
 
 /// Returns the enumerator's name.

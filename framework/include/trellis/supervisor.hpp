@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "trellis/child_info.hpp"
+#include "trellis/dead_letter.hpp"
 #include "trellis/supervisor_spec.hpp"
 #include "trellis/tree_snapshot.hpp"
 
@@ -119,5 +120,10 @@ caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
 caf::expected<caf::actor> lookup(caf::actor_system& sys,
                                  const caf::actor& root,
                                  const std::string& path);
+
+/// Returns the messages quarantined under `sup` (its own children's,
+/// including children that are gone; see `child_spec::quarantine_after`).
+caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
+                                                     const caf::actor& sup);
 
 } // namespace trellis

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -14,6 +15,7 @@
 
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
+#include "trellis/detail/quarantine.hpp"
 
 namespace trellis::detail {
 
@@ -43,6 +45,9 @@ struct child {
   /// When a delayed restart is due, and which one (0: none pending).
   caf::actor_clock::time_point restart_due;
   uint64_t due_token = 0;
+  /// Poison-message bookkeeping shared with the incarnations, if the spec
+  /// asks for it.
+  std::shared_ptr<quarantine> poison;
 };
 
 /// The children of one supervisor in start order, found by id and by actor
@@ -108,6 +113,14 @@ public:
   }
 
   iterator end() noexcept {
+    return children_.end();
+  }
+
+  list_type::const_iterator begin() const noexcept {
+    return children_.begin();
+  }
+
+  list_type::const_iterator end() const noexcept {
     return children_.end();
   }
 

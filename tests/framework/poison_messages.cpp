@@ -1,0 +1,170 @@
+#include "test_support.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+
+namespace {
+
+/// Answers every int with itself, but throws on 13 and 14.
+caf::behavior picky(caf::event_based_actor*) {
+  return {
+    [](int x) {
+      if (x == 13 || x == 14)
+        throw std::invalid_argument("cannot stand " + std::to_string(x));
+      return x;
+    },
+    [](const std::string& x) {
+      if (x == "poison")
+        throw std::runtime_error("poisoned");
+    },
+  };
+}
+
+child_spec picky_child(size_t k) {
+  auto spec = worker("w", picky);
+  if (k > 0)
+    spec.quarantine_after(k);
+  return spec;
+}
+
+/// Sends `x` to child `w` as a request and returns the child's answer or the
+/// error; waits for the replacement if the request crashed the child.
+caf::expected<int> ask(fixture& f, const caf::actor& sup, int x) {
+  auto hdl = f.actor_of(sup, "w");
+  REQUIRE(hdl);
+  caf::expected<int> result = caf::error{};
+  f.probe->request(hdl, patience, x)
+    .receive([&](int y) { result = y; },
+             [&](caf::error& err) { result = std::move(err); });
+  if (!result && result.error() == caf::exit_reason::unknown)
+    FAIL("no answer");
+  if (!result)
+    UNSCOPED_INFO("request " << x << ": " << f.render(result.error()));
+  if (!result && !is(result.error(), errc::quarantined))
+    f.await_replaced(sup, "w", hdl);
+  return result;
+}
+
+bool crashed(const caf::expected<int>& x) {
+  return !x && !is(x.error(), errc::quarantined);
+}
+
+} // namespace
+
+TEST_CASE("a message that crashes a child K times in a row is quarantined",
+          "[poison]") {
+  fixture f;
+  log_capture logs;
+  auto sup = f.start(supervisor("root").intensity(10).child(picky_child(3)));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  CHECK(crashed(ask(f, sup, 13)));
+  CHECK(crashed(ask(f, sup, 13)));
+  CHECK(crashed(ask(f, sup, 13)));
+  auto ev = await_event(f.probe, lifecycle_kind::message_quarantined,
+                        "root/w");
+  CHECK(ev.detail == "message=(13)");
+  auto details = crash_details_of(ev.reason);
+  REQUIRE(details);
+  CHECK(details->type == "std::invalid_argument");
+  // The fourth copy is set aside: the child keeps running and serving.
+  auto hdl = f.actor_of(sup, "w");
+  auto fourth = ask(f, sup, 13);
+  REQUIRE(!fourth);
+  CHECK(is(fourth.error(), errc::quarantined));
+  CHECK(ask(f, sup, 12) == 12);
+  CHECK(f.actor_of(sup, "w") == hdl);
+  CHECK(f.child(sup, "w").restart_count == 3);
+  // A message it was not asked for is set aside too, silently.
+  f.probe->send(hdl, 13);
+  CHECK(ask(f, sup, 11) == 11);
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  auto& letter = letters->front();
+  CHECK(letter.path == "root/w");
+  CHECK(letter.content.match_elements<int>());
+  CHECK(letter.content.get_as<int>(0) == 13);
+  CHECK(letter.crashes == 3);
+  CHECK(letter.diverted == 2);
+  CHECK(is(letter.reason, errc::unhandled_exception));
+  CHECK(logs.reports("message_quarantined").size() == 1);
+  // Other poison still crashes until it too reaches the limit.
+  CHECK(crashed(ask(f, sup, 14)));
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("only crashes in a row on the same message count", "[poison]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(20).child(picky_child(2)));
+  // 13, 14, 13, 14: never twice in a row.
+  for (int i = 0; i < 2; ++i) {
+    CHECK(crashed(ask(f, sup, 13)));
+    CHECK(crashed(ask(f, sup, 14)));
+  }
+  // An exit that is not a crash on a message ends a streak as well.
+  CHECK(crashed(ask(f, sup, 13)));
+  auto old = f.actor_of(sup, "w");
+  f.probe->send_exit(old, caf::exit_reason::kill);
+  f.await_replaced(sup, "w", old);
+  CHECK(crashed(ask(f, sup, 13)));
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  CHECK(letters->empty());
+  // Now twice in a row.
+  CHECK(crashed(ask(f, sup, 13)));
+  auto quarantined = ask(f, sup, 13);
+  REQUIRE(!quarantined);
+  CHECK(is(quarantined.error(), errc::quarantined));
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("messages are told apart by content, not only by type",
+          "[poison]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(10).child(picky_child(1)));
+  auto hdl = f.actor_of(sup, "w");
+  f.probe->send(hdl, std::string{"poison"});
+  hdl = f.await_replaced(sup, "w", hdl);
+  // "poison" is quarantined; other strings and ints still get through.
+  f.probe->send(hdl, std::string{"poison"});
+  f.probe->send(hdl, std::string{"fine"});
+  CHECK(ask(f, sup, 5) == 5);
+  CHECK(f.actor_of(sup, "w") == hdl);
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().diverted == 1);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("without quarantine_after every copy crashes, as in OTP",
+          "[poison]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(10).child(picky_child(0)));
+  for (int i = 0; i < 4; ++i)
+    CHECK(crashed(ask(f, sup, 13)));
+  CHECK(f.child(sup, "w").restart_count == 4);
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  CHECK(letters->empty());
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("dead letters outlive their child", "[poison]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(10).child(picky_child(1)));
+  CHECK(crashed(ask(f, sup, 13)));
+  REQUIRE(!terminate_child(f.sys, sup, "w"));
+  REQUIRE(!delete_child(f.sys, sup, "w"));
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().path == "root/w");
+  CHECK(to_string(letters->front()).find("content=(13)") != std::string::npos);
+  // A new child under the same id starts with a clean slate.
+  REQUIRE(start_child(f.sys, sup, picky_child(1)));
+  CHECK(crashed(ask(f, sup, 13)));
+  stop_supervisor(f.sys, sup);
+}
