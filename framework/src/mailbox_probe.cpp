@@ -3,13 +3,14 @@
 #include <cstdint>
 
 #include <caf/make_message.hpp>
-#include <caf/message_view.hpp>
-#include <caf/scheduled_actor.hpp>
 #include <caf/type_erased_tuple.hpp>
 
 #include "trellis/atoms.hpp"
+#include "trellis/detail/default_handler.hpp"
 
 namespace trellis {
+
+namespace detail {
 
 namespace {
 
@@ -23,19 +24,40 @@ struct default_handler_access : caf::scheduled_actor {
 
 } // namespace
 
-void install_mailbox_probe(caf::scheduled_actor* self) {
+void chain_default_handler(caf::scheduled_actor* self, default_hook hook) {
   auto& current = default_handler_access::of(self);
-  // Keep whatever the actor set before (CAF's print_and_drop by default) for
-  // all other messages.
   auto next = current ? current : caf::scheduled_actor::default_handler{
                                     caf::print_and_drop};
   self->set_default_handler(
-    [next](caf::scheduled_actor* ptr,
-           caf::message_view& x) -> caf::result<caf::message> {
-      if (x.content().match_elements<mailbox_probe_atom>())
-        return caf::make_message(static_cast<uint64_t>(ptr->mailbox().size()));
+    [next, hook](caf::scheduled_actor* ptr,
+                 caf::message_view& x) -> caf::result<caf::message> {
+      caf::result<caf::message> answer{caf::message{}};
+      if (hook(ptr, x, answer))
+        return answer;
       return next(ptr, x);
     });
+}
+
+bool probe_hook(caf::scheduled_actor* self, caf::message_view& x,
+                caf::result<caf::message>& answer) {
+  if (!x.content().match_elements<mailbox_probe_atom>())
+    return false;
+  answer = caf::make_message(static_cast<uint64_t>(self->mailbox().size()));
+  return true;
+}
+
+void install_default_hooks(caf::scheduled_actor* self) {
+  chain_default_handler(self, [](caf::scheduled_actor* ptr,
+                                 caf::message_view& x,
+                                 caf::result<caf::message>& answer) {
+    return probe_hook(ptr, x, answer) || fault_hook(ptr, x, answer);
+  });
+}
+
+} // namespace detail
+
+void install_mailbox_probe(caf::scheduled_actor* self) {
+  detail::chain_default_handler(self, detail::probe_hook);
 }
 
 } // namespace trellis

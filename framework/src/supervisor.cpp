@@ -1,45 +1,19 @@
 #include "trellis/supervisor.hpp"
 
-#include <optional>
 #include <utility>
 
 #include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "blocking_call.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis {
 
-namespace {
-
-/// Sends one request to `sup` and blocks for its answer of type `T`.
-template <class T, class... Ts>
-caf::expected<T> call(caf::actor_system& sys, const caf::actor& sup,
-                      Ts&&... xs) {
-  if (!sup)
-    return make_error(errc::not_found, "invalid supervisor handle");
-  caf::scoped_actor self{sys};
-  std::optional<T> value;
-  caf::error failure;
-  self->request(sup, caf::infinite, std::forward<Ts>(xs)...)
-    .receive([&](T& x) { value = std::move(x); },
-             [&](caf::error& err) { failure = std::move(err); });
-  if (value)
-    return std::move(*value);
-  return failure;
-}
-
-/// A request whose only answer is `caf::ok_atom`.
-template <class... Ts>
-caf::error call_for_ok(caf::actor_system& sys, const caf::actor& sup,
-                       Ts&&... xs) {
-  auto res = call<caf::ok_atom>(sys, sup, std::forward<Ts>(xs)...);
-  return res ? caf::none : std::move(res.error());
-}
-
-} // namespace
+using detail::call;
+using detail::call_for_ok;
 
 caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                            const supervisor_spec& spec) {

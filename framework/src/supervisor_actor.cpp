@@ -1,6 +1,7 @@
 #include "supervisor_actor.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include <caf/actor_cast.hpp>
@@ -13,6 +14,7 @@
 #include "trellis/crash_handler.hpp"
 #include "trellis/decision.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/fault_injection.hpp"
 #include "trellis/health_check.hpp"
 #include "trellis/mailbox_probe.hpp"
 
@@ -72,8 +74,7 @@ const char* supervisor_actor::name() const {
 }
 
 caf::behavior supervisor_actor::make_behavior() {
-  install_crash_handler(this);
-  install_mailbox_probe(this);
+  install_handlers(this);
   started_at_ = clock().now();
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   set_exit_handler([this](caf::exit_msg& msg) {
@@ -133,6 +134,18 @@ caf::behavior supervisor_actor::make_behavior() {
       when_idle([this, id, token] { on_restart_due(id, token); });
     },
     [this](events_atom) { return events_; },
+    [this](fault_atom, fault_kind kind, const std::string& id,
+           caf::timespan duration) -> caf::result<caf::ok_atom> {
+      if (kind != fault_kind::slow_start && kind != fault_kind::start_failure)
+        return make_error(errc::not_supported, path_,
+                          "a supervisor arms only start faults; send "
+                            + to_string(kind) + " to the child");
+      if (children_.find(id) == children_.end())
+        return no_child(id);
+      armed_faults_[id] = fault{kind, child_path(*children_.find(id)),
+                                duration};
+      return caf::ok_atom::value;
+    },
     [this](unhealthy_atom, const caf::actor& who,
            caf::error& reason) -> caf::result<caf::ok_atom> {
       auto c = who ? children_.find(who.address()) : children_.end();
@@ -182,7 +195,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     c->poison = std::make_shared<quarantine>(child_path(*c));
   ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
                c->poison);
-  auto res = call_factory(c->spec, ctx);
+  auto res = start_or_fault(c, ctx);
   if (res.ignored()) {
     c->state = child_state::stopped;
     k(caf::none);
@@ -224,6 +237,19 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
       .then([this, token](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
                           std::string&) { on_started(token); },
             on_error);
+}
+
+start_result supervisor_actor::start_or_fault(iterator c, child_context& ctx) {
+  auto i = armed_faults_.find(c->spec.id());
+  if (i == armed_faults_.end())
+    return call_factory(c->spec, ctx);
+  auto f = i->second;
+  armed_faults_.erase(i);
+  if (f.kind == fault_kind::start_failure)
+    return make_error(errc::start_failed, child_path(*c), "injected fault");
+  // A slow init blocks its supervisor, in OTP as here.
+  std::this_thread::sleep_for(f.duration);
+  return call_factory(c->spec, ctx);
 }
 
 void supervisor_actor::on_started(uint64_t token) {

@@ -18,6 +18,7 @@
 
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/dead_letter.hpp"
+#include "trellis/fault_injection.hpp"
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/lifecycle_event.hpp"
@@ -95,6 +96,9 @@ private:
 
   /// Calls the child's factory and waits until the new actor has started.
   void start_child(iterator c, start_continuation k);
+
+  /// Calls `c`'s factory, unless fault injection armed its next start.
+  start_result start_or_fault(iterator c, child_context& ctx);
 
   void on_started(uint64_t token);
 
@@ -324,6 +328,8 @@ private:
   std::shared_ptr<checkpoint_store> checkpoints_;
   /// Dead letters of children that are gone, oldest first.
   std::deque<dead_letter> retired_letters_;
+  /// Start faults armed by fault injection, by child id; each fires once.
+  std::unordered_map<std::string, fault> armed_faults_;
 };
 
 } // namespace trellis::detail

@@ -15,6 +15,7 @@
 #include "trellis/dead_letter.hpp"
 #include "trellis/decision.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/fault_injection.hpp"
 #include "trellis/fwd.hpp"
 #include "trellis/health_check.hpp"
 #include "trellis/lifecycle_event.hpp"

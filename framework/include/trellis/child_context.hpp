@@ -25,6 +25,7 @@
 #include "trellis/checkpoint.hpp"
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/crash_handler.hpp"
+#include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/mailbox_probe.hpp"
@@ -33,11 +34,11 @@ namespace trellis {
 
 namespace detail {
 
-/// Installs Trellis' handlers in an actor it spawns: the crash handler and
-/// the mailbox probe.
+/// Installs Trellis' handlers in an actor it spawns: the crash handler, the
+/// mailbox probe and the fault injection hooks.
 inline void install_handlers(caf::scheduled_actor* self) {
   install_crash_handler(self);
-  install_mailbox_probe(self);
+  install_default_hooks(self);
 }
 
 /// Wraps an actor implementation class so that Trellis' handlers are
