@@ -1,0 +1,376 @@
+// The chaos soak: a three-level tree of about 1,000 actors, every restart
+// type and strategy, under random faults while traffic flows through stable
+// handles. TRELLIS_SOAK_SECONDS sets how long the faults go on (default 3;
+// `./dev soak SECONDS` for long runs).
+
+#include "test_support.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+/// What the workers saw: per path, the last sequence number, and how often
+/// one arrived out of order.
+struct order_book {
+  std::mutex mtx;
+  std::unordered_map<std::string, int64_t> last;
+  int64_t violations = 0;
+};
+
+caf::behavior echo(caf::event_based_actor*, std::string path,
+                   std::shared_ptr<order_book> book) {
+  return {
+    [=](int64_t seq) {
+      std::lock_guard<std::mutex> guard{book->mtx};
+      auto& last = book->last[path];
+      if (seq <= last)
+        ++book->violations;
+      last = seq;
+      return seq;
+    },
+  };
+}
+
+const restart restart_types[] = {restart::permanent, restart::transient,
+                                 restart::temporary};
+const strategy strategies[] = {strategy::one_for_one, strategy::one_for_all,
+                               strategy::rest_for_one};
+
+constexpr int subtrees_per_group = 10;
+constexpr int workers_per_subtree = 30;
+constexpr int sessions = 100;
+constexpr int fragile_intensity = 3;
+
+/// root
+///   g_<strategy> x3            (level 1; strategies differ)
+///     s<j> x10                 (level 2; strategies cycle)
+///       <restart type>_<k> x30 (level 3; restart types cycle)
+///   g_sessions                 (a dynamic supervisor, 100 transient children)
+///   fragile                    (intensity 3: escalates as the rule says)
+supervisor_spec soak_tree(const std::shared_ptr<order_book>& book,
+                          std::vector<std::string>& stable_paths) {
+  auto root = supervisor("root").intensity(1'000'000).period(1h);
+  for (auto st : strategies) {
+    auto g = supervisor("g_" + to_string(st))
+               .strategy(st)
+               .intensity(1'000'000)
+               .period(1h);
+    for (int j = 0; j < subtrees_per_group; ++j) {
+      auto s = supervisor("s" + std::to_string(j))
+                 .strategy(strategies[j % 3])
+                 .intensity(1'000'000)
+                 .period(1h);
+      for (int k = 0; k < workers_per_subtree; ++k) {
+        auto type = restart_types[k % 3];
+        auto id = to_string(type) + "_" + std::to_string(k);
+        auto path = "root/" + g.id() + "/" + s.id() + "/" + id;
+        s.child(worker(id, echo, path, book).restart(type));
+        if (k == 0)
+          stable_paths.push_back(path);
+      }
+      g.child(s);
+    }
+    root.child(g);
+  }
+  root.child(dynamic_supervisor(
+               "g_sessions",
+               worker("echo",
+                      [book](child_context& ctx) -> start_result {
+                        return ctx.spawn(echo, ctx.path(), book);
+                      })
+                 .restart(restart::transient))
+               .intensity(1'000'000)
+               .period(1h));
+  root.child(supervisor("fragile")
+               .intensity(fragile_intensity)
+               .period(1h)
+               .child(worker("w", echo, std::string{"root/fragile/w"}, book)));
+  return root;
+}
+
+/// Keeps four requests in flight per stable handle, each with the next
+/// sequence number, until told to stop; then answers once all are resolved.
+struct traffic_state {
+  std::vector<caf::actor> handles;
+  std::vector<int64_t> next;
+  int64_t sent = 0;
+  int64_t replied = 0;
+  int64_t timeouts = 0;
+  std::map<std::string, int64_t> errors;
+  size_t in_flight = 0;
+  bool stopping = false;
+  std::optional<caf::response_promise> drained;
+};
+
+void fire(caf::stateful_actor<traffic_state>* self, size_t i);
+
+void resolved(caf::stateful_actor<traffic_state>* self, size_t i) {
+  auto& st = self->state;
+  --st.in_flight;
+  if (!st.stopping)
+    fire(self, i);
+  else if (st.in_flight == 0 && st.drained)
+    st.drained->deliver(caf::ok_atom::value);
+}
+
+void fire(caf::stateful_actor<traffic_state>* self, size_t i) {
+  auto& st = self->state;
+  auto seq = ++st.next[i];
+  ++st.sent;
+  ++st.in_flight;
+  self->request(st.handles[i], 10s, seq)
+    .then([self, i](int64_t) {
+            ++self->state.replied;
+            resolved(self, i);
+          },
+          [self, i](caf::error& err) {
+            if (err == caf::sec::request_timeout)
+              ++self->state.timeouts;
+            else
+              ++self->state.errors[self->system().render(err)];
+            resolved(self, i);
+          });
+}
+
+caf::behavior traffic(caf::stateful_actor<traffic_state>* self,
+                      std::vector<caf::actor> handles) {
+  self->state.next.assign(handles.size(), 0);
+  self->state.handles = std::move(handles);
+  for (size_t i = 0; i < self->state.handles.size(); ++i)
+    for (int k = 0; k < 4; ++k)
+      fire(self, i);
+  return {
+    [self](stop_atom) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      st.stopping = true;
+      if (st.in_flight == 0)
+        return caf::ok_atom::value;
+      st.drained = self->make_response_promise();
+      return *st.drained;
+    },
+    [self](stats_atom) {
+      auto& st = self->state;
+      return caf::make_message(st.sent, st.replied, st.timeouts,
+                               caf::deep_to_string(st.errors));
+    },
+  };
+}
+
+/// Records every lifecycle event of the tree.
+struct recorder_state {
+  std::vector<lifecycle_event> events;
+};
+
+caf::behavior recorder(caf::stateful_actor<recorder_state>* self,
+                       caf::group events) {
+  self->join(events);
+  return {
+    [self](lifecycle_event& ev) { self->state.events.push_back(std::move(ev)); },
+    [self](caf::get_atom) { return self->state.events; },
+  };
+}
+
+std::string leaf(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
+/// Whether `path` names a worker that a crash restarts.
+bool restartable_worker(const std::string& path) {
+  auto id = leaf(path);
+  return id.rfind("permanent_", 0) == 0 || id.rfind("transient_", 0) == 0
+         || id.rfind("echo#", 0) == 0;
+}
+
+bool is_fault(const caf::error& reason) {
+  if (reason == caf::exit_reason::kill)
+    return true;
+  auto details = crash_details_of(reason);
+  return details && details->type == "trellis::injected_fault";
+}
+
+int soak_seconds() {
+  auto env = std::getenv("TRELLIS_SOAK_SECONDS");
+  return env ? std::max(1, std::atoi(env)) : 3;
+}
+
+/// Waits until every permanent and transient child in the tree runs.
+tree_snapshot await_healed(fixture& f, const caf::actor& root) {
+  for (int i = 0; i < 2000; ++i) {
+    auto snap = snapshot(f.sys, root);
+    REQUIRE(snap);
+    bool healed = true;
+    std::function<void(const tree_snapshot&)> walk = [&](const tree_snapshot& x) {
+      if (x.restart_type != restart::temporary
+          && x.state != child_state::running)
+        healed = false;
+      for (auto& y : x.children)
+        walk(y);
+    };
+    walk(*snap);
+    if (healed)
+      return *snap;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("the tree did not heal");
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("a tree of about 1,000 actors heals under random faults while "
+          "traffic flows",
+          "[soak]") {
+  fixture f;
+  auto baseline = f.sys.registry().running();
+  auto book = std::make_shared<order_book>();
+  std::vector<std::string> stable_paths;
+  auto root = f.start(soak_tree(book, stable_paths));
+  auto group = lifecycle_events(f.sys, root);
+  REQUIRE(group);
+  auto rec = f.sys.spawn(recorder, *group);
+  f.probe->join(*group);
+  auto sessions_sup = lookup(f.sys, root, "root/g_sessions");
+  REQUIRE(sessions_sup);
+  for (int i = 0; i < sessions; ++i)
+    REQUIRE(start_child(f.sys, *sessions_sup, caf::make_message()));
+  auto initial = snapshot(f.sys, root);
+  REQUIRE(initial);
+  size_t actors = 0;
+  std::function<void(const tree_snapshot&)> count = [&](const tree_snapshot& x) {
+    ++actors;
+    for (auto& y : x.children)
+      count(y);
+  };
+  count(*initial);
+  CHECK(actors > 1000);
+  // Traffic through stable handles, which promise order and no silent loss.
+  std::vector<caf::actor> handles;
+  for (auto& path : stable_paths) {
+    auto h = stable_handle(f.sys, root, path, 10'000);
+    REQUIRE(h);
+    handles.push_back(*h);
+  }
+  auto load = f.sys.spawn(traffic, handles);
+  // Faults everywhere but the fragile subtree, supervisors included.
+  chaos_config cfg;
+  cfg.seed = 2026;
+  cfg.interval = 2ms;
+  cfg.kinds = {fault_kind::kill, fault_kind::exception,
+               fault_kind::start_failure, fault_kind::slow_start};
+  cfg.under = "root/g_";
+  cfg.supervisors = true;
+  cfg.duration = 1ms;
+  auto monkey = spawn_chaos_monkey(f.sys, root, cfg);
+  // Meanwhile, the fragile subtree escalates exactly at its limit.
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::seconds(soak_seconds());
+  int escalations = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i <= fragile_intensity; ++i) {
+      auto old = f.actor_of(lookup(f.sys, root, "root/fragile").value(), "w");
+      REQUIRE(old);
+      f.probe->send_exit(old, caf::exit_reason::kill);
+      if (i < fragile_intensity) {
+        auto ev = await_event_if(f.probe, [](const lifecycle_event& x) {
+          return x.path == "root/fragile/w"
+                 || x.kind == lifecycle_kind::restart_given_up;
+        });
+        while (ev.kind == lifecycle_kind::child_exited)
+          ev = await_event_if(f.probe, [](const lifecycle_event& x) {
+            return x.path == "root/fragile/w"
+                   || x.kind == lifecycle_kind::restart_given_up;
+          });
+        // Below the limit: restarted, never given up.
+        REQUIRE(ev.kind == lifecycle_kind::child_restarted);
+      }
+    }
+    await_event_if(f.probe, [](const lifecycle_event& x) {
+      return x.kind == lifecycle_kind::restart_given_up
+             && x.path == "root/fragile";
+    });
+    ++escalations;
+    // Its parent restarts the whole subtree with a fresh budget.
+    await_event_if(f.probe, [](const lifecycle_event& x) {
+      return x.kind == lifecycle_kind::child_restarted
+             && x.path == "root/fragile";
+    });
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(escalations > 0);
+  // Stop the faults, then the traffic, and let the tree heal.
+  f.probe->send_exit(monkey, caf::exit_reason::user_shutdown);
+  f.probe->wait_for(monkey);
+  f.probe->request(load, 30s, stop_atom::value)
+    .receive([](caf::ok_atom) {},
+             [](caf::error& err) { FAIL("traffic did not drain: " << to_string(err)); });
+  await_healed(f, root);
+  // Traffic: every request was answered or failed with a reason; none got
+  // lost silently, none overtook another.
+  f.probe->request(load, patience, stats_atom::value)
+    .receive(
+      [&](int64_t sent, int64_t replied, int64_t timeouts,
+          const std::string& errors) {
+        INFO("sent " << sent << ", replied " << replied << ", errors "
+                     << errors);
+        CHECK(sent > 0);
+        CHECK(timeouts == 0);
+        CHECK(replied > sent / 2);
+      },
+      [](caf::error& err) { FAIL(to_string(err)); });
+  {
+    std::lock_guard<std::mutex> guard{book->mtx};
+    CHECK(book->violations == 0);
+  }
+  // Restarts: every fault that hit a permanent or transient worker was
+  // followed by its restart (or a fresh start under a restarted
+  // supervisor); no temporary worker ever came back.
+  std::vector<lifecycle_event> events;
+  f.probe->request(rec, patience, caf::get_atom::value)
+    .receive([&](std::vector<lifecycle_event>& xs) { events = std::move(xs); },
+             [](caf::error& err) { FAIL(to_string(err)); });
+  size_t landed = 0;
+  size_t repaired = 0;
+  std::set<std::string> temporary_restarted;
+  std::map<std::string, size_t> last_start;
+  for (size_t i = events.size(); i-- > 0;) {
+    auto& ev = events[i];
+    if (ev.kind == lifecycle_kind::child_restarted
+        || ev.kind == lifecycle_kind::child_started) {
+      last_start.emplace(ev.path, i);
+      if (ev.kind == lifecycle_kind::child_restarted
+          && leaf(ev.path).rfind("temporary", 0) == 0)
+        temporary_restarted.insert(ev.path);
+    }
+    if (ev.kind == lifecycle_kind::child_exited && is_fault(ev.reason)
+        && restartable_worker(ev.path)) {
+      ++landed;
+      auto j = last_start.find(ev.path);
+      if (j != last_start.end() && j->second > i)
+        ++repaired;
+    }
+  }
+  INFO(events.size() << " events, " << landed << " faults landed on "
+                     << "restartable workers");
+  CHECK(landed > 0);
+  CHECK(repaired == landed);
+  CHECK(temporary_restarted.empty());
+  // Shutdown: the whole tree stops, and no actor outlives it.
+  for (auto& h : handles)
+    f.probe->send_exit(h, caf::exit_reason::user_shutdown);
+  f.probe->send_exit(load, caf::exit_reason::user_shutdown);
+  f.probe->send_exit(rec, caf::exit_reason::user_shutdown);
+  CHECK(stop_supervisor(f.sys, root) == caf::exit_reason::user_shutdown);
+  for (int i = 0; i < 2000 && f.sys.registry().running() > baseline; ++i)
+    std::this_thread::sleep_for(10ms);
+  CHECK(f.sys.registry().running() == baseline);
+}
