@@ -2,7 +2,6 @@
 
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -99,6 +98,8 @@ bool write_all(int fd, const char* data, size_t size) {
     auto n = ::write(fd, data, size);
     if (n < 0 && errno == EINTR)
       continue;
+    if (n == 0)
+      errno = EIO;
     if (n <= 0)
       return false;
     data += n;
@@ -113,6 +114,15 @@ public:
     // A missing directory shows up as an error on the first save.
     std::error_code ignored;
     std::filesystem::create_directories(dir_, ignored);
+    // Temporary files of saves that a crash interrupted.
+    for (auto it = std::filesystem::directory_iterator(dir_, ignored);
+         it != std::filesystem::directory_iterator(); it.increment(ignored)) {
+      if (ignored)
+        break;
+      if (it->path().filename().string().find(".ckpt.tmp.")
+          != std::string::npos)
+        std::filesystem::remove(it->path(), ignored);
+    }
   }
 
   caf::error save(const std::string& key, const std::string& bytes) override {
@@ -135,7 +145,11 @@ public:
       ::unlink(tmp.c_str());
       return err;
     }
-    ::close(fd);
+    if (::close(fd) != 0) {
+      auto err = io_error("cannot close", tmp);
+      ::unlink(tmp.c_str());
+      return err;
+    }
     if (::rename(tmp.c_str(), file.c_str()) != 0) {
       auto err = io_error("cannot rename to", file);
       ::unlink(tmp.c_str());
@@ -143,10 +157,12 @@ public:
     }
     // The rename itself is durable only once the directory is.
     int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
+    if (dfd < 0)
+      return io_error("cannot open directory", dir_);
+    auto synced = ::fsync(dfd) == 0;
+    ::close(dfd);
+    if (!synced)
+      return io_error("cannot fsync directory", dir_);
     return caf::none;
   }
 
@@ -176,8 +192,12 @@ public:
     }
     ::close(fd);
     if (auto problem = check(data); !problem.empty()) {
-      // Keep the evidence, out of the way of the next save and load.
-      ::rename(file.c_str(), (file + ".corrupt").c_str());
+      // Keep the evidence, out of the way of the next save and load, without
+      // overwriting earlier evidence.
+      auto aside = file + ".corrupt";
+      for (int i = 1; ::access(aside.c_str(), F_OK) == 0; ++i)
+        aside = file + ".corrupt." + std::to_string(i);
+      ::rename(file.c_str(), aside.c_str());
       return make_error(errc::corrupt_checkpoint, file, problem);
     }
     return std::optional<std::string>{data.substr(header_size)};
@@ -215,7 +235,10 @@ private:
     std::string name;
     for (auto ch : key) {
       auto c = static_cast<unsigned char>(ch);
-      if (std::isalnum(c) || c == '_' || c == '-' || (c == '.' && !name.empty()))
+      auto plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                   || (c >= '0' && c <= '9') || c == '_' || c == '-'
+                   || (c == '.' && !name.empty());
+      if (plain)
         name.push_back(ch);
       else {
         name.push_back('%');

@@ -10,26 +10,35 @@ namespace trellis {
 const trellis::checkpoint& child_context::checkpoint() {
   if (checkpoint_)
     return *checkpoint_;
-  std::optional<std::string> last;
+  auto core = std::make_shared<detail::checkpoint_core>();
+  core->sys = sys_;
+  core->store = store_;
+  core->key = path_;
+  core->latest = latest_;
+  core->incarnation = incarnation_;
+  core->events = events_;
+  core->supervisor = path_.substr(0, path_.size() - id_.size() - 1);
+  core->id = id_;
   if (store_ && fresh_) {
     // A dynamic child's id may repeat what an earlier run left in a durable
     // store: a first start is a fresh start.
     store_->erase(path_);
   } else if (store_) {
     if (auto x = store_->load(path_)) {
-      last = std::move(*x);
-    } else {
-      auto sup = path_.substr(0, path_.size() - id_.size() - 1);
-      detail::report::checkpoint_skipped(*sys_, sup, id_, x.error(),
-                                         restart_count_);
+      core->last = std::move(*x);
+    } else if (is(x.error(), errc::corrupt_checkpoint)) {
+      detail::report::checkpoint_skipped(*sys_, core->supervisor, id_,
+                                         x.error(), restart_count_);
       if (events_)
         caf::anon_send(events_,
                        lifecycle_event{lifecycle_kind::checkpoint_skipped,
                                        path_, id_, x.error(), restart_count_,
                                        std::string{}, caf::make_timestamp()});
+    } else {
+      recovery_error_ = x.error();
     }
   }
-  checkpoint_.emplace(*sys_, store_, path_, std::move(last));
+  checkpoint_.emplace(std::move(core));
   return *checkpoint_;
 }
 

@@ -22,6 +22,8 @@ std::string to_string(lifecycle_kind x) {
       return "breaker_state_changed";
     case lifecycle_kind::checkpoint_skipped:
       return "checkpoint_skipped";
+    case lifecycle_kind::checkpoint_failed:
+      return "checkpoint_failed";
     case lifecycle_kind::message_quarantined:
       return "message_quarantined";
   }

@@ -97,6 +97,15 @@ void checkpoint_skipped(const caf::actor_system& sys,
               restart_count, spdlog::level::warn);
 }
 
+void checkpoint_failed(const caf::actor_system& sys,
+                       const std::string& supervisor, const std::string& child,
+                       const caf::error& reason) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("checkpoint_failed supervisor={} child={} reason=\"{}\"",
+              supervisor, child, sys.render(reason));
+}
+
 void message_quarantined(const caf::actor_system& sys,
                          const std::string& supervisor,
                          const std::string& child, const caf::error& reason,

@@ -54,6 +54,11 @@ void checkpoint_skipped(const caf::actor_system& sys,
                         const std::string& child, const caf::error& reason,
                         size_t restart_count);
 
+/// A child's checkpoint could not be saved (error).
+void checkpoint_failed(const caf::actor_system& sys,
+                       const std::string& supervisor, const std::string& child,
+                       const caf::error& reason);
+
 /// A message crashed a child too often in a row and is quarantined (error).
 void message_quarantined(const caf::actor_system& sys,
                          const std::string& supervisor,

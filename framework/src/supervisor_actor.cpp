@@ -193,9 +193,16 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
                     events_,        c->spec.detached()};
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
+  // Older incarnations, hung ones included, may no longer save.
+  auto incarnation = c->incarnation->fetch_add(1) + 1;
   ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
-               c->poison);
+               c->incarnation, incarnation, c->poison);
   auto res = start_or_fault(c, ctx);
+  if (auto& err = ctx.recovery_error()) {
+    if (res.actor())
+      send_exit(res.actor(), caf::exit_reason::kill);
+    res = err;
+  }
   if (res.ignored()) {
     c->state = child_state::stopped;
     k(caf::none);
@@ -445,6 +452,8 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
+  if (c->poison)
+    count_poison(*c, msg.source, msg.reason);
   if (stopping_.count(msg.source) > 0) {
     finish_stop(c, std::move(msg.reason));
     return;
@@ -462,8 +471,6 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
     c->ran_for = clock().now() - c->started_at;
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
-  if (c->poison)
-    count_poison(*c, reason);
   c->last_reason = std::move(reason);
   c->exit_pending = true;
   c->state = child_state::restarting;
@@ -821,8 +828,9 @@ supervisor_actor::store_of(const child& c) const {
   return c.spec.checkpoint_store() ? c.spec.checkpoint_store() : checkpoints_;
 }
 
-void supervisor_actor::count_poison(child& c, const caf::error& reason) {
-  auto letter = c.poison->count_exit(reason, c.spec.quarantine_after());
+void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
+                                    const caf::error& reason) {
+  auto letter = c.poison->count_exit(who, reason, c.spec.quarantine_after());
   if (!letter)
     return;
   report::message_quarantined(system(), path_, c.spec.id(), letter->reason,
@@ -831,7 +839,8 @@ void supervisor_actor::count_poison(child& c, const caf::error& reason) {
     send(events_,
          lifecycle_event{lifecycle_kind::message_quarantined, child_path(c),
                          c.spec.id(), letter->reason, c.restart_count,
-                         "message=" + caf::to_string(letter->content),
+                         "message="
+                           + caf::to_string(letter->content).substr(0, 200),
                          letter->quarantined_at});
 }
 

@@ -283,7 +283,8 @@ private:
   const std::shared_ptr<checkpoint_store>& store_of(const child& c) const;
 
   /// Counts a crash of `c` towards its poison-message limit.
-  void count_poison(child& c, const caf::error& reason);
+  void count_poison(child& c, const caf::actor_addr& who,
+                    const caf::error& reason);
 
   std::vector<dead_letter> dead_letters() const;
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include <unistd.h>
 
@@ -185,7 +186,9 @@ TEST_CASE("a dynamic child starts without a checkpoint, then keeps its own",
   scratch_dir dir;
   auto store = make_file_checkpoint_store(dir.path.string());
   // What an earlier run left under the id the next child gets.
-  REQUIRE(!store->save("root/c#1", std::string{"stale"}));
+  fixture stale;
+  checkpoint left{stale.sys, store, "root/c#1", std::nullopt};
+  REQUIRE(!left.save(100));
   fixture f;
   auto sup = f.start(dynamic_supervisor(
     "root", counter("c").restart(restart::transient).checkpoint_store(store)));
@@ -250,4 +253,32 @@ TEST_CASE("restoring a checkpoint as the wrong type is an error",
   CHECK(next.restore_or(std::vector<double>{1.5}) == std::vector<double>{1.5});
   checkpoint empty;
   CHECK(is(empty.save_bytes("x"), errc::not_supported));
+}
+
+TEST_CASE("an incarnation that was replaced can no longer save",
+          "[checkpoint]") {
+  fixture f;
+  auto saved = std::make_shared<std::vector<checkpoint>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto sup = f.start(supervisor("root").child(
+    worker("c", [saved, mtx](child_context& ctx) -> start_result {
+      {
+        std::lock_guard<std::mutex> guard{*mtx};
+        saved->push_back(ctx.checkpoint());
+      }
+      return ctx.spawn([](caf::event_based_actor*) -> caf::behavior {
+        return {[](crash_atom) -> int { throw std::runtime_error("boom"); }};
+      });
+    })));
+  auto old = f.actor_of(sup, "c");
+  f.crash(sup, "c");
+  f.await_replaced(sup, "c", old);
+  std::lock_guard<std::mutex> guard{*mtx};
+  REQUIRE(saved->size() == 2);
+  REQUIRE(!(*saved)[1].save(2));
+  // The first incarnation, had it lingered (hung, say), cannot overwrite.
+  auto err = (*saved)[0].save(1);
+  CHECK(is(err, errc::checkpoint_failed));
+  CHECK(f.render(err).find("superseded") != std::string::npos);
+  stop_supervisor(f.sys, sup);
 }

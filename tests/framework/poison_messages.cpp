@@ -168,3 +168,103 @@ TEST_CASE("dead letters outlive their child", "[poison]") {
   CHECK(crashed(ask(f, sup, 13)));
   stop_supervisor(f.sys, sup);
 }
+
+namespace {
+
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+/// Answers ints; on `go`, asks `peer` for 0 and throws on the answer.
+caf::behavior asks_then_throws(caf::event_based_actor* self, caf::actor peer) {
+  return {
+    [](int x) { return x; },
+    [self, peer](go_atom) {
+      self->request(peer, caf::infinite, 0).then([](int) {
+        throw std::runtime_error("in a response handler");
+      });
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("crashes on responses and system messages quarantine nothing",
+          "[poison]") {
+  fixture f;
+  auto peer = f.sys.spawn([]() -> caf::behavior {
+    return {[](int x) { return x; }};
+  });
+  auto sup = f.start(supervisor("root").intensity(100).child(
+    worker("w", asks_then_throws, peer).quarantine_after(1)));
+  auto old = f.actor_of(sup, "w");
+  f.probe->send(old, go_atom::value);
+  f.await_replaced(sup, "w", old);
+  // The answer 0 crashed it; a request 0 is still handled.
+  CHECK(ask(f, sup, 0) == 0);
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  CHECK(letters->empty());
+  stop_supervisor(f.sys, sup);
+  f.probe->send_exit(peer, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a crash on an idle timeout quarantines nothing", "[poison]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(100).child(
+    worker("w",
+           [](caf::event_based_actor*) -> caf::behavior {
+             return {[](int x) { return x; },
+                     caf::after(std::chrono::milliseconds(5)) >> [] {
+                       throw std::runtime_error("idle");
+                     }};
+           })
+      .quarantine_after(1)));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  for (int i = 0; i < 3; ++i)
+    await_event(f.probe, lifecycle_kind::child_restarted, "root/w");
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  CHECK(letters->empty());
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("the quarantined message is the one that arrived, even if the "
+          "handler moved from it",
+          "[poison]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(10).child(
+    worker("w",
+           [](caf::event_based_actor*) -> caf::behavior {
+             return {[](int x) { return x; },
+                     [](std::string& x) {
+                       auto taken = std::move(x);
+                       if (taken == "poison")
+                         throw std::runtime_error("poisoned");
+                     },
+                     [](const std::string& tag, const caf::actor&) {
+                       if (tag == "with an actor")
+                         throw std::runtime_error("poisoned");
+                     }};
+           })
+      .quarantine_after(1)));
+  auto hdl = f.actor_of(sup, "w");
+  f.probe->send(hdl, std::string{"poison"});
+  hdl = f.await_replaced(sup, "w", hdl);
+  // Actor handles in a message hash without a context.
+  f.probe->send(hdl, std::string{"with an actor"}, caf::actor{f.probe});
+  hdl = f.await_replaced(sup, "w", hdl);
+  f.probe->send(hdl, std::string{"poison"});
+  f.probe->send(hdl, std::string{""});
+  f.probe->send(hdl, std::string{"with an actor"}, caf::actor{f.probe});
+  CHECK(ask(f, sup, 1) == 1);
+  CHECK(f.actor_of(sup, "w") == hdl);
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 2);
+  CHECK(letters->at(0).content.match_elements<std::string>());
+  CHECK(letters->at(0).content.get_as<std::string>(0) == "poison");
+  CHECK(letters->at(0).diverted == 1);
+  CHECK(letters->at(1).diverted == 1);
+  stop_supervisor(f.sys, sup);
+}

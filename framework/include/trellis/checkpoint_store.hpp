@@ -45,7 +45,12 @@ std::shared_ptr<checkpoint_store> make_memory_checkpoint_store();
 /// a crash leaves either the old checkpoint or the new one. Each file holds
 /// a header with the payload's length and CRC-32: a torn or corrupt file
 /// fails `load` with `errc::corrupt_checkpoint` and is renamed to
-/// `<file>.corrupt` for inspection, so it is reported once.
+/// `<file>.corrupt` for inspection, so it is reported once. Temporary files
+/// that a crash left behind are removed when the store is made.
+///
+/// A save waits for two fsyncs on the saving actor's thread: give children
+/// that save often to a file store `.detached(true)`, so that they do not
+/// hold CAF's shared scheduler threads while the disk catches up.
 std::shared_ptr<checkpoint_store>
 make_file_checkpoint_store(std::string directory);
 

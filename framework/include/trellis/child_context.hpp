@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,8 @@ namespace trellis {
 
 namespace detail {
 
+class supervisor_actor;
+
 /// Installs Trellis' handlers in an actor it spawns: the crash handler, the
 /// mailbox probe and the fault injection hooks.
 inline void install_handlers(caf::scheduled_actor* self) {
@@ -55,26 +59,27 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    if (!quarantine_)
+    if (!quarantine_ || !quarantine::eligible(x))
       return Impl::consume(x);
-    auto& sys = this->system();
-    if (quarantine_->armed() && quarantine_->divert(sys, x.content())) {
-      if (x.mid.is_request() && x.sender)
-        x.sender->enqueue(
-          caf::make_mailbox_element(
-            caf::actor_cast<caf::strong_actor_ptr>(this),
-            x.mid.response_id(), {},
-            make_error(errc::quarantined, quarantine_->path(),
-                       "the message crashed this child too often in a row")),
-          this->context());
-      return caf::invoke_message_result::consumed;
+    if (quarantine_->armed() && quarantine_->divert(x.content())) {
+      if (x.mid.is_request()) {
+        // A response promise also serves requests that came forwarded.
+        this->current_mailbox_element(&x);
+        this->make_response_promise().deliver(
+          make_error(errc::quarantined, quarantine_->path(),
+                     "the message crashed this child too often in a row"));
+        this->current_mailbox_element(nullptr);
+      }
+      return caf::invoke_message_result::dropped;
     }
+    // The message as it arrived: a handler may move from what it gets.
+    auto arrived = caf::message::copy(x.content());
     try {
       return Impl::consume(x);
     } catch (...) {
       // The crash handler picks the exit reason; the supervisor counts the
       // message against the child's limit.
-      quarantine_->note_crash(sys, x.content());
+      quarantine_->note_crash(this->address(), std::move(arrived));
       throw;
     }
   }
@@ -184,21 +189,35 @@ public:
 
   /// Returns the child's checkpoint: what its previous incarnation saved
   /// last, and the means to save for the next one (see `checkpoint`). The
-  /// first call loads it; a checkpoint that fails its checksum is reported
-  /// (`checkpoint_skipped`) and the child starts without it.
+  /// first call loads it. A checkpoint that fails its checksum is reported
+  /// (`checkpoint_skipped`) and the child starts without it; a store that
+  /// cannot be read fails this start (it is retried like any failed start),
+  /// so that the child's first save cannot destroy a checkpoint it never
+  /// saw.
   const trellis::checkpoint& checkpoint();
 
-  /// Used by the supervisor: where the child's checkpoint lives, whether it
-  /// must start without one (a dynamic child's first start), and the
-  /// child's quarantine.
+private:
+  friend class detail::supervisor_actor;
+
+  /// Set by the supervisor: where the child's checkpoint lives, whether it
+  /// must start without one (a dynamic child's first start), which
+  /// incarnation this is, and the child's quarantine.
   void recovery(std::shared_ptr<checkpoint_store> store, bool fresh,
-                std::shared_ptr<detail::quarantine> q) {
+                std::shared_ptr<const std::atomic<uint64_t>> latest,
+                uint64_t incarnation, std::shared_ptr<detail::quarantine> q) {
     store_ = std::move(store);
     fresh_ = fresh;
+    latest_ = std::move(latest);
+    incarnation_ = incarnation;
     quarantine_ = std::move(q);
   }
 
-private:
+  /// Returns why the checkpoint could not be read, if it failed for another
+  /// reason than corruption: the start fails then, and is retried.
+  const caf::error& recovery_error() const noexcept {
+    return recovery_error_;
+  }
+
   caf::actor_system* sys_;
   caf::actor supervisor_;
   std::string path_;
@@ -209,6 +228,9 @@ private:
   bool detached_;
   std::shared_ptr<checkpoint_store> store_;
   bool fresh_ = false;
+  std::shared_ptr<const std::atomic<uint64_t>> latest_;
+  uint64_t incarnation_ = 0;
+  caf::error recovery_error_;
   std::optional<trellis::checkpoint> checkpoint_;
   std::shared_ptr<detail::quarantine> quarantine_;
 };

@@ -35,6 +35,8 @@ enum class lifecycle_kind : uint8_t {
   /// A child's checkpoint was corrupt or unreadable; the child started
   /// without it. `reason` says what was wrong.
   checkpoint_skipped,
+  /// A child's checkpoint could not be saved; `reason` says why.
+  checkpoint_failed,
   /// A message crashed a child too often in a row and was quarantined as a
   /// dead letter (see `trellis::dead_letters`); `detail` shows the message.
   message_quarantined,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -48,6 +49,9 @@ struct child {
   /// Poison-message bookkeeping shared with the incarnations, if the spec
   /// asks for it.
   std::shared_ptr<quarantine> poison;
+  /// Counts the child's incarnations; each checkpoint knows its own.
+  std::shared_ptr<std::atomic<uint64_t>> incarnation
+    = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 /// The children of one supervisor in start order, found by id and by actor

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
@@ -16,27 +17,30 @@
 
 namespace trellis::detail {
 
-/// Tells messages apart across incarnations: their type and a hash of their
-/// serialized content. Messages CAF can neither serialize nor print differ
-/// by type only.
+/// Tells messages apart across incarnations: a hash of their element types
+/// and a hash of their content (serialized without an execution context, so
+/// that hashing never registers actors; elements that do not serialize
+/// count by their printed form).
 struct message_fingerprint {
-  uint32_t type_token = 0;
-  uint64_t hash = 0;
+  uint64_t types = 0;
+  uint64_t content = 0;
 
   friend bool operator==(const message_fingerprint& x,
                          const message_fingerprint& y) noexcept {
-    return x.type_token == y.type_token && x.hash == y.hash;
+    return x.types == y.types && x.content == y.content;
   }
 };
 
-message_fingerprint fingerprint_of(caf::actor_system& sys,
-                                   const caf::type_erased_tuple& msg);
+/// Hashes only the element types of `msg` (cheap: no serialization).
+uint64_t types_of(const caf::type_erased_tuple& msg);
+
+message_fingerprint fingerprint_of(const caf::type_erased_tuple& msg);
 
 /// One child's poison-message quarantine, shared by the supervisor and the
 /// child's incarnations (see `child_spec::quarantine_after`). The child
-/// notes the message it crashed on; the supervisor counts crashes in a row
+/// notes the message it crashes on; the supervisor counts crashes in a row
 /// on the same message and quarantines it; later incarnations set its
-/// copies aside. The happy path costs one relaxed atomic load per message.
+/// copies aside. Until then, a message costs one atomic load.
 class quarantine {
 public:
   /// At most this many messages stay quarantined per child; the oldest
@@ -52,6 +56,11 @@ public:
     return path_;
   }
 
+  /// Returns whether `x` may be quarantined at all: not a response (its
+  /// handler waits for it) and not a system message (exit, down, error,
+  /// timeout, CAF's `sys` requests, fault injection).
+  static bool eligible(const caf::mailbox_element& x);
+
   // -- the child's side -------------------------------------------------------
 
   /// Returns whether any message is quarantined.
@@ -60,17 +69,18 @@ public:
   }
 
   /// Returns whether `msg` is quarantined, counting it as diverted if so.
-  bool divert(caf::actor_system& sys, const caf::type_erased_tuple& msg);
+  bool divert(const caf::type_erased_tuple& msg);
 
-  /// Records the message the child is crashing on.
-  void note_crash(caf::actor_system& sys, const caf::type_erased_tuple& msg);
+  /// Records that incarnation `who` is crashing on `msg`, as it arrived.
+  void note_crash(const caf::actor_addr& who, caf::message msg);
 
   // -- the supervisor's side --------------------------------------------------
 
-  /// Takes the child's last crash, if it recorded one since the last call,
-  /// and counts it against `limit` crashes in a row on the same message.
+  /// Counts the exit of incarnation `who` against `limit` crashes in a row
+  /// on the same message: only a crash that `who` noted continues a streak.
   /// Returns the new dead letter once the limit is reached.
-  std::optional<dead_letter> count_exit(const caf::error& reason,
+  std::optional<dead_letter> count_exit(const caf::actor_addr& who,
+                                        const caf::error& reason,
                                         size_t limit);
 
   /// Returns copies of the quarantined messages.
@@ -83,6 +93,7 @@ private:
   };
 
   struct crash {
+    caf::actor_addr who;
     message_fingerprint fingerprint;
     caf::message content;
   };
