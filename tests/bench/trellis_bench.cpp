@@ -1,0 +1,142 @@
+// trellis_bench: Trellis against the same work done directly on CAF. Run
+// through `./dev bench [--json] [--reps N] [--scale F] [--reports MODE]
+// [CASE...]`; see docs/benchmarks.md.
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "bench_actors.hpp"
+#include "cases.hpp"
+#include "harness.hpp"
+
+namespace {
+
+using namespace trellis::bench;
+
+const char* usage_text
+  = "usage: trellis_bench [--json] [--reps N] [--scale F] "
+    "[--reports on|off|stderr] [--verbose] [--only SIDE] [--list]\n"
+    "                     [CASE...]\n"
+    "  --json        one JSON object per line per case, instead of a table\n"
+    "  --reps N      repetitions per side (default 9); medians are reported\n"
+    "  --scale F     multiply every count by F (quick runs, profiling)\n"
+    "  --reports M   Trellis' reports: on (default level, into a null sink;\n"
+    "                the default), off, or stderr (default level and sink)\n"
+    "  --verbose     print every repetition to stderr\n"
+    "  --only SIDE   measure only trellis or only baseline (for profiling)\n"
+    "  --list        list the cases and exit\n";
+
+std::vector<bench_case> all_cases() {
+  std::vector<bench_case> xs;
+  add_restart_cases(xs);
+  add_message_cases(xs);
+  add_scale_cases(xs);
+  add_hang_cases(xs);
+  return xs;
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "trellis_bench: %s\n%s", what.c_str(), usage_text);
+  std::exit(2);
+}
+
+reports_mode parse_reports(const std::string& x) {
+  if (x == "on")
+    return reports_mode::null_sink;
+  if (x == "off")
+    return reports_mode::off;
+  if (x == "stderr")
+    return reports_mode::stderr_sink;
+  fail("unknown --reports mode '" + x + "'");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  auto cases = all_cases();
+  std::vector<std::string> args{argv + 1, argv + argc};
+  auto value_of = [&](size_t& i) -> const std::string& {
+    if (i + 1 >= args.size())
+      fail(args[i] + " needs a value");
+    return args[++i];
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& arg = args[i];
+    if (arg == "--json") {
+      opts.json = true;
+    } else if (arg == "--verbose") {
+      set_verbose(true);
+    } else if (arg == "--only") {
+      auto& side = value_of(i);
+      if (side != "trellis" && side != "baseline")
+        fail("--only takes trellis or baseline");
+      set_sides(side == "trellis" ? sides::trellis : sides::baseline);
+    } else if (arg == "--reps") {
+      opts.reps = std::max(1, std::atoi(value_of(i).c_str()));
+    } else if (arg == "--scale") {
+      opts.scale = std::atof(value_of(i).c_str());
+      if (opts.scale <= 0)
+        fail("--scale must be positive");
+    } else if (arg == "--reports") {
+      opts.reports = parse_reports(value_of(i));
+    } else if (arg == "--memory-probe") {
+      // Hidden: one side of memory_per_child, in a process of its own.
+      auto side = value_of(i);
+      auto children = std::strtoull(value_of(i).c_str(), nullptr, 10);
+      setup_reports(opts.reports);
+      return memory_probe_main(side.c_str(), children);
+    } else if (arg == "--list") {
+      for (auto& x : cases)
+        std::printf("%-24s %s\n", x.name.c_str(), x.what.c_str());
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      std::printf("%s", usage_text);
+      return 0;
+    } else if (!arg.empty() && arg[0] == '-') {
+      fail("unknown option '" + arg + "'");
+    } else {
+      auto known = std::any_of(cases.begin(), cases.end(),
+                               [&](auto& x) { return x.name == arg; });
+      if (!known)
+        fail("unknown case '" + arg + "' (--list lists them)");
+      opts.cases.push_back(arg);
+    }
+  }
+  setup_reports(opts.reports);
+  if (!opts.json) {
+    std::printf("trellis_bench: reps=%d scale=%g reports=%s, 2 scheduler "
+                "threads; ratio = trellis / baseline, medians\n",
+                opts.reps, opts.scale, to_string(opts.reports));
+    print_header();
+  }
+  auto failed = false;
+  for (auto& c : cases) {
+    if (!opts.cases.empty()
+        && std::find(opts.cases.begin(), opts.cases.end(), c.name)
+             == opts.cases.end())
+      continue;
+    // More work gets more time; a hung case ends the run rather than hang.
+    auto stretch = std::max(1.0, opts.scale)
+                   * std::max(1.0, static_cast<double>(opts.reps) / 9.0);
+    watchdog guard{c.name, std::chrono::seconds(static_cast<long long>(
+                             static_cast<double>(c.limit.count()) * stretch))};
+    result row;
+    try {
+      row = c.run(opts);
+    } catch (const std::exception& e) {
+      row.name = c.name;
+      row.failure = e.what();
+      failed = true;
+    }
+    if (opts.json)
+      print_json(row, opts);
+    else
+      print_row(row);
+  }
+  return failed ? 1 : 0;
+}
