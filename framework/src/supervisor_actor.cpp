@@ -25,7 +25,8 @@ namespace {
 /// Retries a restart whose start failed (OTP's `try_again_restart`).
 using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
 
-/// A child's shutdown timeout (or kill timeout) passed.
+/// The earliest shutdown timeout (or kill timeout) of the stops in flight
+/// passed.
 using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
 
 /// A restart delayed by backoff is due.
@@ -124,9 +125,7 @@ caf::behavior supervisor_actor::make_behavior() {
           restart(c);
       });
     },
-    [this](stop_timeout_atom, const caf::actor_addr& who, uint64_t token) {
-      on_stop_timeout(who, token);
-    },
+    [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
       on_health_tick(who, token);
     },
@@ -331,42 +330,69 @@ void supervisor_actor::stop_child(iterator c, stop_continuation k) {
   }
   auto addr = c->handle.address();
   auto& entry = stopping_[addr];
-  auto already_stopping = entry.token != 0;
   entry.k = std::move(k);
-  if (already_stopping)
+  if (entry.begun)
     return;
-  entry.token = ++next_token_;
+  entry.begun = true;
   auto policy = c->spec.shutdown();
   switch (policy.policy()) {
     case trellis::shutdown::kind::brutal_kill:
       entry.killed = true;
       send_exit(c->handle, caf::exit_reason::kill);
-      delayed_send(this, spec_.kill_timeout(), stop_timeout_atom::value, addr,
-                   entry.token);
+      entry.deadline = clock().now() + spec_.kill_timeout();
       break;
     case trellis::shutdown::kind::timeout:
       send_exit(c->handle, caf::exit_reason::user_shutdown);
-      delayed_send(this, policy.time(), stop_timeout_atom::value, addr,
-                   entry.token);
+      entry.deadline = clock().now() + policy.time();
       break;
     case trellis::shutdown::kind::infinity:
       send_exit(c->handle, caf::exit_reason::user_shutdown);
-      break;
+      return;
   }
+  arm_stop_watchdog(*entry.deadline);
 }
 
-void supervisor_actor::on_stop_timeout(const caf::actor_addr& who,
-                                       uint64_t token) {
+void supervisor_actor::arm_stop_watchdog(caf::actor_clock::time_point due) {
+  // One timer for all stops in flight: stopping 100 children in a row costs
+  // one timer, not 100 that each come back later for nothing.
+  if (watchdog_token_ != 0 && watchdog_due_ <= due)
+    return;
+  watchdog_due_ = due;
+  watchdog_token_ = ++next_token_;
+  auto now = clock().now();
+  delayed_send(this, due > now ? due - now : caf::timespan{0},
+               stop_timeout_atom::value, watchdog_token_);
+}
+
+void supervisor_actor::on_stop_watchdog(uint64_t token) {
+  if (token != watchdog_token_)
+    return;
+  watchdog_token_ = 0;
+  auto now = clock().now();
+  std::vector<caf::actor_addr> due;
+  for (auto& kvp : stopping_)
+    if (kvp.second.deadline && *kvp.second.deadline <= now)
+      due.push_back(kvp.first);
+  for (auto& who : due)
+    on_stop_timeout(who);
+  // Re-arm for the earliest stop still in flight.
+  std::optional<caf::actor_clock::time_point> next;
+  for (auto& kvp : stopping_)
+    if (kvp.second.deadline && (!next || *kvp.second.deadline < *next))
+      next = kvp.second.deadline;
+  if (next)
+    arm_stop_watchdog(*next);
+}
+
+void supervisor_actor::on_stop_timeout(const caf::actor_addr& who) {
   auto i = stopping_.find(who);
-  if (i == stopping_.end() || i->second.token != token)
+  if (i == stopping_.end())
     return;
   auto c = children_.find(who);
   if (!i->second.killed) {
     i->second.killed = true;
-    i->second.token = ++next_token_;
+    i->second.deadline = clock().now() + spec_.kill_timeout();
     send_exit(c->handle, caf::exit_reason::kill);
-    delayed_send(this, spec_.kill_timeout(), stop_timeout_atom::value, who,
-                 i->second.token);
     return;
   }
   // Killed, and still no down message: the actor is stuck inside a handler

@@ -87,7 +87,9 @@ private:
   };
 
   struct pending_stop {
-    uint64_t token = 0;
+    /// When to escalate (kill, then abandon); none for `infinity`.
+    std::optional<caf::actor_clock::time_point> deadline;
+    bool begun = false;
     bool killed = false;
     stop_continuation k;
   };
@@ -115,7 +117,14 @@ private:
   /// Stops one child by its shutdown policy; `k` runs once it is gone.
   void stop_child(iterator c, stop_continuation k);
 
-  void on_stop_timeout(const caf::actor_addr& who, uint64_t token);
+  /// Kills `who`, or abandons it if it was killed already.
+  void on_stop_timeout(const caf::actor_addr& who);
+
+  /// Makes sure a timer fires by `due`.
+  void arm_stop_watchdog(caf::actor_clock::time_point due);
+
+  /// Escalates every stop whose deadline passed.
+  void on_stop_watchdog(uint64_t token);
 
   void finish_stop(iterator c, caf::error reason);
 
@@ -311,6 +320,9 @@ private:
   caf::actor_clock::time_point started_at_;
   std::optional<pending_start> starting_;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;
+  /// The stop watchdog's timer, if one is pending (token 0: none).
+  uint64_t watchdog_token_ = 0;
+  caf::actor_clock::time_point watchdog_due_;
   std::deque<std::function<void()>> waiting_;
   std::optional<caf::response_promise> op_reply_;
   bool draining_ = false;
