@@ -1,5 +1,7 @@
 #include "trellis/supervisor.hpp"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include <caf/scoped_actor.hpp>
@@ -60,6 +62,34 @@ caf::error await_exit(caf::actor_system& sys, const caf::actor& sup) {
   caf::error result;
   self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); });
   return result;
+}
+
+caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
+                           caf::timespan shutdown_time, size_t remaining) {
+  auto deadline = std::chrono::steady_clock::now() + shutdown_time;
+  if (root) {
+    caf::scoped_actor self{sys, true};
+    self->monitor(root);
+    self->send_exit(root, caf::exit_reason::user_shutdown);
+    bool gone = false;
+    self->receive([&](caf::down_msg&) { gone = true; },
+                  caf::after(shutdown_time) >> [] {});
+    if (!gone)
+      return make_error(errc::abandoned, "the tree did not stop within the "
+                                         "shutdown time");
+  }
+  // What may remain: the tree's stragglers (killed, abandoned incarnations)
+  // and the caller's own actors.
+  for (;;) {
+    auto running = sys.registry().running();
+    if (running <= remaining)
+      return caf::none;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(errc::abandoned,
+                        std::to_string(running - remaining)
+                          + " actors still running after the shutdown time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 caf::expected<caf::actor> start_child(caf::actor_system& sys,

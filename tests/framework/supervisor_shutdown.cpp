@@ -109,3 +109,70 @@ TEST_CASE("a supervisor that is killed takes its children with it",
   std::sort(events.begin(), events.end());
   CHECK(events == std::vector<std::string>{"stopped:a", "stopped:b"});
 }
+
+TEST_CASE("a tree whose children all misbehave still stops",
+          "[supervisor][shutdown]") {
+  fixture f;
+  log_capture logs;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto stuck = [release](caf::event_based_actor*) -> caf::behavior {
+    return {[release](int) {
+      while (!*release)
+        std::this_thread::sleep_for(1ms);
+    }};
+  };
+  // Throws when asked to stop.
+  auto thrower = [](caf::event_based_actor* self) -> caf::behavior {
+    self->set_exit_handler([](caf::exit_msg&) {
+      throw std::runtime_error("not now");
+    });
+    return {[](int x) { return x; }};
+  };
+  auto misbehaving = [&](const std::string& id) {
+    return supervisor(id)
+      .kill_timeout(100ms)
+      .child(worker("ignores", stubborn_worker, id + "/ignores",
+                    caf::actor{f.probe})
+               .shutdown(shutdown::timeout(100ms)))
+      .child(worker("stuck", stuck).shutdown(shutdown::timeout(100ms)))
+      .child(worker("throws", thrower).shutdown(shutdown::timeout(100ms)))
+      .child(worker("killed", stuck).shutdown(shutdown::brutal_kill()));
+  };
+  auto sup = f.start(misbehaving("root").child(misbehaving("inner")));
+  // Occupy the stuck ones; the thread pool has two threads, so use one stuck
+  // child per tree level at most: the others need a thread to be stopped.
+  f.probe->send(f.actor_of(sup, "stuck"), 1);
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  auto errors = logs.reports("shutdown_error");
+  CHECK(errors.size() >= 3);
+  *release = true;
+}
+
+TEST_CASE("shutdown_system gives up on actors that never end, within its "
+          "time",
+          "[supervisor][shutdown]") {
+  fixture f;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto forever = [release](caf::event_based_actor*) -> caf::behavior {
+    return {[release](int) {
+      while (!*release)
+        std::this_thread::sleep_for(1ms);
+    }};
+  };
+  SECTION("a tree that stops") {
+    auto sup = f.start(supervisor("root").child(f.probed("a")));
+    // The fixture's probe is a scoped actor that stays.
+    CHECK(!shutdown_system(f.sys, sup, 10s, 1));
+    CHECK(f.sys.registry().running() == 1);
+  }
+  SECTION("a child stuck for good, with shutdown infinity") {
+    auto sup = f.start(supervisor("root").child(
+      worker("stuck", forever).detached(true).shutdown(shutdown::infinity())));
+    f.probe->send(f.actor_of(sup, "stuck"), 1);
+    auto err = shutdown_system(f.sys, sup, 300ms, 1);
+    CHECK(is(err, errc::abandoned));
+    // A real program would _Exit now; the test lets the actor go instead.
+    *release = true;
+    f.probe->wait_for(sup);
+  }
+}

@@ -27,7 +27,12 @@ public:
     /// Ask to stop, kill after the timeout.
     timeout,
     /// Ask to stop and wait as long as it takes. The default for supervisor
-    /// children; for workers it risks a shutdown that never ends.
+    /// children (which bound their own children's stops). For a worker it
+    /// risks a shutdown that never ends: no kill follows and the child is
+    /// never abandoned, so a worker that ignores the request, or is stuck in
+    /// a handler, holds its supervisor's shutdown, and every ancestor's,
+    /// forever. Use it for workers only with a way out, such as
+    /// `trellis::shutdown_system`'s deadline.
     infinity,
   };
 

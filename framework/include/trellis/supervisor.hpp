@@ -41,6 +41,19 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
 caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
                            caf::error reason = caf::exit_reason::user_shutdown);
 
+/// Stops the tree under `root`, then waits until `sys` runs no more than
+/// `remaining` actors, at most `shutdown_time` in total (OTP's kernel
+/// `shutdown_time`). `remaining` counts your own actors that stay up, such
+/// as a `caf::scoped_actor` in `main` (hidden ones do not count).
+/// Returns none once everything is gone, or `errc::abandoned` with how many
+/// actors are still running. CAF's `actor_system` destructor waits for every
+/// actor and joins its scheduler threads, forever if a handler never
+/// returns (CAF cannot preempt one): on `errc::abandoned`, leave the process
+/// with `std::_Exit` (after flushing what must be flushed) instead of
+/// destroying the system, as OTP kills a node that does not stop in time.
+caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
+                           caf::timespan shutdown_time, size_t remaining = 0);
+
 /// Blocks until `sup` exited and returns why.
 caf::error await_exit(caf::actor_system& sys, const caf::actor& sup);
 
