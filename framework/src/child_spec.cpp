@@ -49,6 +49,11 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' needs 0 < min <= max <= 1 year, a jitter "
                           "between 0 and 1, and a non-negative reset_after");
+  if (quarantine_after_ > 0 && type_ == child_type::supervisor)
+    return make_error(errc::invalid_spec, "quarantine_after",
+                      "child '" + id_
+                        + "' is a supervisor; only workers quarantine "
+                          "messages");
   if (significant_ && restart_ == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_

@@ -191,6 +191,11 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
                                         const caf::actor& root,
                                         const std::string& path,
                                         size_t buffer) {
+  // Messages wait in the buffer until the first lookup answers, even while
+  // the child runs: without one they would all be refused.
+  if (buffer == 0)
+    return make_error(errc::invalid_spec, "buffer",
+                      "a stable handle needs room for at least one message");
   auto events = lifecycle_events(sys, root);
   if (!events)
     return events.error();

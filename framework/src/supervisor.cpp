@@ -48,6 +48,10 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
 
 caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
                            caf::error reason) {
+  // CAF's monitor dereferences a null handle (and no down message could
+  // come).
+  if (!sup)
+    return make_error(errc::not_found, "invalid supervisor handle");
   caf::scoped_actor self{sys};
   self->monitor(sup);
   self->send_exit(sup, std::move(reason));
@@ -57,6 +61,8 @@ caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
 }
 
 caf::error await_exit(caf::actor_system& sys, const caf::actor& sup) {
+  if (!sup)
+    return make_error(errc::not_found, "invalid supervisor handle");
   caf::scoped_actor self{sys};
   self->monitor(sup);
   caf::error result;

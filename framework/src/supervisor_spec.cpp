@@ -1,9 +1,32 @@
 #include "trellis/supervisor_spec.hpp"
 
+#include <string>
+
 #include "supervisor_actor.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis {
+
+namespace {
+
+/// Puts `id` in front of the path that an `invalid_spec` of a child carries,
+/// or gives it `id` as its path: each supervisor spec adds its own id on the
+/// way out, so a problem deep in a tree names where it is, `root/db`.
+caf::error at(const std::string& id, caf::error err) {
+  if (!err)
+    return err;
+  auto& ctx = err.context();
+  using string = std::string;
+  if (ctx.match_elements<string, string>())
+    return make_error(errc::invalid_spec, ctx.get_as<string>(0),
+                      ctx.get_as<string>(1), id);
+  if (ctx.match_elements<string, string, string>())
+    return make_error(errc::invalid_spec, ctx.get_as<string>(0),
+                      ctx.get_as<string>(1), id + '/' + ctx.get_as<string>(2));
+  return err;
+}
+
+} // namespace
 
 child_spec supervisor_spec::as_child() const {
   auto nested = std::make_shared<const supervisor_spec>(*this);
@@ -20,35 +43,44 @@ caf::error supervisor_spec::validate() const {
   if (id_.empty())
     return make_error(errc::invalid_spec, "id",
                       "a supervisor's id must not be empty");
+  if (id_.find('/') != std::string::npos)
+    return make_error(errc::invalid_spec, "id",
+                      "supervisor '" + id_
+                        + "' must not contain '/' (paths use it)");
   if (intensity_ < 0)
     return make_error(errc::invalid_spec, "intensity",
-                      "supervisor '" + id_ + "' has a negative intensity");
+                      "supervisor '" + id_ + "' has a negative intensity",
+                      id_);
   if (period_ <= caf::timespan{0})
     return make_error(errc::invalid_spec, "period",
-                      "supervisor '" + id_ + "' needs a positive period");
+                      "supervisor '" + id_ + "' needs a positive period", id_);
   if (kill_timeout_ < caf::timespan{0})
     return make_error(errc::invalid_spec, "kill_timeout",
-                      "supervisor '" + id_ + "' has a negative kill_timeout");
+                      "supervisor '" + id_ + "' has a negative kill_timeout",
+                      id_);
   if (dynamic()) {
     if (children_.size() != 1)
       return make_error(errc::invalid_spec, "children",
                         "dynamic supervisor '" + id_
-                          + "' needs exactly one child spec, its template");
+                          + "' needs exactly one child spec, its template",
+                        id_);
     if (auto_shutdown_ != trellis::auto_shutdown::never)
       return make_error(errc::invalid_spec, "auto_shutdown",
                         "dynamic supervisor '" + id_
-                          + "' cannot shut down automatically");
+                          + "' cannot shut down automatically",
+                        id_);
   } else if (max_children_) {
     return make_error(errc::invalid_spec, "max_children",
                       "supervisor '" + id_
                         + "' is not dynamic; only dynamic supervisors have "
-                          "max_children");
+                          "max_children",
+                      id_);
   }
   if (auto err = check_childspecs(children_))
-    return err;
+    return at(id_, std::move(err));
   for (auto& child : children_)
     if (auto err = check_significance(child))
-      return err;
+      return at(id_, std::move(err));
   return caf::none;
 }
 

@@ -202,7 +202,8 @@ public:
   /// `errc::quarantined`) instead of crashing on them, and it is kept as a
   /// `dead_letter`. Messages are told apart by type and serialized content.
   /// Needs the child spawned through `child_context::spawn` (as `worker`
-  /// does). The crashes still count against the restart intensity.
+  /// does); a supervisor child cannot have it. The crashes still count
+  /// against the restart intensity.
   child_spec& quarantine_after(size_t k) noexcept {
     quarantine_after_ = k;
     return *this;
@@ -215,9 +216,13 @@ public:
   }
 
   /// Checks the spec: a non-empty id without '/', a factory, a non-negative
-  /// shutdown timeout, significance only for transient and temporary
-  /// children, and for a nested supervisor its whole spec. Returns an
-  /// `errc::invalid_spec` naming the field, or none.
+  /// shutdown timeout, a positive health check interval and timeout with
+  /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
+  /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
+  /// non-negative `reset_after`, no `quarantine_after` for a supervisor,
+  /// significance only for transient and temporary children, and for a
+  /// nested supervisor its whole spec. Returns an `errc::invalid_spec` naming
+  /// the field, or none.
   caf::error validate() const;
 
 private:

@@ -37,6 +37,11 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 /// also exits when the tree's root does, answering what it buffered with
 /// `errc::not_found`; messages sent to it after that fail as to any dead
 /// actor.
+///
+/// Fails with `errc::invalid_spec` for a `buffer` of 0 (messages wait in
+/// the buffer until the first lookup answers), with `errc::not_found` for a
+/// path with no child, and with the error of `lifecycle_events` for a
+/// `root` that is not a running supervisor.
 caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
                                         const caf::actor& root,
                                         const std::string& path,

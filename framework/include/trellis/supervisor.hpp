@@ -37,7 +37,8 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
 /// Stops a supervisor and blocks until it exited: its children stop in
 /// reverse start order, each by its shutdown policy. Returns the supervisor's
 /// exit reason (`reason` itself, unless the supervisor had already exited
-/// for another one).
+/// for another one: stopping it again returns its exit reason again).
+/// Returns `errc::not_found` for an invalid (null) handle.
 caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
                            caf::error reason = caf::exit_reason::user_shutdown);
 
@@ -54,14 +55,17 @@ caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
 caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
                            caf::timespan shutdown_time, size_t remaining = 0);
 
-/// Blocks until `sup` exited and returns why.
+/// Blocks until `sup` exited and returns why; `errc::not_found` for an
+/// invalid (null) handle.
 caf::error await_exit(caf::actor_system& sys, const caf::actor& sup);
 
 // -- OTP's runtime API, blocking ------------------------------------------------
 //
 // Each helper sends one request of `trellis/atoms.hpp` and waits for its
-// answer. Errors are typed: `errc::not_found`, `errc::running`, ..., or
-// `caf::sec::request_receiver_down` if `sup` is gone.
+// answer. Errors are typed: `errc::not_found`, `errc::running`, ...,
+// `errc::not_found` for an invalid (null) handle, `errc::shutting_down` if
+// `sup` is stopping, or `caf::sec::request_receiver_down` if it is gone (what
+// a request from an actor gets, too).
 
 /// Adds `spec` to a static supervisor and starts it (OTP's `start_child/2`).
 /// Returns the new actor, or an invalid handle if its factory answered

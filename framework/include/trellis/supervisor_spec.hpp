@@ -167,9 +167,15 @@ public:
 
   /// Checks the flags and every child, recursively through nested
   /// supervisors: returns `errc::invalid_spec` naming the field, or none.
-  /// Besides each child's own checks: unique ids, significant children only
-  /// with an auto_shutdown other than `never`, and for a dynamic supervisor
-  /// exactly one child (its template) and no auto_shutdown.
+  /// Besides each child's own checks: an id without '/', a non-negative
+  /// intensity and kill_timeout, a positive period, unique child ids,
+  /// significant children only with an auto_shutdown other than `never`,
+  /// `max_children` only for a dynamic supervisor, and for a dynamic
+  /// supervisor exactly one child (its template) and no auto_shutdown.
+  /// The error's context is the field, what is wrong, and the path of the
+  /// supervisor spec that holds the field (`root/db`), e.g.
+  /// `trellis::errc::invalid_spec: intensity, supervisor 'db' has a negative
+  /// intensity, root/db`.
   caf::error validate() const;
 
   /// Checks that `x` may be significant under this supervisor's
