@@ -1,6 +1,7 @@
 #include "shard.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <caf/all.hpp>
@@ -20,10 +21,15 @@ constexpr char journal_magic[] = "KVJ1";
 constexpr char snapshot_magic[] = "KVS1";
 constexpr size_t magic_size = 4;
 
-// The journal is folded into a new snapshot once it outgrows the snapshot,
-// within these bounds.
-constexpr size_t min_journal = 4 * 1024;
-constexpr size_t max_journal = 64 * 1024;
+// When to fold the journal into a new snapshot. After each batch the
+// journal is saved whole, costing its length L; a snapshot of size S costs S
+// once per L/e writes of records of about e bytes. Per write that is about
+// L/2 + S*e/L, least at L = sqrt(2*S*e): with e = 64, L = sqrt(128*S), and
+// at least 4 KiB so that small maps are not rewritten for every write.
+size_t journal_limit(size_t snapshot_size) {
+  return std::max<size_t>(4096, static_cast<size_t>(std::sqrt(
+                                  128.0 * static_cast<double>(snapshot_size))));
+}
 
 struct shard_state {
   size_t index = 0;
@@ -105,8 +111,7 @@ caf::error restore(shard_state& st) {
 // Saves what the last batch changed: the journal, or a new snapshot and an
 // empty journal once the journal outgrew the snapshot.
 caf::error persist(shard_state& st) {
-  auto limit = std::clamp(st.snapshot_size, min_journal, max_journal);
-  if (st.journal_bytes.size() < limit)
+  if (st.journal_bytes.size() < journal_limit(st.snapshot_size))
     return st.journal.save_bytes(st.journal_bytes);
   auto snap = header(st, snapshot_magic, st.generation + 1);
   st.data.dump(snap, now_ms());

@@ -29,15 +29,16 @@ using batch = std::vector<std::vector<std::string>>;
 ///
 /// The shard keeps two checkpoints: its child checkpoint holds the journal
 /// of changes since the last snapshot, saved after every batch that changed
-/// something; the snapshot (the whole map, under `<path>.snapshot` in the
-/// same store) is rewritten when the journal grows larger than it (at least
-/// 4 KiB, at most 64 KiB). A save costs the journal, not the map, and the
-/// map is rewritten once per its own size in changes. Each carries a
-/// generation, so a journal that predates its snapshot is ignored.
+/// something, before the batch is answered; the snapshot (the whole map,
+/// under `<path>.snapshot` in the same store) is rewritten once the journal
+/// grows to sqrt(128 * snapshot size) bytes (at least 4 KiB), which keeps
+/// the cost per write near its least: a save costs the journal, never the
+/// map. Each carries a generation, so a journal that predates its snapshot
+/// is ignored.
 ///
-/// A snapshot records the shard count: a shard refuses to start from a
-/// store written with another `--shards`, since its keys would be in the
-/// wrong shards.
+/// Both record the shard count: a shard refuses to start from a store
+/// written with another `--shards`, since its keys would be in the wrong
+/// shards.
 trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
                                  std::shared_ptr<trellis::checkpoint_store>
                                    store);
