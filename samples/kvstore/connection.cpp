@@ -20,7 +20,7 @@ namespace kvstore {
 
 namespace {
 
-/// `(retry_atom, shard)`: time to send a batch again.
+// `(retry_atom, shard)`: time to send a lane's batch again.
 using retry_atom = caf::atom_constant<caf::atom("kv_retry")>;
 
 // A client may have this many commands under way; past it, the connection
@@ -86,26 +86,24 @@ using connection_actor
 
 void serve(connection_actor* self);
 
+// The sections of INFO that the connection knows; the shards add theirs.
 std::string server_info(const runtime& rt) {
   using namespace std::chrono;
   auto& s = rt.stats;
-  auto up = duration_cast<seconds>(steady_clock::now() - rt.started).count();
-  std::ostringstream rate;
-  rate << "chaos_rate:" << rt.chaos_rate << "\r\n";
-  auto field = [](const char* name, auto value) {
-    return std::string{name} + ":" + std::to_string(value) + "\r\n";
-  };
-  return "# Server\r\nserver:trellis-kvstore\r\n"
-         + field("tcp_port", rt.port.load()) + field("uptime_in_seconds", up)
-         + field("shards", rt.shards) + "\r\n# Clients\r\n"
-         + field("connected_clients", s.connected_clients.load())
-         + "\r\n# Stats\r\n"
-         + field("total_connections_received", s.connections_received.load())
-         + field("rejected_connections", s.rejected_connections.load())
-         + field("total_commands_processed", s.commands_processed.load())
-         + field("shard_retries", s.shard_retries.load())
-         + "\r\n# Chaos\r\n" + rate.str() + field("chaos_crashed_connections", s.chaos_connections.load())
-         + field("chaos_crashed_shards", s.chaos_shards.load()) + "\r\n";
+  auto up = duration_cast<seconds>(steady_clock::now() - rt.started);
+  std::ostringstream out;
+  out << "# Server\r\nserver:trellis-kvstore\r\ntcp_port:" << rt.port
+      << "\r\nuptime_in_seconds:" << up.count() << "\r\nshards:" << rt.shards
+      << "\r\n\r\n# Clients\r\nconnected_clients:" << s.connected_clients
+      << "\r\n\r\n# Stats\r\ntotal_connections_received:"
+      << s.connections_received
+      << "\r\nrejected_connections:" << s.rejected_connections
+      << "\r\ntotal_commands_processed:" << s.commands_processed
+      << "\r\nshard_retries:" << s.shard_retries
+      << "\r\n\r\n# Chaos\r\nchaos_rate:" << rt.chaos_rate
+      << "\r\nchaos_crashed_connections:" << s.chaos_connections
+      << "\r\nchaos_crashed_shards:" << s.chaos_shards << "\r\n\r\n";
+  return out.str();
 }
 
 void ready(connection_actor* self, pending& pd, const resp::reply& r) {

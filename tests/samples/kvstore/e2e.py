@@ -547,8 +547,9 @@ def case_durability():
             srv.kill()
 
 
-def case_signals():
-    """SIGINT and SIGTERM stop the tree cleanly; --help and bad options."""
+def case_lifecycle():
+    """SIGINT and SIGTERM stop the tree cleanly; --help, bad options, a port
+    in use, --max-clients."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         with Server() as srv:
             c = Conn(srv.port)
@@ -567,6 +568,20 @@ def case_signals():
                              text=True, timeout=30, preexec_fn=_die_with_parent)
         eq(res.returncode, 1, "exit code on a port in use")
         check("start failed" in res.stderr, res.stderr)
+    # One client too many is told so and closed; its place frees up.
+    with Server("--max-clients", "2") as srv:
+        a, b = Conn(srv.port), Conn(srv.port)
+        eq((a.cmd("PING"), b.cmd("PING")), ("PONG", "PONG"))
+        eq(Conn(srv.port).closed_by_server(), b"-ERR max number of clients reached\r\n")
+        a.close()
+        deadline = time.time() + 10
+        answer = None
+        while answer != "PONG" and time.time() < deadline:
+            try:
+                answer = Conn(srv.port).cmd("PING")  # refused until a's child ends
+            except Closed:
+                time.sleep(0.05)
+        eq(answer, "PONG", "a client after one left")
 
 
 def main():
