@@ -31,7 +31,7 @@ using batch = std::vector<std::vector<std::string>>;
 /// of changes since the last snapshot, saved after every batch that changed
 /// something, before the batch is answered; the snapshot (the whole map,
 /// under `<path>.snapshot` in the same store) is rewritten once the journal
-/// grows to sqrt(128 * snapshot size) bytes (at least 4 KiB), which keeps
+/// grows to 256 * sqrt(snapshot size) bytes (at least 4 KiB), which keeps
 /// the cost per write near its least: a save costs the journal, never the
 /// map. Each carries a generation, so a journal that predates its snapshot
 /// is ignored.

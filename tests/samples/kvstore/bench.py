@@ -2,9 +2,11 @@
 """Measures kvstore against Debian's redis-server with redis-benchmark, in one
 run on one machine, and prints a Markdown table (`./dev kvbench`).
 
-    bench.py --server build/samples/kvstore [--requests N]
+    bench.py --server build/samples/kvstore [--requests N] [--rounds N]
 
-Every server gets the same redis-benchmark runs, pipelined (-P 16) and not.
+Every server gets the same redis-benchmark runs, pipelined (-P 16) and not,
+in rounds that take turns between the servers; the table shows the median of
+the rounds, so that a burst of other load on the machine hits all alike.
 kvstore runs without chaos and with chaos crashing shards (only shards:
 redis-benchmark exits as soon as one of its connections is closed, so
 crashing connections would end the measurement, not slow it).
@@ -17,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -93,38 +96,48 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", required=True)
-    parser.add_argument("--requests", type=int, default=100000)
+    parser.add_argument("--requests", type=int, default=50000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chaos", type=float, default=10)
     args = parser.parse_args()
     e2e.SERVER = os.path.abspath(args.server)
     if not shutil.which("redis-server"):
         sys.exit("bench: redis-server is missing (./dev kvbench installs it)")
 
+    load_before = os.getloadavg()[0]
     columns = ["redis-server", "kvstore", f"kvstore, chaos {args.chaos:g}/s"]
-    results = {}  # (pipeline, column) -> rates
-    for pipeline in (16, 1):
-        print(f"bench: -P {pipeline}: redis-server", file=sys.stderr)
-        with RedisServer() as srv:
-            results[pipeline, columns[0]] = measure(srv.port, args.requests, pipeline)
-        print(f"bench: -P {pipeline}: kvstore", file=sys.stderr)
-        with e2e.Server() as srv:
-            results[pipeline, columns[1]] = measure(srv.port, args.requests, pipeline)
-        print(f"bench: -P {pipeline}: kvstore with chaos", file=sys.stderr)
-        with e2e.Server("--chaos", str(args.chaos), "--chaos-targets", "shards") as srv:
-            results[pipeline, columns[2]] = measure(srv.port, args.requests, pipeline)
-            crashes = e2e.info(srv.port)["chaos_crashed_shards"]
-            print(f"bench:   {crashes} shard crashes", file=sys.stderr)
+    runs = {}  # (pipeline, column) -> the rates of each round
+    for round_ in range(1, args.rounds + 1):
+        for pipeline in (16, 1):
+            def run(column, srv):
+                print(f"bench: round {round_}, -P {pipeline}: {column}", file=sys.stderr)
+                rates = measure(srv.port, args.requests, pipeline)
+                runs.setdefault((pipeline, column), []).append(rates)
+            with RedisServer() as srv:
+                run(columns[0], srv)
+            with e2e.Server() as srv:
+                run(columns[1], srv)
+            with e2e.Server("--chaos", str(args.chaos), "--chaos-targets",
+                            "shards") as srv:
+                run(columns[2], srv)
+                crashes = e2e.info(srv.port)["chaos_crashed_shards"]
+                print(f"bench:   {crashes} shard crashes", file=sys.stderr)
 
-    print(f"Machine: {machine()}.")
+    def median(pipeline, column, name):
+        xs = [r[name] for r in runs[pipeline, column] if r[name]]
+        return statistics.median(xs) if xs else None
+
+    print(f"Machine: {machine()}; load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after.")
     print(f"redis-benchmark -q -n {args.requests} -r 100000 -c 50 -t {TESTS}; "
-          f"requests per second.\n")
+          f"requests per second, median of {args.rounds} rounds.\n")
     print("| test | pipeline | " + " | ".join(columns) + " |")
     print("| --- | ---: | " + " | ".join("---:" for _ in columns) + " |")
     for pipeline in (16, 1):
         for name in NAMES:
             cells = []
             for col in columns:
-                rate = results[pipeline, col][name]
+                rate = median(pipeline, col, name)
                 cells.append(f"{rate:,.0f}" if rate else "failed")
             print(f"| {name} | {pipeline} | " + " | ".join(cells) + " |")
 
