@@ -361,10 +361,16 @@ def case_malformed():
         eq(bystander.cmd("GET", "safe"), b"1", "the bystander at the end")
 
 
-def benchmark(port, *args, check_ok=True):
-    res = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
-                          *map(str, args)],
-                         capture_output=True, text=True, timeout=100)
+def benchmark(port, *args, check_ok=True, timeout=100):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), *map(str, args)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        # redis-benchmark drops a client whose write fails and waits on; with
+        # all its clients gone it waits for ever.
+        res = subprocess.CompletedProcess(cmd, -1, e.stdout or "", e.stderr or "")
+        if isinstance(res.stdout, bytes):
+            res.stdout, res.stderr = res.stdout.decode(), res.stderr.decode()
     if check_ok:
         check(res.returncode == 0, f"redis-benchmark failed: {res.stdout}{res.stderr}")
     return res
@@ -453,7 +459,7 @@ def chaos_run(targets, benchmark_must_finish):
         for w in writers:
             w.start()
         res = benchmark(srv.port, "-q", "-n", "40000", "-r", "1000", "-P", "16",
-                        "-t", "set,get,incr", check_ok=False)
+                        "-t", "set,get,incr", check_ok=False, timeout=60)
         # Writers go on for 3 s at least, under chaos all the while.
         time.sleep(max(0.0, 3.0 - (time.time() - started)))
         stop.set()
@@ -462,7 +468,7 @@ def chaos_run(targets, benchmark_must_finish):
         out = res.stdout + res.stderr
         if benchmark_must_finish:
             check(res.returncode == 0, f"redis-benchmark under chaos: {out}")
-        elif res.returncode != 0:
+        elif res.returncode > 0:
             # Only its own connection crashing may end it.
             check("Server closed the connection" in out or "reset by peer" in out,
                   f"redis-benchmark under chaos: {out}")
