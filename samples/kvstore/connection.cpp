@@ -1,0 +1,326 @@
+#include "connection.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <sstream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "chaos.hpp"
+#include "router.hpp"
+#include "runtime.hpp"
+#include "shard.hpp"
+#include "trellis/crash_handler.hpp"
+#include "trellis/errc.hpp"
+
+namespace kvstore {
+
+namespace {
+
+// `(retry_atom, shard)`: time to send a lane's batch again.
+using retry_atom = caf::atom_constant<caf::atom("kv_retry")>;
+
+// A client may have this many commands under way; past it, the connection
+// stops reading until half of them are answered.
+constexpr size_t max_pipeline = 1024;
+
+// How long a shard may take for a batch. A batch that times out is answered
+// with an error: it may or may not have been executed.
+constexpr auto shard_timeout = std::chrono::seconds(10);
+
+// A batch that reached a shard incarnation that died before executing it is
+// sent again, after 1, 2, 4, ... ms (at most 100 ms), about 10 s in all.
+constexpr int max_attempts = 100;
+
+caf::timespan backoff(int attempt) {
+  auto ms = attempt < 7 ? 1 << attempt : 100;
+  return std::chrono::milliseconds(ms);
+}
+
+// Which part of which command an answer belongs to.
+struct part_ref {
+  uint64_t seq;
+  uint32_t part;
+};
+
+// The commands on their way to one shard. At most one batch is under way
+// per shard: if it must be sent again, nothing sent after it can overtake
+// it, so a client's writes to a key happen in the order it sent them.
+struct lane {
+  batch queued;
+  std::vector<part_ref> queued_refs;
+  caf::message sent;
+  std::vector<part_ref> sent_refs;
+  bool busy = false;
+  int attempts = 0;
+};
+
+// A command waiting for its reply; replies go out in command order.
+struct pending {
+  plan routed;
+  std::vector<resp::reply> answers; // one per part
+  size_t awaiting = 0;
+  std::string out; // the encoded reply, once ready
+  bool ready = false;
+  bool close_after = false;
+};
+
+struct connection_state {
+  caf::io::connection_handle hdl;
+  std::shared_ptr<runtime> rt;
+  resp::request_parser parser;
+  std::vector<caf::actor> shards;
+  std::vector<lane> lanes;
+  std::deque<pending> queue;
+  uint64_t first_seq = 0;
+  bool closing = false; // QUIT or a protocol error: read no more commands
+  bool halted = false;  // not reading: too many commands under way
+  static inline const char* name = "kvstore.connection";
+};
+
+using connection_actor
+  = caf::stateful_actor<connection_state, caf::io::broker>;
+
+void serve(connection_actor* self);
+
+// The sections of INFO that the connection knows; the shards add theirs.
+std::string server_info(const runtime& rt) {
+  using namespace std::chrono;
+  auto& s = rt.stats;
+  auto up = duration_cast<seconds>(steady_clock::now() - rt.started);
+  std::ostringstream out;
+  out << "# Server\r\nserver:trellis-kvstore\r\ntcp_port:" << rt.port
+      << "\r\nuptime_in_seconds:" << up.count() << "\r\nshards:" << rt.shards
+      << "\r\n\r\n# Clients\r\nconnected_clients:" << s.connected_clients
+      << "\r\n\r\n# Stats\r\ntotal_connections_received:"
+      << s.connections_received
+      << "\r\nrejected_connections:" << s.rejected_connections
+      << "\r\ntotal_commands_processed:" << s.commands_processed
+      << "\r\nshard_retries:" << s.shard_retries
+      << "\r\n\r\n# Chaos\r\nchaos_rate:" << rt.chaos_rate
+      << "\r\nchaos_crashed_connections:" << s.chaos_connections
+      << "\r\nchaos_crashed_shards:" << s.chaos_shards << "\r\n\r\n";
+  return out.str();
+}
+
+void ready(connection_actor* self, pending& pd, const resp::reply& r) {
+  resp::encode(r, pd.out);
+  pd.ready = true;
+  if (pd.close_after)
+    self->state.closing = true;
+}
+
+void deliver(connection_actor* self, part_ref ref, resp::reply answer) {
+  auto& st = self->state;
+  auto& pd = st.queue[ref.seq - st.first_seq];
+  pd.answers[ref.part] = std::move(answer);
+  if (--pd.awaiting > 0)
+    return;
+  auto r = combine(pd.routed, std::move(pd.answers));
+  if (std::strcmp(pd.routed.cmd->name, "info") == 0 && !r.is_error())
+    r = resp::bulk(server_info(*st.rt) + r.text);
+  ready(self, pd, r);
+}
+
+void dispatch(connection_actor* self, plan p) {
+  auto& st = self->state;
+  auto seq = st.first_seq + st.queue.size();
+  auto& pd = st.queue.emplace_back();
+  pd.close_after = p.close_after;
+  if (p.answer) {
+    ready(self, pd, *p.answer);
+    return;
+  }
+  if (st.shards.empty()) {
+    st.shards = st.rt->shard_handles();
+    st.lanes.resize(st.shards.size());
+  }
+  if (st.shards.empty()) {
+    ready(self, pd, resp::error("LOADING kvstore is starting"));
+    return;
+  }
+  pd.awaiting = p.parts.size();
+  pd.answers.resize(p.parts.size());
+  for (size_t i = 0; i < p.parts.size(); ++i) {
+    auto& ln = st.lanes[p.parts[i].shard];
+    ln.queued.emplace_back(std::move(p.parts[i].args));
+    ln.queued_refs.push_back(part_ref{seq, static_cast<uint32_t>(i)});
+  }
+  pd.routed = std::move(p);
+}
+
+// Parses and routes what the client sent, as far as the pipeline allows.
+void read_commands(connection_actor* self) {
+  auto& st = self->state;
+  std::vector<std::string> args;
+  while (!st.closing && st.queue.size() < max_pipeline) {
+    auto status = st.parser.next(args);
+    if (status == resp::request_parser::status::incomplete)
+      break;
+    if (status == resp::request_parser::status::error) {
+      // Answer, then close: the stream is out of step (Redis does the same).
+      st.queue.emplace_back().close_after = true;
+      ready(self, st.queue.back(), resp::error(st.parser.error()));
+      break;
+    }
+    ++st.rt->stats.commands_processed;
+    dispatch(self, route_command(std::move(args), st.rt->shards));
+  }
+  if (!st.halted && st.queue.size() >= max_pipeline) {
+    self->halt(st.hdl);
+    st.halted = true;
+  } else if (st.halted && st.queue.size() < max_pipeline / 2) {
+    self->trigger(st.hdl);
+    st.halted = false;
+  }
+}
+
+// Ends the lane's batch under way; returns whom its answers are for.
+std::vector<part_ref> finish_batch(lane& ln) {
+  auto refs = std::move(ln.sent_refs);
+  ln.sent_refs.clear();
+  ln.sent = caf::message{};
+  ln.busy = false;
+  return refs;
+}
+
+void on_answers(connection_actor* self, size_t s,
+                std::vector<resp::reply>& answers) {
+  auto refs = finish_batch(self->state.lanes[s]);
+  for (size_t i = 0; i < refs.size(); ++i)
+    deliver(self, refs[i],
+            i < answers.size() ? std::move(answers[i])
+                               : resp::error("ERR no answer"));
+  serve(self);
+}
+
+void on_failure(connection_actor* self, size_t s, const caf::error& err) {
+  auto& st = self->state;
+  auto& ln = st.lanes[s];
+  // The shard's incarnation died with the batch in its mailbox (or its
+  // handle buffers too much): nothing of it was executed, so it is safe to
+  // send again, to the next incarnation.
+  auto again = err == caf::sec::request_receiver_down
+               || trellis::is(err, trellis::errc::overloaded);
+  if (again && ln.attempts < max_attempts) {
+    ++st.rt->stats.shard_retries;
+    self->delayed_send(self, backoff(ln.attempts++), retry_atom::value,
+                       static_cast<uint64_t>(s));
+    return;
+  }
+  auto text = "ERR shard " + std::to_string(s)
+              + " unavailable: " + self->system().render(err);
+  for (auto ref : finish_batch(ln))
+    deliver(self, ref, resp::error(text));
+  serve(self);
+}
+
+void transmit(connection_actor* self, size_t s) {
+  self->request(self->state.shards[s], shard_timeout, self->state.lanes[s].sent)
+    .then(
+      [self, s](std::vector<resp::reply>& answers) {
+        on_answers(self, s, answers);
+      },
+      [self, s](caf::error& err) { on_failure(self, s, err); });
+}
+
+// Sends each idle lane's queued commands as one batch.
+void send_batches(connection_actor* self) {
+  auto& st = self->state;
+  for (size_t s = 0; s < st.lanes.size(); ++s) {
+    auto& ln = st.lanes[s];
+    if (ln.busy || ln.queued.empty())
+      continue;
+    ln.busy = true;
+    ln.attempts = 0;
+    ln.sent = caf::make_message(exec_atom::value, std::move(ln.queued));
+    ln.sent_refs = std::move(ln.queued_refs);
+    ln.queued.clear();
+    ln.queued_refs.clear();
+    transmit(self, s);
+  }
+}
+
+// Writes the replies that are ready, in order, with one flush; returns
+// false once the connection ends.
+bool write_replies(connection_actor* self) {
+  auto& st = self->state;
+  auto& buf = self->wr_buf(st.hdl);
+  auto wrote = false;
+  auto done = false;
+  while (!done && !st.queue.empty() && st.queue.front().ready) {
+    auto& pd = st.queue.front();
+    buf.insert(buf.end(), pd.out.begin(), pd.out.end());
+    done = pd.close_after;
+    st.queue.pop_front();
+    ++st.first_seq;
+    wrote = true;
+  }
+  if (wrote)
+    self->flush(st.hdl);
+  if (done)
+    self->quit(); // a normal end: the client asked, or broke the protocol
+  return !done;
+}
+
+void serve(connection_actor* self) {
+  // Replies first: they make room in the pipeline for more commands.
+  if (write_replies(self)) {
+    read_commands(self);
+    send_batches(self);
+    write_replies(self);
+  }
+}
+
+caf::behavior connection(connection_actor* self, connection_handoff handoff,
+                         std::shared_ptr<runtime> rt) {
+  // Spawned by hand (a broker runs in the middleman), so install the crash
+  // handler here: a crash then ends this actor with a reason that tells.
+  trellis::install_crash_handler(self);
+  auto scribe = handoff.take();
+  if (!scribe) {
+    self->quit();
+    return {};
+  }
+  auto& st = self->state;
+  st.hdl = scribe->hdl();
+  st.rt = rt;
+  st.parser = resp::request_parser{rt->limits};
+  self->move_scribe(std::move(scribe));
+  self->configure_read(st.hdl, caf::io::receive_policy::at_most(64 * 1024));
+  ++rt->stats.connected_clients;
+  self->attach_functor([rt] { --rt->stats.connected_clients; });
+  return {
+    [self](caf::io::new_data_msg& msg) {
+      self->state.parser.append(msg.buf.data(), msg.buf.size());
+      serve(self);
+    },
+    [self](const caf::io::connection_closed_msg&) { self->quit(); },
+    [self](retry_atom, uint64_t s) { transmit(self, static_cast<size_t>(s)); },
+    [](chaos_atom) {
+      throw chaos_crash("chaos: a connection crashes on purpose");
+    },
+  };
+}
+
+} // namespace
+
+trellis::child_spec connection_worker(std::string id,
+                                      std::shared_ptr<runtime> rt) {
+  return trellis::worker(std::move(id),
+                         [rt](trellis::child_context& ctx,
+                              const connection_handoff& handoff)
+                           -> trellis::start_result {
+                           // Its socket died with the crashed broker.
+                           if (ctx.restart_count() > 0)
+                             return trellis::ignore;
+                           return ctx.system().middleman().spawn_broker(
+                             connection, handoff, rt);
+                         })
+    .restart(trellis::restart::transient);
+}
+
+} // namespace kvstore

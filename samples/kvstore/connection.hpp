@@ -1,0 +1,68 @@
+#pragma once
+
+// The network side, on CAF's I/O layer: a listener broker that accepts
+// clients, and one connection broker per client, each a child of the
+// dynamic `connections` supervisor.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/io/scribe.hpp>
+
+#include "trellis/child_spec.hpp"
+
+namespace kvstore {
+
+struct runtime;
+
+/// A client connection on its way from the listener to its own broker: the
+/// listener takes the connection's scribe out of its own broker and passes
+/// it, as the start argument of a `connections` child, to the broker that
+/// the child factory spawns. Either side may take it, once.
+class connection_handoff {
+public:
+  connection_handoff() = default;
+
+  explicit connection_handoff(caf::io::scribe_ptr x)
+    : slot_(std::make_shared<slot>()) {
+    slot_->scribe = std::move(x);
+  }
+
+  /// Takes the scribe out; null if it was taken before.
+  caf::io::scribe_ptr take() const {
+    if (!slot_)
+      return nullptr;
+    std::lock_guard<std::mutex> guard{slot_->mtx};
+    return std::move(slot_->scribe);
+  }
+
+private:
+  struct slot {
+    std::mutex mtx;
+    caf::io::scribe_ptr scribe;
+  };
+  std::shared_ptr<slot> slot_;
+};
+
+/// The template of the `connections` supervisor's children: started with a
+/// `connection_handoff`, it spawns a broker that serves that client. A
+/// connection cannot come back once its broker is gone, so a restart after
+/// a crash answers `ignore` (the crash still counts against the
+/// supervisor's intensity) and the child leaves; a client that disconnects
+/// ends its child normally (the child is transient).
+trellis::child_spec connection_worker(std::string id,
+                                      std::shared_ptr<runtime> rt);
+
+/// The listener: a broker that accepts clients on `rt->host` and
+/// `rt->port` and asks `root/connections` to start a child for each. A
+/// client that cannot get one (the supervisor is at `max_children`, or
+/// down) gets `-ERR max number of clients reached` and is closed.
+trellis::child_spec listener_worker(std::string id,
+                                    std::shared_ptr<runtime> rt);
+
+} // namespace kvstore
+
+// Handoffs travel in local messages only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kvstore::connection_handoff)

@@ -1,0 +1,99 @@
+#pragma once
+
+// The keys of one shard and the commands on them. Plain data, no actor: the
+// shard actor owns one, and the tests drive it directly.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "resp.hpp"
+
+namespace kvstore {
+
+/// Milliseconds since the Unix epoch. Expiry times are absolute, so that they
+/// mean the same after a restart.
+using millis = int64_t;
+
+/// Returns the current time in `millis`.
+millis now_ms();
+
+/// String keys with optional expiry, and the commands on them.
+///
+/// Every change is also written as a record (set a key, delete a key, delete
+/// all) to a journal, so that the shard can checkpoint what changed instead
+/// of the whole map. Records say what a key became, never how (INCR becomes
+/// "set to 11"), so replaying a record twice does no harm.
+class keyspace {
+public:
+  /// Executes a command that the router sent to this shard (see
+  /// `command.hpp`), at time `now`, and appends a record of each change to
+  /// `journal` unless it is null.
+  resp::reply execute(const std::vector<std::string>& args, millis now,
+                      std::string* journal = nullptr);
+
+  /// Returns the number of keys, expired ones included until they are
+  /// removed.
+  size_t size() const noexcept {
+    return map_.size();
+  }
+
+  /// Returns the number of keys with an expiry time.
+  size_t volatile_keys() const noexcept {
+    return volatile_;
+  }
+
+  /// Appends a record that sets each key that has not expired at `now`.
+  void dump(std::string& out, millis now) const;
+
+  /// Applies the records in [first, last), as `execute` and `dump` wrote
+  /// them. Returns false, with the records before the bad one applied, if
+  /// they are malformed.
+  bool replay(const char* first, const char* last, millis now);
+
+private:
+  struct entry {
+    std::string value;
+    millis expire_at = 0; // 0: never
+  };
+
+  using map_type = std::unordered_map<std::string, entry>;
+
+  // Returns the key's entry, or null if it is missing or expired (and then
+  // removes it).
+  entry* find(const std::string& key, millis now);
+
+  // Stores `value` under `key` and journals it.
+  void store(const std::string& key, std::string value, millis expire_at,
+             std::string* journal);
+
+  // Removes `key` if present (and not expired) and journals it.
+  bool remove(const std::string& key, millis now, std::string* journal);
+
+  // Removes every expired key.
+  void purge(millis now);
+
+  resp::reply set(const std::vector<std::string>& args, millis now,
+                  std::string* journal);
+  resp::reply add(const std::string& key, const std::string* by,
+                  int64_t sign, millis now, std::string* journal);
+  resp::reply ttl(const std::string& key, millis now, millis unit);
+
+  map_type map_;
+  size_t volatile_ = 0;
+};
+
+/// Appends `x` in 8 bytes, little endian, as the journal writes numbers.
+void put_u64(std::string& out, uint64_t x);
+
+/// Reads 8 bytes, little endian, at `pos` and moves `pos` past them; false
+/// if fewer than 8 bytes remain before `last`.
+bool get_u64(const char*& pos, const char* last, uint64_t& x);
+
+/// Returns whether `text` matches the glob-style `pattern` of Redis' KEYS:
+/// `*`, `?`, `[abc]`, `[^a-z]`, and `\` to escape.
+bool glob_match(const std::string& pattern, const std::string& text);
+
+} // namespace kvstore

@@ -1,0 +1,267 @@
+// kvstore: a key-value server that speaks enough of the Redis protocol
+// (RESP2) for redis-cli and redis-benchmark, built as a supervision tree.
+//
+//   root (one_for_one, at most 3 restarts in 10 s)
+//   ├── keyspace (one_for_one; its budget grows with --chaos)
+//   │   └── shard-0 ... shard-N-1   worker: a part of the keys; checkpoints
+//   │                               every change before acknowledging it
+//   ├── connections (dynamic; its budget grows with --chaos)
+//   │   └── connection#K            broker: one client, transient
+//   ├── listener                    broker: accepts clients on 127.0.0.1:PORT
+//   └── chaos                       worker: crashes connections and shards at
+//                                   random (only with --chaos RATE)
+//
+// A crashed shard comes back with every write it acknowledged (its
+// checkpoints), and connections reach it through stable handles that buffer
+// while it is down, so its clients notice nothing. A crashed connection
+// closes its client's socket, and only that one.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "chaos.hpp"
+#include "connection.hpp"
+#include "runtime.hpp"
+#include "shard.hpp"
+#include "trellis/all.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  size_t shards = 4;
+  size_t max_clients = 10000;
+  size_t max_bulk = kvstore::resp::limits{}.max_bulk;
+  std::string data_dir;
+  kvstore::chaos_options chaos;
+  trellis::log_level log_level = trellis::log_level::warn;
+};
+
+constexpr char usage[] = R"(usage: kvstore [options]
+A Redis-compatible (RESP2) key-value server built as a Trellis supervision tree.
+
+  --host ADDR           address to listen on (default 127.0.0.1)
+  --port N              port to listen on; 0 picks a free one (default 6379)
+  --shards N            shard actors holding the keys (default 4)
+  --data-dir DIR        keep checkpoints in files under DIR, so that the data
+                        survives the process (default: in memory, surviving
+                        crashes of shards but not of the process)
+  --max-clients N       most clients at once (default 10000)
+  --max-bulk BYTES      longest bulk string accepted (default 16777216)
+  --chaos RATE          crash RATE connection and shard actors per second
+  --chaos-targets LIST  what chaos crashes: connections,shards (default both)
+  --seed N              seed of chaos' random choices (default 1)
+  --log-level LEVEL     trace, debug, info, warn (default), error or off
+  --help                show this and exit
+
+Prints "kvstore: listening on HOST:PORT" once it serves; stops cleanly on
+SIGINT or SIGTERM and prints "kvstore: done".
+)";
+
+std::optional<trellis::log_level> parse_level(const std::string& x) {
+  static const std::pair<const char*, trellis::log_level> levels[] = {
+    {"trace", trellis::log_level::trace}, {"debug", trellis::log_level::debug},
+    {"info", trellis::log_level::info},   {"warn", trellis::log_level::warn},
+    {"error", trellis::log_level::error}, {"off", trellis::log_level::off},
+  };
+  for (auto& [name, level] : levels)
+    if (x == name)
+      return level;
+  return std::nullopt;
+}
+
+// Returns the options, or the exit code when there is nothing to serve.
+std::variant<options, int> parse_options(int argc, char** argv) {
+  options opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    if (i + 1 == argc) {
+      std::cerr << "kvstore: unknown option or missing value: " << arg << "\n"
+                << usage;
+      return 2;
+    }
+    std::string value = argv[++i];
+    try {
+      size_t used = 0;
+      auto number = [&] {
+        auto x = std::stoull(value, &used);
+        if (used != value.size())
+          throw std::invalid_argument(value);
+        return x;
+      };
+      if (arg == "--host") {
+        opts.host = value;
+      } else if (arg == "--port") {
+        auto x = number();
+        if (x > 65535)
+          throw std::out_of_range(value);
+        opts.port = static_cast<uint16_t>(x);
+      } else if (arg == "--shards") {
+        opts.shards = number();
+        if (opts.shards == 0 || opts.shards > 1024)
+          throw std::out_of_range(value);
+      } else if (arg == "--max-clients") {
+        opts.max_clients = number();
+      } else if (arg == "--max-bulk") {
+        opts.max_bulk = number();
+      } else if (arg == "--data-dir") {
+        opts.data_dir = value;
+      } else if (arg == "--chaos") {
+        opts.chaos.rate = std::stod(value, &used);
+        if (used != value.size() || !(opts.chaos.rate >= 0)
+            || opts.chaos.rate > 10000)
+          throw std::out_of_range(value);
+      } else if (arg == "--chaos-targets") {
+        opts.chaos.connections = value.find("connections") != std::string::npos;
+        opts.chaos.shards = value.find("shards") != std::string::npos;
+        if (!opts.chaos.connections && !opts.chaos.shards)
+          throw std::invalid_argument(value);
+      } else if (arg == "--seed") {
+        opts.chaos.seed = number();
+      } else if (arg == "--log-level") {
+        auto level = parse_level(value);
+        if (!level)
+          throw std::invalid_argument(value);
+        opts.log_level = *level;
+      } else {
+        std::cerr << "kvstore: unknown option " << arg << "\n" << usage;
+        return 2;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "kvstore: bad value for " << arg << ": " << value << '\n';
+      return 2;
+    }
+  }
+  return opts;
+}
+
+// Waits for SIGINT or SIGTERM, or for the tree to end by itself; returns
+// why the tree ended in the latter case.
+std::optional<caf::error> serve_until_stopped(caf::actor_system& sys,
+                                              const caf::actor& root,
+                                              const sigset_t& signals) {
+  caf::scoped_actor self{sys};
+  self->monitor(root);
+  std::optional<caf::error> ended;
+  timespec tick{0, 100'000'000};
+  while (!ended && sigtimedwait(&signals, nullptr, &tick) < 0)
+    self->receive([&](caf::down_msg& msg) { ended = std::move(msg.reason); },
+                  caf::after(0ms) >> [] {});
+  return ended;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_options(argc, argv);
+  if (auto code = std::get_if<int>(&parsed))
+    return *code;
+  auto& opts = std::get<options>(parsed);
+
+  // Every thread inherits the blocked signals; main waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config cfg;
+  trellis::configure(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  trellis::set_log_level(opts.log_level);
+
+  auto rt = std::make_shared<kvstore::runtime>();
+  rt->host = opts.host;
+  rt->port = opts.port;
+  rt->shards = opts.shards;
+  rt->limits.max_bulk = opts.max_bulk;
+  rt->chaos_rate = opts.chaos.rate;
+
+  // The checkpoints outlive every supervisor in the tree: in memory they
+  // last as long as the process, in files longer.
+  auto store = opts.data_dir.empty()
+                 ? trellis::make_memory_checkpoint_store()
+                 : trellis::make_file_checkpoint_store(opts.data_dir);
+
+  // Chaos crashes up to `rate` children a second: budgets allow twice that.
+  auto budget = 10 + static_cast<int>(std::ceil(opts.chaos.rate * 10 * 2));
+
+  // The tree, in code that reads like the tree.
+  auto keyspace = trellis::supervisor("keyspace")
+                    .strategy(trellis::strategy::one_for_one)
+                    .intensity(budget)
+                    .period(10s);
+  for (size_t i = 0; i < opts.shards; ++i)
+    keyspace.child(kvstore::shard_worker("shard-" + std::to_string(i), i,
+                                         opts.shards, store));
+  auto tree = trellis::supervisor("root")
+                .strategy(trellis::strategy::one_for_one)
+                .intensity(3)
+                .period(10s)
+                .child(keyspace)
+                .child(trellis::dynamic_supervisor(
+                         "connections",
+                         kvstore::connection_worker("connection", rt))
+                         .intensity(budget)
+                         .period(10s)
+                         .max_children(opts.max_clients))
+                .child(kvstore::listener_worker("listener", rt));
+  if (opts.chaos.rate > 0)
+    tree.child(kvstore::chaos_worker("chaos", opts.chaos, rt));
+
+  auto root = trellis::start_supervisor(sys, tree);
+  if (!root) {
+    std::cerr << "kvstore: start failed: " << sys.render(root.error()) << '\n';
+    return 1;
+  }
+
+  // Connections reach the shards through stable handles: what they send to a
+  // shard that is restarting waits for its next incarnation.
+  std::vector<caf::actor> shards;
+  for (size_t i = 0; i < opts.shards; ++i) {
+    auto path = "root/keyspace/shard-" + std::to_string(i);
+    auto hdl = trellis::stable_handle(sys, *root, path, 100'000);
+    if (!hdl) {
+      std::cerr << "kvstore: no handle for " << path << ": "
+                << sys.render(hdl.error()) << '\n';
+      trellis::stop_supervisor(sys, *root);
+      return 1;
+    }
+    shards.push_back(*hdl);
+  }
+  rt->shard_handles(std::move(shards));
+  std::cout << "kvstore: listening on " << opts.host << ':' << rt->port
+            << std::endl;
+
+  auto ended = serve_until_stopped(sys, *root, signals);
+  if (ended) {
+    std::cerr << "kvstore: the tree ended: " << sys.render(*ended) << '\n';
+    return 1;
+  }
+  // Stop the tree explicitly before the actor system goes.
+  auto reason = trellis::stop_supervisor(sys, *root);
+  std::cout << "kvstore: tree stopped: " << sys.render(reason) << '\n'
+            << "kvstore: done" << std::endl;
+  return 0;
+}

@@ -1,0 +1,204 @@
+#include "shard.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <caf/all.hpp>
+
+#include "chaos.hpp"
+#include "keyspace.hpp"
+#include "resp.hpp"
+#include "trellis/checkpoint.hpp"
+
+namespace kvstore {
+
+namespace {
+
+// Checkpoint headers: a magic, the generation, and which shard of how many
+// wrote it.
+constexpr char journal_magic[] = "KVJ1";
+constexpr char snapshot_magic[] = "KVS1";
+constexpr size_t magic_size = 4;
+
+// When to fold the journal into a new snapshot. After each batch the
+// journal is saved whole: a copy of its length L. A snapshot of size S walks
+// the whole map, about 40 times the cost of copying as many bytes, once per
+// L/e bytes of records of about e = 64 bytes. With b writes per batch, a
+// write costs about L/(2b) + 40*S*e/L, least at L = sqrt(80*b*e*S); with
+// b = 16 (redis-benchmark -P 16 over 4 shards and more) that is about
+// 256*sqrt(S), which also measured best. At least 4 KiB, so that small maps
+// are not rewritten for every write.
+size_t journal_limit(size_t snapshot_size) {
+  auto bound = 256.0 * std::sqrt(static_cast<double>(snapshot_size));
+  return std::max<size_t>(4096, static_cast<size_t>(bound));
+}
+
+struct shard_state {
+  size_t index = 0;
+  size_t count = 0;
+  uint64_t restarts = 0;
+  keyspace data;
+  // The journal (header and records since the snapshot) and the snapshot.
+  trellis::checkpoint journal;
+  trellis::checkpoint snapshot;
+  std::string journal_bytes;
+  size_t snapshot_size = 0;
+  uint64_t generation = 0;
+  static inline const char* name = "kvstore.shard";
+};
+
+using shard_actor = caf::stateful_actor<shard_state>;
+
+std::string header(const shard_state& st, const char* magic,
+                   uint64_t generation) {
+  std::string out{magic, magic_size};
+  put_u64(out, generation);
+  put_u64(out, st.index);
+  put_u64(out, st.count);
+  return out;
+}
+
+// Checks a checkpoint's header and reads its generation; `pos` ends after
+// the header.
+caf::error read_header(const shard_state& st, const std::string& bytes,
+                       const char* magic, uint64_t& generation,
+                       const char*& pos) {
+  pos = bytes.data();
+  auto last = bytes.data() + bytes.size();
+  uint64_t index = 0;
+  uint64_t count = 0;
+  if (bytes.size() < magic_size || std::memcmp(pos, magic, magic_size) != 0
+      || !get_u64(pos += magic_size, last, generation)
+      || !get_u64(pos, last, index) || !get_u64(pos, last, count))
+    return trellis::make_error(trellis::errc::corrupt_checkpoint,
+                               st.journal.key(), "bad header");
+  if (index != st.index || count != st.count)
+    return trellis::make_error(
+      trellis::errc::start_failed, st.journal.key(),
+      "the data was written by shard " + std::to_string(index) + " of "
+        + std::to_string(count) + "; start with --shards "
+        + std::to_string(count));
+  return caf::none;
+}
+
+// Restores the map from the snapshot, then the journal written after it.
+caf::error restore(shard_state& st) {
+  auto now = now_ms();
+  auto bad_record = trellis::make_error(trellis::errc::corrupt_checkpoint,
+                                        st.journal.key(), "bad record");
+  const char* pos = nullptr;
+  if (auto& bytes = st.snapshot.last_bytes()) {
+    if (auto err = read_header(st, *bytes, snapshot_magic, st.generation, pos))
+      return err;
+    if (!st.data.replay(pos, bytes->data() + bytes->size(), now))
+      return bad_record;
+    st.snapshot_size = bytes->size();
+  }
+  st.journal_bytes = header(st, journal_magic, st.generation);
+  if (auto& bytes = st.journal.last_bytes()) {
+    uint64_t generation = 0;
+    if (auto err = read_header(st, *bytes, journal_magic, generation, pos))
+      return err;
+    // An older journal is already in the snapshot: the process stopped
+    // between saving the snapshot and the empty journal after it.
+    if (generation == st.generation) {
+      if (!st.data.replay(pos, bytes->data() + bytes->size(), now))
+        return bad_record;
+      st.journal_bytes = *bytes;
+    }
+  }
+  return caf::none;
+}
+
+// Saves what the last batch changed: the journal, or a new snapshot and an
+// empty journal once the journal outgrew the snapshot.
+caf::error persist(shard_state& st) {
+  if (st.journal_bytes.size() < journal_limit(st.snapshot_size))
+    return st.journal.save_bytes(st.journal_bytes);
+  auto snap = header(st, snapshot_magic, st.generation + 1);
+  snap.reserve(st.snapshot_size + st.journal_bytes.size());
+  st.data.dump(snap, now_ms());
+  // Snapshot first: a journal of the new generation must never be found
+  // next to an older snapshot.
+  if (auto err = st.snapshot.save_bytes(snap))
+    return err;
+  ++st.generation;
+  st.snapshot_size = snap.size();
+  st.journal_bytes = header(st, journal_magic, st.generation);
+  return st.journal.save_bytes(st.journal_bytes);
+}
+
+// Executes a batch and answers it once its changes are saved.
+void execute(shard_actor* self, const batch& commands) {
+  auto& st = self->state;
+  auto now = now_ms();
+  auto before = st.journal_bytes.size();
+  std::vector<resp::reply> answers;
+  answers.reserve(commands.size());
+  for (auto& args : commands) {
+    answers.emplace_back(st.data.execute(args, now, &st.journal_bytes));
+    if (args.front() == "INFO")
+      answers.back().elements.emplace_back(
+        resp::integer(static_cast<int64_t>(st.restarts)));
+  }
+  // Acknowledge nothing that is not saved.
+  auto rp = self->make_response_promise();
+  auto changed = st.journal_bytes.size() != before;
+  if (auto err = changed ? persist(st) : caf::error{}) {
+    // The map holds changes that are not saved: answer with the error
+    // and start again from the last checkpoint.
+    auto text = "ERR checkpoint failed: " + self->system().render(err);
+    for (auto& x : answers)
+      x = resp::error(text);
+    rp.deliver(std::move(answers));
+    self->quit(std::move(err));
+    return;
+  }
+  rp.deliver(std::move(answers));
+}
+
+caf::behavior shard(shard_actor* self, size_t index, size_t count,
+                    uint64_t restarts, trellis::checkpoint journal,
+                    trellis::checkpoint snapshot) {
+  auto& st = self->state;
+  st.index = index;
+  st.count = count;
+  st.restarts = restarts;
+  st.journal = std::move(journal);
+  st.snapshot = std::move(snapshot);
+  if (auto err = restore(st)) {
+    self->quit(std::move(err));
+    return {};
+  }
+  return {
+    [self](exec_atom, const batch& commands) { execute(self, commands); },
+    [](chaos_atom) {
+      throw chaos_crash("chaos: a shard crashes on purpose");
+    },
+  };
+}
+
+} // namespace
+
+trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
+                                 std::shared_ptr<trellis::checkpoint_store>
+                                   store) {
+  return trellis::worker(
+           std::move(id),
+           [index, count, store](trellis::child_context& ctx)
+             -> trellis::start_result {
+             // The snapshot lives next to the child's own checkpoint.
+             auto key = ctx.path() + ".snapshot";
+             auto last = store->load(key);
+             if (!last)
+               return last.error();
+             trellis::checkpoint snapshot{ctx.system(), store, key, *last};
+             return ctx.spawn(shard, index, count,
+                              static_cast<uint64_t>(ctx.restart_count()),
+                              ctx.checkpoint(), std::move(snapshot));
+           })
+    .checkpoint_store(std::move(store));
+}
+
+} // namespace kvstore

@@ -1,0 +1,46 @@
+#pragma once
+
+// A shard: one part of the keyspace, in an actor that checkpoints every
+// change before it acknowledges it, so that its next incarnation starts with
+// every acknowledged write.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+
+#include "trellis/checkpoint_store.hpp"
+#include "trellis/child_spec.hpp"
+
+namespace kvstore {
+
+/// `(exec_atom, batch)` asks a shard to execute commands in order, as one
+/// step; it answers `std::vector<resp::reply>`, one per command, once their
+/// changes are checkpointed.
+using exec_atom = caf::atom_constant<caf::atom("kv_exec")>;
+
+/// Commands for one shard, each its arguments (see `route_command`).
+using batch = std::vector<std::vector<std::string>>;
+
+/// The child spec of shard `index` of `count`, whose checkpoints live in
+/// `store`.
+///
+/// The shard keeps two checkpoints: its child checkpoint holds the journal
+/// of changes since the last snapshot, saved after every batch that changed
+/// something, before the batch is answered; the snapshot (the whole map,
+/// under `<path>.snapshot` in the same store) is rewritten once the journal
+/// grows to 256 * sqrt(snapshot size) bytes (at least 4 KiB), which keeps
+/// the cost per write near its least: a save costs the journal, never the
+/// map. Each carries a generation, so a journal that predates its snapshot
+/// is ignored.
+///
+/// Both record the shard count: a shard refuses to start from a store
+/// written with another `--shards`, since its keys would be in the wrong
+/// shards.
+trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
+                                 std::shared_ptr<trellis::checkpoint_store>
+                                   store);
+
+} // namespace kvstore

@@ -1,0 +1,150 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "keyspace.hpp"
+
+using kvstore::keyspace;
+namespace resp = kvstore::resp;
+
+namespace {
+
+constexpr kvstore::millis t0 = 1'700'000'000'000;
+
+std::string run(keyspace& ks, std::vector<std::string> args,
+                kvstore::millis now = t0, std::string* journal = nullptr) {
+  return resp::encode(ks.execute(args, now, journal));
+}
+
+} // namespace
+
+TEST_CASE("a keyspace executes Redis' string commands", "[kvstore][keyspace]") {
+  keyspace ks;
+  CHECK(run(ks, {"GET", "a"}) == "$-1\r\n");
+  CHECK(run(ks, {"SET", "a", "1"}) == "+OK\r\n");
+  CHECK(run(ks, {"get", "a"}) == "$1\r\n1\r\n");
+  CHECK(run(ks, {"INCR", "a"}) == ":2\r\n");
+  CHECK(run(ks, {"DECRBY", "a", "5"}) == ":-3\r\n");
+  CHECK(run(ks, {"INCRBY", "n", "10"}) == ":10\r\n");
+  CHECK(run(ks, {"DECR", "m"}) == ":-1\r\n");
+  CHECK(run(ks, {"EXISTS", "a", "a", "zz"}) == ":2\r\n");
+  CHECK(run(ks, {"MSET", "x", "1", "y", "2"}) == "+OK\r\n");
+  CHECK(run(ks, {"MGET", "x", "nope", "y"}) == "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+  CHECK(run(ks, {"DBSIZE"}) == ":5\r\n");
+  CHECK(run(ks, {"DEL", "x", "y", "nope"}) == ":2\r\n");
+  CHECK(run(ks, {"KEYS", "[a-m]"}) != "*0\r\n");
+  CHECK(run(ks, {"FLUSHALL"}) == "+OK\r\n");
+  CHECK(run(ks, {"DBSIZE"}) == ":0\r\n");
+  SECTION("errors read as Redis' errors") {
+    CHECK(run(ks, {"SET", "s", "abc"}) == "+OK\r\n");
+    CHECK(run(ks, {"INCR", "s"}) == "-ERR value is not an integer or out of range\r\n");
+    CHECK(run(ks, {"INCRBY", "n", "x"}) == "-ERR value is not an integer or out of range\r\n");
+    CHECK(run(ks, {"SET", "big", "9223372036854775807"}) == "+OK\r\n");
+    CHECK(run(ks, {"INCR", "big"}) == "-ERR increment or decrement would overflow\r\n");
+    CHECK(run(ks, {"GET", "a", "b"}) == "-ERR wrong number of arguments for 'get' command\r\n");
+    CHECK(run(ks, {"MSET", "a", "1", "b"}) == "-ERR wrong number of arguments for 'mset' command\r\n");
+    CHECK(run(ks, {"SET", "a", "1", "BOGUS"}) == "-ERR syntax error\r\n");
+    CHECK(run(ks, {"SET", "a", "1", "EX"}) == "-ERR syntax error\r\n");
+    CHECK(run(ks, {"SET", "a", "1", "EX", "0"}) == "-ERR invalid expire time in 'set' command\r\n");
+    CHECK(run(ks, {"SET", "a", "1", "PX", "-5"}) == "-ERR invalid expire time in 'set' command\r\n");
+    CHECK(run(ks, {"SET", "a", "1", "EX", "ten"}) == "-ERR value is not an integer or out of range\r\n");
+    CHECK(run(ks, {"SET", "a", "1", "EX", "1", "PX", "1"}) == "-ERR syntax error\r\n");
+    CHECK(run(ks, {"NOSUCH", "x"}).rfind("-ERR unknown command 'NOSUCH'", 0) == 0);
+  }
+}
+
+TEST_CASE("keys expire by SET's EX and PX", "[kvstore][keyspace]") {
+  keyspace ks;
+  CHECK(run(ks, {"SET", "s", "v", "EX", "10"}) == "+OK\r\n");
+  CHECK(run(ks, {"SET", "p", "v", "px", "1500"}) == "+OK\r\n");
+  CHECK(run(ks, {"SET", "forever", "v"}) == "+OK\r\n");
+  CHECK(run(ks, {"TTL", "s"}) == ":10\r\n");
+  CHECK(run(ks, {"PTTL", "p"}) == ":1500\r\n");
+  CHECK(run(ks, {"TTL", "forever"}) == ":-1\r\n");
+  CHECK(run(ks, {"TTL", "missing"}) == ":-2\r\n");
+  CHECK(ks.volatile_keys() == 2);
+  CHECK(run(ks, {"GET", "p"}, t0 + 1499) == "$1\r\nv\r\n");
+  CHECK(run(ks, {"GET", "p"}, t0 + 1500) == "$-1\r\n");
+  CHECK(run(ks, {"EXISTS", "s"}, t0 + 10'000) == ":0\r\n");
+  CHECK(run(ks, {"DBSIZE"}, t0 + 10'000) == ":1\r\n");
+  CHECK(ks.volatile_keys() == 0);
+  SECTION("NX, XX and KEEPTTL") {
+    CHECK(run(ks, {"SET", "k", "1", "NX"}) == "+OK\r\n");
+    CHECK(run(ks, {"SET", "k", "2", "NX"}) == "$-1\r\n");
+    CHECK(run(ks, {"SET", "new", "2", "XX"}) == "$-1\r\n");
+    CHECK(run(ks, {"SET", "k", "3", "XX", "EX", "5"}) == "+OK\r\n");
+    CHECK(run(ks, {"SET", "k", "4", "KEEPTTL"}) == "+OK\r\n");
+    CHECK(run(ks, {"TTL", "k"}) == ":5\r\n");
+    CHECK(run(ks, {"INCR", "k"}) == ":5\r\n");
+    CHECK(run(ks, {"TTL", "k"}) == ":5\r\n");
+    CHECK(run(ks, {"SET", "k", "4"}) == "+OK\r\n");
+    CHECK(run(ks, {"TTL", "k"}) == ":-1\r\n");
+  }
+}
+
+TEST_CASE("replaying a keyspace's journal rebuilds it", "[kvstore][keyspace]") {
+  keyspace ks;
+  std::string journal;
+  run(ks, {"MSET", "a", "1", "b", "2", "c", "3"}, t0, &journal);
+  run(ks, {"SET", "t", "x", "PX", "100"}, t0, &journal);
+  run(ks, {"INCR", "a"}, t0, &journal);
+  run(ks, {"DEL", "b"}, t0, &journal);
+  run(ks, {"GET", "c"}, t0, &journal);
+  std::string before_flush = journal;
+  run(ks, {"FLUSHALL"}, t0, &journal);
+  run(ks, {"SET", "after", "flush"}, t0, &journal);
+  SECTION("records say what keys became") {
+    keyspace copy;
+    REQUIRE(copy.replay(before_flush.data(), before_flush.data() + before_flush.size(), t0));
+    CHECK(run(copy, {"MGET", "a", "b", "c", "t"})
+          == "*4\r\n$1\r\n2\r\n$-1\r\n$1\r\n3\r\n$1\r\nx\r\n");
+    CHECK(run(copy, {"PTTL", "t"}) == ":100\r\n");
+  }
+  SECTION("expired keys stay expired") {
+    keyspace copy;
+    REQUIRE(copy.replay(before_flush.data(), before_flush.data() + before_flush.size(), t0 + 100));
+    CHECK(run(copy, {"DBSIZE"}, t0 + 100) == ":2\r\n");
+  }
+  SECTION("replaying twice does no harm") {
+    keyspace copy;
+    for (int i = 0; i < 2; ++i)
+      REQUIRE(copy.replay(journal.data(), journal.data() + journal.size(), t0));
+    CHECK(run(copy, {"KEYS", "*"}) == "*1\r\n$5\r\nafter\r\n");
+  }
+  SECTION("a dump is a journal that sets every key") {
+    std::string dump;
+    run(ks, {"SET", "v", "1", "EX", "60"}, t0);
+    ks.dump(dump, t0);
+    keyspace copy;
+    REQUIRE(copy.replay(dump.data(), dump.data() + dump.size(), t0));
+    CHECK(run(copy, {"MGET", "after", "v"}) == "*2\r\n$5\r\nflush\r\n$1\r\n1\r\n");
+    CHECK(run(copy, {"TTL", "v"}) == ":60\r\n");
+  }
+  SECTION("a torn or foreign journal is refused") {
+    keyspace copy;
+    CHECK_FALSE(copy.replay(journal.data(), journal.data() + journal.size() - 3, t0));
+    std::string junk = "Zjunk";
+    CHECK_FALSE(copy.replay(junk.data(), junk.data() + junk.size(), t0));
+  }
+}
+
+TEST_CASE("KEYS patterns match as in Redis", "[kvstore][keyspace]") {
+  using kvstore::glob_match;
+  CHECK(glob_match("*", ""));
+  CHECK(glob_match("*", "anything"));
+  CHECK(glob_match("key:*", "key:12"));
+  CHECK_FALSE(glob_match("key:*", "kex:12"));
+  CHECK(glob_match("h?llo", "hello"));
+  CHECK_FALSE(glob_match("h?llo", "hllo"));
+  CHECK(glob_match("h[ae]llo", "hallo"));
+  CHECK_FALSE(glob_match("h[ae]llo", "hillo"));
+  CHECK(glob_match("h[^e]llo", "hallo"));
+  CHECK_FALSE(glob_match("h[^e]llo", "hello"));
+  CHECK(glob_match("h[a-c]llo", "hbllo"));
+  CHECK(glob_match("a\\*b", "a*b"));
+  CHECK_FALSE(glob_match("a\\*b", "axb"));
+  CHECK(glob_match("*a*b*c", "xxaxxbxxc"));
+  // Many stars against a long miss ends quickly.
+  CHECK_FALSE(glob_match("*a*a*a*a*a*a*a*a*b", std::string(5000, 'a')));
+}

@@ -1,0 +1,134 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "chaos.hpp"
+#include "resp.hpp"
+#include "shard.hpp"
+#include "test_support.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  trellis::test::test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::shared_ptr<trellis::checkpoint_store> store
+    = trellis::make_memory_checkpoint_store();
+  caf::actor root;
+
+  caf::expected<caf::actor> start(size_t index, size_t count) {
+    return trellis::start_supervisor(
+      sys, trellis::supervisor("root").intensity(100).child(
+             kvstore::shard_worker("shard-0", index, count, store)));
+  }
+
+  fixture() {
+    trellis::set_log_level(trellis::log_level::off);
+    root = *start(0, 1);
+  }
+
+  ~fixture() {
+    trellis::stop_supervisor(sys, root);
+  }
+
+  caf::actor shard() {
+    for (int i = 0; i < 2000; ++i) {
+      if (auto hdl = trellis::lookup(sys, root, "root/shard-0"))
+        return *hdl;
+      std::this_thread::sleep_for(5ms);
+    }
+    FAIL("the shard did not come back");
+    return {};
+  }
+
+  // Executes a batch and returns the encoded answers.
+  std::vector<std::string> exec(kvstore::batch commands) {
+    std::vector<std::string> result;
+    self
+      ->request(shard(), trellis::test::patience, kvstore::exec_atom::value,
+                std::move(commands))
+      .receive(
+        [&](const std::vector<kvstore::resp::reply>& answers) {
+          for (auto& x : answers)
+            result.push_back(kvstore::resp::encode(x));
+        },
+        [&](caf::error& err) { FAIL(sys.render(err)); });
+    return result;
+  }
+
+  std::string exec1(std::vector<std::string> args) {
+    return exec({std::move(args)}).at(0);
+  }
+
+  // Crashes the shard as the chaos worker does and waits for the next one.
+  void crash() {
+    auto old = shard();
+    self->send(old, kvstore::chaos_atom::value);
+    for (int i = 0; i < 2000; ++i) {
+      auto now = trellis::lookup(sys, root, "root/shard-0");
+      if (now && *now != old)
+        return;
+      std::this_thread::sleep_for(5ms);
+    }
+    FAIL("no restart");
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a shard comes back with every write it answered",
+                 "[kvstore][shard]") {
+  // Enough writes for several snapshots, and a journal after the last one.
+  for (int b = 0; b < 50; ++b) {
+    kvstore::batch batch;
+    for (int i = 0; i < 40; ++i)
+      batch.push_back({"SET", "k" + std::to_string(b * 40 + i), "v"});
+    batch.push_back({"INCR", "n"});
+    exec(std::move(batch));
+  }
+  exec1({"DEL", "k0"});
+  CHECK(store->load("root/shard-0.snapshot")->has_value());
+  for (int round = 0; round < 3; ++round) {
+    crash();
+    CHECK(exec1({"DBSIZE"}) == ":2000\r\n");
+    CHECK(exec1({"GET", "n"}) == "$2\r\n50\r\n");
+    CHECK(exec1({"GET", "k1999"}) == "$1\r\nv\r\n");
+    CHECK(exec1({"EXISTS", "k0"}) == ":0\r\n");
+  }
+  CHECK(exec1({"INFO"}) == "*3\r\n:2000\r\n:0\r\n:3\r\n");
+}
+
+TEST_CASE_METHOD(fixture, "a journal older than its snapshot is ignored",
+                 "[kvstore][shard]") {
+  exec1({"SET", "a", "1"});
+  auto old_journal = **store->load("root/shard-0");
+  exec1({"DEL", "a"});
+  // One batch that outgrows the journal: it ends with a new snapshot and an
+  // empty journal.
+  kvstore::batch batch;
+  for (int i = 0; i < 200; ++i)
+    batch.push_back({"SET", "key" + std::to_string(i), "value"});
+  exec(std::move(batch));
+  // As if the process had stopped between the two saves.
+  REQUIRE(!store->save("root/shard-0", old_journal));
+  crash();
+  CHECK(exec1({"EXISTS", "a"}) == ":0\r\n");
+  CHECK(exec1({"DBSIZE"}) == ":200\r\n");
+}
+
+TEST_CASE_METHOD(fixture, "a shard refuses data written with another shard "
+                          "count",
+                 "[kvstore][shard]") {
+  exec1({"SET", "a", "1"});
+  trellis::stop_supervisor(sys, root);
+  auto other = start(0, 2);
+  REQUIRE(!other);
+  CHECK_THAT(sys.render(other.error()),
+             Catch::Contains("written by shard 0 of 1; start with --shards 1"));
+  root = *start(0, 1);
+  CHECK(exec1({"GET", "a"}) == "$1\r\n1\r\n");
+}
