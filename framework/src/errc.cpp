@@ -60,7 +60,9 @@ caf::error make_error(errc x) {
 }
 
 bool is(const caf::error& x, errc code) {
-  return x.category() == errc_category && x.code() == static_cast<uint8_t>(code);
+  // CAF 0.17's accessors dereference the error's data: none has none.
+  return x && x.category() == errc_category
+         && x.code() == static_cast<uint8_t>(code);
 }
 
 bool is_normal_exit(const caf::error& reason) {

@@ -532,3 +532,9 @@ TEST_CASE("bad input: a checkpoint store that cannot write says so",
   CHECK(is(err, errc::checkpoint_failed));
   CHECK_FALSE(std::filesystem::exists("/proc/trellis-bad-input"));
 }
+
+TEST_CASE("asking an empty error for a code answers no", "[bad_input]") {
+  CHECK(!is(caf::error{}, errc::not_found));
+  CHECK(is(make_error(errc::not_found), errc::not_found));
+  CHECK(!is(caf::error{caf::sec::runtime_error}, errc::not_found));
+}
