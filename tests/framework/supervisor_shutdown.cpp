@@ -4,6 +4,20 @@ using namespace trellis;
 using namespace trellis::test;
 using namespace std::chrono_literals;
 
+namespace {
+
+/// A worker that, on any int, blocks in its handler until `release` is set.
+auto stuck_until(std::shared_ptr<std::atomic<bool>> release) {
+  return [release](caf::event_based_actor*) -> caf::behavior {
+    return {[release](int) {
+      while (!*release)
+        std::this_thread::sleep_for(1ms);
+    }};
+  };
+}
+
+} // namespace
+
 TEST_CASE("a tree shuts down in reverse start order, depth first",
           "[supervisor][shutdown]") {
   fixture f;
@@ -78,12 +92,7 @@ TEST_CASE("a child stuck in a handler is abandoned so that shutdown finishes",
   fixture f;
   log_capture logs;
   auto release = std::make_shared<std::atomic<bool>>(false);
-  auto stuck = [release](caf::event_based_actor*) -> caf::behavior {
-    return {[release](int) {
-      while (!*release)
-        std::this_thread::sleep_for(1ms);
-    }};
-  };
+  auto stuck = stuck_until(release);
   auto sup = f.start(supervisor("root")
                        .kill_timeout(100ms)
                        .child(worker("stuck", stuck)
@@ -115,12 +124,7 @@ TEST_CASE("a tree whose children all misbehave still stops",
   fixture f;
   log_capture logs;
   auto release = std::make_shared<std::atomic<bool>>(false);
-  auto stuck = [release](caf::event_based_actor*) -> caf::behavior {
-    return {[release](int) {
-      while (!*release)
-        std::this_thread::sleep_for(1ms);
-    }};
-  };
+  auto stuck = stuck_until(release);
   // Throws when asked to stop.
   auto thrower = [](caf::event_based_actor* self) -> caf::behavior {
     self->set_exit_handler([](caf::exit_msg&) {
@@ -153,12 +157,7 @@ TEST_CASE("shutdown_system gives up on actors that never end, within its "
           "[supervisor][shutdown]") {
   fixture f;
   auto release = std::make_shared<std::atomic<bool>>(false);
-  auto forever = [release](caf::event_based_actor*) -> caf::behavior {
-    return {[release](int) {
-      while (!*release)
-        std::this_thread::sleep_for(1ms);
-    }};
-  };
+  auto forever = stuck_until(release);
   SECTION("a tree that stops") {
     auto sup = f.start(supervisor("root").child(f.probed("a")));
     // The fixture's probe is a scoped actor that stays.
