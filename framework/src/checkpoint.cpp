@@ -45,8 +45,8 @@ caf::error checkpoint::save_bytes(const std::string& bytes) const {
   auto err = c.store->save(c.key, bytes);
   if (err && c.sys) {
     detail::report::checkpoint_failed(*c.sys, c.supervisor, c.id, err);
-    if (c.events)
-      caf::anon_send(c.events,
+    if (c.feed && c.feed->live())
+      caf::anon_send(c.feed->group(),
                      lifecycle_event{lifecycle_kind::checkpoint_failed, c.key,
                                      c.id, err, 0, std::string{},
                                      caf::make_timestamp()});

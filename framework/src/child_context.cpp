@@ -16,7 +16,7 @@ const trellis::checkpoint& child_context::checkpoint() {
   core->key = path_;
   core->latest = latest_;
   core->incarnation = incarnation_;
-  core->events = events_;
+  core->feed = feed_;
   core->supervisor = path_.substr(0, path_.size() - id_.size() - 1);
   core->id = id_;
   if (store_ && fresh_) {
@@ -29,8 +29,8 @@ const trellis::checkpoint& child_context::checkpoint() {
     } else if (is(x.error(), errc::corrupt_checkpoint)) {
       detail::report::checkpoint_skipped(*sys_, core->supervisor, id_,
                                          x.error(), restart_count_);
-      if (events_)
-        caf::anon_send(events_,
+      if (feed_ && feed_->live())
+        caf::anon_send(feed_->group(),
                        lifecycle_event{lifecycle_kind::checkpoint_skipped,
                                        path_, id_, x.error(), restart_count_,
                                        std::string{}, caf::make_timestamp()});

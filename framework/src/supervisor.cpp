@@ -22,8 +22,9 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
   if (auto err = spec.validate())
     return err;
   // A root supervisor makes its tree's event group; nested ones inherit it.
-  return detail::supervisor_actor::spawn(sys, spec, spec.id(),
-                                         sys.groups().anonymous());
+  return detail::supervisor_actor::spawn(
+    sys, spec, spec.id(),
+    std::make_shared<detail::event_feed>(sys.groups().anonymous()));
 }
 
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,

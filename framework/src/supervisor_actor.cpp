@@ -47,11 +47,11 @@ start_result call_factory(const child_spec& spec, child_context& ctx) {
 
 supervisor_actor::supervisor_actor(caf::actor_config& cfg,
                                    supervisor_spec spec, std::string path,
-                                   caf::group events)
+                                   std::shared_ptr<event_feed> feed)
   : super(cfg),
     spec_(std::move(spec)),
     path_(std::move(path)),
-    events_(std::move(events)),
+    feed_(std::move(feed)),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()),
     checkpoints_(make_memory_checkpoint_store()) {
@@ -63,11 +63,12 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
 
 caf::actor supervisor_actor::spawn(caf::actor_system& sys,
                                    const supervisor_spec& spec,
-                                   std::string path, caf::group events) {
+                                   std::string path,
+                                   std::shared_ptr<event_feed> feed) {
   if (spec.detached())
     return sys.spawn<supervisor_actor, caf::detached>(spec, std::move(path),
-                                                      std::move(events));
-  return sys.spawn<supervisor_actor>(spec, std::move(path), std::move(events));
+                                                      std::move(feed));
+  return sys.spawn<supervisor_actor>(spec, std::move(path), std::move(feed));
 }
 
 const char* supervisor_actor::name() const {
@@ -132,7 +133,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](restart_due_atom, const std::string& id, uint64_t token) {
       when_idle([this, id, token] { on_restart_due(id, token); });
     },
-    [this](events_atom) { return events_; },
+    [this](events_atom) { return feed_->hand_out(); },
     [this](fault_atom, fault_kind kind, const std::string& id,
            caf::timespan duration) -> caf::result<caf::ok_atom> {
       if (kind != fault_kind::slow_start && kind != fault_kind::start_failure)
@@ -189,7 +190,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   child_context ctx{system(),     caf::actor_cast<caf::actor>(this),
                     child_path(*c), c->spec.id(),
                     c->restart_count, c->args,
-                    events_,        c->spec.detached()};
+                    feed_,          c->spec.detached()};
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
   // Older incarnations, hung ones included, may no longer save.
@@ -827,9 +828,9 @@ void supervisor_actor::publish(lifecycle_kind kind, const child& c,
 void supervisor_actor::publish(lifecycle_kind kind, std::string path,
                                std::string id, const caf::error& reason,
                                uint64_t restart_count) {
-  if (!events_)
+  if (!feed_->live())
     return;
-  send(events_, lifecycle_event{kind, std::move(path), std::move(id), reason,
+  send(feed_->group(), lifecycle_event{kind, std::move(path), std::move(id), reason,
                                 restart_count, std::string{},
                                 caf::make_timestamp()});
 }
@@ -861,8 +862,8 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
     return;
   report::message_quarantined(system(), path_, c.spec.id(), letter->reason,
                               letter->content, letter->crashes);
-  if (events_)
-    send(events_,
+  if (feed_->live())
+    send(feed_->group(),
          lifecycle_event{lifecycle_kind::message_quarantined, child_path(c),
                          c.spec.id(), letter->reason, c.restart_count,
                          "message="

@@ -20,6 +20,7 @@
 #include "trellis/dead_letter.hpp"
 #include "trellis/fault_injection.hpp"
 #include "trellis/detail/child_registry.hpp"
+#include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
@@ -47,12 +48,12 @@ public:
   using super = caf::event_based_actor;
 
   supervisor_actor(caf::actor_config& cfg, supervisor_spec spec,
-                   std::string path, caf::group events);
+                   std::string path, std::shared_ptr<event_feed> feed);
 
-  /// Spawns a supervisor for `spec` at `path` that publishes on `events`,
+  /// Spawns a supervisor for `spec` at `path` that publishes on `feed`,
   /// detached if the spec asks for it.
   static caf::actor spawn(caf::actor_system& sys, const supervisor_spec& spec,
-                          std::string path, caf::group events);
+                          std::string path, std::shared_ptr<event_feed> feed);
 
   caf::behavior make_behavior() override;
 
@@ -308,7 +309,7 @@ private:
 
   supervisor_spec spec_;
   std::string path_;
-  caf::group events_;
+  std::shared_ptr<event_feed> feed_;
   child_registry children_;
   restart_budget budget_;
   bool busy_ = true;

@@ -16,6 +16,7 @@
 #include <caf/group.hpp>
 
 #include "trellis/checkpoint_store.hpp"
+#include "trellis/detail/event_feed.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis {
@@ -33,8 +34,8 @@ struct checkpoint_core {
   /// replacement saved.
   std::shared_ptr<const std::atomic<uint64_t>> latest;
   uint64_t incarnation = 0;
-  /// Where failed saves are reported.
-  caf::group events;
+  /// Where failed saves are published.
+  std::shared_ptr<event_feed> feed;
   std::string supervisor;
   std::string id;
 };

@@ -28,6 +28,7 @@
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/crash_handler.hpp"
 #include "trellis/detail/default_handler.hpp"
+#include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/mailbox_probe.hpp"
@@ -100,7 +101,8 @@ class child_context {
 public:
   child_context(caf::actor_system& sys, caf::actor supervisor,
                 std::string path, std::string id, size_t restart_count,
-                caf::message args = {}, caf::group events = {},
+                caf::message args = {},
+                std::shared_ptr<detail::event_feed> feed = nullptr,
                 bool detached = false)
     : sys_(&sys),
       supervisor_(std::move(supervisor)),
@@ -108,7 +110,7 @@ public:
       id_(std::move(id)),
       restart_count_(restart_count),
       args_(std::move(args)),
-      events_(std::move(events)),
+      feed_(std::move(feed)),
       detached_(detached) {
     // nop
   }
@@ -144,9 +146,15 @@ public:
     return args_;
   }
 
-  /// Returns the group on which the tree publishes `lifecycle_event`s.
-  const caf::group& events() const noexcept {
-    return events_;
+  /// Returns the group on which the tree publishes `lifecycle_event`s
+  /// (invalid outside a tree), to listen or to publish on.
+  caf::group events() const noexcept {
+    return feed_ ? feed_->hand_out() : caf::group{};
+  }
+
+  /// Internal: the tree's event feed, for nested supervisors.
+  const std::shared_ptr<detail::event_feed>& feed() const noexcept {
+    return feed_;
   }
 
   /// Returns whether the child's spec asks for a thread of its own.
@@ -224,7 +232,7 @@ private:
   std::string id_;
   size_t restart_count_;
   caf::message args_;
-  caf::group events_;
+  std::shared_ptr<detail::event_feed> feed_;
   bool detached_;
   std::shared_ptr<checkpoint_store> store_;
   bool fresh_ = false;
