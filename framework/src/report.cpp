@@ -16,7 +16,8 @@ spdlog::logger& logger() {
     if (auto existing = spdlog::get(logger_name))
       return existing;
     auto result = spdlog::stderr_color_mt(logger_name);
-    result->set_level(spdlog::level::info);
+    // As OTP's logger (level notice): progress reports hidden, errors shown.
+    result->set_level(spdlog::level::warn);
     return result;
   }();
   return *instance;

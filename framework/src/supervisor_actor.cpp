@@ -52,6 +52,7 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
     spec_(std::move(spec)),
     path_(std::move(path)),
     feed_(std::move(feed)),
+    children_(path_ + '/'),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()),
     checkpoints_(make_memory_checkpoint_store()) {
@@ -883,8 +884,8 @@ std::vector<dead_letter> supervisor_actor::dead_letters() const {
 
 // -- helpers ------------------------------------------------------------------
 
-std::string supervisor_actor::child_path(const child& c) const {
-  return path_ + '/' + c.spec.id();
+const std::string& supervisor_actor::child_path(const child& c) const {
+  return c.path;
 }
 
 caf::error supervisor_actor::shutting_down_error() const {

@@ -277,7 +277,7 @@ private:
     };
   }
 
-  std::string child_path(const child& c) const;
+  const std::string& child_path(const child& c) const;
 
   void answer_started(const caf::error& err);
 

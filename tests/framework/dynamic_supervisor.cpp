@@ -261,7 +261,6 @@ TEST_CASE("dynamic children obey the restart intensity",
 TEST_CASE("a dynamic supervisor handles 20,000 children",
           "[supervisor][dynamic][scale]") {
   fixture f;
-  set_log_level(log_level::warn);
   auto alive = std::make_shared<std::atomic<int>>(0);
   auto sup = f.start(dynamic_supervisor("pool", worker("w", counted, alive))
                        .intensity(100));
@@ -296,5 +295,4 @@ TEST_CASE("a dynamic supervisor handles 20,000 children",
   CHECK(counts->specs == static_cast<uint64_t>(n - 1000));
   CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(alive->load() == 0);
-  set_log_level(log_level::info);
 }

@@ -309,7 +309,6 @@ TEST_CASE("requests waiting for a supervisor that stops get an answer",
 TEST_CASE("thousands of requests that end at once are handled one by one",
           "[supervisor][runtime_api]") {
   fixture f;
-  set_log_level(log_level::warn);
   auto release = std::make_shared<std::atomic<bool>>(false);
   auto sup = f.start(dynamic_supervisor(
     "d", worker("w", [release](child_context& ctx, int) -> start_result {
@@ -336,5 +335,4 @@ TEST_CASE("thousands of requests that end at once are handled one by one",
   CHECK(failed == n);
   CHECK(f.children(sup).size() == 1);
   stop_supervisor(f.sys, sup);
-  set_log_level(log_level::info);
 }

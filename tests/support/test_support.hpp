@@ -96,15 +96,20 @@ inline lifecycle_event await_event(caf::scoped_actor& self, lifecycle_kind kind,
 /// Captures Trellis' report lines for the lifetime of the object.
 class log_capture {
 public:
+  /// Captures every report, progress reports too, until destroyed.
   log_capture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024)) {
     auto log = spdlog::get(trellis::logger_name);
     REQUIRE(log != nullptr);
     sink_->set_pattern("%v");
     log->sinks().push_back(sink_);
+    level_ = log->level();
+    log->set_level(spdlog::level::info);
   }
 
   ~log_capture() {
-    auto& sinks = spdlog::get(trellis::logger_name)->sinks();
+    auto log = spdlog::get(trellis::logger_name);
+    log->set_level(level_);
+    auto& sinks = log->sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
   }
 
@@ -127,6 +132,7 @@ public:
 
 private:
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  spdlog::level::level_enum level_ = spdlog::level::warn;
 };
 
 /// A real actor system plus a probe actor that collects worker events.

@@ -12,10 +12,11 @@ constexpr const char* logger_name = "trellis";
 /// Severity levels, in spdlog's order.
 enum class log_level : uint8_t { trace, debug, info, warn, error, critical, off };
 
-/// Sets the level of Trellis' reports. The default is `info`: progress
-/// reports (`child_started`) show, as do all error reports
+/// Sets the level of Trellis' reports. The default is `warn`, as OTP's
+/// logger hides progress reports by default: error reports
 /// (`child_terminated`, `start_error`, `shutdown_error`,
-/// `reached_max_restart_intensity`). Use `warn` to hide progress.
+/// `reached_max_restart_intensity`) show, progress reports
+/// (`child_started`, at `info`) do not. Use `info` to see progress.
 void set_log_level(log_level x);
 
 } // namespace trellis

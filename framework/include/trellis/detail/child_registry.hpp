@@ -23,6 +23,8 @@ namespace trellis::detail {
 /// What a supervisor keeps of one child.
 struct child {
   child_spec spec;
+  /// The child's path, `<supervisor path>/<id>`, built once.
+  std::string path;
   /// The running incarnation; invalid while the child has no actor.
   caf::actor handle;
   child_state state = child_state::stopped;
@@ -62,11 +64,17 @@ public:
   using list_type = std::list<child>;
   using iterator = list_type::iterator;
 
+  /// A registry whose children's paths start with `prefix`.
+  explicit child_registry(std::string prefix = {}) : prefix_(std::move(prefix)) {
+    // nop
+  }
+
   /// Appends a child; its id must not be present yet.
   iterator add(child_spec spec) {
     auto id = spec.id();
     auto i = children_.insert(children_.end(), child{});
     i->spec = std::move(spec);
+    i->path = prefix_ + id;
     by_id_.emplace(std::move(id), i);
     return i;
   }
@@ -137,6 +145,7 @@ public:
   }
 
 private:
+  std::string prefix_;
   list_type children_;
   std::unordered_map<std::string, iterator> by_id_;
   std::unordered_map<caf::actor_addr, iterator> by_addr_;
