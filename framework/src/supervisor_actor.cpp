@@ -51,7 +51,10 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
   : super(cfg),
     spec_(std::move(spec)),
     path_(std::move(path)),
-    feed_(std::move(feed)),
+    // A supervisor spawned outside a tree (a bare child_context) gets a feed
+    // of its own.
+    feed_(feed ? std::move(feed)
+               : std::make_shared<event_feed>(system().groups().anonymous())),
     children_(path_ + '/'),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()),
@@ -826,14 +829,14 @@ void supervisor_actor::publish(lifecycle_kind kind, const child& c,
   publish(kind, child_path(c), c.spec.id(), reason, c.restart_count);
 }
 
-void supervisor_actor::publish(lifecycle_kind kind, std::string path,
-                               std::string id, const caf::error& reason,
+void supervisor_actor::publish(lifecycle_kind kind, const std::string& path,
+                               const std::string& id, const caf::error& reason,
                                uint64_t restart_count) {
+  // Checked before anything is built: an unwatched tree pays nothing.
   if (!feed_->live())
     return;
-  send(feed_->group(), lifecycle_event{kind, std::move(path), std::move(id), reason,
-                                restart_count, std::string{},
-                                caf::make_timestamp()});
+  send(feed_->group(), lifecycle_event{kind, path, id, reason, restart_count,
+                                       std::string{}, caf::make_timestamp()});
 }
 
 // -- recovery -----------------------------------------------------------------

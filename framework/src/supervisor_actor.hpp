@@ -227,8 +227,9 @@ private:
   void publish(lifecycle_kind kind, const child& c,
                const caf::error& reason = caf::none);
 
-  void publish(lifecycle_kind kind, std::string path, std::string id,
-               const caf::error& reason, uint64_t restart_count);
+  void publish(lifecycle_kind kind, const std::string& path,
+               const std::string& id, const caf::error& reason,
+               uint64_t restart_count);
 
   // -- failures and restarts --------------------------------------------------
 
