@@ -1,5 +1,6 @@
-#include <ctime>
 #include "test_support.hpp"
+
+#include <ctime>
 
 #include "trellis/process_stats.hpp"
 
