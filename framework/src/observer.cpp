@@ -418,6 +418,18 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // httplib compresses with brotli at its best and slowest quality, which
+  // takes seconds for a large tree's JSON; offer it gzip only, which is fast.
+  x.server.set_pre_routing_handler([](const httplib::Request& req,
+                                      httplib::Response&) {
+    // The request is httplib's own non-const object, handed out as const.
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    auto accepted = req.get_header_value("Accept-Encoding");
+    headers.erase("Accept-Encoding");
+    if (accepted.find("gzip") != std::string::npos)
+      headers.emplace("Accept-Encoding", "gzip");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   x.install_routes();
   auto address = x.cfg.host + ":" + std::to_string(x.cfg.port);
   int port = -1;

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-PATIENCE = 20.0  # seconds; a generous bound, never a speed assertion
+PATIENCE = 60.0  # seconds; a generous bound, never a speed assertion
 
 
 class Chromium:
@@ -107,7 +107,12 @@ class Chromium:
             except RuntimeError:
                 pass  # The page is not there yet (no body, no node).
             time.sleep(0.05)
-        raise AssertionError("timed out waiting for " + what)
+        try:
+            state = self.eval("document.getElementById('conn').textContent")
+        except RuntimeError as e:
+            state = str(e)
+        raise AssertionError("timed out waiting for %s (page: %s)"
+                             % (what, state))
 
     def screenshot(self, path):
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]

@@ -51,6 +51,9 @@ struct observer_config {
 ///
 /// See docs/observer.md for the metrics and the JSON. Stops when destroyed;
 /// destroy (or `stop`) it before the actor system it watches.
+///
+/// Link `trellis::observer`; `trellis/all.hpp` leaves this header out, so
+/// that programs without an observer do not need cpp-httplib.
 class observer {
 public:
   observer(observer&&) noexcept;
