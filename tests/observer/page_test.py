@@ -188,6 +188,14 @@ def case_tree(browser, host, out):
     assert browser.eval(
         "document.getElementById('n-crashes').textContent") == "1"
     browser.screenshot(os.path.join(out, "observer.png"))
+    # A distributed tree's nodes carry "node" (empty or missing for local
+    # ones); the page shows it. Local trees have none yet, so set one.
+    assert browser.eval("document.querySelectorAll('.badge.node').length") == 0
+    badge = browser.eval(
+        "st.data.get('root/gateway').node = 'n2@host'; render(); "
+        "document.querySelector('[data-path=\"root/gateway\"] .badge.node')"
+        ".textContent")
+    assert badge == "@n2@host", badge
 
 
 def case_large(browser, host, out):
