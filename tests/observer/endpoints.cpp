@@ -301,3 +301,34 @@ TEST_CASE("stopping the observer ends open event streams", "[observer]") {
   CHECK(ended);
   o.obs.stop(); // Idempotent.
 }
+
+TEST_CASE("the observer bounds its open event streams", "[observer]") {
+  fixture f;
+  auto sup = f.start(small_tree(f));
+  f.next_events(3);
+  observer_config cfg;
+  cfg.max_event_streams = 1;
+  cfg.keep_alive = 100ms;
+  auto obs = start_observer(f.sys, sup, cfg);
+  REQUIRE(obs);
+  std::atomic<bool> opened{false};
+  std::thread first{[&] {
+    httplib::Client cli{"127.0.0.1", obs->port()};
+    cli.set_read_timeout(60, 0);
+    cli.Get("/api/events", [&](const char*, size_t) {
+      opened = true;
+      return true; // Until the observer stops.
+    });
+  }};
+  for (int i = 0; i < 20'000 && !opened; ++i)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(opened);
+  httplib::Client cli{"127.0.0.1", obs->port()};
+  auto second = cli.Get("/api/events");
+  REQUIRE(second);
+  CHECK(second->status == 503);
+  CHECK(has(second->body, "too many event streams"));
+  obs->stop();
+  first.join();
+  stop_supervisor(f.sys, sup);
+}
