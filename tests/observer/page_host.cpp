@@ -2,7 +2,8 @@
 //   observer_page_host [SESSIONS]
 // Prints "port N" once the observer listens, then reads commands, one a
 // line: "crash PATH" injects an exception into the child at PATH and
-// answers "ok" (or "error ..."); "quit" or the end of input stops.
+// answers "ok" (or "error ..."); "quit" or the end of input stops. The
+// operator token is "page-token".
 
 #include <iostream>
 #include <string>
@@ -66,7 +67,9 @@ int main(int argc, char** argv) {
   for (int i = 0; sup && i < sessions; ++i)
     if (!trellis::start_child(sys, *sup, caf::make_message(i)))
       return 1;
-  auto obs = trellis::start_observer(sys, *root);
+  trellis::observer_config ocfg;
+  ocfg.operator_token = "page-token";
+  auto obs = trellis::start_observer(sys, *root, ocfg);
   if (!obs) {
     std::cerr << "observer failed: " << sys.render(obs.error()) << std::endl;
     return 1;

@@ -160,6 +160,16 @@ class Host:
 DRAWN = "document.querySelectorAll('#tree li[data-path]').length"
 
 
+def node_state(path, state):
+    return ("document.querySelector('#tree li[data-path=\"%s\"]')"
+            ".dataset.state === '%s'" % (path, state))
+
+
+def click_node(browser, path):
+    browser.eval("document.querySelector('#tree li[data-path=\"%s\"] > .row"
+                 " .id').click()" % path)
+
+
 def case_tree(browser, host, out):
     browser.wait_for("document.body.dataset.ready === '1'", "the first draw")
     browser.wait_for("document.getElementById('conn').dataset.state === 'live'",
@@ -187,6 +197,10 @@ def case_tree(browser, host, out):
         ".textContent === 'budget 2/3'", "storage's budget")
     assert browser.eval(
         "document.getElementById('n-crashes').textContent") == "1"
+    # The Selected panel shows the crashed journal's details.
+    click_node(browser, "root/storage/journal")
+    browser.wait_for("document.getElementById('sel-info').textContent"
+                     ".includes('injected fault')", "the journal's details")
     browser.screenshot(os.path.join(out, "observer.png"))
     # A distributed tree's nodes carry "node" (empty or missing for local
     # ones); the page shows it. Local trees have none yet, so set one.
@@ -196,6 +210,19 @@ def case_tree(browser, host, out):
         "document.querySelector('[data-path=\"root/gateway\"] .badge.node')"
         ".textContent")
     assert badge == "@n2@host", badge
+    # The operator's controls, with the token: terminate, then restart.
+    click_node(browser, "root/gateway")
+    browser.eval("document.getElementById('token').value = 'page-token'")
+    browser.eval("document.getElementById('do-terminate').click()")
+    browser.wait_for(node_state("root/gateway", "stopped"), "a stopped gateway")
+    browser.eval("document.getElementById('do-restart').click()")
+    browser.wait_for(node_state("root/gateway", "running"), "a running gateway")
+    # A wrong token is refused, and the page says so.
+    browser.eval("document.getElementById('token').value = 'nope';"
+                 "document.getElementById('do-terminate').click()")
+    browser.wait_for("document.getElementById('action-result').dataset.status"
+                     " === '403'", "the 403 of a wrong token")
+    assert browser.eval(node_state("root/gateway", "running"))
 
 
 def case_large(browser, host, out):
