@@ -122,7 +122,8 @@ TEST_CASE("the observer serves its page and the tree as JSON", "[observer]") {
   CHECK(has(tree->get_header_value("Content-Type"), "application/json"));
   CHECK(has(tree->body, R"("path":"root/db/c")"));
   CHECK(has(tree->body, R"("intensity":5,"restarts_left":5)"));
-  CHECK(o.obs.url() == "http://127.0.0.1:" + std::to_string(o.obs.port()) + "/");
+  CHECK(o.obs.url()
+        == "http://127.0.0.1:" + std::to_string(o.obs.port()) + "/");
   // Brotli at httplib's quality takes seconds for a large tree: gzip only.
   auto zipped = o.cli.Get("/api/tree", {{"Accept-Encoding", "br, gzip"}});
   REQUIRE(zipped);
@@ -147,7 +148,8 @@ TEST_CASE("the observer's metrics count restarts, crashes and budgets",
   }
   CHECK(has(before, "trellis_up 1\n"));
   CHECK(has(before, "trellis_children{path=\"root\",state=\"running\"} 4\n"));
-  CHECK(has(before, "trellis_children{path=\"root/db\",state=\"running\"} 1\n"));
+  CHECK(has(before,
+            "trellis_children{path=\"root/db\",state=\"running\"} 1\n"));
   CHECK(has(before, "trellis_restart_budget_remaining{path=\"root\"} 5\n"));
   CHECK(has(before, "trellis_mailbox_depth{path=\"root/a\"} "));
   CHECK(has(before, "trellis_uptime_seconds{path=\"root/db/c\"} "));
@@ -158,7 +160,8 @@ TEST_CASE("the observer's metrics count restarts, crashes and budgets",
   CHECK(has(after, "trellis_crashes_total{path=\"root/a\",reason=\""
                    "trellis::errc::unhandled_exception\"} 1\n"));
   CHECK(has(after, "trellis_restart_budget_remaining{path=\"root\"} 4\n"));
-  CHECK(has(after, "trellis_lifecycle_events_total{kind=\"child_restarted\"} 1\n"));
+  CHECK(has(after,
+            "trellis_lifecycle_events_total{kind=\"child_restarted\"} 1\n"));
 }
 
 TEST_CASE("the observer streams lifecycle events as Server-Sent Events",
