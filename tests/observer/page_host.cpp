@@ -52,14 +52,7 @@ int main(int argc, char** argv) {
           "sessions", trellis::worker("session",
                                       [](trellis::child_context& ctx, int n) {
                                         return ctx.spawn(session, n);
-                                      })))
-        // An alarm that is always open (any process uses a byte), raised
-        // before the page connects: the page must still list it.
-        .child(trellis::resource_monitor(
-          "monitor", trellis::resource_monitor_config{}.interval(20ms).add(
-                       trellis::threshold("memory",
-                                          trellis::metric::resident_bytes,
-                                          1.0, 0.0))));
+                                      })));
   auto root = trellis::start_supervisor(sys, tree);
   if (!root) {
     std::cerr << "start failed: " << sys.render(root.error()) << std::endl;
@@ -76,6 +69,15 @@ int main(int argc, char** argv) {
     std::cerr << "observer failed: " << sys.render(obs.error()) << std::endl;
     return 1;
   }
+  // An alarm that is always open (any process uses a byte), raised after
+  // the observer started (it hears only what comes after) but before the
+  // page connects: the page must still list it.
+  auto monitor = trellis::resource_monitor(
+    "monitor", trellis::resource_monitor_config{}.interval(20ms).add(
+                 trellis::threshold("memory", trellis::metric::resident_bytes,
+                                    1.0, 0.0)));
+  if (!trellis::start_child(sys, *root, monitor))
+    return 1;
   std::cout << "port " << obs->port() << std::endl;
   std::string line;
   while (std::getline(std::cin, line) && line != "quit") {
