@@ -247,6 +247,8 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
   g->root.state = child_state::running;
   g->root.actor = caf::actor_cast<caf::actor>(this);
   g->root.uptime = clock().now() - started_at_;
+  g->root.intensity = budget_.intensity();
+  g->root.restarts_left = budget_.remaining(clock().now());
   g->root.children.reserve(children_.size());
   auto one_done = [this, g] {
     if (--g->pending > 0)
@@ -267,7 +269,10 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
     request(c.handle, caf::infinite, snapshot_atom::value)
       .then(
         [g, index, one_done](tree_snapshot& sub) {
-          g->root.children[index].children = std::move(sub.children);
+          auto& node = g->root.children[index];
+          node.intensity = sub.intensity;
+          node.restarts_left = sub.restarts_left;
+          node.children = std::move(sub.children);
           one_done();
         },
         [one_done](caf::error&) { one_done(); });

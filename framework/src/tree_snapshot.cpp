@@ -5,9 +5,13 @@
 
 #include <caf/actor.hpp>
 
+#include "json.hpp"
+
 namespace trellis {
 
 namespace {
+
+using detail::append_json_string;
 
 caf::actor_id actor_id(const tree_snapshot& x) {
   return x.actor ? x.actor.id() : caf::invalid_actor_id;
@@ -18,35 +22,6 @@ std::string seconds(caf::timespan x) {
   std::snprintf(buf, sizeof(buf), "%.3f",
                 std::chrono::duration<double>(x).count());
   return buf;
-}
-
-void append_quoted(std::string& out, const std::string& x) {
-  out += '"';
-  for (auto ch : x) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
 }
 
 void append_text(std::string& out, const tree_snapshot& x, size_t depth) {
@@ -63,7 +38,7 @@ void append_text(std::string& out, const tree_snapshot& x, size_t depth) {
     out += " restart_due_in=" + seconds(x.restart_due_in) + "s";
   if (!x.last_exit_reason.empty()) {
     out += " last_exit=";
-    append_quoted(out, x.last_exit_reason);
+    append_json_string(out, x.last_exit_reason);
   }
   out += '\n';
   for (auto& child : x.children)
@@ -80,21 +55,21 @@ void append_json(std::string& out, const tree_snapshot& x) {
   };
   out += '{';
   field("path");
-  append_quoted(out, x.path);
+  append_json_string(out, x.path);
   field("id");
-  append_quoted(out, x.id);
+  append_json_string(out, x.id);
   field("type");
-  append_quoted(out, to_string(x.type));
+  append_json_string(out, to_string(x.type));
   field("restart");
-  append_quoted(out, to_string(x.restart_type));
+  append_json_string(out, to_string(x.restart_type));
   field("state");
-  append_quoted(out, to_string(x.state));
+  append_json_string(out, to_string(x.state));
   field("actor_id");
   out += std::to_string(actor_id(x));
   field("restart_count");
   out += std::to_string(x.restart_count);
   field("last_exit_reason");
-  append_quoted(out, x.last_exit_reason);
+  append_json_string(out, x.last_exit_reason);
   field("uptime_ms");
   out += std::to_string(
     std::chrono::duration_cast<std::chrono::milliseconds>(x.uptime).count());
@@ -102,6 +77,10 @@ void append_json(std::string& out, const tree_snapshot& x) {
   out += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                           x.restart_due_in)
                           .count());
+  field("intensity");
+  out += std::to_string(x.intensity);
+  field("restarts_left");
+  out += std::to_string(x.restarts_left);
   field("children");
   out += '[';
   for (size_t i = 0; i < x.children.size(); ++i) {

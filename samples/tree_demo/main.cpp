@@ -12,15 +12,23 @@
 //
 // It prints a snapshot of the whole tree (paths, states, actor ids, restart
 // counts, last exit reasons, uptimes) after each repair.
+//
+// With `--observer PORT` (0 picks a port), it also serves the tree live in a
+// browser (docs/observer.md) and, after the scripted part, keeps the tree
+// running with a poison order every two seconds until Enter is pressed.
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <caf/all.hpp>
 
 #include "trellis/all.hpp"
+#include "trellis/observer.hpp"
 
 using namespace std::chrono_literals;
 
@@ -99,9 +107,34 @@ void await_restart(caf::actor_system& sys, const caf::actor& root,
   std::cout << "  (gave up waiting for a restart: the tree did not heal)\n";
 }
 
+// Keeps orders flowing, a poison one among them, until Enter (or the end
+// of input), so that the observer's page has something to show.
+void serve_until_enter(caf::scoped_actor& self, caf::actor_system& sys,
+                       const caf::actor& root, const trellis::observer& obs) {
+  std::cout << "\ntree_demo: observer at " << obs.url()
+            << " (press Enter to stop)\n"
+            << std::flush;
+  std::atomic<bool> enter{false};
+  std::thread input{[&] {
+    std::string line;
+    std::getline(std::cin, line);
+    enter = true;
+  }};
+  while (!enter) {
+    serve(self, sys, root, 10, true);
+    for (int i = 0; i < 20 && !enter; ++i)
+      std::this_thread::sleep_for(100ms);
+  }
+  input.join();
+}
+
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  std::optional<uint16_t> observer_port;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--observer") == 0)
+      observer_port = static_cast<uint16_t>(std::stoi(argv[i + 1]));
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -138,6 +171,21 @@ int main() {
   }
   caf::scoped_actor self{sys};
   std::cout << "tree_demo: started\n";
+
+  // The observer is optional; it stops before the actor system goes.
+  std::optional<trellis::observer> obs;
+  if (observer_port) {
+    trellis::observer_config ocfg;
+    ocfg.port = *observer_port;
+    auto started = trellis::start_observer(sys, *root, ocfg);
+    if (!started) {
+      std::cerr << "tree_demo: observer failed: " << sys.render(started.error())
+                << '\n';
+      return 1;
+    }
+    obs = std::move(*started);
+    std::cout << "tree_demo: observer at " << obs->url() << '\n';
+  }
 
   // Customers arrive: one session each, started with the customer's name.
   auto sessions = lookup(sys, *root, "root/sessions");
@@ -196,6 +244,11 @@ int main() {
   std::cout << "\nthe storage subtree as JSON:\n";
   if (auto snap = trellis::snapshot(sys, lookup(sys, *root, "root/storage")))
     std::cout << trellis::to_json(*snap) << '\n';
+
+  if (obs) {
+    serve_until_enter(self, sys, *root, *obs);
+    obs->stop();
+  }
 
   // Stop the tree explicitly before the actor system goes.
   auto reason = trellis::stop_supervisor(sys, *root);

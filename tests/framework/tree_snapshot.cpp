@@ -20,6 +20,7 @@ supervisor_spec three_levels(fixture& f) {
     .child(supervisor("db")
              .strategy(strategy::rest_for_one)
              .intensity(5)
+             .period(std::chrono::hours(1)) // budget checks: never refills
              .child(f.probed("reader"))
              .child(f.probed("writer").restart(restart::transient)))
     .child(dynamic_supervisor(
@@ -91,6 +92,12 @@ TEST_CASE("a snapshot shows a whole tree, node by node",
     CHECK(node(root, path).uptime > caf::timespan{0});
   }
   CHECK(root.children[0].children.empty());
+  // Supervisors show their restart budget; workers have none.
+  CHECK(root.intensity == 5);
+  CHECK(root.restarts_left == 5);
+  CHECK(node(root, "root/db").intensity == 5);
+  CHECK(node(root, "root/db").restarts_left == 5);
+  CHECK(node(root, "root/cache").intensity == 0);
   SECTION("after a restart") {
     auto writer = lookup(f.sys, sup, "root/db/writer");
     REQUIRE(writer);
@@ -110,6 +117,9 @@ TEST_CASE("a snapshot shows a whole tree, node by node",
     CHECK(node(*after, "root/db/reader").actor
           == node(root, "root/db/reader").actor);
     CHECK(node(*after, "root/db").restart_count == 0);
+    // The restart was charged to db's budget, not root's.
+    CHECK(node(*after, "root/db").restarts_left == 4);
+    CHECK(after->restarts_left == 5);
   }
   SECTION("a stopped child") {
     REQUIRE_FALSE(terminate_child(f.sys, sup, "cache"));
@@ -168,6 +178,8 @@ TEST_CASE("a snapshot renders as indented text and as JSON",
   root.actor = probe;
   auto id = std::to_string(probe.id());
   root.uptime = 1500ms;
+  root.intensity = 5;
+  root.restarts_left = 4;
   root.children.push_back(leaf);
   CHECK(to_text(root)
         == "root  path=root type=supervisor restart=permanent state=running "
@@ -178,11 +190,12 @@ TEST_CASE("a snapshot renders as indented text and as JSON",
         == R"({"path":"root","id":"root","type":"supervisor",)"
            R"("restart":"permanent","state":"running","actor_id":)" + id + ","
            R"("restart_count":0,"last_exit_reason":"","uptime_ms":1500,)"
-           R"("restart_due_in_ms":0,)"
+           R"("restart_due_in_ms":0,"intensity":5,"restarts_left":4,)"
            R"("children":[{"path":"root/db","id":"db","type":"worker",)"
            R"("restart":"transient","state":"restarting","actor_id":0,)"
            R"("restart_count":2,"last_exit_reason":"said \"no\"\n",)"
-           R"("uptime_ms":0,"restart_due_in_ms":0,"children":[]}]})");
+           R"("uptime_ms":0,"restart_due_in_ms":0,"intensity":0,)"
+           R"("restarts_left":0,"children":[]}]})");
   CHECK(find(root, "root/db") == &root.children[0]);
   CHECK(find(root, "root/d") == nullptr);
 }

@@ -25,6 +25,11 @@ struct tree_snapshot : child_info {
   std::string path;
   /// How long the current actor has been running; zero when not running.
   caf::timespan uptime{0};
+  /// For a supervisor node: its restart intensity; 0 for workers.
+  uint64_t intensity = 0;
+  /// For a supervisor node: how many more restarts its budget allows within
+  /// the current period (0 once one more would escalate); 0 for workers.
+  uint64_t restarts_left = 0;
   /// The children of a supervisor node, in start order; empty for workers
   /// and for supervisors that are not running.
   std::vector<tree_snapshot> children;
@@ -33,7 +38,8 @@ struct tree_snapshot : child_info {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tree_snapshot& x) {
   return f(caf::meta::type_name("trellis::tree_snapshot"),
-           static_cast<child_info&>(x), x.path, x.uptime, x.children);
+           static_cast<child_info&>(x), x.path, x.uptime, x.intensity,
+           x.restarts_left, x.children);
 }
 
 /// Renders a snapshot as indented text, one node a line:
@@ -44,7 +50,8 @@ std::string to_text(const tree_snapshot& x);
 
 /// Renders a snapshot as one JSON object with the fields of `tree_snapshot`
 /// (`actor_id` for the actor, 0 for none; `uptime_ms` and
-/// `restart_due_in_ms` for the times) and
+/// `restart_due_in_ms` for the times, `intensity` and `restarts_left` for a
+/// supervisor's restart budget) and
 /// `children` as an array of objects.
 std::string to_json(const tree_snapshot& x);
 

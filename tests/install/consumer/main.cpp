@@ -3,6 +3,7 @@
 
 #include <caf/all.hpp>
 #include <trellis/all.hpp>
+#include <trellis/observer.hpp>
 
 int main() {
   caf::actor_system_config cfg;
@@ -14,6 +15,10 @@ int main() {
   auto sup = trellis::start_supervisor(sys, tree);
   if (!sup)
     return 1;
+  auto obs = trellis::start_observer(sys, *sup);
+  if (!obs || obs->port() == 0)
+    return 1;
+  obs->stop();
   trellis::stop_supervisor(sys, *sup);
   std::cout << "consumer: ok\n";
   return 0;

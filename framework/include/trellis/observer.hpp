@@ -1,0 +1,93 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+namespace trellis {
+
+/// How an observer serves a tree over HTTP.
+///
+/// The defaults are safe: loopback only, no control. Binding to any other
+/// address needs `allow_remote`, and the control endpoints (restart,
+/// terminate) need an `operator_token`; the observer has no TLS, so put a
+/// proxy in front of it before exposing it beyond the host.
+struct observer_config {
+  /// The address to listen on; only loopback unless `allow_remote`.
+  std::string host = "127.0.0.1";
+  /// The port; 0 picks a free one (see `observer::port`).
+  uint16_t port = 0;
+  /// Must be true to listen on anything but `127.0.0.1`, `::1` or
+  /// `localhost`.
+  bool allow_remote = false;
+  /// The bearer token of the control endpoints; empty disables them (they
+  /// answer 403).
+  std::string operator_token;
+  /// How often an idle event stream gets a keep-alive comment; also how
+  /// soon a client that left is noticed.
+  caf::timespan keep_alive = std::chrono::seconds(10);
+  /// How long a request to the tree (a snapshot, a mailbox probe, a
+  /// restart) may take before the endpoint answers 503.
+  caf::timespan request_timeout = std::chrono::seconds(5);
+  /// How many event streams may be open at once; more are answered 503.
+  size_t max_event_streams = 16;
+};
+
+/// A running observer: an HTTP server that shows a supervision tree live, as
+/// Erlang's `observer` does for OTP's. It serves
+///
+/// - `GET /`: a page that draws the tree and follows its events;
+/// - `GET /api/tree`: the tree's snapshot as JSON (see `to_json`);
+/// - `GET /api/events`: the tree's `lifecycle_event`s as Server-Sent Events;
+/// - `GET /metrics`: counters and gauges in Prometheus' text format;
+/// - `POST /api/restart?path=P`, `POST /api/terminate?path=P`: with
+///   `Authorization: Bearer <operator_token>`, restart or stop a child.
+///
+/// See docs/observer.md for the metrics and the JSON. Stops when destroyed;
+/// destroy (or `stop`) it before the actor system it watches.
+///
+/// Link `trellis::observer`; `trellis/all.hpp` leaves this header out, so
+/// that programs without an observer do not need cpp-httplib.
+class observer {
+public:
+  observer(observer&&) noexcept;
+  observer& operator=(observer&&) noexcept;
+  ~observer();
+
+  /// Returns the port the server listens on.
+  uint16_t port() const noexcept;
+
+  /// Returns the page's address, e.g. `http://127.0.0.1:8080/`.
+  std::string url() const;
+
+  /// Closes all connections and stops the server; returns once its threads
+  /// are gone, within about two seconds (at most `request_timeout` more
+  /// while a request to the tree is in flight). Idempotent.
+  void stop();
+
+  /// The implementation; private to Trellis.
+  struct impl;
+
+  /// Wraps a started implementation; use `start_observer`.
+  explicit observer(std::unique_ptr<impl> ptr);
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// Starts an observer for the tree under `root` (usually the root
+/// supervisor). Fails with `caf::sec::invalid_argument` for an invalid
+/// `root` or a non-loopback host without `allow_remote`, and with
+/// `caf::sec::cannot_open_port` naming the address if it cannot listen
+/// there.
+caf::expected<observer> start_observer(caf::actor_system& sys,
+                                       const caf::actor& root,
+                                       observer_config cfg = {});
+
+} // namespace trellis

@@ -1,0 +1,455 @@
+#include "trellis/observer.hpp"
+
+#include <atomic>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/sec.hpp>
+
+#include <httplib.h>
+
+#include "blocking_call.hpp"
+#include "json.hpp"
+#include "observer_hub.hpp"
+#include "observer_metrics.hpp"
+#include "observer_page.hpp"
+#include "trellis/atoms.hpp"
+#include "trellis/errc.hpp"
+#include "trellis/supervisor.hpp"
+
+namespace trellis {
+
+namespace {
+
+using detail::call_within;
+
+bool is_loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost";
+}
+
+/// Joins the tree's event group and feeds every event to the hub.
+caf::behavior collector(caf::event_based_actor* self,
+                        std::shared_ptr<detail::observer_hub> hub,
+                        caf::group events) {
+  self->join(events);
+  return {
+    [self, hub](const lifecycle_event& ev) {
+      auto& sys = self->system();
+      auto reason = ev.reason ? sys.render(ev.reason) : std::string{};
+      std::string code;
+      if (ev.kind == lifecycle_kind::child_exited && !is_normal_exit(ev.reason))
+        code = sys.render(caf::error{ev.reason.code(), ev.reason.category()});
+      hub->publish(ev, reason, code);
+    },
+  };
+}
+
+void answer(httplib::Response& res, int status, const std::string& json) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(json, "application/json");
+}
+
+void answer_error(httplib::Response& res, int status,
+                  const std::string& message) {
+  std::string json = "{\"error\":";
+  detail::append_json_string(json, message);
+  json += '}';
+  answer(res, status, json);
+}
+
+/// The HTTP status for an error of the tree.
+int status_of(const caf::error& err) {
+  if (is(err, errc::not_found))
+    return 404;
+  if (is(err, errc::running) || is(err, errc::restarting)
+      || is(err, errc::not_supported) || is(err, errc::shutting_down))
+    return 409;
+  if (err == caf::sec::request_timeout
+      || err == caf::sec::request_receiver_down)
+    return 503;
+  return 500;
+}
+
+/// Compares without an early exit, so that timing does not leak the token.
+bool same_token(const std::string& x, const std::string& y) {
+  if (x.size() != y.size())
+    return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    diff |= static_cast<unsigned char>(x[i] ^ y[i]);
+  return diff == 0;
+}
+
+} // namespace
+
+struct observer::impl {
+  caf::actor_system& sys;
+  caf::actor root;
+  observer_config cfg;
+  std::shared_ptr<detail::observer_hub> hub
+    = std::make_shared<detail::observer_hub>();
+  httplib::Server server;
+  std::thread thread;
+  caf::actor events;
+  uint16_t port = 0;
+  std::atomic<size_t> streams{0};
+  std::atomic<bool> listen_returned{false};
+  bool is_stopped = false;
+
+  impl(caf::actor_system& s, caf::actor r, observer_config c)
+    : sys(s), root(std::move(r)), cfg(std::move(c)) {
+    // nop
+  }
+
+  ~impl() {
+    stop();
+  }
+
+  void stop() {
+    if (is_stopped)
+      return;
+    is_stopped = true;
+    // Streams first: they hold server threads that `server.stop` joins.
+    hub->stop();
+    server.stop();
+    if (thread.joinable())
+      thread.join();
+    if (events)
+      caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
+  }
+
+  caf::duration timeout() const {
+    return caf::duration{cfg.request_timeout};
+  }
+
+  caf::expected<tree_snapshot> tree() {
+    return call_within<tree_snapshot>(sys, timeout(), root,
+                                      snapshot_atom::value);
+  }
+
+  std::string render(const caf::error& err) {
+    return sys.render(err);
+  }
+
+  // -- routes -----------------------------------------------------------------
+
+  using handler = std::function<void(const httplib::Request&,
+                                     httplib::Response&)>;
+
+  /// Serves `pattern` with `h` for `method` and 405 for any other method.
+  void route(const std::string& pattern, const std::string& method,
+             handler h) {
+    auto reject = [method](const httplib::Request& req,
+                           httplib::Response& res) {
+      res.set_header("Allow", method);
+      answer_error(res, 405, req.method + " not allowed; use " + method);
+    };
+    auto pick = [&](const char* m) { return method == m ? h : reject; };
+    server.Get(pattern, pick("GET"));
+    server.Post(pattern, pick("POST"));
+    server.Put(pattern, pick("PUT"));
+    server.Delete(pattern, pick("DELETE"));
+    server.Patch(pattern, pick("PATCH"));
+  }
+
+  void install_routes() {
+    route("/", "GET", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(detail::observer_page, "text/html; charset=utf-8");
+    });
+    route("/api/tree", "GET",
+          [this](const httplib::Request&, httplib::Response& res) {
+            auto snap = tree();
+            if (!snap)
+              answer_error(res, 503, "no snapshot: " + render(snap.error()));
+            else
+              answer(res, 200, to_json(*snap));
+          });
+    route("/metrics", "GET",
+          [this](const httplib::Request&, httplib::Response& res) {
+            serve_metrics(res);
+          });
+    route("/api/events", "GET",
+          [this](const httplib::Request&, httplib::Response& res) {
+            serve_events(res);
+          });
+    route("/api/restart", "POST",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            control(req, res, true);
+          });
+    route("/api/terminate", "POST",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            control(req, res, false);
+          });
+  }
+
+  // -- metrics ----------------------------------------------------------------
+
+  /// Asks every running actor of the tree for its mailbox depth at once.
+  std::map<std::string, uint64_t> mailbox_depths(const tree_snapshot& x) {
+    std::vector<const tree_snapshot*> nodes;
+    auto collect = [&](const tree_snapshot& node, auto& self) -> void {
+      if (node.actor)
+        nodes.push_back(&node);
+      for (auto& child : node.children)
+        self(child, self);
+    };
+    collect(x, collect);
+    // A hung actor never answers; do not let it hold the scrape for long.
+    auto probe_timeout = std::min(cfg.request_timeout,
+                            caf::timespan{std::chrono::seconds(1)});
+    caf::scoped_actor self{sys};
+    using handle = decltype(self->request(caf::actor{}, probe_timeout,
+                                          mailbox_probe_atom::value));
+    std::vector<handle> pending;
+    pending.reserve(nodes.size());
+    for (auto node : nodes)
+      pending.emplace_back(
+        self->request(node->actor, probe_timeout, mailbox_probe_atom::value));
+    std::map<std::string, uint64_t> result;
+    for (size_t i = 0; i < pending.size(); ++i)
+      pending[i].receive(
+        [&](uint64_t depth) { result.emplace(nodes[i]->path, depth); },
+        [](caf::error&) {
+          // No answer: not a Trellis actor, gone, or stuck.
+        });
+    return result;
+  }
+
+  void serve_metrics(httplib::Response& res) {
+    detail::metrics_input in;
+    auto snap = tree();
+    if (snap) {
+      in.tree = &*snap;
+      in.mailbox_depths = mailbox_depths(*snap);
+    }
+    in.counters = hub->counters();
+    in.event_streams = streams.load();
+    res.set_content(detail::render_metrics(in),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  // -- events -----------------------------------------------------------------
+
+  void serve_events(httplib::Response& res) {
+    if (++streams > cfg.max_event_streams) {
+      --streams;
+      answer_error(res, 503, "too many event streams");
+      return;
+    }
+    res.set_header("Cache-Control", "no-store");
+    uint64_t seq = 0;
+    auto open_alarms = hub->subscribe(seq);
+    auto hub_ptr = hub;
+    auto keep_alive = cfg.keep_alive;
+    bool first = true;
+    res.set_chunked_content_provider(
+      "text/event-stream",
+      [hub_ptr, keep_alive, seq, first,
+       open_alarms](size_t, httplib::DataSink& sink) mutable {
+        std::string out;
+        std::vector<detail::observer_entry> entries;
+        if (first) {
+          // Reconnect soon after a restart of the process; start with the
+          // alarms that are open, raised before this stream began.
+          out = "retry: 1000\n: connected\n\n";
+          entries = std::move(open_alarms);
+          first = false;
+        } else {
+          entries = hub_ptr->wait(seq, keep_alive);
+          if (hub_ptr->stopped())
+            return false;
+          if (entries.empty())
+            out = ": keep-alive\n\n";
+        }
+        for (auto& e : entries)
+          out += "id: " + std::to_string(e.seq) + "\nevent: " + e.kind
+                 + "\ndata: " + e.json + "\n\n";
+        // A write fails once the client left; returning false ends the
+        // stream and frees its thread.
+        return sink.write(out.data(), out.size());
+      },
+      [this](bool) { --streams; });
+  }
+
+  // -- control ----------------------------------------------------------------
+
+  /// Checks the bearer token; answers 403 or 401 and returns false if it
+  /// does not match.
+  bool authorized(const httplib::Request& req, httplib::Response& res) {
+    if (cfg.operator_token.empty()) {
+      answer_error(res, 403,
+                   "control endpoints are disabled: the observer has no "
+                   "operator_token");
+      return false;
+    }
+    auto header = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (header.compare(0, prefix.size(), prefix) != 0) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      answer_error(res, 401,
+                   "missing operator token: send Authorization: Bearer "
+                   "<token>");
+      return false;
+    }
+    if (!same_token(header.substr(prefix.size()), cfg.operator_token)) {
+      answer_error(res, 403, "wrong operator token");
+      return false;
+    }
+    return true;
+  }
+
+  void control(const httplib::Request& req, httplib::Response& res,
+               bool restart) {
+    if (!authorized(req, res))
+      return;
+    auto path = req.get_param_value("path");
+    auto slash = path.rfind('/');
+    if (path.empty() || slash == std::string::npos || slash == 0
+        || slash + 1 == path.size()) {
+      answer_error(res, 400,
+                   "expected ?path=<supervisor path>/<child id>, got '" + path
+                     + "'");
+      return;
+    }
+    auto parent = path.substr(0, slash);
+    auto id = path.substr(slash + 1);
+    auto sup = call_within<caf::actor>(sys, timeout(), root,
+                                       lookup_atom::value, parent);
+    if (!sup) {
+      answer_error(res, status_of(sup.error()),
+                   "no supervisor " + parent + ": " + render(sup.error()));
+      return;
+    }
+    auto terminate = [&] {
+      return call_within<caf::ok_atom>(sys, timeout(), *sup,
+                                       terminate_child_atom::value, id);
+    };
+    caf::error err;
+    if (restart) {
+      // OTP's restart_child starts a stopped child; an operator's restart
+      // of a running one means stop it, then start it.
+      auto started = call_within<caf::actor>(sys, timeout(), *sup,
+                                             restart_child_atom::value, id);
+      if (!started && is(started.error(), errc::running)) {
+        if (auto stopped = terminate(); !stopped)
+          started = stopped.error();
+        else
+          started = call_within<caf::actor>(sys, timeout(), *sup,
+                                            restart_child_atom::value, id);
+      }
+      if (!started)
+        err = started.error();
+    } else if (auto stopped = terminate(); !stopped) {
+      err = stopped.error();
+    }
+    if (err) {
+      answer_error(res, status_of(err), render(err));
+      return;
+    }
+    std::string json = "{\"ok\":true,\"path\":";
+    detail::append_json_string(json, path);
+    json += ",\"action\":";
+    json += restart ? "\"restart\"}" : "\"terminate\"}";
+    answer(res, 200, json);
+  }
+};
+
+observer::observer(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+observer::observer(observer&&) noexcept = default;
+
+observer& observer::operator=(observer&&) noexcept = default;
+
+observer::~observer() = default;
+
+uint16_t observer::port() const noexcept {
+  return impl_ ? impl_->port : 0;
+}
+
+std::string observer::url() const {
+  if (!impl_)
+    return {};
+  auto& host = impl_->cfg.host;
+  auto bracketed = host.find(':') != std::string::npos ? "[" + host + "]"
+                                                       : host;
+  return "http://" + bracketed + ":" + std::to_string(impl_->port) + "/";
+}
+
+void observer::stop() {
+  if (impl_)
+    impl_->stop();
+}
+
+caf::expected<observer> start_observer(caf::actor_system& sys,
+                                       const caf::actor& root,
+                                       observer_config cfg) {
+  if (!root)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "observer: invalid root handle");
+  if (!is_loopback(cfg.host) && !cfg.allow_remote)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "observer: " + cfg.host
+                             + " is not loopback; set allow_remote to "
+                               "listen there");
+  auto events = lifecycle_events(sys, root);
+  if (!events)
+    return std::move(events.error());
+  auto ptr = std::make_unique<observer::impl>(sys, root, std::move(cfg));
+  auto& x = *ptr;
+  // One thread per open stream, plus a few for requests.
+  auto threads = x.cfg.max_event_streams + 4;
+  x.server.new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  // Bounds how long `stop` waits for idle and silent connections.
+  x.server.set_keep_alive_timeout(1);
+  x.server.set_read_timeout(2, 0);
+  // httplib's default adds SO_REUSEPORT, with which a second server on a port
+  // in use would share it instead of failing.
+  x.server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  // httplib compresses with brotli at its best and slowest quality, which
+  // takes seconds for a large tree's JSON; offer it gzip only, which is fast.
+  x.server.set_pre_routing_handler([](const httplib::Request& req,
+                                      httplib::Response&) {
+    // The request is httplib's own non-const object, handed out as const.
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    auto accepted = req.get_header_value("Accept-Encoding");
+    headers.erase("Accept-Encoding");
+    if (accepted.find("gzip") != std::string::npos)
+      headers.emplace("Accept-Encoding", "gzip");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  x.install_routes();
+  auto address = x.cfg.host + ":" + std::to_string(x.cfg.port);
+  int port = -1;
+  if (x.cfg.port == 0)
+    port = x.server.bind_to_any_port(x.cfg.host);
+  else if (x.server.bind_to_port(x.cfg.host, x.cfg.port))
+    port = x.cfg.port;
+  if (port <= 0)
+    return caf::make_error(caf::sec::cannot_open_port,
+                           "observer: cannot listen on " + address);
+  x.port = static_cast<uint16_t>(port);
+  x.events = sys.spawn<caf::hidden>(collector, x.hub, *events);
+  x.thread = std::thread{[&x] {
+    x.server.listen_after_bind();
+    x.listen_returned = true;
+  }};
+  // `stop` before the server runs would not reach it; wait until it does.
+  while (!x.server.is_running() && !x.listen_returned)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return observer{std::move(ptr)};
+}
+
+} // namespace trellis

@@ -1,0 +1,114 @@
+#include "observer_hub.hpp"
+
+#include <chrono>
+
+#include "json.hpp"
+
+namespace trellis::detail {
+
+void observer_hub::publish(const lifecycle_event& ev, const std::string& reason,
+                           const std::string& reason_code) {
+  auto kind = to_string(ev.kind);
+  auto json = event_json(ev, reason, !reason_code.empty());
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& c = counters_;
+    ++c.events[kind];
+    auto key = std::make_pair(ev.path, ev.id);
+    switch (ev.kind) {
+      case lifecycle_kind::child_restarted:
+        ++c.restarts[ev.path];
+        break;
+      case lifecycle_kind::child_exited:
+        // A stop asked for (terminate, shutdown) is not a crash.
+        if (!reason_code.empty())
+          ++c.crashes[std::make_pair(ev.path, reason_code)];
+        break;
+      case lifecycle_kind::restart_given_up:
+        ++c.escalations[ev.path];
+        break;
+      case lifecycle_kind::alarm_set:
+        ++c.alarms_raised[key];
+        c.alarms_open[key] = true;
+        break;
+      case lifecycle_kind::alarm_cleared:
+        c.alarms_open[key] = false;
+        break;
+      default:
+        break;
+    }
+    log_.push_back(observer_entry{++seq_, std::move(kind), std::move(json)});
+    if (ev.kind == lifecycle_kind::alarm_set)
+      open_alarms_[key] = log_.back();
+    else if (ev.kind == lifecycle_kind::alarm_cleared)
+      open_alarms_.erase(key);
+    if (log_.size() > capacity_)
+      log_.pop_front();
+  }
+  cv_.notify_all();
+}
+
+std::vector<observer_entry> observer_hub::wait(uint64_t& seq,
+                                               caf::timespan timeout) {
+  std::vector<observer_entry> result;
+  std::unique_lock<std::mutex> guard{mtx_};
+  cv_.wait_for(guard, timeout, [&] { return stopped_ || seq_ > seq; });
+  if (stopped_)
+    return result;
+  for (auto& entry : log_)
+    if (entry.seq > seq)
+      result.push_back(entry);
+  seq = seq_;
+  return result;
+}
+
+std::vector<observer_entry> observer_hub::subscribe(uint64_t& seq) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  seq = seq_;
+  std::vector<observer_entry> result;
+  for (auto& kvp : open_alarms_)
+    result.push_back(kvp.second);
+  return result;
+}
+
+void observer_hub::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopped_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool observer_hub::stopped() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return stopped_;
+}
+
+observer_counters observer_hub::counters() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return counters_;
+}
+
+std::string event_json(const lifecycle_event& ev, const std::string& reason,
+                       bool crash) {
+  using namespace std::chrono;
+  std::string out = "{\"kind\":";
+  append_json_string(out, to_string(ev.kind));
+  out += ",\"path\":";
+  append_json_string(out, ev.path);
+  out += ",\"id\":";
+  append_json_string(out, ev.id);
+  out += ",\"reason\":";
+  append_json_string(out, reason);
+  out += crash ? ",\"crash\":true" : ",\"crash\":false";
+  out += ",\"restart_count\":" + std::to_string(ev.restart_count);
+  out += ",\"detail\":";
+  append_json_string(out, ev.detail);
+  out += ",\"time_ms\":";
+  out += std::to_string(
+    duration_cast<milliseconds>(ev.time.time_since_epoch()).count());
+  out += '}';
+  return out;
+}
+
+} // namespace trellis::detail

@@ -1,0 +1,91 @@
+#pragma once
+
+// The observer's memory of a tree's events: counters for /metrics and a
+// bounded log that event streams (SSE) follow. Fed by one actor, read by
+// the HTTP server's threads, hence the lock.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/timespan.hpp>
+
+#include "trellis/lifecycle_event.hpp"
+
+namespace trellis::detail {
+
+/// What the observer counted since it started.
+struct observer_counters {
+  /// Restarts by child path.
+  std::map<std::string, uint64_t> restarts;
+  /// Crashes (abnormal exits) by child path and reason (the error's code,
+  /// without its context, so the label's values stay few).
+  std::map<std::pair<std::string, std::string>, uint64_t> crashes;
+  /// Escalations (`restart_given_up`) by supervisor path.
+  std::map<std::string, uint64_t> escalations;
+  /// Alarms raised by (path, alarm), and whether each is open now.
+  std::map<std::pair<std::string, std::string>, uint64_t> alarms_raised;
+  std::map<std::pair<std::string, std::string>, bool> alarms_open;
+  /// Events by kind.
+  std::map<std::string, uint64_t> events;
+};
+
+/// One event as an event stream sends it.
+struct observer_entry {
+  uint64_t seq;
+  std::string kind;
+  std::string json;
+};
+
+class observer_hub {
+public:
+  /// Keeps the last `capacity` events for streams that lag behind.
+  explicit observer_hub(size_t capacity = 4096) : capacity_(capacity) {
+    // nop
+  }
+
+  /// Counts `ev` and appends it to the log. `reason` is the rendered
+  /// reason, `reason_code` the reason without its context (empty if none).
+  void publish(const lifecycle_event& ev, const std::string& reason,
+               const std::string& reason_code);
+
+  /// Returns the events after `seq` and advances `seq`, waiting up to
+  /// `timeout` for one to arrive; returns none on timeout or once stopped.
+  /// Events that left the log before a slow reader got them are skipped.
+  std::vector<observer_entry> wait(uint64_t& seq, caf::timespan timeout);
+
+  /// Starts a stream: returns the `alarm_set` events of the alarms open now
+  /// (a page that connects late must still show them) and sets `seq` to the
+  /// last event, both at one moment.
+  std::vector<observer_entry> subscribe(uint64_t& seq) const;
+
+  /// Wakes all waiting readers for good.
+  void stop();
+
+  bool stopped() const;
+
+  observer_counters counters() const;
+
+private:
+  size_t capacity_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<observer_entry> log_;
+  uint64_t seq_ = 0;
+  bool stopped_ = false;
+  observer_counters counters_;
+  std::map<std::pair<std::string, std::string>, observer_entry> open_alarms_;
+};
+
+/// Renders `ev` as one JSON object: `kind`, `path`, `id`, `reason`,
+/// `crash` (an abnormal exit), `restart_count`, `detail` and `time_ms`
+/// (milliseconds since the epoch).
+std::string event_json(const lifecycle_event& ev, const std::string& reason,
+                       bool crash);
+
+} // namespace trellis::detail

@@ -1,0 +1,337 @@
+// The observer's endpoints, driven by a real HTTP client (cpp-httplib's).
+
+#include <atomic>
+#include <thread>
+
+#include <httplib.h>
+
+#include "test_support.hpp"
+#include "trellis/observer.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string token = "s3cret";
+
+/// root (one_for_one, 5 restarts an hour)
+///   a, b       workers
+///   db         supervisor with worker c
+///   jobs       dynamic supervisor, no children at first
+supervisor_spec small_tree(fixture& f) {
+  return supervisor("root")
+    .intensity(5)
+    .period(std::chrono::hours(1))
+    .child(f.probed("a"))
+    .child(f.probed("b"))
+    .child(supervisor("db").child(f.probed("c")))
+    .child(dynamic_supervisor("jobs", f.probed("job")));
+}
+
+struct observed {
+  fixture f;
+  caf::actor sup = f.start(small_tree(f));
+  observer obs = start(f, sup);
+  httplib::Client cli{"127.0.0.1", obs.port()};
+
+  static observer start(fixture& f, const caf::actor& sup) {
+    f.next_events(3);
+    observer_config cfg;
+    cfg.operator_token = token;
+    cfg.keep_alive = 100ms;
+    auto res = start_observer(f.sys, sup, cfg);
+    REQUIRE(res);
+    return std::move(*res);
+  }
+
+  observed() {
+    cli.set_read_timeout(20, 0);
+  }
+
+  ~observed() {
+    obs.stop();
+    stop_supervisor(f.sys, sup);
+  }
+
+  std::string get(const std::string& path, int status = 200) {
+    auto res = cli.Get(path.c_str());
+    REQUIRE(res);
+    INFO(res->body);
+    CHECK(res->status == status);
+    return res->body;
+  }
+
+  httplib::Result post(const std::string& path, const std::string& auth) {
+    httplib::Headers headers;
+    if (!auth.empty())
+      headers.emplace("Authorization", auth);
+    return cli.Post(path.c_str(), headers, "", "text/plain");
+  }
+
+  /// POSTs with the operator's token, checks the status and returns the body.
+  std::string control(const std::string& path, int status) {
+    auto res = post(path, "Bearer " + token);
+    REQUIRE(res);
+    INFO(path << ": " << res->body);
+    CHECK(res->status == status);
+    return res->body;
+  }
+
+  /// Polls /metrics until it has `line`; metrics follow events a moment
+  /// after they happen.
+  std::string await_metric(const std::string& line) {
+    std::string body;
+    for (int i = 0; i < 2000; ++i) {
+      body = get("/metrics");
+      if (body.find(line) != std::string::npos)
+        return body;
+      std::this_thread::sleep_for(10ms);
+    }
+    INFO(body);
+    FAIL("no metric line " << line);
+    return body;
+  }
+
+  child_state state_of(const std::string& path) {
+    auto snap = snapshot(f.sys, sup);
+    REQUIRE(snap);
+    auto node = find(*snap, path);
+    REQUIRE(node != nullptr);
+    return node->state;
+  }
+};
+
+bool has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("the observer serves its page and the tree as JSON", "[observer]") {
+  observed o;
+  auto res = o.cli.Get("/");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(has(res->get_header_value("Content-Type"), "text/html"));
+  CHECK(has(res->body, "<title>Trellis observer</title>"));
+  auto tree = o.cli.Get("/api/tree");
+  REQUIRE(tree);
+  CHECK(tree->status == 200);
+  CHECK(has(tree->get_header_value("Content-Type"), "application/json"));
+  CHECK(has(tree->body, R"("path":"root/db/c")"));
+  CHECK(has(tree->body, R"("intensity":5,"restarts_left":5)"));
+  CHECK(o.obs.url()
+        == "http://127.0.0.1:" + std::to_string(o.obs.port()) + "/");
+  // Brotli at httplib's quality takes seconds for a large tree: gzip only.
+  auto zipped = o.cli.Get("/api/tree", {{"Accept-Encoding", "br, gzip"}});
+  REQUIRE(zipped);
+  CHECK(zipped->get_header_value("Content-Encoding") == "gzip");
+  CHECK(has(zipped->body, R"("path":"root/db/c")"));
+  o.get("/nope", 404);
+}
+
+TEST_CASE("the observer's metrics count restarts, crashes and budgets",
+          "[observer]") {
+  observed o;
+  auto before = o.get("/metrics");
+  for (auto family :
+       {"trellis_up", "trellis_restarts_total", "trellis_crashes_total",
+        "trellis_escalations_total", "trellis_alarms_raised_total",
+        "trellis_alarm_active", "trellis_children", "trellis_uptime_seconds",
+        "trellis_restart_intensity", "trellis_restart_budget_remaining",
+        "trellis_mailbox_depth", "trellis_observer_event_streams"}) {
+    INFO(family);
+    CHECK(has(before, std::string{"# HELP "} + family + ' '));
+    CHECK(has(before, std::string{"# TYPE "} + family + ' '));
+  }
+  CHECK(has(before, "trellis_up 1\n"));
+  CHECK(has(before, "trellis_children{path=\"root\",state=\"running\"} 4\n"));
+  CHECK(has(before,
+            "trellis_children{path=\"root/db\",state=\"running\"} 1\n"));
+  CHECK(has(before, "trellis_restart_budget_remaining{path=\"root\"} 5\n"));
+  CHECK(has(before, "trellis_mailbox_depth{path=\"root/a\"} "));
+  CHECK(has(before, "trellis_uptime_seconds{path=\"root/db/c\"} "));
+  auto a = o.f.actor_of(o.sup, "a");
+  o.f.crash(o.sup, "a");
+  o.f.await_replaced(o.sup, "a", a);
+  auto after = o.await_metric("trellis_restarts_total{path=\"root/a\"} 1\n");
+  CHECK(has(after, "trellis_crashes_total{path=\"root/a\",reason=\""
+                   "trellis::errc::unhandled_exception\"} 1\n"));
+  CHECK(has(after, "trellis_restart_budget_remaining{path=\"root\"} 4\n"));
+  CHECK(has(after,
+            "trellis_lifecycle_events_total{kind=\"child_restarted\"} 1\n"));
+}
+
+TEST_CASE("the observer streams lifecycle events as Server-Sent Events",
+          "[observer]") {
+  observed o;
+  std::string stream;
+  std::atomic<bool> done{false};
+  std::thread client{[&] {
+    httplib::Client cli{"127.0.0.1", o.obs.port()};
+    cli.set_read_timeout(20, 0);
+    cli.Get("/api/events", [&](const char* data, size_t size) {
+      stream.append(data, size);
+      return !has(stream, "event: child_restarted\n");
+    });
+    done = true;
+  }};
+  o.await_metric("trellis_observer_event_streams 1\n");
+  o.f.crash(o.sup, "b");
+  client.join();
+  CHECK(done);
+  CHECK(has(stream, "retry: 1000\n"));
+  CHECK(has(stream, "event: child_exited\ndata: {\"kind\":\"child_exited\","
+                    "\"path\":\"root/b\",\"id\":\"b\",\"reason\":\""));
+  CHECK(has(stream, "\"crash\":true"));
+  CHECK(has(stream, "boom from b"));
+  // The stream's thread is released once the client left.
+  o.await_metric("trellis_observer_event_streams 0\n");
+}
+
+TEST_CASE("the observer restarts and terminates children for an operator",
+          "[observer]") {
+  observed o;
+  SECTION("only with the right token") {
+    auto missing = o.post("/api/restart?path=root/a", "");
+    REQUIRE(missing);
+    CHECK(missing->status == 401);
+    CHECK(missing->get_header_value("WWW-Authenticate") == "Bearer");
+    auto wrong = o.post("/api/restart?path=root/a", "Bearer nope");
+    REQUIRE(wrong);
+    CHECK(wrong->status == 403);
+    CHECK(has(wrong->body, "wrong operator token"));
+    CHECK(o.state_of("root/a") == child_state::running);
+  }
+  SECTION("only by POST") {
+    auto res = o.cli.Get("/api/terminate?path=root/a");
+    REQUIRE(res);
+    CHECK(res->status == 405);
+    CHECK(res->get_header_value("Allow") == "POST");
+    o.control("/metrics", 405);
+  }
+  SECTION("naming unknown paths") {
+    CHECK(has(o.control("/api/terminate?path=root/nope", 404), "nope"));
+    CHECK(has(o.control("/api/restart?path=root/zzz/c", 404),
+              "no supervisor root/zzz"));
+    o.control("/api/restart?path=root", 400);
+  }
+  SECTION("terminate, then restart") {
+    o.control("/api/terminate?path=root/db/c", 200);
+    CHECK(o.state_of("root/db/c") == child_state::stopped);
+    o.control("/api/restart?path=root/db/c", 200);
+    CHECK(o.state_of("root/db/c") == child_state::running);
+  }
+  SECTION("not what OTP allows") {
+    auto jobs = lookup(o.f.sys, o.sup, "root/jobs");
+    REQUIRE(jobs);
+    REQUIRE(start_child(o.f.sys, *jobs, caf::make_message()));
+    CHECK(has(o.control("/api/restart?path=root/jobs/job%231", 409),
+              "not_supported"));
+    o.control("/api/terminate?path=root/jobs/job%231", 200);
+  }
+  SECTION("restart a running child") {
+    auto a = o.f.actor_of(o.sup, "a");
+    CHECK(has(o.control("/api/restart?path=root/a", 200),
+              R"("action":"restart")"));
+    auto fresh = o.f.actor_of(o.sup, "a");
+    CHECK(fresh);
+    CHECK(fresh != a);
+  }
+}
+
+TEST_CASE("the observer's control endpoints are off without a token",
+          "[observer]") {
+  fixture f;
+  auto sup = f.start(small_tree(f));
+  f.next_events(3);
+  auto obs = start_observer(f.sys, sup);
+  REQUIRE(obs);
+  httplib::Client cli{"127.0.0.1", obs->port()};
+  auto res = cli.Post("/api/terminate?path=root/a", httplib::Headers{
+                        {"Authorization", "Bearer "}}, "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 403);
+  CHECK(has(res->body, "disabled"));
+  obs->stop();
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("start_observer listens on loopback unless told otherwise",
+          "[observer]") {
+  fixture f;
+  auto sup = f.start(small_tree(f));
+  f.next_events(3);
+  SECTION("another address needs allow_remote") {
+    observer_config cfg;
+    cfg.host = "0.0.0.0";
+    auto res = start_observer(f.sys, sup, cfg);
+    REQUIRE_FALSE(res);
+    CHECK(res.error() == caf::sec::invalid_argument);
+    CHECK_THAT(f.render(res.error()), Catch::Contains("allow_remote"));
+  }
+  SECTION("a port in use is an error") {
+    auto first = start_observer(f.sys, sup);
+    REQUIRE(first);
+    observer_config cfg;
+    cfg.port = first->port();
+    auto second = start_observer(f.sys, sup, cfg);
+    REQUIRE_FALSE(second);
+    CHECK(second.error() == caf::sec::cannot_open_port);
+  }
+  SECTION("an invalid root is an error") {
+    auto res = start_observer(f.sys, caf::actor{});
+    REQUIRE_FALSE(res);
+    CHECK(res.error() == caf::sec::invalid_argument);
+  }
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("stopping the observer ends open event streams", "[observer]") {
+  observed o;
+  std::atomic<bool> ended{false};
+  std::thread client{[&] {
+    httplib::Client cli{"127.0.0.1", o.obs.port()};
+    cli.set_read_timeout(60, 0);
+    cli.Get("/api/events", [](const char*, size_t) { return true; });
+    ended = true;
+  }};
+  o.await_metric("trellis_observer_event_streams 1\n");
+  o.obs.stop();
+  client.join(); // Would hang here if the stream outlived the server.
+  CHECK(ended);
+  o.obs.stop(); // Idempotent.
+}
+
+TEST_CASE("the observer bounds its open event streams", "[observer]") {
+  fixture f;
+  auto sup = f.start(small_tree(f));
+  f.next_events(3);
+  observer_config cfg;
+  cfg.max_event_streams = 1;
+  cfg.keep_alive = 100ms;
+  auto obs = start_observer(f.sys, sup, cfg);
+  REQUIRE(obs);
+  std::atomic<bool> opened{false};
+  std::thread first{[&] {
+    httplib::Client cli{"127.0.0.1", obs->port()};
+    cli.set_read_timeout(60, 0);
+    cli.Get("/api/events", [&](const char*, size_t) {
+      opened = true;
+      return true; // Until the observer stops.
+    });
+  }};
+  for (int i = 0; i < 20'000 && !opened; ++i)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(opened);
+  httplib::Client cli{"127.0.0.1", obs->port()};
+  auto second = cli.Get("/api/events");
+  REQUIRE(second);
+  CHECK(second->status == 503);
+  CHECK(has(second->body, "too many event streams"));
+  obs->stop();
+  first.join();
+  stop_supervisor(f.sys, sup);
+}

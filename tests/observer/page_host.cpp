@@ -1,0 +1,98 @@
+// A tree with an observer, for the page test (page_test.py). Usage:
+//   observer_page_host [SESSIONS]
+// Prints "port N" once the observer listens, then reads commands, one a
+// line: "crash PATH" injects an exception into the child at PATH and
+// answers "ok" (or "error ..."); "quit" or the end of input stops. The
+// operator token is "page-token".
+
+#include <iostream>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "trellis/all.hpp"
+#include "trellis/observer.hpp"
+#include "trellis/resource_monitor.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Takes an argument: CAF 0.17 spawns function actors without any through
+// code that UBSan flags (see tests/sanitize/ubsan.supp).
+caf::behavior echo(caf::event_based_actor*, int) {
+  return {[](int x) { return x; }};
+}
+
+caf::behavior session(caf::event_based_actor*, int) {
+  return {[](int x) { return x; }};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto sessions = argc > 1 ? std::stoi(argv[1]) : 3;
+  caf::actor_system_config cfg;
+  trellis::configure(cfg);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  trellis::set_log_level(trellis::log_level::off);
+  auto tree
+    = trellis::supervisor("root")
+        .intensity(10)
+        .period(1h)
+        .child(trellis::worker("gateway", echo, 0))
+        .child(trellis::supervisor("storage")
+                 .strategy(trellis::strategy::rest_for_one)
+                 .intensity(3)
+                 .period(1h)
+                 .child(trellis::worker("journal", echo, 0))
+                 .child(trellis::worker("indexer", echo, 0)))
+        .child(trellis::dynamic_supervisor(
+          "sessions", trellis::worker("session",
+                                      [](trellis::child_context& ctx, int n) {
+                                        return ctx.spawn(session, n);
+                                      })));
+  auto root = trellis::start_supervisor(sys, tree);
+  if (!root) {
+    std::cerr << "start failed: " << sys.render(root.error()) << std::endl;
+    return 1;
+  }
+  auto sup = trellis::lookup(sys, *root, "root/sessions");
+  for (int i = 0; sup && i < sessions; ++i)
+    if (!trellis::start_child(sys, *sup, caf::make_message(i)))
+      return 1;
+  trellis::observer_config ocfg;
+  ocfg.operator_token = "page-token";
+  auto obs = trellis::start_observer(sys, *root, ocfg);
+  if (!obs) {
+    std::cerr << "observer failed: " << sys.render(obs.error()) << std::endl;
+    return 1;
+  }
+  // An alarm that is always open (any process uses a byte), raised after
+  // the observer started (it hears only what comes after) but before the
+  // page connects: the page must still list it.
+  auto monitor = trellis::resource_monitor(
+    "monitor", trellis::resource_monitor_config{}.interval(20ms).add(
+                 trellis::threshold("memory", trellis::metric::resident_bytes,
+                                    1.0, 0.0)));
+  if (!trellis::start_child(sys, *root, monitor))
+    return 1;
+  std::cout << "port " << obs->port() << std::endl;
+  std::string line;
+  while (std::getline(std::cin, line) && line != "quit") {
+    const std::string crash = "crash ";
+    if (line.compare(0, crash.size(), crash) != 0) {
+      std::cout << "error: unknown command" << std::endl;
+      continue;
+    }
+    trellis::fault f{trellis::fault_kind::exception, line.substr(crash.size())};
+    if (auto err = trellis::inject(sys, *root, f))
+      std::cout << "error " << sys.render(err) << std::endl;
+    else
+      std::cout << "ok" << std::endl;
+  }
+  obs->stop();
+  trellis::stop_supervisor(sys, *root);
+  return 0;
+}

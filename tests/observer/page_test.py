@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""The observer's page in headless Chromium, driven over the DevTools
+protocol on a pipe (--remote-debugging-pipe: no extra packages).
+
+  page_test.py --host observer_page_host --out DIR CASE
+
+CASE is `tree` (every node drawn, a crash injected in the process shows up
+on the page, a screenshot saved as DIR/observer.png) or `large` (10,000
+children stay responsive: collapsed into a count, expanded a page at a
+time). Exits 77 (skipped) only when no Chromium is installed.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+PATIENCE = 60.0  # seconds; a generous bound, never a speed assertion
+
+
+class Chromium:
+    """Headless Chromium with the DevTools protocol on fds 3 and 4."""
+
+    def __init__(self, binary, url, size=(1280, 800)):
+        self.profile = tempfile.mkdtemp(prefix="trellis-observer-")
+        to_chrome_r, self.to_chrome = os.pipe()
+        self.from_chrome, from_chrome_w = os.pipe()
+
+        def wire():
+            # Park both ends high first, so that neither dup2 clobbers the
+            # other, then put them where Chromium expects them.
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(a, 100)
+            os.dup2(b, 101)
+            os.dup2(100, 3)
+            os.dup2(101, 4)
+
+        args = [binary, "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-dev-shm-usage",
+                "--remote-debugging-pipe", "--user-data-dir=" + self.profile,
+                "--window-size=%d,%d" % size, url]
+        self.proc = subprocess.Popen(args, preexec_fn=wire, close_fds=False,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self.next_id = 0
+        self.buffer = b""
+        self.session = None
+
+    def send(self, method, params=None, session=True):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.to_chrome, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self.read()
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError("%s: %s" % (method, reply["error"]))
+                return reply["result"]
+
+    def read(self):
+        while b"\0" not in self.buffer:
+            chunk = os.read(self.from_chrome, 1 << 16)
+            if not chunk:
+                raise RuntimeError("chromium closed its pipe")
+            self.buffer += chunk
+        msg, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(msg)
+
+    def attach(self):
+        deadline = time.time() + PATIENCE
+        while time.time() < deadline:
+            pages = [t for t in self.send("Target.getTargets", session=False)
+                     ["targetInfos"] if t["type"] == "page"]
+            if pages:
+                self.session = self.send(
+                    "Target.attachToTarget",
+                    {"targetId": pages[0]["targetId"], "flatten": True},
+                    session=False)["sessionId"]
+                return
+            time.sleep(0.1)
+        raise RuntimeError("no page target")
+
+    def eval(self, expression):
+        res = self.send("Runtime.evaluate",
+                        {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in res:
+            raise RuntimeError("page: %s" % res["exceptionDetails"])
+        return res["result"].get("value")
+
+    def wait_for(self, expression, what):
+        deadline = time.time() + PATIENCE
+        while time.time() < deadline:
+            try:
+                if self.eval(expression):
+                    return
+            except RuntimeError:
+                pass  # The page is not there yet (no body, no node).
+            time.sleep(0.05)
+        try:
+            state = self.eval("document.getElementById('conn').textContent")
+        except RuntimeError as e:
+            state = str(e)
+        raise AssertionError("timed out waiting for %s (page: %s)"
+                             % (what, state))
+
+    def screenshot(self, path):
+        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def close(self):
+        try:
+            self.send("Browser.close", session=False)
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.to_chrome)
+        os.close(self.from_chrome)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class Host:
+    """The test program: a tree with an observer."""
+
+    def __init__(self, binary, sessions):
+        self.proc = subprocess.Popen([binary, str(sessions)],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("port "):
+            raise RuntimeError("host said %r" % line)
+        self.url = "http://127.0.0.1:%d/" % int(line.split()[1])
+
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok":
+            raise RuntimeError("%s: %s" % (line, answer))
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        if self.proc.wait(timeout=PATIENCE) != 0:
+            raise RuntimeError("host exited with %d" % self.proc.returncode)
+
+
+DRAWN = "document.querySelectorAll('#tree li[data-path]').length"
+
+
+def node_state(path, state):
+    return ("document.querySelector('#tree li[data-path=\"%s\"]')"
+            ".dataset.state === '%s'" % (path, state))
+
+
+def click_node(browser, path):
+    browser.eval("document.querySelector('#tree li[data-path=\"%s\"] > .row"
+                 " .id').click()" % path)
+
+
+def case_tree(browser, host, out):
+    browser.wait_for("document.body.dataset.ready === '1'", "the first draw")
+    browser.wait_for("document.getElementById('conn').dataset.state === 'live'",
+                     "the event stream")
+    # root, gateway, storage, journal, indexer, sessions, 3 sessions, monitor.
+    drawn = browser.eval(DRAWN)
+    assert drawn == 10, "drew %s nodes, expected 10" % drawn
+    assert browser.eval("document.body.dataset.totalNodes") == "10"
+    # The monitor's alarm was raised before the page connected.
+    browser.wait_for("document.querySelector('#alarms li[data-path=\"root/"
+                     "monitor\"]') !== null", "the open alarm")
+    assert browser.eval(
+        "document.querySelector('[data-path=\"root/storage\"] .budget')"
+        ".textContent") == "budget 3/3"
+    host.command("crash root/storage/journal")
+    crashed = ("document.querySelector('#events li.crash"
+               "[data-path=\"root/storage/journal\"]') !== null")
+    browser.wait_for(crashed, "the crash in the event log")
+    restarted = ("document.querySelector('#tree li[data-path=\"root/storage/"
+                 "journal\"]').dataset.restarts === '1'")
+    browser.wait_for(restarted, "the journal's restart count on its node")
+    # After the refetch, the budget shows the restart it cost.
+    browser.wait_for(
+        "document.querySelector('[data-path=\"root/storage\"] .budget')"
+        ".textContent === 'budget 2/3'", "storage's budget")
+    assert browser.eval(
+        "document.getElementById('n-crashes').textContent") == "1"
+    # The Selected panel shows the crashed journal's details.
+    click_node(browser, "root/storage/journal")
+    browser.wait_for("document.getElementById('sel-info').textContent"
+                     ".includes('injected fault')", "the journal's details")
+    browser.screenshot(os.path.join(out, "observer.png"))
+    # A distributed tree's nodes carry "node" (empty or missing for local
+    # ones); the page shows it. Local trees have none yet, so set one.
+    assert browser.eval("document.querySelectorAll('.badge.node').length") == 0
+    badge = browser.eval(
+        "st.data.get('root/gateway').node = 'n2@host'; render(); "
+        "document.querySelector('[data-path=\"root/gateway\"] .badge.node')"
+        ".textContent")
+    assert badge == "@n2@host", badge
+    # The operator's controls, with the token: terminate, then restart.
+    click_node(browser, "root/gateway")
+    browser.eval("document.getElementById('token').value = 'page-token'")
+    browser.eval("document.getElementById('do-terminate').click()")
+    browser.wait_for(node_state("root/gateway", "stopped"), "a stopped gateway")
+    browser.eval("document.getElementById('do-restart').click()")
+    browser.wait_for(node_state("root/gateway", "running"), "a running gateway")
+    # A wrong token is refused, and the page says so.
+    browser.eval("document.getElementById('token').value = 'nope';"
+                 "document.getElementById('do-terminate').click()")
+    browser.wait_for("document.getElementById('action-result').dataset.status"
+                     " === '403'", "the 403 of a wrong token")
+    assert browser.eval(node_state("root/gateway", "running"))
+
+
+def case_large(browser, host, out):
+    browser.wait_for("document.body.dataset.ready === '1'", "the first draw")
+    assert browser.eval("document.body.dataset.totalNodes") == "10007"
+    # The dynamic supervisor is one row and a button, not 10,000 rows.
+    drawn = browser.eval(DRAWN)
+    assert drawn == 7, "drew %s nodes, expected 7" % drawn
+    button = ("document.querySelector('[data-path=\"root/sessions\"] "
+              "> button.more')")
+    assert "10,000 children" in browser.eval(button + ".textContent")
+    browser.eval(button + ".click()")
+    browser.wait_for(DRAWN + " === 507", "the first page of sessions")
+    host.command("crash root/sessions/session#42")
+    browser.wait_for(
+        "document.querySelector('#events li.crash"
+        "[data-path=\"root/sessions/session#42\"]') !== null",
+        "the crash in the event log")
+    browser.screenshot(os.path.join(out, "observer-large.png"))
+
+
+def find_chromium(given):
+    for name in [given, "chromium", "chromium-browser", "google-chrome"]:
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--chromium")
+    parser.add_argument("--out", default=".")
+    parser.add_argument("case", choices=["tree", "large"])
+    args = parser.parse_args()
+    binary = find_chromium(args.chromium)
+    if not binary:
+        print("SKIP: no chromium installed (./dev installs it)")
+        return 77
+    os.makedirs(args.out, exist_ok=True)
+    host = Host(args.host, 10000 if args.case == "large" else 3)
+    browser = None
+    try:
+        browser = Chromium(binary, host.url)
+        browser.attach()
+        {"tree": case_tree, "large": case_large}[args.case](browser, host,
+                                                            args.out)
+    finally:
+        if browser:
+            browser.close()
+        host.close()
+    print("page_test %s: ok" % args.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
