@@ -196,7 +196,14 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   auto incarnation = c->incarnation->fetch_add(1) + 1;
   ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
                c->incarnation, incarnation, c->poison);
+  if (!c->spec.nodes().empty())
+    ctx.placement(c->spec.nodes(), lost_nodes_);
   auto res = start_or_fault(c, ctx);
+  c->node = ctx.node();
+  // A node that took a child is back.
+  lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(),
+                                c->node),
+                    lost_nodes_.end());
   if (auto& err = ctx.recovery_error()) {
     if (res.actor())
       send_exit(res.actor(), caf::exit_reason::kill);
@@ -266,7 +273,7 @@ void supervisor_actor::on_started(uint64_t token) {
   starting_.reset();
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
-                        c->restart_count);
+                        c->restart_count, c->node);
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,
           *c);
@@ -480,6 +487,12 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     return; // An incarnation the supervisor already let go of.
   if (c->poison)
     count_poison(*c, msg.source, msg.reason);
+  if (msg.reason == caf::exit_reason::remote_link_unreachable
+      && !c->node.empty()) {
+    lose_node(c->node);
+    msg.reason = make_error(errc::node_down, child_path(*c), c->node,
+                            "the connection to the node was lost");
+  }
   if (stopping_.count(msg.source) > 0) {
     finish_stop(c, std::move(msg.reason));
     return;
@@ -814,6 +827,9 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
   // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
   abandoned_.emplace(c->handle.address(), c->handle);
+  // A remote child that stops answering most likely has a hung node.
+  if (!c->node.empty())
+    lose_node(c->node);
   child_exited(c, std::move(reason));
 }
 
@@ -821,17 +837,17 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
 
 void supervisor_actor::publish(lifecycle_kind kind, const child& c,
                                const caf::error& reason) {
-  publish(kind, child_path(c), c.spec.id(), reason, c.restart_count);
+  publish(kind, child_path(c), c.spec.id(), reason, c.restart_count, c.node);
 }
 
 void supervisor_actor::publish(lifecycle_kind kind, std::string path,
                                std::string id, const caf::error& reason,
-                               uint64_t restart_count) {
+                               uint64_t restart_count, std::string node) {
   if (!events_)
     return;
   send(events_, lifecycle_event{kind, std::move(path), std::move(id), reason,
                                 restart_count, std::string{},
-                                caf::make_timestamp()});
+                                caf::make_timestamp(), std::move(node)});
 }
 
 // -- recovery -----------------------------------------------------------------
@@ -867,7 +883,7 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
                          c.spec.id(), letter->reason, c.restart_count,
                          "message="
                            + caf::to_string(letter->content).substr(0, 200),
-                         letter->quarantined_at});
+                         letter->quarantined_at, c.node});
 }
 
 std::vector<dead_letter> supervisor_actor::dead_letters() const {
@@ -881,6 +897,12 @@ std::vector<dead_letter> supervisor_actor::dead_letters() const {
 }
 
 // -- helpers ------------------------------------------------------------------
+
+void supervisor_actor::lose_node(const std::string& node) {
+  if (std::find(lost_nodes_.begin(), lost_nodes_.end(), node)
+      == lost_nodes_.end())
+    lost_nodes_.push_back(node);
+}
 
 std::string supervisor_actor::child_path(const child& c) const {
   return path_ + '/' + c.spec.id();
@@ -925,6 +947,7 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.restart_type = c.spec.restart();
   x.state = c.state;
   x.restart_count = c.restart_count;
+  x.node = c.node;
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
   if (c.due_token != 0 && c.state == child_state::restarting)

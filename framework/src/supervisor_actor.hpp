@@ -227,7 +227,8 @@ private:
                const caf::error& reason = caf::none);
 
   void publish(lifecycle_kind kind, std::string path, std::string id,
-               const caf::error& reason, uint64_t restart_count);
+               const caf::error& reason, uint64_t restart_count,
+               std::string node = {});
 
   // -- failures and restarts --------------------------------------------------
 
@@ -277,6 +278,10 @@ private:
   }
 
   std::string child_path(const child& c) const;
+
+  /// Remembers `node` as lost: remote starts try it last until a child
+  /// starts there again.
+  void lose_node(const std::string& node);
 
   void answer_started(const caf::error& err);
 
@@ -343,6 +348,8 @@ private:
   std::deque<dead_letter> retired_letters_;
   /// Start faults armed by fault injection, by child id; each fires once.
   std::unordered_map<std::string, fault> armed_faults_;
+  /// Nodes whose connection was lost or whose children hung, oldest first.
+  std::vector<std::string> lost_nodes_;
 };
 
 } // namespace trellis::detail
