@@ -33,8 +33,11 @@ struct option_access : caf::actor_system_config {
 void configure_node(caf::actor_system_config& cfg, const node_config& x) {
   auto& opts = option_access::options(cfg);
   if (opts.qualified_name_lookup("trellis.spawn-timeout") == nullptr)
-    caf::config_option_adder{opts, "trellis"}.add<caf::timespan>(
-      "spawn-timeout", "time to connect to a node and spawn a child there");
+    caf::config_option_adder{opts, "trellis"}
+      .add<caf::timespan>("spawn-timeout",
+                          "time to connect to a node and spawn a child there")
+      .add<caf::timespan>("takeover-interval",
+                          "time between probes of preferred nodes");
   configure(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("middleman.heartbeat-interval", x.heartbeat_interval);
@@ -43,6 +46,7 @@ void configure_node(caf::actor_system_config& cfg, const node_config& x) {
   ids.emplace_back(x.app_identifier);
   cfg.set("middleman.app-identifiers", std::move(ids));
   cfg.set("trellis.spawn-timeout", x.spawn_timeout);
+  cfg.set("trellis.takeover-interval", x.takeover_interval);
   // Snapshots of remote subtrees come back over the wire.
   cfg.add_message_type<tree_snapshot>("trellis::tree_snapshot");
 }
@@ -59,6 +63,11 @@ caf::expected<uint16_t> start_node(caf::actor_system& sys,
 caf::timespan spawn_timeout(const caf::actor_system& sys) {
   return caf::get_or(sys.config(), "trellis.spawn-timeout",
                      node_config{}.spawn_timeout);
+}
+
+caf::timespan takeover_interval(const caf::actor_system& sys) {
+  return caf::get_or(sys.config(), "trellis.takeover-interval",
+                     node_config{}.takeover_interval);
 }
 
 namespace {

@@ -22,9 +22,6 @@ namespace trellis::detail {
 
 namespace {
 
-/// Retries a restart whose start failed (OTP's `try_again_restart`).
-using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
-
 /// The earliest shutdown timeout (or kill timeout) of the stops in flight
 /// passed.
 using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
@@ -126,6 +123,7 @@ caf::behavior supervisor_actor::make_behavior() {
       });
     },
     [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
+    [this](takeover_tick_atom) { on_takeover_tick(); },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
       on_health_tick(who, token);
     },
@@ -280,6 +278,7 @@ void supervisor_actor::on_started(uint64_t token) {
   c->restart_pending = false;
   c->missed_checks = 0;
   schedule_health_check(c);
+  arm_takeover(*c);
   k(caf::none);
 }
 

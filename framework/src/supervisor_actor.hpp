@@ -27,6 +27,12 @@
 
 namespace trellis::detail {
 
+/// Retries a restart whose start failed (OTP's `try_again_restart`).
+using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
+
+/// Time to probe the preferred nodes of displaced remote children.
+using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
+
 /// The actor behind every Trellis supervisor. It owns a child registry and a
 /// restart budget, and runs one operation at a time (start a group, stop a
 /// group, a runtime API call, shut down), like OTP's supervisor, which is
@@ -220,6 +226,18 @@ private:
   /// without waiting for it (it may be stuck), and handles it as failed.
   void declare_unhealthy(iterator c, caf::error reason);
 
+  // -- takeover (takeover.cpp) ------------------------------------------------
+
+  /// Makes sure a takeover tick comes if `c` runs away from its first node
+  /// and its spec asks for takeover.
+  void arm_takeover(const child& c);
+
+  /// Probes the preferred nodes of every displaced child.
+  void on_takeover_tick();
+
+  /// Moves child `id` back to `node`, which answered a probe.
+  void take_over(const std::string& id, const std::string& node);
+
   // -- events -----------------------------------------------------------------
 
   /// Publishes an event about child `c` on the tree's event group.
@@ -350,6 +368,8 @@ private:
   std::unordered_map<std::string, fault> armed_faults_;
   /// Nodes whose connection was lost or whose children hung, oldest first.
   std::vector<std::string> lost_nodes_;
+  /// Whether a takeover tick is pending.
+  bool takeover_armed_ = false;
 };
 
 } // namespace trellis::detail

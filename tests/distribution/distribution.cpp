@@ -21,7 +21,7 @@ namespace {
 
 // Short enough that a stopped node is noticed within seconds, long enough
 // for a loaded machine not to lose a healthy one.
-const std::vector<std::string> node_args{"--port=0", "--heartbeat-ms=200",
+const std::vector<std::string> trellis_node_args{"--port=0", "--heartbeat-ms=200",
                                          "--timeout-ms=1500"};
 
 node_config test_node_config() {
@@ -39,8 +39,20 @@ struct dist_config : caf::actor_system_config {
   }
 };
 
+// Without middleman heartbeats: only health checks can find a hung node.
+struct no_heartbeat_config : caf::actor_system_config {
+  no_heartbeat_config() {
+    auto x = test_node_config();
+    x.heartbeat_interval = caf::timespan{0};
+    configure_node(*this, x);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+template <class Config = dist_config>
 struct dist_fixture {
-  dist_config cfg;
+  std::vector<std::string> node_args = trellis_node_args;
+  Config cfg;
   caf::actor_system sys{cfg};
 
   std::unique_ptr<node_process> start_node_process(uint16_t port = 0) {
@@ -91,7 +103,7 @@ bool running_on(const child_info& x, const std::string& node) {
 
 TEST_CASE("remote children run on their first node, watched like local ones",
           "[distribution]") {
-  dist_fixture f;
+  dist_fixture<> f;
   auto a = f.start_node_process();
   auto b = f.start_node_process();
   auto c = f.start_node_process();
@@ -141,32 +153,64 @@ TEST_CASE("remote children run on their first node, watched like local ones",
   CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
+namespace {
+
+/// Nodes a and b, and a tree whose child `w` prefers a to b; a is killed,
+/// `w` moves to b, and then a comes back on its old port.
+struct node_returns {
+  dist_fixture<> f;
+  std::unique_ptr<node_process> a = f.start_node_process();
+  std::unique_ptr<node_process> b = f.start_node_process();
+  std::string addr_a = a->address();
+  caf::actor root;
+
+  explicit node_returns(bool takeover) {
+    auto tree = supervisor("root").intensity(10).period(30s).child(
+      remote_worker("w", "pinger")
+        .on_nodes({addr_a, b->address()})
+        .takeover(takeover));
+    auto sup = start_supervisor(f.sys, tree);
+    REQUIRE(sup);
+    root = *sup;
+    auto port_a = a->port();
+    a->kill();
+    REQUIRE(f.eventually(root, "w", [&](const child_info& x) {
+      return running_on(x, b->address());
+    }));
+    a = f.start_node_process(port_a);
+  }
+
+  bool back_on_a() {
+    return f.eventually(root, "w", [&](const child_info& x) {
+      return running_on(x, addr_a);
+    });
+  }
+};
+
+} // namespace
+
 TEST_CASE("a node that comes back takes children again", "[distribution]") {
-  dist_fixture f;
-  auto a = f.start_node_process();
-  auto b = f.start_node_process();
-  auto port_a = a->port();
-  auto addr_a = a->address();
-  auto tree = supervisor("root").intensity(10).period(30s).child(
-    remote_worker("w", "pinger").on_nodes({addr_a, b->address()}));
-  auto root = start_supervisor(f.sys, tree);
-  REQUIRE(root);
-  a->kill();
-  REQUIRE(f.eventually(*root, "w", [&](const child_info& x) {
-    return running_on(x, b->address());
-  }));
-  a = f.start_node_process(port_a);
-  b->kill();
-  CHECK(f.eventually(*root, "w", [&](const child_info& x) {
-    return running_on(x, addr_a);
-  }));
-  CHECK(f.ping(f.info(*root, "w").actor) == "pong 1");
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  node_returns t{false};
+  t.b->kill();
+  CHECK(t.back_on_a());
+  CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
+  CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("with takeover, a child moves back when its preferred node returns",
+          "[distribution]") {
+  node_returns t{true};
+  CHECK(t.back_on_a());
+  // Node b still runs, so the move was planned, not a failure.
+  CHECK(t.f.info(t.root, "w").last_exit_reason.find("node_down")
+        == std::string::npos);
+  CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
+  CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a remote subtree that gives up escalates across the wire",
           "[distribution]") {
-  dist_fixture f;
+  dist_fixture<> f;
   auto a = f.start_node_process();
   auto tree = supervisor("root").intensity(10).period(30s).child(
     remote_supervisor("fragile", "fragile").on_nodes({a->address()}));
@@ -191,7 +235,7 @@ TEST_CASE("a remote subtree that gives up escalates across the wire",
 
 TEST_CASE("a remote start that cannot succeed fails like a local one",
           "[distribution]") {
-  dist_fixture f;
+  dist_fixture<> f;
   auto a = f.start_node_process();
   SECTION("a type the node does not host") {
     auto tree = supervisor("root").child(
@@ -214,3 +258,26 @@ TEST_CASE("a remote start that cannot succeed fails like a local one",
     CHECK(f.sys.render(root.error()).find(addr) != std::string::npos);
   }
 }
+
+TEST_CASE("health checks across the wire find a hung node without heartbeats",
+          "[distribution]") {
+  dist_fixture<no_heartbeat_config> f;
+  f.node_args = {"--port=0", "--heartbeat-ms=0"};
+  auto a = f.start_node_process();
+  auto b = f.start_node_process();
+  auto tree = supervisor("root").intensity(10).period(30s).child(
+    remote_worker("w", "pinger")
+      .on_nodes({a->address(), b->address()})
+      .health_check(health_check{200ms, 300ms, 2}));
+  auto root = start_supervisor(f.sys, tree);
+  REQUIRE(root);
+  REQUIRE(f.info(*root, "w").node == a->address());
+  a->signal(SIGSTOP);
+  CHECK(f.eventually(*root, "w", [&](const child_info& x) {
+    return running_on(x, b->address());
+  }));
+  CHECK(f.info(*root, "w").last_exit_reason.find("hung") != std::string::npos);
+  a->signal(SIGCONT);
+  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+}
+

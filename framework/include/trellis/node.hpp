@@ -47,6 +47,10 @@ struct node_config {
   /// How long a supervisor waits for one node to connect and spawn a
   /// remote child before it tries the next node (`trellis.spawn-timeout`).
   caf::timespan spawn_timeout = std::chrono::seconds(3);
+
+  /// How often a supervisor probes the preferred nodes of children placed
+  /// elsewhere whose spec asks for takeover (`trellis.takeover-interval`).
+  caf::timespan takeover_interval = std::chrono::seconds(1);
 };
 
 /// Makes `cfg` a node's: loads CAF's middleman, sets the heartbeat, the
@@ -63,6 +67,9 @@ caf::expected<uint16_t> start_node(caf::actor_system& sys,
 /// Returns the spawn timeout `sys` was configured with (see
 /// `node_config::spawn_timeout`), or its default.
 caf::timespan spawn_timeout(const caf::actor_system& sys);
+
+/// Returns the takeover interval `sys` was configured with, or its default.
+caf::timespan takeover_interval(const caf::actor_system& sys);
 
 /// Runs a node process: reads `--host=`, `--port=`, `--app-id=`,
 /// `--heartbeat-ms=`, `--timeout-ms=` and `--spawn-timeout-ms=` from the
