@@ -35,7 +35,7 @@ struct tree_seat {
       caf::anon_send(events,
                      lifecycle_event{kind, std::move(subject), std::move(id),
                                      caf::error{}, 0, std::move(detail),
-                                     caf::make_timestamp()});
+                                     caf::make_timestamp(), std::string{}});
   }
 };
 

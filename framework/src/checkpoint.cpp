@@ -49,7 +49,7 @@ caf::error checkpoint::save_bytes(const std::string& bytes) const {
       caf::anon_send(c.feed->group(),
                      lifecycle_event{lifecycle_kind::checkpoint_failed, c.key,
                                      c.id, err, 0, std::string{},
-                                     caf::make_timestamp()});
+                                     caf::make_timestamp(), std::string{}});
   }
   return err;
 }

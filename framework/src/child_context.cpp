@@ -33,7 +33,8 @@ const trellis::checkpoint& child_context::checkpoint() {
         caf::anon_send(feed_->group(),
                        lifecycle_event{lifecycle_kind::checkpoint_skipped,
                                        path_, id_, x.error(), restart_count_,
-                                       std::string{}, caf::make_timestamp()});
+                                       std::string{}, caf::make_timestamp(),
+                                       std::string{}});
     } else {
       recovery_error_ = x.error();
     }

@@ -59,9 +59,52 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' is permanent; only transient and temporary "
                           "children may be significant");
+  if (auto err = validate_placement())
+    return err;
   if (nested_)
     return nested_->validate();
   return caf::none;
+}
+
+caf::error child_spec::validate_placement() const {
+  if (!placed_ && remote_type_.empty())
+    return caf::none;
+  if (!placed_)
+    return make_error(errc::invalid_spec, "nodes",
+                      "remote child '" + id_
+                        + "' needs on_nodes({\"host:port\", ...})");
+  if (remote_type_.empty())
+    return make_error(errc::invalid_spec, "remote_type",
+                      "child '" + id_
+                        + "' is placed on nodes but has no remote type "
+                          "name (use remote_worker)");
+  if (nodes_.empty())
+    return make_error(errc::invalid_spec, "nodes",
+                      "child '" + id_ + "' has an empty list of nodes");
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!parse_node_address(nodes_[i]))
+      return make_error(errc::invalid_spec,
+                        "nodes[" + std::to_string(i) + "]",
+                        "child '" + id_ + "': '" + nodes_[i]
+                          + "' is not host:port");
+  return caf::none;
+}
+
+std::optional<std::pair<std::string, uint16_t>>
+parse_node_address(const std::string& x) {
+  auto colon = x.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == x.size()
+      || x.size() - colon > 6)
+    return std::nullopt;
+  uint32_t port = 0;
+  for (auto i = colon + 1; i < x.size(); ++i) {
+    if (x[i] < '0' || x[i] > '9')
+      return std::nullopt;
+    port = port * 10 + static_cast<uint32_t>(x[i] - '0');
+  }
+  if (port == 0 || port > 65535)
+    return std::nullopt;
+  return std::make_pair(x.substr(0, colon), static_cast<uint16_t>(port));
 }
 
 caf::error check_childspecs(const std::vector<child_spec>& specs) {

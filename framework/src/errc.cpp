@@ -51,6 +51,8 @@ std::string to_string(errc x) {
       return "checkpoint_failed";
     case errc::quarantined:
       return "quarantined";
+    case errc::node_down:
+      return "node_down";
   }
   return "unknown";
 }

@@ -33,6 +33,8 @@ std::string to_string(lifecycle_kind x) {
 std::string to_string(const lifecycle_event& x) {
   auto result = to_string(x.kind) + " path=" + x.path + " id=" + x.id
                 + " restart_count=" + std::to_string(x.restart_count);
+  if (!x.node.empty())
+    result += " node=" + x.node;
   if (x.reason)
     result += " reason=" + caf::to_string(x.reason);
   if (!x.detail.empty())

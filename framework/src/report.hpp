@@ -19,7 +19,8 @@ void ensure_logger();
 
 /// Progress report: a child started (info).
 void child_started(const std::string& supervisor, const std::string& child,
-                   const caf::actor_addr& actor, size_t restart_count);
+                   const caf::actor_addr& actor, size_t restart_count,
+                   const std::string& node = {});
 
 /// A child exited and the supervisor acts on it (error).
 void child_terminated(const caf::actor_system& sys,

@@ -22,9 +22,6 @@ namespace trellis::detail {
 
 namespace {
 
-/// Retries a restart whose start failed (OTP's `try_again_restart`).
-using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
-
 /// The earliest shutdown timeout (or kill timeout) of the stops in flight
 /// passed.
 using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
@@ -131,6 +128,7 @@ caf::behavior supervisor_actor::make_behavior() {
       });
     },
     [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
+    [this](takeover_tick_atom) { on_takeover_tick(); },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
       on_health_tick(who, token);
     },
@@ -201,7 +199,14 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   auto incarnation = c->incarnation->fetch_add(1) + 1;
   ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
                c->incarnation, incarnation, c->poison);
+  if (!c->spec.nodes().empty())
+    ctx.placement(c->spec.nodes(), lost_nodes_);
   auto res = start_or_fault(c, ctx);
+  c->node = ctx.node();
+  // A node that took a child is back.
+  lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(),
+                                c->node),
+                    lost_nodes_.end());
   if (auto& err = ctx.recovery_error()) {
     if (res.actor())
       send_exit(res.actor(), caf::exit_reason::kill);
@@ -271,13 +276,14 @@ void supervisor_actor::on_started(uint64_t token) {
   starting_.reset();
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
-                        c->restart_count);
+                        c->restart_count, c->node);
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,
           *c);
   c->restart_pending = false;
   c->missed_checks = 0;
   schedule_health_check(c);
+  arm_takeover(*c);
   k(caf::none);
 }
 
@@ -485,6 +491,12 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     return; // An incarnation the supervisor already let go of.
   if (c->poison)
     count_poison(*c, msg.source, msg.reason);
+  if (msg.reason == caf::exit_reason::remote_link_unreachable
+      && !c->node.empty()) {
+    lose_node(c->node);
+    msg.reason = make_error(errc::node_down, child_path(*c), c->node,
+                            "the connection to the node was lost");
+  }
   if (stopping_.count(msg.source) > 0) {
     finish_stop(c, std::move(msg.reason));
     return;
@@ -819,6 +831,9 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
   // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
   abandoned_.emplace(c->handle.address(), c->handle);
+  // A remote child that stops answering most likely has a hung node.
+  if (!c->node.empty())
+    lose_node(c->node);
   child_exited(c, std::move(reason));
 }
 
@@ -826,17 +841,19 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
 
 void supervisor_actor::publish(lifecycle_kind kind, const child& c,
                                const caf::error& reason) {
-  publish(kind, child_path(c), c.spec.id(), reason, c.restart_count);
+  publish(kind, child_path(c), c.spec.id(), reason, c.restart_count, c.node);
 }
 
 void supervisor_actor::publish(lifecycle_kind kind, const std::string& path,
                                const std::string& id, const caf::error& reason,
-                               uint64_t restart_count) {
+                               uint64_t restart_count,
+                               const std::string& node) {
   // Checked before anything is built: an unwatched tree pays nothing.
   if (!feed_->live())
     return;
-  send(feed_->group(), lifecycle_event{kind, path, id, reason, restart_count,
-                                       std::string{}, caf::make_timestamp()});
+  send(feed_->group(),
+       lifecycle_event{kind, path, id, reason, restart_count, std::string{},
+                       caf::make_timestamp(), node});
 }
 
 // -- recovery -----------------------------------------------------------------
@@ -872,7 +889,7 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
                          c.spec.id(), letter->reason, c.restart_count,
                          "message="
                            + caf::to_string(letter->content).substr(0, 200),
-                         letter->quarantined_at});
+                         letter->quarantined_at, c.node});
 }
 
 std::vector<dead_letter> supervisor_actor::dead_letters() const {
@@ -886,6 +903,12 @@ std::vector<dead_letter> supervisor_actor::dead_letters() const {
 }
 
 // -- helpers ------------------------------------------------------------------
+
+void supervisor_actor::lose_node(const std::string& node) {
+  if (std::find(lost_nodes_.begin(), lost_nodes_.end(), node)
+      == lost_nodes_.end())
+    lost_nodes_.push_back(node);
+}
 
 const std::string& supervisor_actor::child_path(const child& c) const {
   return c.path;
@@ -930,6 +953,7 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.restart_type = c.spec.restart();
   x.state = c.state;
   x.restart_count = c.restart_count;
+  x.node = c.node;
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
   if (c.due_token != 0 && c.state == child_state::restarting)

@@ -28,6 +28,12 @@
 
 namespace trellis::detail {
 
+/// Retries a restart whose start failed (OTP's `try_again_restart`).
+using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
+
+/// Time to probe the preferred nodes of displaced remote children.
+using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
+
 /// The actor behind every Trellis supervisor. It owns a child registry and a
 /// restart budget, and runs one operation at a time (start a group, stop a
 /// group, a runtime API call, shut down), like OTP's supervisor, which is
@@ -221,6 +227,18 @@ private:
   /// without waiting for it (it may be stuck), and handles it as failed.
   void declare_unhealthy(iterator c, caf::error reason);
 
+  // -- takeover (takeover.cpp) ------------------------------------------------
+
+  /// Makes sure a takeover tick comes if `c` runs away from its first node
+  /// and its spec asks for takeover.
+  void arm_takeover(const child& c);
+
+  /// Probes the preferred nodes of every displaced child.
+  void on_takeover_tick();
+
+  /// Moves child `id` back to `node`, which answered a probe.
+  void take_over(const std::string& id, const std::string& node);
+
   // -- events -----------------------------------------------------------------
 
   /// Publishes an event about child `c` on the tree's event group.
@@ -229,7 +247,7 @@ private:
 
   void publish(lifecycle_kind kind, const std::string& path,
                const std::string& id, const caf::error& reason,
-               uint64_t restart_count);
+               uint64_t restart_count, const std::string& node = {});
 
   // -- failures and restarts --------------------------------------------------
 
@@ -279,6 +297,10 @@ private:
   }
 
   const std::string& child_path(const child& c) const;
+
+  /// Remembers `node` as lost: remote starts try it last until a child
+  /// starts there again.
+  void lose_node(const std::string& node);
 
   void answer_started(const caf::error& err);
 
@@ -345,6 +367,10 @@ private:
   std::deque<dead_letter> retired_letters_;
   /// Start faults armed by fault injection, by child id; each fires once.
   std::unordered_map<std::string, fault> armed_faults_;
+  /// Nodes whose connection was lost or whose children hung, oldest first.
+  std::vector<std::string> lost_nodes_;
+  /// Whether a takeover tick is pending.
+  bool takeover_armed_ = false;
 };
 
 } // namespace trellis::detail

@@ -10,6 +10,7 @@
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/node.hpp"
 
 namespace trellis::detail {
 
@@ -223,6 +224,18 @@ supervisor_actor::api_get_childspec(const std::string& id) {
 
 // -- seeing the tree ----------------------------------------------------------
 
+namespace {
+
+void name_node(std::vector<tree_snapshot>& xs, const std::string& node) {
+  for (auto& x : xs) {
+    if (x.node.empty())
+      x.node = node;
+    name_node(x.children, node);
+  }
+}
+
+} // namespace
+
 tree_snapshot supervisor_actor::node_of(const child& c) {
   tree_snapshot x;
   static_cast<child_info&>(x) = info_of(c);
@@ -266,13 +279,20 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
       continue;
     ++g->pending;
     // A child supervisor that is gone by now shows without children.
-    request(c.handle, caf::infinite, snapshot_atom::value)
+    // A remote subtree's node may hang: wait no longer than for a spawn.
+    auto timeout = c.node.empty()
+                     ? caf::duration{caf::infinite}
+                     : caf::duration{spawn_timeout(system())};
+    request(c.handle, timeout, snapshot_atom::value)
       .then(
-        [g, index, one_done](tree_snapshot& sub) {
-          auto& node = g->root.children[index];
-          node.intensity = sub.intensity;
-          node.restarts_left = sub.restarts_left;
-          node.children = std::move(sub.children);
+        [g, index, one_done, node = c.node](tree_snapshot& sub) {
+          auto& entry = g->root.children[index];
+          entry.intensity = sub.intensity;
+          entry.restarts_left = sub.restarts_left;
+          // Nodes below a remote subtree are local to its node.
+          if (!node.empty())
+            name_node(sub.children, node);
+          entry.children = std::move(sub.children);
           one_done();
         },
         [one_done](caf::error&) { one_done(); });

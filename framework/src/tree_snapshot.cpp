@@ -34,6 +34,8 @@ void append_text(std::string& out, const tree_snapshot& x, size_t depth) {
   out += " actor=" + std::to_string(actor_id(x));
   out += " restarts=" + std::to_string(x.restart_count);
   out += " uptime=" + seconds(x.uptime) + "s";
+  if (!x.node.empty())
+    out += " node=" + x.node;
   if (x.restart_due_in > caf::timespan{0})
     out += " restart_due_in=" + seconds(x.restart_due_in) + "s";
   if (!x.last_exit_reason.empty()) {
@@ -81,6 +83,8 @@ void append_json(std::string& out, const tree_snapshot& x) {
   out += std::to_string(x.intensity);
   field("restarts_left");
   out += std::to_string(x.restarts_left);
+  field("node");
+  append_json_string(out, x.node);
   field("children");
   out += '[';
   for (size_t i = 0; i < x.children.size(); ++i) {

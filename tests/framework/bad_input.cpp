@@ -305,6 +305,23 @@ TEST_CASE("bad input: invalid child specs are refused at the start and by "
      a().restart(restart::transient).significant(true), "significant", never},
     {"a significant temporary child under auto_shutdown never",
      a().restart(restart::temporary).significant(true), "significant", never},
+    {"a remote child without nodes", remote_worker("a", "pinger"), "nodes",
+     never},
+    {"a remote child with an empty list of nodes",
+     remote_worker("a", "pinger").on_nodes({}), "nodes", never},
+    {"a node address without a port",
+     remote_worker("a", "pinger").on_nodes({"127.0.0.1:4000", "nohost"}),
+     "nodes[1]", never},
+    {"a node address with a port out of range",
+     remote_worker("a", "pinger").on_nodes({"127.0.0.1:70000"}), "nodes[0]",
+     never},
+    {"a node address without a host",
+     remote_worker("a", "pinger").on_nodes({":4000"}), "nodes[0]", never},
+    {"a remote child with an empty type name",
+     remote_worker("a", "").on_nodes({"127.0.0.1:4000"}), "remote_type",
+     never},
+    {"nodes for a local child", a().on_nodes({"127.0.0.1:4000"}),
+     "remote_type", never},
   };
   for (auto& x : cases)
     DYNAMIC_SECTION(x.what) {

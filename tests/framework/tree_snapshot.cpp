@@ -190,12 +190,12 @@ TEST_CASE("a snapshot renders as indented text and as JSON",
         == R"({"path":"root","id":"root","type":"supervisor",)"
            R"("restart":"permanent","state":"running","actor_id":)" + id + ","
            R"("restart_count":0,"last_exit_reason":"","uptime_ms":1500,)"
-           R"("restart_due_in_ms":0,"intensity":5,"restarts_left":4,)"
+           R"("restart_due_in_ms":0,"intensity":5,"restarts_left":4,"node":"",)"
            R"("children":[{"path":"root/db","id":"db","type":"worker",)"
            R"("restart":"transient","state":"restarting","actor_id":0,)"
            R"("restart_count":2,"last_exit_reason":"said \"no\"\n",)"
            R"("uptime_ms":0,"restart_due_in_ms":0,"intensity":0,)"
-           R"("restarts_left":0,"children":[]}]})");
+           R"("restarts_left":0,"node":"","children":[]}]})");
   CHECK(find(root, "root/db") == &root.children[0]);
   CHECK(find(root, "root/d") == nullptr);
 }

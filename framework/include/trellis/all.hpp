@@ -21,6 +21,8 @@
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
 #include "trellis/mailbox_probe.hpp"
+#include "trellis/node.hpp"
+#include "trellis/remote.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/restart_backoff.hpp"
 #include "trellis/shutdown.hpp"

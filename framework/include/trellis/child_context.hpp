@@ -9,6 +9,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_config.hpp>
@@ -32,6 +33,7 @@
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/mailbox_probe.hpp"
+#include "trellis/start_result.hpp"
 
 namespace trellis {
 
@@ -195,6 +197,26 @@ public:
       quarantine_, std::forward<Ts>(xs)...);
   }
 
+  /// Returns the nodes the child may run on, `host:port`, most preferred
+  /// first (its spec's `on_nodes`); empty for a local child.
+  const std::vector<std::string>& nodes() const noexcept {
+    return nodes_;
+  }
+
+  /// Returns the node `spawn_remote` placed the child on, or empty.
+  const std::string& node() const noexcept {
+    return node_;
+  }
+
+  /// Spawns the actor type `type` (registered on the node with
+  /// `add_remote_type`) with `args` on a node of `nodes()`, through CAF's
+  /// middleman: the nodes in order, nodes the supervisor lost recently
+  /// last, the first that connects and spawns wins. Blocks the supervisor
+  /// (as a slow local start does) for at most the node's spawn timeout per
+  /// node tried (see `node_config::spawn_timeout`). Fails with
+  /// `errc::start_failed` naming every node tried and why.
+  start_result spawn_remote(const std::string& type, caf::message args);
+
   /// Returns the child's checkpoint: what its previous incarnation saved
   /// last, and the means to save for the next one (see `checkpoint`). The
   /// first call loads it. A checkpoint that fails its checksum is reported
@@ -220,6 +242,14 @@ private:
     quarantine_ = std::move(q);
   }
 
+  /// Set by the supervisor: where a remote child may run, and the nodes it
+  /// lost recently, to be tried last.
+  void placement(std::vector<std::string> nodes,
+                 std::vector<std::string> lost) {
+    nodes_ = std::move(nodes);
+    lost_ = std::move(lost);
+  }
+
   /// Returns why the checkpoint could not be read, if it failed for another
   /// reason than corruption: the start fails then, and is retried.
   const caf::error& recovery_error() const noexcept {
@@ -241,6 +271,9 @@ private:
   caf::error recovery_error_;
   std::optional<trellis::checkpoint> checkpoint_;
   std::shared_ptr<detail::quarantine> quarantine_;
+  std::vector<std::string> nodes_;
+  std::vector<std::string> lost_;
+  std::string node_;
 };
 
 } // namespace trellis

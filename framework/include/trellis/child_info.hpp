@@ -45,13 +45,16 @@ struct child_info {
   /// For a restart delayed by backoff: the time left until it is due;
   /// zero otherwise.
   caf::timespan restart_due_in{0};
+  /// The node the child runs on, as `host:port`; empty for a local child
+  /// (see `child_spec::on_nodes`).
+  std::string node;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
            x.restart_type, x.state, x.restart_count, x.last_exit_reason,
-           x.restart_due_in);
+           x.restart_due_in, x.node);
 }
 
 /// The counts of `count_children` (OTP's `count_children/1`).

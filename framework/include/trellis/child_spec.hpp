@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -209,6 +210,47 @@ public:
     return *this;
   }
 
+  /// Returns the nodes the child may run on, as `host:port`, most preferred
+  /// first; empty for a local child.
+  const std::vector<std::string>& nodes() const noexcept {
+    return nodes_;
+  }
+
+  /// Places a remote child (see `remote_worker`) on the first live node of
+  /// `xs`, each `host:port`. When that node is lost, the restart goes to
+  /// the next live one (failover). Unlike OTP, where failover belongs to
+  /// distributed applications, here it is a property of the child spec.
+  child_spec& on_nodes(std::vector<std::string> xs) {
+    nodes_ = std::move(xs);
+    placed_ = true;
+    return *this;
+  }
+
+  /// Returns whether a remote child moves back to a more preferred node once
+  /// that node is reachable again (OTP's takeover); default false.
+  bool takeover() const noexcept {
+    return takeover_;
+  }
+
+  /// Moves a remote child back to a more preferred node when it returns.
+  child_spec& takeover(bool x) noexcept {
+    takeover_ = x;
+    return *this;
+  }
+
+  /// Returns the actor type name a remote child is spawned as on its node,
+  /// or empty for a local child.
+  const std::string& remote_type() const noexcept {
+    return remote_type_;
+  }
+
+  /// Sets the actor type name a remote child is spawned as (registered on
+  /// the node with `add_remote_type`); set by `remote_worker`.
+  child_spec& remote_type(std::string x) {
+    remote_type_ = std::move(x);
+    return *this;
+  }
+
   /// Returns the spec of the supervisor this child runs, if it is one built
   /// by `supervisor_spec::as_child`, or null.
   const std::shared_ptr<const supervisor_spec>& nested() const noexcept {
@@ -221,11 +263,14 @@ public:
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, no `quarantine_after` for a supervisor,
   /// significance only for transient and temporary children, and for a
-  /// nested supervisor its whole spec. Returns an `errc::invalid_spec` naming
-  /// the field, or none.
+  /// nested supervisor its whole spec; for a remote child a type name and a
+  /// non-empty list of `host:port` nodes, and nodes only for a remote child.
+  /// Returns an `errc::invalid_spec` naming the field, or none.
   caf::error validate() const;
 
 private:
+  caf::error validate_placement() const;
+
   std::string id_;
   child_factory start_;
   trellis::restart restart_ = trellis::restart::permanent;
@@ -239,9 +284,18 @@ private:
   std::shared_ptr<trellis::checkpoint_store> checkpoint_store_;
   size_t quarantine_after_ = 0;
   std::shared_ptr<const supervisor_spec> nested_;
+  std::vector<std::string> nodes_;
+  bool placed_ = false;
+  bool takeover_ = false;
+  std::string remote_type_;
 
   friend class supervisor_spec;
 };
+
+/// Splits a node address `host:port` into its parts; none if malformed (no
+/// host, or a port that is not a number in [1, 65535]).
+std::optional<std::pair<std::string, uint16_t>>
+parse_node_address(const std::string& x);
 
 /// Checks a list of child specs as a supervisor would before starting them
 /// (OTP's `check_childspecs/1`): each spec, and that no id repeats. Returns

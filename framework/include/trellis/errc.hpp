@@ -75,6 +75,10 @@ enum class errc : uint8_t {
   /// The message was quarantined: it crashed the child too often in a row,
   /// so it is kept as a dead letter instead of being handled.
   quarantined,
+  /// The node a remote child ran on was lost: its connection closed or it
+  /// stopped answering heartbeats. The context names the child and the
+  /// node. A failure like a crash, handled by strategy and intensity.
+  node_down,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

@@ -64,15 +64,18 @@ struct lifecycle_event {
   std::string detail;
   /// When it happened (system clock).
   caf::timestamp time;
+  /// The node the child runs (or ran) on, as `host:port`; empty when local.
+  std::string node;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lifecycle_event& x) {
   return f(caf::meta::type_name("trellis::lifecycle_event"), x.kind, x.path,
-           x.id, x.reason, x.restart_count, x.detail, x.time);
+           x.id, x.reason, x.restart_count, x.detail, x.time, x.node);
 }
 
-/// Renders an event as one line: `child_exited path=root/a id=a reason=...`.
+/// Renders an event as one line: `child_exited path=root/a id=a reason=...`
+/// (with `node=host:port` for a remote child).
 std::string to_string(const lifecycle_event& x);
 
 } // namespace trellis

@@ -44,14 +44,15 @@ typename Inspector::result_type inspect(Inspector& f, tree_snapshot& x) {
 
 /// Renders a snapshot as indented text, one node a line:
 /// `writer  path=root/db/writer type=worker restart=permanent state=running
-/// actor=42 restarts=1 uptime=2.503s last_exit="..."` (actor 0: none;
+/// actor=42 restarts=1 uptime=2.503s node=127.0.0.1:4242 last_exit="..."`
+/// (actor 0: none; `node` only for a remote child;
 /// `restart_due_in=0.250s` while a backoff delays a restart).
 std::string to_text(const tree_snapshot& x);
 
 /// Renders a snapshot as one JSON object with the fields of `tree_snapshot`
 /// (`actor_id` for the actor, 0 for none; `uptime_ms` and
 /// `restart_due_in_ms` for the times, `intensity` and `restarts_left` for a
-/// supervisor's restart budget) and
+/// supervisor's restart budget, `node` empty for a local child) and
 /// `children` as an array of objects.
 std::string to_json(const tree_snapshot& x);
 

@@ -54,6 +54,8 @@ struct child {
   /// Counts the child's incarnations; each checkpoint knows its own.
   std::shared_ptr<std::atomic<uint64_t>> incarnation
     = std::make_shared<std::atomic<uint64_t>>(0);
+  /// The node the current (or last) incarnation runs on; empty if local.
+  std::string node;
 };
 
 /// The children of one supervisor in start order, found by id and by actor

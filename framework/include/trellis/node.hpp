@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+namespace trellis {
+
+/// How a process takes part in a distributed tree as a node: where it
+/// listens, which peers it accepts, and how fast it notices a lost peer.
+///
+/// Nodes speak CAF's own protocol (BASP, through `caf::io::middleman`); a
+/// node is an actor system with the middleman loaded and an open port.
+/// Peers must present the same application identifier, or the handshake
+/// fails. A killed node closes its sockets and is noticed at once; a hung
+/// or partitioned one only when its connection has been silent for
+/// `connection_timeout` while heartbeats are expected every
+/// `heartbeat_interval`: the detection bound is their sum.
+struct node_config {
+  /// The address to listen on: loopback unless told otherwise, so that a
+  /// node is reachable from another machine only when asked explicitly.
+  std::string host = "127.0.0.1";
+
+  /// The port to listen on; 0 lets the system pick one (`start_node`
+  /// returns it).
+  uint16_t port = 0;
+
+  /// The application identifier peers must present (CAF's
+  /// `middleman.app-identifiers`).
+  std::string app_identifier = "trellis";
+
+  /// How often the middleman sends a heartbeat on each connection (CAF's
+  /// `middleman.heartbeat-interval`); 0 turns heartbeats off, and with them
+  /// the detection of hung nodes.
+  caf::timespan heartbeat_interval = std::chrono::milliseconds(500);
+
+  /// How long a connection may stay silent before the middleman closes it
+  /// (CAF's `middleman.connection-timeout`); then every monitor of an actor
+  /// on that node fires with `remote_link_unreachable`.
+  caf::timespan connection_timeout = std::chrono::seconds(2);
+
+  /// How long a supervisor waits for one node to connect and spawn a
+  /// remote child before it tries the next node (`trellis.spawn-timeout`).
+  caf::timespan spawn_timeout = std::chrono::seconds(3);
+
+  /// How often a supervisor probes the preferred nodes of children placed
+  /// elsewhere whose spec asks for takeover (`trellis.takeover-interval`).
+  caf::timespan takeover_interval = std::chrono::seconds(1);
+};
+
+/// Makes `cfg` a node's: loads CAF's middleman, sets the heartbeat, the
+/// connection timeout and the application identifier, registers the Trellis
+/// types that cross the wire (snapshots), and calls `trellis::configure`.
+void configure_node(caf::actor_system_config& cfg, const node_config& x);
+
+/// Opens the node's port on `x.host` for other nodes and returns the port
+/// bound (useful with port 0). The system must come from a config passed
+/// through `configure_node`.
+caf::expected<uint16_t> start_node(caf::actor_system& sys,
+                                   const node_config& x);
+
+/// Returns the spawn timeout `sys` was configured with (see
+/// `node_config::spawn_timeout`), or its default.
+caf::timespan spawn_timeout(const caf::actor_system& sys);
+
+/// Returns the takeover interval `sys` was configured with, or its default.
+caf::timespan takeover_interval(const caf::actor_system& sys);
+
+/// Runs a node process: reads `--host=`, `--port=`, `--app-id=`,
+/// `--heartbeat-ms=`, `--timeout-ms=` and `--spawn-timeout-ms=` from the
+/// command line, lets `register_types` add the actor types other nodes may
+/// spawn here (`add_remote_type`, `add_remote_supervisor`), opens the port,
+/// prints `trellis-node port=<port>` on stdout, and serves until SIGTERM or
+/// SIGINT. Returns the process exit code. The entry point of a node
+/// executable; an application that is a node itself calls `configure_node`
+/// and `start_node` instead.
+int run_node(int argc, char** argv,
+             const std::function<void(caf::actor_system_config&)>&
+               register_types);
+
+} // namespace trellis

@@ -1,0 +1,139 @@
+#include "trellis/node.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/config_option_adder.hpp>
+#include <caf/config_option_set.hpp>
+#include <caf/config_value.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "trellis/configure.hpp"
+#include "trellis/tree_snapshot.hpp"
+
+namespace trellis {
+
+namespace {
+
+// Reaches the config's option set, which CAF 0.17 keeps protected: a
+// pointer to member named through a derived class is the legal way in.
+struct option_access : caf::actor_system_config {
+  static caf::config_option_set& options(caf::actor_system_config& cfg) {
+    return cfg.*(&option_access::custom_options_);
+  }
+};
+
+} // namespace
+
+void configure_node(caf::actor_system_config& cfg, const node_config& x) {
+  auto& opts = option_access::options(cfg);
+  if (opts.qualified_name_lookup("trellis.spawn-timeout") == nullptr)
+    caf::config_option_adder{opts, "trellis"}
+      .add<caf::timespan>("spawn-timeout",
+                          "time to connect to a node and spawn a child there")
+      .add<caf::timespan>("takeover-interval",
+                          "time between probes of preferred nodes");
+  configure(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", x.heartbeat_interval);
+  cfg.set("middleman.connection-timeout", x.connection_timeout);
+  caf::config_value::list ids;
+  ids.emplace_back(x.app_identifier);
+  cfg.set("middleman.app-identifiers", std::move(ids));
+  cfg.set("trellis.spawn-timeout", x.spawn_timeout);
+  cfg.set("trellis.takeover-interval", x.takeover_interval);
+  // Snapshots of remote subtrees come back over the wire.
+  cfg.add_message_type<tree_snapshot>("trellis::tree_snapshot");
+}
+
+caf::expected<uint16_t> start_node(caf::actor_system& sys,
+                                   const node_config& x) {
+  if (!sys.has_middleman())
+    return make_error(caf::sec::invalid_argument,
+                      "the actor system has no middleman: pass its config "
+                      "through trellis::configure_node");
+  return sys.middleman().open(x.port, x.host.c_str(), true);
+}
+
+caf::timespan spawn_timeout(const caf::actor_system& sys) {
+  return caf::get_or(sys.config(), "trellis.spawn-timeout",
+                     node_config{}.spawn_timeout);
+}
+
+caf::timespan takeover_interval(const caf::actor_system& sys) {
+  return caf::get_or(sys.config(), "trellis.takeover-interval",
+                     node_config{}.takeover_interval);
+}
+
+namespace {
+
+// Reads `--name=value` into `out`; false if `arg` is another option.
+template <class T, class F>
+bool option(const std::string& arg, const char* name, T& out, F convert) {
+  auto prefix = std::string{"--"} + name + "=";
+  if (arg.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  out = convert(arg.substr(prefix.size()));
+  return true;
+}
+
+caf::timespan millis(const std::string& x) {
+  return std::chrono::milliseconds(std::stoll(x));
+}
+
+} // namespace
+
+int run_node(int argc, char** argv,
+             const std::function<void(caf::actor_system_config&)>&
+               register_types) {
+  node_config x;
+  auto same = [](const std::string& s) { return s; };
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (!option(arg, "host", x.host, same)
+          && !option(arg, "port", x.port,
+                     [](const std::string& s) {
+                       return static_cast<uint16_t>(std::stoul(s));
+                     })
+          && !option(arg, "app-id", x.app_identifier, same)
+          && !option(arg, "heartbeat-ms", x.heartbeat_interval, millis)
+          && !option(arg, "timeout-ms", x.connection_timeout, millis)
+          && !option(arg, "spawn-timeout-ms", x.spawn_timeout, millis)) {
+        std::cerr << "trellis-node: unknown option " << arg << '\n';
+        return EXIT_FAILURE;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "trellis-node: bad option value: " << e.what() << '\n';
+    return EXIT_FAILURE;
+  }
+  // Blocked before CAF starts its threads, so that they inherit the mask and
+  // only sigwait below sees the signals.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  caf::actor_system_config cfg;
+  configure_node(cfg, x);
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  auto port = start_node(sys, x);
+  if (!port) {
+    std::cerr << "trellis-node: cannot listen on " << x.host << ":" << x.port
+              << ": " << sys.render(port.error()) << '\n';
+    return EXIT_FAILURE;
+  }
+  std::cout << "trellis-node port=" << *port << std::endl;
+  int sig = 0;
+  sigwait(&stop, &sig);
+  return EXIT_SUCCESS;
+}
+
+} // namespace trellis

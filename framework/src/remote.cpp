@@ -1,0 +1,133 @@
+#include "trellis/remote.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "supervisor_actor.hpp"
+#include "trellis/errc.hpp"
+#include "trellis/node.hpp"
+
+namespace trellis {
+
+namespace {
+
+/// Kills `child` when the connection to its supervisor is lost, and ends
+/// with either.
+caf::behavior orphan_guard(caf::event_based_actor* self, caf::actor sup,
+                           caf::actor child) {
+  self->monitor(sup);
+  self->monitor(child);
+  self->set_down_handler([self, sup, child](caf::down_msg& msg) {
+    if (msg.source == sup.address())
+      self->send_exit(child, caf::exit_reason::kill);
+    self->quit();
+  });
+  return {[](caf::ok_atom) {}};
+}
+
+} // namespace
+
+namespace detail {
+
+caf::actor_factory guarded_factory(remote_factory f) {
+  return [f](caf::actor_config& cfg,
+             caf::message& msg) -> caf::actor_factory_result {
+    // spawn_remote sends (supervisor, path, args...).
+    if (msg.size() < 2 || !msg.match_element<caf::actor>(0)
+        || !msg.match_element<std::string>(1))
+      return {};
+    auto sup = msg.get_as<caf::actor>(0);
+    auto path = msg.get_as<std::string>(1);
+    auto args = msg.drop(2);
+    auto result = f(cfg, path, args);
+    if (result.first && sup)
+      cfg.host->system().spawn<caf::hidden>(
+        orphan_guard, sup, caf::actor_cast<caf::actor>(result.first));
+    return result;
+  };
+}
+
+} // namespace detail
+
+child_spec remote_supervisor(std::string id, std::string type) {
+  auto result = remote_worker(std::move(id), std::move(type));
+  result.type(child_type::supervisor);
+  return result;
+}
+
+void add_remote_supervisor(caf::actor_system_config& cfg, std::string name,
+                           supervisor_spec spec) {
+  cfg.add_actor_factory(
+    std::move(name),
+    detail::guarded_factory([spec](caf::actor_config& acfg,
+                                   const std::string& path, caf::message&) {
+      // The subtree publishes on its own node (a feed of its own).
+      auto hdl = detail::supervisor_actor::spawn(acfg.host->system(), spec,
+                                                 path, nullptr);
+      return caf::actor_factory_result{
+        caf::actor_cast<caf::strong_actor_ptr>(hdl), {}};
+    }));
+}
+
+start_result child_context::spawn_remote(const std::string& type,
+                                         caf::message args) {
+  if (!sys_->has_middleman())
+    return make_error(errc::start_failed, path_,
+                      "a remote child needs the middleman: configure the "
+                      "system with trellis::configure_node");
+  auto timeout = spawn_timeout(*sys_);
+  auto lost = [this](const std::string& x) {
+    return std::find(lost_.begin(), lost_.end(), x) != lost_.end();
+  };
+  // Preference order, but nodes lost recently only as a last resort.
+  std::vector<std::string> order;
+  std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(order),
+               [&](const std::string& x) { return !lost(x); });
+  std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(order), lost);
+  auto mm = sys_->middleman().actor_handle();
+  caf::scoped_actor self{*sys_, true};
+  std::string why;
+  for (auto& addr : order) {
+    auto where = parse_node_address(addr);
+    caf::error err;
+    caf::strong_actor_ptr hdl;
+    if (!where) {
+      err = make_error(errc::invalid_spec, "nodes", addr);
+    } else {
+      caf::node_id nid;
+      self
+        ->request(mm, timeout, caf::connect_atom::value, where->first,
+                  where->second)
+        .receive([&](caf::node_id& x, caf::strong_actor_ptr&,
+                     std::set<std::string>&) { nid = std::move(x); },
+                 [&](caf::error& x) { err = std::move(x); });
+      if (!err)
+        self
+          ->request(mm, timeout, caf::spawn_atom::value, nid, type,
+                    caf::make_message(supervisor_, path_) + args,
+                    std::set<std::string>{})
+          .receive([&](caf::strong_actor_ptr& x) { hdl = std::move(x); },
+                   [&](caf::error& x) { err = std::move(x); });
+    }
+    if (!err && hdl) {
+      node_ = addr;
+      return caf::actor_cast<caf::actor>(std::move(hdl));
+    }
+    why += why.empty() ? "" : "; ";
+    why += addr + ": " + (err ? sys_->render(err) : "no actor");
+  }
+  return make_error(errc::start_failed, path_,
+                    "remote_type '" + type
+                      + "' started on none of its nodes: " + why);
+}
+
+} // namespace trellis

@@ -1,0 +1,95 @@
+// Takeover: a remote child whose spec asks for it moves back to a more
+// preferred node once that node answers again (OTP's distributed
+// application takeover, here per child).
+
+#include <algorithm>
+#include <set>
+
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "report.hpp"
+#include "supervisor_actor.hpp"
+#include "trellis/node.hpp"
+
+namespace trellis::detail {
+
+namespace {
+
+/// Whether `c` runs on a node after the first of its candidates.
+bool displaced(const child& c) {
+  return c.spec.takeover() && c.handle && c.state == child_state::running
+         && !c.node.empty() && c.node != c.spec.nodes().front();
+}
+
+} // namespace
+
+void supervisor_actor::arm_takeover(const child& c) {
+  if (takeover_armed_ || !displaced(c))
+    return;
+  takeover_armed_ = true;
+  delayed_send(this, takeover_interval(system()), takeover_tick_atom::value);
+}
+
+void supervisor_actor::on_takeover_tick() {
+  takeover_armed_ = false;
+  if (shutting_down_ || !system().has_middleman())
+    return;
+  auto mm = system().middleman().actor_handle();
+  for (auto& c : children_) {
+    if (!displaced(c))
+      continue;
+    arm_takeover(c);
+    // Probe each node preferred to the current one; the first that answers
+    // gets the child back.
+    for (auto& node : c.spec.nodes()) {
+      if (node == c.node)
+        break;
+      auto where = parse_node_address(node);
+      request(mm, spawn_timeout(system()), caf::connect_atom::value,
+              where->first, where->second)
+        .then(
+          [this, id = c.spec.id(), node](caf::node_id&, caf::strong_actor_ptr&,
+                                         std::set<std::string>&) {
+            when_idle([this, id, node] { take_over(id, node); });
+          },
+          [](caf::error&) {
+            // Still gone; the next tick asks again.
+          });
+    }
+  }
+}
+
+void supervisor_actor::take_over(const std::string& id,
+                                 const std::string& node) {
+  auto c = children_.find(id);
+  if (shutting_down_ || c == children_.end() || !displaced(*c))
+    return;
+  auto& nodes = c->spec.nodes();
+  // Another probe may have brought it to a node preferred to `node` already.
+  if (std::find(nodes.begin(), nodes.end(), node)
+      > std::find(nodes.begin(), nodes.end(), c->node))
+    return;
+  lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(), node),
+                    lost_nodes_.end());
+  busy_ = true;
+  // A planned move, not a failure: it counts as a restart of the child but
+  // not against the supervisor's intensity.
+  stop_child(c, guarded([this, c] {
+               c->state = child_state::restarting;
+               c->restart_pending = true;
+               ++c->restart_count;
+               start_child(c, guarded([this, c](caf::error err) {
+                             if (err) {
+                               report::start_error(system(), path_,
+                                                   c->spec.id(), err,
+                                                   c->restart_count);
+                               c->state = child_state::restarting;
+                               send(this, try_again_atom::value, c->spec.id());
+                             }
+                             operation_done();
+                           }));
+             }));
+}
+
+} // namespace trellis::detail

@@ -1,0 +1,213 @@
+// cluster: one supervision tree across three node processes on this
+// machine, and failover as it happens. The sample starts three trellis_node
+// processes (A, B, C) on loopback, places children on them, then
+//   1. kills node A (SIGKILL): its child restarts on its next node at once;
+//   2. stops node B (SIGSTOP): nothing closes, but B's heartbeats stop and
+//      its connection times out; B's children move on;
+//   3. resumes B and makes a remote subtree give up: its escalation crosses
+//      the wire and the parent restarts it.
+//
+//   root (one_for_one, this process)
+//   ├── orders   pinger on A, else B, else C
+//   ├── billing  pinger on B, else C, else A
+//   └── fragile  a supervisor on C, else A (intensity 0)
+//       └── leaf pinger, local to fragile's node
+//
+// Each lifecycle event prints as it arrives, with the node it is about.
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "trellis/all.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// One trellis_node process; it dies with this process, whatever happens.
+struct node {
+  std::string name;
+  pid_t pid = -1;
+  std::string address;
+
+  void signal(int sig) const {
+    ::kill(pid, sig);
+  }
+};
+
+node launch(const std::string& exe, std::string name) {
+  int out[2];
+  if (pipe(out) != 0)
+    throw std::runtime_error("pipe");
+  node result;
+  result.name = std::move(name);
+  result.pid = fork();
+  if (result.pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    // The node's own reports would interleave with ours.
+    freopen("/dev/null", "w", stderr);
+    execl(exe.c_str(), exe.c_str(), "--port=0", "--heartbeat-ms=250",
+          "--timeout-ms=1500", nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  // The node prints "trellis-node port=<port>" once it listens.
+  unsigned port = 0;
+  auto in = fdopen(out[0], "r");
+  if (in == nullptr || std::fscanf(in, "trellis-node port=%u", &port) != 1)
+    throw std::runtime_error("node " + result.name + " did not start");
+  result.address = "127.0.0.1:" + std::to_string(port);
+  return result;
+}
+
+// The trellis_node executable next to this one.
+std::string node_exe() {
+  std::string self(4096, '\0');
+  auto n = readlink("/proc/self/exe", self.data(), self.size());
+  self.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return self.substr(0, self.rfind('/') + 1) + "trellis_node";
+}
+
+// Names nodes A, B, C in what the sample prints.
+std::vector<node>* all_nodes = nullptr;
+
+std::string name_of(const std::string& address) {
+  for (auto& n : *all_nodes)
+    if (n.address == address)
+      return "node " + n.name;
+  return address.empty() ? "this process" : address;
+}
+
+// Prints events until one for which `done` holds, or `limit` passes.
+template <class Done>
+bool watch(caf::scoped_actor& self, caf::timespan limit, Done done) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= caf::timespan{0})
+      return false;
+    bool hit = false;
+    self->receive(
+      [&](const trellis::lifecycle_event& ev) {
+        std::cout << "  event: " << to_string(ev.kind) << ' ' << ev.path
+                  << " on " << name_of(ev.node);
+        if (ev.reason)
+          std::cout << ": " << self->system().render(ev.reason);
+        std::cout << '\n';
+        hit = done(ev);
+      },
+      caf::after(left) >> [] {});
+    if (hit)
+      return true;
+  }
+}
+
+// The node a child of `root` runs on now.
+std::string node_of(caf::actor_system& sys, const caf::actor& root,
+                    const std::string& id) {
+  if (auto xs = trellis::which_children(sys, root))
+    for (auto& x : *xs)
+      if (x.id == id)
+        return name_of(x.node);
+  return "?";
+}
+
+} // namespace
+
+int main() {
+  caf::actor_system_config cfg;
+  trellis::node_config self_node;
+  self_node.heartbeat_interval = 250ms;
+  self_node.connection_timeout = 1500ms;
+  trellis::configure_node(cfg, self_node);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  trellis::set_log_level(trellis::log_level::off);
+  caf::actor_system sys{cfg};
+  auto exe = node_exe();
+  std::vector<node> nodes{launch(exe, "A"), launch(exe, "B"),
+                          launch(exe, "C")};
+  all_nodes = &nodes;
+  auto& a = nodes[0];
+  auto& b = nodes[1];
+  auto& c = nodes[2];
+  for (auto& n : nodes)
+    std::cout << "node " << n.name << " listens on " << n.address << '\n';
+
+  auto tree = trellis::supervisor("root")
+                .strategy(trellis::strategy::one_for_one)
+                .intensity(10)
+                .period(30s)
+                .child(trellis::remote_worker("orders", "pinger")
+                         .on_nodes({a.address, b.address, c.address}))
+                .child(trellis::remote_worker("billing", "pinger")
+                         .on_nodes({b.address, c.address, a.address}))
+                .child(trellis::remote_supervisor("fragile", "fragile")
+                         .on_nodes({c.address, a.address}));
+  auto root = trellis::start_supervisor(sys, tree);
+  if (!root) {
+    std::cerr << "cluster: " << sys.render(root.error()) << '\n';
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  self->join(*trellis::lifecycle_events(sys, *root));
+  std::cout << "\nthe tree across three nodes:\n"
+            << to_text(*trellis::snapshot(sys, *root));
+
+  std::cout << "\n1. SIGKILL node A, where orders runs\n";
+  auto t0 = std::chrono::steady_clock::now();
+  a.signal(SIGKILL);
+  watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+    return ev.kind == trellis::lifecycle_kind::child_restarted
+           && ev.id == "orders";
+  });
+  auto ms = [](auto d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  std::cout << "  orders now runs on " << node_of(sys, *root, "orders")
+            << ", " << ms(std::chrono::steady_clock::now() - t0)
+            << " ms after the kill\n";
+
+  std::cout << "\n2. SIGSTOP node B, where billing runs (a hung node)\n";
+  t0 = std::chrono::steady_clock::now();
+  b.signal(SIGSTOP);
+  watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+    return ev.kind == trellis::lifecycle_kind::child_restarted
+           && ev.id == "billing";
+  });
+  std::cout << "  billing now runs on " << node_of(sys, *root, "billing")
+            << ", detected " << ms(std::chrono::steady_clock::now() - t0)
+            << " ms after the stop (heartbeat 250 ms + timeout 1500 ms)\n";
+  b.signal(SIGCONT);
+
+  std::cout << "\n3. the leaf of fragile (on C) crashes; fragile gives up and "
+               "escalates across the wire\n";
+  auto snap = trellis::snapshot(sys, *root);
+  if (auto leaf = snap ? find(*snap, "root/fragile/leaf") : nullptr)
+    self->send(leaf->actor, std::string{"crash"});
+  watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+    return ev.kind == trellis::lifecycle_kind::child_restarted
+           && ev.id == "fragile";
+  });
+
+  std::cout << "\nthe tree after all that:\n"
+            << to_text(*trellis::snapshot(sys, *root));
+  trellis::stop_supervisor(sys, *root);
+  for (auto& n : nodes) {
+    n.signal(SIGKILL);
+    waitpid(n.pid, nullptr, 0);
+  }
+  std::cout << "cluster: done\n";
+  return 0;
+}

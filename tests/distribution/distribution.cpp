@@ -1,0 +1,283 @@
+// Multi-process tests of distributed supervision: trellis_node processes on
+// loopback, children placed across them, nodes killed, stopped and brought
+// back. Every bound is generous (`patience`); nothing asserts a speed.
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "node_process.hpp"
+#include "test_support.hpp"
+
+using namespace std::chrono_literals;
+using namespace trellis;
+using trellis::test::node_process;
+using trellis::test::patience;
+
+namespace {
+
+// Short enough that a stopped node is noticed within seconds, long enough
+// for a loaded machine not to lose a healthy one.
+const std::vector<std::string> trellis_node_args{"--port=0", "--heartbeat-ms=200",
+                                         "--timeout-ms=1500"};
+
+node_config test_node_config() {
+  node_config x;
+  x.heartbeat_interval = 200ms;
+  x.connection_timeout = 1500ms;
+  x.spawn_timeout = 2s;
+  return x;
+}
+
+struct dist_config : caf::actor_system_config {
+  dist_config() {
+    configure_node(*this, test_node_config());
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+// Without middleman heartbeats: only health checks can find a hung node.
+struct no_heartbeat_config : caf::actor_system_config {
+  no_heartbeat_config() {
+    auto x = test_node_config();
+    x.heartbeat_interval = caf::timespan{0};
+    configure_node(*this, x);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+template <class Config = dist_config>
+struct dist_fixture {
+  std::vector<std::string> node_args = trellis_node_args;
+  Config cfg;
+  caf::actor_system sys{cfg};
+
+  std::unique_ptr<node_process> start_node_process(uint16_t port = 0) {
+    auto args = node_args;
+    args[0] = "--port=" + std::to_string(port);
+    return std::make_unique<node_process>(TRELLIS_NODE_EXE, args);
+  }
+
+  /// Waits until `pred` holds for the child `id` of `sup`, or patience ends.
+  bool eventually(const caf::actor& sup, const std::string& id,
+                  const std::function<bool(const child_info&)>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto xs = which_children(sys, sup))
+        for (auto& x : *xs)
+          if (x.id == id && pred(x))
+            return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  child_info info(const caf::actor& sup, const std::string& id) {
+    auto xs = which_children(sys, sup);
+    REQUIRE(xs);
+    for (auto& x : *xs)
+      if (x.id == id)
+        return x;
+    FAIL("no child " << id);
+    return {};
+  }
+
+  std::string ping(const caf::actor& who) {
+    caf::scoped_actor self{sys};
+    std::string result;
+    self->request(who, patience, std::string{"ping"})
+      .receive([&](std::string& x) { result = std::move(x); },
+               [&](caf::error& err) { result = sys.render(err); });
+    return result;
+  }
+};
+
+bool running_on(const child_info& x, const std::string& node) {
+  return x.state == child_state::running && x.node == node;
+}
+
+} // namespace
+
+TEST_CASE("remote children run on their first node, watched like local ones",
+          "[distribution]") {
+  dist_fixture<> f;
+  auto a = f.start_node_process();
+  auto b = f.start_node_process();
+  auto c = f.start_node_process();
+  auto tree = supervisor("root")
+                .strategy(strategy::one_for_one)
+                .intensity(10)
+                .period(30s)
+                .child(remote_worker("w1", "pinger")
+                         .on_nodes({a->address(), b->address()}))
+                .child(remote_worker("w2", "pinger")
+                         .on_nodes({b->address(), c->address()}))
+                .child(remote_worker("w3", "pinger")
+                         .on_nodes({c->address(), a->address()}));
+  auto root = start_supervisor(f.sys, tree);
+  REQUIRE(root);
+  CHECK(f.info(*root, "w1").node == a->address());
+  CHECK(f.info(*root, "w2").node == b->address());
+  CHECK(f.info(*root, "w3").node == c->address());
+  CHECK(f.ping(f.info(*root, "w1").actor) == "pong 1");
+  auto snap = snapshot(f.sys, *root);
+  REQUIRE(snap);
+  CHECK(to_json(*snap).find("\"node\":\"" + b->address() + "\"")
+        != std::string::npos);
+  CHECK(to_text(*snap).find("node=" + c->address()) != std::string::npos);
+  SECTION("a killed node's child restarts on its next node") {
+    a->kill();
+    CHECK(f.eventually(*root, "w1", [&](const child_info& x) {
+      return running_on(x, b->address());
+    }));
+    auto w1 = f.info(*root, "w1");
+    CHECK(w1.restart_count == 1);
+    CHECK(w1.last_exit_reason.find("node_down") != std::string::npos);
+    CHECK(f.ping(w1.actor) == "pong 1");
+    // The others did not notice.
+    CHECK(f.info(*root, "w2").restart_count == 0);
+  }
+  SECTION("a stopped node is found by the heartbeat and its child moves") {
+    c->signal(SIGSTOP);
+    CHECK(f.eventually(*root, "w3", [&](const child_info& x) {
+      return running_on(x, a->address());
+    }));
+    CHECK(f.info(*root, "w3").last_exit_reason.find("node_down")
+          != std::string::npos);
+    c->signal(SIGCONT);
+    CHECK(f.info(*root, "w2").node == b->address());
+  }
+  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// Nodes a and b, and a tree whose child `w` prefers a to b; a is killed,
+/// `w` moves to b, and then a comes back on its old port.
+struct node_returns {
+  dist_fixture<> f;
+  std::unique_ptr<node_process> a = f.start_node_process();
+  std::unique_ptr<node_process> b = f.start_node_process();
+  std::string addr_a = a->address();
+  caf::actor root;
+
+  explicit node_returns(bool takeover) {
+    auto tree = supervisor("root").intensity(10).period(30s).child(
+      remote_worker("w", "pinger")
+        .on_nodes({addr_a, b->address()})
+        .takeover(takeover));
+    auto sup = start_supervisor(f.sys, tree);
+    REQUIRE(sup);
+    root = *sup;
+    auto port_a = a->port();
+    a->kill();
+    REQUIRE(f.eventually(root, "w", [&](const child_info& x) {
+      return running_on(x, b->address());
+    }));
+    a = f.start_node_process(port_a);
+  }
+
+  bool back_on_a() {
+    return f.eventually(root, "w", [&](const child_info& x) {
+      return running_on(x, addr_a);
+    });
+  }
+};
+
+} // namespace
+
+TEST_CASE("a node that comes back takes children again", "[distribution]") {
+  node_returns t{false};
+  t.b->kill();
+  CHECK(t.back_on_a());
+  CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
+  CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("with takeover, a child moves back when its preferred node returns",
+          "[distribution]") {
+  node_returns t{true};
+  CHECK(t.back_on_a());
+  // Node b still runs, so the move was planned, not a failure.
+  CHECK(t.f.info(t.root, "w").last_exit_reason.find("node_down")
+        == std::string::npos);
+  CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
+  CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a remote subtree that gives up escalates across the wire",
+          "[distribution]") {
+  dist_fixture<> f;
+  auto a = f.start_node_process();
+  auto tree = supervisor("root").intensity(10).period(30s).child(
+    remote_supervisor("fragile", "fragile").on_nodes({a->address()}));
+  auto root = start_supervisor(f.sys, tree);
+  REQUIRE(root);
+  auto snap = snapshot(f.sys, *root);
+  REQUIRE(snap);
+  auto leaf = find(*snap, "root/fragile/leaf");
+  REQUIRE(leaf != nullptr);
+  CHECK(leaf->node == a->address());
+  // The leaf crashes; its supervisor (intensity 0) gives up; that exit
+  // crosses the wire as the failure of root's child `fragile`.
+  caf::anon_send(leaf->actor, std::string{"crash"});
+  CHECK(f.eventually(*root, "fragile", [](const child_info& x) {
+    return x.restart_count == 1 && x.state == child_state::running;
+  }));
+  CHECK(f.info(*root, "fragile").last_exit_reason.find(
+          "reached_max_restart_intensity")
+        != std::string::npos);
+  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a remote start that cannot succeed fails like a local one",
+          "[distribution]") {
+  dist_fixture<> f;
+  auto a = f.start_node_process();
+  SECTION("a type the node does not host") {
+    auto tree = supervisor("root").child(
+      remote_worker("w", "no-such-type").on_nodes({a->address()}));
+    auto root = start_supervisor(f.sys, tree);
+    REQUIRE(!root);
+    CHECK(is(root.error(), errc::failed_to_start_child));
+    auto text = f.sys.render(root.error());
+    CHECK(text.find("no-such-type") != std::string::npos);
+    CHECK(text.find(a->address()) != std::string::npos);
+  }
+  SECTION("no node is reachable") {
+    auto gone = f.start_node_process();
+    auto addr = gone->address();
+    gone->kill();
+    auto tree = supervisor("root").child(
+      remote_worker("w", "pinger").on_nodes({addr}));
+    auto root = start_supervisor(f.sys, tree);
+    REQUIRE(!root);
+    CHECK(f.sys.render(root.error()).find(addr) != std::string::npos);
+  }
+}
+
+TEST_CASE("health checks across the wire find a hung node without heartbeats",
+          "[distribution]") {
+  dist_fixture<no_heartbeat_config> f;
+  f.node_args = {"--port=0", "--heartbeat-ms=0"};
+  auto a = f.start_node_process();
+  auto b = f.start_node_process();
+  auto tree = supervisor("root").intensity(10).period(30s).child(
+    remote_worker("w", "pinger")
+      .on_nodes({a->address(), b->address()})
+      .health_check(health_check{200ms, 300ms, 2}));
+  auto root = start_supervisor(f.sys, tree);
+  REQUIRE(root);
+  REQUIRE(f.info(*root, "w").node == a->address());
+  a->signal(SIGSTOP);
+  CHECK(f.eventually(*root, "w", [&](const child_info& x) {
+    return running_on(x, b->address());
+  }));
+  CHECK(f.info(*root, "w").last_exit_reason.find("hung") != std::string::npos);
+  a->signal(SIGCONT);
+  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+}
+

@@ -1,0 +1,119 @@
+#pragma once
+
+// A trellis_node child process for multi-process tests. Each node dies with
+// the test process (PR_SET_PDEATHSIG), even when the test crashes or ctest
+// kills it for a timeout, and with this object otherwise: no test leaves a
+// node behind.
+
+#include <csignal>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+namespace trellis::test {
+
+class node_process {
+public:
+  /// Starts `exe` with `args` and waits until it prints its port.
+  node_process(const std::string& exe, std::vector<std::string> args) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe failed");
+    auto parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent)
+        _exit(1); // The test died before prctl.
+      setpgid(0, 0);
+      dup2(fds[1], STDOUT_FILENO);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(exe.c_str()));
+      for (auto& x : args)
+        argv.push_back(const_cast<char*>(x.c_str()));
+      argv.push_back(nullptr);
+      execv(exe.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+    port_ = read_port();
+  }
+
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  ~node_process() {
+    kill();
+  }
+
+  uint16_t port() const noexcept {
+    return port_;
+  }
+
+  /// The node's address for `on_nodes`.
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(port_);
+  }
+
+  /// Sends `sig` (SIGSTOP, SIGCONT) to the node.
+  void signal(int sig) {
+    if (pid_ > 0)
+      ::kill(pid_, sig);
+  }
+
+  /// Kills the node and reaps it.
+  void kill() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    if (out_ >= 0) {
+      close(out_);
+      out_ = -1;
+    }
+  }
+
+private:
+  uint16_t read_port() {
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0)
+        continue;
+      char ch;
+      if (read(out_, &ch, 1) != 1)
+        break;
+      if (ch != '\n') {
+        line += ch;
+        continue;
+      }
+      const std::string prefix = "trellis-node port=";
+      if (line.compare(0, prefix.size(), prefix) == 0)
+        return static_cast<uint16_t>(std::stoul(line.substr(prefix.size())));
+      line.clear();
+    }
+    kill();
+    throw std::runtime_error("the node did not print its port");
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  uint16_t port_ = 0;
+};
+
+} // namespace trellis::test
