@@ -13,7 +13,7 @@ caf::error child_spec::validate() const {
   if (id_.find('/') != std::string::npos)
     return make_error(errc::invalid_spec, "id",
                       "'" + id_ + "' must not contain '/' (paths use it)");
-  if (!start_)
+  if (!d_->start)
     return make_error(errc::invalid_spec, "start",
                       "child '" + id_ + "' has no factory");
   auto sd = shutdown();
@@ -21,8 +21,8 @@ caf::error child_spec::validate() const {
       && sd.time() < caf::timespan{0})
     return make_error(errc::invalid_spec, "shutdown",
                       "child '" + id_ + "' has a negative timeout");
-  if (health_check_) {
-    auto& hc = *health_check_;
+  if (d_->health_check) {
+    auto& hc = *d_->health_check;
     if (hc.interval() <= caf::timespan{0} || hc.timeout() <= caf::timespan{0})
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_
@@ -32,7 +32,7 @@ caf::error child_spec::validate() const {
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_ + "' needs max_missed of at least 1");
     if (hc.kind() == trellis::health_check::probe::readiness
-        && type_ == child_type::supervisor)
+        && d_->type == child_type::supervisor)
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_
                           + "' is a supervisor, which has no readiness "
@@ -40,52 +40,52 @@ caf::error child_spec::validate() const {
   }
   // Bounds keep the delay arithmetic far from overflow; `!(a <= b)` also
   // rejects a NaN jitter.
-  if (backoff_
-      && (backoff_->min() <= caf::timespan{0} || backoff_->max() < backoff_->min()
-          || backoff_->max() > std::chrono::hours(24 * 365)
-          || !(backoff_->jitter() >= 0 && backoff_->jitter() <= 1)
-          || backoff_->reset_after() < caf::timespan{0}))
+  if (d_->backoff
+      && (d_->backoff->min() <= caf::timespan{0} || d_->backoff->max() < d_->backoff->min()
+          || d_->backoff->max() > std::chrono::hours(24 * 365)
+          || !(d_->backoff->jitter() >= 0 && d_->backoff->jitter() <= 1)
+          || d_->backoff->reset_after() < caf::timespan{0}))
     return make_error(errc::invalid_spec, "backoff",
                       "child '" + id_
                         + "' needs 0 < min <= max <= 1 year, a jitter "
                           "between 0 and 1, and a non-negative reset_after");
-  if (quarantine_after_ > 0 && type_ == child_type::supervisor)
+  if (d_->quarantine_after > 0 && d_->type == child_type::supervisor)
     return make_error(errc::invalid_spec, "quarantine_after",
                       "child '" + id_
                         + "' is a supervisor; only workers quarantine "
                           "messages");
-  if (significant_ && restart_ == trellis::restart::permanent)
+  if (d_->significant && d_->restart == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_
                         + "' is permanent; only transient and temporary "
                           "children may be significant");
   if (auto err = validate_placement())
     return err;
-  if (nested_)
-    return nested_->validate();
+  if (d_->nested)
+    return d_->nested->validate();
   return caf::none;
 }
 
 caf::error child_spec::validate_placement() const {
-  if (!placed_ && remote_type_.empty())
+  if (!d_->placed && d_->remote_type.empty())
     return caf::none;
-  if (!placed_)
+  if (!d_->placed)
     return make_error(errc::invalid_spec, "nodes",
                       "remote child '" + id_
                         + "' needs on_nodes({\"host:port\", ...})");
-  if (remote_type_.empty())
+  if (d_->remote_type.empty())
     return make_error(errc::invalid_spec, "remote_type",
                       "child '" + id_
                         + "' is placed on nodes but has no remote type "
                           "name (use remote_worker)");
-  if (nodes_.empty())
+  if (d_->nodes.empty())
     return make_error(errc::invalid_spec, "nodes",
                       "child '" + id_ + "' has an empty list of nodes");
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    if (!parse_node_address(nodes_[i]))
+  for (size_t i = 0; i < d_->nodes.size(); ++i)
+    if (!parse_node_address(d_->nodes[i]))
       return make_error(errc::invalid_spec,
                         "nodes[" + std::to_string(i) + "]",
-                        "child '" + id_ + "': '" + nodes_[i]
+                        "child '" + id_ + "': '" + d_->nodes[i]
                           + "' is not host:port");
   return caf::none;
 }

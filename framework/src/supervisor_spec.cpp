@@ -35,7 +35,7 @@ child_spec supervisor_spec::as_child() const {
                         ctx.system(), *nested, ctx.path(), ctx.feed());
                     }};
   result.type(child_type::supervisor);
-  result.nested_ = std::move(nested);
+  result.mut().nested = std::move(nested);
   return result;
 }
 

@@ -45,10 +45,25 @@ class child_spec {
 public:
   child_spec() = default;
 
-  /// A worker child with the given id and factory.
-  child_spec(std::string id, child_factory start)
-    : id_(std::move(id)), start_(std::move(start)) {
+  child_spec(const child_spec&) = default;
+  child_spec& operator=(const child_spec&) = default;
+
+  /// Moves share the data rather than leave the source without any, so that
+  /// a moved-from spec still answers its getters.
+  child_spec(child_spec&& other) noexcept
+    : id_(std::move(other.id_)), d_(other.d_) {
     // nop
+  }
+
+  child_spec& operator=(child_spec&& other) noexcept {
+    id_ = std::move(other.id_);
+    d_ = other.d_;
+    return *this;
+  }
+
+  /// A worker child with the given id and factory.
+  child_spec(std::string id, child_factory start) : id_(std::move(id)) {
+    d_->start = std::move(start);
   }
 
   /// Returns the id, unique within the supervisor.
@@ -64,108 +79,108 @@ public:
 
   /// Returns the factory.
   const child_factory& start() const noexcept {
-    return start_;
+    return d_->start;
   }
 
   /// Sets the factory.
   child_spec& start(child_factory x) {
-    start_ = std::move(x);
+    mut().start = std::move(x);
     return *this;
   }
 
   /// Returns when the child gets restarted.
   trellis::restart restart() const noexcept {
-    return restart_;
+    return d_->restart;
   }
 
   /// Sets when the child gets restarted.
-  child_spec& restart(trellis::restart x) noexcept {
-    restart_ = x;
+  child_spec& restart(trellis::restart x) {
+    mut().restart = x;
     return *this;
   }
 
   /// Returns how the child is stopped: the explicit policy, or the default
   /// for its type.
   trellis::shutdown shutdown() const noexcept {
-    if (shutdown_)
-      return *shutdown_;
-    return type_ == child_type::supervisor
+    if (d_->shutdown)
+      return *d_->shutdown;
+    return d_->type == child_type::supervisor
              ? trellis::shutdown::infinity()
              : trellis::shutdown::timeout(std::chrono::seconds(5));
   }
 
   /// Sets how the child is stopped.
-  child_spec& shutdown(trellis::shutdown x) noexcept {
-    shutdown_ = x;
+  child_spec& shutdown(trellis::shutdown x) {
+    mut().shutdown = x;
     return *this;
   }
 
   /// Returns whether the child is a worker or a supervisor.
   child_type type() const noexcept {
-    return type_;
+    return d_->type;
   }
 
   /// Sets whether the child is a worker or a supervisor.
-  child_spec& type(child_type x) noexcept {
-    type_ = x;
+  child_spec& type(child_type x) {
+    mut().type = x;
     return *this;
   }
 
   /// Returns whether the child is significant for its supervisor's
   /// `auto_shutdown` (OTP's `significant`, default false).
   bool significant() const noexcept {
-    return significant_;
+    return d_->significant;
   }
 
   /// Marks the child significant: when it ends by itself, its supervisor may
   /// shut down (see `trellis::auto_shutdown`). Only transient and temporary
   /// children may be significant, and only under a supervisor whose
   /// auto_shutdown is not `never`.
-  child_spec& significant(bool x) noexcept {
-    significant_ = x;
+  child_spec& significant(bool x) {
+    mut().significant = x;
     return *this;
   }
 
   /// Returns the child's health check, if it has one.
   const std::optional<trellis::health_check>& health_check() const noexcept {
-    return health_check_;
+    return d_->health_check;
   }
 
   /// Makes the supervisor probe the child while it runs; a child that
   /// misses the checks is killed and handled as failed (see
   /// `trellis::health_check`).
-  child_spec& health_check(trellis::health_check x) noexcept {
-    health_check_ = x;
+  child_spec& health_check(trellis::health_check x) {
+    mut().health_check = x;
     return *this;
   }
 
   /// Returns the child's restart backoff, if it has one.
   const std::optional<restart_backoff>& backoff() const noexcept {
-    return backoff_;
+    return d_->backoff;
   }
 
   /// Delays the child's restarts exponentially (see `restart_backoff`).
-  child_spec& backoff(restart_backoff x) noexcept {
-    backoff_ = x;
+  child_spec& backoff(restart_backoff x) {
+    mut().backoff = x;
     return *this;
   }
 
   /// Returns the child's decider, if any.
   const trellis::decider& decider() const noexcept {
-    return decider_;
+    return d_->decider;
   }
 
   /// Lets `f` decide, from each exit reason, whether the child is
   /// restarted, left stopped, or its supervisor gives up (see `decision`);
   /// it replaces OTP's rules by restart type for this child.
   child_spec& decider(trellis::decider f) {
-    decider_ = std::move(f);
+    mut().decider = std::move(f);
     return *this;
   }
 
   /// Returns whether the child runs on a thread of its own.
   bool detached() const noexcept {
-    return detached_;
+    return d_->detached;
   }
 
   /// Runs the child on a thread of its own (CAF's `detached`), when its
@@ -173,8 +188,8 @@ public:
   /// detached child stuck in a handler blocks only its own thread, never
   /// the scheduler's, so the rest of the system and its own replacement keep
   /// running. Costs a thread per child.
-  child_spec& detached(bool x) noexcept {
-    detached_ = x;
+  child_spec& detached(bool x) {
+    mut().detached = x;
     return *this;
   }
 
@@ -182,20 +197,20 @@ public:
   /// supervisor's memory store (see `trellis::checkpoint`).
   const std::shared_ptr<trellis::checkpoint_store>&
   checkpoint_store() const noexcept {
-    return checkpoint_store_;
+    return d_->checkpoint_store;
   }
 
   /// Keeps the child's checkpoints in `x`, e.g. a
   /// `make_file_checkpoint_store(dir)` so that they survive the process.
   child_spec& checkpoint_store(std::shared_ptr<trellis::checkpoint_store> x) {
-    checkpoint_store_ = std::move(x);
+    mut().checkpoint_store = std::move(x);
     return *this;
   }
 
   /// Returns after how many crashes in a row on the same message that
   /// message is quarantined; 0 (the default) never quarantines.
   size_t quarantine_after() const noexcept {
-    return quarantine_after_;
+    return d_->quarantine_after;
   }
 
   /// Quarantines a message that crashes the child `k` times in a row: later
@@ -205,15 +220,15 @@ public:
   /// Needs the child spawned through `child_context::spawn` (as `worker`
   /// does); a supervisor child cannot have it. The crashes still count
   /// against the restart intensity.
-  child_spec& quarantine_after(size_t k) noexcept {
-    quarantine_after_ = k;
+  child_spec& quarantine_after(size_t k) {
+    mut().quarantine_after = k;
     return *this;
   }
 
   /// Returns the nodes the child may run on, as `host:port`, most preferred
   /// first; empty for a local child.
   const std::vector<std::string>& nodes() const noexcept {
-    return nodes_;
+    return d_->nodes;
   }
 
   /// Places a remote child (see `remote_worker`) on the first live node of
@@ -221,40 +236,40 @@ public:
   /// the next live one (failover). Unlike OTP, where failover belongs to
   /// distributed applications, here it is a property of the child spec.
   child_spec& on_nodes(std::vector<std::string> xs) {
-    nodes_ = std::move(xs);
-    placed_ = true;
+    mut().nodes = std::move(xs);
+    mut().placed = true;
     return *this;
   }
 
   /// Returns whether a remote child moves back to a more preferred node once
   /// that node is reachable again (OTP's takeover); default false.
   bool takeover() const noexcept {
-    return takeover_;
+    return d_->takeover;
   }
 
   /// Moves a remote child back to a more preferred node when it returns.
-  child_spec& takeover(bool x) noexcept {
-    takeover_ = x;
+  child_spec& takeover(bool x) {
+    mut().takeover = x;
     return *this;
   }
 
   /// Returns the actor type name a remote child is spawned as on its node,
   /// or empty for a local child.
   const std::string& remote_type() const noexcept {
-    return remote_type_;
+    return d_->remote_type;
   }
 
   /// Sets the actor type name a remote child is spawned as (registered on
   /// the node with `add_remote_type`); set by `remote_worker`.
   child_spec& remote_type(std::string x) {
-    remote_type_ = std::move(x);
+    mut().remote_type = std::move(x);
     return *this;
   }
 
   /// Returns the spec of the supervisor this child runs, if it is one built
   /// by `supervisor_spec::as_child`, or null.
   const std::shared_ptr<const supervisor_spec>& nested() const noexcept {
-    return nested_;
+    return d_->nested;
   }
 
   /// Checks the spec: a non-empty id without '/', a factory, a non-negative
@@ -271,23 +286,37 @@ public:
 private:
   caf::error validate_placement() const;
 
+  /// Everything but the id, shared between copies until one is changed:
+  /// a dynamic supervisor's children copy one template, so that each costs
+  /// an id and a pointer rather than a whole spec.
+  struct data {
+    child_factory start;
+    trellis::restart restart = trellis::restart::permanent;
+    std::optional<trellis::shutdown> shutdown;
+    child_type type = child_type::worker;
+    bool significant = false;
+    bool detached = false;
+    std::optional<trellis::health_check> health_check;
+    std::optional<restart_backoff> backoff;
+    trellis::decider decider;
+    std::shared_ptr<trellis::checkpoint_store> checkpoint_store;
+    size_t quarantine_after = 0;
+    std::shared_ptr<const supervisor_spec> nested;
+    std::vector<std::string> nodes;
+    bool placed = false;
+    bool takeover = false;
+    std::string remote_type;
+  };
+
+  /// Returns the data for a change, copied first if another spec shares it.
+  data& mut() {
+    if (d_.use_count() > 1)
+      d_ = std::make_shared<data>(*d_);
+    return *d_;
+  }
+
   std::string id_;
-  child_factory start_;
-  trellis::restart restart_ = trellis::restart::permanent;
-  std::optional<trellis::shutdown> shutdown_;
-  child_type type_ = child_type::worker;
-  bool significant_ = false;
-  bool detached_ = false;
-  std::optional<trellis::health_check> health_check_;
-  std::optional<restart_backoff> backoff_;
-  trellis::decider decider_;
-  std::shared_ptr<trellis::checkpoint_store> checkpoint_store_;
-  size_t quarantine_after_ = 0;
-  std::shared_ptr<const supervisor_spec> nested_;
-  std::vector<std::string> nodes_;
-  bool placed_ = false;
-  bool takeover_ = false;
-  std::string remote_type_;
+  std::shared_ptr<data> d_ = std::make_shared<data>();
 
   friend class supervisor_spec;
 };

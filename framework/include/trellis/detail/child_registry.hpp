@@ -22,6 +22,10 @@ namespace trellis::detail {
 
 /// What a supervisor keeps of one child.
 struct child {
+  explicit child(child_spec x) : spec(std::move(x)) {
+    // nop
+  }
+
   child_spec spec;
   /// The child's path, `<supervisor path>/<id>`, built once.
   std::string path;
@@ -74,8 +78,7 @@ public:
   /// Appends a child; its id must not be present yet.
   iterator add(child_spec spec) {
     auto id = spec.id();
-    auto i = children_.insert(children_.end(), child{});
-    i->spec = std::move(spec);
+    auto i = children_.emplace(children_.end(), std::move(spec));
     i->path = prefix_ + id;
     by_id_.emplace(std::move(id), i);
     return i;
