@@ -74,3 +74,21 @@ TEST_CASE("child specs have OTP's defaults", "[spec]") {
   CHECK(to_string(strategy::rest_for_one) == "rest_for_one");
   CHECK(to_string(restart::transient) == "transient");
 }
+
+TEST_CASE("copies of a child spec are independent values", "[spec]") {
+  // Copies share their data until one changes (copy on write).
+  auto original = ok("a").restart(restart::transient).quarantine_after(2);
+  auto copy = original;
+  copy.id("b").restart(restart::temporary).on_nodes({"127.0.0.1:4000"});
+  CHECK(original.id() == "a");
+  CHECK(original.restart() == restart::transient);
+  CHECK(original.nodes().empty());
+  CHECK(copy.id() == "b");
+  CHECK(copy.restart() == restart::temporary);
+  CHECK(copy.quarantine_after() == 2);
+  CHECK(copy.nodes() == std::vector<std::string>{"127.0.0.1:4000"});
+  // A moved-from spec still answers.
+  auto moved = std::move(copy);
+  CHECK(moved.restart() == restart::temporary);
+  CHECK(copy.restart() == restart::temporary); // NOLINT(bugprone-use-after-move)
+}
