@@ -127,6 +127,13 @@ caf::behavior supervisor_actor::make_behavior() {
           restart(c);
       });
     },
+    [this](started_atom) {
+      // A child's initialization is done (see `crash_handled`).
+      auto who = caf::actor_cast<caf::actor_addr>(current_sender());
+      auto i = starting_.find(who);
+      if (i != starting_.end())
+        on_started(who, i->second.token);
+    },
     [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
     [this](takeover_tick_atom) { on_takeover_tick(); },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
@@ -201,6 +208,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
                c->incarnation, incarnation, c->poison);
   if (!c->spec.nodes().empty())
     ctx.placement(c->spec.nodes(), lost_nodes_);
+  ctx.announce_start_to(address());
   auto res = start_or_fault(c, ctx);
   c->node = ctx.node();
   // A node that took a child is back.
@@ -232,26 +240,33 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   children_.bind(c, hdl);
   c->state = child_state::running;
   auto token = ++next_token_;
-  starting_ = pending_start{c, token, std::move(k)};
-  // A worker has started once it answers a system message, which CAF answers
-  // after the actor's initialization, without user code. A supervisor has
-  // started once all its children have.
-  auto on_error = [this, token](caf::error& err) {
-    if (!starting_ || starting_->token != token)
+  auto who = hdl.address();
+  starting_.emplace(who, pending_start{c, token, std::move(k)});
+  // An actor spawned through the context says when its initialization is
+  // done (see `crash_handled`).
+  if (ctx.announces_start(who))
+    return;
+  // Any other worker has started once it answers a system message, which CAF
+  // answers after the actor's initialization, without user code. A
+  // supervisor has started once all its children have.
+  auto started = [this, who, token] { on_started(who, token); };
+  auto on_error = [this, who, token](caf::error& err) {
+    auto i = starting_.find(who);
+    if (i == starting_.end() || i->second.token != token)
       return;
     // The actor died before answering: its down message tells why.
     if (err == caf::sec::request_receiver_down)
       return;
-    fail_start(std::move(err));
+    fail_start(who, std::move(err));
   };
   if (c->spec.type() == child_type::supervisor)
     request(hdl, caf::infinite, caf::get_atom::value, started_atom::value)
-      .then([this, token](caf::ok_atom) { on_started(token); }, on_error);
+      .then([started](caf::ok_atom) { started(); }, on_error);
   else
     request(hdl, caf::infinite, caf::sys_atom::value, caf::get_atom::value,
             std::string{"info"})
-      .then([this, token](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
-                          std::string&) { on_started(token); },
+      .then([started](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
+                      std::string&) { started(); },
             on_error);
 }
 
@@ -268,12 +283,14 @@ start_result supervisor_actor::start_or_fault(iterator c, child_context& ctx) {
   return call_factory(c->spec, ctx);
 }
 
-void supervisor_actor::on_started(uint64_t token) {
-  if (!starting_ || starting_->token != token)
+void supervisor_actor::on_started(const caf::actor_addr& who,
+                                  uint64_t token) {
+  auto i = starting_.find(who);
+  if (i == starting_.end() || i->second.token != token)
     return;
-  auto c = starting_->child;
-  auto k = std::move(starting_->k);
-  starting_.reset();
+  auto c = i->second.child;
+  auto k = std::move(i->second.k);
+  starting_.erase(i);
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
                         c->restart_count, c->node);
@@ -287,10 +304,12 @@ void supervisor_actor::on_started(uint64_t token) {
   k(caf::none);
 }
 
-void supervisor_actor::fail_start(caf::error reason) {
-  auto c = starting_->child;
-  auto k = std::move(starting_->k);
-  starting_.reset();
+void supervisor_actor::fail_start(const caf::actor_addr& who,
+                                  caf::error reason) {
+  auto i = starting_.find(who);
+  auto c = i->second.child;
+  auto k = std::move(i->second.k);
+  starting_.erase(i);
   c->state = child_state::restarting;
   if (c->handle) {
     // The actor may still run (it answered with an error): make sure it ends.
@@ -501,9 +520,9 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     finish_stop(c, std::move(msg.reason));
     return;
   }
-  if (starting_ && starting_->child == c) {
+  if (starting_.count(msg.source) > 0) {
     children_.unbind(c);
-    fail_start(std::move(msg.reason));
+    fail_start(msg.source, std::move(msg.reason));
     return;
   }
   child_exited(c, std::move(msg.reason));
@@ -521,11 +540,13 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
     return;
   // Decide now, or after the current operation, unless something (such as
   // terminate_child) decided for this child in between.
-  when_idle([this, id = c->spec.id()] {
-    auto i = children_.find(id);
-    if (!shutting_down_ && i != children_.end() && i->exit_pending)
-      handle_exit(i);
-  });
+  when_idle(
+    [this, id = c->spec.id()] {
+      auto i = children_.find(id);
+      if (!shutting_down_ && i != children_.end() && i->exit_pending)
+        handle_exit(i);
+    },
+    restarts_alone());
 }
 
 void supervisor_actor::handle_exit(iterator c) {
@@ -650,7 +671,8 @@ void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
 }
 
 void supervisor_actor::restart_group(iterator c) {
-  busy_ = true;
+  auto overlapping = restarts_alone();
+  begin_operation(overlapping);
   auto affected = std::make_shared<std::vector<iterator>>();
   switch (spec_.strategy()) {
     case strategy::one_for_one:
@@ -668,7 +690,7 @@ void supervisor_actor::restart_group(iterator c) {
   }
   auto to_stop = std::make_shared<std::vector<iterator>>(affected->rbegin(),
                                                          affected->rend());
-  stop_group(to_stop, 0, guarded([this, c, affected] {
+  stop_group(to_stop, 0, guarded([this, c, affected, overlapping] {
                // Temporary bystanders are not restarted (OTP drops them).
                for (auto& i : *affected) {
                  if (i != c && i->spec.restart() == restart::temporary) {
@@ -682,7 +704,8 @@ void supervisor_actor::restart_group(iterator c) {
                }
                start_group(
                  affected, 0,
-                 guarded([this, c, affected](iterator failed, caf::error err) {
+                 guarded([this, c, affected, overlapping](iterator failed,
+                                                          caf::error err) {
                    if (failed != children_.end()) {
                      report::start_error(system(), path_, failed->spec.id(),
                                          err, failed->restart_count);
@@ -696,16 +719,40 @@ void supervisor_actor::restart_group(iterator c) {
                      c->state = child_state::restarting;
                      send(this, try_again_atom::value, c->spec.id());
                    }
-                   operation_done();
+                   end_operation(overlapping);
                  }));
              }));
 }
 
-void supervisor_actor::when_idle(std::function<void()> f) {
-  if (busy_ && !shutting_down_)
-    waiting_.emplace_back(std::move(f));
+bool supervisor_actor::restarts_alone() const {
+  return spec_.strategy() == strategy::one_for_one
+         || spec_.strategy() == strategy::simple_one_for_one;
+}
+
+void supervisor_actor::when_idle(std::function<void()> f, bool may_overlap) {
+  // Overlapping work may pass a running operation only if it is of its kind
+  // and nothing queued would be overtaken.
+  auto may_run = !busy_
+                 || (may_overlap && overlapping_ > 0 && waiting_.empty());
+  if (!may_run && !shutting_down_)
+    waiting_.push_back(waiting_op{may_overlap, std::move(f)});
   else
     f();
+}
+
+void supervisor_actor::begin_operation(bool overlapping) {
+  busy_ = true;
+  if (overlapping)
+    ++overlapping_;
+}
+
+void supervisor_actor::end_operation(bool overlapping) {
+  if (!overlapping) {
+    operation_done();
+    return;
+  }
+  if (--overlapping_ == 0)
+    operation_done();
 }
 
 void supervisor_actor::operation_done() {
@@ -716,8 +763,9 @@ void supervisor_actor::operation_done() {
   if (draining_)
     return;
   draining_ = true;
-  while (!busy_ && !shutting_down_ && !waiting_.empty()) {
-    auto f = std::move(waiting_.front());
+  while (!shutting_down_ && !waiting_.empty()
+         && (!busy_ || (overlapping_ > 0 && waiting_.front().may_overlap))) {
+    auto f = std::move(waiting_.front().f);
     waiting_.pop_front();
     f();
   }
@@ -731,7 +779,8 @@ void supervisor_actor::shutdown(caf::error reason) {
   busy_ = true;
   // Drop the continuations of whatever operation was running.
   ++generation_;
-  starting_.reset();
+  starting_.clear();
+  overlapping_ = 0;
   if (!started_ && !start_failure_)
     start_failure_ = reason;
   refuse_waiting(shutting_down_error());
@@ -831,6 +880,13 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
   // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
   abandoned_.emplace(c->handle.address(), c->handle);
+  if (starting_.count(c->handle.address()) > 0) {
+    // Not started yet: its start fails instead.
+    auto who = c->handle.address();
+    children_.unbind(c);
+    fail_start(who, std::move(reason));
+    return;
+  }
   // A remote child that stops answering most likely has a hung node.
   if (!c->node.empty())
     lose_node(c->node);
@@ -922,14 +978,14 @@ void supervisor_actor::refuse_waiting(const caf::error& reason) {
   // Every request got a promise; none may be left unanswered, or a caller
   // with an infinite timeout would wait forever.
   shutting_down_ = true;
-  if (op_reply_) {
-    op_reply_->deliver(reason);
-    op_reply_.reset();
-  }
+  auto replies = std::move(open_replies_);
+  open_replies_.clear();
+  for (auto& kvp : replies)
+    kvp.second.rp.deliver(reason);
   auto waiting = std::move(waiting_);
   waiting_.clear();
-  for (auto& f : waiting)
-    f();
+  for (auto& x : waiting)
+    x.f();
   for (auto& kvp : open_snapshots_)
     kvp.second.deliver(reason);
   open_snapshots_.clear();

@@ -44,6 +44,12 @@ using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 /// `start_child` requests.) Snapshots and lookups only read, so they are
 /// answered at once.
 ///
+/// One exception to one at a time: operations that start a single child
+/// and touch no other (a one_for_one restart, a dynamic supervisor's
+/// `start_child`) overlap with each other, so that a replacement's
+/// initialization does not hold up the next. They still wait for any other
+/// operation, and others wait for them, and arrival order still holds.
+///
 /// Children are monitored, not linked: in CAF an exit message unlinks its
 /// sender, so a child that is asked to stop would never report back through
 /// a link. Instead, `on_exit` kills whatever children remain, which gives
@@ -85,6 +91,19 @@ private:
     start_continuation k;
   };
 
+  /// Work queued until the supervisor is free for it.
+  struct waiting_op {
+    /// Whether it may run beside overlapping operations (see the class).
+    bool may_overlap;
+    std::function<void()> f;
+  };
+
+  /// A runtime API call in flight: its promise, and whether it overlaps.
+  struct open_reply {
+    caf::response_promise rp;
+    bool overlapping;
+  };
+
   struct parallel_stop {
     std::vector<iterator> children;
     size_t next = 0;
@@ -109,9 +128,11 @@ private:
   /// Calls `c`'s factory, unless fault injection armed its next start.
   start_result start_or_fault(iterator c, child_context& ctx);
 
-  void on_started(uint64_t token);
+  /// The start of the actor at `who` with `token` is complete.
+  void on_started(const caf::actor_addr& who, uint64_t token);
 
-  void fail_start(caf::error reason);
+  /// Fails the pending start of the actor at `who`.
+  void fail_start(const caf::actor_addr& who, caf::error reason);
 
   /// Starts `g[pos..]` in order. On failure, stops what this call started in
   /// reverse order, then calls `k(failed_child, reason)`; on success calls
@@ -146,36 +167,45 @@ private:
 
   // -- runtime API (supervisor_api.cpp) ---------------------------------------
 
-  /// Runs `f` now, or after the current operation.
-  void when_idle(std::function<void()> f);
+  /// Runs `f` now, or after the current operation; with `may_overlap`, also
+  /// now if only overlapping operations run and nothing waits.
+  void when_idle(std::function<void()> f, bool may_overlap = false);
 
-  /// Queues a request until the supervisor is idle, then runs `f(rp)`, which
-  /// answers through `rp` now or later; answers `errc::shutting_down` once
-  /// the supervisor stops.
+  /// Queues a request until the supervisor is free for it (see
+  /// `when_idle`), then runs `f(rp)`, which answers through `rp` now or
+  /// later; answers `errc::shutting_down` once the supervisor stops.
   template <class F>
-  caf::response_promise queue_request(F f) {
+  caf::response_promise queue_request(F f, bool may_overlap = false) {
     auto rp = make_response_promise();
-    when_idle([this, rp, f = std::move(f)]() mutable {
-      if (shutting_down_)
-        rp.deliver(shutting_down_error());
-      else
-        f(rp);
-    });
+    when_idle(
+      [this, rp, f = std::move(f)]() mutable {
+        if (shutting_down_)
+          rp.deliver(shutting_down_error());
+        else
+          f(rp);
+      },
+      may_overlap);
     return rp;
   }
 
   caf::error shutting_down_error() const;
 
-  /// Starts an API operation that answers through `rp` later.
-  void begin_reply(caf::response_promise rp);
+  /// Begins an operation; an overlapping one may run beside others of its
+  /// kind.
+  void begin_operation(bool overlapping);
 
-  /// Answers the pending API operation and ends it.
+  /// Starts an API operation that answers through `rp` later; returns the
+  /// token to answer with.
+  uint64_t begin_reply(caf::response_promise rp, bool overlapping = false);
+
+  /// Answers the API operation `op` and ends it.
   template <class T>
-  void reply(T&& x) {
-    auto rp = std::move(*op_reply_);
-    op_reply_.reset();
-    rp.deliver(std::forward<T>(x));
-    operation_done();
+  void reply(uint64_t op, T&& x) {
+    auto i = open_replies_.find(op);
+    auto entry = std::move(i->second);
+    open_replies_.erase(i);
+    entry.rp.deliver(std::forward<T>(x));
+    end_operation(entry.overlapping);
   }
 
   /// The runtime API's handlers, each for `make_behavior`.
@@ -186,7 +216,8 @@ private:
   void api_start_dynamic_child(caf::message args, caf::response_promise& rp);
 
   /// Starts a child just added by the API; drops it if the start fails.
-  void start_new_child(iterator c, caf::response_promise& rp);
+  void start_new_child(iterator c, caf::response_promise& rp,
+                       bool overlapping = false);
 
   void api_terminate_child(iterator c, caf::response_promise& rp);
 
@@ -280,6 +311,13 @@ private:
   /// Ends the current operation and runs what was queued during it.
   void operation_done();
 
+  /// Ends an operation begun by `begin_operation`.
+  void end_operation(bool overlapping);
+
+  /// Whether a restart touches only the child that exited (one_for_one), so
+  /// that restarts may overlap.
+  bool restarts_alone() const;
+
   /// Stops all children in reverse start order (all at once if dynamic),
   /// answers queued requests with `errc::shutting_down`, then exits with
   /// `reason`.
@@ -342,13 +380,17 @@ private:
   uint64_t next_token_ = 0;
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
-  std::optional<pending_start> starting_;
+  /// Starts waiting for their actor to finish initialization, by actor.
+  std::unordered_map<caf::actor_addr, pending_start> starting_;
+  /// Overlapping operations in flight (see the class).
+  size_t overlapping_ = 0;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;
   /// The stop watchdog's timer, if one is pending (token 0: none).
   uint64_t watchdog_token_ = 0;
   caf::actor_clock::time_point watchdog_due_;
-  std::deque<std::function<void()>> waiting_;
-  std::optional<caf::response_promise> op_reply_;
+  std::deque<waiting_op> waiting_;
+  /// API calls in flight, by token.
+  std::unordered_map<uint64_t, open_reply> open_replies_;
   bool draining_ = false;
   /// Incarnations declared unhealthy that have not exited yet: still
   /// monitored, and killed again if the supervisor exits first.

@@ -22,9 +22,12 @@ caf::message_handler supervisor_actor::api_handlers() {
       });
     },
     [this](start_child_atom, caf::message& args) -> caf::result<caf::actor> {
-      return queue_request([this, args = std::move(args)](auto& rp) mutable {
-        api_start_dynamic_child(std::move(args), rp);
-      });
+      // Dynamic children are independent: their starts may overlap.
+      return queue_request(
+        [this, args = std::move(args)](auto& rp) mutable {
+          api_start_dynamic_child(std::move(args), rp);
+        },
+        spec_.dynamic());
     },
     [this](terminate_child_atom,
            const std::string& id) -> caf::result<caf::ok_atom> {
@@ -100,9 +103,12 @@ caf::error supervisor_actor::no_child(const std::string& id) const {
 
 // -- operations ---------------------------------------------------------------
 
-void supervisor_actor::begin_reply(caf::response_promise rp) {
-  busy_ = true;
-  op_reply_ = std::move(rp);
+uint64_t supervisor_actor::begin_reply(caf::response_promise rp,
+                                       bool overlapping) {
+  begin_operation(overlapping);
+  auto op = ++next_token_;
+  open_replies_.emplace(op, open_reply{std::move(rp), overlapping});
+  return op;
 }
 
 void supervisor_actor::api_start_child(child_spec spec,
@@ -137,16 +143,17 @@ void supervisor_actor::api_start_dynamic_child(caf::message args,
   spec.id(spec.id() + '#' + std::to_string(++next_dynamic_id_));
   auto c = children_.add(std::move(spec));
   c->args = std::move(args);
-  start_new_child(c, rp);
+  start_new_child(c, rp, true);
 }
 
-void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp) {
-  begin_reply(std::move(rp));
-  start_child(c, guarded([this, c](caf::error err) {
+void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp,
+                                       bool overlapping) {
+  auto op = begin_reply(std::move(rp), overlapping);
+  start_child(c, guarded([this, c, op](caf::error err) {
                 if (err) {
                   // OTP drops the spec of a child that failed to start.
                   remove_child(c);
-                  reply(std::move(err));
+                  reply(op, std::move(err));
                   return;
                 }
                 caf::actor hdl = c->handle;
@@ -159,21 +166,21 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp) {
                 else if (c->spec.restart() == restart::temporary
                          && !c->spec.decider())
                   c->args = caf::message{};
-                reply(std::move(hdl));
+                reply(op, std::move(hdl));
               }));
 }
 
 void supervisor_actor::api_terminate_child(iterator c,
                                            caf::response_promise& rp) {
-  begin_reply(std::move(rp));
-  stop_child(c, guarded([this, c] {
+  auto op = begin_reply(std::move(rp));
+  stop_child(c, guarded([this, c, op] {
                // A decision on an earlier exit of this child is moot now.
                c->exit_pending = false;
                c->due_token = 0;
                c->state = child_state::stopped;
                if (spec_.dynamic() || c->spec.restart() == restart::temporary)
                  remove_child(c);
-               reply(caf::ok_atom::value);
+               reply(op, caf::ok_atom::value);
              }));
 }
 
@@ -188,14 +195,14 @@ void supervisor_actor::api_restart_child(const std::string& id,
     return rp.deliver(make_error(errc::running, path_, id));
   if (c->state == child_state::restarting)
     return rp.deliver(make_error(errc::restarting, path_, id));
-  begin_reply(std::move(rp));
-  start_child(c, guarded([this, c](caf::error err) {
+  auto op = begin_reply(std::move(rp));
+  start_child(c, guarded([this, c, op](caf::error err) {
                 if (err) {
                   c->state = child_state::stopped;
-                  reply(std::move(err));
+                  reply(op, std::move(err));
                   return;
                 }
-                reply(c->handle);
+                reply(op, c->handle);
               }));
 }
 

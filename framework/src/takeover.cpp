@@ -72,7 +72,7 @@ void supervisor_actor::take_over(const std::string& id,
     return;
   lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(), node),
                     lost_nodes_.end());
-  busy_ = true;
+  begin_operation(false);
   // A planned move, not a failure: it counts as a restart of the child but
   // not against the supervisor's intensity.
   stop_child(c, guarded([this, c] {
@@ -87,7 +87,7 @@ void supervisor_actor::take_over(const std::string& id,
                                c->state = child_state::restarting;
                                send(this, try_again_atom::value, c->spec.id());
                              }
-                             operation_done();
+                             end_operation(false);
                            }));
              }));
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,7 @@
 #include <caf/scheduled_actor.hpp>
 #include <caf/spawn_options.hpp>
 
+#include "trellis/atoms.hpp"
 #include "trellis/checkpoint.hpp"
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/crash_handler.hpp"
@@ -49,16 +51,31 @@ inline void install_handlers(caf::scheduled_actor* self) {
 }
 
 /// Wraps an actor implementation class so that Trellis' handlers are
-/// installed before it runs, and its child's poison-message quarantine (if
-/// any) sees every message first.
+/// installed before it runs, its child's poison-message quarantine (if any)
+/// sees every message first, and its supervisor (if any) learns when its
+/// initialization is done.
 template <class Impl>
 class crash_handled final : public Impl {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
-                         std::shared_ptr<quarantine> q, Ts&&... xs)
-    : Impl(cfg, std::forward<Ts>(xs)...), quarantine_(std::move(q)) {
+                         std::shared_ptr<quarantine> q,
+                         caf::actor_addr start_listener, Ts&&... xs)
+    : Impl(cfg, std::forward<Ts>(xs)...),
+      quarantine_(std::move(q)),
+      start_listener_(std::move(start_listener)) {
     install_handlers(this);
+  }
+
+  void initialize() override {
+    Impl::initialize();
+    // One message instead of the supervisor's start probe (a request and its
+    // answer), unless initialization ended the actor: then its down message
+    // tells why. An exception skips this, and the down message tells too.
+    if (start_listener_ && this->alive())
+      if (auto dest = caf::actor_cast<caf::actor>(start_listener_))
+        this->send(dest, started_atom::value);
+    start_listener_ = nullptr;
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
@@ -89,6 +106,8 @@ public:
 
 private:
   std::shared_ptr<quarantine> quarantine_;
+  /// A weak handle: a child must not keep its supervisor alive.
+  caf::actor_addr start_listener_;
 };
 
 } // namespace detail
@@ -176,9 +195,10 @@ public:
       caf::detail::init_fun_factory<wrapped, F> fac;
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
-        return sys_->spawn_class<wrapped, Os + caf::detached>(cfg,
-                                                              quarantine_);
-      return sys_->spawn_class<wrapped, Os>(cfg, quarantine_);
+        return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
+          cfg, quarantine_, start_listener_));
+      return announcing(
+        sys_->spawn_class<wrapped, Os>(cfg, quarantine_, start_listener_));
     } else {
       // A blocking actor runs on a thread of its own anyway.
       return sys_->spawn<Os>(std::move(fun), std::forward<Ts>(xs)...);
@@ -191,10 +211,11 @@ public:
             class... Ts>
   auto spawn(Ts&&... xs) const {
     if (detached_)
-      return sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-        quarantine_, std::forward<Ts>(xs)...);
-    return sys_->spawn<detail::crash_handled<Impl>, Os>(
-      quarantine_, std::forward<Ts>(xs)...);
+      return announcing(
+        sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
+          quarantine_, start_listener_, std::forward<Ts>(xs)...));
+    return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
+      quarantine_, start_listener_, std::forward<Ts>(xs)...));
   }
 
   /// Returns the nodes the child may run on, `host:port`, most preferred
@@ -256,6 +277,27 @@ private:
     return recovery_error_;
   }
 
+  /// Set by the supervisor: actors spawned through this context send it
+  /// `(started_atom)` once initialized.
+  void announce_start_to(caf::actor_addr supervisor) {
+    start_listener_ = std::move(supervisor);
+  }
+
+  /// Returns whether `x` was spawned through this context and will announce
+  /// its start to the supervisor.
+  bool announces_start(const caf::actor_addr& x) const {
+    return std::find(announcing_.begin(), announcing_.end(), x)
+           != announcing_.end();
+  }
+
+  /// Remembers `x` as an actor that announces its start.
+  template <class Handle>
+  Handle announcing(Handle x) const {
+    if (start_listener_)
+      announcing_.push_back(x.address());
+    return x;
+  }
+
   caf::actor_system* sys_;
   caf::actor supervisor_;
   std::string path_;
@@ -274,6 +316,8 @@ private:
   std::vector<std::string> nodes_;
   std::vector<std::string> lost_;
   std::string node_;
+  caf::actor_addr start_listener_;
+  mutable std::vector<caf::actor_addr> announcing_;
 };
 
 } // namespace trellis

@@ -1,0 +1,178 @@
+// Starts that touch one child only (one_for_one restarts, a dynamic
+// supervisor's start_child) overlap: the supervisor does not wait for one
+// new actor's initialization before it starts the next. Other operations
+// still run alone and in arrival order. On the deterministic scheduler, a
+// new actor initializes only when the test lets it run.
+
+#include <algorithm>
+#include <memory>
+
+#include "clock_fixture.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+
+namespace {
+
+caf::behavior idle(caf::event_based_actor*) {
+  return {[](int x) { return x; }};
+}
+
+/// A worker that counts its factory calls.
+child_spec counted(const std::string& id, std::shared_ptr<int> starts) {
+  return worker(id, [starts](child_context& ctx) -> start_result {
+    ++*starts;
+    return ctx.spawn(idle);
+  });
+}
+
+/// Runs only the jobs of the actors in `xs` (and what they enqueue for
+/// them), leaving every other actor, new ones included, unscheduled.
+void run_only(clock_fixture& f, std::vector<caf::actor> xs) {
+  std::vector<caf::resumable*> ptrs;
+  for (auto& x : xs)
+    ptrs.push_back(dynamic_cast<caf::resumable*>(
+      caf::actor_cast<caf::abstract_actor*>(x)));
+  f.sched.run_jobs_filtered([&](caf::resumable* job) {
+    return std::find(ptrs.begin(), ptrs.end(), job) != ptrs.end();
+  });
+}
+
+/// Stops `sup` while the fixture's scheduler still runs it.
+void stop(clock_fixture& f, const caf::actor& sup) {
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+} // namespace
+
+TEST_CASE("one_for_one restarts do not wait for each other's initialization",
+          "[supervisor][overlap]") {
+  clock_fixture f;
+  auto starts = std::make_shared<int>(0);
+  auto sup = spawn_supervisor(f.sys, supervisor("root")
+                                       .intensity(10)
+                                       .child(counted("a", starts))
+                                       .child(counted("b", starts)));
+  REQUIRE(sup);
+  f.sched.run();
+  auto before = f.children(*sup);
+  REQUIRE(*starts == 2);
+  caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
+  caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
+  run_only(f, {*sup, before[0].actor, before[1].actor});
+  // Both replacements exist though neither has run yet.
+  CHECK(*starts == 4);
+  f.sched.run();
+  auto after = f.children(*sup);
+  for (auto& x : after) {
+    CHECK(x.state == child_state::running);
+    CHECK(x.restart_count == 1);
+    CHECK(x.actor != before[0].actor);
+    CHECK(x.actor != before[1].actor);
+  }
+  stop(f, *sup);
+}
+
+TEST_CASE("a dynamic supervisor's starts do not wait for each other's "
+          "initialization",
+          "[supervisor][overlap][dynamic]") {
+  clock_fixture f;
+  auto starts = std::make_shared<int>(0);
+  auto sup = spawn_supervisor(f.sys,
+                              dynamic_supervisor("d", counted("w", starts)));
+  REQUIRE(sup);
+  f.sched.run();
+  for (int i = 0; i < 3; ++i)
+    f.self->send(*sup, start_child_atom::value, caf::message{});
+  run_only(f, {*sup});
+  CHECK(*starts == 3);
+  f.sched.run();
+  std::vector<caf::actor> started;
+  for (int i = 0; i < 3; ++i)
+    f.self->receive([&](caf::actor& x) { started.push_back(x); });
+  CHECK(f.children(*sup).size() == 3);
+  for (auto& x : started)
+    CHECK(x);
+  stop(f, *sup);
+}
+
+TEST_CASE("an operation that must run alone waits for overlapping starts, "
+          "and later exits wait for it",
+          "[supervisor][overlap]") {
+  clock_fixture f;
+  auto starts = std::make_shared<int>(0);
+  auto sup = spawn_supervisor(f.sys, supervisor("root")
+                                       .intensity(10)
+                                       .child(counted("a", starts))
+                                       .child(counted("b", starts)));
+  REQUIRE(sup);
+  f.sched.run();
+  auto before = f.children(*sup);
+  caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
+  run_only(f, {*sup, before[0].actor});
+  REQUIRE(*starts == 3); // a's replacement, not initialized yet
+  // which_children runs alone: it waits for a's start. b's exit arrives
+  // after it, so b's restart waits for it too.
+  f.self->send(*sup, which_children_atom::value);
+  caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
+  run_only(f, {*sup, before[1].actor});
+  CHECK(*starts == 3);
+  f.sched.run();
+  std::vector<child_info> seen;
+  f.self->receive([&](std::vector<child_info>& xs) { seen = std::move(xs); });
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].state == child_state::running);
+  CHECK(seen[0].restart_count == 1);
+  // b had exited, and was not restarted yet when the answer was made.
+  CHECK(seen[1].state == child_state::restarting);
+  CHECK(seen[1].restart_count == 0);
+  CHECK(*starts == 4);
+  CHECK(f.children(*sup)[1].state == child_state::running);
+  stop(f, *sup);
+}
+
+TEST_CASE("a rest_for_one restart does not overlap with the next exit",
+          "[supervisor][overlap]") {
+  clock_fixture f;
+  auto starts = std::make_shared<int>(0);
+  auto sup = spawn_supervisor(f.sys, supervisor("root")
+                                       .strategy(strategy::rest_for_one)
+                                       .intensity(10)
+                                       .child(counted("a", starts))
+                                       .child(counted("b", starts)));
+  REQUIRE(sup);
+  f.sched.run();
+  auto before = f.children(*sup);
+  caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
+  run_only(f, {*sup, before[1].actor});
+  REQUIRE(*starts == 3); // b's replacement, not initialized yet
+  caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
+  run_only(f, {*sup, before[0].actor});
+  // a's restart (which restarts b again) waits for b's start to end.
+  CHECK(*starts == 3);
+  f.sched.run();
+  CHECK(*starts == 5);
+  for (auto& x : f.children(*sup))
+    CHECK(x.state == child_state::running);
+  stop(f, *sup);
+}
+
+TEST_CASE("a child whose initialization ends it does not count as started",
+          "[supervisor][start]") {
+  clock_fixture f;
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root").child(worker("a", [](child_context& ctx)
+                                                  -> start_result {
+      return ctx.spawn([](caf::event_based_actor* self) -> caf::behavior {
+        self->quit(caf::sec::runtime_error);
+        return {[](int x) { return x; }};
+      });
+    })));
+  REQUIRE(sup);
+  f.self->monitor(*sup);
+  f.sched.run();
+  caf::error reason;
+  f.self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  CHECK(is(reason, errc::failed_to_start_child));
+}
