@@ -46,12 +46,35 @@ bool probe_hook(caf::scheduled_actor* self, caf::message_view& x,
   return true;
 }
 
+namespace {
+
+bool both_hooks(caf::scheduled_actor* self, caf::message_view& x,
+                caf::result<caf::message>& answer) {
+  return probe_hook(self, x, answer) || fault_hook(self, x, answer);
+}
+
+caf::result<caf::message> hooks_then_drop(caf::scheduled_actor* self,
+                                          caf::message_view& x) {
+  caf::result<caf::message> answer{caf::message{}};
+  if (both_hooks(self, x, answer))
+    return answer;
+  return caf::print_and_drop(self, x);
+}
+
+} // namespace
+
 void install_default_hooks(caf::scheduled_actor* self) {
-  chain_default_handler(self, [](caf::scheduled_actor* ptr,
-                                 caf::message_view& x,
-                                 caf::result<caf::message>& answer) {
-    return probe_hook(ptr, x, answer) || fault_hook(ptr, x, answer);
-  });
+  // Every child gets this at spawn: where CAF's default comes next, a plain
+  // function does, without a closure to allocate per actor.
+  using plain = caf::result<caf::message> (*)(caf::scheduled_actor*,
+                                              caf::message_view&);
+  auto& current = default_handler_access::of(self);
+  auto target = current.target<plain>();
+  if (!current || (target && *target == caf::print_and_drop)) {
+    self->set_default_handler(hooks_then_drop);
+    return;
+  }
+  chain_default_handler(self, both_hooks);
 }
 
 } // namespace detail

@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include <unordered_map>
+
 #include <caf/actor_system.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -46,6 +48,24 @@ void child_started(const std::string& supervisor, const std::string& child,
 
 namespace {
 
+// Renders `x` as `sys` would. Reasons without context in CAF's own
+// categories (`kill`, `user_shutdown`, ...) repeat with every restart and
+// render the same on every system, so each thread keeps their text.
+std::string render(const caf::actor_system& sys, const caf::error& x) {
+  // CAF 0.17 has no category to read from an empty error.
+  if (!x || !x.context().empty()
+      || (x.category() != caf::atom("exit")
+          && x.category() != caf::atom("system")))
+    return sys.render(x);
+  auto category = x.category();
+  thread_local std::unordered_map<uint64_t, std::string> cache;
+  auto key = (static_cast<uint64_t>(category) << 8) | x.code();
+  auto i = cache.find(key);
+  if (i == cache.end())
+    i = cache.emplace(key, sys.render(x)).first;
+  return i->second;
+}
+
 // The reports that name a child, its reason and its restart count.
 void child_error(const char* report, const caf::actor_system& sys,
                  const std::string& supervisor, const std::string& child,
@@ -54,7 +74,7 @@ void child_error(const char* report, const caf::actor_system& sys,
   auto& log = logger();
   if (log.should_log(level))
     log.log(level, "{} supervisor={} child={} reason=\"{}\" restart_count={}",
-            report, supervisor, child, sys.render(reason), restart_count);
+            report, supervisor, child, render(sys, reason), restart_count);
 }
 
 } // namespace
@@ -78,7 +98,7 @@ void shutdown_error(const caf::actor_system& sys,
   auto& log = logger();
   if (log.should_log(spdlog::level::err))
     log.error("shutdown_error supervisor={} child={} reason=\"{}\"",
-              supervisor, child, sys.render(reason));
+              supervisor, child, render(sys, reason));
 }
 
 void reached_max_restart_intensity(const caf::actor_system& sys,
@@ -111,7 +131,7 @@ void checkpoint_failed(const caf::actor_system& sys,
   auto& log = logger();
   if (log.should_log(spdlog::level::err))
     log.error("checkpoint_failed supervisor={} child={} reason=\"{}\"",
-              supervisor, child, sys.render(reason));
+              supervisor, child, render(sys, reason));
 }
 
 void message_quarantined(const caf::actor_system& sys,
@@ -122,7 +142,7 @@ void message_quarantined(const caf::actor_system& sys,
   if (log.should_log(spdlog::level::err))
     log.error("message_quarantined supervisor={} child={} crashes={} "
               "reason=\"{}\" message=\"{}\"",
-              supervisor, child, crashes, sys.render(reason),
+              supervisor, child, crashes, render(sys, reason),
               caf::to_string(content).substr(0, 200));
 }
 

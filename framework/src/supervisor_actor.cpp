@@ -238,7 +238,8 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   auto& hdl = res.actor();
   monitor(hdl);
   children_.bind(c, hdl);
-  c->state = child_state::running;
+  // Running once initialized (`on_started`); a snapshot meanwhile shows a
+  // restart as still restarting.
   auto token = ++next_token_;
   auto who = hdl.address();
   starting_.emplace(who, pending_start{c, token, std::move(k)});
@@ -291,6 +292,7 @@ void supervisor_actor::on_started(const caf::actor_addr& who,
   auto c = i->second.child;
   auto k = std::move(i->second.k);
   starting_.erase(i);
+  c->state = child_state::running;
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
                         c->restart_count, c->node);
@@ -333,14 +335,8 @@ void supervisor_actor::start_group(
   auto c = (*g)[pos];
   start_child(c, guarded([this, g, pos, c, k](caf::error err) {
                 if (!err) {
-                  // OTP drops a temporary or dynamic child that answered
-                  // `ignore`.
-                  if (!c->handle
-                      && (c->spec.restart() == restart::temporary
-                          || spec_.dynamic())) {
-                    remove_child(c);
+                  if (drop_if_ignored(c))
                     (*g)[pos] = children_.end();
-                  }
                   start_group(g, pos + 1, k);
                   return;
                 }
@@ -671,13 +667,17 @@ void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
 }
 
 void supervisor_actor::restart_group(iterator c) {
-  auto overlapping = restarts_alone();
-  begin_operation(overlapping);
+  if (restarts_alone()) {
+    // One child, whose actor is gone already: nothing to stop.
+    begin_operation(true);
+    start_again(c, true);
+    return;
+  }
+  begin_operation(false);
   auto affected = std::make_shared<std::vector<iterator>>();
   switch (spec_.strategy()) {
     case strategy::one_for_one:
-    case strategy::simple_one_for_one:
-      affected->push_back(c);
+    case strategy::simple_one_for_one: // Handled above.
       break;
     case strategy::one_for_all:
       for (auto i = children_.begin(); i != children_.end(); ++i)
@@ -690,7 +690,7 @@ void supervisor_actor::restart_group(iterator c) {
   }
   auto to_stop = std::make_shared<std::vector<iterator>>(affected->rbegin(),
                                                          affected->rend());
-  stop_group(to_stop, 0, guarded([this, c, affected, overlapping] {
+  stop_group(to_stop, 0, guarded([this, c, affected] {
                // Temporary bystanders are not restarted (OTP drops them).
                for (auto& i : *affected) {
                  if (i != c && i->spec.restart() == restart::temporary) {
@@ -704,24 +704,51 @@ void supervisor_actor::restart_group(iterator c) {
                }
                start_group(
                  affected, 0,
-                 guarded([this, c, affected, overlapping](iterator failed,
-                                                          caf::error err) {
+                 guarded([this, c, affected](iterator failed,
+                                             caf::error err) {
                    if (failed != children_.end()) {
-                     report::start_error(system(), path_, failed->spec.id(),
-                                         err, failed->restart_count);
-                     // As in OTP, the child whose exit caused the restart
-                     // waits for the retry, which charges the budget again
-                     // and restarts the group (OTP's try_again_restart);
-                     // the rest of the group is stopped meanwhile.
+                     // The rest of the group is stopped until the retry.
                      for (auto i : *affected)
                        if (i != children_.end() && !i->handle)
                          i->state = child_state::stopped;
-                     c->state = child_state::restarting;
-                     send(this, try_again_atom::value, c->spec.id());
+                     retry_later(c, failed, err);
                    }
-                   end_operation(overlapping);
+                   end_operation(false);
                  }));
              }));
+}
+
+void supervisor_actor::start_again(iterator c, bool overlapping) {
+  c->state = child_state::restarting;
+  c->restart_pending = true;
+  ++c->restart_count;
+  start_child(c, guarded([this, c, overlapping](caf::error err) {
+                if (err)
+                  retry_later(c, c, err);
+                else
+                  drop_if_ignored(c);
+                end_operation(overlapping);
+              }));
+}
+
+bool supervisor_actor::drop_if_ignored(iterator c) {
+  // OTP drops a temporary or dynamic child that answered `ignore`.
+  if (c->handle
+      || (c->spec.restart() != restart::temporary && !spec_.dynamic()))
+    return false;
+  remove_child(c);
+  return true;
+}
+
+void supervisor_actor::retry_later(iterator c, iterator failed,
+                                   const caf::error& err) {
+  report::start_error(system(), path_, failed->spec.id(), err,
+                      failed->restart_count);
+  // As in OTP, the child whose exit caused the restart waits for the retry,
+  // which charges the budget again and restarts its group (OTP's
+  // try_again_restart).
+  c->state = child_state::restarting;
+  send(this, try_again_atom::value, c->spec.id());
 }
 
 bool supervisor_actor::restarts_alone() const {
@@ -729,15 +756,11 @@ bool supervisor_actor::restarts_alone() const {
          || spec_.strategy() == strategy::simple_one_for_one;
 }
 
-void supervisor_actor::when_idle(std::function<void()> f, bool may_overlap) {
+bool supervisor_actor::may_run_now(bool may_overlap) const {
   // Overlapping work may pass a running operation only if it is of its kind
   // and nothing queued would be overtaken.
-  auto may_run = !busy_
-                 || (may_overlap && overlapping_ > 0 && waiting_.empty());
-  if (!may_run && !shutting_down_)
-    waiting_.push_back(waiting_op{may_overlap, std::move(f)});
-  else
-    f();
+  return !busy_ || shutting_down_
+         || (may_overlap && overlapping_ > 0 && waiting_.empty());
 }
 
 void supervisor_actor::begin_operation(bool overlapping) {

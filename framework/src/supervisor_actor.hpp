@@ -169,7 +169,15 @@ private:
 
   /// Runs `f` now, or after the current operation; with `may_overlap`, also
   /// now if only overlapping operations run and nothing waits.
-  void when_idle(std::function<void()> f, bool may_overlap = false);
+  template <class F>
+  void when_idle(F f, bool may_overlap = false) {
+    if (may_run_now(may_overlap))
+      f();
+    else
+      waiting_.push_back(waiting_op{may_overlap, std::move(f)});
+  }
+
+  bool may_run_now(bool may_overlap) const;
 
   /// Queues a request until the supervisor is free for it (see
   /// `when_idle`), then runs `f(rp)`, which answers through `rp` now or
@@ -303,6 +311,18 @@ private:
 
   /// Stops the group `c`'s failure affects, then starts it again.
   void restart_group(iterator c);
+
+  /// Starts `c` again as a restart, once whatever had to stop has stopped,
+  /// and ends the current operation.
+  void start_again(iterator c, bool overlapping);
+
+  /// Removes `c` if it answered `ignore` and is temporary or dynamic, as OTP
+  /// does; returns whether it did.
+  bool drop_if_ignored(iterator c);
+
+  /// After `failed` failed to start in a restart caused by `c`: reports it
+  /// and retries later.
+  void retry_later(iterator c, iterator failed, const caf::error& err);
 
   /// Applies `auto_shutdown` after a child that ended by itself left the
   /// running set (stopped or removed).

@@ -8,7 +8,6 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
-#include "report.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/node.hpp"
 
@@ -75,21 +74,7 @@ void supervisor_actor::take_over(const std::string& id,
   begin_operation(false);
   // A planned move, not a failure: it counts as a restart of the child but
   // not against the supervisor's intensity.
-  stop_child(c, guarded([this, c] {
-               c->state = child_state::restarting;
-               c->restart_pending = true;
-               ++c->restart_count;
-               start_child(c, guarded([this, c](caf::error err) {
-                             if (err) {
-                               report::start_error(system(), path_,
-                                                   c->spec.id(), err,
-                                                   c->restart_count);
-                               c->state = child_state::restarting;
-                               send(this, try_again_atom::value, c->spec.id());
-                             }
-                             end_operation(false);
-                           }));
-             }));
+  stop_child(c, guarded([this, c] { start_again(c, false); }));
 }
 
 } // namespace trellis::detail

@@ -22,7 +22,9 @@ void setup_reports(reports_mode x) {
     // Registered under Trellis' name before Trellis creates its own, so
     // that Trellis adopts it: reports are rendered, then dropped.
     auto log = spdlog::create<spdlog::sinks::null_sink_mt>(logger_name);
-    log->set_level(spdlog::level::info);
+    // Trellis' default level (see `set_log_level`): crash reports are
+    // rendered, progress reports are not.
+    log->set_level(spdlog::level::warn);
   }
   if (x == reports_mode::off)
     set_log_level(log_level::off);

@@ -23,8 +23,9 @@ inline double seconds_between(clock::time_point t0, clock::time_point t1) {
 /// How Trellis' reports (`child_started`, `child_terminated`, ...) come out
 /// during a run.
 enum class reports_mode {
-  /// At their default level (info), rendered into a sink that drops them:
-  /// the framework pays for every report but no terminal does.
+  /// At Trellis' default level (`warn`: crash reports, not progress
+  /// reports), rendered into a sink that drops them: the framework pays for
+  /// every report that level shows, but no terminal does.
   null_sink,
   /// Switched off (`set_log_level(log_level::off)`): a branch each.
   off,

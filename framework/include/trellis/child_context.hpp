@@ -1,6 +1,5 @@
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -283,18 +282,17 @@ private:
     start_listener_ = std::move(supervisor);
   }
 
-  /// Returns whether `x` was spawned through this context and will announce
-  /// its start to the supervisor.
+  /// Returns whether `x` is the last actor spawned through this context,
+  /// which announces its start to the supervisor. (A factory returns the
+  /// last one it spawned as a rule; for another, the supervisor asks.)
   bool announces_start(const caf::actor_addr& x) const {
-    return std::find(announcing_.begin(), announcing_.end(), x)
-           != announcing_.end();
+    return start_listener_ && x == last_spawned_;
   }
 
-  /// Remembers `x` as an actor that announces its start.
+  /// Remembers `x` as the last actor spawned through this context.
   template <class Handle>
   Handle announcing(Handle x) const {
-    if (start_listener_)
-      announcing_.push_back(x.address());
+    last_spawned_ = x.address();
     return x;
   }
 
@@ -317,7 +315,7 @@ private:
   std::vector<std::string> lost_;
   std::string node_;
   caf::actor_addr start_listener_;
-  mutable std::vector<caf::actor_addr> announcing_;
+  mutable caf::actor_addr last_spawned_;
 };
 
 } // namespace trellis
