@@ -14,7 +14,11 @@ const trellis::checkpoint& child_context::checkpoint() {
   core->sys = sys_;
   core->store = store_;
   core->key = path_;
-  core->latest = latest_;
+  if (latest_) {
+    if (!*latest_)
+      *latest_ = std::make_shared<std::atomic<uint64_t>>(incarnation_);
+    core->latest = *latest_;
+  }
   core->incarnation = incarnation_;
   core->feed = feed_;
   core->supervisor = path_.substr(0, path_.size() - id_.size() - 1);

@@ -106,7 +106,16 @@ caf::behavior supervisor_actor::make_behavior() {
                 answer_started(start_failure_);
                 quit(start_failure_);
               }));
-  return api_handlers().or_else(
+  // CAF tries a behavior's handlers in order: the message of every start
+  // comes first.
+  caf::message_handler first{[this](started_atom) {
+    // A child's initialization is done (see `crash_handled`).
+    auto who = caf::actor_cast<caf::actor_addr>(current_sender());
+    auto i = starting_.find(who);
+    if (i != starting_.end())
+      on_started(who, i->second.token);
+  }};
+  return first.or_else(api_handlers()).or_else(
     [this](caf::get_atom, started_atom) {
       // Answered at once once up; held until the start ends otherwise.
       auto rp = make_response_promise();
@@ -126,13 +135,6 @@ caf::behavior supervisor_actor::make_behavior() {
             && c->state == child_state::restarting && !c->handle)
           restart(c);
       });
-    },
-    [this](started_atom) {
-      // A child's initialization is done (see `crash_handled`).
-      auto who = caf::actor_cast<caf::actor_addr>(current_sender());
-      auto i = starting_.find(who);
-      if (i != starting_.end())
-        on_started(who, i->second.token);
     },
     [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
     [this](takeover_tick_atom) { on_takeover_tick(); },
@@ -203,9 +205,11 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
   // Older incarnations, hung ones included, may no longer save.
-  auto incarnation = c->incarnation->fetch_add(1) + 1;
+  auto incarnation = ++c->incarnations;
+  if (c->latest_incarnation)
+    c->latest_incarnation->store(incarnation, std::memory_order_release);
   ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
-               c->incarnation, incarnation, c->poison);
+               &c->latest_incarnation, incarnation, c->poison);
   if (!c->spec.nodes().empty())
     ctx.placement(c->spec.nodes(), lost_nodes_);
   ctx.announce_start_to(address());

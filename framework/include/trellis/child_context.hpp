@@ -253,11 +253,11 @@ private:
   /// must start without one (a dynamic child's first start), which
   /// incarnation this is, and the child's quarantine.
   void recovery(std::shared_ptr<checkpoint_store> store, bool fresh,
-                std::shared_ptr<const std::atomic<uint64_t>> latest,
+                std::shared_ptr<std::atomic<uint64_t>>* latest,
                 uint64_t incarnation, std::shared_ptr<detail::quarantine> q) {
     store_ = std::move(store);
     fresh_ = fresh;
-    latest_ = std::move(latest);
+    latest_ = latest;
     incarnation_ = incarnation;
     quarantine_ = std::move(q);
   }
@@ -306,7 +306,9 @@ private:
   bool detached_;
   std::shared_ptr<checkpoint_store> store_;
   bool fresh_ = false;
-  std::shared_ptr<const std::atomic<uint64_t>> latest_;
+  /// The supervisor's record of the child's latest incarnation, which the
+  /// first checkpoint creates; outlives this context.
+  std::shared_ptr<std::atomic<uint64_t>>* latest_ = nullptr;
   uint64_t incarnation_ = 0;
   caf::error recovery_error_;
   std::optional<trellis::checkpoint> checkpoint_;

@@ -56,8 +56,11 @@ struct child {
   /// asks for it.
   std::shared_ptr<quarantine> poison;
   /// Counts the child's incarnations; each checkpoint knows its own.
-  std::shared_ptr<std::atomic<uint64_t>> incarnation
-    = std::make_shared<std::atomic<uint64_t>>(0);
+  uint64_t incarnations = 0;
+  /// The latest incarnation, shared with the checkpoints so that a
+  /// superseded one cannot save; made by the first checkpoint, since most
+  /// children have none.
+  std::shared_ptr<std::atomic<uint64_t>> latest_incarnation;
   /// The node the current (or last) incarnation runs on; empty if local.
   std::string node;
 };
