@@ -44,34 +44,44 @@ void stop(clock_fixture& f, const caf::actor& sup) {
   f.sched.run();
 }
 
+/// Starts a supervisor of `how` with counted children `a` and `b`; returns
+/// it and its children once started.
+std::pair<caf::actor, std::vector<child_info>>
+two_children(clock_fixture& f, std::shared_ptr<int> starts,
+             strategy how = strategy::one_for_one) {
+  auto sup = spawn_supervisor(f.sys, supervisor("root")
+                                       .strategy(how)
+                                       .intensity(10)
+                                       .child(counted("a", starts))
+                                       .child(counted("b", starts)));
+  REQUIRE(sup);
+  f.sched.run();
+  auto children = f.children(*sup);
+  REQUIRE(*starts == 2);
+  return {*sup, std::move(children)};
+}
+
 } // namespace
 
 TEST_CASE("one_for_one restarts do not wait for each other's initialization",
           "[supervisor][overlap]") {
   clock_fixture f;
   auto starts = std::make_shared<int>(0);
-  auto sup = spawn_supervisor(f.sys, supervisor("root")
-                                       .intensity(10)
-                                       .child(counted("a", starts))
-                                       .child(counted("b", starts)));
-  REQUIRE(sup);
-  f.sched.run();
-  auto before = f.children(*sup);
-  REQUIRE(*starts == 2);
+  auto [sup, before] = two_children(f, starts);
   caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
   caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
-  run_only(f, {*sup, before[0].actor, before[1].actor});
+  run_only(f, {sup, before[0].actor, before[1].actor});
   // Both replacements exist though neither has run yet.
   CHECK(*starts == 4);
   f.sched.run();
-  auto after = f.children(*sup);
+  auto after = f.children(sup);
   for (auto& x : after) {
     CHECK(x.state == child_state::running);
     CHECK(x.restart_count == 1);
     CHECK(x.actor != before[0].actor);
     CHECK(x.actor != before[1].actor);
   }
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a dynamic supervisor's starts do not wait for each other's "
@@ -79,22 +89,23 @@ TEST_CASE("a dynamic supervisor's starts do not wait for each other's "
           "[supervisor][overlap][dynamic]") {
   clock_fixture f;
   auto starts = std::make_shared<int>(0);
-  auto sup = spawn_supervisor(f.sys,
-                              dynamic_supervisor("d", counted("w", starts)));
-  REQUIRE(sup);
+  auto started_sup = spawn_supervisor(
+    f.sys, dynamic_supervisor("d", counted("w", starts)));
+  REQUIRE(started_sup);
+  auto sup = *started_sup;
   f.sched.run();
   for (int i = 0; i < 3; ++i)
-    f.self->send(*sup, start_child_atom::value, caf::message{});
-  run_only(f, {*sup});
+    f.self->send(sup, start_child_atom::value, caf::message{});
+  run_only(f, {sup});
   CHECK(*starts == 3);
   f.sched.run();
   std::vector<caf::actor> started;
   for (int i = 0; i < 3; ++i)
     f.self->receive([&](caf::actor& x) { started.push_back(x); });
-  CHECK(f.children(*sup).size() == 3);
+  CHECK(f.children(sup).size() == 3);
   for (auto& x : started)
     CHECK(x);
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("an operation that must run alone waits for overlapping starts, "
@@ -102,21 +113,15 @@ TEST_CASE("an operation that must run alone waits for overlapping starts, "
           "[supervisor][overlap]") {
   clock_fixture f;
   auto starts = std::make_shared<int>(0);
-  auto sup = spawn_supervisor(f.sys, supervisor("root")
-                                       .intensity(10)
-                                       .child(counted("a", starts))
-                                       .child(counted("b", starts)));
-  REQUIRE(sup);
-  f.sched.run();
-  auto before = f.children(*sup);
+  auto [sup, before] = two_children(f, starts);
   caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
-  run_only(f, {*sup, before[0].actor});
+  run_only(f, {sup, before[0].actor});
   REQUIRE(*starts == 3); // a's replacement, not initialized yet
   // which_children runs alone: it waits for a's start. b's exit arrives
   // after it, so b's restart waits for it too.
-  f.self->send(*sup, which_children_atom::value);
+  f.self->send(sup, which_children_atom::value);
   caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
-  run_only(f, {*sup, before[1].actor});
+  run_only(f, {sup, before[1].actor});
   CHECK(*starts == 3);
   f.sched.run();
   std::vector<child_info> seen;
@@ -128,34 +133,27 @@ TEST_CASE("an operation that must run alone waits for overlapping starts, "
   CHECK(seen[1].state == child_state::restarting);
   CHECK(seen[1].restart_count == 0);
   CHECK(*starts == 4);
-  CHECK(f.children(*sup)[1].state == child_state::running);
-  stop(f, *sup);
+  CHECK(f.children(sup)[1].state == child_state::running);
+  stop(f, sup);
 }
 
 TEST_CASE("a rest_for_one restart does not overlap with the next exit",
           "[supervisor][overlap]") {
   clock_fixture f;
   auto starts = std::make_shared<int>(0);
-  auto sup = spawn_supervisor(f.sys, supervisor("root")
-                                       .strategy(strategy::rest_for_one)
-                                       .intensity(10)
-                                       .child(counted("a", starts))
-                                       .child(counted("b", starts)));
-  REQUIRE(sup);
-  f.sched.run();
-  auto before = f.children(*sup);
+  auto [sup, before] = two_children(f, starts, strategy::rest_for_one);
   caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
-  run_only(f, {*sup, before[1].actor});
+  run_only(f, {sup, before[1].actor});
   REQUIRE(*starts == 3); // b's replacement, not initialized yet
   caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
-  run_only(f, {*sup, before[0].actor});
+  run_only(f, {sup, before[0].actor});
   // a's restart (which restarts b again) waits for b's start to end.
   CHECK(*starts == 3);
   f.sched.run();
   CHECK(*starts == 5);
-  for (auto& x : f.children(*sup))
+  for (auto& x : f.children(sup))
     CHECK(x.state == child_state::running);
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a child whose initialization ends it does not count as started",
