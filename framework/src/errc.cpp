@@ -53,6 +53,8 @@ std::string to_string(errc x) {
       return "quarantined";
     case errc::node_down:
       return "node_down";
+    case errc::invalid_tls_config:
+      return "invalid_tls_config";
   }
   return "unknown";
 }

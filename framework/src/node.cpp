@@ -3,7 +3,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <set>
+#include <stdexcept>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -11,8 +14,12 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/function_view.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
+#include "node_transport.hpp"
 #include "trellis/configure.hpp"
 #include "trellis/tree_snapshot.hpp"
 
@@ -30,7 +37,8 @@ struct option_access : caf::actor_system_config {
 
 } // namespace
 
-void configure_node(caf::actor_system_config& cfg, const node_config& x) {
+caf::error configure_node(caf::actor_system_config& cfg,
+                          const node_config& x) {
   auto& opts = option_access::options(cfg);
   if (opts.qualified_name_lookup("trellis.spawn-timeout") == nullptr)
     caf::config_option_adder{opts, "trellis"}
@@ -49,15 +57,41 @@ void configure_node(caf::actor_system_config& cfg, const node_config& x) {
   cfg.set("trellis.takeover-interval", x.takeover_interval);
   // Snapshots of remote subtrees come back over the wire.
   cfg.add_message_type<tree_snapshot>("trellis::tree_snapshot");
+  if (!x.tls.enabled())
+    return caf::none;
+  // Set even when unusable: they mark the system as one that speaks TLS only.
+  cfg.openssl_certificate = x.tls.certificate;
+  cfg.openssl_key = x.tls.key;
+  cfg.openssl_passphrase = x.tls.passphrase;
+  cfg.openssl_cafile = x.tls.ca_file;
+  if (auto err = validate(x.tls))
+    return err;
+  cfg.load<caf::openssl::manager>();
+  return caf::none;
 }
+
+namespace {
+
+// Published on the node's port, so that CAF's middleman actor caches the
+// connection to it and reuses it: a connect request to a port without a
+// published actor opens a new connection each time, which BASP then closes
+// as redundant.
+caf::behavior node_anchor() {
+  return {[](caf::ok_atom) {}};
+}
+
+} // namespace
 
 caf::expected<uint16_t> start_node(caf::actor_system& sys,
                                    const node_config& x) {
-  if (!sys.has_middleman())
-    return make_error(caf::sec::invalid_argument,
-                      "the actor system has no middleman: pass its config "
-                      "through trellis::configure_node");
-  return sys.middleman().open(x.port, x.host.c_str(), true);
+  auto transport = detail::node_transport(sys);
+  if (!transport)
+    return std::move(transport.error());
+  auto anchor = sys.spawn<caf::hidden>(node_anchor);
+  auto open = caf::make_function_view(*transport);
+  return open(caf::publish_atom::value, x.port,
+              caf::actor_cast<caf::strong_actor_ptr>(anchor),
+              std::set<std::string>{}, x.host, true);
 }
 
 caf::timespan spawn_timeout(const caf::actor_system& sys) {
@@ -86,6 +120,14 @@ caf::timespan millis(const std::string& x) {
   return std::chrono::milliseconds(std::stoll(x));
 }
 
+std::string first_line(const std::string& path) {
+  std::ifstream in{path};
+  std::string result;
+  if (!in || !std::getline(in, result))
+    throw std::runtime_error("cannot read the passphrase file '" + path + "'");
+  return result;
+}
+
 } // namespace
 
 int run_node(int argc, char** argv,
@@ -104,7 +146,12 @@ int run_node(int argc, char** argv,
           && !option(arg, "app-id", x.app_identifier, same)
           && !option(arg, "heartbeat-ms", x.heartbeat_interval, millis)
           && !option(arg, "timeout-ms", x.connection_timeout, millis)
-          && !option(arg, "spawn-timeout-ms", x.spawn_timeout, millis)) {
+          && !option(arg, "spawn-timeout-ms", x.spawn_timeout, millis)
+          && !option(arg, "tls-cert", x.tls.certificate, same)
+          && !option(arg, "tls-key", x.tls.key, same)
+          && !option(arg, "tls-ca", x.tls.ca_file, same)
+          && !option(arg, "tls-passphrase-file", x.tls.passphrase,
+                     first_line)) {
         std::cerr << "trellis-node: unknown option " << arg << '\n';
         return EXIT_FAILURE;
       }
@@ -121,9 +168,13 @@ int run_node(int argc, char** argv,
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   caf::actor_system_config cfg;
-  configure_node(cfg, x);
+  auto tls_error = configure_node(cfg, x);
   register_types(cfg);
   caf::actor_system sys{cfg};
+  if (tls_error) {
+    std::cerr << "trellis-node: " << sys.render(tls_error) << '\n';
+    return EXIT_FAILURE;
+  }
   auto port = start_node(sys, x);
   if (!port) {
     std::cerr << "trellis-node: cannot listen on " << x.host << ":" << x.port

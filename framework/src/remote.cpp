@@ -8,10 +8,10 @@
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "node_transport.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/node.hpp"
@@ -32,6 +32,20 @@ caf::behavior orphan_guard(caf::event_based_actor* self, caf::actor sup,
     self->quit();
   });
   return {[](caf::ok_atom) {}};
+}
+
+/// Renders why connecting to a node failed, with the likely causes of a
+/// handshake that CAF only reports as closed.
+std::string connect_failure(caf::actor_system& sys, const caf::error& err) {
+  auto result = sys.render(err);
+  if (err == caf::sec::disconnect_during_handshake)
+    result += detail::uses_tls(sys)
+                ? " (the TLS or BASP handshake was refused: a certificate not "
+                  "signed by a trusted CA on either side, a node without "
+                  "TLS, or another application identifier)"
+                : " (the BASP handshake was refused: a node that expects "
+                  "TLS, or another application identifier)";
+  return result;
 }
 
 } // namespace
@@ -80,10 +94,11 @@ void add_remote_supervisor(caf::actor_system_config& cfg, std::string name,
 
 start_result child_context::spawn_remote(const std::string& type,
                                          caf::message args) {
-  if (!sys_->has_middleman())
+  auto mm = detail::node_transport(*sys_);
+  if (!mm)
     return make_error(errc::start_failed, path_,
-                      "a remote child needs the middleman: configure the "
-                      "system with trellis::configure_node");
+                      "a remote child cannot reach other nodes: "
+                        + sys_->render(mm.error()));
   auto timeout = spawn_timeout(*sys_);
   auto lost = [this](const std::string& x) {
     return std::find(lost_.begin(), lost_.end(), x) != lost_.end();
@@ -93,7 +108,6 @@ start_result child_context::spawn_remote(const std::string& type,
   std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(order),
                [&](const std::string& x) { return !lost(x); });
   std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(order), lost);
-  auto mm = sys_->middleman().actor_handle();
   caf::scoped_actor self{*sys_, true};
   std::string why;
   for (auto& addr : order) {
@@ -104,15 +118,24 @@ start_result child_context::spawn_remote(const std::string& type,
       err = make_error(errc::invalid_spec, "nodes", addr);
     } else {
       caf::node_id nid;
-      self
-        ->request(mm, timeout, caf::connect_atom::value, where->first,
-                  where->second)
-        .receive([&](caf::node_id& x, caf::strong_actor_ptr&,
-                     std::set<std::string>&) { nid = std::move(x); },
-                 [&](caf::error& x) { err = std::move(x); });
+      // CAF 0.17.6 starts a new connection's last_seen at the clock's epoch,
+      // so a heartbeat tick before the peer's first byte closes it with
+      // connection_timeout at once (docs/distribution.md): ask again while
+      // the spawn timeout allows.
+      auto deadline = std::chrono::steady_clock::now() + timeout;
+      do {
+        err = caf::error{};
+        self
+          ->request(*mm, timeout, caf::connect_atom::value, where->first,
+                    where->second)
+          .receive([&](caf::node_id& x, caf::strong_actor_ptr&,
+                       std::set<std::string>&) { nid = std::move(x); },
+                   [&](caf::error& x) { err = std::move(x); });
+      } while (err == caf::sec::connection_timeout
+               && std::chrono::steady_clock::now() < deadline);
       if (!err)
         self
-          ->request(mm, timeout, caf::spawn_atom::value, nid, type,
+          ->request(*mm, timeout, caf::spawn_atom::value, nid, type,
                     caf::make_message(supervisor_, path_) + args,
                     std::set<std::string>{})
           .receive([&](caf::strong_actor_ptr& x) { hdl = std::move(x); },
@@ -123,7 +146,7 @@ start_result child_context::spawn_remote(const std::string& type,
       return caf::actor_cast<caf::actor>(std::move(hdl));
     }
     why += why.empty() ? "" : "; ";
-    why += addr + ": " + (err ? sys_->render(err) : "no actor");
+    why += addr + ": " + (err ? connect_failure(*sys_, err) : "no actor");
   }
   return make_error(errc::start_failed, path_,
                     "remote_type '" + type

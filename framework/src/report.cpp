@@ -152,6 +152,12 @@ void auto_shutdown(const std::string& supervisor, const std::string& mode) {
     log.info("auto_shutdown supervisor={} mode={}", supervisor, mode);
 }
 
+void tls_failed(const std::string& peer, const std::string& reasons) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::warn))
+    log.warn("tls_failed peer={} reason=\"{}\"", peer, reasons);
+}
+
 } // namespace trellis::detail::report
 
 namespace trellis {

@@ -70,4 +70,9 @@ void message_quarantined(const caf::actor_system& sys,
 /// (info).
 void auto_shutdown(const std::string& supervisor, const std::string& mode);
 
+/// A TLS connection between nodes failed, usually in its handshake (a peer
+/// without a trusted certificate, or without TLS), for OpenSSL's `reasons`
+/// (warning). CAF reports only that the connection closed.
+void tls_failed(const std::string& peer, const std::string& reasons);
+
 } // namespace trellis::detail::report

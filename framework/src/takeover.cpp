@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <set>
 
-#include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
+#include "node_transport.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/node.hpp"
 
@@ -32,9 +32,11 @@ void supervisor_actor::arm_takeover(const child& c) {
 
 void supervisor_actor::on_takeover_tick() {
   takeover_armed_ = false;
-  if (shutting_down_ || !system().has_middleman())
+  if (shutting_down_)
     return;
-  auto mm = system().middleman().actor_handle();
+  auto mm = node_transport(system());
+  if (!mm)
+    return;
   for (auto& c : children_) {
     if (!displaced(c))
       continue;
@@ -45,7 +47,7 @@ void supervisor_actor::on_takeover_tick() {
       if (node == c.node)
         break;
       auto where = parse_node_address(node);
-      request(mm, spawn_timeout(system()), caf::connect_atom::value,
+      request(*mm, spawn_timeout(system()), caf::connect_atom::value,
               where->first, where->second)
         .then(
           [this, id = c.spec.id(), node](caf::node_id&, caf::strong_actor_ptr&,

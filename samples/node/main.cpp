@@ -6,6 +6,12 @@
 //
 //   trellis_node --port=0 --heartbeat-ms=200 --timeout-ms=1000
 //   -> prints "trellis-node port=<port>" and serves until SIGTERM.
+//
+// Over TLS, with a certificate signed by the cluster's CA (and the key's
+// passphrase, if any, in a file of its own):
+//
+//   trellis_node --port=0 --tls-cert=node.pem --tls-key=node.key
+//                --tls-ca=ca.pem [--tls-passphrase-file=passphrase.txt]
 
 #include <string>
 

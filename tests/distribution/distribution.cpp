@@ -2,108 +2,19 @@
 // loopback, children placed across them, nodes killed, stopped and brought
 // back. Every bound is generous (`patience`); nothing asserts a speed.
 
-#include <chrono>
 #include <csignal>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "node_process.hpp"
-#include "test_support.hpp"
+#include "dist_fixture.hpp"
 
 using namespace std::chrono_literals;
 using namespace trellis;
-using trellis::test::node_process;
-using trellis::test::patience;
-
-namespace {
-
-// Short enough that a stopped node is noticed within seconds, long enough
-// for a loaded machine not to lose a healthy one.
-const std::vector<std::string> trellis_node_args{"--port=0", "--heartbeat-ms=200",
-                                         "--timeout-ms=1500"};
-
-node_config test_node_config() {
-  node_config x;
-  x.heartbeat_interval = 200ms;
-  x.connection_timeout = 1500ms;
-  x.spawn_timeout = 2s;
-  return x;
-}
-
-struct dist_config : caf::actor_system_config {
-  dist_config() {
-    configure_node(*this, test_node_config());
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
-// Without middleman heartbeats: only health checks can find a hung node.
-struct no_heartbeat_config : caf::actor_system_config {
-  no_heartbeat_config() {
-    auto x = test_node_config();
-    x.heartbeat_interval = caf::timespan{0};
-    configure_node(*this, x);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
-template <class Config = dist_config>
-struct dist_fixture {
-  std::vector<std::string> node_args = trellis_node_args;
-  Config cfg;
-  caf::actor_system sys{cfg};
-
-  std::unique_ptr<node_process> start_node_process(uint16_t port = 0) {
-    auto args = node_args;
-    args[0] = "--port=" + std::to_string(port);
-    return std::make_unique<node_process>(TRELLIS_NODE_EXE, args);
-  }
-
-  /// Waits until `pred` holds for the child `id` of `sup`, or patience ends.
-  bool eventually(const caf::actor& sup, const std::string& id,
-                  const std::function<bool(const child_info&)>& pred) {
-    auto deadline = std::chrono::steady_clock::now() + patience;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto xs = which_children(sys, sup))
-        for (auto& x : *xs)
-          if (x.id == id && pred(x))
-            return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
-  child_info info(const caf::actor& sup, const std::string& id) {
-    auto xs = which_children(sys, sup);
-    REQUIRE(xs);
-    for (auto& x : *xs)
-      if (x.id == id)
-        return x;
-    FAIL("no child " << id);
-    return {};
-  }
-
-  std::string ping(const caf::actor& who) {
-    caf::scoped_actor self{sys};
-    std::string result;
-    self->request(who, patience, std::string{"ping"})
-      .receive([&](std::string& x) { result = std::move(x); },
-               [&](caf::error& err) { result = sys.render(err); });
-    return result;
-  }
-};
-
-bool running_on(const child_info& x, const std::string& node) {
-  return x.state == child_state::running && x.node == node;
-}
-
-} // namespace
+using namespace trellis::test;
 
 TEST_CASE("remote children run on their first node, watched like local ones",
           "[distribution]") {
-  dist_fixture<> f;
+  dist_fixture f;
   auto a = f.start_node_process();
   auto b = f.start_node_process();
   auto c = f.start_node_process();
@@ -158,7 +69,7 @@ namespace {
 /// Nodes a and b, and a tree whose child `w` prefers a to b; a is killed,
 /// `w` moves to b, and then a comes back on its old port.
 struct node_returns {
-  dist_fixture<> f;
+  dist_fixture f;
   std::unique_ptr<node_process> a = f.start_node_process();
   std::unique_ptr<node_process> b = f.start_node_process();
   std::string addr_a = a->address();
@@ -210,7 +121,7 @@ TEST_CASE("with takeover, a child moves back when its preferred node returns",
 
 TEST_CASE("a remote subtree that gives up escalates across the wire",
           "[distribution]") {
-  dist_fixture<> f;
+  dist_fixture f;
   auto a = f.start_node_process();
   auto tree = supervisor("root").intensity(10).period(30s).child(
     remote_supervisor("fragile", "fragile").on_nodes({a->address()}));
@@ -235,7 +146,7 @@ TEST_CASE("a remote subtree that gives up escalates across the wire",
 
 TEST_CASE("a remote start that cannot succeed fails like a local one",
           "[distribution]") {
-  dist_fixture<> f;
+  dist_fixture f;
   auto a = f.start_node_process();
   SECTION("a type the node does not host") {
     auto tree = supervisor("root").child(
@@ -261,8 +172,10 @@ TEST_CASE("a remote start that cannot succeed fails like a local one",
 
 TEST_CASE("health checks across the wire find a hung node without heartbeats",
           "[distribution]") {
-  dist_fixture<no_heartbeat_config> f;
-  f.node_args = {"--port=0", "--heartbeat-ms=0"};
+  // Without middleman heartbeats: only health checks can find a hung node.
+  auto quiet = test_node_config();
+  quiet.heartbeat_interval = caf::timespan{0};
+  dist_fixture f{quiet, {"--port=0", "--heartbeat-ms=0"}};
   auto a = f.start_node_process();
   auto b = f.start_node_process();
   auto tree = supervisor("root").intensity(10).period(30s).child(

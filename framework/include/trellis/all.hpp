@@ -31,4 +31,5 @@
 #include "trellis/strategy.hpp"
 #include "trellis/supervisor.hpp"
 #include "trellis/supervisor_spec.hpp"
+#include "trellis/tls_config.hpp"
 #include "trellis/tree_snapshot.hpp"

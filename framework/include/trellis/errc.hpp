@@ -79,6 +79,11 @@ enum class errc : uint8_t {
   /// stopped answering heartbeats. The context names the child and the
   /// node. A failure like a crash, handled by strategy and intensity.
   node_down,
+  /// A node's TLS settings (`tls_config`) cannot be used: a file is not set
+  /// or not readable, holds no certificate or key, or the key does not open
+  /// with the passphrase or does not match the certificate. The context
+  /// says which. A node with such settings neither listens nor connects.
+  invalid_tls_config,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

@@ -9,6 +9,8 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "trellis/tls_config.hpp"
+
 namespace trellis {
 
 /// How a process takes part in a distributed tree as a node: where it
@@ -20,7 +22,8 @@ namespace trellis {
 /// fails. A killed node closes its sockets and is noticed at once; a hung
 /// or partitioned one only when its connection has been silent for
 /// `connection_timeout` while heartbeats are expected every
-/// `heartbeat_interval`: the detection bound is their sum.
+/// `heartbeat_interval`: the detection bound is their sum. With `tls` set,
+/// the node listens and connects over TLS only.
 struct node_config {
   /// The address to listen on: loopback unless told otherwise, so that a
   /// node is reachable from another machine only when asked explicitly.
@@ -51,16 +54,24 @@ struct node_config {
   /// How often a supervisor probes the preferred nodes of children placed
   /// elsewhere whose spec asks for takeover (`trellis.takeover-interval`).
   caf::timespan takeover_interval = std::chrono::seconds(1);
+
+  /// TLS between nodes: off unless set (see `tls_config`).
+  tls_config tls;
 };
 
 /// Makes `cfg` a node's: loads CAF's middleman, sets the heartbeat, the
 /// connection timeout and the application identifier, registers the Trellis
 /// types that cross the wire (snapshots), and calls `trellis::configure`.
-void configure_node(caf::actor_system_config& cfg, const node_config& x);
+/// With `x.tls` set, also loads CAF's OpenSSL module, after checking the
+/// settings (`validate`). Returns the error of unusable TLS settings; the
+/// system made from `cfg` then fails to listen and to place children with
+/// that error, rather than fall back to plain BASP.
+caf::error configure_node(caf::actor_system_config& cfg, const node_config& x);
 
 /// Opens the node's port on `x.host` for other nodes and returns the port
-/// bound (useful with port 0). The system must come from a config passed
-/// through `configure_node`.
+/// bound (useful with port 0); over TLS if the config asked for it. The
+/// system must come from a config passed through `configure_node`, which
+/// decides about TLS.
 caf::expected<uint16_t> start_node(caf::actor_system& sys,
                                    const node_config& x);
 
@@ -73,12 +84,14 @@ caf::timespan takeover_interval(const caf::actor_system& sys);
 
 /// Runs a node process: reads `--host=`, `--port=`, `--app-id=`,
 /// `--heartbeat-ms=`, `--timeout-ms=` and `--spawn-timeout-ms=` from the
-/// command line, lets `register_types` add the actor types other nodes may
-/// spawn here (`add_remote_type`, `add_remote_supervisor`), opens the port,
-/// prints `trellis-node port=<port>` on stdout, and serves until SIGTERM or
-/// SIGINT. Returns the process exit code. The entry point of a node
-/// executable; an application that is a node itself calls `configure_node`
-/// and `start_node` instead.
+/// command line, and for TLS `--tls-cert=`, `--tls-key=`, `--tls-ca=` and
+/// `--tls-passphrase-file=` (whose first line is the key's passphrase, kept
+/// off the command line); lets `register_types` add the actor types other
+/// nodes may spawn here (`add_remote_type`, `add_remote_supervisor`), opens
+/// the port, prints `trellis-node port=<port>` on stdout, and serves until
+/// SIGTERM or SIGINT. Returns the process exit code. The entry point of a
+/// node executable; an application that is a node itself calls
+/// `configure_node` and `start_node` instead.
 int run_node(int argc, char** argv,
              const std::function<void(caf::actor_system_config&)>&
                register_types);
