@@ -131,7 +131,10 @@ int main() {
   trellis::node_config self_node;
   self_node.heartbeat_interval = 250ms;
   self_node.connection_timeout = 1500ms;
-  trellis::configure_node(cfg, self_node);
+  if (auto err = trellis::configure_node(cfg, self_node)) {
+    std::cerr << "cluster: " << caf::to_string(err) << '\n';
+    return 1;
+  }
   cfg.set("logger.verbosity", caf::atom("quiet"));
   trellis::set_log_level(trellis::log_level::off);
   caf::actor_system sys{cfg};

@@ -66,7 +66,8 @@ struct node_config {
 /// settings (`validate`). Returns the error of unusable TLS settings; the
 /// system made from `cfg` then fails to listen and to place children with
 /// that error, rather than fall back to plain BASP.
-caf::error configure_node(caf::actor_system_config& cfg, const node_config& x);
+[[nodiscard]] caf::error configure_node(caf::actor_system_config& cfg,
+                                      const node_config& x);
 
 /// Opens the node's port on `x.host` for other nodes and returns the port
 /// bound (useful with port 0); over TLS if the config asked for it. The
