@@ -174,3 +174,31 @@ TEST_CASE("a child whose initialization ends it does not count as started",
   f.self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
   CHECK(is(reason, errc::failed_to_start_child));
 }
+
+TEST_CASE("a child declared unhealthy before its initialization is done "
+          "fails its start, and the supervisor goes on",
+          "[supervisor][overlap][health]") {
+  clock_fixture f;
+  auto starts = std::make_shared<int>(0);
+  auto [sup, before] = two_children(f, starts);
+  caf::anon_send_exit(before[0].actor, caf::exit_reason::kill);
+  run_only(f, {sup, before[0].actor});
+  REQUIRE(*starts == 3);
+  // Lookups are answered at once, so they find the replacement mid-start.
+  f.self->send(sup, lookup_atom::value, std::string{"root/a"});
+  run_only(f, {sup});
+  caf::actor pending;
+  f.self->receive([&](caf::actor& x) { pending = x; });
+  REQUIRE(pending);
+  CHECK(pending != before[0].actor);
+  f.self->send(sup, unhealthy_atom::value, pending,
+               caf::error{caf::sec::runtime_error});
+  f.sched.run();
+  f.self->receive([](caf::ok_atom) {});
+  // The failed start is retried, and the supervisor is free again.
+  CHECK(*starts == 4);
+  auto after = f.children(sup);
+  CHECK(after[0].state == child_state::running);
+  CHECK(after[0].actor != pending);
+  stop(f, sup);
+}

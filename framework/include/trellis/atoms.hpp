@@ -14,6 +14,8 @@ namespace trellis {
 
 /// `(caf::get_atom, started_atom)` asks a supervisor to answer `caf::ok_atom`
 /// once all its children started, or the error that made its start fail.
+/// Alone, `(started_atom)` is what a child spawned through `ctx.spawn` sends
+/// its supervisor when its initialization is done.
 using started_atom = caf::atom_constant<caf::atom("tr_started")>;
 
 /// `(which_children_atom)` asks a supervisor for `std::vector<child_info>`.
