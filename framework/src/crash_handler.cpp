@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <typeinfo>
+#include <map>
+#include <string_view>
 
 #include <caf/scheduled_actor.hpp>
 
@@ -14,11 +16,22 @@ namespace trellis {
 
 namespace {
 
-std::string demangle(const char* name) {
+std::string demangle_now(const char* name) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> res{
     abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free};
   return status == 0 && res ? std::string{res.get()} : std::string{name};
+}
+
+// A child that crashes over and over throws the same few types: each thread
+// demangles a type's name once (the demangler allocates and parses). Keyed
+// by the mangled name's text, which outlives an unloaded library's address.
+const std::string& demangle(const char* name) {
+  thread_local std::map<std::string, std::string, std::less<>> cache;
+  auto i = cache.find(std::string_view{name});
+  if (i == cache.end())
+    i = cache.emplace(name, demangle_now(name)).first;
+  return i->second;
 }
 
 caf::error handle_exception(caf::scheduled_actor*, std::exception_ptr& x) {

@@ -69,9 +69,19 @@ bool is(const caf::error& x, errc code) {
          && x.code() == static_cast<uint8_t>(code);
 }
 
+bool is(const caf::error& x, caf::exit_reason code) {
+  return x && x.category() == caf::atom("exit")
+         && x.code() == static_cast<uint8_t>(code);
+}
+
+bool is(const caf::error& x, caf::sec code) {
+  return x && x.category() == caf::atom("system")
+         && x.code() == static_cast<uint8_t>(code);
+}
+
 bool is_normal_exit(const caf::error& reason) {
-  return !reason || reason == caf::exit_reason::normal
-         || reason == caf::exit_reason::user_shutdown
+  return !reason || is(reason, caf::exit_reason::normal)
+         || is(reason, caf::exit_reason::user_shutdown)
          || is(reason, errc::reached_max_restart_intensity);
 }
 

@@ -1,8 +1,10 @@
 #include "report.hpp"
 
+#include <iterator>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
+#include <fmt/compile.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -48,15 +50,17 @@ void child_started(const std::string& supervisor, const std::string& child,
 
 namespace {
 
-// Renders `x` as `sys` would. Reasons without context in CAF's own
-// categories (`kill`, `user_shutdown`, ...) repeat with every restart and
-// render the same on every system, so each thread keeps their text.
-std::string render(const caf::actor_system& sys, const caf::error& x) {
+// Renders `x` as `sys` would; the text is in `scratch` or in a cache.
+// Reasons without context in CAF's own categories (`kill`, `user_shutdown`,
+// ...) repeat with every restart and render the same on every system, so
+// each thread keeps their text, and a report copies none.
+const std::string& render(const caf::actor_system& sys, const caf::error& x,
+                          std::string& scratch) {
   // CAF 0.17 has no category to read from an empty error.
   if (!x || !x.context().empty()
       || (x.category() != caf::atom("exit")
           && x.category() != caf::atom("system")))
-    return sys.render(x);
+    return scratch = sys.render(x);
   auto category = x.category();
   thread_local std::unordered_map<uint64_t, std::string> cache;
   auto key = (static_cast<uint64_t>(category) << 8) | x.code();
@@ -66,15 +70,23 @@ std::string render(const caf::actor_system& sys, const caf::error& x) {
   return i->second;
 }
 
-// The reports that name a child, its reason and its restart count.
+// The reports that name a child, its reason and its restart count; one is
+// written with every restart, so its format is compiled, not parsed.
 void child_error(const char* report, const caf::actor_system& sys,
                  const std::string& supervisor, const std::string& child,
                  const caf::error& reason, size_t restart_count,
                  spdlog::level::level_enum level = spdlog::level::err) {
   auto& log = logger();
-  if (log.should_log(level))
-    log.log(level, "{} supervisor={} child={} reason=\"{}\" restart_count={}",
-            report, supervisor, child, render(sys, reason), restart_count);
+  if (!log.should_log(level))
+    return;
+  std::string scratch;
+  fmt::memory_buffer line;
+  fmt::format_to(std::back_inserter(line),
+                 FMT_COMPILE("{} supervisor={} child={} reason=\"{}\" "
+                             "restart_count={}"),
+                 report, supervisor, child, render(sys, reason, scratch),
+                 restart_count);
+  log.log(level, spdlog::string_view_t{line.data(), line.size()});
 }
 
 } // namespace
@@ -96,9 +108,10 @@ void shutdown_error(const caf::actor_system& sys,
                     const std::string& supervisor, const std::string& child,
                     const caf::error& reason) {
   auto& log = logger();
+  std::string scratch;
   if (log.should_log(spdlog::level::err))
     log.error("shutdown_error supervisor={} child={} reason=\"{}\"",
-              supervisor, child, render(sys, reason));
+              supervisor, child, render(sys, reason, scratch));
 }
 
 void reached_max_restart_intensity(const caf::actor_system& sys,
@@ -129,9 +142,10 @@ void checkpoint_failed(const caf::actor_system& sys,
                        const std::string& supervisor, const std::string& child,
                        const caf::error& reason) {
   auto& log = logger();
+  std::string scratch;
   if (log.should_log(spdlog::level::err))
     log.error("checkpoint_failed supervisor={} child={} reason=\"{}\"",
-              supervisor, child, render(sys, reason));
+              supervisor, child, render(sys, reason, scratch));
 }
 
 void message_quarantined(const caf::actor_system& sys,
@@ -139,10 +153,11 @@ void message_quarantined(const caf::actor_system& sys,
                          const std::string& child, const caf::error& reason,
                          const caf::message& content, size_t crashes) {
   auto& log = logger();
+  std::string scratch;
   if (log.should_log(spdlog::level::err))
     log.error("message_quarantined supervisor={} child={} crashes={} "
               "reason=\"{}\" message=\"{}\"",
-              supervisor, child, crashes, render(sys, reason),
+              supervisor, child, crashes, render(sys, reason, scratch),
               caf::to_string(content).substr(0, 200));
 }
 

@@ -42,7 +42,7 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
   // The supervisor rolled back and exits; report why once it is gone. If it
   // failed before it read our request, its exit reason is the answer.
   auto reason = await_exit(sys, *sup);
-  if (failure == caf::sec::request_receiver_down)
+  if (is(failure, caf::sec::request_receiver_down))
     return reason;
   return failure;
 }

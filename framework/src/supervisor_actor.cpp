@@ -106,16 +106,7 @@ caf::behavior supervisor_actor::make_behavior() {
                 answer_started(start_failure_);
                 quit(start_failure_);
               }));
-  // CAF tries a behavior's handlers in order: the message of every start
-  // comes first.
-  caf::message_handler first{[this](started_atom) {
-    // A child's initialization is done (see `crash_handled`).
-    auto who = caf::actor_cast<caf::actor_addr>(current_sender());
-    auto i = starting_.find(who);
-    if (i != starting_.end())
-      on_started(who, i->second.token);
-  }};
-  return first.or_else(api_handlers()).or_else(
+  return api_handlers().or_else(
     [this](caf::get_atom, started_atom) {
       // Answered at once once up; held until the start ends otherwise.
       auto rp = make_response_promise();
@@ -171,6 +162,22 @@ caf::behavior supervisor_actor::make_behavior() {
       declare_unhealthy(c, std::move(reason));
       return caf::ok_atom::value;
     });
+}
+
+caf::invoke_message_result
+supervisor_actor::consume(caf::mailbox_element& x) {
+  // The message that ends every start (see `crash_handled`) is the most
+  // frequent: it skips CAF's message categories and behavior matching.
+  if (x.mid.is_async() && x.content().match_elements<started_atom>()) {
+    // As CAF's own `consume` does, for whatever the handling reads.
+    current_mailbox_element(&x);
+    auto who = caf::actor_cast<caf::actor_addr>(x.sender);
+    auto i = starting_.find(who);
+    if (i != starting_.end())
+      on_started(who, i->second.token);
+    return caf::invoke_message_result::consumed;
+  }
+  return super::consume(x);
 }
 
 void supervisor_actor::on_exit() {
@@ -260,7 +267,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     if (i == starting_.end() || i->second.token != token)
       return;
     // The actor died before answering: its down message tells why.
-    if (err == caf::sec::request_receiver_down)
+    if (is(err, caf::sec::request_receiver_down))
       return;
     fail_start(who, std::move(err));
   };
@@ -276,7 +283,9 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
 }
 
 start_result supervisor_actor::start_or_fault(iterator c, child_context& ctx) {
-  auto i = armed_faults_.find(c->spec.id());
+  // Most supervisors never arm a fault: no lookup by id per start.
+  auto i = armed_faults_.empty() ? armed_faults_.end()
+                                 : armed_faults_.find(c->spec.id());
   if (i == armed_faults_.end())
     return call_factory(c->spec, ctx);
   auto f = i->second;
@@ -503,14 +512,14 @@ void supervisor_actor::stop_group(group g, size_t pos, stop_continuation k) {
 
 void supervisor_actor::on_down(caf::down_msg& msg) {
   // An incarnation declared unhealthy that finally read its kill.
-  if (abandoned_.erase(msg.source) > 0)
+  if (!abandoned_.empty() && abandoned_.erase(msg.source) > 0)
     return;
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
   if (c->poison)
     count_poison(*c, msg.source, msg.reason);
-  if (msg.reason == caf::exit_reason::remote_link_unreachable
+  if (is(msg.reason, caf::exit_reason::remote_link_unreachable)
       && !c->node.empty()) {
     lose_node(c->node);
     msg.reason = make_error(errc::node_down, child_path(*c), c->node,
@@ -529,7 +538,8 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
 }
 
 void supervisor_actor::child_exited(iterator c, caf::error reason) {
-  if (c->state == child_state::running)
+  // Only a backoff asks how long the child ran.
+  if (c->state == child_state::running && c->spec.backoff())
     c->ran_for = clock().now() - c->started_at;
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
@@ -540,13 +550,16 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
     return;
   // Decide now, or after the current operation, unless something (such as
   // terminate_child) decided for this child in between.
-  when_idle(
-    [this, id = c->spec.id()] {
-      auto i = children_.find(id);
-      if (!shutting_down_ && i != children_.end() && i->exit_pending)
-        handle_exit(i);
-    },
-    restarts_alone());
+  if (may_run_now(restarts_alone())) {
+    handle_exit(c);
+    return;
+  }
+  waiting_.push_back(waiting_op{restarts_alone(), [this, id = c->spec.id()] {
+                                  auto i = children_.find(id);
+                                  if (!shutting_down_ && i != children_.end()
+                                      && i->exit_pending)
+                                    handle_exit(i);
+                                }});
 }
 
 void supervisor_actor::handle_exit(iterator c) {
@@ -726,13 +739,21 @@ void supervisor_actor::start_again(iterator c, bool overlapping) {
   c->state = child_state::restarting;
   c->restart_pending = true;
   ++c->restart_count;
-  start_child(c, guarded([this, c, overlapping](caf::error err) {
-                if (err)
-                  retry_later(c, c, err);
-                else
-                  drop_if_ignored(c);
-                end_operation(overlapping);
-              }));
+  // Unguarded: a shutdown drops pending starts. Capturing two pointers, the
+  // continuation fits std::function's own buffer: no allocation per restart.
+  if (overlapping)
+    start_child(c, [this, c](caf::error err) { started_again(c, err, true); });
+  else
+    start_child(c, [this, c](caf::error err) { started_again(c, err, false); });
+}
+
+void supervisor_actor::started_again(iterator c, const caf::error& err,
+                                     bool overlapping) {
+  if (err)
+    retry_later(c, c, err);
+  else
+    drop_if_ignored(c);
+  end_operation(overlapping);
 }
 
 bool supervisor_actor::drop_if_ignored(iterator c) {
@@ -885,7 +906,7 @@ void supervisor_actor::on_missed_check(const caf::actor_addr& who,
     = std::chrono::duration_cast<std::chrono::milliseconds>(hc.timeout());
   auto checks = std::to_string(c->missed_checks) + " health checks of "
                 + std::to_string(timeout_ms.count()) + "ms";
-  if (cause == caf::sec::request_timeout)
+  if (is(cause, caf::sec::request_timeout))
     declare_unhealthy(c, make_error(errc::hung, child_path(*c),
                                     "no answer to " + checks
                                       + "; it is stuck in a handler or too "

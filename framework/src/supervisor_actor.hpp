@@ -21,6 +21,7 @@
 #include "trellis/fault_injection.hpp"
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/event_feed.hpp"
+#include "trellis/detail/recycling_map.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
@@ -68,6 +69,8 @@ public:
                           std::string path, std::shared_ptr<event_feed> feed);
 
   caf::behavior make_behavior() override;
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
 
   void on_exit() override;
 
@@ -316,6 +319,9 @@ private:
   /// and ends the current operation.
   void start_again(iterator c, bool overlapping);
 
+  /// The start of `start_again` ended, with `err` if it failed.
+  void started_again(iterator c, const caf::error& err, bool overlapping);
+
   /// Removes `c` if it answered `ignore` and is temporary or dynamic, as OTP
   /// does; returns whether it did.
   bool drop_if_ignored(iterator c);
@@ -401,7 +407,7 @@ private:
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
   /// Starts waiting for their actor to finish initialization, by actor.
-  std::unordered_map<caf::actor_addr, pending_start> starting_;
+  recycling_map<caf::actor_addr, pending_start> starting_;
   /// Overlapping operations in flight (see the class).
   size_t overlapping_ = 0;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;

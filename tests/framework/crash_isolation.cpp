@@ -38,6 +38,17 @@ TEST_CASE("crash reasons name the exception's type", "[crash]") {
     CHECK(f.render(reason)
           == "trellis::errc::unhandled_exception: int, (not a std::exception)");
   }
+  SECTION("the same type again, then another (names are cached per type)") {
+    for (int i = 0; i < 3; ++i) {
+      CHECK(f.render(crash_reason(std::make_exception_ptr(
+              std::out_of_range("again"))))
+            == "trellis::errc::unhandled_exception: std::out_of_range, again");
+      CHECK(f.render(crash_reason(std::make_exception_ptr(
+              std::invalid_argument("other"))))
+            == "trellis::errc::unhandled_exception: std::invalid_argument, "
+               "other");
+    }
+  }
 }
 
 TEST_CASE("the crash handler is installed in class-based and stateful actors",

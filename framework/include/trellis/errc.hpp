@@ -5,8 +5,10 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/fwd.hpp>
 #include <caf/make_message.hpp>
+#include <caf/sec.hpp>
 
 namespace trellis {
 
@@ -105,6 +107,13 @@ caf::error make_error(errc x, T&& y, Ts&&... ys) {
 
 /// Returns whether `x` is a Trellis error with code `code`.
 bool is(const caf::error& x, errc code);
+
+/// Returns whether `x` is CAF's exit reason `code`. Unlike CAF 0.17's
+/// `x == code`, builds no error (an allocation) to compare with.
+bool is(const caf::error& x, caf::exit_reason code);
+
+/// Returns whether `x` is CAF's system error `code`, building no error.
+bool is(const caf::error& x, caf::sec code);
 
 /// Returns whether an exit reason counts as a normal exit for a transient
 /// child: `normal`, `user_shutdown` (OTP's `shutdown`) and

@@ -17,6 +17,7 @@
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
 #include "trellis/detail/quarantine.hpp"
+#include "trellis/detail/recycling_map.hpp"
 
 namespace trellis::detail {
 
@@ -156,7 +157,8 @@ private:
   std::string prefix_;
   list_type children_;
   std::unordered_map<std::string, iterator> by_id_;
-  std::unordered_map<caf::actor_addr, iterator> by_addr_;
+  /// Incarnations come and go with every restart: their nodes are reused.
+  recycling_map<caf::actor_addr, iterator> by_addr_;
 };
 
 } // namespace trellis::detail
