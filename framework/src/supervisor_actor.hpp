@@ -7,6 +7,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <memory_resource>
 #include <unordered_map>
 #include <vector>
 
@@ -21,7 +22,6 @@
 #include "trellis/fault_injection.hpp"
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/event_feed.hpp"
-#include "trellis/detail/recycling_map.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
@@ -407,7 +407,8 @@ private:
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
   /// Starts waiting for their actor to finish initialization, by actor.
-  recycling_map<caf::actor_addr, pending_start> starting_;
+  std::pmr::unordered_map<caf::actor_addr, pending_start> starting_{
+    children_.memory()};
   /// Overlapping operations in flight (see the class).
   size_t overlapping_ = 0;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;

@@ -61,3 +61,45 @@ TEST_CASE("a child registry keeps start order and finds by id and address",
     caf::anon_send_exit(x, caf::exit_reason::kill);
   }
 }
+
+TEST_CASE("a child registry stays consistent while children come and go",
+          "[child_registry]") {
+  // Children and index entries reuse the pool's memory of those erased
+  // before them; ids are index keys that view the child's own id.
+  test::test_config cfg;
+  caf::actor_system sys{cfg};
+  detail::child_registry reg{"/sup/"};
+  std::vector<caf::actor> actors;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 200; ++i)
+      reg.add(dummy("c" + std::to_string(round) + "-" + std::to_string(i)));
+    // Erase every other child of this round, bind the rest.
+    for (int i = 0; i < 200; ++i) {
+      auto id = "c" + std::to_string(round) + "-" + std::to_string(i);
+      auto c = reg.find(id);
+      REQUIRE(c != reg.end());
+      CHECK(c->path == "/sup/" + id);
+      if (i % 2 == 0) {
+        reg.erase(c);
+      } else {
+        actors.push_back(sys.spawn(idle));
+        reg.bind(c, actors.back());
+      }
+    }
+  }
+  CHECK(reg.size() == 300);
+  for (auto& x : actors) {
+    auto c = reg.find(x.address());
+    REQUIRE(c != reg.end());
+    CHECK(reg.find(c->spec.id()) == c);
+    reg.unbind(c);
+    CHECK(reg.find(x.address()) == reg.end());
+  }
+  CHECK(reg.find("c0-0") == reg.end());
+  CHECK(reg.find("c2-199") != reg.end());
+  reg.clear();
+  CHECK(reg.empty());
+  CHECK(reg.find("c2-199") == reg.end());
+  for (auto& x : actors)
+    caf::anon_send_exit(x, caf::exit_reason::kill);
+}

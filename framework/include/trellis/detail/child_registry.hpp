@@ -4,8 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory_resource>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <caf/actor.hpp>
@@ -17,7 +19,6 @@
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
 #include "trellis/detail/quarantine.hpp"
-#include "trellis/detail/recycling_map.hpp"
 
 namespace trellis::detail {
 
@@ -69,28 +70,48 @@ struct child {
 /// The children of one supervisor in start order, found by id and by actor
 /// address in O(1), so that an exit costs the same with 5 or 50,000
 /// children. Iterators stay valid until their child is erased.
+///
+/// The children and both indexes allocate from one pool of the registry's
+/// own, so that they lie close together rather than among the actors' own
+/// memory: with 100,000 children, a look-up then hits the cache and the TLB,
+/// and an entry that comes and goes with every restart reuses its memory.
+/// Freed memory stays in the pool, for the next children, until the registry
+/// goes.
 class child_registry {
 public:
-  using list_type = std::list<child>;
+  using list_type = std::pmr::list<child>;
   using iterator = list_type::iterator;
 
   /// A registry whose children's paths start with `prefix`.
-  explicit child_registry(std::string prefix = {}) : prefix_(std::move(prefix)) {
+  explicit child_registry(std::string prefix = {})
+    : prefix_(std::move(prefix)),
+      children_(&pool_),
+      by_id_(&pool_),
+      by_addr_(&pool_) {
     // nop
+  }
+
+  child_registry(const child_registry&) = delete;
+  child_registry& operator=(const child_registry&) = delete;
+
+  /// Memory for bookkeeping that comes and goes with the children (such as
+  /// pending starts), from the registry's pool; not thread-safe.
+  std::pmr::memory_resource* memory() noexcept {
+    return &pool_;
   }
 
   /// Appends a child; its id must not be present yet.
   iterator add(child_spec spec) {
-    auto id = spec.id();
     auto i = children_.emplace(children_.end(), std::move(spec));
-    i->path = prefix_ + id;
-    by_id_.emplace(std::move(id), i);
+    i->path = prefix_ + i->spec.id();
+    // The key views the id inside the child, which outlives the entry.
+    by_id_.emplace(std::string_view{i->spec.id()}, i);
     return i;
   }
 
   /// Returns the child with id `x`, or `end()`.
   iterator find(const std::string& x) {
-    auto i = by_id_.find(x);
+    auto i = by_id_.find(std::string_view{x});
     return i != by_id_.end() ? i->second : end();
   }
 
@@ -118,15 +139,15 @@ public:
   /// Removes a child.
   void erase(iterator i) {
     unbind(i);
-    by_id_.erase(i->spec.id());
+    by_id_.erase(std::string_view{i->spec.id()});
     children_.erase(i);
   }
 
   /// Removes all children.
   void clear() noexcept {
-    children_.clear();
     by_id_.clear();
     by_addr_.clear();
+    children_.clear();
   }
 
   iterator begin() noexcept {
@@ -154,11 +175,11 @@ public:
   }
 
 private:
+  std::pmr::unsynchronized_pool_resource pool_;
   std::string prefix_;
   list_type children_;
-  std::unordered_map<std::string, iterator> by_id_;
-  /// Incarnations come and go with every restart: their nodes are reused.
-  recycling_map<caf::actor_addr, iterator> by_addr_;
+  std::pmr::unordered_map<std::string_view, iterator> by_id_;
+  std::pmr::unordered_map<caf::actor_addr, iterator> by_addr_;
 };
 
 } // namespace trellis::detail
