@@ -8,6 +8,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/type_nr.hpp>
 
 #include "report.hpp"
 #include "trellis/atoms.hpp"
@@ -168,7 +169,10 @@ caf::invoke_message_result
 supervisor_actor::consume(caf::mailbox_element& x) {
   // The message that ends every start (see `crash_handled`) is the most
   // frequent: it skips CAF's message categories and behavior matching.
-  if (x.mid.is_async() && x.content().match_elements<started_atom>()) {
+  auto& content = x.content();
+  if (x.mid.is_async()
+      && content.type_token() == caf::make_type_token<caf::atom_value>()
+      && content.get_as<caf::atom_value>(0) == started_atom::value) {
     // As CAF's own `consume` does, for whatever the handling reads.
     current_mailbox_element(&x);
     auto who = caf::actor_cast<caf::actor_addr>(x.sender);
@@ -183,9 +187,8 @@ supervisor_actor::consume(caf::mailbox_element& x) {
 void supervisor_actor::on_exit() {
   // Whatever is still running dies with us (what a link would do), killed so
   // that no child outlives its supervisor.
-  for (auto& c : children_)
-    if (c.handle)
-      send_exit(c.handle, caf::exit_reason::kill);
+  children_.for_each_running(
+    [this](child& c) { send_exit(c.handle, caf::exit_reason::kill); });
   for (auto& kvp : abandoned_)
     send_exit(kvp.second, caf::exit_reason::kill);
   abandoned_.clear();
@@ -519,17 +522,17 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     return; // An incarnation the supervisor already let go of.
   if (c->poison)
     count_poison(*c, msg.source, msg.reason);
-  if (is(msg.reason, caf::exit_reason::remote_link_unreachable)
-      && !c->node.empty()) {
+  if (!c->node.empty()
+      && is(msg.reason, caf::exit_reason::remote_link_unreachable)) {
     lose_node(c->node);
     msg.reason = make_error(errc::node_down, child_path(*c), c->node,
                             "the connection to the node was lost");
   }
-  if (stopping_.count(msg.source) > 0) {
+  if (!stopping_.empty() && stopping_.count(msg.source) > 0) {
     finish_stop(c, std::move(msg.reason));
     return;
   }
-  if (starting_.count(msg.source) > 0) {
+  if (!starting_.empty() && starting_.count(msg.source) > 0) {
     children_.unbind(c);
     fail_start(msg.source, std::move(msg.reason));
     return;
@@ -568,7 +571,6 @@ void supervisor_actor::handle_exit(iterator c) {
     apply_decider(c);
     return;
   }
-  auto normal = is_normal_exit(c->last_reason);
   switch (c->spec.restart()) {
     case restart::permanent:
       report::child_terminated(system(), path_, c->spec.id(), c->last_reason,
@@ -576,7 +578,7 @@ void supervisor_actor::handle_exit(iterator c) {
       restart(c);
       break;
     case restart::transient:
-      if (normal) {
+      if (is_normal_exit(c->last_reason)) {
         // A dynamic child that will not run again leaves the list (OTP).
         auto significant = c->spec.significant();
         if (spec_.dynamic())
@@ -591,7 +593,7 @@ void supervisor_actor::handle_exit(iterator c) {
       }
       break;
     case restart::temporary: {
-      if (!normal)
+      if (!is_normal_exit(c->last_reason))
         report::child_terminated(system(), path_, c->spec.id(),
                                  c->last_reason, c->restart_count);
       auto significant = c->spec.significant();

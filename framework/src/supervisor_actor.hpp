@@ -411,7 +411,8 @@ private:
     children_.memory()};
   /// Overlapping operations in flight (see the class).
   size_t overlapping_ = 0;
-  std::unordered_map<caf::actor_addr, pending_stop> stopping_;
+  std::pmr::unordered_map<caf::actor_addr, pending_stop> stopping_{
+    children_.memory()};
   /// The stop watchdog's timer, if one is pending (token 0: none).
   uint64_t watchdog_token_ = 0;
   caf::actor_clock::time_point watchdog_due_;

@@ -88,6 +88,12 @@ TEST_CASE("a child registry stays consistent while children come and go",
     }
   }
   CHECK(reg.size() == 300);
+  size_t running = 0;
+  reg.for_each_running([&](detail::child& c) {
+    CHECK(c.handle);
+    ++running;
+  });
+  CHECK(running == actors.size());
   for (auto& x : actors) {
     auto c = reg.find(x.address());
     REQUIRE(c != reg.end());
@@ -95,6 +101,9 @@ TEST_CASE("a child registry stays consistent while children come and go",
     reg.unbind(c);
     CHECK(reg.find(x.address()) == reg.end());
   }
+  running = 0;
+  reg.for_each_running([&](detail::child&) { ++running; });
+  CHECK(running == 0);
   CHECK(reg.find("c0-0") == reg.end());
   CHECK(reg.find("c2-199") != reg.end());
   reg.clear();

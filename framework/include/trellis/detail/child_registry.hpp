@@ -136,6 +136,14 @@ public:
     }
   }
 
+  /// Calls `f` with every child that has a running incarnation, without
+  /// visiting the others.
+  template <class F>
+  void for_each_running(F f) {
+    for (auto& kvp : by_addr_)
+      f(*kvp.second);
+  }
+
   /// Removes a child.
   void erase(iterator i) {
     unbind(i);
