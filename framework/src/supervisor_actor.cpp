@@ -349,17 +349,21 @@ void supervisor_actor::start_group(
     return;
   }
   auto c = (*g)[pos];
-  start_child(c, guarded([this, g, pos, c, k](caf::error err) {
+  // Each continuation runs once: it hands `g` and `k` on rather than copy
+  // them (a copy of `k` allocates, per child).
+  start_child(c, guarded([this, g = std::move(g), pos, c,
+                          k = std::move(k)](caf::error err) mutable {
                 if (!err) {
                   if (drop_if_ignored(c))
                     (*g)[pos] = children_.end();
-                  start_group(g, pos + 1, k);
+                  start_group(std::move(g), pos + 1, std::move(k));
                   return;
                 }
                 // Undo this start: stop what it started, newest first.
                 auto started = std::make_shared<std::vector<iterator>>(
                   g->rend() - static_cast<std::ptrdiff_t>(pos), g->rend());
-                stop_group(started, 0, [this, c, k, err] { k(c, err); });
+                stop_group(std::move(started), 0,
+                           [c, k = std::move(k), err] { k(c, err); });
               }));
 }
 
@@ -507,8 +511,11 @@ void supervisor_actor::stop_group(group g, size_t pos, stop_continuation k) {
     k();
     return;
   }
-  stop_child((*g)[pos],
-             guarded([this, g, pos, k] { stop_group(g, pos + 1, k); }));
+  auto c = (*g)[pos];
+  stop_child(c, guarded([this, g = std::move(g), pos,
+                         k = std::move(k)]() mutable {
+               stop_group(std::move(g), pos + 1, std::move(k));
+             }));
 }
 
 // -- failures and restarts ----------------------------------------------------

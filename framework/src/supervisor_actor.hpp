@@ -352,9 +352,10 @@ private:
   // -- helpers ----------------------------------------------------------------
 
   /// Wraps a continuation so that it does nothing once a shutdown began.
+  /// Continuations run once, and may hand on what they hold.
   template <class F>
   auto guarded(F f) {
-    return [this, gen = generation_, f = std::move(f)](auto&&... xs) {
+    return [this, gen = generation_, f = std::move(f)](auto&&... xs) mutable {
       if (gen == generation_)
         f(std::forward<decltype(xs)>(xs)...);
     };

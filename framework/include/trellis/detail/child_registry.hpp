@@ -18,6 +18,7 @@
 
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
+#include "trellis/detail/node_pool.hpp"
 #include "trellis/detail/quarantine.hpp"
 
 namespace trellis::detail {
@@ -71,12 +72,8 @@ struct child {
 /// address in O(1), so that an exit costs the same with 5 or 50,000
 /// children. Iterators stay valid until their child is erased.
 ///
-/// The children and both indexes allocate from one pool of the registry's
-/// own, so that they lie close together rather than among the actors' own
-/// memory: with 100,000 children, a look-up then hits the cache and the TLB,
-/// and an entry that comes and goes with every restart reuses its memory.
-/// Freed memory stays in the pool, for the next children, until the registry
-/// goes.
+/// The children and both indexes allocate from a `node_pool` of the
+/// registry's own.
 class child_registry {
 public:
   using list_type = std::pmr::list<child>;
@@ -95,7 +92,7 @@ public:
   child_registry& operator=(const child_registry&) = delete;
 
   /// Memory for bookkeeping that comes and goes with the children (such as
-  /// pending starts), from the registry's pool; not thread-safe.
+  /// pending starts): the registry's pool.
   std::pmr::memory_resource* memory() noexcept {
     return &pool_;
   }
@@ -183,7 +180,7 @@ public:
   }
 
 private:
-  std::pmr::unsynchronized_pool_resource pool_;
+  node_pool pool_;
   std::string prefix_;
   list_type children_;
   std::pmr::unordered_map<std::string_view, iterator> by_id_;
