@@ -175,10 +175,9 @@ supervisor_actor::consume(caf::mailbox_element& x) {
       && content.get_as<caf::atom_value>(0) == started_atom::value) {
     // As CAF's own `consume` does, for whatever the handling reads.
     current_mailbox_element(&x);
-    auto who = caf::actor_cast<caf::actor_addr>(x.sender);
-    auto i = starting_.find(who);
-    if (i != starting_.end())
-      on_started(who, i->second.token);
+    auto c = children_.find(caf::actor_cast<caf::actor_addr>(x.sender));
+    if (c != children_.end() && c->start_token != 0)
+      on_started(c);
     return caf::invoke_message_result::consumed;
   }
   return super::consume(x);
@@ -256,7 +255,8 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // restart as still restarting.
   auto token = ++next_token_;
   auto who = hdl.address();
-  starting_.emplace(who, pending_start{c, token, std::move(k)});
+  c->start_token = token;
+  c->start_k = std::move(k);
   // An actor spawned through the context says when its initialization is
   // done (see `crash_handled`).
   if (ctx.announces_start(who))
@@ -264,15 +264,23 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // Any other worker has started once it answers a system message, which CAF
   // answers after the actor's initialization, without user code. A
   // supervisor has started once all its children have.
-  auto started = [this, who, token] { on_started(who, token); };
-  auto on_error = [this, who, token](caf::error& err) {
-    auto i = starting_.find(who);
-    if (i == starting_.end() || i->second.token != token)
-      return;
+  // The child may have gone, or started again, by the time the answer comes:
+  // found by its incarnation and its start's token.
+  auto starting = [this, who, token] {
+    auto i = children_.find(who);
+    return i != children_.end() && i->start_token == token ? i
+                                                            : children_.end();
+  };
+  auto started = [this, starting] {
+    if (auto i = starting(); i != children_.end())
+      on_started(i);
+  };
+  auto on_error = [this, starting](caf::error& err) {
+    auto i = starting();
     // The actor died before answering: its down message tells why.
-    if (is(err, caf::sec::request_receiver_down))
+    if (i == children_.end() || is(err, caf::sec::request_receiver_down))
       return;
-    fail_start(who, std::move(err));
+    fail_start(i, std::move(err));
   };
   if (c->spec.type() == child_type::supervisor)
     request(hdl, caf::infinite, caf::get_atom::value, started_atom::value)
@@ -300,14 +308,8 @@ start_result supervisor_actor::start_or_fault(iterator c, child_context& ctx) {
   return call_factory(c->spec, ctx);
 }
 
-void supervisor_actor::on_started(const caf::actor_addr& who,
-                                  uint64_t token) {
-  auto i = starting_.find(who);
-  if (i == starting_.end() || i->second.token != token)
-    return;
-  auto c = i->second.child;
-  auto k = std::move(i->second.k);
-  starting_.erase(i);
+void supervisor_actor::on_started(iterator c) {
+  auto k = end_start(c);
   c->state = child_state::running;
   c->started_at = clock().now();
   report::child_started(path_, c->spec.id(), c->handle.address(),
@@ -322,12 +324,15 @@ void supervisor_actor::on_started(const caf::actor_addr& who,
   k(caf::none);
 }
 
-void supervisor_actor::fail_start(const caf::actor_addr& who,
-                                  caf::error reason) {
-  auto i = starting_.find(who);
-  auto c = i->second.child;
-  auto k = std::move(i->second.k);
-  starting_.erase(i);
+supervisor_actor::start_continuation supervisor_actor::end_start(iterator c) {
+  c->start_token = 0;
+  auto k = std::move(c->start_k);
+  c->start_k = nullptr;
+  return k;
+}
+
+void supervisor_actor::fail_start(iterator c, caf::error reason) {
+  auto k = end_start(c);
   c->state = child_state::restarting;
   if (c->handle) {
     // The actor may still run (it answered with an error): make sure it ends.
@@ -539,9 +544,9 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     finish_stop(c, std::move(msg.reason));
     return;
   }
-  if (!starting_.empty() && starting_.count(msg.source) > 0) {
+  if (c->start_token != 0) {
     children_.unbind(c);
-    fail_start(msg.source, std::move(msg.reason));
+    fail_start(c, std::move(msg.reason));
     return;
   }
   child_exited(c, std::move(msg.reason));
@@ -836,7 +841,10 @@ void supervisor_actor::shutdown(caf::error reason) {
   busy_ = true;
   // Drop the continuations of whatever operation was running.
   ++generation_;
-  starting_.clear();
+  children_.for_each_running([](child& c) {
+    c.start_token = 0;
+    c.start_k = nullptr;
+  });
   overlapping_ = 0;
   if (!started_ && !start_failure_)
     start_failure_ = reason;
@@ -937,11 +945,10 @@ void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
   // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
   abandoned_.emplace(c->handle.address(), c->handle);
-  if (starting_.count(c->handle.address()) > 0) {
+  if (c->start_token != 0) {
     // Not started yet: its start fails instead.
-    auto who = c->handle.address();
     children_.unbind(c);
-    fail_start(who, std::move(reason));
+    fail_start(c, std::move(reason));
     return;
   }
   // A remote child that stops answering most likely has a hung node.

@@ -88,12 +88,6 @@ private:
   /// Continuation of a stop.
   using stop_continuation = std::function<void()>;
 
-  struct pending_start {
-    iterator child;
-    uint64_t token;
-    start_continuation k;
-  };
-
   /// Work queued until the supervisor is free for it.
   struct waiting_op {
     /// Whether it may run beside overlapping operations (see the class).
@@ -131,11 +125,14 @@ private:
   /// Calls `c`'s factory, unless fault injection armed its next start.
   start_result start_or_fault(iterator c, child_context& ctx);
 
-  /// The start of the actor at `who` with `token` is complete.
-  void on_started(const caf::actor_addr& who, uint64_t token);
+  /// The pending start of `c` is complete.
+  void on_started(iterator c);
 
-  /// Fails the pending start of the actor at `who`.
-  void fail_start(const caf::actor_addr& who, caf::error reason);
+  /// Fails the pending start of `c`.
+  void fail_start(iterator c, caf::error reason);
+
+  /// Ends the pending start of `c`; returns its continuation.
+  start_continuation end_start(iterator c);
 
   /// Starts `g[pos..]` in order. On failure, stops what this call started in
   /// reverse order, then calls `k(failed_child, reason)`; on success calls
@@ -407,9 +404,6 @@ private:
   uint64_t next_token_ = 0;
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
-  /// Starts waiting for their actor to finish initialization, by actor.
-  std::pmr::unordered_map<caf::actor_addr, pending_start> starting_{
-    children_.memory()};
   /// Overlapping operations in flight (see the class).
   size_t overlapping_ = 0;
   std::pmr::unordered_map<caf::actor_addr, pending_stop> stopping_{

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory_resource>
 #include <memory>
@@ -66,6 +67,10 @@ struct child {
   std::shared_ptr<std::atomic<uint64_t>> latest_incarnation;
   /// The node the current (or last) incarnation runs on; empty if local.
   std::string node;
+  /// The current incarnation's start, until it has initialized (0: none),
+  /// and what runs once it has, or has failed.
+  uint64_t start_token = 0;
+  std::function<void(caf::error)> start_k;
 };
 
 /// The children of one supervisor in start order, found by id and by actor
