@@ -14,7 +14,7 @@ namespace trellis::detail {
 /// TLB), and a freed block waits in a free list of its size for the next
 /// allocation of that size (an entry that comes and goes with every restart
 /// costs a pointer swap). Large blocks, such as hash tables' bucket arrays,
-/// go to the default resource. Small blocks return to the system only when
+/// go to the default resource (`new` and `delete`, unless changed). Small blocks return to the system only when
 /// the pool goes. Not thread-safe: one actor uses it.
 class node_pool final : public std::pmr::memory_resource {
 public:
@@ -41,7 +41,7 @@ private:
 
   void* do_allocate(size_t bytes, size_t align) override {
     if (bytes > max_pooled || align > granule)
-      return std::pmr::get_default_resource()->allocate(bytes, align);
+      return upstream_->allocate(bytes, align);
     auto& head = free_[size_class(bytes)];
     if (head) {
       auto result = head;
@@ -53,7 +53,7 @@ private:
 
   void do_deallocate(void* p, size_t bytes, size_t align) override {
     if (bytes > max_pooled || align > granule) {
-      std::pmr::get_default_resource()->deallocate(p, bytes, align);
+      upstream_->deallocate(p, bytes, align);
       return;
     }
     auto& head = free_[size_class(bytes)];
@@ -64,8 +64,11 @@ private:
     return this == &other;
   }
 
+  /// Where large blocks and the chunks come from: the default resource as
+  /// the pool was made, even if the default changes later.
+  std::pmr::memory_resource* upstream_ = std::pmr::get_default_resource();
   /// Hands out small blocks back to back; frees them all at once.
-  std::pmr::monotonic_buffer_resource chunks_;
+  std::pmr::monotonic_buffer_resource chunks_{upstream_};
   std::array<free_block*, max_pooled / granule + 1> free_{};
 };
 
