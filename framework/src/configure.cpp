@@ -1,5 +1,8 @@
 #include "trellis/configure.hpp"
 
+#include <string>
+#include <string_view>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/deep_to_string.hpp>
 
@@ -10,11 +13,21 @@ namespace trellis {
 
 namespace {
 
-// Renders `trellis::errc::code: a: b: c` where a, b, c are the context's
+// Renders `trellis::errc::code: a, b, c` where a, b, c are the context's
 // elements: Trellis puts rendered strings there, outermost cause first.
 std::string render_errc(uint8_t code, caf::atom_value, const caf::message& ctx) {
-  std::string result = "trellis::errc::";
-  result += to_string(static_cast<errc>(code));
+  // Rendered for every crash report: sized first, so that it allocates once.
+  constexpr std::string_view prefix = "trellis::errc::";
+  std::string_view name = name_of(static_cast<errc>(code));
+  auto size = prefix.size() + name.size();
+  for (size_t i = 0; i < ctx.size(); ++i)
+    size += 2 + (ctx.match_element<std::string>(i)
+                   ? ctx.get_as<std::string>(i).size()
+                   : 16);
+  std::string result;
+  result.reserve(size);
+  result.append(prefix.data(), prefix.size());
+  result.append(name.data(), name.size());
   for (size_t i = 0; i < ctx.size(); ++i) {
     result += i == 0 ? ": " : ", ";
     if (ctx.match_element<std::string>(i))

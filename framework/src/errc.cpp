@@ -5,7 +5,7 @@
 
 namespace trellis {
 
-std::string to_string(errc x) {
+const char* name_of(errc x) noexcept {
   switch (x) {
     case errc::invalid_spec:
       return "invalid_spec";
@@ -57,6 +57,10 @@ std::string to_string(errc x) {
       return "invalid_tls_config";
   }
   return "unknown";
+}
+
+std::string to_string(errc x) {
+  return name_of(x);
 }
 
 caf::error make_error(errc x) {

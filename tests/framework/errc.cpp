@@ -4,6 +4,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 
+#include "test_support.hpp"
 #include "trellis/errc.hpp"
 
 using namespace trellis;
@@ -26,4 +27,21 @@ TEST_CASE("exit reasons and system errors compare without an error built",
   CHECK(is_normal_exit(caf::exit_reason::user_shutdown));
   CHECK(is_normal_exit(caf::error{}));
   CHECK_FALSE(is_normal_exit(caf::exit_reason::kill));
+}
+
+TEST_CASE("Trellis errors render their code and every context element",
+          "[errc]") {
+  test::fixture f;
+  // Code 0 is no error at all.
+  for (uint8_t code = 1; code <= static_cast<uint8_t>(errc::invalid_tls_config);
+       ++code) {
+    auto x = static_cast<errc>(code);
+    CHECK(std::string{name_of(x)} == to_string(x));
+    CHECK(f.render(make_error(x)) == "trellis::errc::" + to_string(x));
+  }
+  CHECK(f.render(make_error(errc::start_failed, "a", std::string(40, 'b')))
+        == "trellis::errc::start_failed: a, " + std::string(40, 'b'));
+  // Elements other than strings are rendered by CAF.
+  CHECK(f.render(make_error(errc::not_found, int32_t{42}, "x"))
+        == "trellis::errc::not_found: 42, x");
 }

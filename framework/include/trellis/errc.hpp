@@ -91,6 +91,9 @@ enum class errc : uint8_t {
 /// Returns the enumerator's name, e.g. `"already_present"`.
 std::string to_string(errc x);
 
+/// Returns the name of `x`, as `to_string` does, without a copy.
+const char* name_of(errc x) noexcept;
+
 /// The category atom of Trellis errors.
 constexpr caf::atom_value errc_category = caf::atom("trellis");
 
