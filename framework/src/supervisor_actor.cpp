@@ -175,7 +175,7 @@ supervisor_actor::consume(caf::mailbox_element& x) {
       && content.get_as<caf::atom_value>(0) == started_atom::value) {
     // As CAF's own `consume` does, for whatever the handling reads.
     current_mailbox_element(&x);
-    auto c = children_.find(caf::actor_cast<caf::actor_addr>(x.sender));
+    auto c = children_.find(x.sender);
     if (c != children_.end() && c->start_token != 0)
       on_started(c);
     return caf::invoke_message_result::consumed;
@@ -254,13 +254,13 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // Running once initialized (`on_started`); a snapshot meanwhile shows a
   // restart as still restarting.
   auto token = ++next_token_;
-  auto who = hdl.address();
   c->start_token = token;
   c->start_k = std::move(k);
   // An actor spawned through the context says when its initialization is
   // done (see `crash_handled`).
-  if (ctx.announces_start(who))
+  if (ctx.announces_start(hdl))
     return;
+  auto who = hdl.address();
   // Any other worker has started once it answers a system message, which CAF
   // answers after the actor's initialization, without user code. A
   // supervisor has started once all its children have.

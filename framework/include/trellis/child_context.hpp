@@ -285,14 +285,15 @@ private:
   /// Returns whether `x` is the last actor spawned through this context,
   /// which announces its start to the supervisor. (A factory returns the
   /// last one it spawned as a rule; for another, the supervisor asks.)
-  bool announces_start(const caf::actor_addr& x) const {
-    return start_listener_ && x == last_spawned_;
+  bool announces_start(const caf::actor& x) const {
+    return start_listener_
+           && caf::actor_cast<caf::actor_control_block*>(x) == last_spawned_;
   }
 
   /// Remembers `x` as the last actor spawned through this context.
   template <class Handle>
   Handle announcing(Handle x) const {
-    last_spawned_ = x.address();
+    last_spawned_ = caf::actor_cast<caf::actor_control_block*>(x);
     return x;
   }
 
@@ -317,7 +318,8 @@ private:
   std::vector<std::string> lost_;
   std::string node_;
   caf::actor_addr start_listener_;
-  mutable caf::actor_addr last_spawned_;
+  /// Compared only, never followed: no reference count to pay per start.
+  mutable caf::actor_control_block* last_spawned_ = nullptr;
 };
 
 } // namespace trellis

@@ -121,21 +121,25 @@ public:
 
   /// Returns the child whose running incarnation is `x`, or `end()`.
   iterator find(const caf::actor_addr& x) {
-    auto i = by_addr_.find(x);
-    return i != by_addr_.end() ? i->second : end();
+    return find_incarnation(caf::actor_cast<caf::actor_control_block*>(x));
+  }
+
+  /// Returns the child whose running incarnation is `x`, or `end()`.
+  iterator find(const caf::strong_actor_ptr& x) {
+    return find_incarnation(caf::actor_cast<caf::actor_control_block*>(x));
   }
 
   /// Makes `x` the running incarnation of `i`.
   void bind(iterator i, caf::actor x) {
     unbind(i);
-    by_addr_.emplace(x.address(), i);
+    by_addr_.emplace(caf::actor_cast<caf::actor_control_block*>(x), i);
     i->handle = std::move(x);
   }
 
   /// Forgets the incarnation of `i`, if any.
   void unbind(iterator i) {
     if (i->handle) {
-      by_addr_.erase(i->handle.address());
+      by_addr_.erase(caf::actor_cast<caf::actor_control_block*>(i->handle));
       i->handle = nullptr;
     }
   }
@@ -187,12 +191,21 @@ public:
   }
 
 private:
+  iterator find_incarnation(const caf::actor_control_block* x) {
+    auto i = by_addr_.find(x);
+    return i != by_addr_.end() ? i->second : end();
+  }
+
   node_pool records_;
   node_pool entries_;
   std::string prefix_;
   list_type children_;
   std::pmr::unordered_map<std::string_view, iterator> by_id_;
-  std::pmr::unordered_map<caf::actor_addr, iterator> by_addr_;
+  /// Keyed by the incarnation's control block, which its handle in the
+  /// child keeps alive while the entry exists: no reference counts to pay
+  /// per look-up, and no pointer to follow to hash.
+  std::pmr::unordered_map<const caf::actor_control_block*, iterator>
+    by_addr_;
 };
 
 } // namespace trellis::detail
