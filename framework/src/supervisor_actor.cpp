@@ -256,6 +256,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   auto token = ++next_token_;
   c->start_token = token;
   c->start_k = std::move(k);
+  ++pending_starts_;
   // An actor spawned through the context says when its initialization is
   // done (see `crash_handled`).
   if (ctx.announces_start(hdl))
@@ -326,6 +327,7 @@ void supervisor_actor::on_started(iterator c) {
 
 supervisor_actor::start_continuation supervisor_actor::end_start(iterator c) {
   c->start_token = 0;
+  --pending_starts_;
   auto k = std::move(c->start_k);
   c->start_k = nullptr;
   return k;
@@ -841,10 +843,12 @@ void supervisor_actor::shutdown(caf::error reason) {
   busy_ = true;
   // Drop the continuations of whatever operation was running.
   ++generation_;
-  children_.for_each_running([](child& c) {
-    c.start_token = 0;
-    c.start_k = nullptr;
-  });
+  if (pending_starts_ > 0)
+    children_.for_each_running([](child& c) {
+      c.start_token = 0;
+      c.start_k = nullptr;
+    });
+  pending_starts_ = 0;
   overlapping_ = 0;
   if (!started_ && !start_failure_)
     start_failure_ = reason;

@@ -404,6 +404,8 @@ private:
   uint64_t next_token_ = 0;
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
+  /// Children whose start is pending (see `child::start_token`).
+  size_t pending_starts_ = 0;
   /// Overlapping operations in flight (see the class).
   size_t overlapping_ = 0;
   std::pmr::unordered_map<caf::actor_addr, pending_stop> stopping_{
