@@ -463,9 +463,9 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
   // A child that exits on its own during the stop is fine; one that had to
   // be killed, or exits abnormally, is reported (OTP's shutdown_error).
   auto expected = c->spec.shutdown().policy() == shutdown::kind::brutal_kill
-                    ? caf::error{caf::exit_reason::kill}
-                    : caf::error{caf::exit_reason::user_shutdown};
-  if (reason != expected && !is_normal_exit(reason))
+                    ? caf::exit_reason::kill
+                    : caf::exit_reason::user_shutdown;
+  if (!is(reason, expected) && !is_normal_exit(reason))
     report::shutdown_error(system(), path_, c->spec.id(), reason);
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
