@@ -21,10 +21,12 @@ caf::message_handler supervisor_actor::api_handlers() {
         api_start_child(std::move(spec), rp);
       });
     },
-    [this](start_child_atom, caf::message& args) -> caf::result<caf::actor> {
+    // A const reference: a mutable one makes CAF copy the request first.
+    [this](start_child_atom,
+           const caf::message& args) -> caf::result<caf::actor> {
       // Dynamic children are independent: their starts may overlap.
       return queue_request(
-        [this, args = std::move(args)](auto& rp) mutable {
+        [this, args](auto& rp) mutable {
           api_start_dynamic_child(std::move(args), rp);
         },
         spec_.dynamic());
