@@ -9,7 +9,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
@@ -19,6 +18,7 @@
 
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
+#include "trellis/detail/hash_index.hpp"
 #include "trellis/detail/node_pool.hpp"
 #include "trellis/detail/quarantine.hpp"
 
@@ -77,10 +77,9 @@ struct child {
 /// address in O(1), so that an exit costs the same with 5 or 50,000
 /// children. Iterators stay valid until their child is erased.
 ///
-/// The children and both indexes allocate from `node_pool`s of the
-/// registry's own: one for the children, one for the index entries, so that
-/// an index's entries lie close to each other (at 100,000 children the
-/// records span tens of megabytes, the id index's entries a few).
+/// The children allocate from a `node_pool` of the registry's own, so that
+/// they lie close to each other rather than among the actors; both indexes
+/// are `hash_index`es, which keep no keys of their own.
 class child_registry {
 public:
   using list_type = std::pmr::list<child>;
@@ -99,7 +98,7 @@ public:
   child_registry& operator=(const child_registry&) = delete;
 
   /// Memory for small bookkeeping entries that come and go with the
-  /// children (such as pending stops): the indexes' pool.
+  /// children (such as pending stops), apart from the children's records.
   std::pmr::memory_resource* memory() noexcept {
     return &entries_;
   }
@@ -108,15 +107,16 @@ public:
   iterator add(child_spec spec) {
     auto i = children_.emplace(children_.end(), std::move(spec));
     i->path = prefix_ + i->spec.id();
-    // The key views the id inside the child, which outlives the entry.
-    by_id_.emplace(std::string_view{i->spec.id()}, i);
+    by_id_.insert(id_hash(i->spec.id()), i);
     return i;
   }
 
   /// Returns the child with id `x`, or `end()`.
   iterator find(const std::string& x) {
-    auto i = by_id_.find(std::string_view{x});
-    return i != by_id_.end() ? i->second : end();
+    auto i = by_id_.find(id_hash(x), [&x](iterator c) {
+      return c->spec.id() == x;
+    });
+    return i ? *i : end();
   }
 
   /// Returns the child whose running incarnation is `x`, or `end()`.
@@ -132,14 +132,16 @@ public:
   /// Makes `x` the running incarnation of `i`.
   void bind(iterator i, caf::actor x) {
     unbind(i);
-    by_addr_.emplace(caf::actor_cast<caf::actor_control_block*>(x), i);
+    by_addr_.insert(addr_hash(caf::actor_cast<caf::actor_control_block*>(x)),
+                    i);
     i->handle = std::move(x);
   }
 
   /// Forgets the incarnation of `i`, if any.
   void unbind(iterator i) {
     if (i->handle) {
-      by_addr_.erase(caf::actor_cast<caf::actor_control_block*>(i->handle));
+      by_addr_.erase(
+        addr_hash(caf::actor_cast<caf::actor_control_block*>(i->handle)), i);
       i->handle = nullptr;
     }
   }
@@ -148,14 +150,13 @@ public:
   /// visiting the others.
   template <class F>
   void for_each_running(F f) {
-    for (auto& kvp : by_addr_)
-      f(*kvp.second);
+    by_addr_.for_each([&f](iterator i) { f(*i); });
   }
 
   /// Removes a child.
   void erase(iterator i) {
     unbind(i);
-    by_id_.erase(std::string_view{i->spec.id()});
+    by_id_.erase(id_hash(i->spec.id()), i);
     children_.erase(i);
   }
 
@@ -191,21 +192,30 @@ public:
   }
 
 private:
+  static uint64_t id_hash(std::string_view x) noexcept {
+    return std::hash<std::string_view>{}(x);
+  }
+
+  /// An incarnation is keyed by its control block, which its handle in the
+  /// child keeps alive while the entry exists: no reference counts to pay
+  /// per look-up, and no pointer to follow to hash.
+  static uint64_t addr_hash(const caf::actor_control_block* x) noexcept {
+    return reinterpret_cast<uintptr_t>(x);
+  }
+
   iterator find_incarnation(const caf::actor_control_block* x) {
-    auto i = by_addr_.find(x);
-    return i != by_addr_.end() ? i->second : end();
+    auto i = by_addr_.find(addr_hash(x), [x](iterator c) {
+      return caf::actor_cast<caf::actor_control_block*>(c->handle) == x;
+    });
+    return i ? *i : end();
   }
 
   node_pool records_;
   node_pool entries_;
   std::string prefix_;
   list_type children_;
-  std::pmr::unordered_map<std::string_view, iterator> by_id_;
-  /// Keyed by the incarnation's control block, which its handle in the
-  /// child keeps alive while the entry exists: no reference counts to pay
-  /// per look-up, and no pointer to follow to hash.
-  std::pmr::unordered_map<const caf::actor_control_block*, iterator>
-    by_addr_;
+  hash_index<iterator> by_id_;
+  hash_index<iterator> by_addr_;
 };
 
 } // namespace trellis::detail
