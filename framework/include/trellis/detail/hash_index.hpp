@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -74,9 +75,11 @@ public:
     }
     slots_[i] = slot{};
     --size_;
-    // Give back what a crowd of children that has gone left behind.
-    if (slots_.size() > min_capacity && size_ * 8 < slots_.size())
-      rehash(slots_.size() / 2);
+    // Give back what a crowd of children that has gone left behind, in few
+    // steps: each allocates, and a large allocation has malloc sort its
+    // free lists first.
+    if (slots_.size() > min_capacity && size_ * 16 < slots_.size())
+      rehash(std::max(min_capacity, fitting(size_ * 4)));
   }
 
   /// Calls `f` with every entry, in no particular order. `f` must not
@@ -128,6 +131,14 @@ private:
 
   size_t next(size_t i) const noexcept {
     return (i + 1) & (slots_.size() - 1);
+  }
+
+  /// Returns the least power of two not below `n`.
+  static size_t fitting(size_t n) noexcept {
+    size_t result = 1;
+    while (result < n)
+      result *= 2;
+    return result;
   }
 
   void place(uint64_t tag, Iterator x) {
