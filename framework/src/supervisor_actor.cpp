@@ -160,8 +160,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](unhealthy_atom, const caf::actor& who,
            caf::error& reason) -> caf::result<caf::ok_atom> {
       auto c = who ? children_.find(who.address()) : children_.end();
-      if (c == children_.end() || shutting_down_
-          || stopping_.count(who.address()) > 0)
+      if (c == children_.end() || shutting_down_ || c->stopping)
         return make_error(errc::not_found, path_,
                           "no running child is actor "
                             + std::to_string(who ? who.id() : 0));
@@ -205,6 +204,7 @@ void supervisor_actor::on_exit() {
   refuse_waiting(shutting_down_error());
   // CAF keeps a dead actor's object while handles to it exist: drop the
   // children's specs and start arguments now.
+  stopping_.clear();
   children_.clear();
   super::on_exit();
 }
@@ -390,28 +390,29 @@ void supervisor_actor::stop_child(iterator c, stop_continuation k) {
     k();
     return;
   }
-  auto addr = c->handle.address();
-  auto& entry = stopping_[addr];
-  entry.k = std::move(k);
-  if (entry.begun)
+  c->stop_k = std::move(k);
+  if (c->stopping)
     return;
-  entry.begun = true;
+  c->stopping = true;
+  c->stop_killed = false;
+  c->stop_deadline = std::nullopt;
+  stopping_.insert(child_registry::incarnation_hash(*c), c);
   auto policy = c->spec.shutdown();
   switch (policy.policy()) {
     case trellis::shutdown::kind::brutal_kill:
-      entry.killed = true;
+      c->stop_killed = true;
       send_exit(c->handle, caf::exit_reason::kill);
-      entry.deadline = clock().now() + spec_.kill_timeout();
+      c->stop_deadline = clock().now() + spec_.kill_timeout();
       break;
     case trellis::shutdown::kind::timeout:
       send_exit(c->handle, caf::exit_reason::user_shutdown);
-      entry.deadline = clock().now() + policy.time();
+      c->stop_deadline = clock().now() + policy.time();
       break;
     case trellis::shutdown::kind::infinity:
       send_exit(c->handle, caf::exit_reason::user_shutdown);
       return;
   }
-  arm_stop_watchdog(*entry.deadline);
+  arm_stop_watchdog(*c->stop_deadline);
 }
 
 void supervisor_actor::arm_stop_watchdog(caf::actor_clock::time_point due) {
@@ -431,44 +432,50 @@ void supervisor_actor::on_stop_watchdog(uint64_t token) {
     return;
   watchdog_token_ = 0;
   auto now = clock().now();
-  std::vector<caf::actor_addr> due;
-  for (auto& kvp : stopping_)
-    if (kvp.second.deadline && *kvp.second.deadline <= now)
-      due.push_back(kvp.first);
-  for (auto& who : due)
-    on_stop_timeout(who);
+  // By incarnation, found again before each timeout: handling one may end
+  // another's stop.
+  std::vector<const caf::actor_control_block*> due;
+  stopping_.for_each([&](iterator c) {
+    if (c->stop_deadline && *c->stop_deadline <= now)
+      due.push_back(child_registry::incarnation(*c));
+  });
+  for (auto who : due) {
+    auto is_who = [who](iterator c) {
+      return child_registry::incarnation(*c) == who;
+    };
+    if (auto c = stopping_.find(child_registry::incarnation_hash(who), is_who))
+      on_stop_timeout(*c);
+  }
   // Re-arm for the earliest stop still in flight.
   std::optional<caf::actor_clock::time_point> next;
-  for (auto& kvp : stopping_)
-    if (kvp.second.deadline && (!next || *kvp.second.deadline < *next))
-      next = kvp.second.deadline;
+  stopping_.for_each([&](iterator c) {
+    if (c->stop_deadline && (!next || *c->stop_deadline < *next))
+      next = c->stop_deadline;
+  });
   if (next)
     arm_stop_watchdog(*next);
 }
 
-void supervisor_actor::on_stop_timeout(const caf::actor_addr& who) {
-  auto i = stopping_.find(who);
-  if (i == stopping_.end())
-    return;
-  auto c = children_.find(who);
-  if (!i->second.killed) {
-    i->second.killed = true;
-    i->second.deadline = clock().now() + spec_.kill_timeout();
+void supervisor_actor::on_stop_timeout(iterator c) {
+  if (!c->stop_killed) {
+    c->stop_killed = true;
+    c->stop_deadline = clock().now() + spec_.kill_timeout();
     send_exit(c->handle, caf::exit_reason::kill);
     return;
   }
   // Killed, and still no down message: the actor is stuck inside a handler
   // and CAF cannot preempt it. Give up on it so that the shutdown finishes.
-  demonitor(who);
+  demonitor(c->handle);
   finish_stop(c, make_error(errc::abandoned, c->spec.id(),
                             "did not exit after being killed; it is "
                             "probably stuck in a handler"));
 }
 
 void supervisor_actor::finish_stop(iterator c, caf::error reason) {
-  auto i = stopping_.find(c->handle.address());
-  auto entry = std::move(i->second);
-  stopping_.erase(i);
+  stopping_.erase(child_registry::incarnation_hash(*c), c);
+  c->stopping = false;
+  auto k = std::move(c->stop_k);
+  c->stop_k = nullptr;
   // A child that exits on its own during the stop is fine; one that had to
   // be killed, or exits abnormally, is reported (OTP's shutdown_error).
   auto expected = c->spec.shutdown().policy() == shutdown::kind::brutal_kill
@@ -481,7 +488,7 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
   c->state = child_state::stopped;
   c->exit_pending = false;
   c->last_reason = std::move(reason);
-  entry.k();
+  k();
 }
 
 void supervisor_actor::stop_all_parallel(stop_continuation k) {
@@ -551,7 +558,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     msg.reason = make_error(errc::node_down, child_path(*c), c->node,
                             "the connection to the node was lost");
   }
-  if (!stopping_.empty() && stopping_.count(msg.source) > 0) {
+  if (c->stopping) {
     finish_stop(c, std::move(msg.reason));
     return;
   }
@@ -895,7 +902,7 @@ void supervisor_actor::on_health_tick(const caf::actor_addr& who,
   auto c = children_.find(who);
   // Ignore ticks of incarnations that ended or are being stopped.
   if (c == children_.end() || c->health_token != token || shutting_down_
-      || stopping_.count(who) > 0)
+      || c->stopping)
     return;
   auto& hc = *c->spec.health_check();
   auto passed = [this, who, token] {
@@ -925,7 +932,7 @@ void supervisor_actor::on_missed_check(const caf::actor_addr& who,
                                        uint64_t token, caf::error cause) {
   auto c = children_.find(who);
   if (c == children_.end() || c->health_token != token || shutting_down_
-      || stopping_.count(who) > 0)
+      || c->stopping)
     return;
   auto& hc = *c->spec.health_check();
   if (++c->missed_checks < hc.max_missed()) {
@@ -995,6 +1002,8 @@ void supervisor_actor::remove_child(iterator c) {
   // A child that left for good must not hand its state to a newcomer with
   // the same id.
   store_of(*c)->erase(child_path(*c));
+  if (c->stopping)
+    stopping_.erase(child_registry::incarnation_hash(*c), c);
   if (c->poison)
     for (auto& x : c->poison->letters()) {
       if (retired_letters_.size() == quarantine::max_letters)

@@ -114,14 +114,6 @@ private:
     stop_continuation k;
   };
 
-  struct pending_stop {
-    /// When to escalate (kill, then abandon); none for `infinity`.
-    std::optional<caf::actor_clock::time_point> deadline;
-    bool begun = false;
-    bool killed = false;
-    stop_continuation k;
-  };
-
   // -- starting ---------------------------------------------------------------
 
   /// Calls the child's factory and waits until the new actor has started.
@@ -151,7 +143,7 @@ private:
   void stop_child(iterator c, stop_continuation k);
 
   /// Kills `who`, or abandons it if it was killed already.
-  void on_stop_timeout(const caf::actor_addr& who);
+  void on_stop_timeout(iterator c);
 
   /// Makes sure a timer fires by `due`.
   void arm_stop_watchdog(caf::actor_clock::time_point due);
@@ -413,8 +405,9 @@ private:
   size_t pending_starts_ = 0;
   /// Overlapping operations in flight (see the class).
   size_t overlapping_ = 0;
-  std::pmr::unordered_map<caf::actor_addr, pending_stop> stopping_{
-    children_.memory()};
+  /// Children whose stop is in flight (see `child::stopping`), filed by
+  /// incarnation, for the stop watchdog.
+  hash_index<iterator> stopping_{children_.memory()};
   /// The stop watchdog's timer, if one is pending (token 0: none).
   uint64_t watchdog_token_ = 0;
   caf::actor_clock::time_point watchdog_due_;

@@ -112,3 +112,29 @@ TEST_CASE("a child registry stays consistent while children come and go",
   for (auto& x : actors)
     caf::anon_send_exit(x, caf::exit_reason::kill);
 }
+
+TEST_CASE("a child registry indexes ids on the first look-up by id",
+          "[child_registry]") {
+  // Children come and go unindexed until an id is looked up; from then on
+  // the index follows every add and erase.
+  detail::child_registry reg{"/sup/"};
+  std::vector<detail::child_registry::iterator> xs;
+  for (int i = 0; i < 100; ++i)
+    xs.push_back(reg.add(dummy("c" + std::to_string(i))));
+  for (int i = 0; i < 100; i += 3)
+    reg.erase(xs[static_cast<size_t>(i)]);
+  for (int i = 0; i < 100; ++i) {
+    auto c = reg.find("c" + std::to_string(i));
+    if (i % 3 == 0) {
+      CHECK(c == reg.end());
+    } else {
+      REQUIRE(c != reg.end());
+      CHECK(c == xs[static_cast<size_t>(i)]);
+    }
+  }
+  auto late = reg.add(dummy("late"));
+  CHECK(reg.find("late") == late);
+  reg.erase(xs[1]);
+  CHECK(reg.find("c1") == reg.end());
+  CHECK(reg.find("c2") == xs[2]);
+}

@@ -7,6 +7,7 @@
 #include <list>
 #include <memory_resource>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -71,6 +72,13 @@ struct child {
   /// and what runs once it has, or has failed.
   uint64_t start_token = 0;
   std::function<void(caf::error)> start_k;
+  /// The current incarnation's stop, while one is in flight: when to
+  /// escalate (kill, then abandon; none for `infinity`), whether it was
+  /// killed, and what runs once it is down.
+  bool stopping = false;
+  bool stop_killed = false;
+  std::optional<caf::actor_clock::time_point> stop_deadline;
+  std::function<void()> stop_k;
 };
 
 /// The children of one supervisor in start order, found by id and by actor
@@ -79,7 +87,10 @@ struct child {
 ///
 /// The children allocate from a `node_pool` of the registry's own, so that
 /// they lie close to each other rather than among the actors; both indexes
-/// are `hash_index`es, which keep no keys of their own.
+/// are `hash_index`es, which keep no keys of their own. The id index is
+/// built on the first look-up by id: a dynamic supervisor finds its
+/// children by actor (their exits, `terminate_child` with a handle), and its
+/// 100,000 starts then pay for no index they never use.
 class child_registry {
 public:
   using list_type = std::pmr::list<child>;
@@ -107,16 +118,38 @@ public:
   iterator add(child_spec spec) {
     auto i = children_.emplace(children_.end(), std::move(spec));
     i->path = prefix_ + i->spec.id();
-    by_id_.insert(id_hash(i->spec.id()), i);
+    if (ids_indexed_)
+      by_id_.insert(id_hash(i->spec.id()), i);
     return i;
   }
 
   /// Returns the child with id `x`, or `end()`.
   iterator find(const std::string& x) {
+    if (!ids_indexed_)
+      index_ids();
     auto i = by_id_.find(id_hash(x), [&x](iterator c) {
       return c->spec.id() == x;
     });
     return i ? *i : end();
+  }
+
+  /// Returns the running incarnation of `x` (null if none), as the indexes
+  /// know it: by control block, which the child's handle keeps alive while
+  /// it is filed. No reference counts to pay per look-up.
+  static const caf::actor_control_block* incarnation(const child& x) noexcept {
+    return caf::actor_cast<caf::actor_control_block*>(x.handle);
+  }
+
+  /// Returns the hash under which incarnation `x` is filed, for indexes of
+  /// running children of the registry's user.
+  static uint64_t incarnation_hash(const caf::actor_control_block* x) noexcept {
+    // No pointer to follow; `hash_index` mixes the bits.
+    return reinterpret_cast<uintptr_t>(x);
+  }
+
+  /// Returns the hash under which the running incarnation of `x` is filed.
+  static uint64_t incarnation_hash(const child& x) noexcept {
+    return incarnation_hash(incarnation(x));
   }
 
   /// Returns the child whose running incarnation is `x`, or `end()`.
@@ -132,16 +165,14 @@ public:
   /// Makes `x` the running incarnation of `i`.
   void bind(iterator i, caf::actor x) {
     unbind(i);
-    by_addr_.insert(addr_hash(caf::actor_cast<caf::actor_control_block*>(x)),
-                    i);
     i->handle = std::move(x);
+    by_addr_.insert(incarnation_hash(*i), i);
   }
 
   /// Forgets the incarnation of `i`, if any.
   void unbind(iterator i) {
     if (i->handle) {
-      by_addr_.erase(
-        addr_hash(caf::actor_cast<caf::actor_control_block*>(i->handle)), i);
+      by_addr_.erase(incarnation_hash(*i), i);
       i->handle = nullptr;
     }
   }
@@ -156,13 +187,15 @@ public:
   /// Removes a child.
   void erase(iterator i) {
     unbind(i);
-    by_id_.erase(id_hash(i->spec.id()), i);
+    if (ids_indexed_)
+      by_id_.erase(id_hash(i->spec.id()), i);
     children_.erase(i);
   }
 
   /// Removes all children.
   void clear() noexcept {
     by_id_.clear();
+    ids_indexed_ = false;
     by_addr_.clear();
     children_.clear();
   }
@@ -196,16 +229,15 @@ private:
     return std::hash<std::string_view>{}(x);
   }
 
-  /// An incarnation is keyed by its control block, which its handle in the
-  /// child keeps alive while the entry exists: no reference counts to pay
-  /// per look-up, and no pointer to follow to hash.
-  static uint64_t addr_hash(const caf::actor_control_block* x) noexcept {
-    return reinterpret_cast<uintptr_t>(x);
+  void index_ids() {
+    for (auto i = children_.begin(); i != children_.end(); ++i)
+      by_id_.insert(id_hash(i->spec.id()), i);
+    ids_indexed_ = true;
   }
 
   iterator find_incarnation(const caf::actor_control_block* x) {
-    auto i = by_addr_.find(addr_hash(x), [x](iterator c) {
-      return caf::actor_cast<caf::actor_control_block*>(c->handle) == x;
+    auto i = by_addr_.find(incarnation_hash(x), [x](iterator c) {
+      return incarnation(*c) == x;
     });
     return i ? *i : end();
   }
@@ -215,6 +247,7 @@ private:
   std::string prefix_;
   list_type children_;
   hash_index<iterator> by_id_;
+  bool ids_indexed_ = false;
   hash_index<iterator> by_addr_;
 };
 
