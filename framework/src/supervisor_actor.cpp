@@ -66,19 +66,11 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
 caf::actor supervisor_actor::spawn(caf::actor_system& sys,
                                    const supervisor_spec& spec,
                                    std::string path,
-                                   std::shared_ptr<event_feed> feed,
-                                   caf::actor_config cfg) {
+                                   std::shared_ptr<event_feed> feed) {
   if (spec.detached())
-    return sys.spawn_class<supervisor_actor, caf::detached>(
-      cfg, spec, std::move(path), std::move(feed));
-  return sys.spawn_class<supervisor_actor, caf::no_spawn_options>(
-    cfg, spec, std::move(path), std::move(feed));
-}
-
-caf::actor supervisor_actor::spawn(const supervisor_spec& spec,
-                                   child_context& ctx) {
-  return spawn(ctx.system(), spec, ctx.path(), ctx.feed(),
-               ctx.spawn_config());
+    return sys.spawn<supervisor_actor, caf::detached>(spec, std::move(path),
+                                                      std::move(feed));
+  return sys.spawn<supervisor_actor>(spec, std::move(path), std::move(feed));
 }
 
 const char* supervisor_actor::name() const {
@@ -230,7 +222,6 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   if (!c->spec.nodes().empty())
     ctx.placement(c->spec.nodes(), lost_nodes_);
   ctx.announce_start_to(address());
-  ctx.spawn_on(context());
   auto res = start_or_fault(c, ctx);
   c->node = ctx.node();
   // A node that took a child is back.

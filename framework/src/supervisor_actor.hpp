@@ -66,12 +66,7 @@ public:
   /// Spawns a supervisor for `spec` at `path` that publishes on `feed`,
   /// detached if the spec asks for it.
   static caf::actor spawn(caf::actor_system& sys, const supervisor_spec& spec,
-                          std::string path, std::shared_ptr<event_feed> feed,
-                          caf::actor_config cfg = caf::actor_config{});
-
-  /// Spawns a supervisor for `spec` as the child `ctx` describes, on its
-  /// parent's worker when called from it (see `child_context`).
-  static caf::actor spawn(const supervisor_spec& spec, child_context& ctx);
+                          std::string path, std::shared_ptr<event_feed> feed);
 
   caf::behavior make_behavior() override;
 

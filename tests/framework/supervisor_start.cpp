@@ -157,26 +157,3 @@ TEST_CASE("a tree can be started from inside an actor", "[supervisor][start]") {
   CHECK(f.next_events(2) == std::vector<std::string>{"started:a", "stopped:a"});
   f.probe->wait_for(starter);
 }
-
-TEST_CASE("a factory may spawn its child from another thread",
-          "[supervisor][start]") {
-  // The context starts actors on the supervisor's own worker only from the
-  // thread running the supervisor: a worker's queue takes no jobs from
-  // other threads, so those go through the scheduler.
-  fixture f;
-  caf::actor probe{f.probe};
-  auto sup = f.start(supervisor("root").child(
-    worker("a", [probe](child_context& ctx) -> start_result {
-      caf::actor child;
-      std::thread spawner{[&] {
-        child = ctx.spawn(probed_worker, std::string{"a"}, probe);
-      }};
-      spawner.join();
-      return child;
-    })));
-  CHECK(f.next_event() == "started:a");
-  f.crash(sup, "a");
-  CHECK(f.next_events(2)
-        == std::vector<std::string>{"stopped:a", "started:a"});
-  stop_supervisor(f.sys, sup);
-}

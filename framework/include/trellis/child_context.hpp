@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -191,7 +190,7 @@ public:
     using impl = caf::infer_impl_from_fun_t<F>;
     if constexpr (std::is_base_of<caf::scheduled_actor, impl>::value) {
       using wrapped = detail::crash_handled<impl>;
-      auto cfg = spawn_config();
+      caf::actor_config cfg;
       caf::detail::init_fun_factory<wrapped, F> fac;
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
@@ -210,13 +209,12 @@ public:
   template <class Impl, caf::spawn_options Os = caf::no_spawn_options,
             class... Ts>
   auto spawn(Ts&&... xs) const {
-    using wrapped = detail::crash_handled<Impl>;
-    auto cfg = spawn_config();
     if (detached_)
-      return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-        cfg, quarantine_, start_listener_, std::forward<Ts>(xs)...));
-    return announcing(sys_->spawn_class<wrapped, Os>(
-      cfg, quarantine_, start_listener_, std::forward<Ts>(xs)...));
+      return announcing(
+        sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
+          quarantine_, start_listener_, std::forward<Ts>(xs)...));
+    return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
+      quarantine_, start_listener_, std::forward<Ts>(xs)...));
   }
 
   /// Returns the nodes the child may run on, `host:port`, most preferred
@@ -284,23 +282,6 @@ private:
     start_listener_ = std::move(supervisor);
   }
 
-  /// Set by the supervisor: the execution unit running it, on which its
-  /// children start while it runs the factory.
-  void spawn_on(caf::execution_unit* host) {
-    host_ = host;
-    host_thread_ = std::this_thread::get_id();
-  }
-
-  /// Returns where an actor spawned now starts: on the supervisor's own
-  /// worker when called from the thread running it, as CAF's own spawn from
-  /// an actor does (no handover to another thread, no wakeup); through the
-  /// scheduler otherwise (a worker's queue takes local jobs only).
-  caf::actor_config spawn_config() const {
-    if (host_ && host_thread_ == std::this_thread::get_id())
-      return caf::actor_config{host_};
-    return caf::actor_config{};
-  }
-
   /// Returns whether `x` is the last actor spawned through this context,
   /// which announces its start to the supervisor. (A factory returns the
   /// last one it spawned as a rule; for another, the supervisor asks.)
@@ -337,8 +318,6 @@ private:
   std::vector<std::string> lost_;
   std::string node_;
   caf::actor_addr start_listener_;
-  caf::execution_unit* host_ = nullptr;
-  std::thread::id host_thread_;
   /// Compared only, never followed: no reference count to pay per start.
   mutable caf::actor_control_block* last_spawned_ = nullptr;
 };
