@@ -22,6 +22,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/group.hpp>
 #include <caf/message.hpp>
+#include <caf/message_id.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/spawn_options.hpp>
 
@@ -71,9 +72,14 @@ public:
     // One message instead of the supervisor's start probe (a request and its
     // answer), unless initialization ended the actor: then its down message
     // tells why. An exception skips this, and the down message tells too.
+    // Handed to the scheduler rather than to this worker's own queue, where
+    // CAF would run the supervisor next, ahead of whatever the child's
+    // initialization sent: a restart's replacement is at work sooner, and
+    // the supervisor runs on another worker alongside it.
     if (start_listener_ && this->alive())
       if (auto dest = caf::actor_cast<caf::actor>(start_listener_))
-        this->send(dest, started_atom::value);
+        dest->eq_impl(caf::make_message_id(), this->ctrl(), nullptr,
+                      started_atom::value);
     start_listener_ = nullptr;
   }
 
