@@ -108,8 +108,9 @@ public:
   child_registry(const child_registry&) = delete;
   child_registry& operator=(const child_registry&) = delete;
 
-  /// Memory for small bookkeeping entries that come and go with the
-  /// children (such as pending stops), apart from the children's records.
+  /// Memory for the registry user's own indexes of children (such as a
+  /// supervisor's stops in flight): the pool of the registry's indexes,
+  /// apart from the children's records.
   std::pmr::memory_resource* memory() noexcept {
     return &entries_;
   }

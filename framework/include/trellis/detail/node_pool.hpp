@@ -7,13 +7,12 @@
 
 namespace trellis::detail {
 
-/// Memory for a supervisor's bookkeeping nodes (its children's records,
-/// their index entries, pending stops): small blocks come from chunks of the
-/// pool's own, so that nodes lie close together rather than among the
-/// actors' memory (at 100,000 children, look-ups then hit the cache and the
-/// TLB), and a freed block waits in a free list of its size for the next
-/// allocation of that size (an entry that comes and goes with every restart
-/// costs a pointer swap). Large blocks, such as hash tables' bucket arrays,
+/// Memory for a supervisor's bookkeeping (its children's records, the slot
+/// arrays of its small indexes): small blocks come from chunks of the pool's
+/// own, so that records lie close together rather than among the actors'
+/// memory, and a freed block waits in a free list of its size for the next
+/// allocation of that size (a record that comes and goes with a dynamic
+/// child costs a pointer swap). Large blocks, such as a big index's slots,
 /// go to the default resource (`new` and `delete`, unless changed). Small
 /// blocks return to the system only when the pool goes. Not thread-safe: one
 /// actor uses it.
