@@ -384,10 +384,11 @@ void supervisor_actor::stop_child(iterator c, stop_continuation k) {
   c->stop_k = std::move(k);
   if (c->stopping)
     return;
+  // Filed first: the flag must not say stopping if filing it failed.
+  stopping_.insert(child_registry::incarnation_hash(*c), c);
   c->stopping = true;
   c->stop_killed = false;
   c->stop_deadline = std::nullopt;
-  stopping_.insert(child_registry::incarnation_hash(*c), c);
   auto policy = c->spec.shutdown();
   switch (policy.policy()) {
     case trellis::shutdown::kind::brutal_kill:
@@ -434,7 +435,8 @@ void supervisor_actor::on_stop_watchdog(uint64_t token) {
     auto is_who = [who](iterator c) {
       return child_registry::incarnation(*c) == who;
     };
-    if (auto c = stopping_.find(child_registry::incarnation_hash(who), is_who))
+    auto c = stopping_.find(child_registry::incarnation_hash(who), is_who);
+    if (c && (*c)->stop_deadline && *(*c)->stop_deadline <= now)
       on_stop_timeout(*c);
   }
   // Re-arm for the earliest stop still in flight.

@@ -231,8 +231,14 @@ private:
   }
 
   void index_ids() {
-    for (auto i = children_.begin(); i != children_.end(); ++i)
-      by_id_.insert(id_hash(i->spec.id()), i);
+    try {
+      for (auto i = children_.begin(); i != children_.end(); ++i)
+        by_id_.insert(id_hash(i->spec.id()), i);
+    } catch (...) {
+      // A half-built index would keep entries that erase no longer sees.
+      by_id_.clear();
+      throw;
+    }
     ids_indexed_ = true;
   }
 

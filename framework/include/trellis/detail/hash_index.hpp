@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -77,9 +78,15 @@ public:
     --size_;
     // Give back what a crowd of children that has gone left behind, in few
     // steps: each allocates, and a large allocation has malloc sort its
-    // free lists first.
-    if (slots_.size() > min_capacity && size_ * 16 < slots_.size())
-      rehash(std::max(min_capacity, fitting(size_ * 4)));
+    // free lists first. Best effort: an erase does not fail for want of
+    // memory (a failed rehash leaves the index as it was).
+    if (slots_.size() > min_capacity && size_ * 16 < slots_.size()) {
+      try {
+        rehash(std::max(min_capacity, fitting(size_ * 4)));
+      } catch (const std::bad_alloc&) {
+        // Keep the larger array.
+      }
+    }
   }
 
   /// Calls `f` with every entry, in no particular order. `f` must not
@@ -148,7 +155,8 @@ private:
     slots_[i] = slot{tag, x};
   }
 
-  /// Moves every entry into `n` slots, `n` a power of two.
+  /// Moves every entry into `n` slots, `n` a power of two; changes nothing
+  /// if the new slots cannot be allocated.
   void rehash(size_t n) {
     std::pmr::vector<slot> old(n, slots_.get_allocator());
     old.swap(slots_);
