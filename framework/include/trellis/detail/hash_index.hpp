@@ -13,9 +13,9 @@ namespace trellis::detail {
 /// An index from hashes to iterators into a container that owns the keys:
 /// open addressing with linear probing in one array of 16-byte slots. At
 /// 100,000 children a node-based map follows three or four pointers across
-/// megabytes per insert or erase (a cache and TLB miss each, the largest
-/// share of a start's bookkeeping); here an operation touches one or two
-/// neighbouring cache lines, and the entries take less memory.
+/// megabytes per insert or erase (a cache miss each, the largest share of a
+/// start's bookkeeping); here an operation touches one or two neighbouring
+/// cache lines, and the entries take less memory.
 ///
 /// The index stores no keys: `find` asks the caller whether an iterator's
 /// key is the one sought, and only for entries whose hash matches. Every
