@@ -67,20 +67,25 @@ caf::error make_error(errc x) {
   return caf::error{static_cast<uint8_t>(x), errc_category};
 }
 
-bool is(const caf::error& x, errc code) {
+namespace {
+
+bool has_code(const caf::error& x, caf::atom_value category, uint8_t code) {
   // CAF 0.17's accessors dereference the error's data: none has none.
-  return x && x.category() == errc_category
-         && x.code() == static_cast<uint8_t>(code);
+  return x && x.category() == category && x.code() == code;
+}
+
+} // namespace
+
+bool is(const caf::error& x, errc code) {
+  return has_code(x, errc_category, static_cast<uint8_t>(code));
 }
 
 bool is(const caf::error& x, caf::exit_reason code) {
-  return x && x.category() == caf::atom("exit")
-         && x.code() == static_cast<uint8_t>(code);
+  return has_code(x, caf::atom("exit"), static_cast<uint8_t>(code));
 }
 
 bool is(const caf::error& x, caf::sec code) {
-  return x && x.category() == caf::atom("system")
-         && x.code() == static_cast<uint8_t>(code);
+  return has_code(x, caf::atom("system"), static_cast<uint8_t>(code));
 }
 
 bool is_normal_exit(const caf::error& reason) {

@@ -575,7 +575,9 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
   if (shutting_down_)
     return;
   // Decide now, or after the current operation, unless something (such as
-  // terminate_child) decided for this child in between.
+  // terminate_child) decided for this child in between. `when_idle`'s two
+  // halves written out: now with `c` itself, later found again by id, since
+  // the child may be gone by then.
   if (may_run_now(restarts_alone())) {
     handle_exit(c);
     return;
