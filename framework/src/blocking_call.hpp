@@ -4,10 +4,12 @@
 // trellis/fault_injection.hpp).
 
 #include <optional>
+#include <string>
 #include <utility>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
 #include <caf/duration.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
@@ -16,36 +18,49 @@
 
 namespace trellis::detail {
 
+/// Returns `errc::calling_self` if this thread runs an actor of the tree
+/// `target` belongs to: a blocking call into it could not be answered before
+/// the caller returns. `what` names the call.
+caf::error refuse_calling_self(const caf::actor& target, const char* what);
+
+/// Returns the name of the call that the request `x` makes, e.g.
+/// `"which_children"`.
+const char* call_name(caf::atom_value x) noexcept;
+
+/// Turns CAF's timeout of a blocking call into `errc::timeout` naming `what`.
+caf::error name_timeout(caf::error err, const char* what,
+                        caf::duration timeout);
+
 /// Sends one request to `sup` and blocks for its answer of type `T`, at most
-/// `timeout` (then `caf::sec::request_timeout`).
-template <class T, class... Ts>
+/// `timeout` (then `errc::timeout`). Refuses a call from inside the tree
+/// (see `refuse_calling_self`).
+template <class T, class X, class... Ts>
 caf::expected<T> call_within(caf::actor_system& sys, caf::duration timeout,
-                             const caf::actor& sup, Ts&&... xs) {
+                             const caf::actor& sup, X&& x, Ts&&... xs) {
   if (!sup)
     return make_error(errc::not_found, "invalid supervisor handle");
-  caf::scoped_actor self{sys};
+  const char* what = "request";
+  if constexpr (caf::is_atom_constant<std::decay_t<X>>::value)
+    what = call_name(std::decay_t<X>::get_value());
+  if (auto err = refuse_calling_self(sup, what))
+    return err;
+  caf::scoped_actor self{sys, true};
   std::optional<T> value;
   caf::error failure;
-  self->request(sup, timeout, std::forward<Ts>(xs)...)
-    .receive([&](T& x) { value = std::move(x); },
+  self->request(sup, timeout, std::forward<X>(x), std::forward<Ts>(xs)...)
+    .receive([&](T& y) { value = std::move(y); },
              [&](caf::error& err) { failure = std::move(err); });
   if (value)
     return std::move(*value);
-  return failure;
-}
-
-/// Sends one request to `sup` and blocks for its answer of type `T`.
-template <class T, class... Ts>
-caf::expected<T> call(caf::actor_system& sys, const caf::actor& sup,
-                      Ts&&... xs) {
-  return call_within<T>(sys, caf::infinite, sup, std::forward<Ts>(xs)...);
+  return name_timeout(std::move(failure), what, timeout);
 }
 
 /// A request whose only answer is `caf::ok_atom`.
 template <class... Ts>
-caf::error call_for_ok(caf::actor_system& sys, const caf::actor& sup,
-                       Ts&&... xs) {
-  auto res = call<caf::ok_atom>(sys, sup, std::forward<Ts>(xs)...);
+caf::error call_for_ok(caf::actor_system& sys, caf::duration timeout,
+                       const caf::actor& sup, Ts&&... xs) {
+  auto res = call_within<caf::ok_atom>(sys, timeout, sup,
+                                       std::forward<Ts>(xs)...);
   return res ? caf::none : std::move(res.error());
 }
 

@@ -4,9 +4,12 @@
 #include <string_view>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/config_option_adder.hpp>
 #include <caf/deep_to_string.hpp>
 
+#include "config_options.hpp"
 #include "report.hpp"
+#include "system_guard.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis {
@@ -41,6 +44,14 @@ std::string render_errc(uint8_t code, caf::atom_value, const caf::message& ctx) 
 } // namespace
 
 void configure(caf::actor_system_config& cfg) {
+  // Idempotent: a second guard would take the first one's module slot.
+  if (cfg.error_renderers.count(errc_category) == 0) {
+    detail::install_system_guard(cfg);
+    caf::config_option_adder{detail::options_of(cfg), "trellis"}
+      .add<caf::timespan>("shutdown-time",
+                          "how long the system's trees and actors may take "
+                          "to stop when the actor system goes");
+  }
   cfg.add_error_category(errc_category, render_errc);
   detail::report::ensure_logger();
 }

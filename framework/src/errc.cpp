@@ -55,6 +55,12 @@ const char* name_of(errc x) noexcept {
       return "node_down";
     case errc::invalid_tls_config:
       return "invalid_tls_config";
+    case errc::not_configured:
+      return "not_configured";
+    case errc::calling_self:
+      return "calling_self";
+    case errc::timeout:
+      return "timeout";
   }
   return "unknown";
 }

@@ -26,6 +26,8 @@ std::string to_string(lifecycle_kind x) {
       return "checkpoint_failed";
     case lifecycle_kind::message_quarantined:
       return "message_quarantined";
+    case lifecycle_kind::message_dropped:
+      return "message_dropped";
   }
   return "unknown";
 }

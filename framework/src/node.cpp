@@ -19,27 +19,17 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include "config_options.hpp"
 #include "node_transport.hpp"
+#include "system_guard.hpp"
 #include "trellis/configure.hpp"
 #include "trellis/tree_snapshot.hpp"
 
 namespace trellis {
 
-namespace {
-
-// Reaches the config's option set, which CAF 0.17 keeps protected: a
-// pointer to member named through a derived class is the legal way in.
-struct option_access : caf::actor_system_config {
-  static caf::config_option_set& options(caf::actor_system_config& cfg) {
-    return cfg.*(&option_access::custom_options_);
-  }
-};
-
-} // namespace
-
 caf::error configure_node(caf::actor_system_config& cfg,
                           const node_config& x) {
-  auto& opts = option_access::options(cfg);
+  auto& opts = detail::options_of(cfg);
   if (opts.qualified_name_lookup("trellis.spawn-timeout") == nullptr)
     caf::config_option_adder{opts, "trellis"}
       .add<caf::timespan>("spawn-timeout",
@@ -88,6 +78,12 @@ caf::expected<uint16_t> start_node(caf::actor_system& sys,
   if (!transport)
     return std::move(transport.error());
   auto anchor = sys.spawn<caf::hidden>(node_anchor);
+  // Publishing files the anchor in CAF's registry, which releases it last,
+  // from ~actor_system, when cleaning up an actor crashes CAF 0.17.6: the
+  // guard stops it with the system's trees, while CAF still runs.
+  if (auto guard = detail::system_guard::of(sys))
+    if (auto err = guard->hold(anchor))
+      return err;
   auto open = caf::make_function_view(*transport);
   return open(caf::publish_atom::value, x.port,
               caf::actor_cast<caf::strong_actor_ptr>(anchor),

@@ -10,9 +10,11 @@
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "node_transport.hpp"
 #include "supervisor_actor.hpp"
+#include "system_guard.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/node.hpp"
 
@@ -62,10 +64,20 @@ caf::actor_factory guarded_factory(remote_factory f) {
     auto sup = msg.get_as<caf::actor>(0);
     auto path = msg.get_as<std::string>(1);
     auto args = msg.drop(2);
+    auto& sys = cfg.host->system();
     auto result = f(cfg, path, args);
-    if (result.first && sup)
-      cfg.host->system().spawn<caf::hidden>(
-        orphan_guard, sup, caf::actor_cast<caf::actor>(result.first));
+    if (!result.first)
+      return result;
+    auto hdl = caf::actor_cast<caf::actor>(result.first);
+    // Hosted here for a remote parent: stopped in order with this node's
+    // other trees when the system goes.
+    if (auto guard = system_guard::of(sys))
+      if (auto err = guard->hold(hdl)) {
+        caf::anon_send_exit(hdl, caf::exit_reason::kill);
+        return {};
+      }
+    if (sup)
+      sys.spawn<caf::hidden>(orphan_guard, sup, hdl);
     return result;
   };
 }

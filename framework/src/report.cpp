@@ -161,10 +161,37 @@ void message_quarantined(const caf::actor_system& sys,
               caf::to_string(content).substr(0, 200));
 }
 
+void message_dropped(const caf::actor_system& sys, const std::string& path,
+                     const caf::error& reason, const caf::message& content) {
+  auto& log = logger();
+  std::string scratch;
+  if (log.should_log(spdlog::level::warn))
+    log.warn("message_dropped path={} reason=\"{}\" message=\"{}\"", path,
+             render(sys, reason, scratch),
+             caf::to_string(content).substr(0, 200));
+}
+
 void auto_shutdown(const std::string& supervisor, const std::string& mode) {
   auto& log = logger();
   if (log.should_log(spdlog::level::info))
     log.info("auto_shutdown supervisor={} mode={}", supervisor, mode);
+}
+
+void trees_stopping(size_t trees) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::info))
+    log.info("trees_stopping reason=\"the actor system is shutting down\" "
+             "trees={}",
+             trees);
+}
+
+void system_abandoned(size_t running) {
+  auto& log = logger();
+  log.critical("system_abandoned running={} reason=\"actors still running "
+               "after trellis.shutdown-time: a handler that never returns "
+               "cannot be preempted; the process exits without them\"",
+               running);
+  log.flush();
 }
 
 void tls_failed(const std::string& peer, const std::string& reasons) {

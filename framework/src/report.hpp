@@ -66,9 +66,21 @@ void message_quarantined(const caf::actor_system& sys,
                          const std::string& child, const caf::error& reason,
                          const caf::message& content, size_t crashes);
 
+/// A plain message could not be delivered and was dropped (warning).
+void message_dropped(const caf::actor_system& sys, const std::string& path,
+                     const caf::error& reason, const caf::message& content);
+
 /// A supervisor shuts itself down because significant children ended
 /// (info).
 void auto_shutdown(const std::string& supervisor, const std::string& mode);
+
+/// The actor system goes while `trees` trees still run: they are stopped
+/// in order (info).
+void trees_stopping(size_t trees);
+
+/// The actor system still runs `running` actors after the shutdown time:
+/// the process ends without waiting for them (critical).
+void system_abandoned(size_t running);
 
 /// A TLS connection between nodes failed, usually in its handshake (a peer
 /// without a trusted certificate, or without TLS), for OpenSSL's `reasons`

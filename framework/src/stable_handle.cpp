@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "report.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/lifecycle_event.hpp"
@@ -29,23 +30,33 @@ struct proxy_state {
   /// restart between stop and start), more mean gone for good.
   int not_found = 0;
   std::deque<buffered> buffer;
+  /// The tree's event group, where dropped messages are published.
+  caf::group events;
   static inline const char* name = "trellis.stable_handle";
 };
 
 using proxy_actor = caf::stateful_actor<proxy_state>;
 
-/// Answers a message the proxy cannot pass on: the request's error, or an
-/// error message to the sender of a plain message.
+/// Answers a message the proxy cannot pass on: a request gets the error; a
+/// plain message is dropped as a dead letter, reported and published,
+/// since an error message would make CAF's default handler end its sender.
 void refuse(proxy_actor* self, const caf::strong_actor_ptr& sender,
-            caf::message_id mid, caf::error err) {
-  if (!sender)
+            caf::message_id mid, caf::error err, const caf::message& content) {
+  if (mid.is_request()) {
+    if (sender)
+      sender->enqueue(self->ctrl(), mid.response_id(),
+                      caf::make_message(std::move(err)), self->context());
     return;
-  if (mid.is_request())
-    sender->enqueue(self->ctrl(), mid.response_id(),
-                    caf::make_message(std::move(err)), self->context());
-  else
-    sender->enqueue(self->ctrl(), caf::make_message_id(),
-                    caf::make_message(std::move(err)), self->context());
+  }
+  auto& st = self->state;
+  detail::report::message_dropped(self->system(), st.path, err, content);
+  if (st.events)
+    self->send(st.events,
+               lifecycle_event{lifecycle_kind::message_dropped, st.path,
+                               st.path.substr(st.path.rfind('/') + 1),
+                               std::move(err), 0,
+                               caf::to_string(content).substr(0, 200),
+                               caf::make_timestamp(), std::string{}});
 }
 
 caf::error gone_error(proxy_actor* self) {
@@ -68,7 +79,7 @@ void give_up(proxy_actor* self) {
   st.gone = true;
   st.target = nullptr;
   for (auto& x : st.buffer)
-    refuse(self, x.sender, x.mid, gone_error(self));
+    refuse(self, x.sender, x.mid, gone_error(self), x.content);
   st.buffer.clear();
 }
 
@@ -115,6 +126,7 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
   st.root = std::move(root);
   st.path = std::move(path);
   st.bound = bound;
+  st.events = events;
   // Join first, then look up, so that no event between the two is missed;
   // messages wait in the buffer until the lookup answers.
   self->join(events);
@@ -131,19 +143,23 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
     [self](caf::scheduled_actor*,
            caf::message_view& x) -> caf::result<caf::message> {
       auto& ps = self->state;
-      if (ps.gone)
-        return gone_error(self);
-      if (ps.target) {
+      if (ps.target && !ps.gone) {
         self->delegate(ps.target, x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
       auto sender = self->current_sender();
       auto mid = self->take_current_message_id();
+      if (ps.gone) {
+        refuse(self, sender, mid, gone_error(self),
+               x.move_content_to_message());
+        return caf::delegated<caf::message>{};
+      }
       if (ps.buffer.size() >= ps.bound) {
         refuse(self, sender, mid,
                make_error(errc::overloaded, ps.path,
                           "the child is down and " + std::to_string(ps.bound)
-                            + " messages wait for it"));
+                            + " messages wait for it"),
+               x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
       ps.buffer.push_back(buffered{std::move(sender), mid,

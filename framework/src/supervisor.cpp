@@ -1,44 +1,60 @@
 #include "trellis/supervisor.hpp"
 
 #include <chrono>
-#include <thread>
 #include <utility>
 
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
 #include "blocking_call.hpp"
 #include "supervisor_actor.hpp"
+#include "system_guard.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis {
 
-using detail::call;
 using detail::call_for_ok;
+using detail::call_within;
 
 caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                            const supervisor_spec& spec) {
   if (auto err = spec.validate())
     return err;
+  auto guard = detail::system_guard::of(sys);
+  if (!guard)
+    return make_error(errc::not_configured,
+                      "call trellis::configure(cfg) on the "
+                      "caf::actor_system_config before creating the actor "
+                      "system: it installs what stops trees in order when the "
+                      "system goes");
   // A root supervisor makes its tree's event group; nested ones inherit it.
-  return detail::supervisor_actor::spawn(
+  auto root = detail::supervisor_actor::spawn(
     sys, spec, spec.id(),
     std::make_shared<detail::event_feed>(sys.groups().anonymous()));
+  if (auto err = guard->hold(root)) {
+    caf::anon_send_exit(root, caf::exit_reason::kill);
+    return err;
+  }
+  return root;
 }
 
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
-                                           const supervisor_spec& spec) {
+                                           const supervisor_spec& spec,
+                                           caf::timespan timeout) {
   auto sup = spawn_supervisor(sys, spec);
   if (!sup)
     return sup;
-  caf::scoped_actor self{sys};
-  caf::error failure;
-  self->request(*sup, caf::infinite, caf::get_atom::value, started_atom::value)
-    .receive([](caf::ok_atom) {},
-             [&](caf::error& err) { failure = std::move(err); });
+  auto failure = call_for_ok(sys, caf::duration{timeout}, *sup, caf::get_atom::value,
+                             started_atom::value);
   if (!failure)
     return sup;
+  if (is(failure, errc::timeout)) {
+    // Nobody would hold a handle to a tree still starting.
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+    return failure;
+  }
   // The supervisor rolled back and exits; report why once it is gone. If it
   // failed before it read our request, its exit reason is the answer.
   auto reason = await_exit(sys, *sup);
@@ -47,28 +63,42 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
   return failure;
 }
 
-caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
-                           caf::error reason) {
+namespace {
+
+// Sends `reason` (unless null) and waits for the down message of `sup`.
+caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
+                          caf::error* reason, caf::timespan timeout,
+                          const char* what) {
   // CAF's monitor dereferences a null handle (and no down message could
   // come).
   if (!sup)
     return make_error(errc::not_found, "invalid supervisor handle");
-  caf::scoped_actor self{sys};
+  if (auto err = detail::refuse_calling_self(sup, what))
+    return err;
+  caf::scoped_actor self{sys, true};
   self->monitor(sup);
-  self->send_exit(sup, std::move(reason));
+  if (reason)
+    self->send_exit(sup, std::move(*reason));
   caf::error result;
-  self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); });
+  self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); },
+                caf::after(timeout) >> [&] {
+                  result = make_error(errc::timeout, what,
+                                      "the supervisor did not exit within "
+                                        + caf::to_string(caf::duration{timeout}));
+                });
   return result;
 }
 
-caf::error await_exit(caf::actor_system& sys, const caf::actor& sup) {
-  if (!sup)
-    return make_error(errc::not_found, "invalid supervisor handle");
-  caf::scoped_actor self{sys};
-  self->monitor(sup);
-  caf::error result;
-  self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); });
-  return result;
+} // namespace
+
+caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
+                           caf::error reason, caf::timespan timeout) {
+  return exit_and_await(sys, sup, &reason, timeout, "stop_supervisor");
+}
+
+caf::error await_exit(caf::actor_system& sys, const caf::actor& sup,
+                      caf::timespan timeout) {
+  return exit_and_await(sys, sup, nullptr, timeout, "await_exit");
 }
 
 caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
@@ -87,85 +117,95 @@ caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
   }
   // What may remain: the tree's stragglers (killed, abandoned incarnations)
   // and the caller's own actors.
-  for (;;) {
-    auto running = sys.registry().running();
-    if (running <= remaining)
-      return caf::none;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return make_error(errc::abandoned,
-                        std::to_string(running - remaining)
-                          + " actors still running after the shutdown time");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  if (auto left = detail::await_running(sys, remaining, deadline); left > 0)
+    return make_error(errc::abandoned,
+                      std::to_string(left)
+                        + " actors still running after the shutdown time");
+  return caf::none;
 }
 
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
-                                      const caf::actor& sup, child_spec spec) {
-  return call<caf::actor>(sys, sup, start_child_atom::value, std::move(spec));
+                                      const caf::actor& sup, child_spec spec,
+                                      caf::timespan timeout) {
+  return call_within<caf::actor>(sys, caf::duration{timeout}, sup, start_child_atom::value, std::move(spec));
 }
 
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup,
-                                      caf::message args) {
-  return call<caf::actor>(sys, sup, start_child_atom::value, std::move(args));
+                                      caf::message args,
+                                      caf::timespan timeout) {
+  return call_within<caf::actor>(sys, caf::duration{timeout}, sup, start_child_atom::value, std::move(args));
 }
 
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                           const std::string& id) {
-  return call_for_ok(sys, sup, terminate_child_atom::value, id);
+                           const std::string& id,
+                           caf::timespan timeout) {
+  return call_for_ok(sys, caf::duration{timeout}, sup, terminate_child_atom::value, id);
 }
 
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                           const caf::actor& child) {
-  return call_for_ok(sys, sup, terminate_child_atom::value, child);
+                           const caf::actor& child,
+                           caf::timespan timeout) {
+  return call_for_ok(sys, caf::duration{timeout}, sup, terminate_child_atom::value, child);
 }
 
 caf::expected<caf::actor> restart_child(caf::actor_system& sys,
                                         const caf::actor& sup,
-                                        const std::string& id) {
-  return call<caf::actor>(sys, sup, restart_child_atom::value, id);
+                                        const std::string& id,
+                                        caf::timespan timeout) {
+  return call_within<caf::actor>(sys, caf::duration{timeout}, sup, restart_child_atom::value, id);
 }
 
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
-                        const std::string& id) {
-  return call_for_ok(sys, sup, delete_child_atom::value, id);
+                        const std::string& id,
+                        caf::timespan timeout) {
+  return call_for_ok(sys, caf::duration{timeout}, sup, delete_child_atom::value, id);
 }
 
 caf::expected<std::vector<child_info>>
-which_children(caf::actor_system& sys, const caf::actor& sup) {
-  return call<std::vector<child_info>>(sys, sup, which_children_atom::value);
+which_children(caf::actor_system& sys, const caf::actor& sup,
+               caf::timespan timeout) {
+  return call_within<std::vector<child_info>>(sys, caf::duration{timeout}, sup,
+                                              which_children_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys,
-                                           const caf::actor& sup) {
-  return call<child_counts>(sys, sup, count_children_atom::value);
+                                           const caf::actor& sup,
+                                           caf::timespan timeout) {
+  return call_within<child_counts>(sys, caf::duration{timeout}, sup, count_children_atom::value);
 }
 
 caf::expected<child_spec> get_childspec(caf::actor_system& sys,
                                         const caf::actor& sup,
-                                        const std::string& id) {
-  return call<child_spec>(sys, sup, get_childspec_atom::value, id);
+                                        const std::string& id,
+                                        caf::timespan timeout) {
+  return call_within<child_spec>(sys, caf::duration{timeout}, sup, get_childspec_atom::value, id);
 }
 
 caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
-                                      const caf::actor& sup) {
-  return call<tree_snapshot>(sys, sup, snapshot_atom::value);
+                                      const caf::actor& sup,
+                                      caf::timespan timeout) {
+  return call_within<tree_snapshot>(sys, caf::duration{timeout}, sup, snapshot_atom::value);
 }
 
 caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
-                                           const caf::actor& sup) {
-  return call<caf::group>(sys, sup, events_atom::value);
+                                           const caf::actor& sup,
+                                           caf::timespan timeout) {
+  return call_within<caf::group>(sys, caf::duration{timeout}, sup, events_atom::value);
 }
 
 caf::expected<caf::actor> lookup(caf::actor_system& sys,
                                  const caf::actor& root,
-                                 const std::string& path) {
-  return call<caf::actor>(sys, root, lookup_atom::value, path);
+                                 const std::string& path,
+                                 caf::timespan timeout) {
+  return call_within<caf::actor>(sys, caf::duration{timeout}, root, lookup_atom::value, path);
 }
 
 caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
-                                                     const caf::actor& sup) {
-  return call<std::vector<dead_letter>>(sys, sup, dead_letters_atom::value);
+                                                     const caf::actor& sup,
+    caf::timespan timeout) {
+  return call_within<std::vector<dead_letter>>(sys, caf::duration{timeout}, sup,
+                                               dead_letters_atom::value);
 }
 
 } // namespace trellis

@@ -34,6 +34,9 @@ using restart_due_atom = caf::atom_constant<caf::atom("tr_due")>;
 using health_tick_atom = caf::atom_constant<caf::atom("tr_health")>;
 
 start_result call_factory(const child_spec& spec, child_context& ctx) {
+  // A factory runs inside its supervisor: a blocking call into the tree
+  // from there is refused (`errc::calling_self`).
+  running_in_tree in_tree{ctx.feed().get()};
   try {
     return spec.start()(ctx);
   } catch (...) {
@@ -57,6 +60,7 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()),
     checkpoints_(make_memory_checkpoint_store()) {
+  tree(feed_.get());
   // A dynamic supervisor's only spec is a template, not a child.
   if (!spec_.dynamic())
     for (auto& child : spec_.children())
@@ -166,6 +170,7 @@ caf::behavior supervisor_actor::make_behavior() {
 
 caf::invoke_message_result
 supervisor_actor::consume(caf::mailbox_element& x) {
+  running_in_tree in_tree{feed_.get()};
   // The message that ends every start (see `crash_handled`) is the most
   // frequent: it skips CAF's message categories and behavior matching.
   auto& content = x.content();
@@ -238,6 +243,10 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     k(caf::none);
     return;
   }
+  if (auto err = check_kind(*c, res.actor())) {
+    send_exit(res.actor(), caf::exit_reason::kill);
+    res = std::move(err);
+  }
   if (res.error() || !res.actor()) {
     c->state = child_state::restarting;
     c->last_reason = res.error()
@@ -292,6 +301,21 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
       .then([started](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
                       std::string&) { started(); },
             on_error);
+}
+
+caf::error supervisor_actor::check_kind(const child& c,
+                                        const caf::actor& hdl) const {
+  // A child declared a supervisor gets supervisors' requests (its start,
+  // snapshots, lookups): a local actor of another kind would never answer.
+  if (!hdl || c.spec.type() != child_type::supervisor
+      || hdl->node() != system().node()
+      || dynamic_cast<supervisor_actor*>(
+           caf::actor_cast<caf::abstract_actor*>(hdl)))
+    return caf::none;
+  return make_error(errc::start_failed, child_path(c),
+                    "declared a supervisor (child_type::supervisor) but its "
+                    "actor is not a Trellis supervisor: use supervisor(...) "
+                    "for a subtree, or leave the type a worker");
 }
 
 start_result supervisor_actor::start_or_fault(iterator c, child_context& ctx) {

@@ -23,6 +23,7 @@
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/restart_budget.hpp"
+#include "trellis/detail/running_tree.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
 #include "trellis/tree_snapshot.hpp"
@@ -56,7 +57,7 @@ using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 /// a link. Instead, `on_exit` kills whatever children remain, which gives
 /// the guarantee a link would (no orphans), even when the supervisor is
 /// killed.
-class supervisor_actor : public caf::event_based_actor {
+class supervisor_actor : public caf::event_based_actor, public tree_member {
 public:
   using super = caf::event_based_actor;
 
@@ -113,6 +114,10 @@ private:
 
   /// Calls the child's factory and waits until the new actor has started.
   void start_child(iterator c, start_continuation k);
+
+  /// Returns why `hdl` cannot be child `c` (a local actor that is no
+  /// supervisor for a child declared one), or none.
+  caf::error check_kind(const child& c, const caf::actor& hdl) const;
 
   /// Calls `c`'s factory, unless fault injection armed its next start.
   start_result start_or_fault(iterator c, child_context& ctx);

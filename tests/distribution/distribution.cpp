@@ -194,3 +194,45 @@ TEST_CASE("health checks across the wire find a hung node without heartbeats",
   CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
+
+TEST_CASE("a node stops cleanly on SIGTERM and SIGINT, idle or hosting "
+          "children",
+          "[distribution][lifetime]") {
+  dist_fixture f;
+  SECTION("idle") {
+    for (int sig : {SIGTERM, SIGINT, SIGTERM, SIGINT}) {
+      INFO("signal " << sig);
+      auto node = f.start_node_process();
+      CHECK(node->stop(sig) == 0);
+    }
+  }
+  SECTION("hosting a subtree and a worker of a running tree") {
+    for (int sig : {SIGTERM, SIGINT}) {
+      INFO("signal " << sig);
+      auto node = f.start_node_process();
+      auto tree = supervisor("root")
+                    .intensity(10)
+                    .period(30s)
+                    .child(remote_worker("w", "pinger")
+                             .on_nodes({node->address()})
+                             .restart(restart::temporary))
+                    .child(remote_supervisor("fragile", "fragile")
+                             .on_nodes({node->address()})
+                             .restart(restart::temporary));
+      auto root = start_supervisor(f.sys, tree);
+      REQUIRE(root);
+      CHECK(f.ping(f.info(*root, "w").actor) == "pong 1");
+      CHECK(node->stop(sig) == 0);
+      // The tree saw both children go (temporary: not restarted).
+      auto deadline = std::chrono::steady_clock::now() + patience;
+      caf::expected<std::vector<child_info>> left = std::vector<child_info>{};
+      do {
+        left = which_children(f.sys, *root);
+        REQUIRE(left);
+      } while (!left->empty() && std::chrono::steady_clock::now() < deadline
+               && (std::this_thread::sleep_for(50ms), true));
+      CHECK(left->empty());
+      CHECK(is(stop_supervisor(f.sys, *root), caf::exit_reason::user_shutdown));
+    }
+  }
+}

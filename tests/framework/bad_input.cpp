@@ -5,6 +5,7 @@
 
 #include "test_support.hpp"
 
+#include <functional>
 #include <atomic>
 #include <filesystem>
 #include <limits>
@@ -61,7 +62,12 @@ struct bad_input : fixture {
   void refused(const supervisor_spec& spec, const std::string& field,
                const std::string& ending) {
     auto running = sys.registry().running();
-    for (auto launch : {&spawn_supervisor, &start_supervisor}) {
+    using launcher
+      = std::function<caf::expected<caf::actor>(caf::actor_system&,
+                                                const supervisor_spec&)>;
+    launcher spawn = [](auto& s, auto& x) { return spawn_supervisor(s, x); };
+    launcher start = [](auto& s, auto& x) { return start_supervisor(s, x); };
+    for (auto& launch : {spawn, start}) {
       auto res = launch(sys, spec);
       REQUIRE_FALSE(res);
       require_invalid(res.error(), field, ending);

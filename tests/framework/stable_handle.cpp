@@ -137,3 +137,45 @@ TEST_CASE("a stable handle to a child gone for good fails clearly",
   CHECK(ask(f, *h, 21) == 21);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("a plain send that a stable handle cannot deliver becomes a dead "
+          "letter, never an exit of its sender",
+          "[stable_handle]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(
+    f.probed("job").restart(restart::transient)));
+  f.next_event();
+  auto h = stable_handle(f.sys, sup, "root/job");
+  REQUIRE(h);
+  await_up(f, *h, true);
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  caf::scoped_actor listener{f.sys};
+  listener->join(*events);
+  f.exit_child(sup, "job", caf::exit_reason::normal);
+  await_up(f, *h, false);
+  // Gone for good: a request learns so, which also tells that the proxy
+  // knows.
+  caf::error err;
+  CHECK(ask(f, *h, 1, &err) == -1);
+  INFO(f.render(err));
+  REQUIRE(is(err, errc::not_found));
+  // A sender with CAF's default error handler, which an error message would
+  // end, sends plainly: it lives on, and the message is published dropped.
+  auto sender = f.sys.spawn([](caf::event_based_actor* self, caf::actor to)
+                              -> caf::behavior {
+    self->send(to, 42);
+    return {[](int x) { return x; }};
+  }, *h);
+  auto ev = await_event(listener, lifecycle_kind::message_dropped, "root/job");
+  CHECK(is(ev.reason, errc::not_found));
+  CHECK_THAT(ev.detail, Catch::Contains("42"));
+  // Still alive: it answers.
+  int answer = 0;
+  f.probe->request(sender, patience, 7)
+    .receive([&](int x) { answer = x; },
+             [&](caf::error& e) { FAIL("the sender died: " << f.render(e)); });
+  CHECK(answer == 7);
+  caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
+  stop_supervisor(f.sys, sup);
+}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 namespace trellis::test {
 
@@ -72,6 +73,29 @@ public:
   void signal(int sig) {
     if (pid_ > 0)
       ::kill(pid_, sig);
+  }
+
+  /// Sends `sig` and waits at most `limit` for the node to exit; returns its
+  /// exit code, 128 + the signal that ended it, or -1 if it still ran (it is
+  /// killed then).
+  int stop(int sig, std::chrono::seconds limit = std::chrono::seconds(30)) {
+    if (pid_ <= 0)
+      return -1;
+    ::kill(pid_, sig);
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) != pid_) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill();
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+    kill();
+    if (WIFEXITED(status))
+      return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
   }
 
   /// Kills the node and reaps it.

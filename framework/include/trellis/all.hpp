@@ -28,6 +28,7 @@
 #include "trellis/shutdown.hpp"
 #include "trellis/stable_handle.hpp"
 #include "trellis/start_result.hpp"
+#include "trellis/stop_signal.hpp"
 #include "trellis/strategy.hpp"
 #include "trellis/supervisor.hpp"
 #include "trellis/supervisor_spec.hpp"

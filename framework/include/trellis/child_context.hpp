@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_config.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
 #include <caf/detail/init_fun_factory.hpp>
 #include <caf/detail/type_traits.hpp>
 #include <caf/infer_handle.hpp>
@@ -24,6 +26,7 @@
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
 #include <caf/scheduled_actor.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/spawn_options.hpp>
 
 #include "trellis/atoms.hpp"
@@ -33,6 +36,7 @@
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/quarantine.hpp"
+#include "trellis/detail/running_tree.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/mailbox_probe.hpp"
 #include "trellis/start_result.hpp"
@@ -55,20 +59,25 @@ inline void install_handlers(caf::scheduled_actor* self) {
 /// sees every message first, and its supervisor (if any) learns when its
 /// initialization is done.
 template <class Impl>
-class crash_handled final : public Impl {
+class crash_handled final : public Impl, public tree_member {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
                          std::shared_ptr<quarantine> q,
-                         caf::actor_addr start_listener, Ts&&... xs)
+                         caf::actor_addr start_listener, const void* tree,
+                         Ts&&... xs)
     : Impl(cfg, std::forward<Ts>(xs)...),
       quarantine_(std::move(q)),
       start_listener_(std::move(start_listener)) {
+    this->tree(tree);
     install_handlers(this);
   }
 
   void initialize() override {
-    Impl::initialize();
+    {
+      running_in_tree in_tree{tree()};
+      Impl::initialize();
+    }
     // One message instead of the supervisor's start probe (a request and its
     // answer), unless initialization ended the actor: then its down message
     // tells why. An exception skips this, and the down message tells too.
@@ -84,6 +93,7 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    running_in_tree in_tree{tree()};
     if (!quarantine_ || !quarantine::eligible(x))
       return Impl::consume(x);
     if (quarantine_->armed() && quarantine_->divert(x.content())) {
@@ -113,6 +123,86 @@ private:
   std::shared_ptr<quarantine> quarantine_;
   /// A weak handle: a child must not keep its supervisor alive.
   caf::actor_addr start_listener_;
+};
+
+/// A blocking actor spawned through a child context (`void f(blocking_actor*)`
+/// or a class derived from `caf::blocking_actor`), on its thread of its own:
+/// it tells its supervisor that it started once its thread runs, ends with a
+/// reason that names an exception escaping it, and belongs to its tree.
+///
+/// CAF 0.17's blocking actors treat an exit signal as an ordinary message,
+/// which a `receive` that does not match it leaves in the mailbox: such a
+/// child could never be stopped. Here an exit signal that is not `normal`
+/// ends the child at its next `receive` (waiting in one, or entering one)
+/// with the signal's reason, as an event-based actor without an exit
+/// handler ends; the child's own handlers do not see it. A child busy
+/// outside `receive` cannot be interrupted (nor can any CAF actor): it is
+/// killed, then abandoned, after its shutdown timeout.
+template <class Impl>
+class blocking_child final : public Impl, public tree_member {
+public:
+  template <class... Ts>
+  explicit blocking_child(caf::actor_config& cfg,
+                          caf::actor_addr start_listener, const void* tree,
+                          Ts&&... xs)
+    : Impl(cfg, std::forward<Ts>(xs)...),
+      start_listener_(std::move(start_listener)) {
+    this->tree(tree);
+  }
+
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
+    if (x && x->content().match_elements<caf::exit_msg>()) {
+      auto& msg = x->content().get_as<caf::exit_msg>(0);
+      std::lock_guard<std::mutex> guard{exit_mtx_};
+      if (msg.reason && !exit_reason_)
+        exit_reason_ = msg.reason;
+    }
+    Impl::enqueue(std::move(x), host);
+  }
+
+  void act() override {
+    if (auto dest = caf::actor_cast<caf::actor>(start_listener_))
+      dest->eq_impl(caf::make_message_id(), this->ctrl(), nullptr,
+                    started_atom::value);
+    start_listener_ = nullptr;
+    running_in_tree in_tree{tree()};
+    try {
+      Impl::act();
+    } catch (const exit_signal&) {
+      std::lock_guard<std::mutex> guard{exit_mtx_};
+      this->fail_state(exit_reason_);
+    } catch (...) {
+      this->fail_state(crash_reason(std::current_exception()));
+    }
+  }
+
+protected:
+  void await_data() override {
+    Impl::await_data();
+    end_if_asked();
+  }
+
+  bool await_data(typename Impl::timeout_type timeout) override {
+    auto result = Impl::await_data(timeout);
+    end_if_asked();
+    return result;
+  }
+
+private:
+  /// Unwinds the child's `receive` once an exit signal came.
+  struct exit_signal {};
+
+  void end_if_asked() {
+    std::lock_guard<std::mutex> guard{exit_mtx_};
+    if (exit_reason_)
+      throw exit_signal{};
+  }
+
+  /// A weak handle: a child must not keep its supervisor alive.
+  caf::actor_addr start_listener_;
+  std::mutex exit_mtx_;
+  /// The first exit signal that is not `normal`; set by senders' threads.
+  caf::error exit_reason_;
 };
 
 } // namespace detail
@@ -201,12 +291,17 @@ public:
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
         return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-          cfg, quarantine_, start_listener_));
-      return announcing(
-        sys_->spawn_class<wrapped, Os>(cfg, quarantine_, start_listener_));
+          cfg, quarantine_, start_listener_, feed_.get()));
+      return announcing(sys_->spawn_class<wrapped, Os>(
+        cfg, quarantine_, start_listener_, feed_.get()));
     } else {
       // A blocking actor runs on a thread of its own anyway.
-      return sys_->spawn<Os>(std::move(fun), std::forward<Ts>(xs)...);
+      using wrapped = detail::blocking_child<impl>;
+      caf::actor_config cfg;
+      caf::detail::init_fun_factory<wrapped, F> fac;
+      cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
+      return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
+        cfg, start_listener_, feed_.get()));
     }
   }
 
@@ -215,12 +310,19 @@ public:
   template <class Impl, caf::spawn_options Os = caf::no_spawn_options,
             class... Ts>
   auto spawn(Ts&&... xs) const {
-    if (detached_)
+    if constexpr (std::is_base_of<caf::blocking_actor, Impl>::value) {
       return announcing(
-        sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-          quarantine_, start_listener_, std::forward<Ts>(xs)...));
-    return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
-      quarantine_, start_listener_, std::forward<Ts>(xs)...));
+        sys_->spawn<detail::blocking_child<Impl>, Os + caf::detached>(
+          start_listener_, feed_.get(), std::forward<Ts>(xs)...));
+    } else {
+      if (detached_)
+        return announcing(
+          sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
+            quarantine_, start_listener_, feed_.get(),
+            std::forward<Ts>(xs)...));
+      return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
+        quarantine_, start_listener_, feed_.get(), std::forward<Ts>(xs)...));
+    }
   }
 
   /// Returns the nodes the child may run on, `host:port`, most preferred

@@ -86,6 +86,17 @@ enum class errc : uint8_t {
   /// with the passphrase or does not match the certificate. The context
   /// says which. A node with such settings neither listens nor connects.
   invalid_tls_config,
+  /// The actor system was built without `trellis::configure` on its config,
+  /// so Trellis cannot stop its trees when the system goes: no supervisor
+  /// starts on it. The context says what to call.
+  not_configured,
+  /// A blocking call could never be answered: a supervisor (or an actor that
+  /// it is waiting for) called a blocking helper on its own tree (OTP:
+  /// `calling_self`). The context names the call.
+  calling_self,
+  /// A blocking call got no answer within its timeout. The context names
+  /// the call and the timeout.
+  timeout,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

@@ -40,6 +40,13 @@ enum class lifecycle_kind : uint8_t {
   /// A message crashed a child too often in a row and was quarantined as a
   /// dead letter (see `trellis::dead_letters`); `detail` shows the message.
   message_quarantined,
+  /// A plain message (not a request) could not be delivered: sent to a
+  /// stable handle whose child is gone for good, or that was full while the
+  /// child was down. It is dropped as a dead letter; `reason` says why and
+  /// `detail` shows the message. (A request gets the error as its answer
+  /// instead; a plain send never gets an error message, which CAF's
+  /// default handler would turn into its sender's exit.)
+  message_dropped,
 };
 
 /// Returns the enumerator's name.

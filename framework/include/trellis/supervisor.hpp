@@ -8,8 +8,11 @@
 #include <caf/group.hpp>
 #include <caf/message.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
+
+#include <caf/timespan.hpp>
 
 #include "trellis/child_info.hpp"
 #include "trellis/dead_letter.hpp"
@@ -17,6 +20,11 @@
 #include "trellis/tree_snapshot.hpp"
 
 namespace trellis {
+
+/// How long a blocking helper waits for its answer unless told otherwise;
+/// then it fails with `errc::timeout` naming the call. Each helper takes
+/// its own bound as its last argument.
+inline constexpr caf::timespan default_timeout = std::chrono::seconds(30);
 
 /// Spawns a supervisor running `spec` and returns at once; the supervisor
 /// starts its children in order. If a start fails, the supervisor stops the
@@ -30,17 +38,23 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
 
 /// Starts a supervisor running `spec` and blocks until all its children
 /// started (OTP's `supervisor:start_link`). Returns the supervisor, or the
-/// error that made the start fail, naming the child.
+/// error that made the start fail, naming the child. If the tree has not
+/// started within `timeout`, it is stopped and the call fails with
+/// `errc::timeout`.
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
-                                           const supervisor_spec& spec);
+                                           const supervisor_spec& spec,
+                                           caf::timespan timeout = default_timeout);
 
 /// Stops a supervisor and blocks until it exited: its children stop in
 /// reverse start order, each by its shutdown policy. Returns the supervisor's
 /// exit reason (`reason` itself, unless the supervisor had already exited
 /// for another one: stopping it again returns its exit reason again).
-/// Returns `errc::not_found` for an invalid (null) handle.
+/// Returns `errc::not_found` for an invalid (null) handle, and
+/// `errc::timeout` if it has not exited within `timeout` (it goes on
+/// stopping).
 caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
-                           caf::error reason = caf::exit_reason::user_shutdown);
+                           caf::error reason = caf::exit_reason::user_shutdown,
+                           caf::timespan timeout = default_timeout);
 
 /// Stops the tree under `root`, then waits until `sys` runs no more than
 /// `remaining` actors, at most `shutdown_time` in total (OTP's kernel
@@ -56,16 +70,21 @@ caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
                            caf::timespan shutdown_time, size_t remaining = 0);
 
 /// Blocks until `sup` exited and returns why; `errc::not_found` for an
-/// invalid (null) handle.
-caf::error await_exit(caf::actor_system& sys, const caf::actor& sup);
+/// invalid (null) handle, `errc::timeout` if it still runs after `timeout`.
+caf::error await_exit(caf::actor_system& sys, const caf::actor& sup,
+                      caf::timespan timeout = default_timeout);
 
 // -- OTP's runtime API, blocking ------------------------------------------------
 //
 // Each helper sends one request of `trellis/atoms.hpp` and waits for its
-// answer. Errors are typed: `errc::not_found`, `errc::running`, ...,
-// `errc::not_found` for an invalid (null) handle, `errc::shutting_down` if
-// `sup` is stopping, or `caf::sec::request_receiver_down` if it is gone (what
-// a request from an actor gets, too).
+// answer, at most `timeout` (`errc::timeout` naming the call). Errors are
+// typed: `errc::not_found`, `errc::running`, ..., `errc::not_found` for an
+// invalid (null) handle, `errc::shutting_down` if `sup` is stopping, or
+// `caf::sec::request_receiver_down` if it is gone (what a request from an
+// actor gets, too). Called from an actor of the tree it would ask (a child
+// factory, a supervisor, a child's handler), a helper fails at once with
+// `errc::calling_self`: the answer could only come after the caller returns
+// (docs/concepts.md, "Which calls are safe from where").
 
 /// Adds `spec` to a static supervisor and starts it (OTP's `start_child/2`).
 /// Returns the new actor, or an invalid handle if its factory answered
@@ -74,25 +93,29 @@ caf::error await_exit(caf::actor_system& sys, const caf::actor& sup);
 /// (the spec is then dropped), or `errc::not_supported` for a dynamic
 /// supervisor.
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
-                                      const caf::actor& sup, child_spec spec);
+                                      const caf::actor& sup, child_spec spec,
+                                      caf::timespan timeout = default_timeout);
 
 /// Starts a child of a dynamic supervisor with `args` (OTP's `start_child/2`
 /// for `simple_one_for_one`). Fails with `errc::max_children`, the start
 /// error, or `errc::not_supported` for a static supervisor.
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup,
-                                      caf::message args);
+                                      caf::message args,
+                                      caf::timespan timeout = default_timeout);
 
 /// Stops the child `id` by its shutdown policy (OTP's `terminate_child/2`).
 /// A static child stays in the list, stopped, until `delete_child`; a
 /// temporary or dynamic child is removed. Stopping a stopped child succeeds.
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                           const std::string& id);
+                           const std::string& id,
+                           caf::timespan timeout = default_timeout);
 
 /// Stops the child whose current actor is `child`; `errc::not_found` if no
 /// child of `sup` runs it.
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                           const caf::actor& child);
+                           const caf::actor& child,
+                           caf::timespan timeout = default_timeout);
 
 /// Starts a stopped child again (OTP's `restart_child/2`); it keeps its
 /// restart count and does not charge the restart budget. Fails with
@@ -100,47 +123,56 @@ caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
 /// (the child stays stopped), or `errc::not_supported` (dynamic).
 caf::expected<caf::actor> restart_child(caf::actor_system& sys,
                                         const caf::actor& sup,
-                                        const std::string& id);
+                                        const std::string& id,
+                                        caf::timespan timeout = default_timeout);
 
 /// Removes a stopped child's spec (OTP's `delete_child/2`). Fails with
 /// `errc::running`, `errc::restarting`, `errc::not_found`, or
 /// `errc::not_supported` (dynamic).
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
-                        const std::string& id);
+                        const std::string& id,
+                        caf::timespan timeout = default_timeout);
 
 /// Returns what the supervisor knows of each child, in start order.
 caf::expected<std::vector<child_info>>
-which_children(caf::actor_system& sys, const caf::actor& sup);
+which_children(caf::actor_system& sys, const caf::actor& sup,
+               caf::timespan timeout = default_timeout);
 
 /// Returns the supervisor's child counts; a restarting child is not active.
 caf::expected<child_counts> count_children(caf::actor_system& sys,
-                                           const caf::actor& sup);
+                                           const caf::actor& sup,
+                                           caf::timespan timeout = default_timeout);
 
 /// Returns the spec of child `id` (OTP's `get_childspec/2`); a dynamic
 /// child's spec is its template under the child's own id.
 caf::expected<child_spec> get_childspec(caf::actor_system& sys,
                                         const caf::actor& sup,
-                                        const std::string& id);
+                                        const std::string& id,
+                                        caf::timespan timeout = default_timeout);
 
 /// Returns a snapshot of the whole tree under `sup`.
 caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
-                                      const caf::actor& sup);
+                                      const caf::actor& sup,
+                                      caf::timespan timeout = default_timeout);
 
 /// Returns the group on which the tree of `sup` publishes its
 /// `lifecycle_event`s; `self->join(*group)` subscribes an actor.
 caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
-                                           const caf::actor& sup);
+                                           const caf::actor& sup,
+                                           caf::timespan timeout = default_timeout);
 
 /// Returns the current actor of the node at `path` under `root`, e.g.
 /// `root/db/writer`; fails with `errc::not_found` for an unknown path or a
 /// stopped child and `errc::restarting` for a child between incarnations.
 caf::expected<caf::actor> lookup(caf::actor_system& sys,
                                  const caf::actor& root,
-                                 const std::string& path);
+                                 const std::string& path,
+                                 caf::timespan timeout = default_timeout);
 
 /// Returns the messages quarantined under `sup` (its own children's,
 /// including children that are gone; see `child_spec::quarantine_after`).
 caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
-                                                     const caf::actor& sup);
+                                                     const caf::actor& sup,
+                                                     caf::timespan timeout = default_timeout);
 
 } // namespace trellis

@@ -1,0 +1,190 @@
+#include "system_guard.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+
+#include "report.hpp"
+#include "trellis/errc.hpp"
+
+namespace trellis::detail {
+
+namespace {
+
+constexpr auto default_shutdown_time = std::chrono::seconds(30);
+
+// Guards by system. A module has no way to be found from its system in CAF
+// 0.17 short of a cast through an unrelated type, so it files itself here.
+std::mutex guards_mtx;
+std::unordered_map<const caf::actor_system*, std::weak_ptr<system_guard>>
+  guards;
+
+class guard_module : public caf::actor_system::module {
+public:
+  explicit guard_module(caf::actor_system& sys)
+    : sys_(sys), guard_(std::make_shared<system_guard>(sys)) {
+    std::lock_guard<std::mutex> lock{guards_mtx};
+    guards[&sys] = guard_;
+  }
+
+  ~guard_module() override {
+    std::lock_guard<std::mutex> lock{guards_mtx};
+    guards.erase(&sys_);
+  }
+
+  void start() override {
+    // The guard awaits the actors itself, after it stopped the trees.
+    sys_.await_actors_before_shutdown(false);
+  }
+
+  void stop() override {
+    guard_->stop_all();
+  }
+
+  void init(caf::actor_system_config&) override {
+    // nop
+  }
+
+  id_t id() const override {
+    return network_manager;
+  }
+
+  void* subtype_ptr() override {
+    return this;
+  }
+
+private:
+  caf::actor_system& sys_;
+  std::shared_ptr<system_guard> guard_;
+};
+
+} // namespace
+
+system_guard::system_guard(caf::actor_system& sys) : sys_(sys) {
+  // nop
+}
+
+std::shared_ptr<system_guard> system_guard::of(const caf::actor_system& sys) {
+  std::lock_guard<std::mutex> lock{guards_mtx};
+  auto i = guards.find(&sys);
+  return i != guards.end() ? i->second.lock() : nullptr;
+}
+
+caf::error system_guard::hold(const caf::actor& root) {
+  {
+    std::lock_guard<std::mutex> lock{mtx_};
+    if (stopping_)
+      return make_error(errc::shutting_down,
+                        "the actor system is shutting down");
+    roots_.push_back(root);
+  }
+  // Runs at once if the root already exited.
+  std::weak_ptr<system_guard> weak = shared_from_this();
+  root->attach_functor([weak, addr = root.address()] {
+    if (auto guard = weak.lock())
+      guard->forget(addr);
+  });
+  return caf::none;
+}
+
+void system_guard::forget(const caf::actor_addr& root) {
+  caf::actor last_ref;
+  {
+    std::lock_guard<std::mutex> lock{mtx_};
+    for (auto i = roots_.begin(); i != roots_.end(); ++i)
+      if (i->address() == root) {
+        last_ref = std::move(*i);
+        roots_.erase(i);
+        break;
+      }
+  }
+  gone_.notify_all();
+}
+
+void system_guard::stop_all() {
+  auto deadline = std::chrono::steady_clock::now()
+                  + caf::get_or(sys_.config(), "trellis.shutdown-time",
+                                caf::timespan{default_shutdown_time});
+  std::vector<caf::actor> roots;
+  {
+    std::lock_guard<std::mutex> lock{mtx_};
+    stopping_ = true;
+    roots = roots_;
+  }
+  if (!roots.empty())
+    report::trees_stopping(roots.size());
+  if (auto sched = dynamic_cast<caf::scheduler::test_coordinator*>(
+        &sys_.scheduler())) {
+    stop_on_test_scheduler(*sched, std::move(roots));
+    return;
+  }
+  // Newest first, each tree in order (its root stops its children in reverse
+  // start order), one after another.
+  for (auto i = roots.rbegin(); i != roots.rend(); ++i) {
+    auto addr = i->address();
+    caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+    std::unique_lock<std::mutex> lock{mtx_};
+    gone_.wait_until(lock, deadline, [&] {
+      for (auto& x : roots_)
+        if (x.address() == addr)
+          return false;
+      return true;
+    });
+  }
+  roots.clear();
+  // What CAF would have waited for, with a bound: a handler that never
+  // returns cannot be preempted, and CAF would then wait for ever.
+  if (auto left = await_running(sys_, 0, deadline); left > 0) {
+    report::system_abandoned(left);
+    std::_Exit(EXIT_FAILURE);
+  }
+}
+
+void system_guard::stop_on_test_scheduler(
+  caf::scheduler::test_coordinator& sched, std::vector<caf::actor> roots) {
+  for (auto i = roots.rbegin(); i != roots.rend(); ++i)
+    caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+  roots.clear();
+  // The test clock stands still unless driven: fire the shutdown timers as
+  // they come, a bounded number of times.
+  for (int round = 0; round < 10000; ++round) {
+    sched.run();
+    {
+      std::lock_guard<std::mutex> lock{mtx_};
+      if (roots_.empty())
+        return;
+    }
+    if (!sched.trigger_timeout())
+      return;
+  }
+}
+
+size_t await_running(caf::actor_system& sys, size_t remaining,
+                     std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    auto running = sys.registry().running();
+    if (running <= remaining)
+      return 0;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return running - remaining;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void install_system_guard(caf::actor_system_config& cfg) {
+  cfg.module_factories.push_back(
+    [](caf::actor_system& sys) -> caf::actor_system::module* {
+      return new guard_module(sys);
+    });
+}
+
+} // namespace trellis::detail

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+namespace trellis::detail {
+
+/// What Trellis keeps per actor system: the root supervisors that run on it.
+///
+/// A root is held here from its spawn until it exits, so that dropping the
+/// last user handle to a running tree neither ends it nor lets CAF destroy a
+/// live supervisor (CAF destroys an actor that nothing references, and a
+/// supervisor that dies that way kills its children from inside its own
+/// destructor). When the actor system goes, the guard stops every tree still
+/// running, newest first and each in order, while CAF's scheduler still
+/// runs, then waits for the system's actors as CAF would, at most the
+/// shutdown time (`trellis.shutdown-time`). OTP's `init:stop/0` does the
+/// same for applications, with the kernel's `shutdown_time`.
+///
+/// CAF 0.17 offers no hook into `~actor_system` before its scheduler stops
+/// except a module, and a fixed set of module slots: the guard takes the
+/// `network_manager` slot, which CAF 0.17 leaves unused (it belongs to
+/// libcaf_net, which 0.17 does not have). It sets
+/// `await_actors_before_shutdown(false)` and does the awaiting itself, after
+/// stopping the trees: CAF would otherwise wait for the trees before any
+/// module hears of the shutdown.
+class system_guard : public std::enable_shared_from_this<system_guard> {
+public:
+  explicit system_guard(caf::actor_system& sys);
+
+  /// Returns the guard of `sys`, or null if `trellis::configure` was not
+  /// called on its config.
+  static std::shared_ptr<system_guard> of(const caf::actor_system& sys);
+
+  /// Holds `root` (a root supervisor, or an actor hosted here for a remote
+  /// supervisor) until it exits; `errc::shutting_down` if the system is
+  /// already going.
+  caf::error hold(const caf::actor& root);
+
+  /// Stops every tree still held, then waits for the system's actors (see
+  /// the class). Runs once, from the actor system's destructor.
+  void stop_all();
+
+private:
+  void forget(const caf::actor_addr& root);
+
+  /// Stops `roots` on CAF's deterministic test scheduler, which runs only
+  /// when driven.
+  void stop_on_test_scheduler(caf::scheduler::test_coordinator& sched,
+                              std::vector<caf::actor> roots);
+
+  caf::actor_system& sys_;
+  std::mutex mtx_;
+  std::condition_variable gone_;
+  bool stopping_ = false;
+  /// Running roots, oldest first.
+  std::vector<caf::actor> roots_;
+};
+
+/// Waits until `sys` runs no more than `remaining` actors (hidden ones do
+/// not count), at most until `deadline`; returns how many more still run.
+size_t await_running(caf::actor_system& sys, size_t remaining,
+                     std::chrono::steady_clock::time_point deadline);
+
+/// Registers the guard's module with `cfg` (once; see `trellis::configure`).
+void install_system_guard(caf::actor_system_config& cfg);
+
+} // namespace trellis::detail
