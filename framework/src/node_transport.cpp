@@ -226,10 +226,12 @@ private:
   struct stream_type : caf::io::network::stream_impl<Policy> {
     using caf::io::network::stream_impl<Policy>::stream_impl;
 
+    // The callback first: the base may drop the last reference to the
+    // connection, and with it this stream.
     void removed_from_loop(caf::io::network::operation op) override {
-      caf::io::network::stream_impl<Policy>::removed_from_loop(op);
       if (op == caf::io::network::operation::read && on_read_closed)
         on_read_closed();
+      caf::io::network::stream_impl<Policy>::removed_from_loop(op);
     }
 
     std::function<void()> on_read_closed;

@@ -443,14 +443,19 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
   // Every refusal says why, httplib's own (a malformed or slow request, a
   // request line too long) too.
   using with_response = httplib::Server::HandlerWithResponse;
-  x.server.set_error_handler(with_response{[](const httplib::Request&,
+  x.server.set_error_handler(with_response{[](const httplib::Request& req,
                                               httplib::Response& res) {
     if (!res.body.empty())
       return httplib::Server::HandlerResponse::Unhandled;
     std::string why;
     switch (res.status) {
       case 400:
-        why = "malformed request, or not sent whole within the read timeout";
+        if (req.method == "POST" && !req.has_header("Content-Length"))
+          why = "POST without Content-Length: send Content-Length: 0 for no "
+                "body";
+        else
+          why = "malformed request, or not sent whole within the read "
+                "timeout";
         break;
       case 404:
         why = "no such endpoint; see docs/observer.md";

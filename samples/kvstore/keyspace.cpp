@@ -386,7 +386,7 @@ bool match_one(const std::string& pat, size_t p, char c, size_t& next) {
 glob_pattern::glob_pattern(const std::string& pattern) {
   part current;
   auto close = [&] {
-    if (!current.elements.empty())
+    if (current.size() > 0)
       parts_.push_back(std::move(current));
     current = part{};
   };
@@ -412,14 +412,20 @@ glob_pattern::glob_pattern(const std::string& pattern) {
         if (match_one(pattern, p, static_cast<char>(x), next))
           accepts.set(static_cast<size_t>(x));
     }
-    if (accepts.count() == 1) {
+    if (current.is_literal && accepts.count() != 1) {
+      // The part so far becomes elements.
+      current.is_literal = false;
+      for (auto ch : current.literal)
+        current.elements.emplace_back().set(static_cast<unsigned char>(ch));
+      current.literal.clear();
+    }
+    if (current.is_literal) {
       for (size_t x = 0; x < 256; ++x)
         if (accepts.test(x))
           current.literal += static_cast<char>(x);
     } else {
-      current.is_literal = false;
+      current.elements.push_back(accepts);
     }
-    current.elements.push_back(accepts);
     p = next;
   }
   close();
@@ -428,7 +434,7 @@ glob_pattern::glob_pattern(const std::string& pattern) {
     if (x.is_literal) {
       // KMP's failure function: the longest proper border of each prefix.
       x.failure.assign(k, 0);
-      for (size_t i = 1, len = 0; i < k; ++i) {
+      for (uint32_t i = 1, len = 0; i < k; ++i) {
         while (len > 0 && x.literal[i] != x.literal[len])
           len = x.failure[len - 1];
         if (x.literal[i] == x.literal[len])
@@ -450,6 +456,8 @@ bool glob_pattern::part::matches_at(const std::string& text,
                                     size_t pos) const {
   if (pos + size() > text.size())
     return false;
+  if (is_literal)
+    return text.compare(pos, size(), literal) == 0;
   for (size_t i = 0; i < size(); ++i)
     if (!elements[i].test(static_cast<unsigned char>(text[pos + i])))
       return false;

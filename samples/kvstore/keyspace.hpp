@@ -110,16 +110,17 @@ public:
   bool matches(const std::string& text) const;
 
 private:
-  // The elements between two stars: each the set of bytes it accepts.
+  // The elements between two stars: a literal, or each element the set of
+  // bytes it accepts.
   struct part {
-    std::vector<std::bitset<256>> elements;
-    std::string literal;           // when every element is one byte
-    std::vector<size_t> failure;   // KMP's, for a literal part
-    std::vector<uint64_t> masks;   // Shift-And's, 256 rows of `words`
+    std::string literal;             // when every element is one byte
+    std::vector<uint32_t> failure;   // KMP's, for a literal part
+    std::vector<std::bitset<256>> elements; // otherwise
+    std::vector<uint64_t> masks;     // Shift-And's, 256 rows of `words`
     size_t words = 0;
     bool is_literal = true;
     size_t size() const {
-      return elements.size();
+      return is_literal ? literal.size() : elements.size();
     }
     bool matches_at(const std::string& text, size_t pos) const;
     size_t find(const std::string& text, size_t from) const;

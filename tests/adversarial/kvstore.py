@@ -160,6 +160,8 @@ def case_keys_pattern():
               f"before {before} KiB, after {after} KiB")
         # Generous: the backtracking matcher took 9 s for the first pattern.
         check(slowest < 5, f"KEYS took {slowest:.1f} s")
+        # A compiled pattern holds about its own size (bound: 64 MiB).
+        check(after - before < 64 * 1024, f"RSS grew by {after - before} KiB")
         check(e2e.info(srv.port)["shard_retries"] == "0", "the shard was lost")
         still_serving(srv)
 

@@ -21,11 +21,6 @@ using namespace trellis::test;
 
 namespace {
 
-int rounds() {
-  auto x = std::getenv("TRELLIS_ADVERSARIAL_ROUNDS");
-  return x ? std::max(1, std::atoi(x)) : 1;
-}
-
 /// The node's memory may grow by this much under any of the floods below
 /// (a refused header is never allocated; CAF's buffers and the heap's
 /// slack account for the rest).
@@ -64,6 +59,16 @@ struct guarded_node {
     stop_supervisor(f.sys, root);
   }
 
+  /// Reports the node's memory and the bystander's slowest ping, and checks
+  /// the memory against the bound.
+  void check_memory(long before, std::chrono::milliseconds slowest) {
+    auto after = rss_kib(a->pid());
+    WARN("node RSS before " << before << " KiB, after " << after
+                            << " KiB; slowest bystander ping "
+                            << slowest.count() << " ms");
+    CHECK(after - before < rss_bound_kib);
+  }
+
   /// Pings the child; returns the round trip, or fails.
   std::chrono::milliseconds ping() {
     auto t0 = std::chrono::steady_clock::now();
@@ -99,7 +104,7 @@ TEST_CASE("malformed BASP headers cost only their own connection",
     {"HTTP", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
   };
   auto slowest = std::chrono::milliseconds{0};
-  for (int round = 0; round < rounds(); ++round) {
+  for (int round = 0; round < adversarial_rounds(); ++round) {
     for (auto& x : frames) {
       CAPTURE(x.what, round);
       raw_socket s{n.a->port()};
@@ -111,11 +116,7 @@ TEST_CASE("malformed BASP headers cost only their own connection",
       slowest = std::max(slowest, n.ping());
     }
   }
-  auto after = rss_kib(n.a->pid());
-  WARN("node RSS before " << before << " KiB, after " << after
-                          << " KiB; slowest bystander ping " << slowest.count()
-                          << " ms");
-  CHECK(after - before < rss_bound_kib);
+  n.check_memory(before, slowest);
   CHECK(n.f.info(n.root, "w").restart_count == 0);
 }
 
@@ -124,7 +125,7 @@ TEST_CASE("half-open handshakes are closed at the handshake deadline",
   guarded_node n;
   auto before = rss_kib(n.a->pid());
   std::vector<raw_socket> idle;
-  for (int i = 0; i < 20 * rounds(); ++i) {
+  for (int i = 0; i < 20 * adversarial_rounds(); ++i) {
     idle.emplace_back(n.a->port());
     REQUIRE(idle.back().connected());
     // Half a header, then nothing.
@@ -135,11 +136,7 @@ TEST_CASE("half-open handshakes are closed at the handshake deadline",
     CHECK(s.closed_within(patience));
   REQUIRE(n.a->running());
   slowest = std::max(slowest, n.ping());
-  auto after = rss_kib(n.a->pid());
-  WARN("node RSS before " << before << " KiB, after " << after
-                          << " KiB; slowest bystander ping " << slowest.count()
-                          << " ms");
-  CHECK(after - before < rss_bound_kib);
+  n.check_memory(before, slowest);
 }
 
 TEST_CASE("a node out of file descriptors refuses new peers without "

@@ -3,8 +3,10 @@
 // Raw loopback sockets and /proc figures for the adversarial tests: a peer
 // that sends what it likes, and the memory and CPU time of a process.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -140,6 +142,13 @@ private:
   int fd_ = -1;
   uint16_t port_ = 0;
 };
+
+/// How many times the adversarial tests repeat each attack:
+/// TRELLIS_ADVERSARIAL_ROUNDS (`./dev adversarial`), or once.
+inline int adversarial_rounds() {
+  auto x = std::getenv("TRELLIS_ADVERSARIAL_ROUNDS");
+  return x ? std::max(1, std::atoi(x)) : 1;
+}
 
 /// The resident set of process `pid` in KiB (VmRSS), 0 if unknown.
 inline long rss_kib(pid_t pid) {
