@@ -181,3 +181,55 @@ TEST_CASE("clients that trickle their requests do not keep operators from "
   CHECK(timed_out > 0);
   CHECK(after - before < rss_bound_kib);
 }
+
+TEST_CASE("an event stream's slot frees soon after its client leaves, not "
+          "at its next keep-alive",
+          "[adversarial][observer]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(f.probed("a")));
+  f.next_events(1);
+  observer_config cfg;
+  cfg.max_event_streams = 4;
+  // Far beyond the wait below: only noticing the client left frees a slot.
+  cfg.keep_alive = std::chrono::minutes(5);
+  auto obs = start_observer(f.sys, sup, cfg);
+  REQUIRE(obs);
+  const std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  auto open_stream = [&] {
+    raw_socket s{obs->port()};
+    s.send(req);
+    std::string answer;
+    char buf[1024];
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 20000) > 0) {
+      auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
+      if (n > 0)
+        answer.assign(buf, static_cast<size_t>(n));
+    }
+    return std::make_pair(std::move(s), answer);
+  };
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    std::vector<raw_socket> streams;
+    for (int i = 0; i < 4; ++i) {
+      auto [s, answer] = open_stream();
+      REQUIRE(has(answer, "HTTP/1.1 200"));
+      streams.push_back(std::move(s));
+    }
+    CHECK(has(open_stream().second, "HTTP/1.1 503"));
+    streams.clear();
+    auto t0 = std::chrono::steady_clock::now();
+    std::string answer;
+    while (!has(answer, "HTTP/1.1 200")
+           && std::chrono::steady_clock::now() - t0 < patience) {
+      std::this_thread::sleep_for(50ms);
+      answer = open_stream().second;
+    }
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+    WARN("a stream's slot was free again " << took.count()
+                                           << " ms after its client left");
+    CHECK(has(answer, "HTTP/1.1 200"));
+  }
+  obs->stop();
+  stop_supervisor(f.sys, sup);
+}
