@@ -35,7 +35,11 @@ caf::error configure_node(caf::actor_system_config& cfg,
       .add<caf::timespan>("spawn-timeout",
                           "time to connect to a node and spawn a child there")
       .add<caf::timespan>("takeover-interval",
-                          "time between probes of preferred nodes");
+                          "time between probes of preferred nodes")
+      .add<int64_t>("max-message-size",
+                    "largest payload a peer may announce, in bytes")
+      .add<caf::timespan>("handshake-timeout",
+                          "time a peer has to complete its handshake");
   configure(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("middleman.heartbeat-interval", x.heartbeat_interval);
@@ -45,6 +49,8 @@ caf::error configure_node(caf::actor_system_config& cfg,
   cfg.set("middleman.app-identifiers", std::move(ids));
   cfg.set("trellis.spawn-timeout", x.spawn_timeout);
   cfg.set("trellis.takeover-interval", x.takeover_interval);
+  cfg.set("trellis.max-message-size", static_cast<int64_t>(x.max_message_size));
+  cfg.set("trellis.handshake-timeout", x.handshake_timeout);
   // Snapshots of remote subtrees come back over the wire.
   cfg.add_message_type<tree_snapshot>("trellis::tree_snapshot");
   if (!x.tls.enabled())
@@ -143,6 +149,11 @@ int run_node(int argc, char** argv,
           && !option(arg, "heartbeat-ms", x.heartbeat_interval, millis)
           && !option(arg, "timeout-ms", x.connection_timeout, millis)
           && !option(arg, "spawn-timeout-ms", x.spawn_timeout, millis)
+          && !option(arg, "handshake-timeout-ms", x.handshake_timeout, millis)
+          && !option(arg, "max-message-bytes", x.max_message_size,
+                     [](const std::string& s) {
+                       return static_cast<uint32_t>(std::stoul(s));
+                     })
           && !option(arg, "tls-cert", x.tls.certificate, same)
           && !option(arg, "tls-key", x.tls.key, same)
           && !option(arg, "tls-ca", x.tls.ca_file, same)

@@ -1,8 +1,15 @@
 #include "node_transport.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -12,20 +19,24 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor_impl.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
-#include <caf/io/network/doorman_impl.hpp>
 #include <caf/io/network/native_socket.hpp>
 #include <caf/io/network/stream_impl.hpp>
 #include <caf/io/scribe.hpp>
 #include <caf/openssl/session.hpp>
+#include <caf/policy/tcp.hpp>
 #include <caf/send.hpp>
 
+#include "basp_guard.hpp"
 #include "report.hpp"
 #include "ssl_errors.hpp"
+#include "tcp_doorman.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/node.hpp"
 #include "trellis/tls_config.hpp"
 
 // Why Trellis does not use CAF's own OpenSSL middleman actor
@@ -50,14 +61,6 @@ using caf::io::network::default_multiplexer;
 using caf::io::network::native_socket;
 using caf::io::network::rw_state;
 using caf::openssl::session_ptr;
-
-std::string peer_of(native_socket fd) {
-  auto addr = caf::io::network::remote_addr_of_fd(fd);
-  auto port = caf::io::network::remote_port_of_fd(fd);
-  if (!addr || !port)
-    return "unknown";
-  return *addr + ":" + std::to_string(*port);
-}
 
 // A handshake's first step runs here (SSL_connect or SSL_accept), the rest in
 // the stream's events. CAF throws when it cannot load the certificate files.
@@ -117,13 +120,40 @@ private:
   session_ptr session_;
 };
 
-/// A TLS connection of the BASP broker.
-class tls_scribe : public caf::io::scribe {
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
+/// What all connections of one system share.
+struct transport_state {
+  bool tls = false;
+  basp_limits limits;
+  /// Accepted connections still in their handshake.
+  std::atomic<int> pending{0};
+};
+
+/// A connection of the BASP broker (TLS or plain TCP, by `Policy`) whose
+/// headers `basp_guard` checks before the broker sees them: a refused one is
+/// closed alone, the broker told as if the peer had closed it, and reported.
+/// Until the peer's handshake is complete, a timer actor holds the
+/// connection and closes it at the handshake deadline.
+template <class Policy>
+class guarded_scribe : public caf::io::scribe {
 public:
-  tls_scribe(default_multiplexer& mpx, native_socket fd, session_ptr session)
+  template <class... Ts>
+  guarded_scribe(default_multiplexer& mpx, native_socket fd, bool accepted,
+                 std::shared_ptr<transport_state> state, Ts&&... xs)
     : scribe(caf::io::network::conn_hdl_from_socket(fd)),
-      stream_(mpx, fd, std::move(session)) {
-    // nop
+      guard_(accepted, state->limits),
+      state_(std::move(state)),
+      peer_(peer_of(fd)),
+      accepted_(accepted),
+      stream_(mpx, fd, std::forward<Ts>(xs)...) {
+    if (accepted_)
+      ++state_->pending;
+    stream_.on_read_closed = [this] { stop_deadline(); };
+  }
+
+  ~guarded_scribe() override {
+    finish_handshake();
   }
 
   void configure_read(caf::io::receive_policy::config config) override {
@@ -145,6 +175,7 @@ public:
   }
 
   void graceful_shutdown() override {
+    stop_deadline();
     stream_.graceful_shutdown();
     detach(&stream_.backend(), false);
   }
@@ -171,49 +202,176 @@ public:
     stream_.passivate();
   }
 
+  // The broker reads a header, then its payload, then the next header:
+  // the guard follows the same order.
+  bool consume(caf::execution_unit* ctx, const void* buf, size_t n) override {
+    if (detached())
+      return false;
+    if (guard_.expects_payload()) {
+      guard_.on_payload();
+      if (guard_.handshake_done())
+        finish_handshake();
+      return scribe::consume(ctx, buf, n);
+    }
+    auto verdict = guard_.on_header(static_cast<const char*>(buf), n);
+    if (verdict == basp_refusal::none)
+      return scribe::consume(ctx, buf, n);
+    refuse(ctx, verdict, guard_.last_header());
+    return false;
+  }
+
 private:
+  /// CAF's stream, telling its owner when it stops reading (the peer closed
+  /// or failed), so that a dead connection's deadline goes at once.
+  struct stream_type : caf::io::network::stream_impl<Policy> {
+    using caf::io::network::stream_impl<Policy>::stream_impl;
+
+    // The callback first: the base may drop the last reference to the
+    // connection, and with it this stream.
+    void removed_from_loop(caf::io::network::operation op) override {
+      if (op == caf::io::network::operation::read && on_read_closed)
+        on_read_closed();
+      caf::io::network::stream_impl<Policy>::removed_from_loop(op);
+    }
+
+    std::function<void()> on_read_closed;
+  };
+
   void launch() {
     launched_ = true;
     stream_.start(this);
-    // A write event runs the rest of the handshake, even with nothing to send.
-    stream_.force_empty_write(this);
+    if (std::is_same<Policy, tls_policy>::value)
+      // A write event runs the rest of the handshake, even with nothing to
+      // send.
+      stream_.force_empty_write(this);
+    start_deadline();
   }
 
+  void start_deadline() {
+    auto timeout = state_->limits.handshake_timeout;
+    if (timeout.count() <= 0 || detached())
+      return;
+    caf::intrusive_ptr<guarded_scribe> ptr{this};
+    timer_ = parent()->system().template spawn<caf::hidden>(
+      [timeout](caf::event_based_actor* self,
+                caf::intrusive_ptr<guarded_scribe> conn) -> caf::behavior {
+        self->delayed_send(self, timeout, deadline_atom::value);
+        return {[self, conn](deadline_atom) {
+          auto& mpx = conn->stream_.backend();
+          mpx.dispatch([conn] { conn->deadline_passed(); });
+          self->quit();
+        }};
+      },
+      std::move(ptr));
+  }
+
+  void stop_deadline() {
+    if (!timer_)
+      return;
+    caf::anon_send_exit(timer_, caf::exit_reason::kill);
+    timer_ = nullptr;
+  }
+
+  void finish_handshake() {
+    if (accepted_ && !finished_)
+      --state_->pending;
+    finished_ = true;
+    stop_deadline();
+  }
+
+  void deadline_passed() {
+    timer_ = nullptr;
+    if (detached() || guard_.handshake_done())
+      return;
+    auto& mpx = stream_.backend();
+    refuse(&mpx, basp_refusal::handshake_timeout,
+           "after " + std::to_string(std::chrono::duration_cast<
+                                       std::chrono::milliseconds>(
+                                       state_->limits.handshake_timeout)
+                                       .count())
+             + " ms");
+    stream_.passivate();
+  }
+
+  // Tells the broker the connection is gone (its state for it goes) and
+  // stops reading; the socket closes when the last reference goes.
+  void refuse(caf::execution_unit* ctx, basp_refusal why,
+              const std::string& detail) {
+    report::connection_refused(peer_, to_string(why), detail);
+    finish_handshake();
+    io_failure(ctx, caf::io::network::operation::read);
+  }
+
+  basp_guard guard_;
+  std::shared_ptr<transport_state> state_;
+  std::string peer_;
+  bool accepted_;
   bool launched_ = false;
-  caf::io::network::stream_impl<tls_policy> stream_;
+  bool finished_ = false;
+  caf::actor timer_;
+  stream_type stream_;
 };
 
-/// A TLS port of the BASP broker: CAF's TCP doorman, with a TLS session for
-/// each accepted socket.
-class tls_doorman : public caf::io::network::doorman_impl {
+using tcp_scribe = guarded_scribe<caf::policy::tcp>;
+using tls_scribe = guarded_scribe<tls_policy>;
+
+/// A port of the BASP broker: a shedding doorman, with a guarded connection
+/// (over TLS when the node asks for it) for each accepted socket, and at
+/// most `max_pending_handshakes` accepted connections in their handshake.
+class guarded_doorman : public shedding_doorman {
 public:
-  using doorman_impl::doorman_impl;
+  guarded_doorman(default_multiplexer& mpx, native_socket fd,
+                  std::shared_ptr<transport_state> state)
+    : shedding_doorman(mpx, fd), state_(std::move(state)) {
+    // nop
+  }
 
   bool new_connection() override {
     if (detached())
       return false;
     auto& mpx = acceptor_.backend();
     auto fd = acceptor_.accepted_socket();
-    caf::io::network::nonblocking(fd, true);
-    auto session = new_session(parent()->system(), fd, true);
-    if (!session) {
+    if (state_->pending >= state_->limits.max_pending_handshakes) {
+      report::connection_refused(peer_of(fd), "too_many_handshakes",
+                                 std::to_string(state_->pending.load())
+                                   + " pending");
       caf::io::network::close_socket(fd);
-      return false;
+      return true;
     }
-    auto scribe = caf::make_counted<tls_scribe>(mpx, fd, std::move(*session));
+    caf::io::network::nonblocking(fd, true);
+    caf::io::scribe_ptr scribe;
+    if (state_->tls) {
+      auto session = new_session(parent()->system(), fd, true);
+      if (!session) {
+        caf::io::network::close_socket(fd);
+        return true;
+      }
+      scribe = caf::make_counted<tls_scribe>(mpx, fd, true, state_,
+                                             std::move(*session));
+    } else {
+      scribe = caf::make_counted<tcp_scribe>(mpx, fd, true, state_);
+    }
     auto hdl = scribe->hdl();
     parent()->add_scribe(std::move(scribe));
     return doorman::new_connection(&mpx, hdl);
   }
+
+private:
+  std::shared_ptr<transport_state> state_;
 };
 
-/// CAF's middleman actor, connecting and opening ports over TLS.
-class tls_middleman_actor : public caf::io::middleman_actor_impl {
+/// CAF's middleman actor, connecting and opening ports through guarded
+/// connections, over TLS when the node asks for it.
+class guarded_middleman_actor : public caf::io::middleman_actor_impl {
 public:
-  using middleman_actor_impl::middleman_actor_impl;
+  guarded_middleman_actor(caf::actor_config& cfg, caf::actor broker,
+                          std::shared_ptr<transport_state> state)
+    : middleman_actor_impl(cfg, std::move(broker)), state_(std::move(state)) {
+    // nop
+  }
 
   const char* name() const override {
-    return "trellis.tls_middleman_actor";
+    return "trellis.node_middleman_actor";
   }
 
 protected:
@@ -223,12 +381,15 @@ protected:
     if (!fd)
       return std::move(fd.error());
     caf::io::network::nonblocking(*fd, true);
+    if (!state_->tls)
+      return caf::make_counted<tcp_scribe>(mpx(), *fd, false, state_);
     auto session = new_session(system(), *fd, false);
     if (!session) {
       caf::io::network::close_socket(*fd);
       return std::move(session.error());
     }
-    return caf::make_counted<tls_scribe>(mpx(), *fd, std::move(*session));
+    return caf::make_counted<tls_scribe>(mpx(), *fd, false, state_,
+                                         std::move(*session));
   }
 
   caf::expected<caf::io::doorman_ptr> open(uint16_t port, const char* addr,
@@ -236,15 +397,31 @@ protected:
     auto fd = caf::io::network::new_tcp_acceptor_impl(port, addr, reuse);
     if (!fd)
       return std::move(fd.error());
-    return caf::make_counted<tls_doorman>(mpx(), *fd);
+    return caf::make_counted<guarded_doorman>(mpx(), *fd, state_);
   }
 
 private:
-  // caf::openssl::manager refuses to load with any other backend.
+  // caf::openssl::manager refuses to load with any other backend, and
+  // configure_node loads no other.
   default_multiplexer& mpx() {
     return static_cast<default_multiplexer&>(system().middleman().backend());
   }
+
+  std::shared_ptr<transport_state> state_;
 };
+
+basp_limits basp_limits_of(const caf::actor_system& sys) {
+  basp_limits result;
+  node_config defaults;
+  auto max = caf::get_or(sys.config(), "trellis.max-message-size",
+                         static_cast<int64_t>(defaults.max_message_size));
+  result.max_payload = static_cast<uint32_t>(
+    std::clamp<int64_t>(max, 1, std::numeric_limits<uint32_t>::max()));
+  result.handshake_timeout = caf::get_or(sys.config(),
+                                         "trellis.handshake-timeout",
+                                         defaults.handshake_timeout);
+  return result;
+}
 
 tls_config tls_of(const caf::actor_system_config& cfg) {
   return {cfg.openssl_certificate, cfg.openssl_key, cfg.openssl_passphrase,
@@ -263,29 +440,38 @@ node_transport(caf::actor_system& sys) {
     return make_error(caf::sec::invalid_argument,
                       "the actor system has no middleman: pass its config "
                       "through trellis::configure_node");
-  if (!uses_tls(sys))
-    return sys.middleman().actor_handle();
+  auto tls = uses_tls(sys);
   // configure_node loads the OpenSSL module only for usable settings; a node
   // asked for TLS never falls back to plain BASP.
-  if (!sys.has_openssl_manager()) {
+  if (tls && !sys.has_openssl_manager()) {
     if (auto err = validate(tls_of(sys.config())))
       return err;
     return make_error(errc::invalid_tls_config,
                       "CAF's OpenSSL module is not loaded: pass the config "
                       "through trellis::configure_node");
   }
+  // Guarded connections are built on CAF's default multiplexer; a system
+  // configured with another backend (CAF's testing one) keeps CAF's own.
+  if (!tls
+      && dynamic_cast<default_multiplexer*>(&sys.middleman().backend())
+           == nullptr)
+    return sys.middleman().actor_handle();
   // One per system, even when supervisors ask at once.
   static std::mutex mtx;
   std::lock_guard<std::mutex> guard{mtx};
-  const auto key = caf::atom("TrellisTLS");
+  const auto key = caf::atom("TrellisMM");
   auto& registry = sys.registry();
   if (auto result = registry.get<caf::io::middleman_actor>(key))
     return result;
+  auto state = std::make_shared<transport_state>();
+  state->tls = tls;
+  state->limits = basp_limits_of(sys);
   // Detached like CAF's middleman actor, since connecting blocks.
   auto broker = sys.middleman().named_broker<caf::io::basp_broker>(
     caf::atom("BASP"));
-  auto result = sys.spawn<tls_middleman_actor, caf::detached + caf::hidden>(
-    broker);
+  auto result
+    = sys.spawn<guarded_middleman_actor, caf::detached + caf::hidden>(
+      broker, std::move(state));
   // The system joins detached actors after stopping its modules, and their
   // threads wait for the last reference: this one ends with the middleman's
   // broker and leaves the registry then.

@@ -18,6 +18,7 @@
 #include "observer_hub.hpp"
 #include "observer_metrics.hpp"
 #include "observer_page.hpp"
+#include "observer_server.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/supervisor.hpp"
@@ -94,17 +95,37 @@ struct observer::impl {
   observer_config cfg;
   std::shared_ptr<detail::observer_hub> hub
     = std::make_shared<detail::observer_hub>();
-  httplib::Server server;
+  detail::guarded_http_server server;
   std::thread thread;
   caf::actor events;
   uint16_t port = 0;
+  detail::http_limits server_limits = limits(cfg);
   std::atomic<size_t> streams{0};
   std::atomic<bool> listen_returned{false};
   bool is_stopped = false;
 
   impl(caf::actor_system& s, caf::actor r, observer_config c)
-    : sys(s), root(std::move(r)), cfg(std::move(c)) {
+    : sys(s), root(std::move(r)), cfg(std::move(c)), server(limits(cfg)) {
     // nop
+  }
+
+  static detail::http_limits limits(const observer_config& cfg) {
+    detail::http_limits result;
+    result.read_deadline
+      = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.read_timeout);
+    return result;
+  }
+
+  detail::admission rules() const {
+    detail::admission result;
+    result.hosts = cfg.allowed_hosts;
+    if (result.hosts.empty()) {
+      result.hosts = {"127.0.0.1", "localhost", "::1"};
+      if (!is_loopback(cfg.host) && cfg.host != "0.0.0.0" && cfg.host != "::")
+        result.hosts.push_back(cfg.host);
+    }
+    result.max_body = server_limits.max_body;
+    return result;
   }
 
   ~impl() {
@@ -261,9 +282,18 @@ struct observer::impl {
           entries = std::move(open_alarms);
           first = false;
         } else {
-          entries = hub_ptr->wait(seq, keep_alive);
-          if (hub_ptr->stopped())
-            return false;
+          // Wait in short slices, so that a client that left frees its
+          // slot within half a second, not at the next keep-alive.
+          auto until = std::chrono::steady_clock::now() + keep_alive;
+          const caf::timespan slice = std::chrono::milliseconds(500);
+          for (;;) {
+            auto left = until - std::chrono::steady_clock::now();
+            entries = hub_ptr->wait(seq, std::min<caf::timespan>(slice, left));
+            if (hub_ptr->stopped() || detail::client_left())
+              return false;
+            if (!entries.empty() || std::chrono::steady_clock::now() >= until)
+              break;
+          }
           if (entries.empty())
             out = ": keep-alive\n\n";
         }
@@ -404,14 +434,44 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
     return std::move(events.error());
   auto ptr = std::make_unique<observer::impl>(sys, root, std::move(cfg));
   auto& x = *ptr;
-  // One thread per open stream, plus a few for requests.
-  auto threads = x.cfg.max_event_streams + 4;
+  // One thread per open stream, plus some for requests: a client that
+  // trickles its request holds one for `read_timeout` at most.
+  auto threads = x.cfg.max_event_streams + 8;
   x.server.new_task_queue = [threads] {
     return new httplib::ThreadPool(threads);
   };
-  // Bounds how long `stop` waits for idle and silent connections.
-  x.server.set_keep_alive_timeout(1);
-  x.server.set_read_timeout(2, 0);
+  // Every refusal says why, httplib's own (a malformed or slow request, a
+  // request line too long) too.
+  using with_response = httplib::Server::HandlerWithResponse;
+  x.server.set_error_handler(with_response{[](const httplib::Request& req,
+                                              httplib::Response& res) {
+    if (!res.body.empty())
+      return httplib::Server::HandlerResponse::Unhandled;
+    std::string why;
+    switch (res.status) {
+      case 400:
+        if (req.method == "POST" && !req.has_header("Content-Length"))
+          why = "POST without Content-Length: send Content-Length: 0 for no "
+                "body";
+        else
+          why = "malformed request, or not sent whole within the read "
+                "timeout";
+        break;
+      case 404:
+        why = "no such endpoint; see docs/observer.md";
+        break;
+      case 413:
+        why = "request too large";
+        break;
+      case 414:
+        why = "request line longer than 8192 bytes";
+        break;
+      default:
+        why = "refused with status " + std::to_string(res.status);
+    }
+    answer_error(res, res.status, why);
+    return httplib::Server::HandlerResponse::Handled;
+  }});
   // httplib's default adds SO_REUSEPORT, with which a second server on a port
   // in use would share it instead of failing.
   x.server.set_socket_options([](socket_t sock) {
@@ -420,8 +480,14 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
   });
   // httplib compresses with brotli at its best and slowest quality, which
   // takes seconds for a large tree's JSON; offer it gzip only, which is fast.
-  x.server.set_pre_routing_handler([](const httplib::Request& req,
-                                      httplib::Response&) {
+  x.server.set_pre_routing_handler([rules = x.rules()](
+                                      const httplib::Request& req,
+                                      httplib::Response& res) {
+    // Refused on its head alone: a refused body is never read.
+    if (auto refusal = detail::admit(req, rules)) {
+      answer_error(res, refusal->status, refusal->message);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // The request is httplib's own non-const object, handed out as const.
     auto& headers = const_cast<httplib::Request&>(req).headers;
     auto accepted = req.get_header_value("Accept-Encoding");

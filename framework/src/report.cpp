@@ -1,6 +1,8 @@
 #include "report.hpp"
 
+#include <chrono>
 #include <iterator>
+#include <mutex>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -198,6 +200,39 @@ void tls_failed(const std::string& peer, const std::string& reasons) {
   auto& log = logger();
   if (log.should_log(spdlog::level::warn))
     log.warn("tls_failed peer={} reason=\"{}\"", peer, reasons);
+}
+
+void connection_refused(const std::string& peer, const char* reason,
+                        const std::string& detail) {
+  auto& log = logger();
+  if (!log.should_log(spdlog::level::warn))
+    return;
+  // A flood of refused connections must not become a flood of lines.
+  static std::mutex mtx;
+  static auto second = std::chrono::steady_clock::time_point{};
+  static size_t written = 0;
+  static size_t left_out = 0;
+  size_t skipped = 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto now = std::chrono::steady_clock::now();
+    if (now - second >= std::chrono::seconds(1)) {
+      second = now;
+      written = 0;
+    }
+    if (++written > 20) {
+      ++left_out;
+      return;
+    }
+    std::swap(skipped, left_out);
+  }
+  if (skipped > 0)
+    log.warn("connection_refused peer={} reason={} detail=\"{}\" "
+             "left_out={}",
+             peer, reason, detail, skipped);
+  else
+    log.warn("connection_refused peer={} reason={} detail=\"{}\"", peer,
+             reason, detail);
 }
 
 } // namespace trellis::detail::report

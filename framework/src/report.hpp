@@ -87,4 +87,10 @@ void system_abandoned(size_t running);
 /// (warning). CAF reports only that the connection closed.
 void tls_failed(const std::string& peer, const std::string& reasons);
 
+/// A connection on a node's port was closed before CAF read from it, for
+/// `reason` (a stable name) and `detail` (warning). At most 20 a second are
+/// written; the next one tells how many were left out.
+void connection_refused(const std::string& peer, const char* reason,
+                        const std::string& detail);
+
 } // namespace trellis::detail::report

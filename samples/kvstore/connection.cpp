@@ -4,7 +4,10 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <iostream>
 #include <sstream>
+
+#include <sys/socket.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -22,6 +25,9 @@ namespace {
 
 // `(retry_atom, shard)`: time to send a lane's batch again.
 using retry_atom = caf::atom_constant<caf::atom("kv_retry")>;
+
+// `(stall_atom)`: time to check whether the client still reads nothing.
+using stall_atom = caf::atom_constant<caf::atom("kv_stall")>;
 
 // A client may have this many commands under way; past it, the connection
 // stops reading until half of them are answered.
@@ -78,6 +84,14 @@ struct connection_state {
   uint64_t first_seq = 0;
   bool closing = false; // QUIT or a protocol error: read no more commands
   bool halted = false;  // not reading: too many commands under way
+  uint64_t out_pending = 0; // reply bytes written and not yet sent
+  bool stalled = false;     // out_pending above the pause, since:
+  std::chrono::steady_clock::time_point stalled_since;
+  // What this client's unsent replies held goes with it.
+  ~connection_state() {
+    if (rt)
+      rt->stats.output_bytes -= out_pending;
+  }
   static inline const char* name = "kvstore.connection";
 };
 
@@ -98,6 +112,9 @@ std::string server_info(const runtime& rt) {
       << "\r\n\r\n# Stats\r\ntotal_connections_received:"
       << s.connections_received
       << "\r\nrejected_connections:" << s.rejected_connections
+      << "\r\nclient_output_limit_disconnections:"
+      << s.output_limit_disconnects
+      << "\r\nclient_output_bytes:" << s.output_bytes
       << "\r\ntotal_commands_processed:" << s.commands_processed
       << "\r\nshard_retries:" << s.shard_retries
       << "\r\n\r\n# Chaos\r\nchaos_rate:" << rt.chaos_rate
@@ -156,7 +173,11 @@ void dispatch(connection_actor* self, plan p) {
 void read_commands(connection_actor* self) {
   auto& st = self->state;
   std::vector<std::string> args;
-  while (!st.closing && st.queue.size() < max_pipeline) {
+  auto paused = [&] {
+    return st.queue.size() >= max_pipeline
+           || st.out_pending > st.rt->output.pause;
+  };
+  while (!st.closing && !paused()) {
     auto status = st.parser.next(args);
     if (status == resp::request_parser::status::incomplete)
       break;
@@ -169,10 +190,11 @@ void read_commands(connection_actor* self) {
     ++st.rt->stats.commands_processed;
     dispatch(self, route_command(std::move(args), st.rt->shards));
   }
-  if (!st.halted && st.queue.size() >= max_pipeline) {
+  if (!st.halted && paused()) {
     self->halt(st.hdl);
     st.halted = true;
-  } else if (st.halted && st.queue.size() < max_pipeline / 2) {
+  } else if (st.halted && st.queue.size() < max_pipeline / 2
+             && st.out_pending <= st.rt->output.pause / 2) {
     self->trigger(st.hdl);
     st.halted = false;
   }
@@ -189,11 +211,25 @@ std::vector<part_ref> finish_batch(lane& ln) {
 
 void on_answers(connection_actor* self, size_t s,
                 std::vector<resp::reply>& answers) {
-  auto refs = finish_batch(self->state.lanes[s]);
-  for (size_t i = 0; i < refs.size(); ++i)
-    deliver(self, refs[i],
-            i < answers.size() ? std::move(answers[i])
-                               : resp::error("ERR no answer"));
+  auto& ln = self->state.lanes[s];
+  // A shard that stopped early (large replies) left the rest unexecuted:
+  // it goes first when the lane sends again.
+  batch rest;
+  if (answers.size() < ln.sent_refs.size()) {
+    auto& sent = ln.sent.get_as<batch>(1);
+    rest.assign(sent.begin() + static_cast<ptrdiff_t>(answers.size()),
+                sent.end());
+  }
+  auto refs = finish_batch(ln);
+  for (size_t i = 0; i < answers.size() && i < refs.size(); ++i)
+    deliver(self, refs[i], std::move(answers[i]));
+  if (!rest.empty()) {
+    ln.queued.insert(ln.queued.begin(), std::make_move_iterator(rest.begin()),
+                     std::make_move_iterator(rest.end()));
+    ln.queued_refs.insert(ln.queued_refs.begin(),
+                          refs.begin() + static_cast<ptrdiff_t>(answers.size()),
+                          refs.end());
+  }
   serve(self);
 }
 
@@ -227,9 +263,12 @@ void transmit(connection_actor* self, size_t s) {
       [self, s](caf::error& err) { on_failure(self, s, err); });
 }
 
-// Sends each idle lane's queued commands as one batch.
+// Sends each idle lane's queued commands as one batch, unless the client
+// has too many replies left to read.
 void send_batches(connection_actor* self) {
   auto& st = self->state;
+  if (st.out_pending > st.rt->output.pause)
+    return;
   for (size_t s = 0; s < st.lanes.size(); ++s) {
     auto& ln = st.lanes[s];
     if (ln.busy || ln.queued.empty())
@@ -244,6 +283,44 @@ void send_batches(connection_actor* self) {
   }
 }
 
+// Counts reply bytes written for the client (`n` > 0) or sent (`n` < 0).
+void account(connection_state& st, int64_t n) {
+  st.out_pending += static_cast<uint64_t>(n);
+  st.rt->stats.output_bytes += static_cast<uint64_t>(n);
+}
+
+// Returns why the client's unread replies are too much, or null.
+const char* over_limit(const connection_state& st) {
+  auto& lim = st.rt->output;
+  if (st.out_pending > lim.per_client)
+    return "its replies passed the per-client limit";
+  if (st.rt->stats.output_bytes > lim.total
+      && st.out_pending > lim.per_client / 8)
+    return "all clients' replies passed the total limit";
+  return nullptr;
+}
+
+// A client that does not read its replies costs its connection, not the
+// server's memory (Redis' client-output-buffer-limit).
+void disconnect(connection_actor* self, const char* why) {
+  auto& st = self->state;
+  ++st.rt->stats.output_limit_disconnects;
+  std::cerr << "kvstore: client " << self->remote_addr(st.hdl) << ':'
+            << self->remote_port(st.hdl) << " disconnected: " << why << " ("
+            << st.out_pending << " bytes unread)\n";
+  // Dropped, not sent: CAF's close would go on writing what is buffered to
+  // a client that does not read, and keep the socket for as long, and the
+  // kernel would still deliver its send queue. A reset drops both. The
+  // handle is the socket with CAF's default multiplexer.
+  self->wr_buf(st.hdl).clear();
+  auto fd = static_cast<int>(st.hdl.id());
+  linger reset{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  ::shutdown(fd, SHUT_RDWR);
+  self->close(st.hdl);
+  self->quit();
+}
+
 // Writes the replies that are ready, in order, with one flush; returns
 // false once the connection ends.
 bool write_replies(connection_actor* self) {
@@ -254,10 +331,20 @@ bool write_replies(connection_actor* self) {
   while (!done && !st.queue.empty() && st.queue.front().ready) {
     auto& pd = st.queue.front();
     buf.insert(buf.end(), pd.out.begin(), pd.out.end());
+    account(st, static_cast<int64_t>(pd.out.size()));
     done = pd.close_after;
     st.queue.pop_front();
     ++st.first_seq;
     wrote = true;
+  }
+  if (auto why = over_limit(st)) {
+    disconnect(self, why);
+    return false;
+  }
+  if (!st.stalled && st.out_pending > st.rt->output.pause) {
+    st.stalled = true;
+    st.stalled_since = std::chrono::steady_clock::now();
+    self->delayed_send(self, st.rt->output.stall_timeout, stall_atom::value);
   }
   if (wrote)
     self->flush(st.hdl);
@@ -291,6 +378,8 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
   st.parser = resp::request_parser{rt->limits};
   self->move_scribe(std::move(scribe));
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(64 * 1024));
+  // Each write tells how much went out: replies held are counted.
+  self->ack_writes(st.hdl, true);
   ++rt->stats.connected_clients;
   self->attach_functor([rt] { --rt->stats.connected_clients; });
   return {
@@ -299,6 +388,27 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
       serve(self);
     },
     [self](const caf::io::connection_closed_msg&) { self->quit(); },
+    [self](const caf::io::data_transferred_msg& msg) {
+      auto& cs = self->state;
+      account(cs, -static_cast<int64_t>(msg.written));
+      if (cs.out_pending <= cs.rt->output.pause)
+        cs.stalled = false;
+      serve(self);
+    },
+    [self](stall_atom) {
+      auto& cs = self->state;
+      if (!cs.stalled)
+        return;
+      auto timeout = cs.rt->output.stall_timeout;
+      auto waited = std::chrono::steady_clock::now() - cs.stalled_since;
+      if (waited >= timeout)
+        disconnect(self, "its replies stayed unread past the stall timeout");
+      else
+        self->delayed_send(self,
+                           std::chrono::duration_cast<
+                             std::chrono::milliseconds>(timeout - waited),
+                           stall_atom::value);
+    },
     [self](retry_atom, uint64_t s) { transmit(self, static_cast<size_t>(s)); },
     [](chaos_atom) {
       throw chaos_crash("chaos: a connection crashes on purpose");

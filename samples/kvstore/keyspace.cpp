@@ -252,8 +252,9 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
   }
   if (is("keys")) {
     std::vector<resp::reply> keys;
+    glob_pattern pattern{args[1]};
     for (auto& [key, e] : map_)
-      if (!expired(e.expire_at, now) && glob_match(args[1], key))
+      if (!expired(e.expire_at, now) && pattern.matches(key))
         keys.emplace_back(resp::bulk(key));
     return resp::array(std::move(keys));
   }
@@ -382,30 +383,153 @@ bool match_one(const std::string& pat, size_t p, char c, size_t& next) {
 
 } // namespace
 
-bool glob_match(const std::string& pattern, const std::string& text) {
-  // Backtracks to the last `*` only: linear in practice, never exponential.
-  size_t p = 0;
-  size_t t = 0;
-  size_t star = std::string::npos;
-  size_t mark = 0;
-  while (t < text.size()) {
-    size_t next = 0;
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && match_one(pattern, p, text[t], next)) {
-      p = next;
-      ++t;
-    } else if (star != std::string::npos) {
-      p = star + 1;
-      t = ++mark;
+glob_pattern::glob_pattern(const std::string& pattern) {
+  part current;
+  auto close = [&] {
+    if (current.size() > 0)
+      parts_.push_back(std::move(current));
+    current = part{};
+  };
+  for (size_t p = 0; p < pattern.size();) {
+    if (pattern[p] == '*') {
+      any_star_ = true;
+      if (p == 0)
+        leading_star_ = true;
+      if (p + 1 == pattern.size())
+        trailing_star_ = true;
+      close();
+      ++p;
+      continue;
+    }
+    std::bitset<256> accepts;
+    size_t next = p + 1;
+    auto c = pattern[p];
+    if (c != '?' && c != '[' && c != '\\') {
+      accepts.set(static_cast<unsigned char>(c));
     } else {
-      return false;
+      // The element's meaning, byte by byte, as the matcher defines it.
+      for (int x = 0; x < 256; ++x)
+        if (match_one(pattern, p, static_cast<char>(x), next))
+          accepts.set(static_cast<size_t>(x));
+    }
+    if (current.is_literal && accepts.count() != 1) {
+      // The part so far becomes elements.
+      current.is_literal = false;
+      for (auto ch : current.literal)
+        current.elements.emplace_back().set(static_cast<unsigned char>(ch));
+      current.literal.clear();
+    }
+    if (current.is_literal) {
+      for (size_t x = 0; x < 256; ++x)
+        if (accepts.test(x))
+          current.literal += static_cast<char>(x);
+    } else {
+      current.elements.push_back(accepts);
+    }
+    p = next;
+  }
+  close();
+  for (auto& x : parts_) {
+    auto k = x.size();
+    if (x.is_literal) {
+      // KMP's failure function: the longest proper border of each prefix.
+      x.failure.assign(k, 0);
+      for (uint32_t i = 1, len = 0; i < k; ++i) {
+        while (len > 0 && x.literal[i] != x.literal[len])
+          len = x.failure[len - 1];
+        if (x.literal[i] == x.literal[len])
+          ++len;
+        x.failure[i] = len;
+      }
+    } else {
+      x.words = (k + 63) / 64;
+      x.masks.assign(256 * x.words, 0);
+      for (size_t i = 0; i < k; ++i)
+        for (size_t c = 0; c < 256; ++c)
+          if (x.elements[i].test(c))
+            x.masks[c * x.words + i / 64] |= uint64_t{1} << (i % 64);
     }
   }
-  while (p < pattern.size() && pattern[p] == '*')
-    ++p;
-  return p == pattern.size();
+}
+
+bool glob_pattern::part::matches_at(const std::string& text,
+                                    size_t pos) const {
+  if (pos + size() > text.size())
+    return false;
+  if (is_literal)
+    return text.compare(pos, size(), literal) == 0;
+  for (size_t i = 0; i < size(); ++i)
+    if (!elements[i].test(static_cast<unsigned char>(text[pos + i])))
+      return false;
+  return true;
+}
+
+size_t glob_pattern::part::find(const std::string& text, size_t from) const {
+  auto k = size();
+  if (is_literal) {
+    for (size_t i = from, len = 0; i < text.size(); ++i) {
+      while (len > 0 && text[i] != literal[len])
+        len = failure[len - 1];
+      if (text[i] == literal[len])
+        ++len;
+      if (len == k)
+        return i + 1 - k;
+    }
+    return std::string::npos;
+  }
+  // Bit i of `state` is set when the part's first i + 1 elements match the
+  // text that ends here.
+  std::vector<uint64_t> state(words, 0);
+  auto top = uint64_t{1} << ((k - 1) % 64);
+  for (size_t i = from; i < text.size(); ++i) {
+    auto row = &masks[static_cast<unsigned char>(text[i]) * words];
+    uint64_t carry = 1;
+    for (size_t w = 0; w < words; ++w) {
+      auto next_carry = state[w] >> 63;
+      state[w] = ((state[w] << 1) | carry) & row[w];
+      carry = next_carry;
+    }
+    if (state[words - 1] & top)
+      return i + 1 - k;
+  }
+  return std::string::npos;
+}
+
+bool glob_pattern::matches(const std::string& text) const {
+  if (!any_star_)
+    return parts_.empty() ? text.empty()
+                          : parts_[0].size() == text.size()
+                              && parts_[0].matches_at(text, 0);
+  size_t first = 0;
+  size_t last = parts_.size();
+  size_t pos = 0;
+  if (!leading_star_) {
+    if (!parts_[0].matches_at(text, 0))
+      return false;
+    pos = parts_[0].size();
+    first = 1;
+  }
+  size_t end = text.size();
+  if (!trailing_star_ && last > first) {
+    auto& x = parts_[last - 1];
+    if (x.size() > end - pos || !x.matches_at(text, end - x.size()))
+      return false;
+    end -= x.size();
+    --last;
+  }
+  // Leftmost is right: a later match of a part leaves less room for the
+  // rest, never more.
+  for (size_t i = first; i < last; ++i) {
+    auto found = parts_[i].find(text, pos);
+    if (found == std::string::npos || found + parts_[i].size() > end)
+      return false;
+    pos = found + parts_[i].size();
+  }
+  return true;
+}
+
+bool glob_match(const std::string& pattern, const std::string& text) {
+  return glob_pattern{pattern}.matches(text);
 }
 
 } // namespace kvstore

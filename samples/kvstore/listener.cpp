@@ -7,6 +7,7 @@
 #include "runtime.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
+#include "trellis/detail/tcp_doorman.hpp"
 #include "trellis/errc.hpp"
 
 namespace kvstore {
@@ -72,8 +73,10 @@ trellis::child_spec listener_worker(std::string id,
     [rt](trellis::child_context& ctx) -> trellis::start_result {
       auto& mm = ctx.system().middleman();
       // Bind here, so that a port in use fails the start, with the reason.
-      auto door = mm.backend().new_tcp_doorman(rt->port, rt->host.c_str(),
-                                               true);
+      // Trellis' doorman refuses clients when the process is out of file
+      // descriptors, where CAF's would spin the I/O thread.
+      auto door = trellis::detail::new_tcp_doorman(mm, rt->port,
+                                                   rt->host.c_str(), true);
       if (!door)
         return door.error();
       // Keep the port: a restarted listener must bind the same one.

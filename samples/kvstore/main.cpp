@@ -47,6 +47,7 @@ struct options {
   size_t shards = 4;
   size_t max_clients = 10000;
   size_t max_bulk = kvstore::resp::limits{}.max_bulk;
+  kvstore::output_limits output;
   std::string data_dir;
   kvstore::chaos_options chaos;
   trellis::log_level log_level = trellis::log_level::warn;
@@ -63,6 +64,12 @@ A Redis-compatible (RESP2) key-value server built as a Trellis supervision tree.
                         crashes of shards but not of the process)
   --max-clients N       most clients at once (default 10000)
   --max-bulk BYTES      longest bulk string accepted (default 16777216)
+  --client-output-limit BYTES  unsent replies a client may hold before it
+                        is disconnected (default 33554432)
+  --total-output-limit BYTES   unsent replies of all clients; past it, the
+                        clients holding most are disconnected (default 268435456)
+  --client-output-timeout SECONDS  a client whose unsent replies stay above
+                        1 MiB this long is disconnected (default 10)
   --chaos RATE          crash RATE connection and shard actors per second
   --chaos-targets LIST  what chaos crashes: connections,shards (default both)
   --seed N              seed of chaos' random choices (default 1)
@@ -123,6 +130,12 @@ std::variant<options, int> parse_options(int argc, char** argv) {
         opts.max_clients = number();
       } else if (arg == "--max-bulk") {
         opts.max_bulk = number();
+      } else if (arg == "--client-output-limit") {
+        opts.output.per_client = number();
+      } else if (arg == "--total-output-limit") {
+        opts.output.total = number();
+      } else if (arg == "--client-output-timeout") {
+        opts.output.stall_timeout = std::chrono::seconds(number());
       } else if (arg == "--data-dir") {
         opts.data_dir = value;
       } else if (arg == "--chaos") {
@@ -196,6 +209,7 @@ int main(int argc, char** argv) {
   rt->port = opts.port;
   rt->shards = opts.shards;
   rt->limits.max_bulk = opts.max_bulk;
+  rt->output = opts.output;
   rt->chaos_rate = opts.chaos.rate;
 
   // The checkpoints outlive every supervisor in the tree: in memory they

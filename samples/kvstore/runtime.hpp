@@ -25,6 +25,24 @@ struct server_stats {
   std::atomic<uint64_t> shard_retries{0};
   std::atomic<uint64_t> chaos_connections{0};
   std::atomic<uint64_t> chaos_shards{0};
+  /// Clients closed because their replies piled up unread.
+  std::atomic<uint64_t> output_limit_disconnects{0};
+  /// Reply bytes written for clients and not yet sent, all clients.
+  std::atomic<uint64_t> output_bytes{0};
+};
+
+/// How many reply bytes may wait for clients that do not read them, as
+/// Redis' `client-output-buffer-limit` bounds them. Below `pause`, a
+/// client's commands are read and executed; above, they wait until its
+/// replies drain, and a client that stays above for `stall_timeout` is
+/// disconnected (Redis' soft limit). A client past `per_client` (one huge
+/// reply), or holding more than `per_client / 8` when all clients together
+/// pass `total`, is disconnected at once (Redis' hard limit).
+struct output_limits {
+  uint64_t per_client = 32u << 20;
+  uint64_t total = 256u << 20;
+  uint64_t pause = 1u << 20;
+  std::chrono::seconds stall_timeout{10};
 };
 
 /// Shared by main, the listener, the connections and the chaos worker.
@@ -38,6 +56,8 @@ struct runtime {
   size_t shards = 4;
   /// What the request parser accepts.
   resp::limits limits;
+  /// What replies may hold.
+  output_limits output;
   /// Crashes per second of the chaos worker, for INFO.
   double chaos_rate = 0;
   /// When the server started, for INFO.

@@ -1,6 +1,7 @@
 #include "shard.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -10,6 +11,7 @@
 #include "keyspace.hpp"
 #include "resp.hpp"
 #include "trellis/checkpoint.hpp"
+#include "trellis/health_check.hpp"
 
 namespace kvstore {
 
@@ -33,6 +35,9 @@ size_t journal_limit(size_t snapshot_size) {
   auto bound = 256.0 * std::sqrt(static_cast<double>(snapshot_size));
   return std::max<size_t>(4096, static_cast<size_t>(bound));
 }
+
+// The reply bytes after which a batch stops; see `execute`.
+constexpr size_t max_batch_reply = 4u << 20;
 
 struct shard_state {
   size_t index = 0;
@@ -129,6 +134,14 @@ caf::error persist(shard_state& st) {
   return st.journal.save_bytes(st.journal_bytes);
 }
 
+// The bytes a reply holds, about as many as it takes on the wire.
+size_t reply_size(const resp::reply& x) {
+  auto result = x.text.size() + 16;
+  for (auto& y : x.elements)
+    result += reply_size(y);
+  return result;
+}
+
 // Executes a batch and answers it once its changes are saved.
 void execute(shard_actor* self, const batch& commands) {
   auto& st = self->state;
@@ -136,8 +149,15 @@ void execute(shard_actor* self, const batch& commands) {
   auto before = st.journal_bytes.size();
   std::vector<resp::reply> answers;
   answers.reserve(commands.size());
+  size_t reply_bytes = 0;
   for (auto& args : commands) {
+    // Replies are held until the client reads them: the rest of a batch
+    // whose replies are large waits, unexecuted, for the client to catch up
+    // (the connection sends it again).
+    if (reply_bytes > max_batch_reply)
+      break;
     answers.emplace_back(st.data.execute(args, now, &st.journal_bytes));
+    reply_bytes += reply_size(answers.back());
     if (args.front() == "INFO")
       answers.back().elements.emplace_back(
         resp::integer(static_cast<int64_t>(st.restarts)));
@@ -198,7 +218,12 @@ trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
                               static_cast<uint64_t>(ctx.restart_count()),
                               ctx.checkpoint(), std::move(snapshot));
            })
-    .checkpoint_store(std::move(store));
+    .checkpoint_store(std::move(store))
+    // A shard that stops taking messages (a command that runs away) misses
+    // three probes in a row and is replaced; its clients' batches go to the
+    // next incarnation, which starts from the checkpoints.
+    .health_check(trellis::health_check{std::chrono::seconds(1),
+                                        std::chrono::seconds(2), 3});
 }
 
 } // namespace kvstore

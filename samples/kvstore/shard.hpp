@@ -18,7 +18,9 @@ namespace kvstore {
 
 /// `(exec_atom, batch)` asks a shard to execute commands in order, as one
 /// step; it answers `std::vector<resp::reply>`, one per command, once their
-/// changes are checkpointed.
+/// changes are checkpointed. Once the replies pass 4 MiB, the rest of the
+/// batch is left unexecuted and the answer is shorter: the sender sends the
+/// rest again once its client has read enough.
 using exec_atom = caf::atom_constant<caf::atom("kv_exec")>;
 
 /// Commands for one shard, each its arguments (see `route_command`).
@@ -35,6 +37,9 @@ using batch = std::vector<std::vector<std::string>>;
 /// the cost per write near its least: a save costs the journal, never the
 /// map. Each carries a generation, so a journal that predates its snapshot
 /// is ignored.
+///
+/// A health check (every second, 2 s to answer, 3 misses) replaces a shard
+/// that stops processing its mailbox, as a stuck command would make it.
 ///
 /// Both record the shard count: a shard refuses to start from a store
 /// written with another `--shards`, since its keys would be in the wrong

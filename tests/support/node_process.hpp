@@ -64,6 +64,22 @@ public:
     return port_;
   }
 
+  /// The node's process id, -1 once killed.
+  pid_t pid() const noexcept {
+    return pid_;
+  }
+
+  /// Returns whether the node still runs (it has not exited or crashed).
+  bool running() {
+    if (pid_ <= 0)
+      return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == 0)
+      return true;
+    pid_ = -1;
+    return false;
+  }
+
   /// The node's address for `on_nodes`.
   std::string address() const {
     return "127.0.0.1:" + std::to_string(port_);

@@ -55,12 +55,24 @@ struct node_config {
   /// elsewhere whose spec asks for takeover (`trellis.takeover-interval`).
   caf::timespan takeover_interval = std::chrono::seconds(1);
 
+  /// The largest message payload a peer may announce after its handshake,
+  /// in bytes (`trellis.max-message-size`); a larger announcement closes the
+  /// connection before a byte of it is read (docs/distribution.md, "Hostile
+  /// peers"). A handshake's payload is held to 64 KiB.
+  uint32_t max_message_size = 16u << 20;
+
+  /// How long a peer may take, from connecting, to complete its handshake
+  /// (`trellis.handshake-timeout`); one that does not is closed. Zero turns
+  /// the deadline off.
+  caf::timespan handshake_timeout = std::chrono::seconds(5);
+
   /// TLS between nodes: off unless set (see `tls_config`).
   tls_config tls;
 };
 
 /// Makes `cfg` a node's: loads CAF's middleman, sets the heartbeat, the
-/// connection timeout and the application identifier, registers the Trellis
+/// connection timeout, the application identifier and the limits on what
+/// peers send, registers the Trellis
 /// types that cross the wire (snapshots), and calls `trellis::configure`.
 /// With `x.tls` set, also loads CAF's OpenSSL module, after checking the
 /// settings (`validate`). Returns the error of unusable TLS settings; the
@@ -84,8 +96,9 @@ caf::timespan spawn_timeout(const caf::actor_system& sys);
 caf::timespan takeover_interval(const caf::actor_system& sys);
 
 /// Runs a node process: reads `--host=`, `--port=`, `--app-id=`,
-/// `--heartbeat-ms=`, `--timeout-ms=` and `--spawn-timeout-ms=` from the
-/// command line, and for TLS `--tls-cert=`, `--tls-key=`, `--tls-ca=` and
+/// `--heartbeat-ms=`, `--timeout-ms=`, `--spawn-timeout-ms=`,
+/// `--max-message-bytes=` and `--handshake-timeout-ms=` from the command
+/// line, and for TLS `--tls-cert=`, `--tls-key=`, `--tls-ca=` and
 /// `--tls-passphrase-file=` (whose first line is the key's passphrase, kept
 /// off the command line); lets `register_types` add the actor types other
 /// nodes may spawn here (`add_remote_type`, `add_remote_supervisor`), opens

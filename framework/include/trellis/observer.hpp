@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
@@ -37,6 +38,18 @@ struct observer_config {
   caf::timespan request_timeout = std::chrono::seconds(5);
   /// How many event streams may be open at once; more are answered 503.
   size_t max_event_streams = 16;
+
+  /// The names a request's `Host` header may give (without the port); any
+  /// other gets 421, so that a page of another site cannot read the tree
+  /// through a browser by DNS rebinding. Empty means `host` and the loopback
+  /// names (`127.0.0.1`, `localhost`, `::1`); an observer on a wildcard
+  /// address (`0.0.0.0`, `::`) must list the names its users type.
+  std::vector<std::string> allowed_hosts;
+
+  /// How long a client may take to send a whole request, however slowly it
+  /// trickles; each connection carries one request. A request head above
+  /// 16 KiB or a body above 4 KiB is refused (413) before it is read.
+  caf::timespan read_timeout = std::chrono::seconds(2);
 };
 
 /// A running observer: an HTTP server that shows a supervision tree live, as

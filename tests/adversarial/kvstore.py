@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Hostile clients against the kvstore sample.
+
+Each case starts the server, lets an offender do its worst while a bystander
+client keeps asking, and checks that the server stays up, that its memory
+(VmRSS) stays within a stated bound, that the bystander is served, and that
+the offender is disconnected or answered with an error. Prints the figures.
+TRELLIS_ADVERSARIAL_ROUNDS repeats the abuse (`./dev adversarial`).
+
+    kvstore.py --server build/samples/kvstore CASE
+"""
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "samples", "kvstore"))
+import e2e  # noqa: E402
+from e2e import Conn, Server, check, still_serving  # noqa: E402
+
+ROUNDS = max(1, int(os.environ.get("TRELLIS_ADVERSARIAL_ROUNDS", "1")))
+MIB = 1 << 20
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Bystander:
+    """A client that GETs a small key in a loop and records round trips."""
+
+    def __init__(self, port):
+        self.conn = Conn(port, timeout=30)
+        self.conn.cmd("SET", "calm", "yes")
+        self.slowest = 0.0
+        self.count = 0
+        self.failures = []
+        self.done = False
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done:
+            t0 = time.monotonic()
+            try:
+                got = self.conn.cmd("GET", "calm")
+            except Exception as e:  # noqa: BLE001
+                self.failures.append(repr(e))
+                return
+            if got != b"yes":
+                self.failures.append(repr(got))
+            self.slowest = max(self.slowest, time.monotonic() - t0)
+            self.count += 1
+            time.sleep(0.01)
+
+    def stop(self):
+        self.done = True
+        self.thread.join(60)
+        check(not self.thread.is_alive(), "the bystander hung")
+        check(not self.failures, f"the bystander failed: {self.failures[:3]}")
+        check(self.count > 0, "the bystander was never answered")
+
+
+def drain_until_closed(sock, timeout):
+    """Reads until the server closes; returns the bytes read, or None if it
+    is still open after `timeout` seconds."""
+    sock.settimeout(timeout)
+    total = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            return total
+        except socket.timeout:
+            return None
+        if not chunk:
+            return total
+        total += len(chunk)
+    return None
+
+
+def case_output_buffer():
+    """Clients that pipeline GETs of a 1 MiB value and never read are
+    disconnected at their output limit; the server's memory stays bounded."""
+    limit = 8 * MIB
+    # Four offenders, each at most the pause (1 MiB) and one batch of 4 MiB,
+    # held as replies and again encoded; the rest is the allocator's slack.
+    bound_kib = 96 * 1024
+    with Server("--client-output-limit", str(limit), "--client-output-timeout", "1",
+                "--total-output-limit", str(4 * limit)) as srv:
+        setup = Conn(srv.port)
+        check(setup.cmd("SET", "big", "x" * MIB) == "OK", "SET big")
+        before = rss_kib(srv.proc.pid)
+        peak = before
+        calm = Bystander(srv.port)
+        for _ in range(ROUNDS):
+            offenders = []
+            for _ in range(4):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 2000)
+                offenders.append(s)
+            # Not reading: the server must give up on them, not buffer 2 GB each.
+            t_end = time.monotonic() + 3
+            while time.monotonic() < t_end:
+                peak = max(peak, rss_kib(srv.proc.pid))
+                time.sleep(0.05)
+            for s in offenders:
+                got = drain_until_closed(s, 30)
+                check(got is not None, "an offender was never disconnected; "
+                      f"server said: {''.join(srv.stderr)[-2000:]}")
+                check(got < 2000 * MIB, "an offender got all its replies")
+                s.close()
+            peak = max(peak, rss_kib(srv.proc.pid))
+        calm.stop()
+        info = e2e.info(srv.port)
+        after = rss_kib(srv.proc.pid)
+        print(f"output_buffer: RSS before {before} KiB, peak {peak} KiB, after "
+              f"{after} KiB; bystander slowest {calm.slowest * 1000:.0f} ms over "
+              f"{calm.count} GETs; disconnections "
+              f"{info['client_output_limit_disconnections']}")
+        check(int(info["client_output_limit_disconnections"]) >= 4,
+              "offenders were not counted as disconnected")
+        check(peak - before < bound_kib,
+              f"RSS grew by {peak - before} KiB, bound {bound_kib}")
+        check(any("disconnected: its replies" in x or "total limit" in x
+                  for x in srv.stderr), "no line says why an offender went")
+        still_serving(srv)
+
+
+def case_keys_pattern():
+    """KEYS with a pattern of 300 KB against a long key answers at once and
+    leaves the shard to its other clients."""
+    with Server("--shards", "1") as srv:
+        c = Conn(srv.port, timeout=30)
+        check(c.cmd("SET", "a" * 300000, "v") == "OK", "SET the long key")
+        calm = Bystander(srv.port)
+        before = rss_kib(srv.proc.pid)
+        slowest = 0.0
+        for _ in range(3 * ROUNDS):
+            for pattern in ("*" + "a" * 300000 + "b", "*" + "?" * 3000 + "b",
+                            "*a" * 2000 + "b"):
+                t0 = time.monotonic()
+                check(c.cmd("KEYS", pattern) == [], "KEYS found a key")
+                slowest = max(slowest, time.monotonic() - t0)
+        calm.stop()
+        after = rss_kib(srv.proc.pid)
+        print(f"keys_pattern: slowest KEYS {slowest * 1000:.0f} ms; bystander "
+              f"slowest {calm.slowest * 1000:.0f} ms over {calm.count} GETs; RSS "
+              f"before {before} KiB, after {after} KiB")
+        # Generous: the backtracking matcher took 9 s for the first pattern.
+        check(slowest < 5, f"KEYS took {slowest:.1f} s")
+        # A compiled pattern holds about its own size (bound: 64 MiB).
+        check(after - before < 64 * 1024, f"RSS grew by {after - before} KiB")
+        check(e2e.info(srv.port)["shard_retries"] == "0", "the shard was lost")
+        still_serving(srv)
+
+
+def case_fd_limit():
+    """Out of file descriptors, the server refuses new clients and does not
+    spin; once descriptors are back, it serves again."""
+    args = ["prlimit", "--nofile=64", e2e.SERVER, "--port", "0",
+            "--log-level", "error"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, preexec_fn=e2e._die_with_parent)
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"kvstore: listening on 127\.0\.0\.1:(\d+)$", line.strip())
+        check(m, f"no listening line: {line!r}")
+        port = int(m.group(1))
+        hoard = []
+        for _ in range(80):
+            try:
+                hoard.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            except OSError:
+                break
+        time.sleep(0.5)
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def ticks():
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        t0 = ticks()
+        time.sleep(2)
+        used = ticks() - t0
+        print(f"fd_limit: CPU time over 2 s at the descriptor limit: "
+              f"{used * 1000 // hz} ms")
+        check(used < hz, f"the server spun: {used} ticks in 2 s")
+        check(proc.poll() is None, "the server died")
+        for s in hoard:
+            s.close()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if Conn(port, timeout=5).cmd("PING") == "PONG":
+                    break
+            except (OSError, e2e.Closed):
+                pass
+            check(time.monotonic() < deadline, "not served once descriptors were back")
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main():
+    cases = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True)
+    parser.add_argument("case", choices=sorted(cases))
+    args = parser.parse_args()
+    e2e.SERVER = os.path.abspath(args.server)
+    start = time.time()
+    cases[args.case]()
+    print(f"kvstore adversarial {args.case}: passed in {time.time() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+// Hostile and broken HTTP clients against the observer, which runs inside
+// the supervised process: oversized bodies and heads, a foreign Host, and
+// clients that trickle their requests. Each case checks that the process's
+// memory stays within a stated bound, that an operator's request is still
+// answered, and that every offender gets a status with a body saying why.
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+#include "raw_socket.hpp"
+#include "test_support.hpp"
+#include "trellis/observer.hpp"
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The process may grow by this much while it refuses what follows; the
+/// bodies announced are 400 MB each.
+constexpr long rss_bound_kib = 32 * 1024;
+
+struct observed {
+  fixture f;
+  caf::actor sup = f.start(supervisor("root").child(f.probed("a")));
+  observer obs;
+
+  observed() : obs(start(f, sup)) {
+    // nop
+  }
+
+  static observer start(fixture& f, const caf::actor& sup) {
+    f.next_events(1);
+    observer_config cfg;
+    cfg.operator_token = "s3cret";
+    cfg.read_timeout = 1s;
+    auto res = start_observer(f.sys, sup, cfg);
+    REQUIRE(res);
+    return std::move(*res);
+  }
+
+  ~observed() {
+    obs.stop();
+    stop_supervisor(f.sys, sup);
+  }
+
+  /// Sends `request` on a fresh connection and returns all it answers.
+  std::string exchange(const std::string& request) {
+    raw_socket s{obs.port()};
+    REQUIRE(s.connected());
+    s.send(request);
+    std::string answer;
+    char buf[4096];
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{s.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
+      if (n <= 0)
+        break;
+      answer.append(buf, static_cast<size_t>(n));
+    }
+    return answer;
+  }
+
+  /// An operator's GET /api/tree; returns its round trip, or fails.
+  std::chrono::milliseconds operator_request() {
+    httplib::Client cli{"127.0.0.1", obs.port()};
+    cli.set_read_timeout(20, 0);
+    cli.set_connection_timeout(20, 0);
+    auto t0 = std::chrono::steady_clock::now();
+    auto res = cli.Get("/api/tree");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  }
+};
+
+bool has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("the observer refuses oversized and foreign requests before "
+          "reading them, and says why",
+          "[adversarial][observer]") {
+  observed o;
+  auto before = rss_kib(getpid());
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    // 400 MB announced, a little sent: refused on the head.
+    auto big = o.exchange("POST /api/restart?path=root/a HTTP/1.1\r\n"
+                          "Host: 127.0.0.1\r\nContent-Length: 400000000\r\n"
+                          "\r\n"
+                          + std::string(64 * 1024, 'x'));
+    CHECK(has(big, "HTTP/1.1 413"));
+    CHECK(has(big, "at most 4096"));
+    // A request line of 1 MB, and a header of 1 MB.
+    auto line = o.exchange("GET /" + std::string(1 << 20, 'a')
+                           + " HTTP/1.1\r\n\r\n");
+    CHECK((has(line, "HTTP/1.1 414") || has(line, "HTTP/1.1 431")));
+    CHECK(has(line, "\"error\""));
+    auto header = o.exchange("GET /api/tree HTTP/1.1\r\nX: "
+                             + std::string(1 << 20, 'b') + "\r\n\r\n");
+    INFO(header.substr(0, 300));
+    CHECK((has(header, "HTTP/1.1 431") || has(header, "HTTP/1.1 400")));
+    CHECK(has(header, "\"error\""));
+    // DNS rebinding: a page of evil.example asks for the tree.
+    auto foreign = o.exchange(
+      "GET /api/tree HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n");
+    CHECK(has(foreign, "HTTP/1.1 421"));
+    CHECK(has(foreign, "not to host 'evil.example'"));
+    // A POST without a body or token, and a malformed request.
+    auto bare = o.exchange("POST /api/restart HTTP/1.1\r\nHost: localhost\r\n"
+                           "\r\n");
+    CHECK(has(bare, "HTTP/1.1 400"));
+    CHECK(has(bare, "POST without Content-Length"));
+    auto junk = o.exchange("\x16\x03\x01 junk\r\n\r\n");
+    CHECK(has(junk, "HTTP/1.1 400"));
+    CHECK(has(junk, "\"error\""));
+    o.operator_request();
+  }
+  auto after = rss_kib(getpid());
+  WARN("process RSS before " << before << " KiB, after " << after << " KiB");
+  CHECK(after - before < rss_bound_kib);
+}
+
+TEST_CASE("clients that trickle their requests do not keep operators from "
+          "the tree",
+          "[adversarial][observer]") {
+  observed o;
+  auto before = rss_kib(getpid());
+  const auto clients = 40;
+  std::atomic<bool> done{false};
+  std::atomic<int> timed_out{0};
+  std::vector<std::thread> slow;
+  for (int i = 0; i < clients; ++i)
+    slow.emplace_back([&] {
+      // One header byte every 200 ms, reconnecting when cut off.
+      while (!done) {
+        raw_socket s{o.obs.port()};
+        std::string req = "GET /api/tree HTTP/1.1\r\nHost: 127.0.0.1\r\nX: ";
+        std::string answer;
+        for (char c : req + std::string(200, 'z')) {
+          if (done || !s.send(std::string(1, c)))
+            break;
+          pollfd p{s.fd(), POLLIN, 0};
+          if (::poll(&p, 1, 200) > 0) {
+            char buf[512];
+            auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
+            if (n > 0)
+              answer.append(buf, static_cast<size_t>(n));
+            break;
+          }
+        }
+        if (has(answer, "HTTP/1.1 408"))
+          ++timed_out;
+      }
+    });
+  std::this_thread::sleep_for(500ms);
+  std::chrono::milliseconds slowest{0};
+  for (int i = 0; i < 5 * adversarial_rounds(); ++i) {
+    slowest = std::max(slowest, o.operator_request());
+    std::this_thread::sleep_for(200ms);
+  }
+  done = true;
+  for (auto& t : slow)
+    t.join();
+  auto after = rss_kib(getpid());
+  WARN(clients << " trickling clients: slowest operator request "
+               << slowest.count() << " ms, " << timed_out
+               << " clients cut off with 408; RSS before " << before
+               << " KiB, after " << after << " KiB");
+  CHECK(timed_out > 0);
+  CHECK(after - before < rss_bound_kib);
+}
+
+TEST_CASE("an event stream's slot frees soon after its client leaves, not "
+          "at its next keep-alive",
+          "[adversarial][observer]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(f.probed("a")));
+  f.next_events(1);
+  observer_config cfg;
+  cfg.max_event_streams = 4;
+  // Far beyond the wait below: only noticing the client left frees a slot.
+  cfg.keep_alive = std::chrono::minutes(5);
+  auto obs = start_observer(f.sys, sup, cfg);
+  REQUIRE(obs);
+  const std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  auto open_stream = [&] {
+    raw_socket s{obs->port()};
+    s.send(req);
+    std::string answer;
+    char buf[1024];
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 20000) > 0) {
+      auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
+      if (n > 0)
+        answer.assign(buf, static_cast<size_t>(n));
+    }
+    return std::make_pair(std::move(s), answer);
+  };
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    std::vector<raw_socket> streams;
+    for (int i = 0; i < 4; ++i) {
+      auto [s, answer] = open_stream();
+      REQUIRE(has(answer, "HTTP/1.1 200"));
+      streams.push_back(std::move(s));
+    }
+    CHECK(has(open_stream().second, "HTTP/1.1 503"));
+    streams.clear();
+    auto t0 = std::chrono::steady_clock::now();
+    std::string answer;
+    while (!has(answer, "HTTP/1.1 200")
+           && std::chrono::steady_clock::now() - t0 < patience) {
+      std::this_thread::sleep_for(50ms);
+      answer = open_stream().second;
+    }
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+    WARN("a stream's slot was free again " << took.count()
+                                           << " ms after its client left");
+    CHECK(has(answer, "HTTP/1.1 200"));
+  }
+  obs->stop();
+  stop_supervisor(f.sys, sup);
+}

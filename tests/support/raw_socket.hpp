@@ -1,0 +1,205 @@
+#pragma once
+
+// Raw loopback sockets and /proc figures for the adversarial tests: a peer
+// that sends what it likes, and the memory and CPU time of a process.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace trellis::test {
+
+/// A TCP connection to 127.0.0.1, closed with the object.
+class raw_socket {
+public:
+  explicit raw_socket(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+        != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  /// Adopts a connected socket.
+  static raw_socket adopt(int fd) {
+    raw_socket result;
+    result.fd_ = fd;
+    return result;
+  }
+
+  raw_socket(raw_socket&& other) noexcept : fd_(other.fd_) {
+    other.fd_ = -1;
+  }
+
+  raw_socket& operator=(raw_socket&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+
+  ~raw_socket() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  bool connected() const noexcept {
+    return fd_ >= 0;
+  }
+
+  int fd() const noexcept {
+    return fd_;
+  }
+
+  /// Sends all of `bytes`; false if the peer closed first.
+  bool send(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent,
+                      MSG_NOSIGNAL);
+      if (n <= 0)
+        return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  /// Reads and drops what the peer sends until it closes the connection;
+  /// false if it is still open after `timeout`.
+  bool closed_within(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        continue;
+      auto n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0)
+        return true;
+    }
+  }
+
+private:
+  raw_socket() = default;
+
+  int fd_ = -1;
+};
+
+/// A listening socket on 127.0.0.1 with a port of the system's choice.
+class raw_listener {
+public:
+  raw_listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 16);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+
+  raw_listener(const raw_listener&) = delete;
+  raw_listener& operator=(const raw_listener&) = delete;
+
+  ~raw_listener() {
+    ::close(fd_);
+  }
+
+  uint16_t port() const noexcept {
+    return port_;
+  }
+
+  /// Waits up to `timeout` for a connection.
+  raw_socket accept(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
+      return raw_socket::adopt(-1);
+    return raw_socket::adopt(::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC));
+  }
+
+private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+/// How many times the adversarial tests repeat each attack:
+/// TRELLIS_ADVERSARIAL_ROUNDS (`./dev adversarial`), or once.
+inline int adversarial_rounds() {
+  auto x = std::getenv("TRELLIS_ADVERSARIAL_ROUNDS");
+  return x ? std::max(1, std::atoi(x)) : 1;
+}
+
+/// The resident set of process `pid` in KiB (VmRSS), 0 if unknown.
+inline long rss_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      long value = 0;
+      in >> value;
+      return value;
+    }
+    in.ignore(4096, '\n');
+  }
+  return 0;
+}
+
+/// The CPU time process `pid` used so far, in clock ticks (utime + stime).
+inline long cpu_ticks(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(in, line);
+  // Fields after the command name, which may hold spaces, in parentheses.
+  auto pos = line.rfind(')');
+  if (pos == std::string::npos)
+    return 0;
+  std::string rest = line.substr(pos + 2);
+  std::istringstream fields{rest};
+  std::string x;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 3; i <= 15 && fields >> x; ++i) {
+    if (i == 14)
+      utime = std::stol(x);
+    if (i == 15)
+      stime = std::stol(x);
+  }
+  return utime + stime;
+}
+
+/// A BASP header as CAF 0.17.6 writes it (network byte order): operation,
+/// two padding bytes, flags, payload length, operation data, source actor,
+/// destination actor.
+inline std::string basp_header(uint8_t op, uint32_t payload_len,
+                               uint64_t data = 0) {
+  std::string result(32, '\0');
+  result[0] = static_cast<char>(op);
+  for (int i = 0; i < 4; ++i)
+    result[4 + i] = static_cast<char>(payload_len >> (24 - 8 * i));
+  for (int i = 0; i < 8; ++i)
+    result[8 + i] = static_cast<char>(data >> (56 - 8 * i));
+  return result;
+}
+
+} // namespace trellis::test
