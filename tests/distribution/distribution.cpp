@@ -3,6 +3,7 @@
 // back. Every bound is generous (`patience`); nothing asserts a speed.
 
 #include <csignal>
+#include <future>
 #include <memory>
 #include <string>
 
@@ -112,9 +113,16 @@ TEST_CASE("with takeover, a child moves back when its preferred node returns",
           "[distribution]") {
   node_returns t{true};
   CHECK(t.back_on_a());
-  // Node b still runs, so the move was planned, not a failure.
+  // Node b still runs, so the move was planned, not a failure: it counts in
+  // the child's restarts but not against root's intensity (only a's loss
+  // does).
   CHECK(t.f.info(t.root, "w").last_exit_reason.find("node_down")
         == std::string::npos);
+  CHECK(t.f.info(t.root, "w").restart_count == 2);
+  auto snap = snapshot(t.f.sys, t.root);
+  REQUIRE(snap);
+  CHECK(snap->intensity == 10);
+  CHECK(snap->restarts_left == 9);
   CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
   CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
 }
@@ -181,7 +189,7 @@ TEST_CASE("health checks across the wire find a hung node without heartbeats",
   auto tree = supervisor("root").intensity(10).period(30s).child(
     remote_worker("w", "pinger")
       .on_nodes({a->address(), b->address()})
-      .health_check(health_check{200ms, 300ms, 2}));
+      .health_check(health_check{250ms, 2s, 2}));
   auto root = start_supervisor(f.sys, tree);
   REQUIRE(root);
   REQUIRE(f.info(*root, "w").node == a->address());
@@ -194,3 +202,65 @@ TEST_CASE("health checks across the wire find a hung node without heartbeats",
   CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
+
+TEST_CASE("a node with another application identifier is refused, and the "
+          "start tries the next node",
+          "[distribution]") {
+  dist_fixture f;
+  dist_fixture other_cluster{test_node_config(), [] {
+                               auto args = test_node_args();
+                               args.push_back("--app-id=another-cluster");
+                               return args;
+                             }()};
+  auto stranger = other_cluster.start_node_process();
+  auto b = f.start_node_process();
+  SECTION("alone, it fails the start") {
+    auto root = start_supervisor(
+      f.sys, supervisor("root").child(
+               remote_worker("w", "pinger").on_nodes({stranger->address()})));
+    REQUIRE_FALSE(root);
+    CHECK(is(root.error(), errc::failed_to_start_child));
+    CHECK_THAT(f.sys.render(root.error()),
+               Catch::Contains(stranger->address()));
+  }
+  SECTION("first in the list, it is skipped") {
+    auto root = start_supervisor(
+      f.sys, supervisor("root").child(remote_worker("w", "pinger").on_nodes(
+               {stranger->address(), b->address()})));
+    REQUIRE(root);
+    CHECK(f.info(*root, "w").node == b->address());
+    CHECK(f.ping(f.info(*root, "w").actor) == "pong 1");
+    CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST_CASE("a hung node cannot hang a snapshot of a tree with a subtree on it",
+          "[distribution]") {
+  // Heartbeats off: nothing but the snapshot's own bound ends the wait.
+  auto quiet = test_node_config();
+  quiet.heartbeat_interval = caf::timespan{0};
+  dist_fixture f{quiet, {"--port=0", "--heartbeat-ms=0"}};
+  auto a = f.start_node_process();
+  auto root = start_supervisor(
+    f.sys, supervisor("root").child(
+             remote_supervisor("fragile", "fragile").on_nodes({a->address()})));
+  REQUIRE(root);
+  REQUIRE(snapshot(f.sys, *root));
+  a->signal(SIGSTOP);
+  auto taken = std::async(std::launch::async,
+                          [&] { return snapshot(f.sys, *root); });
+  auto status = taken.wait_for(patience);
+  // Let the node go on either way, so that the test can end.
+  a->signal(SIGCONT);
+  INFO("waited " << patience.count() << " s for the snapshot");
+  REQUIRE(status == std::future_status::ready);
+  auto snap = taken.get();
+  // The local part is there; the remote subtree is not waited for.
+  REQUIRE(snap);
+  CHECK(snap->path == "root");
+  REQUIRE(snap->children.size() == 1);
+  CHECK(snap->children[0].path == "root/fragile");
+  CHECK(snap->children[0].node == a->address());
+  CHECK(snap->children[0].children.empty());
+  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+}

@@ -137,3 +137,69 @@ TEST_CASE("a stable handle to a child gone for good fails clearly",
   CHECK(ask(f, *h, 21) == 21);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("a stable handle answers what it buffered when its root stops",
+          "[stable_handle]") {
+  fixture f;
+  // Down for longer than the test: calls wait in the buffer.
+  recorder_tree t{f, std::chrono::hours(1)};
+  auto h = stable_handle(f.sys, t.sup, "root/db");
+  REQUIRE(h);
+  await_up(f, *h, true);
+  f.probe->send(*h, crash_atom::value);
+  await_up(f, *h, false);
+  using handle = decltype(f.probe->request(*h, patience, 1));
+  std::vector<handle> calls;
+  for (int i = 0; i < 3; ++i)
+    calls.push_back(f.probe->request(*h, patience, i));
+  // All three are in the buffer before the root goes.
+  uint64_t buffered = 0;
+  for (int i = 0; i < 20'000 && buffered < 3; ++i) {
+    f.probe->request(*h, patience, caf::get_atom::value, stable_handle_atom::value)
+      .receive([&](bool, uint64_t n) { buffered = n; }, [](caf::error&) {});
+    if (buffered < 3)
+      std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(buffered == 3);
+  f.probe->monitor(*h);
+  CHECK(stop_supervisor(f.sys, t.sup) == caf::exit_reason::user_shutdown);
+  int not_found = 0;
+  for (auto& c : calls)
+    c.receive([](int) { FAIL("answered by a stopped child"); },
+              [&](caf::error& err) {
+                INFO(f.render(err));
+                not_found += is(err, errc::not_found);
+              });
+  CHECK(not_found == 3);
+  // And the handle exits with its root.
+  bool down = false;
+  f.probe->receive([&](caf::down_msg&) { down = true; },
+                   caf::after(patience) >> [] {});
+  CHECK(down);
+}
+
+TEST_CASE("a stable handle refuses a plain message past its buffer with an "
+          "overloaded message",
+          "[stable_handle]") {
+  fixture f;
+  recorder_tree t{f, std::chrono::hours(1)};
+  auto h = stable_handle(f.sys, t.sup, "root/db", 2);
+  REQUIRE(h);
+  await_up(f, *h, true);
+  f.probe->send(*h, crash_atom::value);
+  await_up(f, *h, false);
+  // Sent, not requested: the refusal comes back as a message of its own.
+  for (int i = 0; i < 3; ++i)
+    f.probe->send(*h, i);
+  caf::error err;
+  f.probe->receive([&](caf::error& x) { err = std::move(x); },
+                   caf::after(patience) >> [] {});
+  INFO(f.render(err));
+  CHECK(is(err, errc::overloaded));
+  // Only one was refused: nothing else arrives.
+  bool more = false;
+  f.probe->receive([&](caf::error&) { more = true; },
+                   caf::after(std::chrono::milliseconds(200)) >> [] {});
+  CHECK_FALSE(more);
+  stop_supervisor(f.sys, t.sup);
+}
