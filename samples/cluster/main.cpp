@@ -171,25 +171,29 @@ int main() {
   std::cout << "\n1. SIGKILL node A, where orders runs\n";
   auto t0 = std::chrono::steady_clock::now();
   a.signal(SIGKILL);
-  watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+  bool ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
     return ev.kind == trellis::lifecycle_kind::child_restarted
            && ev.id == "orders";
   });
   auto ms = [](auto d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
-  std::cout << "  orders now runs on " << node_of(sys, *root, "orders")
+  auto orders_on = node_of(sys, *root, "orders");
+  ok = ok && orders_on != "node A";
+  std::cout << "  orders now runs on " << orders_on
             << ", " << ms(std::chrono::steady_clock::now() - t0)
             << " ms after the kill\n";
 
   std::cout << "\n2. SIGSTOP node B, where billing runs (a hung node)\n";
   t0 = std::chrono::steady_clock::now();
   b.signal(SIGSTOP);
-  watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+  ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
     return ev.kind == trellis::lifecycle_kind::child_restarted
            && ev.id == "billing";
-  });
-  std::cout << "  billing now runs on " << node_of(sys, *root, "billing")
+  }) && ok;
+  auto billing_on = node_of(sys, *root, "billing");
+  ok = ok && billing_on != "node B";
+  std::cout << "  billing now runs on " << billing_on
             << ", detected " << ms(std::chrono::steady_clock::now() - t0)
             << " ms after the stop (heartbeat 250 ms + timeout 1500 ms)\n";
   b.signal(SIGCONT);
@@ -199,17 +203,24 @@ int main() {
   auto snap = trellis::snapshot(sys, *root);
   if (auto leaf = snap ? find(*snap, "root/fragile/leaf") : nullptr)
     self->send(leaf->actor, std::string{"crash"});
-  watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+  else
+    ok = false;
+  ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
     return ev.kind == trellis::lifecycle_kind::child_restarted
            && ev.id == "fragile";
-  });
+  }) && ok;
 
   std::cout << "\nthe tree after all that:\n"
             << to_text(*trellis::snapshot(sys, *root));
-  trellis::stop_supervisor(sys, *root);
+  auto reason = trellis::stop_supervisor(sys, *root);
   for (auto& n : nodes) {
     n.signal(SIGKILL);
     waitpid(n.pid, nullptr, 0);
+  }
+  // Each step moved its child off the lost node, and the tree stopped cleanly.
+  if (!ok || reason != caf::exit_reason::user_shutdown) {
+    std::cout << "cluster: FAILED (a step did not happen in time)\n";
+    return 1;
   }
   std::cout << "cluster: done\n";
   return 0;

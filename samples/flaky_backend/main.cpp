@@ -145,14 +145,15 @@ int main() {
   std::cout << "flaky_backend: started\n";
 
   std::cout << "\n1. the backend is up:\n";
-  c.call(1);
-  c.call(2);
+  bool ok = !c.call(1) && !c.call(2);
 
   std::cout << "\n2. the backend goes down; two failures open the breaker, "
                "the next call fails fast:\n";
   down->store(true);
+  caf::error last;
   for (int x = 3; x <= 5; ++x)
-    c.call(x);
+    last = c.call(x);
+  ok = ok && trellis::is(last, trellis::errc::circuit_open);
   c.drain();
 
   std::cout << "\n3. half open: trial calls until one succeeds (the backend "
@@ -174,6 +175,10 @@ int main() {
 
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nflaky_backend: tree stopped: " << sys.render(reason) << '\n';
+  if (!ok || !closed || reason != caf::exit_reason::user_shutdown) {
+    std::cout << "flaky_backend: FAILED\n";
+    return 1;
+  }
   std::cout << "flaky_backend: done\n";
   return 0;
 }

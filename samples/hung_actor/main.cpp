@@ -97,17 +97,19 @@ int main() {
   auto stuck = trellis::lookup(sys, *root, "root/pricing");
   self->send(*stuck, hang_atom::value);
   // Wait until the supervisor replaced it (the detector needs 2 missed
-  // checks, about 0.2 s).
-  for (int i = 0; i < 500; ++i) {
+  // checks, about 0.2 s; a loaded machine gets 20 s).
+  bool replaced = false;
+  for (int i = 0; i < 2000 && !replaced; ++i) {
     auto now = trellis::lookup(sys, *root, "root/pricing");
-    if (now && *now != *stuck)
-      break;
-    std::this_thread::sleep_for(10ms);
+    replaced = now && *now != *stuck;
+    if (!replaced)
+      std::this_thread::sleep_for(10ms);
   }
-  std::cout << "   the replacement prices 21 -> "
-            << ask(self, sys, *root, "root/pricing", 21)
-            << ", quotes was never disturbed: 41 -> "
-            << ask(self, sys, *root, "root/quotes", 41) << '\n';
+  auto priced = ask(self, sys, *root, "root/pricing", 21);
+  auto quoted = ask(self, sys, *root, "root/quotes", 41);
+  std::cout << "   the replacement prices 21 -> " << priced
+            << ", quotes was never disturbed: 41 -> " << quoted << '\n';
+  bool ok = replaced && priced == 42 && quoted == 42;
   if (auto snap = trellis::snapshot(sys, *root))
     std::cout << trellis::to_text(*snap);
 
@@ -120,6 +122,10 @@ int main() {
   trellis::await_exit(sys, printer);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nhung_actor: tree stopped: " << sys.render(reason) << '\n';
+  if (!ok || reason != caf::exit_reason::user_shutdown) {
+    std::cout << "hung_actor: FAILED (the hung worker was not replaced)\n";
+    return 1;
+  }
   std::cout << "hung_actor: done\n";
   return 0;
 }

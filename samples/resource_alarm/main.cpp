@@ -12,8 +12,10 @@
 //   └── monitor    resource monitor: backlog > 100 (clear at 10) restarts
 //                  the indexer; resident memory > 4 GiB alarms
 
+#include <atomic>
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -33,16 +35,30 @@ caf::behavior indexer(caf::event_based_actor*) {
   }};
 }
 
+// What the sample exists to show, counted by the printer.
+struct seen {
+  std::atomic<int> alarms{0};
+  std::atomic<int> restarts{0};
+  std::atomic<int> clears{0};
+};
+
 // Prints alarms and restarts from the tree's lifecycle events.
-caf::behavior event_printer(caf::event_based_actor* self, caf::group events) {
+caf::behavior event_printer(caf::event_based_actor* self, caf::group events,
+                            std::shared_ptr<seen> counts) {
   self->join(events);
-  return {[](const trellis::lifecycle_event& ev) {
+  return {[counts](const trellis::lifecycle_event& ev) {
     using kind = trellis::lifecycle_kind;
     if (ev.kind == kind::alarm_set || ev.kind == kind::alarm_cleared)
       std::cout << "  event: " << trellis::to_string(ev.kind) << " " << ev.id
                 << " on " << ev.path << ": " << ev.detail << '\n';
     else if (ev.kind == kind::child_restarted)
       std::cout << "  event: child_restarted " << ev.path << '\n';
+    if (ev.id == "backlog" && ev.kind == kind::alarm_set)
+      ++counts->alarms;
+    if (ev.id == "backlog" && ev.kind == kind::alarm_cleared)
+      ++counts->clears;
+    if (ev.path == "root/indexer" && ev.kind == kind::child_restarted)
+      ++counts->restarts;
   }};
 }
 
@@ -76,7 +92,9 @@ int main() {
               << '\n';
     return 1;
   }
-  auto printer = sys.spawn(event_printer, *trellis::lifecycle_events(sys, *root));
+  auto counts = std::make_shared<seen>();
+  auto printer = sys.spawn(event_printer,
+                           *trellis::lifecycle_events(sys, *root), counts);
   trellis::process_sampler sampler;
   if (auto stats = sampler.sample())
     std::cout << "resource_alarm: started; process: " << stats->threads
@@ -90,7 +108,9 @@ int main() {
     std::this_thread::sleep_for(500us);
   }
   std::cout << "\n2. the feed stops; the backlog drains:\n";
-  std::this_thread::sleep_for(1500ms);
+  // About 1 s; at most 20 s on a loaded machine.
+  for (int i = 0; i < 2000 && counts->clears == 0; ++i)
+    std::this_thread::sleep_for(10ms);
 
   if (auto snap = trellis::snapshot(sys, *root))
     std::cout << '\n' << trellis::to_text(*snap);
@@ -99,6 +119,13 @@ int main() {
   trellis::await_exit(sys, printer);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nresource_alarm: tree stopped: " << sys.render(reason) << '\n';
+  if (counts->alarms == 0 || counts->restarts == 0 || counts->clears == 0
+      || reason != caf::exit_reason::user_shutdown) {
+    std::cout << "resource_alarm: FAILED (" << counts->alarms << " alarms, "
+              << counts->restarts << " restarts, " << counts->clears
+              << " clears)\n";
+    return 1;
+  }
   std::cout << "resource_alarm: done\n";
   return 0;
 }

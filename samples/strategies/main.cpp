@@ -19,6 +19,7 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -94,7 +95,13 @@ int main() {
             << "a" << std::setw(11) << "b"
             << "c\n";
 
-  for (std::string name : {"one_for_one", "one_for_all", "rest_for_one"}) {
+  // What each strategy restarts along with b: a, b, c.
+  const std::vector<std::pair<std::string, std::vector<bool>>> expected{
+    {"one_for_one", {false, true, false}},
+    {"one_for_all", {true, true, true}},
+    {"rest_for_one", {false, true, true}}};
+  bool ok = true;
+  for (auto& [name, want] : expected) {
     auto sup = *trellis::lookup(sys, *root, "root/" + name);
     auto before = actors_of(sys, sup);
     self->send(before[1], crash_atom::value);
@@ -107,19 +114,31 @@ int main() {
                     caf::after(2s) >> [&] { timed_out = true; });
       if (timed_out) {
         std::cout << name << ": the tree did not heal\n";
+        ok = false;
         break;
       }
       after = actors_of(sys, sup);
     }
     std::cout << std::setw(14) << name;
-    for (size_t i = 0; i < before.size() && i < after.size(); ++i)
+    std::vector<bool> got;
+    for (size_t i = 0; i < before.size() && i < after.size(); ++i) {
+      got.push_back(after[i] != before[i]);
       std::cout << std::setw(i + 1 < before.size() ? 11 : 0)
-                << (after[i] != before[i] ? "restarted" : "-");
+                << (got.back() ? "restarted" : "-");
+    }
     std::cout << '\n';
+    if (got != want) {
+      std::cout << name << ": not what " << name << " restarts\n";
+      ok = false;
+    }
   }
 
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nstrategies: tree stopped: " << sys.render(reason) << '\n';
+  if (!ok || reason != caf::exit_reason::user_shutdown) {
+    std::cout << "strategies: FAILED\n";
+    return 1;
+  }
   std::cout << "strategies: done\n";
   return 0;
 }

@@ -36,6 +36,9 @@ namespace {
 
 constexpr int poison = -1;
 
+// Whether everything the demo shows happened; main's exit code.
+bool all_ok = true;
+
 // Throws on a poison order: the exception ends this incarnation only, the
 // caller gets the crash reason as its error, and root starts a new gateway.
 caf::behavior gateway(caf::event_based_actor*) {
@@ -82,17 +85,23 @@ void serve(caf::scoped_actor& self, caf::actor_system& sys,
            const caf::actor& root, int n, bool with_poison) {
   int ok = 0;
   int failed = 0;
+  bool poison_failed = false;
   for (int i = 0; i < n; ++i) {
     auto order = with_poison && i == n / 2 ? poison : i + 1;
     self->request(lookup(sys, root, "root/gateway"), 1s, order)
       .receive([&](int) { ++ok; },
                [&](caf::error& err) {
                  ++failed;
+                 poison_failed = poison_failed || order == poison;
                  std::cout << "  order " << order
                            << " failed: " << sys.render(err) << '\n';
                });
   }
   std::cout << "  served " << ok << " orders, " << failed << " failed\n";
+  // The poison order fails; without one, nothing does (an order sent while
+  // the gateway restarts may fail too, and the demo shows it).
+  if (with_poison ? !poison_failed : failed != 0)
+    all_ok = false;
 }
 
 // Waits until the child at `path` runs as a different actor than `old`.
@@ -105,6 +114,7 @@ void await_restart(caf::actor_system& sys, const caf::actor& root,
     std::this_thread::sleep_for(2ms);
   }
   std::cout << "  (gave up waiting for a restart: the tree did not heal)\n";
+  all_ok = false;
 }
 
 // Keeps orders flowing, a poison one among them, until Enter (or the end
@@ -192,10 +202,11 @@ int main(int argc, char** argv) {
   caf::actor alice;
   for (std::string customer : {"alice", "bob", "carol"}) {
     auto s = trellis::start_child(sys, sessions, caf::make_message(customer));
-    if (!s)
+    if (!s) {
       std::cout << "  session for " << customer
                 << " failed: " << sys.render(s.error()) << '\n';
-    else if (customer == "alice")
+      all_ok = false;
+    } else if (customer == "alice")
       alice = *s;
   }
   print_tree(sys, *root);
@@ -231,14 +242,20 @@ int main(int argc, char** argv) {
   self->send_exit(alice, caf::exit_reason::kill);
   await_restart(sys, *root, "root/sessions/session#1", alice);
   self->request(lookup(sys, *root, "root/sessions/session#1"), 1s, 0)
-    .receive([](std::string& greeting) { std::cout << "  " << greeting << '\n'; },
-             [&](caf::error& err) {
-               std::cout << "  alice's session failed: " << sys.render(err)
-                         << '\n';
-             });
+    .receive(
+      [](std::string& greeting) {
+        std::cout << "  " << greeting << '\n';
+        all_ok = all_ok && greeting == "hello alice";
+      },
+      [&](caf::error& err) {
+        std::cout << "  alice's session failed: " << sys.render(err) << '\n';
+        all_ok = false;
+      });
   if (auto err = trellis::terminate_child(
-        sys, sessions, lookup(sys, *root, "root/sessions/session#2")))
+        sys, sessions, lookup(sys, *root, "root/sessions/session#2"))) {
     std::cout << "  terminate_child failed: " << sys.render(err) << '\n';
+    all_ok = false;
+  }
   print_tree(sys, *root);
 
   std::cout << "\nthe storage subtree as JSON:\n";
@@ -253,6 +270,10 @@ int main(int argc, char** argv) {
   // Stop the tree explicitly before the actor system goes.
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\ntree_demo: tree stopped: " << sys.render(reason) << '\n';
+  if (!all_ok || reason != caf::exit_reason::user_shutdown) {
+    std::cout << "tree_demo: FAILED (see above)\n";
+    return 1;
+  }
   std::cout << "tree_demo: done\n";
   return 0;
 }

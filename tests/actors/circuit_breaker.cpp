@@ -10,6 +10,98 @@ namespace {
 
 using fail_atom = caf::atom_constant<caf::atom("fail")>;
 using heal_atom = caf::atom_constant<caf::atom("heal")>;
+using slow_atom = caf::atom_constant<caf::atom("slow")>;
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+
+struct slow_state {
+  std::vector<caf::response_promise> pending;
+};
+
+/// Doubles ints, but answers `(slow_atom, x)` only when told to
+/// (`answer_atom`), all held calls at once, or never.
+caf::behavior slow(caf::stateful_actor<slow_state>* self) {
+  return {
+    [self](int x) -> caf::result<int> {
+      if (x < 0)
+        return make_error(errc::unhealthy, "negative");
+      return x * 2;
+    },
+    [self](slow_atom, int) -> caf::result<int> {
+      self->state.pending.push_back(self->make_response_promise());
+      return self->state.pending.back();
+    },
+    [self](answer_atom, int y) {
+      for (auto& rp : self->state.pending)
+        rp.deliver(y);
+      self->state.pending.clear();
+    },
+  };
+}
+
+/// A breaker with threshold 2, call timeout 1 s and reset timeout 10 s in
+/// front of `slow`, on the test clock.
+struct slow_breaker {
+  clock_fixture f;
+  caf::actor sup;
+  caf::actor target;
+  caf::actor breaker;
+
+  slow_breaker() {
+    auto res = spawn_supervisor(
+      f.sys, supervisor("root")
+               .child(worker("slow", slow))
+               .child(circuit_breaker("breaker", circuit_breaker_config{}
+                                                   .target("root/slow")
+                                                   .failure_threshold(2)
+                                                   .call_timeout(1s)
+                                                   .reset_timeout(10s))));
+    REQUIRE(res);
+    sup = *res;
+    f.sched.run();
+    auto kids = f.children(sup);
+    REQUIRE(kids.size() == 2);
+    target = kids[0].actor;
+    breaker = kids[1].actor;
+  }
+
+  ~slow_breaker() {
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    f.sched.run();
+  }
+
+  /// Sends `args` through the breaker and runs the scheduler.
+  template <class... Ts>
+  void send(Ts... args) {
+    f.self->send(breaker, args...);
+    f.sched.run();
+  }
+
+  /// The next answer the test received: a number or a rendered error.
+  std::string answer() {
+    std::string result;
+    receive_or_fail(f.self, "an answer from the breaker",
+                    [&](int y) { result = std::to_string(y); },
+                    [&](caf::error& err) { result = f.sys.render(err); });
+    return result;
+  }
+
+  /// Whether an answer is waiting already.
+  bool answered() {
+    bool result = true;
+    f.self->receive([](int) {}, [](caf::error&) {},
+                    caf::after(caf::timespan{0}) >> [&] { result = false; });
+    return result;
+  }
+
+  breaker_state state() {
+    f.self->send(breaker, caf::get_atom::value, breaker_state_atom::value);
+    f.sched.run();
+    breaker_state result = breaker_state::closed;
+    receive_or_fail(f.self, "the breaker's state",
+                    [&](breaker_state x) { result = x; });
+    return result;
+  }
+};
 
 /// Doubles ints; while failing, answers them with an error instead.
 caf::behavior flaky(caf::stateful_actor<bool>* self) {
@@ -45,7 +137,8 @@ TEST_CASE("a circuit breaker passes calls, opens, fails fast, half-opens and "
   caf::group events;
   f.self->send(*sup, events_atom::value);
   f.sched.run();
-  f.self->receive([&](caf::group& g) { events = g; });
+  receive_or_fail(f.self, "the events group",
+                  [&](caf::group& g) { events = g; });
   f.self->join(events);
   auto kids = f.children(*sup);
   auto payments = kids[0].actor;
@@ -55,7 +148,8 @@ TEST_CASE("a circuit breaker passes calls, opens, fails fast, half-opens and "
     f.self->send(breaker, x);
     f.sched.run();
     std::string result;
-    f.self->receive([&](int y) { result = std::to_string(y); },
+    receive_or_fail(f.self, "the call's answer",
+                    [&](int y) { result = std::to_string(y); },
                     [&](std::string& y) { result = y; },
                     [&](caf::error& err) { result = f.sys.render(err); });
     return result;
@@ -64,7 +158,8 @@ TEST_CASE("a circuit breaker passes calls, opens, fails fast, half-opens and "
     f.self->send(breaker, caf::get_atom::value, breaker_state_atom::value);
     f.sched.run();
     breaker_state result = breaker_state::closed;
-    f.self->receive([&](breaker_state x) { result = x; });
+    receive_or_fail(f.self, "the breaker's state",
+                    [&](breaker_state x) { result = x; });
     return result;
   };
   auto next_state_event = [&] {
@@ -117,7 +212,7 @@ TEST_CASE("a circuit breaker passes calls, opens, fails fast, half-opens and "
   f.sched.run();
 }
 
-TEST_CASE("a circuit breaker counts timeouts and a missing target as failures",
+TEST_CASE("a circuit breaker counts a missing target as a failure",
           "[actors][circuit_breaker]") {
   fixture f;
   auto sup = f.start(supervisor("root").child(circuit_breaker(
@@ -154,4 +249,87 @@ TEST_CASE("circuit breaker configs are checked", "[actors][circuit_breaker]") {
   CHECK(is(circuit_breaker_config{}.target("root/x").call_timeout(0s).validate(),
            errc::invalid_spec));
   CHECK_FALSE(circuit_breaker_config{}.target("root/x").validate());
+}
+
+TEST_CASE("a call that outlives the call timeout fails with request_timeout "
+          "and counts as a failure",
+          "[actors][circuit_breaker]") {
+  slow_breaker b;
+  b.send(slow_atom::value, 1);
+  CHECK_FALSE(b.answered());
+  b.f.advance(999ms);
+  CHECK_FALSE(b.answered());
+  b.f.advance(1ms);
+  CHECK(b.answer() == "system_error(request_timeout)");
+  CHECK(b.state() == breaker_state::closed);
+  b.send(slow_atom::value, 2);
+  b.f.advance(1s);
+  CHECK(b.answer() == "system_error(request_timeout)");
+  CHECK(b.state() == breaker_state::open);
+  // Open: a call that would succeed fails fast.
+  b.send(21);
+  CHECK_THAT(b.answer(), Catch::StartsWith("trellis::errc::circuit_open"));
+}
+
+TEST_CASE("a late success does not close an open circuit breaker",
+          "[actors][circuit_breaker]") {
+  slow_breaker b;
+  // A slow call is on its way while two others fail and open the breaker.
+  b.send(slow_atom::value, 1);
+  b.send(-1);
+  CHECK(b.answer() == "trellis::errc::unhealthy: negative");
+  b.send(-1);
+  CHECK(b.answer() == "trellis::errc::unhealthy: negative");
+  REQUIRE(b.state() == breaker_state::open);
+  // Its answer arrives now: the caller gets it, the breaker stays open.
+  caf::anon_send(b.target, answer_atom::value, 7);
+  b.f.sched.run();
+  CHECK(b.answer() == "7");
+  CHECK(b.state() == breaker_state::open);
+  b.send(21);
+  CHECK_THAT(b.answer(), Catch::StartsWith("trellis::errc::circuit_open"));
+  // The reset timer still runs from the opening.
+  b.f.advance(10s);
+  CHECK(b.state() == breaker_state::half_open);
+}
+
+TEST_CASE("while its trial call is pending, a half-open circuit breaker "
+          "fails other calls fast",
+          "[actors][circuit_breaker]") {
+  slow_breaker b;
+  b.send(-1);
+  b.answer();
+  b.send(-1);
+  b.answer();
+  REQUIRE(b.state() == breaker_state::open);
+  b.f.advance(10s);
+  REQUIRE(b.state() == breaker_state::half_open);
+  // The trial is slow; the calls behind it are refused at once.
+  b.send(slow_atom::value, 1);
+  CHECK_FALSE(b.answered());
+  b.send(21);
+  CHECK_THAT(b.answer(),
+             Catch::StartsWith("trellis::errc::circuit_open: root/breaker, "
+                               "root/slow is half_open"));
+  b.send(22);
+  CHECK_THAT(b.answer(), Catch::StartsWith("trellis::errc::circuit_open"));
+  // The trial's success closes the breaker, and calls pass again.
+  caf::anon_send(b.target, answer_atom::value, 2);
+  b.f.sched.run();
+  CHECK(b.answer() == "2");
+  CHECK(b.state() == breaker_state::closed);
+  b.send(21);
+  CHECK(b.answer() == "42");
+  SECTION("a trial that times out opens it again") {
+    b.send(-1);
+    b.answer();
+    b.send(-1);
+    b.answer();
+    b.f.advance(10s);
+    REQUIRE(b.state() == breaker_state::half_open);
+    b.send(slow_atom::value, 1);
+    b.f.advance(1s);
+    CHECK(b.answer() == "system_error(request_timeout)");
+    CHECK(b.state() == breaker_state::open);
+  }
 }

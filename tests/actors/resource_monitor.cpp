@@ -1,5 +1,8 @@
 #include "test_support.hpp"
 
+#include <cstdio>
+
+#include "trellis/process_stats.hpp"
 #include "trellis/resource_monitor.hpp"
 
 using namespace trellis;
@@ -179,4 +182,150 @@ TEST_CASE("an invalid monitor config fails the start",
         "above the probe timeout");
   check(threshold("c", metric::threads, 10, 1).target("root/x"),
         "watches the process");
+}
+
+namespace {
+
+/// The monitor's current view of its only threshold.
+alarm only_alarm(fixture& f, const caf::actor& monitor) {
+  alarm result;
+  f.probe->request(monitor, patience, caf::get_atom::value, alarms_atom::value)
+    .receive([&](std::vector<alarm>& xs) { result = xs.at(0); },
+             [](caf::error& err) { FAIL(to_string(err)); });
+  return result;
+}
+
+/// Polls the monitor until `pred` holds for its threshold; fails, saying
+/// `what`, after `patience`.
+template <class Predicate>
+alarm await_alarm(fixture& f, const caf::actor& monitor, const char* what,
+                  Predicate pred) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  auto x = only_alarm(f, monitor);
+  while (!pred(x)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      FAIL("waited for " << what << "; last value " << x.value
+                         << (x.active ? ", active" : ", inactive"));
+    std::this_thread::sleep_for(5ms);
+    x = only_alarm(f, monitor);
+  }
+  return x;
+}
+
+} // namespace
+
+TEST_CASE("an open-files alarm keeps its state between its two levels "
+          "(hysteresis)",
+          "[actors][resource_monitor]") {
+  fixture f;
+  process_sampler sampler;
+  auto base = sampler.sample();
+  REQUIRE(base);
+  // Margins of 20 for the descriptors others in this process open.
+  auto fds = static_cast<double>(base->open_fds);
+  auto sup = f.start(supervisor("root").child(resource_monitor(
+    "monitor", resource_monitor_config{}.interval(10ms).add(
+                 threshold("files", metric::open_fds, fds + 60, fds + 20)))));
+  auto monitor = f.actor_of(sup, "monitor");
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  std::vector<std::FILE*> opened;
+  auto open_until = [&](size_t n) {
+    while (opened.size() < n) {
+      auto file = std::fopen("/dev/null", "r");
+      REQUIRE(file != nullptr);
+      opened.push_back(file);
+    }
+    while (opened.size() > n) {
+      std::fclose(opened.back());
+      opened.pop_back();
+    }
+  };
+  open_until(80);
+  auto set = next_alarm(f.probe);
+  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.id == "files");
+  CHECK_THAT(set.detail, Catch::StartsWith("metric=open_fds"));
+  // Between the levels: the value follows, the alarm stays set.
+  open_until(40);
+  auto between = await_alarm(f, monitor, "a value between the levels",
+                             [&](const alarm& x) {
+                               return x.value < fds + 50;
+                             });
+  CHECK(between.active);
+  // Past the lower level: cleared, once.
+  open_until(0);
+  auto cleared = next_alarm(f.probe);
+  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.id == "files");
+  CHECK_FALSE(only_alarm(f, monitor).active);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a CPU alarm goes off while the process computes and clears when "
+          "it stops",
+          "[actors][resource_monitor]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(resource_monitor(
+    "monitor", resource_monitor_config{}.interval(100ms).add(
+                 threshold("cpu", metric::cpu_percent, 30, 15)))));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  // Two spinning threads: well past 30 % of a core, however busy the
+  // machine, until the alarm is seen.
+  std::atomic<bool> spin{true};
+  auto spinner = [&] {
+    volatile uint64_t x = 0;
+    while (spin.load(std::memory_order_relaxed))
+      x = x + 1;
+  };
+  std::thread a{spinner};
+  std::thread b{spinner};
+  auto set = next_alarm(f.probe);
+  spin = false;
+  a.join();
+  b.join();
+  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.id == "cpu");
+  CHECK_THAT(set.detail, Catch::StartsWith("metric=cpu_percent"));
+  auto cleared = next_alarm(f.probe);
+  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.id == "cpu");
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a probe-time alarm goes off when a watched actor stops reading "
+          "its mailbox, counting a timed-out probe as the timeout",
+          "[actors][resource_monitor]") {
+  fixture f;
+  auto open = std::make_shared<std::atomic<bool>>(true);
+  open_on_exit guard{open};
+  auto sup = f.start(
+    supervisor("root")
+      .child(worker("slow", gated_worker, open))
+      .child(resource_monitor(
+        "monitor", resource_monitor_config{}
+                     .interval(20ms)
+                     .probe_timeout(300ms)
+                     .add(threshold("latency", metric::probe_rtt_ms, 300, 100)
+                            .target("root/slow")))));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  // Stuck in a handler: probes time out.
+  open->store(false);
+  caf::anon_send(f.actor_of(sup, "slow"), 1);
+  auto set = next_alarm(f.probe);
+  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.path == "root/slow");
+  CHECK(set.id == "latency");
+  CHECK_THAT(set.detail, Catch::StartsWith("metric=probe_rtt_ms value=")
+                           && Catch::Contains("raise_at=300"));
+  open->store(true);
+  auto cleared = next_alarm(f.probe);
+  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.id == "latency");
+  stop_supervisor(f.sys, sup);
 }

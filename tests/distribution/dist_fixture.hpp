@@ -17,19 +17,20 @@
 namespace trellis::test {
 
 /// Short enough that a stopped node is noticed within seconds, long enough
-/// for a loaded machine not to lose a healthy one.
+/// for a loaded machine (two cores, sanitizers) not to lose a healthy one:
+/// 16 heartbeats may go missing before a node counts as down.
 inline node_config test_node_config() {
   using namespace std::chrono_literals;
   node_config x;
-  x.heartbeat_interval = 200ms;
-  x.connection_timeout = 1500ms;
+  x.heartbeat_interval = 250ms;
+  x.connection_timeout = 4s;
   x.spawn_timeout = 2s;
   return x;
 }
 
 /// `trellis_node`'s options for `test_node_config()`; the port comes first.
 inline std::vector<std::string> test_node_args() {
-  return {"--port=0", "--heartbeat-ms=200", "--timeout-ms=1500"};
+  return {"--port=0", "--heartbeat-ms=250", "--timeout-ms=4000"};
 }
 
 /// A node's actor system config made from `x`, quiet.

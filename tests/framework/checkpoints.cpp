@@ -249,7 +249,9 @@ TEST_CASE("restoring a checkpoint as the wrong type is an error",
   checkpoint next{f.sys, store, "root/c", **bytes};
   CHECK(next.restore_or(std::string{}) == "text");
   auto wrong = next.restore<std::vector<double>>();
-  CHECK(!wrong);
+  REQUIRE(!wrong);
+  CHECK(is(wrong.error(), errc::corrupt_checkpoint));
+  CHECK_THAT(f.render(wrong.error()), Catch::Contains("root/c"));
   CHECK(next.restore_or(std::vector<double>{1.5}) == std::vector<double>{1.5});
   checkpoint empty;
   CHECK(is(empty.save_bytes("x"), errc::not_supported));
@@ -280,5 +282,78 @@ TEST_CASE("an incarnation that was replaced can no longer save",
   auto err = (*saved)[0].save(1);
   CHECK(is(err, errc::checkpoint_failed));
   CHECK(f.render(err).find("superseded") != std::string::npos);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a checkpoint store that cannot be read fails the child's start",
+          "[checkpoint]") {
+  scratch_dir dir;
+  auto store = make_file_checkpoint_store(dir.path.string());
+  // A directory where the child's checkpoint file should be: it exists, and
+  // reading it fails.
+  fs::create_directories(dir.path / "root%2Fc.ckpt");
+  fixture f;
+  auto sup = start_supervisor(
+    f.sys, supervisor("root").child(counter("c").checkpoint_store(store)));
+  REQUIRE_FALSE(sup);
+  CHECK(is(sup.error(), errc::failed_to_start_child));
+  CHECK_THAT(f.render(sup.error()), Catch::Contains("checkpoint_failed"));
+  // Nothing was renamed or overwritten: the evidence stays.
+  CHECK(fs::is_directory(dir.path / "root%2Fc.ckpt"));
+  CHECK_FALSE(fs::exists(dir.path / "root%2Fc.ckpt.corrupt"));
+}
+
+TEST_CASE("a failed save is returned, reported and published",
+          "[checkpoint]") {
+  // Reads fine, and every save fails as a full disk would.
+  struct full_disk : checkpoint_store {
+    caf::error save(const std::string& key, const std::string&) override {
+      return make_error(errc::checkpoint_failed, key, "No space left on device");
+    }
+    caf::expected<std::optional<std::string>>
+    load(const std::string&) override {
+      return std::optional<std::string>{};
+    }
+    caf::error erase(const std::string&) override {
+      return caf::none;
+    }
+  };
+  auto store = std::make_shared<full_disk>();
+  fixture f;
+  log_capture logs;
+  auto saves = std::make_shared<std::vector<caf::error>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto sup = f.start(supervisor("root").child(
+    worker("c",
+           [saves, mtx](child_context& ctx) -> start_result {
+             auto cp = ctx.checkpoint();
+             return ctx.spawn([cp, saves, mtx](caf::event_based_actor*)
+                                -> caf::behavior {
+               return {[=](add_atom, int x) {
+                 std::lock_guard<std::mutex> guard{*mtx};
+                 saves->push_back(cp.save(x));
+                 return x;
+               }};
+             });
+           })
+      .checkpoint_store(store)));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  CHECK(add(f, sup, "c", 1) == 1);
+  {
+    std::lock_guard<std::mutex> guard{*mtx};
+    REQUIRE(saves->size() == 1);
+    CHECK(is(saves->front(), errc::checkpoint_failed));
+    CHECK_THAT(f.render(saves->front()),
+               Catch::Contains("No space left on device"));
+  }
+  auto ev = await_event(f.probe, lifecycle_kind::checkpoint_failed, "root/c");
+  CHECK(ev.id == "c");
+  CHECK(is(ev.reason, errc::checkpoint_failed));
+  auto reports = logs.reports("checkpoint_failed");
+  REQUIRE(reports.size() == 1);
+  CHECK_THAT(reports[0], Catch::Contains("child=c")
+                          && Catch::Contains("No space left on device"));
   stop_supervisor(f.sys, sup);
 }

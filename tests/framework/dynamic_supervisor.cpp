@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <set>
 
 using namespace trellis;
 using namespace trellis::test;
@@ -221,7 +223,7 @@ TEST_CASE("a dynamic supervisor stops all children in parallel",
                 [probe](child_context& ctx, const std::string& name) {
                   return ctx.spawn(stubborn_worker, name, probe);
                 })
-           .shutdown(shutdown::timeout(300ms))));
+           .shutdown(shutdown::timeout(2s))));
   for (auto name : {"a", "b", "c"}) {
     REQUIRE(start_child(f.sys, sup, caf::make_message(std::string{name})));
     f.next_event();
@@ -236,6 +238,46 @@ TEST_CASE("a dynamic supervisor stops all children in parallel",
         == std::vector<std::string>{"ignored_exit:a", "ignored_exit:b",
                                     "ignored_exit:c", "stopped:a",
                                     "stopped:b", "stopped:c"});
+}
+
+TEST_CASE("a dynamic supervisor has at most 512 stops in flight",
+          "[supervisor][dynamic][shutdown]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  // Each child ignores its exit and is killed after its timeout, so a stop
+  // stays in flight for the whole timeout.
+  auto sup = f.start(dynamic_supervisor(
+    "d", worker("w",
+                [probe](child_context& ctx, const std::string& name) {
+                  return ctx.spawn(stubborn_worker, name, probe);
+                })
+           .shutdown(shutdown::timeout(2s))));
+  constexpr int n = 600;
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(start_child(f.sys, sup, caf::make_message(std::to_string(i))));
+    REQUIRE(f.next_event() == "started:" + std::to_string(i));
+  }
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  auto events = f.next_events(2 * n);
+  // 512 exits went out first; the next went out only once a stop ended.
+  size_t ignored = 0;
+  size_t stopped = 0;
+  size_t stopped_before_513th = 0;
+  for (auto& ev : events) {
+    if (ev.rfind("ignored_exit:", 0) == 0) {
+      if (++ignored == 513)
+        stopped_before_513th = stopped;
+    } else if (ev.rfind("stopped:", 0) == 0) {
+      ++stopped;
+    }
+  }
+  CHECK(ignored == n);
+  CHECK(stopped == n);
+  CHECK(std::count_if(events.begin(), events.begin() + 512, [](auto& ev) {
+          return ev.rfind("ignored_exit:", 0) == 0;
+        })
+        == 512);
+  CHECK(stopped_before_513th > 0);
 }
 
 TEST_CASE("dynamic children obey the restart intensity",
@@ -286,13 +328,39 @@ TEST_CASE("a dynamic supervisor handles 20,000 children",
   REQUIRE(counts);
   CHECK(counts->active == static_cast<uint64_t>(n));
   // Exits are found by address: crash some, terminate some.
-  for (int i = 0; i < 50; ++i)
+  std::set<caf::actor> killed;
+  for (int i = 0; i < 50; ++i) {
+    killed.insert(kids[i * 7]);
     f.probe->send_exit(kids[i * 7], caf::exit_reason::kill);
+  }
+  // Each killed child comes back once, as a new actor, and no other child
+  // was touched.
+  size_t restarted = 0;
+  size_t stale = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + patience;;) {
+    restarted = 0;
+    stale = 0;
+    for (auto& x : f.children(sup)) {
+      if (x.restart_count > 0 && x.state == child_state::running)
+        ++restarted;
+      if (killed.count(x.actor) > 0)
+        ++stale;
+    }
+    if ((restarted == killed.size() && stale == 0)
+        || std::chrono::steady_clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  INFO("waited for 50 restarts of the killed children");
+  CHECK(restarted == killed.size());
+  CHECK(stale == 0);
+  CHECK(alive->load() == n);
   for (int i = 0; i < 1000; ++i)
     REQUIRE_FALSE(terminate_child(f.sys, sup, kids[n - 1 - i]));
   counts = count_children(f.sys, sup);
   REQUIRE(counts);
   CHECK(counts->specs == static_cast<uint64_t>(n - 1000));
+  CHECK(counts->active == static_cast<uint64_t>(n - 1000));
   CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(alive->load() == 0);
 }

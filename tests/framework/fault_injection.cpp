@@ -88,7 +88,7 @@ TEST_CASE("a hang injected into a child is caught by its health check",
           "[fault_injection]") {
   fixture f;
   auto sup = f.start(supervisor("root").child(
-    worker("w", idle).detached(true).health_check(health_check{20ms, 100ms, 1})));
+    worker("w", idle).detached(true).health_check(health_check{20ms, 500ms, 1})));
   auto events = lifecycle_events(f.sys, sup);
   REQUIRE(events);
   f.probe->join(*events);
@@ -119,13 +119,15 @@ std::vector<std::string> chaos_run(uint64_t seed) {
   f.self->send(monkey, caf::get_atom::value, faults_atom::value);
   f.sched.run();
   std::vector<fault> faults;
-  f.self->receive([&](std::vector<fault>& xs) { faults = std::move(xs); });
+  receive_or_fail(f.self, "the monkey's faults",
+                  [&](std::vector<fault>& xs) { faults = std::move(xs); });
   REQUIRE(faults.size() == 30);
   // Every fault was repaired by exactly one restart.
   f.self->send(*sup, snapshot_atom::value);
   f.sched.run();
   tree_snapshot snap;
-  f.self->receive([&](tree_snapshot& x) { snap = std::move(x); });
+  receive_or_fail(f.self, "the snapshot",
+                  [&](tree_snapshot& x) { snap = std::move(x); });
   uint64_t restarts = 0;
   std::function<void(const tree_snapshot&)> walk = [&](const tree_snapshot& x) {
     CHECK(x.state == child_state::running);

@@ -101,7 +101,8 @@ TEST_CASE("a dynamic supervisor's starts do not wait for each other's "
   f.sched.run();
   std::vector<caf::actor> started;
   for (int i = 0; i < 3; ++i)
-    f.self->receive([&](caf::actor& x) { started.push_back(x); });
+    receive_or_fail(f.self, "start_child's actor",
+                    [&](caf::actor& x) { started.push_back(x); });
   CHECK(f.children(sup).size() == 3);
   for (auto& x : started)
     CHECK(x);
@@ -125,7 +126,8 @@ TEST_CASE("an operation that must run alone waits for overlapping starts, "
   CHECK(*starts == 3);
   f.sched.run();
   std::vector<child_info> seen;
-  f.self->receive([&](std::vector<child_info>& xs) { seen = std::move(xs); });
+  receive_or_fail(f.self, "which_children's answer",
+                  [&](std::vector<child_info>& xs) { seen = std::move(xs); });
   REQUIRE(seen.size() == 2);
   CHECK(seen[0].state == child_state::running);
   CHECK(seen[0].restart_count == 1);
@@ -171,7 +173,8 @@ TEST_CASE("a child whose initialization ends it does not count as started",
   f.self->monitor(*sup);
   f.sched.run();
   caf::error reason;
-  f.self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  receive_or_fail(f.self, "root's exit",
+                  [&](caf::down_msg& msg) { reason = msg.reason; });
   CHECK(is(reason, errc::failed_to_start_child));
 }
 
@@ -188,13 +191,14 @@ TEST_CASE("a child declared unhealthy before its initialization is done "
   f.self->send(sup, lookup_atom::value, std::string{"root/a"});
   run_only(f, {sup});
   caf::actor pending;
-  f.self->receive([&](caf::actor& x) { pending = x; });
+  receive_or_fail(f.self, "lookup's actor",
+                  [&](caf::actor& x) { pending = x; });
   REQUIRE(pending);
   CHECK(pending != before[0].actor);
   f.self->send(sup, unhealthy_atom::value, pending,
                caf::error{caf::sec::runtime_error});
   f.sched.run();
-  f.self->receive([](caf::ok_atom) {});
+  receive_or_fail(f.self, "unhealthy's ok", [](caf::ok_atom) {});
   // The failed start is retried, and the supervisor is free again.
   CHECK(*starts == 4);
   auto after = f.children(sup);

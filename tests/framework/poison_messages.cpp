@@ -268,3 +268,85 @@ TEST_CASE("the quarantined message is the one that arrived, even if the "
   CHECK(letters->at(1).diverted == 1);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("at most 1,000 messages stay quarantined per child, the oldest "
+          "leaving first",
+          "[poison]") {
+  fixture f;
+  // Throws on every int but 0: each is a message of its own.
+  auto spec = worker("w", [](caf::event_based_actor*) -> caf::behavior {
+                return {[](int x) {
+                  if (x != 0)
+                    throw std::invalid_argument("cannot stand it");
+                  return x;
+                }};
+              }).quarantine_after(1);
+  auto sup = f.start(supervisor("root").intensity(2000).period(std::chrono::hours(1)).child(spec));
+  constexpr int n = 1001;
+  for (int x = 1; x <= n; ++x) {
+    auto hdl = f.actor_of(sup, "w");
+    REQUIRE(hdl);
+    bool failed = false;
+    f.probe->request(hdl, patience, x)
+      .receive([](int) {}, [&](caf::error&) { failed = true; });
+    REQUIRE(failed);
+    f.await_replaced(sup, "w", hdl);
+  }
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1000);
+  // The first one left to make room for the last.
+  CHECK(to_string(letters->front()).find("content=(2)") != std::string::npos);
+  CHECK(to_string(letters->back()).find("content=(1001)") != std::string::npos);
+  // The last is still set aside; the first crashes again.
+  auto hdl = f.actor_of(sup, "w");
+  caf::error err;
+  f.probe->request(hdl, patience, n)
+    .receive([](int) {}, [&](caf::error& x) { err = std::move(x); });
+  CHECK(is(err, errc::quarantined));
+  CHECK(f.actor_of(sup, "w") == hdl);
+  f.probe->request(hdl, patience, 1)
+    .receive([](int) {}, [&](caf::error& x) { err = std::move(x); });
+  CHECK(is(err, errc::unhandled_exception));
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a child that installs its own exception handler opts out of the "
+          "quarantine",
+          "[poison]") {
+  fixture f;
+  log_capture logs;
+  auto spec = worker("w", [](child_context& ctx) -> start_result {
+                return ctx.spawn([](caf::event_based_actor* self) -> caf::behavior {
+                  // Its own handler: the exit reason is not Trellis' crash
+                  // reason, so nothing counts towards a quarantine.
+                  self->set_exception_handler(
+                    [](caf::scheduled_actor*, std::exception_ptr&) -> caf::error {
+                      return caf::sec::runtime_error;
+                    });
+                  return {[](int x) {
+                    if (x == 13)
+                      throw std::invalid_argument("cannot stand 13");
+                    return x;
+                  }};
+                });
+              }).quarantine_after(1);
+  auto sup = f.start(supervisor("root").intensity(10).child(spec));
+  for (int i = 0; i < 3; ++i) {
+    auto hdl = f.actor_of(sup, "w");
+    REQUIRE(hdl);
+    caf::error err;
+    f.probe->request(hdl, patience, 13)
+      .receive([](int) {}, [&](caf::error& x) { err = std::move(x); });
+    INFO("copy " << i << ": " << f.render(err));
+    REQUIRE(err);
+    CHECK_FALSE(is(err, errc::quarantined));
+    f.await_replaced(sup, "w", hdl);
+  }
+  CHECK(f.child(sup, "w").restart_count == 3);
+  auto letters = dead_letters(f.sys, sup);
+  REQUIRE(letters);
+  CHECK(letters->empty());
+  CHECK(logs.reports("message_quarantined").empty());
+  stop_supervisor(f.sys, sup);
+}

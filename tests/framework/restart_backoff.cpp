@@ -65,7 +65,7 @@ TEST_CASE("a delayed restart counts once against intensity and is cancelled "
   SECTION("terminate_child cancels it") {
     f.self->send(*sup, terminate_child_atom::value, std::string{"a"});
     f.sched.run();
-    f.self->receive([](caf::ok_atom) {});
+    receive_or_fail(f.self, "terminate_child's ok", [](caf::ok_atom) {});
     f.advance(2s);
     auto x = f.child(*sup);
     CHECK(x.state == child_state::stopped);
@@ -75,7 +75,8 @@ TEST_CASE("a delayed restart counts once against intensity and is cancelled "
     caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
     f.sched.run();
     caf::error reason;
-    f.self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+    receive_or_fail(f.self, "root's exit",
+                    [&](caf::down_msg& msg) { reason = msg.reason; });
     CHECK(reason == caf::exit_reason::user_shutdown);
     f.advance(2s); // the due timer fires into nothing
   }
@@ -94,11 +95,12 @@ TEST_CASE("a delayed restart that another start superseded does nothing",
   f.kill_child(*sup); // a restart is due in 1 s
   f.self->send(*sup, terminate_child_atom::value, std::string{"a"});
   f.sched.run();
-  f.self->receive([](caf::ok_atom) {});
+  receive_or_fail(f.self, "terminate_child's ok", [](caf::ok_atom) {});
   f.self->send(*sup, restart_child_atom::value, std::string{"a"});
   f.sched.run();
   caf::actor restarted;
-  f.self->receive([&](caf::actor& x) { restarted = x; });
+  receive_or_fail(f.self, "restart_child's actor",
+                  [&](caf::actor& x) { restarted = x; });
   REQUIRE(restarted);
   // The old timer fires into nothing: same actor, and the delayed restart,
   // which never ran, is not counted (restart_child does not count either).
@@ -221,4 +223,55 @@ TEST_CASE("crash details name the exception", "[decider]") {
   CHECK(details->type == "std::out_of_range");
   CHECK(details->what == "index 7");
   CHECK_FALSE(crash_details_of(caf::exit_reason::kill));
+}
+
+TEST_CASE("under one_for_all and rest_for_one, a backoff delays the group "
+          "restart and the others run until then",
+          "[supervisor][backoff]") {
+  clock_fixture f;
+  auto st = GENERATE(strategy::one_for_all, strategy::rest_for_one);
+  INFO("strategy " << to_string(st));
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root")
+             .strategy(st)
+             .intensity(10)
+             .period(1h)
+             .child(worker("a", idle))
+             .child(worker("b", idle).backoff(restart_backoff{1s, 1s, 0.0}))
+             .child(worker("c", idle)));
+  REQUIRE(sup);
+  f.sched.run();
+  auto before = f.children(*sup);
+  REQUIRE(before.size() == 3);
+  caf::anon_send_exit(before[1].actor, caf::exit_reason::kill);
+  f.sched.run();
+  // Waiting: b restarts in 1 s, a and c are the same actors, still running.
+  auto waiting = f.children(*sup);
+  CHECK(waiting[1].state == child_state::restarting);
+  CHECK(waiting[1].restart_due_in == caf::timespan{1s});
+  for (size_t i : {0, 2}) {
+    CHECK(waiting[i].state == child_state::running);
+    CHECK(waiting[i].actor == before[i].actor);
+  }
+  // A lookup says that b is between incarnations.
+  f.self->send(*sup, lookup_atom::value, std::string{"root/b"});
+  f.sched.run();
+  caf::error err;
+  receive_or_fail(f.self, "lookup's answer",
+                  [](caf::actor&) { FAIL("b has an actor while restarting"); },
+                  [&](caf::error& x) { err = std::move(x); });
+  CHECK(is(err, errc::restarting));
+  f.advance(999ms);
+  CHECK(f.children(*sup)[1].state == child_state::restarting);
+  f.advance(1ms);
+  // Then the group restarts: a too under one_for_all, c under both.
+  auto after = f.children(*sup);
+  for (auto& x : after)
+    CHECK(x.state == child_state::running);
+  CHECK((after[0].actor != before[0].actor) == (st == strategy::one_for_all));
+  CHECK(after[1].actor != before[1].actor);
+  CHECK(after[2].actor != before[2].actor);
+  CHECK(after[1].restart_count == 1);
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  f.sched.run();
 }

@@ -179,3 +179,73 @@ TEST_CASE("a plain send that a stable handle cannot deliver becomes a dead "
   caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("a stable handle answers what it buffered when its root stops",
+          "[stable_handle]") {
+  fixture f;
+  // Down for longer than the test: calls wait in the buffer.
+  recorder_tree t{f, std::chrono::hours(1)};
+  auto h = stable_handle(f.sys, t.sup, "root/db");
+  REQUIRE(h);
+  await_up(f, *h, true);
+  f.probe->send(*h, crash_atom::value);
+  await_up(f, *h, false);
+  using handle = decltype(f.probe->request(*h, patience, 1));
+  std::vector<handle> calls;
+  for (int i = 0; i < 3; ++i)
+    calls.push_back(f.probe->request(*h, patience, i));
+  // All three are in the buffer before the root goes.
+  uint64_t buffered = 0;
+  for (int i = 0; i < 20'000 && buffered < 3; ++i) {
+    f.probe->request(*h, patience, caf::get_atom::value, stable_handle_atom::value)
+      .receive([&](bool, uint64_t n) { buffered = n; }, [](caf::error&) {});
+    if (buffered < 3)
+      std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(buffered == 3);
+  f.probe->monitor(*h);
+  CHECK(stop_supervisor(f.sys, t.sup) == caf::exit_reason::user_shutdown);
+  int not_found = 0;
+  for (auto& c : calls)
+    c.receive([](int) { FAIL("answered by a stopped child"); },
+              [&](caf::error& err) {
+                INFO(f.render(err));
+                not_found += is(err, errc::not_found);
+              });
+  CHECK(not_found == 3);
+  // And the handle exits with its root.
+  bool down = false;
+  f.probe->receive([&](caf::down_msg&) { down = true; },
+                   caf::after(patience) >> [] {});
+  CHECK(down);
+}
+
+TEST_CASE("a stable handle drops a plain message past its buffer as a dead "
+          "letter, overloaded, and sends its sender no error",
+          "[stable_handle]") {
+  fixture f;
+  recorder_tree t{f, std::chrono::hours(1)};
+  auto h = stable_handle(f.sys, t.sup, "root/db", 2);
+  REQUIRE(h);
+  await_up(f, *h, true);
+  auto events = lifecycle_events(f.sys, t.sup);
+  REQUIRE(events);
+  caf::scoped_actor listener{f.sys};
+  listener->join(*events);
+  f.probe->send(*h, crash_atom::value);
+  await_up(f, *h, false);
+  // Sent, not requested: the third has no room.
+  for (int i = 0; i < 3; ++i)
+    f.probe->send(*h, i);
+  auto ev = await_event(listener, lifecycle_kind::message_dropped, "root/db");
+  INFO(f.render(ev.reason));
+  CHECK(is(ev.reason, errc::overloaded));
+  CHECK_THAT(ev.detail, Catch::Contains("2"));
+  // No error message reaches the sender (CAF's default handler would end an
+  // event-based sender with it).
+  bool got_error = false;
+  f.probe->receive([&](caf::error&) { got_error = true; },
+                   caf::after(std::chrono::milliseconds(200)) >> [] {});
+  CHECK_FALSE(got_error);
+  stop_supervisor(f.sys, t.sup);
+}

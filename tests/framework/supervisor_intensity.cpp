@@ -53,6 +53,7 @@ TEST_CASE("restarts that left the period no longer count (test clock)",
   f.sched.run();
   f.kill_child(*sup); // two restarts within 10 s: escalate
   caf::error reason;
-  f.self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  receive_or_fail(f.self, "root's exit",
+                  [&](caf::down_msg& msg) { reason = msg.reason; });
   CHECK(is(reason, errc::reached_max_restart_intensity));
 }

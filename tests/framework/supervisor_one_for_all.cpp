@@ -75,3 +75,25 @@ TEST_CASE("a sibling failing mid-group stops the ones just restarted before "
   CHECK(f.child(sup, "a").restart_count == 2);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("a one_for_all restart starts stopped children too",
+          "[supervisor][one_for_all]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .strategy(strategy::one_for_all)
+                       .intensity(5)
+                       .child(f.probed("a"))
+                       .child(f.probed("b"))
+                       .child(f.probed("c")));
+  f.next_events(3);
+  REQUIRE_FALSE(terminate_child(f.sys, sup, "c"));
+  CHECK(f.next_event() == "stopped:c");
+  CHECK(f.child(sup, "c").state == child_state::stopped);
+  f.crash(sup, "a");
+  CHECK(f.next_events(5)
+        == std::vector<std::string>{"stopped:a", "stopped:b", "started:a",
+                                    "started:b", "started:c"});
+  for (auto& x : f.children(sup))
+    CHECK(x.state == child_state::running);
+  stop_supervisor(f.sys, sup);
+}

@@ -157,3 +157,34 @@ TEST_CASE("a tree can be started from inside an actor", "[supervisor][start]") {
   CHECK(f.next_events(2) == std::vector<std::string>{"started:a", "stopped:a"});
   f.probe->wait_for(starter);
 }
+
+TEST_CASE("an actor not spawned through ctx.spawn starts after its "
+          "initialization, and is supervised",
+          "[supervisor][start]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  // Spawned by the actor system directly: its supervisor asks it (a system
+  // message CAF answers once its initialization ran) instead of being told.
+  auto plain = worker("p", [probe](child_context& ctx) -> start_result {
+    return ctx.system().spawn(probed_worker, std::string{"p"}, probe);
+  });
+  auto sup = f.start(supervisor("root")
+                       .intensity(5)
+                       .child(plain)
+                       .child(f.probed("after")));
+  // Started in order: p's initialization ran before the next child started.
+  CHECK(f.next_events(2)
+        == std::vector<std::string>{"started:p", "started:after"});
+  auto p = f.actor_of(sup, "p");
+  REQUIRE(p);
+  CHECK(f.child(sup, "p").state == child_state::running);
+  // It is watched like any child: a kill restarts it.
+  f.probe->send_exit(p, caf::exit_reason::kill);
+  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:p", "started:p"});
+  auto fresh = f.await_replaced(sup, "p", p);
+  CHECK(fresh);
+  CHECK(f.child(sup, "p").restart_count == 1);
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(f.next_events(2)
+        == std::vector<std::string>{"stopped:after", "stopped:p"});
+}

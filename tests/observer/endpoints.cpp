@@ -1,6 +1,7 @@
 // The observer's endpoints, driven by a real HTTP client (cpp-httplib's).
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include <httplib.h>
@@ -168,21 +169,30 @@ TEST_CASE("the observer streams lifecycle events as Server-Sent Events",
           "[observer]") {
   observed o;
   std::string stream;
-  std::atomic<bool> done{false};
+  // The client ends the stream itself (Canceled) once it saw the restart;
+  // a silent server would end it by the read timeout instead (Read).
+  std::promise<httplib::Error> outcome;
   std::thread client{[&] {
     httplib::Client cli{"127.0.0.1", o.obs.port()};
     cli.set_read_timeout(20, 0);
-    cli.Get("/api/events", [&](const char* data, size_t size) {
+    auto res = cli.Get("/api/events", [&](const char* data, size_t size) {
       stream.append(data, size);
-      return !has(stream, "event: child_restarted\n");
+      // Until the restart's event is complete.
+      auto at = stream.find("event: child_restarted\n");
+      return at == std::string::npos
+             || stream.find("\n\n", at) == std::string::npos;
     });
-    done = true;
+    outcome.set_value(res.error());
   }};
   o.await_metric("trellis_observer_event_streams 1\n");
   o.f.crash(o.sup, "b");
+  auto ended = outcome.get_future();
   client.join();
-  CHECK(done);
+  REQUIRE(ended.wait_for(0s) == std::future_status::ready);
+  CHECK(ended.get() == httplib::Error::Canceled);
   CHECK(has(stream, "retry: 1000\n"));
+  CHECK(has(stream, "event: child_restarted\ndata: {\"kind\":\"child_restarted\","
+                    "\"path\":\"root/b\",\"id\":\"b\""));
   CHECK(has(stream, "event: child_exited\ndata: {\"kind\":\"child_exited\","
                     "\"path\":\"root/b\",\"id\":\"b\",\"reason\":\""));
   CHECK(has(stream, "\"crash\":true"));
@@ -291,17 +301,22 @@ TEST_CASE("start_observer listens on loopback unless told otherwise",
 
 TEST_CASE("stopping the observer ends open event streams", "[observer]") {
   observed o;
-  std::atomic<bool> ended{false};
+  std::promise<void> ended;
+  auto ended_future = ended.get_future();
   std::thread client{[&] {
     httplib::Client cli{"127.0.0.1", o.obs.port()};
-    cli.set_read_timeout(60, 0);
+    // Far beyond the bound below, so that only the server can end it in time.
+    cli.set_read_timeout(120, 0);
     cli.Get("/api/events", [](const char*, size_t) { return true; });
-    ended = true;
+    ended.set_value();
   }};
   o.await_metric("trellis_observer_event_streams 1\n");
   o.obs.stop();
-  client.join(); // Would hang here if the stream outlived the server.
-  CHECK(ended);
+  auto status = ended_future.wait_for(patience);
+  // On failure the join waits out the client's read timeout.
+  client.join();
+  INFO("waited " << patience.count() << " s for the stream to end");
+  CHECK(status == std::future_status::ready);
   o.obs.stop(); // Idempotent.
 }
 

@@ -54,6 +54,7 @@ class Chromium:
         self.next_id = 0
         self.buffer = b""
         self.session = None
+        self.events = []  # protocol events read while waiting for a reply
 
     def send(self, method, params=None, session=True):
         self.next_id += 1
@@ -63,10 +64,46 @@ class Chromium:
         os.write(self.to_chrome, json.dumps(msg).encode() + b"\0")
         while True:
             reply = self.read()
-            if reply.get("id") == self.next_id:
+            if "id" not in reply:
+                self.events.append(reply)
+            elif reply.get("id") == self.next_id:
                 if "error" in reply:
                     raise RuntimeError("%s: %s" % (method, reply["error"]))
                 return reply["result"]
+
+    def next_event(self, method):
+        """Returns the next protocol event `method`, skipping others."""
+        deadline = time.time() + PATIENCE
+        while time.time() < deadline:
+            while self.events:
+                ev = self.events.pop(0)
+                if ev.get("method") == method:
+                    return ev["params"]
+            self.events.append(self.read())
+        raise AssertionError("timed out waiting for the event %s" % method)
+
+    def rewrite_response(self, url_pattern, rewrite, trigger):
+        """Runs `trigger` (page JavaScript that fetches `url_pattern`) and
+        hands the response's body to `rewrite`, whose result the page gets
+        instead: the page's own fetch, parse and draw see it."""
+        self.send("Fetch.enable", {"patterns": [
+            {"urlPattern": url_pattern, "requestStage": "Response"}]})
+        try:
+            self.eval(trigger)
+            paused = self.next_event("Fetch.requestPaused")
+            body = self.send("Fetch.getResponseBody",
+                             {"requestId": paused["requestId"]})
+            data = body["body"]
+            if body.get("base64Encoded"):
+                data = base64.b64decode(data).decode()
+            new = rewrite(data).encode()
+            self.send("Fetch.fulfillRequest", {
+                "requestId": paused["requestId"], "responseCode": 200,
+                "responseHeaders": [{"name": "Content-Type",
+                                     "value": "application/json"}],
+                "body": base64.b64encode(new).decode()})
+        finally:
+            self.send("Fetch.disable")
 
     def read(self):
         while b"\0" not in self.buffer:
@@ -203,12 +240,26 @@ def case_tree(browser, host, out):
                      ".includes('injected fault')", "the journal's details")
     browser.screenshot(os.path.join(out, "observer.png"))
     # A distributed tree's nodes carry "node" (empty or missing for local
-    # ones); the page shows it. Local trees have none yet, so set one.
+    # ones); the page shows it. This tree is local, so the test changes the
+    # server's answer on the wire, and the page's own fetch, parse and draw
+    # take it from there.
     assert browser.eval("document.querySelectorAll('.badge.node').length") == 0
-    badge = browser.eval(
-        "st.data.get('root/gateway').node = 'n2@host'; render(); "
-        "document.querySelector('[data-path=\"root/gateway\"] .badge.node')"
-        ".textContent")
+
+    def remote_gateway(body):
+        tree = json.loads(body)
+
+        def walk(x):
+            if x.get("path") == "root/gateway":
+                x["node"] = "n2@host"
+                return True
+            return any(walk(y) for y in x.get("children", []))
+        assert walk(tree), "no root/gateway in %s" % body[:200]
+        return json.dumps(tree)
+    browser.rewrite_response("*api/tree*", remote_gateway, "fetchTree(); 0")
+    badge_of = ("document.querySelector('[data-path=\"root/gateway\"] "
+                ".badge.node')")
+    browser.wait_for(badge_of + " !== null", "the gateway's node badge")
+    badge = browser.eval(badge_of + ".textContent")
     assert badge == "@n2@host", badge
     # The operator's controls, with the token: terminate, then restart.
     click_node(browser, "root/gateway")

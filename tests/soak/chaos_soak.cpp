@@ -5,6 +5,7 @@
 
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -106,6 +107,11 @@ struct traffic_state {
   int64_t sent = 0;
   int64_t replied = 0;
   int64_t timeouts = 0;
+  /// Requests that died in a dead incarnation's mailbox.
+  int64_t receiver_down = 0;
+  /// Requests failed with `not_found`: the handle took its child for gone.
+  int64_t not_found = 0;
+  /// Any other error, by its text.
   std::map<std::string, int64_t> errors;
   size_t in_flight = 0;
   bool stopping = false;
@@ -134,10 +140,15 @@ void fire(caf::stateful_actor<traffic_state>* self, size_t i) {
             resolved(self, i);
           },
           [self, i](caf::error& err) {
+            auto& ts = self->state;
             if (err == caf::sec::request_timeout)
-              ++self->state.timeouts;
+              ++ts.timeouts;
+            else if (err == caf::sec::request_receiver_down)
+              ++ts.receiver_down;
+            else if (is(err, errc::not_found))
+              ++ts.not_found;
             else
-              ++self->state.errors[self->system().render(err)];
+              ++ts.errors[self->system().render(err)];
             resolved(self, i);
           });
 }
@@ -161,6 +172,7 @@ caf::behavior traffic(caf::stateful_actor<traffic_state>* self,
     [self](stats_atom) {
       auto& st = self->state;
       return caf::make_message(st.sent, st.replied, st.timeouts,
+                               st.receiver_down, st.not_found,
                                caf::deep_to_string(st.errors));
     },
   };
@@ -184,11 +196,16 @@ std::string leaf(const std::string& path) {
   return path.substr(path.rfind('/') + 1);
 }
 
-/// Whether `path` names a worker that a crash restarts.
-bool restartable_worker(const std::string& path) {
-  auto id = leaf(path);
-  return id.rfind("permanent_", 0) == 0 || id.rfind("transient_", 0) == 0
-         || id.rfind("echo#", 0) == 0;
+/// Every child of a tree by path.
+std::map<std::string, const tree_snapshot*> by_path(const tree_snapshot& x) {
+  std::map<std::string, const tree_snapshot*> result;
+  std::function<void(const tree_snapshot&)> walk = [&](const tree_snapshot& y) {
+    result.emplace(y.path, &y);
+    for (auto& z : y.children)
+      walk(z);
+  };
+  walk(x);
+  return result;
 }
 
 bool is_fault(const caf::error& reason) {
@@ -307,23 +324,77 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
     std::this_thread::sleep_for(100ms);
   }
   CHECK(escalations > 0);
-  // Stop the faults, then the traffic, and let the tree heal.
+  // Stop the faults (asking first what they were), then the traffic, and
+  // let the tree heal.
+  std::vector<fault> faults;
+  f.probe->request(monkey, patience, caf::get_atom::value, faults_atom::value)
+    .receive([&](std::vector<fault>& xs) { faults = std::move(xs); },
+             [](caf::error& err) { FAIL("the monkey's faults: " << to_string(err)); });
   f.probe->send_exit(monkey, caf::exit_reason::user_shutdown);
   f.probe->wait_for(monkey);
   f.probe->request(load, 30s, stop_atom::value)
     .receive([](caf::ok_atom) {},
              [](caf::error& err) { FAIL("traffic did not drain: " << to_string(err)); });
-  await_healed(f, root);
+  auto healed = await_healed(f, root);
+  std::vector<lifecycle_event> events;
+  f.probe->request(rec, patience, caf::get_atom::value)
+    .receive([&](std::vector<lifecycle_event>& xs) { events = std::move(xs); },
+             [](caf::error& err) { FAIL(to_string(err)); });
+  INFO(events.size() << " events, " << faults.size() << " faults");
+  // The healed tree is the initial one: every permanent and transient child
+  // back and running, every subtree back, nothing new. The sessions
+  // supervisor starts empty if chaos restarted it (its children were
+  // started at run time, as in OTP); otherwise all its sessions are back.
+  auto sessions_restarted = std::any_of(
+    events.begin(), events.end(), [](const lifecycle_event& ev) {
+      return ev.path == "root/g_sessions"
+             && (ev.kind == lifecycle_kind::child_restarted
+                 || ev.kind == lifecycle_kind::child_started);
+    });
+  auto before = by_path(*initial);
+  auto after = by_path(healed);
+  size_t missing = 0;
+  for (auto& [path, x] : before) {
+    bool session = path.rfind("root/g_sessions/", 0) == 0;
+    if (x->restart_type == restart::temporary
+        || (session && sessions_restarted))
+      continue;
+    auto i = after.find(path);
+    if (i == after.end() || i->second->state != child_state::running) {
+      UNSCOPED_INFO("not back: " << path);
+      ++missing;
+    }
+  }
+  CHECK(missing == 0);
+  size_t unknown = 0;
+  for (auto& [path, x] : after)
+    if (before.count(path) == 0) {
+      UNSCOPED_INFO("new in the tree: " << path);
+      ++unknown;
+    }
+  CHECK(unknown == 0);
+  if (sessions_restarted)
+    CHECK(after.at("root/g_sessions")->children.empty());
+  else
+    CHECK(after.at("root/g_sessions")->children.size() == sessions);
   // Traffic: every request was answered or failed with a reason; none got
-  // lost silently, none overtook another.
+  // lost silently, none overtook another. A stable handle lets two
+  // failures through, as it documents: a request that died in a dead
+  // incarnation's mailbox, and `not_found` once three lookups in a row found
+  // its child not running (a member of a group whose restart waits for a
+  // retry shows as stopped meanwhile). Nothing else.
   f.probe->request(load, patience, stats_atom::value)
     .receive(
       [&](int64_t sent, int64_t replied, int64_t timeouts,
+          int64_t receiver_down, int64_t not_found,
           const std::string& errors) {
-        INFO("sent " << sent << ", replied " << replied << ", errors "
-                     << errors);
+        INFO("sent " << sent << ", replied " << replied << ", "
+                     << receiver_down << " receivers down, " << not_found
+                     << " not found, other errors " << errors);
         CHECK(sent > 0);
         CHECK(timeouts == 0);
+        CHECK(errors == "{}");
+        CHECK(replied + receiver_down + not_found == sent);
         CHECK(replied > sent / 2);
       },
       [](caf::error& err) { FAIL(to_string(err)); });
@@ -331,15 +402,27 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
     std::lock_guard<std::mutex> guard{book->mtx};
     CHECK(book->violations == 0);
   }
-  // Restarts: every fault that hit a permanent or transient worker was
-  // followed by its restart (or a fresh start under a restarted
-  // supervisor); no temporary worker ever came back.
-  std::vector<lifecycle_event> events;
-  f.probe->request(rec, patience, caf::get_atom::value)
-    .receive([&](std::vector<lifecycle_event>& xs) { events = std::move(xs); },
-             [](caf::error& err) { FAIL(to_string(err)); });
+  // Faults: all aimed under root/g_, at children of the tree, of the kinds
+  // asked for. Every exit a fault caused there is one the monkey injected,
+  // on that path (a few may come after the monkey answered, before it
+  // stopped); most kills and exceptions land.
+  std::map<std::string, size_t> injected;
+  size_t crashing = 0;
+  for (auto& x : faults) {
+    CHECK(x.path.rfind("root/g_", 0) == 0);
+    CHECK((x.kind != fault_kind::hang));
+    if (x.kind == fault_kind::kill || x.kind == fault_kind::exception) {
+      ++injected[x.path];
+      ++crashing;
+    }
+  }
+  // Restarts: every fault that hit a permanent or transient child, worker
+  // or supervisor, was followed by its restart (or a fresh start under a
+  // restarted supervisor); no temporary worker ever came back.
+  size_t exits = 0;
   size_t landed = 0;
   size_t repaired = 0;
+  size_t unaccounted = 0;
   std::set<std::string> temporary_restarted;
   std::map<std::string, size_t> last_start;
   for (size_t i = events.size(); i-- > 0;) {
@@ -351,17 +434,30 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
           && leaf(ev.path).rfind("temporary", 0) == 0)
         temporary_restarted.insert(ev.path);
     }
-    if (ev.kind == lifecycle_kind::child_exited && is_fault(ev.reason)
-        && restartable_worker(ev.path)) {
-      ++landed;
-      auto j = last_start.find(ev.path);
-      if (j != last_start.end() && j->second > i)
-        ++repaired;
-    }
+    if (ev.kind != lifecycle_kind::child_exited || !is_fault(ev.reason)
+        || ev.path.rfind("root/g_", 0) != 0)
+      continue;
+    ++exits;
+    auto k = injected.find(ev.path);
+    if (k == injected.end() || k->second == 0)
+      ++unaccounted;
+    else
+      --k->second;
+    auto x = before.find(ev.path);
+    if (x == before.end() || x->second->restart_type == restart::temporary)
+      continue;
+    ++landed;
+    auto j = last_start.find(ev.path);
+    if (j != last_start.end() && j->second > i)
+      ++repaired;
+    else
+      UNSCOPED_INFO("not repaired: " << ev.path);
   }
-  INFO(events.size() << " events, " << landed << " faults landed on "
-                     << "restartable workers");
+  INFO(exits << " exits by faults, " << landed << " on restartable "
+              << "children, of " << crashing << " kills and exceptions");
+  CHECK(unaccounted <= 5);
   CHECK(landed > 0);
+  CHECK(2 * exits >= crashing);
   CHECK(repaired == landed);
   CHECK(temporary_restarted.empty());
   // Shutdown: the whole tree stops, and no actor outlives it.

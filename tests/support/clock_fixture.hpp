@@ -26,7 +26,8 @@ struct clock_fixture {
     self->send(sup, which_children_atom::value);
     sched.run();
     std::vector<child_info> result;
-    self->receive([&](std::vector<child_info>& xs) { result = std::move(xs); });
+    receive_or_fail(self, "which_children's answer",
+                    [&](std::vector<child_info>& xs) { result = std::move(xs); });
     return result;
   }
 

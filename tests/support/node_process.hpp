@@ -127,6 +127,29 @@ public:
     }
   }
 
+  /// Waits up to `limit` for a line of the node's output that starts with
+  /// `prefix`, skipping others; returns whether one came.
+  bool await_line(const std::string& prefix, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    std::string line;
+    while (out_ >= 0 && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0)
+        continue;
+      char ch;
+      if (read(out_, &ch, 1) != 1)
+        return false;
+      if (ch != '\n') {
+        line += ch;
+        continue;
+      }
+      if (line.compare(0, prefix.size(), prefix) == 0)
+        return true;
+      line.clear();
+    }
+    return false;
+  }
+
 private:
   uint16_t read_port() {
     std::string line;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -25,6 +26,26 @@ using quit_atom = caf::atom_constant<caf::atom("quit")>;
 
 /// Generous bound for "this eventually happens"; never a speed assertion.
 constexpr auto patience = std::chrono::seconds(20);
+
+/// Receives one message that a handler in `fs` takes. Fails the test, saying
+/// that it waited for `what`, when none arrives within `patience` or when an
+/// error arrives that no handler in `fs` takes (a failed request, say), so
+/// that a missing reply fails instead of hanging.
+template <class... Fs>
+void receive_or_fail(caf::scoped_actor& self, const std::string& what,
+                     Fs&&... fs) {
+  bool timed_out = false;
+  std::optional<caf::error> unexpected;
+  self->receive(std::forward<Fs>(fs)...,
+                [&](caf::error& err) { unexpected = std::move(err); },
+                caf::after(patience) >> [&] { timed_out = true; });
+  if (unexpected)
+    FAIL("waited for " << what << ", got the error "
+                       << self->system().render(*unexpected));
+  if (timed_out)
+    FAIL("waited for " << what << " for " << patience.count()
+                       << " s, in vain");
+}
 
 struct test_config : caf::actor_system_config {
   test_config() {

@@ -23,6 +23,9 @@ import threading
 import time
 
 SERVER = None
+# Instrumented builds (./dev sanitize, ./dev coverage) are slower: every time
+# limit of this script is scaled by this factor.
+TIME_SCALE = float(os.environ.get("TRELLIS_TEST_TIME_SCALE", "1"))
 
 
 # -- the server -----------------------------------------------------------------
@@ -76,7 +79,7 @@ class Server:
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Signals the server and returns (exit code, rest of stdout)."""
         self.proc.send_signal(sig)
-        out, _ = self.proc.communicate(timeout=timeout)
+        out, _ = self.proc.communicate(timeout=timeout * TIME_SCALE)
         return self.proc.returncode, out
 
 
@@ -100,7 +103,8 @@ def encode(args):
 
 class Conn:
     def __init__(self, port, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout * TIME_SCALE)
         self.buf = bytearray()
         self.pos = 0
 
@@ -177,7 +181,7 @@ class Conn:
 
 def cli(port, *args):
     res = subprocess.run(["redis-cli", "-p", str(port), *map(str, args)],
-                         capture_output=True, text=True, timeout=30)
+                         capture_output=True, text=True, timeout=30 * TIME_SCALE)
     assert res.returncode == 0, res
     return res.stdout.rstrip("\n")
 
@@ -361,16 +365,50 @@ def case_malformed():
         eq(bystander.cmd("GET", "safe"), b"1", "the bystander at the end")
 
 
+def connections_to(pid, port):
+    """How many established TCP connections process `pid` has to `port` on
+    loopback (from /proc, so no tool is needed)."""
+    inodes = set()
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(f"{fd_dir}/{fd}"))
+        except OSError:
+            continue
+        if m:
+            inodes.add(m.group(1))
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            remote_port = int(parts[2].split(":")[1], 16)
+            if parts[3] == "01" and remote_port == port and parts[9] in inodes:
+                n += 1
+    return n
+
+
 def benchmark(port, *args, check_ok=True, timeout=100):
+    """Runs redis-benchmark. A run that does not end within `timeout` is a
+    failure, unless the server closed every connection it had (returncode
+    -1 then): redis-benchmark drops a client whose write fails and waits on,
+    so with all its clients gone it waits for ever, which is its own hang,
+    not the server's. With one client (`-c 1`), a live connection left
+    waiting is the server's."""
+    timeout *= TIME_SCALE
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), *map(str, args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_die_with_parent)
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        # redis-benchmark drops a client whose write fails and waits on; with
-        # all its clients gone it waits for ever.
-        res = subprocess.CompletedProcess(cmd, -1, e.stdout or "", e.stderr or "")
-        if isinstance(res.stdout, bytes):
-            res.stdout, res.stderr = res.stdout.decode(), res.stderr.decode()
+        out, err = proc.communicate(timeout=timeout)
+        res = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    except subprocess.TimeoutExpired:
+        live = connections_to(proc.pid, port)
+        proc.kill()
+        out, err = proc.communicate()
+        check(live == 0, f"redis-benchmark got no answer on {live} open "
+                         f"connections within {timeout} s: {out}{err}")
+        res = subprocess.CompletedProcess(cmd, -1, out, err)
     if check_ok:
         check(res.returncode == 0, f"redis-benchmark failed: {res.stdout}{res.stderr}")
     return res
@@ -435,15 +473,22 @@ class Writer(threading.Thread):
 
 
 def read_back(port, keys):
-    """GETs `keys` in MGETs of 100, reconnecting if a connection crashes."""
+    """GETs `keys` in MGETs of 100, reconnecting if a connection crashes (at
+    most 100 times in a row, 50 ms apart: a server that is gone fails)."""
     values = {}
     keys = list(keys)
+    failures = 0
     while keys:
         chunk = keys[:100]
         try:
             got = Conn(port).cmd("MGET", *chunk)
-        except (Closed, OSError):
+        except (Closed, OSError) as e:
+            failures += 1
+            check(failures < 100, f"read back: {failures} connections in a row "
+                                  f"failed, the last with {e!r}")
+            time.sleep(0.05)
             continue
+        failures = 0
         check(isinstance(got, list), f"MGET answered {got!r}")
         values.update(zip(chunk, got))
         keys = keys[100:]
@@ -458,8 +503,14 @@ def chaos_run(targets, benchmark_must_finish):
         started = time.time()
         for w in writers:
             w.start()
+        # With connections crashing, one benchmark client: a client that
+        # loses its connection leaves redis-benchmark waiting for ever, and
+        # with others it would wait with their connections idle, like a
+        # server that stopped answering; alone, it has none left.
+        clients = ["-c", "1"] if "connections" in targets else []
         res = benchmark(srv.port, "-q", "-n", "40000", "-r", "1000", "-P", "16",
-                        "-t", "set,get,incr", check_ok=False, timeout=60)
+                        *clients, "-t", "set,get,incr", check_ok=False,
+                        timeout=60)
         # Writers go on for 3 s at least, under chaos all the while.
         time.sleep(max(0.0, 3.0 - (time.time() - started)))
         stop.set()
@@ -483,9 +534,20 @@ def chaos_run(targets, benchmark_must_finish):
         counters = read_back(srv.port, [f"cnt{w.number}" for w in writers])
         for w in writers:
             final = int(counters[f"cnt{w.number}"] or 0)
-            check(w.counter_acked <= final <= w.counter_tries,
-                  f"counter {w.number}: acked {w.counter_acked}, tries "
-                  f"{w.counter_tries}, final {final}")
+            if "connections" in targets:
+                # An INCR whose connection crashed before the answer may or
+                # may not have happened.
+                check(w.counter_acked <= final <= w.counter_tries,
+                      f"counter {w.number}: acked {w.counter_acked}, tries "
+                      f"{w.counter_tries}, final {final}")
+            else:
+                # Nothing closes a writer's connection: every INCR was
+                # answered, so the counter is exact.
+                check(w.disconnects == 0 and
+                      w.counter_acked == final == w.counter_tries,
+                      f"counter {w.number}: acked {w.counter_acked}, tries "
+                      f"{w.counter_tries}, final {final}, "
+                      f"{w.disconnects} disconnects")
         errors = [e for w in writers for e in w.errors]
         check(not errors, f"error replies: {errors[:5]}")
         stats = info(srv.port)
