@@ -116,6 +116,9 @@ struct client {
 } // namespace
 
 int main() {
+  // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
+  // order and the sample exits 0.
+  trellis::stop_signal stop;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -173,6 +176,12 @@ int main() {
   std::cout << (closed ? "the breaker is closed again\n"
                        : "the breaker did not close\n");
 
+  if (stop.requested()) {
+    auto stopped = trellis::stop_supervisor(sys, *root);
+    std::cout << "flaky_backend: signal " << stop.signal_number()
+              << ", tree stopped: " << sys.render(stopped) << '\n';
+    return 0;
+  }
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nflaky_backend: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || !closed || reason != caf::exit_reason::user_shutdown) {

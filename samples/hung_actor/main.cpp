@@ -68,6 +68,9 @@ int ask(caf::scoped_actor& self, caf::actor_system& sys, const caf::actor& root,
 } // namespace
 
 int main() {
+  // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
+  // order and the sample exits 0.
+  trellis::stop_signal stop;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -120,6 +123,12 @@ int main() {
   // Stop the printer first, so that the last lines are ours.
   caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
   trellis::await_exit(sys, printer);
+  if (stop.requested()) {
+    auto stopped = trellis::stop_supervisor(sys, *root);
+    std::cout << "hung_actor: signal " << stop.signal_number()
+              << ", tree stopped: " << sys.render(stopped) << '\n';
+    return 0;
+  }
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nhung_actor: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || reason != caf::exit_reason::user_shutdown) {

@@ -49,6 +49,9 @@ caf::behavior job(caf::event_based_actor* self, int id, int n,
 } // namespace
 
 int main() {
+  // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
+  // order and the sample exits 0.
+  trellis::stop_signal stop;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -118,6 +121,12 @@ int main() {
             << " restarts, " << refused
             << " starts refused by max_children and retried\n";
 
+  if (stop.requested()) {
+    auto stopped = trellis::stop_supervisor(sys, *root);
+    std::cout << "job_runner: signal " << stop.signal_number()
+              << ", tree stopped: " << sys.render(stopped) << '\n';
+    return 0;
+  }
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "job_runner: tree stopped: " << sys.render(reason) << '\n';
   // Every job done, each flaky one (3 and 6) after one restart.

@@ -65,6 +65,9 @@ caf::behavior event_printer(caf::event_based_actor* self, caf::group events,
 } // namespace
 
 int main() {
+  // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
+  // order and the sample exits 0.
+  trellis::stop_signal stop;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -117,6 +120,12 @@ int main() {
   // Stop the printer first, so that the last lines are ours.
   caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
   trellis::await_exit(sys, printer);
+  if (stop.requested()) {
+    auto stopped = trellis::stop_supervisor(sys, *root);
+    std::cout << "resource_alarm: signal " << stop.signal_number()
+              << ", tree stopped: " << sys.render(stopped) << '\n';
+    return 0;
+  }
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nresource_alarm: tree stopped: " << sys.render(reason) << '\n';
   if (counts->alarms == 0 || counts->restarts == 0 || counts->clears == 0

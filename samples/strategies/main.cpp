@@ -73,6 +73,9 @@ bool all_running(const std::vector<caf::actor>& xs) {
 } // namespace
 
 int main() {
+  // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
+  // order and the sample exits 0.
+  trellis::stop_signal stop;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -133,6 +136,12 @@ int main() {
     }
   }
 
+  if (stop.requested()) {
+    auto stopped = trellis::stop_supervisor(sys, *root);
+    std::cout << "strategies: signal " << stop.signal_number()
+              << ", tree stopped: " << sys.render(stopped) << '\n';
+    return 0;
+  }
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nstrategies: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || reason != caf::exit_reason::user_shutdown) {

@@ -15,7 +15,9 @@
 //
 // With `--observer PORT` (0 picks a port), it also serves the tree live in a
 // browser (docs/observer.md) and, after the scripted part, keeps the tree
-// running with a poison order every two seconds until Enter is pressed.
+// serving orders, a poison one every ten seconds (well within the root's
+// budget, so the page shows a tree that heals), until Enter, SIGINT or
+// SIGTERM. A signal at any point stops the tree in order, and it exits 0.
 
 #include <atomic>
 #include <chrono>
@@ -117,25 +119,39 @@ void await_restart(caf::actor_system& sys, const caf::actor& root,
   all_ok = false;
 }
 
-// Keeps orders flowing, a poison one among them, until Enter (or the end
-// of input), so that the observer's page has something to show.
+// Keeps orders flowing, a poison one every ten seconds, until Enter (or
+// the end of input) or a stop signal, so that the observer's page has
+// something to show.
 void serve_until_enter(caf::scoped_actor& self, caf::actor_system& sys,
-                       const caf::actor& root, const trellis::observer& obs) {
+                       const caf::actor& root, const trellis::observer& obs,
+                       trellis::stop_signal& stop) {
   std::cout << "\ntree_demo: observer at " << obs.url()
             << " (press Enter to stop)\n"
             << std::flush;
-  std::atomic<bool> enter{false};
-  std::thread input{[&] {
+  // Detached, and shared with it: a signal may end the wait while nothing
+  // is typed.
+  auto enter = std::make_shared<std::atomic<bool>>(false);
+  std::thread{[enter] {
     std::string line;
     std::getline(std::cin, line);
-    enter = true;
-  }};
-  while (!enter) {
-    serve(self, sys, root, 10, true);
-    for (int i = 0; i < 20 && !enter; ++i)
-      std::this_thread::sleep_for(100ms);
+    *enter = true;
+  }}.detach();
+  for (int round = 0; !*enter && !stop.requested(); ++round) {
+    serve(self, sys, root, 10, round % 5 == 4);
+    for (int i = 0; i < 20 && !*enter; ++i)
+      if (stop.wait_for(100ms))
+        break;
   }
-  input.join();
+}
+
+// A stop signal came: the tree stops in order, and that is success.
+int stopped_by_signal(caf::actor_system& sys, const caf::actor& root,
+                      const trellis::stop_signal& stop) {
+  auto reason = trellis::stop_supervisor(sys, root);
+  std::cout << "\ntree_demo: signal " << stop.signal_number()
+            << ", tree stopped: " << sys.render(reason)
+            << "\ntree_demo: done\n";
+  return 0;
 }
 
 } // namespace
@@ -145,6 +161,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], "--observer") == 0)
       observer_port = static_cast<uint16_t>(std::stoi(argv[i + 1]));
+  // SIGINT and SIGTERM stop the tree in order (before the actor system, so
+  // that its threads leave the signals to it).
+  trellis::stop_signal stop;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
@@ -210,6 +229,8 @@ int main(int argc, char** argv) {
       alice = *s;
   }
   print_tree(sys, *root);
+  if (stop.requested())
+    return stopped_by_signal(sys, *root, stop);
 
   std::cout << "\n1. orders flow, one of them poison:\n";
   auto gw = lookup(sys, *root, "root/gateway");
@@ -224,6 +245,8 @@ int main(int argc, char** argv) {
   await_restart(sys, *root, "root/storage/journal", j);
   serve(self, sys, *root, 100, false);
   print_tree(sys, *root);
+  if (stop.requested())
+    return stopped_by_signal(sys, *root, stop);
 
   std::cout << "\n3. the journal keeps dying: storage exceeds its budget of 2 "
                "restarts in 10 s and gives up; root restarts all of storage:\n";
@@ -263,9 +286,11 @@ int main(int argc, char** argv) {
     std::cout << trellis::to_json(*snap) << '\n';
 
   if (obs) {
-    serve_until_enter(self, sys, *root, *obs);
+    serve_until_enter(self, sys, *root, *obs, stop);
     obs->stop();
   }
+  if (stop.requested())
+    return stopped_by_signal(sys, *root, stop);
 
   // Stop the tree explicitly before the actor system goes.
   auto reason = trellis::stop_supervisor(sys, *root);
