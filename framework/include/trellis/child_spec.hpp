@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <caf/infer_handle.hpp>
+#include <caf/local_actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/detail/type_list.hpp>
 #include <caf/error.hpp>
@@ -378,6 +380,19 @@ start_result call_with_start_args(F& fun, child_context& ctx,
   return fun(ctx, xs.get_as<Ts>(Is)...);
 }
 
+/// Whether `ctx.spawn(fun, xs...)` can run `F` with arguments `Ts`: a CAF
+/// actor function callable as `f(self, xs...)` or `f(xs...)`.
+template <class F, class... Ts>
+constexpr bool is_actor_function() {
+  if constexpr (!caf::detail::is_callable<F>::value) {
+    return false;
+  } else {
+    using impl = caf::infer_impl_from_fun_t<F>;
+    return std::is_invocable_v<F, impl*, Ts...>
+           || std::is_invocable_v<F, Ts...>;
+  }
+}
+
 } // namespace detail
 
 /// A worker whose factory is `fun` itself: a callable taking a
@@ -395,10 +410,23 @@ template <class F, class... Ts,
             !std::is_invocable_r_v<start_result, F, child_context&>
             && !detail::takes_start_args_v<F>>>
 child_spec worker(std::string id, F fun, Ts... xs) {
-  return child_spec{std::move(id),
-                    [fun, xs...](child_context& ctx) -> start_result {
-                      return ctx.spawn(fun, xs...);
-                    }};
+  // Checked here, so that a mistake shows this line and what is expected
+  // instead of CAF's spawn machinery.
+  if constexpr (detail::is_actor_function<F, Ts...>()) {
+    return child_spec{std::move(id),
+                      [fun, xs...](child_context& ctx) -> start_result {
+                        return ctx.spawn(fun, xs...);
+                      }};
+  } else {
+    static_assert(detail::is_actor_function<F, Ts...>(),
+                  "trellis::worker(id, f, args...): f must be a child factory "
+                  "(start_result f(trellis::child_context&)), or a CAF actor "
+                  "function callable as f(self, args...) or f(args...) with "
+                  "exactly the arguments given after it, e.g. "
+                  "caf::behavior f(caf::event_based_actor* self, int x) with "
+                  "worker(\"id\", f, 42)");
+    return child_spec{};
+  }
 }
 
 /// A worker whose factory takes start arguments after its context, for the
@@ -422,10 +450,23 @@ child_spec worker(std::string id, F fun) {
 /// for every restart, with Trellis' crash handler installed.
 template <class Impl, class... Ts>
 child_spec worker(std::string id, Ts... xs) {
-  return child_spec{std::move(id),
-                    [xs...](child_context& ctx) -> start_result {
-                      return ctx.spawn<Impl>(xs...);
-                    }};
+  constexpr bool is_actor = std::is_base_of_v<caf::local_actor, Impl>;
+  static_assert(is_actor,
+                "trellis::worker<Impl>(id, args...): Impl must be a CAF actor "
+                "class (derived from caf::event_based_actor, a typed or "
+                "stateful actor, or caf::blocking_actor)");
+  if constexpr (!is_actor) {
+    return child_spec{};
+  } else {
+    static_assert(std::is_constructible_v<Impl, caf::actor_config&, Ts...>,
+                  "trellis::worker<Impl>(id, args...): Impl must be "
+                  "constructible from (caf::actor_config&, args...) with "
+                  "exactly the arguments given after the id");
+    return child_spec{std::move(id),
+                      [xs...](child_context& ctx) -> start_result {
+                        return ctx.spawn<Impl>(xs...);
+                      }};
+  }
 }
 
 } // namespace trellis
