@@ -71,7 +71,8 @@ int status_of(const caf::error& err) {
   if (is(err, errc::running) || is(err, errc::restarting)
       || is(err, errc::not_supported) || is(err, errc::shutting_down))
     return 409;
-  if (err == caf::sec::request_timeout
+  if (is(err, errc::timeout) || is(err, errc::calling_self)
+      || err == caf::sec::request_timeout
       || err == caf::sec::request_receiver_down)
     return 503;
   return 500;
