@@ -15,8 +15,24 @@
 
 namespace trellis {
 
-using detail::call_for_ok;
-using detail::call_within;
+namespace {
+
+// The runtime API's one request and its wait, bounded by `timeout`.
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, caf::timespan timeout,
+                     const caf::actor& sup, Ts&&... xs) {
+  return detail::call_within<T>(sys, caf::duration{timeout}, sup,
+                                std::forward<Ts>(xs)...);
+}
+
+template <class... Ts>
+caf::error ask_ok(caf::actor_system& sys, caf::timespan timeout,
+                  const caf::actor& sup, Ts&&... xs) {
+  return detail::call_for_ok(sys, caf::duration{timeout}, sup,
+                             std::forward<Ts>(xs)...);
+}
+
+} // namespace
 
 caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                            const supervisor_spec& spec) {
@@ -46,7 +62,7 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
   auto sup = spawn_supervisor(sys, spec);
   if (!sup)
     return sup;
-  auto failure = call_for_ok(sys, caf::duration{timeout}, *sup, caf::get_atom::value,
+  auto failure = ask_ok(sys, timeout, *sup, caf::get_atom::value,
                              started_atom::value);
   if (!failure)
     return sup;
@@ -82,9 +98,8 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
   caf::error result;
   self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); },
                 caf::after(timeout) >> [&] {
-                  result = make_error(errc::timeout, what,
-                                      "the supervisor did not exit within "
-                                        + caf::to_string(caf::duration{timeout}));
+                  result = detail::name_timeout(
+                    caf::sec::request_timeout, what, caf::duration{timeout});
                 });
   return result;
 }
@@ -127,84 +142,87 @@ caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup, child_spec spec,
                                       caf::timespan timeout) {
-  return call_within<caf::actor>(sys, caf::duration{timeout}, sup, start_child_atom::value, std::move(spec));
+  return ask<caf::actor>(sys, timeout, sup, start_child_atom::value,
+                         std::move(spec));
 }
 
 caf::expected<caf::actor> start_child(caf::actor_system& sys,
                                       const caf::actor& sup,
                                       caf::message args,
                                       caf::timespan timeout) {
-  return call_within<caf::actor>(sys, caf::duration{timeout}, sup, start_child_atom::value, std::move(args));
+  return ask<caf::actor>(sys, timeout, sup, start_child_atom::value,
+                         std::move(args));
 }
 
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            const std::string& id,
                            caf::timespan timeout) {
-  return call_for_ok(sys, caf::duration{timeout}, sup, terminate_child_atom::value, id);
+  return ask_ok(sys, timeout, sup, terminate_child_atom::value, id);
 }
 
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            const caf::actor& child,
                            caf::timespan timeout) {
-  return call_for_ok(sys, caf::duration{timeout}, sup, terminate_child_atom::value, child);
+  return ask_ok(sys, timeout, sup, terminate_child_atom::value, child);
 }
 
 caf::expected<caf::actor> restart_child(caf::actor_system& sys,
                                         const caf::actor& sup,
                                         const std::string& id,
                                         caf::timespan timeout) {
-  return call_within<caf::actor>(sys, caf::duration{timeout}, sup, restart_child_atom::value, id);
+  return ask<caf::actor>(sys, timeout, sup, restart_child_atom::value, id);
 }
 
 caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
                         const std::string& id,
                         caf::timespan timeout) {
-  return call_for_ok(sys, caf::duration{timeout}, sup, delete_child_atom::value, id);
+  return ask_ok(sys, timeout, sup, delete_child_atom::value, id);
 }
 
 caf::expected<std::vector<child_info>>
 which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout) {
-  return call_within<std::vector<child_info>>(sys, caf::duration{timeout}, sup,
+  return ask<std::vector<child_info>>(sys, timeout, sup,
                                               which_children_atom::value);
 }
 
 caf::expected<child_counts> count_children(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout) {
-  return call_within<child_counts>(sys, caf::duration{timeout}, sup, count_children_atom::value);
+  return ask<child_counts>(sys, timeout, sup, count_children_atom::value);
 }
 
 caf::expected<child_spec> get_childspec(caf::actor_system& sys,
                                         const caf::actor& sup,
                                         const std::string& id,
                                         caf::timespan timeout) {
-  return call_within<child_spec>(sys, caf::duration{timeout}, sup, get_childspec_atom::value, id);
+  return ask<child_spec>(sys, timeout, sup, get_childspec_atom::value,
+                         id);
 }
 
 caf::expected<tree_snapshot> snapshot(caf::actor_system& sys,
                                       const caf::actor& sup,
                                       caf::timespan timeout) {
-  return call_within<tree_snapshot>(sys, caf::duration{timeout}, sup, snapshot_atom::value);
+  return ask<tree_snapshot>(sys, timeout, sup, snapshot_atom::value);
 }
 
 caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout) {
-  return call_within<caf::group>(sys, caf::duration{timeout}, sup, events_atom::value);
+  return ask<caf::group>(sys, timeout, sup, events_atom::value);
 }
 
 caf::expected<caf::actor> lookup(caf::actor_system& sys,
                                  const caf::actor& root,
                                  const std::string& path,
                                  caf::timespan timeout) {
-  return call_within<caf::actor>(sys, caf::duration{timeout}, root, lookup_atom::value, path);
+  return ask<caf::actor>(sys, timeout, root, lookup_atom::value, path);
 }
 
 caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
                                                      const caf::actor& sup,
     caf::timespan timeout) {
-  return call_within<std::vector<dead_letter>>(sys, caf::duration{timeout}, sup,
+  return ask<std::vector<dead_letter>>(sys, timeout, sup,
                                                dead_letters_atom::value);
 }
 
