@@ -36,6 +36,18 @@ void await_up(fixture& f, const caf::actor& h, bool up) {
   FAIL("the stable handle never saw its child " << (up ? "up" : "down"));
 }
 
+/// Crashes the child behind `h`, waits until the handle knows it is down,
+/// and sends `n` requests (0, 1, ...) that reach it while it is down.
+auto crash_then_request(fixture& f, const caf::actor& h, int n) {
+  f.probe->send(h, crash_atom::value);
+  await_up(f, h, false);
+  using handle = decltype(f.probe->request(h, patience, 1));
+  std::vector<handle> calls;
+  for (int i = 0; i < n; ++i)
+    calls.push_back(f.probe->request(h, patience, i));
+  return calls;
+}
+
 int ask(fixture& f, const caf::actor& h, int x, caf::error* err = nullptr) {
   int result = -1;
   f.probe->request(h, patience, x).receive([&](int y) { result = y; },
@@ -97,12 +109,7 @@ TEST_CASE("a stable handle refuses what its buffer cannot hold",
   auto h = stable_handle(f.sys, sup, "root/db", 3);
   REQUIRE(h);
   await_up(f, *h, true); // its first lookup answered
-  f.probe->send(*h, crash_atom::value);
-  await_up(f, *h, false);
-  using handle = decltype(f.probe->request(*h, patience, 1));
-  std::vector<handle> calls;
-  for (int i = 0; i < 5; ++i)
-    calls.push_back(f.probe->request(*h, patience, i));
+  auto calls = crash_then_request(f, *h, 5);
   int answered = 0;
   int refused = 0;
   for (auto& c : calls)
@@ -188,12 +195,7 @@ TEST_CASE("a stable handle answers what it buffered when its root stops",
   auto h = stable_handle(f.sys, t.sup, "root/db");
   REQUIRE(h);
   await_up(f, *h, true);
-  f.probe->send(*h, crash_atom::value);
-  await_up(f, *h, false);
-  using handle = decltype(f.probe->request(*h, patience, 1));
-  std::vector<handle> calls;
-  for (int i = 0; i < 3; ++i)
-    calls.push_back(f.probe->request(*h, patience, i));
+  auto calls = crash_then_request(f, *h, 3);
   // All three are in the buffer before the root goes.
   uint64_t buffered = 0;
   for (int i = 0; i < 20'000 && buffered < 3; ++i) {
