@@ -1,12 +1,18 @@
 #include "trellis/mailbox_probe.hpp"
 
 #include <cstdint>
+#include <string>
 
+#include <caf/actor_cast.hpp>
 #include <caf/make_message.hpp>
+#include <caf/sec.hpp>
 #include <caf/type_erased_tuple.hpp>
 
 #include "trellis/atoms.hpp"
 #include "trellis/detail/default_handler.hpp"
+#include "trellis/detail/running_tree.hpp"
+
+#include "report.hpp"
 
 namespace trellis {
 
@@ -22,12 +28,55 @@ struct default_handler_access : caf::scheduled_actor {
   }
 };
 
+/// Names a local actor by its path in a tree, else by its id (and node).
+std::string name_of(const caf::strong_actor_ptr& x) {
+  if (!x)
+    return "anonymous";
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
+  if (auto member = dynamic_cast<const tree_member*>(ptr))
+    return member->path();
+  auto result = "actor " + std::to_string(x->id());
+  if (x->node() != caf::node_id{})
+    result += "@" + caf::to_string(x->node());
+  return result;
+}
+
+/// What CAF's `print_and_drop` does, with two differences. The report goes
+/// to Trellis' log and names the receiver by its path and the sender, not
+/// only an actor id on stdout. And a plain message gets no answer: CAF
+/// answers it with an error message, whose default handler ends the
+/// *sender*, which a supervisor would then restart for the receiver's
+/// mistake.
+caf::result<caf::message> report_and_drop(caf::scheduled_actor* self,
+                                          caf::message_view& x) {
+  auto receiver = name_of(self->ctrl());
+  auto request = self->current_message_id().is_request();
+  report::unexpected_message(receiver, name_of(self->current_sender()),
+                             request, caf::message::copy(x.content()));
+  if (!request)
+    return caf::message{};
+  return caf::make_error(caf::sec::unexpected_message, receiver,
+                         "no handler matches "
+                           + caf::to_string(x.content()).substr(0, 200));
+}
+
+using plain_handler = caf::result<caf::message> (*)(caf::scheduled_actor*,
+                                                   caf::message_view&);
+
+/// Returns the handler to chain to: the actor's own, or ours where it has
+/// CAF's default.
+caf::scheduled_actor::default_handler next_of(caf::scheduled_actor* self) {
+  auto& current = default_handler_access::of(self);
+  auto target = current.target<plain_handler>();
+  if (!current || (target && *target == caf::print_and_drop))
+    return report_and_drop;
+  return current;
+}
+
 } // namespace
 
 void chain_default_handler(caf::scheduled_actor* self, default_hook hook) {
-  auto& current = default_handler_access::of(self);
-  auto next = current ? current : caf::scheduled_actor::default_handler{
-                                    caf::print_and_drop};
+  auto next = next_of(self);
   self->set_default_handler(
     [next, hook](caf::scheduled_actor* ptr,
                  caf::message_view& x) -> caf::result<caf::message> {
@@ -58,7 +107,7 @@ caf::result<caf::message> hooks_then_drop(caf::scheduled_actor* self,
   caf::result<caf::message> answer{caf::message{}};
   if (both_hooks(self, x, answer))
     return answer;
-  return caf::print_and_drop(self, x);
+  return report_and_drop(self, x);
 }
 
 } // namespace
@@ -66,11 +115,9 @@ caf::result<caf::message> hooks_then_drop(caf::scheduled_actor* self,
 void install_default_hooks(caf::scheduled_actor* self) {
   // Every child gets this at spawn: where CAF's default comes next, a plain
   // function does, without a closure to allocate per actor.
-  using plain = caf::result<caf::message> (*)(caf::scheduled_actor*,
-                                              caf::message_view&);
-  auto& current = default_handler_access::of(self);
-  auto target = current.target<plain>();
-  if (!current || (target && *target == caf::print_and_drop)) {
+  auto next = next_of(self);
+  auto target = next.target<plain_handler>();
+  if (target && *target == report_and_drop) {
     self->set_default_handler(hooks_then_drop);
     return;
   }

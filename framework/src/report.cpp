@@ -4,6 +4,7 @@
 #include <iterator>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <fmt/compile.h>
@@ -163,14 +164,74 @@ void message_quarantined(const caf::actor_system& sys,
               caf::to_string(content).substr(0, 200));
 }
 
+namespace {
+
+/// Lets at most `per_second` lines of one kind through, so that a flood of
+/// messages or connections does not become a flood of lines; the next line
+/// written tells how many were left out.
+class line_budget {
+public:
+  explicit line_budget(size_t per_second) : per_second_(per_second) {
+    // nop
+  }
+
+  /// Returns whether a line may be written now; `left_out` gets what to
+  /// append to it: how many lines were not written since the last one that
+  /// was, if any.
+  bool take(std::string& left_out) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto now = std::chrono::steady_clock::now();
+    if (now - second_ >= std::chrono::seconds(1)) {
+      second_ = now;
+      written_ = 0;
+    }
+    if (++written_ > per_second_) {
+      ++left_out_;
+      return false;
+    }
+    if (auto n = std::exchange(left_out_, 0); n > 0)
+      left_out = fmt::format(" left_out={}", n);
+    return true;
+  }
+
+private:
+  std::mutex mtx_;
+  size_t per_second_;
+  std::chrono::steady_clock::time_point second_;
+  size_t written_ = 0;
+  size_t left_out_ = 0;
+};
+
+} // namespace
+
 void message_dropped(const caf::actor_system& sys, const std::string& path,
                      const caf::error& reason, const caf::message& content) {
   auto& log = logger();
+  if (!log.should_log(spdlog::level::warn))
+    return;
+  static line_budget budget{20};
+  std::string left_out;
+  if (!budget.take(left_out))
+    return;
   std::string scratch;
-  if (log.should_log(spdlog::level::warn))
-    log.warn("message_dropped path={} reason=\"{}\" message=\"{}\"", path,
-             render(sys, reason, scratch),
-             caf::to_string(content).substr(0, 200));
+  log.warn("message_dropped path={} reason=\"{}\" message=\"{}\"{}",
+           path, render(sys, reason, scratch),
+           caf::to_string(content).substr(0, 200), left_out);
+}
+
+void unexpected_message(const std::string& receiver, const std::string& sender,
+                        bool request, const caf::message& content) {
+  auto& log = logger();
+  if (!log.should_log(spdlog::level::warn))
+    return;
+  static line_budget budget{20};
+  std::string left_out;
+  if (!budget.take(left_out))
+    return;
+  log.warn("unexpected_message receiver={} sender={} kind={} "
+           "message=\"{}\"{}",
+           receiver, sender, request ? "request" : "message",
+           caf::to_string(content).substr(0, 200), left_out);
 }
 
 void auto_shutdown(const std::string& supervisor, const std::string& mode) {
@@ -207,32 +268,12 @@ void connection_refused(const std::string& peer, const char* reason,
   auto& log = logger();
   if (!log.should_log(spdlog::level::warn))
     return;
-  // A flood of refused connections must not become a flood of lines.
-  static std::mutex mtx;
-  static auto second = std::chrono::steady_clock::time_point{};
-  static size_t written = 0;
-  static size_t left_out = 0;
-  size_t skipped = 0;
-  {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto now = std::chrono::steady_clock::now();
-    if (now - second >= std::chrono::seconds(1)) {
-      second = now;
-      written = 0;
-    }
-    if (++written > 20) {
-      ++left_out;
-      return;
-    }
-    std::swap(skipped, left_out);
-  }
-  if (skipped > 0)
-    log.warn("connection_refused peer={} reason={} detail=\"{}\" "
-             "left_out={}",
-             peer, reason, detail, skipped);
-  else
-    log.warn("connection_refused peer={} reason={} detail=\"{}\"", peer,
-             reason, detail);
+  static line_budget budget{20};
+  std::string left_out;
+  if (!budget.take(left_out))
+    return;
+  log.warn("connection_refused peer={} reason={} detail=\"{}\"{}", peer,
+           reason, detail, left_out);
 }
 
 } // namespace trellis::detail::report

@@ -66,9 +66,16 @@ void message_quarantined(const caf::actor_system& sys,
                          const std::string& child, const caf::error& reason,
                          const caf::message& content, size_t crashes);
 
-/// A plain message could not be delivered and was dropped (warning).
+/// A plain message could not be delivered and was dropped (warning). At
+/// most 20 a second are written; the next one tells how many were left out.
 void message_dropped(const caf::actor_system& sys, const std::string& path,
                      const caf::error& reason, const caf::message& content);
+
+/// No handler of `receiver` matched a message from `sender` (warning),
+/// instead of CAF's line on stdout that names only an actor id. Limited as
+/// `message_dropped`.
+void unexpected_message(const std::string& receiver, const std::string& sender,
+                        bool request, const caf::message& content);
 
 /// A supervisor shuts itself down because significant children ended
 /// (info).

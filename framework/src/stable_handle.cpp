@@ -6,6 +6,7 @@
 
 #include "report.hpp"
 #include "trellis/atoms.hpp"
+#include "trellis/detail/explained_bounce.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor.hpp"
@@ -201,6 +202,40 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
   };
 }
 
+/// The proxy, answering requests that reach it after it ended (its tree
+/// ended) with the reason.
+class stable_proxy final
+  : public detail::explained_bounce<caf::stateful_actor<proxy_state>> {
+public:
+  stable_proxy(caf::actor_config& cfg, caf::actor root, std::string path,
+               size_t bound, caf::group events)
+    : explained_bounce(cfg),
+      root_(std::move(root)),
+      path_(std::move(path)),
+      bound_(bound),
+      events_(std::move(events)) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    return proxy(this, std::move(root_), path_, bound_, std::move(events_));
+  }
+
+protected:
+  caf::error receiver_down(const caf::error& reason) const override {
+    return detail::receiver_down(home_system(), "stable_handle " + path_,
+                                 reason,
+                                 "this stable handle ended with its tree: "
+                                 "start the tree again and make a new one");
+  }
+
+private:
+  caf::actor root_;
+  std::string path_;
+  size_t bound_;
+  caf::group events_;
+};
+
 } // namespace
 
 caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
@@ -219,7 +254,7 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
   auto hdl = lookup(sys, root, path);
   if (!hdl && !is(hdl.error(), errc::restarting))
     return hdl.error();
-  return sys.spawn(proxy, root, path, buffer, std::move(*events));
+  return sys.spawn<stable_proxy>(root, path, buffer, std::move(*events));
 }
 
 } // namespace trellis

@@ -51,16 +51,15 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
                                    std::shared_ptr<event_feed> feed)
   : super(cfg),
     spec_(std::move(spec)),
-    path_(std::move(path)),
     // A supervisor spawned outside a tree (a bare child_context) gets a feed
     // of its own.
     feed_(feed ? std::move(feed)
                : std::make_shared<event_feed>(system().groups().anonymous())),
-    children_(path_ + '/'),
+    children_(path + '/'),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()),
     checkpoints_(make_memory_checkpoint_store()) {
-  tree(feed_.get());
+  member_of(feed_.get(), std::move(path));
   // A dynamic supervisor's only spec is a template, not a child.
   if (!spec_.dynamic())
     for (auto& child : spec_.children())
@@ -103,7 +102,7 @@ caf::behavior supervisor_actor::make_behavior() {
                   operation_done();
                   return;
                 }
-                report::start_error(system(), path_, failed->spec.id(), err,
+                report::start_error(system(), path(), failed->spec.id(), err,
                                     failed->restart_count);
                 start_failure_ = make_error(errc::failed_to_start_child,
                                             failed->spec.id(),
@@ -144,7 +143,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](fault_atom, fault_kind kind, const std::string& id,
            caf::timespan duration) -> caf::result<caf::ok_atom> {
       if (kind != fault_kind::slow_start && kind != fault_kind::start_failure)
-        return make_error(errc::not_supported, path_,
+        return make_error(errc::not_supported, path(),
                           "a supervisor arms only start faults; send "
                             + to_string(kind) + " to the child");
       if (children_.find(id) == children_.end())
@@ -157,7 +156,7 @@ caf::behavior supervisor_actor::make_behavior() {
            caf::error& reason) -> caf::result<caf::ok_atom> {
       auto c = who ? children_.find(who.address()) : children_.end();
       if (c == children_.end() || shutting_down_ || c->stopping)
-        return make_error(errc::not_found, path_,
+        return make_error(errc::not_found, path(),
                           "no running child is actor "
                             + std::to_string(who ? who.id() : 0));
       if (!is(reason, errc::unhealthy))
@@ -204,6 +203,14 @@ void supervisor_actor::on_exit() {
   stopping_.clear();
   children_.clear();
   super::on_exit();
+}
+
+caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
+  return detail::receiver_down(home_system(), path(), reason,
+                               "its children ended with it, and no call to "
+                               "it can be answered: start the tree again, or "
+                               "give the supervisor a parent that restarts "
+                               "it");
 }
 
 // -- starting -----------------------------------------------------------------
@@ -337,7 +344,7 @@ void supervisor_actor::on_started(iterator c) {
   auto k = end_start(c);
   c->state = child_state::running;
   c->started_at = clock().now();
-  report::child_started(path_, c->spec.id(), c->handle.address(),
+  report::child_started(path(), c->spec.id(), c->handle.address(),
                         c->restart_count, c->node);
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,
@@ -499,7 +506,7 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
                     ? caf::exit_reason::kill
                     : caf::exit_reason::user_shutdown;
   if (!is(reason, expected) && !is_normal_exit(reason))
-    report::shutdown_error(system(), path_, c->spec.id(), reason);
+    report::shutdown_error(system(), path(), c->spec.id(), reason);
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
   c->state = child_state::stopped;
@@ -622,7 +629,7 @@ void supervisor_actor::handle_exit(iterator c) {
   }
   switch (c->spec.restart()) {
     case restart::permanent:
-      report::child_terminated(system(), path_, c->spec.id(), c->last_reason,
+      report::child_terminated(system(), path(), c->spec.id(), c->last_reason,
                                c->restart_count);
       restart(c);
       break;
@@ -636,14 +643,14 @@ void supervisor_actor::handle_exit(iterator c) {
           c->state = child_state::stopped;
         auto_shutdown_after(significant);
       } else {
-        report::child_terminated(system(), path_, c->spec.id(),
+        report::child_terminated(system(), path(), c->spec.id(),
                                  c->last_reason, c->restart_count);
         restart(c);
       }
       break;
     case restart::temporary: {
       if (!is_normal_exit(c->last_reason))
-        report::child_terminated(system(), path_, c->spec.id(),
+        report::child_terminated(system(), path(), c->spec.id(),
                                  c->last_reason, c->restart_count);
       auto significant = c->spec.significant();
       remove_child(c);
@@ -661,7 +668,7 @@ void supervisor_actor::apply_decider(iterator c) {
     // A decider that throws cannot be trusted to have decided anything.
   }
   if (!is_normal_exit(c->last_reason) || what != decision::stop)
-    report::child_terminated(system(), path_, c->spec.id(), c->last_reason,
+    report::child_terminated(system(), path(), c->spec.id(), c->last_reason,
                              c->restart_count);
   switch (what) {
     case decision::restart:
@@ -680,7 +687,7 @@ void supervisor_actor::apply_decider(iterator c) {
       break;
     }
     case decision::escalate:
-      shutdown(make_error(errc::escalated, path_, c->spec.id(),
+      shutdown(make_error(errc::escalated, path(), c->spec.id(),
                           system().render(c->last_reason)));
       break;
   }
@@ -694,17 +701,17 @@ void supervisor_actor::auto_shutdown_after(bool significant) {
     for (auto& c : children_)
       if (c.spec.significant() && c.state != child_state::stopped)
         return;
-  report::auto_shutdown(path_, to_string(mode));
+  report::auto_shutdown(path(), to_string(mode));
   shutdown(caf::exit_reason::user_shutdown);
 }
 
 void supervisor_actor::restart(iterator c) {
   if (!budget_.add_restart(clock().now())) {
-    report::reached_max_restart_intensity(system(), path_, c->spec.id(),
+    report::reached_max_restart_intensity(system(), path(), c->spec.id(),
                                           c->last_reason, c->restart_count);
-    publish(lifecycle_kind::restart_given_up, path_, c->spec.id(),
+    publish(lifecycle_kind::restart_given_up, path(), c->spec.id(),
             c->last_reason, c->restart_count);
-    shutdown(make_error(errc::reached_max_restart_intensity, path_,
+    shutdown(make_error(errc::reached_max_restart_intensity, path(),
                         c->spec.id(), system().render(c->last_reason)));
     return;
   }
@@ -818,7 +825,7 @@ bool supervisor_actor::drop_if_ignored(iterator c) {
 
 void supervisor_actor::retry_later(iterator c, iterator failed,
                                    const caf::error& err) {
-  report::start_error(system(), path_, failed->spec.id(), err,
+  report::start_error(system(), path(), failed->spec.id(), err,
                       failed->restart_count);
   // As in OTP, the child whose exit caused the restart waits for the retry,
   // which charges the budget again and restarts its group (OTP's
@@ -974,7 +981,7 @@ void supervisor_actor::on_missed_check(const caf::actor_addr& who,
 }
 
 void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
-  report::child_unhealthy(system(), path_, c->spec.id(), reason,
+  report::child_unhealthy(system(), path(), c->spec.id(), reason,
                           c->restart_count);
   publish(lifecycle_kind::child_unhealthy, *c, reason);
   // A stuck actor reads the kill only if its handler ever returns, and only
@@ -1042,7 +1049,7 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
   auto letter = c.poison->count_exit(who, reason, c.spec.quarantine_after());
   if (!letter)
     return;
-  report::message_quarantined(system(), path_, c.spec.id(), letter->reason,
+  report::message_quarantined(system(), path(), c.spec.id(), letter->reason,
                               letter->content, letter->crashes);
   if (feed_->live())
     send(feed_->group(),
@@ -1076,7 +1083,7 @@ const std::string& supervisor_actor::child_path(const child& c) const {
 }
 
 caf::error supervisor_actor::shutting_down_error() const {
-  return make_error(errc::shutting_down, path_);
+  return make_error(errc::shutting_down, path());
 }
 
 void supervisor_actor::refuse_waiting(const caf::error& reason) {

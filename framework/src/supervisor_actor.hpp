@@ -22,6 +22,7 @@
 #include "trellis/fault_injection.hpp"
 #include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/event_feed.hpp"
+#include "trellis/detail/explained_bounce.hpp"
 #include "trellis/detail/restart_budget.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/lifecycle_event.hpp"
@@ -57,9 +58,10 @@ using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 /// a link. Instead, `on_exit` kills whatever children remain, which gives
 /// the guarantee a link would (no orphans), even when the supervisor is
 /// killed.
-class supervisor_actor : public caf::event_based_actor, public tree_member {
+class supervisor_actor : public explained_bounce<caf::event_based_actor>,
+                         public tree_member {
 public:
-  using super = caf::event_based_actor;
+  using super = explained_bounce<caf::event_based_actor>;
 
   supervisor_actor(caf::actor_config& cfg, supervisor_spec spec,
                    std::string path, std::shared_ptr<event_feed> feed);
@@ -76,6 +78,9 @@ public:
   void on_exit() override;
 
   const char* name() const override;
+
+protected:
+  caf::error receiver_down(const caf::error& reason) const override;
 
 private:
   using iterator = child_registry::iterator;
@@ -243,7 +248,7 @@ private:
   /// the subtrees of running child supervisors.
   void api_snapshot(caf::response_promise rp);
 
-  caf::result<caf::actor> api_lookup(const std::string& path);
+  caf::result<caf::actor> api_lookup(const std::string& target);
 
   tree_snapshot node_of(const child& c);
 
@@ -390,7 +395,6 @@ private:
   // -- state ------------------------------------------------------------------
 
   supervisor_spec spec_;
-  std::string path_;
   std::shared_ptr<event_feed> feed_;
   child_registry children_;
   restart_budget budget_;

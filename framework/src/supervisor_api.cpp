@@ -46,7 +46,7 @@ caf::message_handler supervisor_actor::api_handlers() {
       return queue_request([this, child](auto& rp) {
         auto c = child ? children_.find(child.address()) : children_.end();
         if (c == children_.end())
-          rp.deliver(make_error(errc::not_found, path_,
+          rp.deliver(make_error(errc::not_found, path(),
                                 "no child runs actor "
                                   + std::to_string(child ? child.id() : 0)));
         else
@@ -92,7 +92,7 @@ caf::error supervisor_actor::unsupported(const char* op,
                                          bool for_dynamic) const {
   if (spec_.dynamic() == for_dynamic)
     return caf::none;
-  return make_error(errc::not_supported, path_,
+  return make_error(errc::not_supported, path(),
                     std::string{op}
                       + (for_dynamic ? " needs a dynamic supervisor"
                                      : " does not apply to a dynamic "
@@ -100,7 +100,7 @@ caf::error supervisor_actor::unsupported(const char* op,
 }
 
 caf::error supervisor_actor::no_child(const std::string& id) const {
-  return make_error(errc::not_found, path_, id);
+  return make_error(errc::not_found, path(), id);
 }
 
 // -- operations ---------------------------------------------------------------
@@ -124,10 +124,10 @@ void supervisor_actor::api_start_child(child_spec spec,
   auto existing = children_.find(spec.id());
   if (existing != children_.end()) {
     if (existing->handle)
-      return rp.deliver(make_error(errc::already_started, path_, spec.id(),
+      return rp.deliver(make_error(errc::already_started, path(), spec.id(),
                                    "actor "
                                      + std::to_string(existing->handle.id())));
-    return rp.deliver(make_error(errc::already_present, path_, spec.id()));
+    return rp.deliver(make_error(errc::already_present, path(), spec.id()));
   }
   start_new_child(children_.add(std::move(spec)), rp);
 }
@@ -138,7 +138,7 @@ void supervisor_actor::api_start_dynamic_child(caf::message args,
     return rp.deliver(std::move(err));
   auto limit = spec_.max_children();
   if (limit && children_.size() >= *limit)
-    return rp.deliver(make_error(errc::max_children, path_,
+    return rp.deliver(make_error(errc::max_children, path(),
                                  std::to_string(*limit)));
   // Dynamic children get ids of their own, so paths and snapshots name them.
   auto spec = spec_.children().front();
@@ -194,9 +194,9 @@ void supervisor_actor::api_restart_child(const std::string& id,
   if (c == children_.end())
     return rp.deliver(no_child(id));
   if (c->handle)
-    return rp.deliver(make_error(errc::running, path_, id));
+    return rp.deliver(make_error(errc::running, path(), id));
   if (c->state == child_state::restarting)
-    return rp.deliver(make_error(errc::restarting, path_, id));
+    return rp.deliver(make_error(errc::restarting, path(), id));
   auto op = begin_reply(std::move(rp));
   start_child(c, guarded([this, c, op](caf::error err) {
                 if (err) {
@@ -216,9 +216,9 @@ supervisor_actor::api_delete_child(const std::string& id) {
   if (c == children_.end())
     return no_child(id);
   if (c->handle)
-    return make_error(errc::running, path_, id);
+    return make_error(errc::running, path(), id);
   if (c->state == child_state::restarting)
-    return make_error(errc::restarting, path_, id);
+    return make_error(errc::restarting, path(), id);
   remove_child(c);
   return caf::ok_atom::value;
 }
@@ -263,7 +263,7 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
   auto g = std::make_shared<gathering>();
   g->token = ++next_snapshot_;
   open_snapshots_.emplace(g->token, std::move(rp));
-  g->root.path = path_;
+  g->root.path = path();
   g->root.id = spec_.id();
   g->root.type = child_type::supervisor;
   g->root.state = child_state::running;
@@ -309,29 +309,30 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
   one_done();
 }
 
-caf::result<caf::actor> supervisor_actor::api_lookup(const std::string& path) {
-  if (path == path_)
+caf::result<caf::actor>
+supervisor_actor::api_lookup(const std::string& target) {
+  if (target == path())
     return caf::actor_cast<caf::actor>(this);
-  auto prefix = path_ + '/';
-  if (path.compare(0, prefix.size(), prefix) != 0)
-    return make_error(errc::not_found, path, "not under " + path_);
-  auto slash = path.find('/', prefix.size());
-  auto id = path.substr(prefix.size(), slash == std::string::npos
-                                         ? std::string::npos
-                                         : slash - prefix.size());
+  auto prefix = path() + '/';
+  if (target.compare(0, prefix.size(), prefix) != 0)
+    return make_error(errc::not_found, target, "not under " + path());
+  auto slash = target.find('/', prefix.size());
+  auto id = target.substr(prefix.size(), slash == std::string::npos
+                                           ? std::string::npos
+                                           : slash - prefix.size());
   auto c = children_.find(id);
   if (c == children_.end())
-    return make_error(errc::not_found, path, "no child " + id);
+    return make_error(errc::not_found, target, "no child " + id);
   if (!c->handle)
     return make_error(c->state == child_state::restarting ? errc::restarting
                                                           : errc::not_found,
-                      path, "child " + id + " is " + to_string(c->state));
+                      target, "child " + id + " is " + to_string(c->state));
   if (slash == std::string::npos)
     return c->handle;
   if (c->spec.type() != child_type::supervisor)
-    return make_error(errc::not_found, path, id + " is a worker");
+    return make_error(errc::not_found, target, id + " is a worker");
   // The child supervisor answers the caller directly.
-  delegate(c->handle, lookup_atom::value, path);
+  delegate(c->handle, lookup_atom::value, target);
   return caf::delegated<caf::actor>{};
 }
 

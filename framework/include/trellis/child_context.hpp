@@ -35,6 +35,7 @@
 #include "trellis/crash_handler.hpp"
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/event_feed.hpp"
+#include "trellis/detail/explained_bounce.hpp"
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/errc.hpp"
@@ -59,17 +60,17 @@ inline void install_handlers(caf::scheduled_actor* self) {
 /// sees every message first, and its supervisor (if any) learns when its
 /// initialization is done.
 template <class Impl>
-class crash_handled final : public Impl, public tree_member {
+class crash_handled final : public explained_bounce<Impl>, public tree_member {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
                          std::shared_ptr<quarantine> q,
                          caf::actor_addr start_listener, const void* tree,
-                         Ts&&... xs)
-    : Impl(cfg, std::forward<Ts>(xs)...),
+                         std::string path, Ts&&... xs)
+    : explained_bounce<Impl>(cfg, std::forward<Ts>(xs)...),
       quarantine_(std::move(q)),
       start_listener_(std::move(start_listener)) {
-    this->tree(tree);
+    member_of(tree, std::move(path));
     install_handlers(this);
   }
 
@@ -119,6 +120,11 @@ public:
     }
   }
 
+protected:
+  caf::error receiver_down(const caf::error& reason) const override {
+    return child_receiver_down(this->home_system(), path(), reason);
+  }
+
 private:
   std::shared_ptr<quarantine> quarantine_;
   /// A weak handle: a child must not keep its supervisor alive.
@@ -139,15 +145,18 @@ private:
 /// outside `receive` cannot be interrupted (nor can any CAF actor): it is
 /// killed, then abandoned, after its shutdown timeout.
 template <class Impl>
-class blocking_child final : public Impl, public tree_member {
+class blocking_child final : public explained_bounce<Impl>,
+                             public tree_member {
 public:
+  using super = explained_bounce<Impl>;
+
   template <class... Ts>
   explicit blocking_child(caf::actor_config& cfg,
                           caf::actor_addr start_listener, const void* tree,
-                          Ts&&... xs)
-    : Impl(cfg, std::forward<Ts>(xs)...),
+                          std::string path, Ts&&... xs)
+    : super(cfg, std::forward<Ts>(xs)...),
       start_listener_(std::move(start_listener)) {
-    this->tree(tree);
+    member_of(tree, std::move(path));
   }
 
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
@@ -157,7 +166,7 @@ public:
       if (msg.reason && !exit_reason_)
         exit_reason_ = msg.reason;
     }
-    Impl::enqueue(std::move(x), host);
+    super::enqueue(std::move(x), host);
   }
 
   void act() override {
@@ -177,6 +186,10 @@ public:
   }
 
 protected:
+  caf::error receiver_down(const caf::error& reason) const override {
+    return child_receiver_down(this->home_system(), path(), reason);
+  }
+
   void await_data() override {
     Impl::await_data();
     end_if_asked();
@@ -291,9 +304,9 @@ public:
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
         return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-          cfg, quarantine_, start_listener_, feed_.get()));
+          cfg, quarantine_, start_listener_, feed_.get(), path_));
       return announcing(sys_->spawn_class<wrapped, Os>(
-        cfg, quarantine_, start_listener_, feed_.get()));
+        cfg, quarantine_, start_listener_, feed_.get(), path_));
     } else {
       // A blocking actor runs on a thread of its own anyway.
       using wrapped = detail::blocking_child<impl>;
@@ -301,7 +314,7 @@ public:
       caf::detail::init_fun_factory<wrapped, F> fac;
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-        cfg, start_listener_, feed_.get()));
+        cfg, start_listener_, feed_.get(), path_));
     }
   }
 
@@ -313,15 +326,16 @@ public:
     if constexpr (std::is_base_of<caf::blocking_actor, Impl>::value) {
       return announcing(
         sys_->spawn<detail::blocking_child<Impl>, Os + caf::detached>(
-          start_listener_, feed_.get(), std::forward<Ts>(xs)...));
+          start_listener_, feed_.get(), path_, std::forward<Ts>(xs)...));
     } else {
       if (detached_)
         return announcing(
           sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-            quarantine_, start_listener_, feed_.get(),
+            quarantine_, start_listener_, feed_.get(), path_,
             std::forward<Ts>(xs)...));
       return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
-        quarantine_, start_listener_, feed_.get(), std::forward<Ts>(xs)...));
+        quarantine_, start_listener_, feed_.get(), path_,
+        std::forward<Ts>(xs)...));
     }
   }
 

@@ -8,8 +8,9 @@ namespace trellis {
 /// `uint64_t`, through CAF's default handler (which only sees messages no
 /// behavior matched), so it works for any behavior, across `become`, and for
 /// typed actors. Other unmatched messages go to the default handler the
-/// actor had (CAF's `print_and_drop` unless it set its own, for example in
-/// its constructor). An actor that sets a default handler afterwards stops
+/// actor had (unless it set its own, for example in its constructor,
+/// Trellis' replacement for CAF's `print_and_drop`: see
+/// `detail::chain_default_handler`). An actor that sets a default handler afterwards stops
 /// answering the probe; a resource monitor then sees the probe fail.
 ///
 /// Reading the depth from another thread would race with the actor, which

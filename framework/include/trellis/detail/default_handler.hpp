@@ -14,9 +14,12 @@ namespace trellis::detail {
 using default_hook = bool (*)(caf::scheduled_actor* self, caf::message_view& x,
                               caf::result<caf::message>& answer);
 
-/// Puts `hook` in front of `self`'s current default handler (CAF's
-/// `print_and_drop` unless the actor set its own), which still gets every
-/// message the hook passes on. Works for any behavior, across `become`, and
+/// Puts `hook` in front of `self`'s current default handler, which still
+/// gets every message the hook passes on. Where that is CAF's
+/// `print_and_drop`, Trellis' own comes instead: it reports the message to
+/// Trellis' log with the receiver's path and the sender, and answers only a
+/// request (`sec::unexpected_message`, naming the receiver), since an error
+/// message would end a plain message's sender. Works for any behavior, across `become`, and
 /// for typed actors, since only unmatched messages reach it.
 void chain_default_handler(caf::scheduled_actor* self, default_hook hook);
 

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <utility>
+
 namespace trellis::detail {
 
 /// The tree whose actor runs on this thread (its event feed, compared only),
@@ -27,7 +30,8 @@ private:
 };
 
 /// A base of the actors Trellis runs in a tree (supervisors, and children
-/// spawned through `child_context::spawn`): names their tree.
+/// spawned through `child_context::spawn`): names their tree and their
+/// place in it.
 class tree_member {
 public:
   virtual ~tree_member() = default;
@@ -37,14 +41,21 @@ public:
     return tree_;
   }
 
+  /// Returns the actor's path in its tree, e.g. `root/db/writer`.
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
 protected:
-  /// Sets the tree; once, before the actor runs.
-  void tree(const void* x) noexcept {
-    tree_ = x;
+  /// Sets the tree and the path; once, before the actor runs.
+  void member_of(const void* tree, std::string path) {
+    tree_ = tree;
+    path_ = std::move(path);
   }
 
 private:
   const void* tree_ = nullptr;
+  std::string path_;
 };
 
 } // namespace trellis::detail
