@@ -33,11 +33,17 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "::1" || host == "localhost";
 }
 
-/// Joins the tree's event group and feeds every event to the hub.
+/// Joins the tree's event group and feeds every event to the hub, and
+/// tells it when the root ended and why.
 caf::behavior collector(caf::event_based_actor* self,
                         std::shared_ptr<detail::observer_hub> hub,
-                        caf::group events) {
+                        caf::group events, caf::actor root) {
   self->join(events);
+  self->monitor(root);
+  self->set_down_handler([self, hub](caf::down_msg& msg) {
+    hub->tree_ended(msg.reason ? self->system().render(msg.reason)
+                               : std::string{"normal"});
+  });
   return {
     [self, hub](const lifecycle_event& ev) {
       auto& sys = self->system();
@@ -62,6 +68,16 @@ void answer_error(httplib::Response& res, int status,
   detail::append_json_string(json, message);
   json += '}';
   answer(res, status, json);
+}
+
+/// 410 Gone for a tree whose root ended: nothing will answer again. The
+/// page shows `reason`.
+void answer_ended(httplib::Response& res, const std::string& reason) {
+  std::string json = "{\"error\":\"the tree ended\",\"ended\":true,"
+                     "\"reason\":";
+  detail::append_json_string(json, reason);
+  json += '}';
+  answer(res, 410, json);
 }
 
 /// The HTTP status for an error of the tree.
@@ -187,10 +203,12 @@ struct observer::impl {
     route("/api/tree", "GET",
           [this](const httplib::Request&, httplib::Response& res) {
             auto snap = tree();
-            if (!snap)
-              answer_error(res, 503, "no snapshot: " + render(snap.error()));
-            else
+            if (snap)
               answer(res, 200, to_json(*snap));
+            else if (auto why = hub->ended())
+              answer_ended(res, *why);
+            else
+              answer_error(res, 503, "no snapshot: " + render(snap.error()));
           });
     route("/metrics", "GET",
           [this](const httplib::Request&, httplib::Response& res) {
@@ -508,7 +526,7 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
     return caf::make_error(caf::sec::cannot_open_port,
                            "observer: cannot listen on " + address);
   x.port = static_cast<uint16_t>(port);
-  x.events = sys.spawn<caf::hidden>(collector, x.hub, *events);
+  x.events = sys.spawn<caf::hidden>(collector, x.hub, *events, root);
   x.thread = std::thread{[&x] {
     x.server.listen_after_bind();
     x.listen_returned = true;

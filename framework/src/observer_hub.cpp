@@ -84,6 +84,16 @@ bool observer_hub::stopped() const {
   return stopped_;
 }
 
+void observer_hub::tree_ended(std::string reason) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ended_ = std::move(reason);
+}
+
+std::optional<std::string> observer_hub::ended() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return ended_;
+}
+
 observer_counters observer_hub::counters() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return counters_;

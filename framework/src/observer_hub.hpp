@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,6 +70,12 @@ public:
 
   bool stopped() const;
 
+  /// Records that the tree's root ended, for `reason` (rendered).
+  void tree_ended(std::string reason);
+
+  /// Returns why the tree's root ended, or none while it runs.
+  std::optional<std::string> ended() const;
+
   observer_counters counters() const;
 
 private:
@@ -78,6 +85,7 @@ private:
   std::deque<observer_entry> log_;
   uint64_t seq_ = 0;
   bool stopped_ = false;
+  std::optional<std::string> ended_;
   observer_counters counters_;
   std::map<std::pair<std::string, std::string>, observer_entry> open_alarms_;
 };

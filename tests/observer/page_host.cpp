@@ -2,11 +2,14 @@
 //   observer_page_host [SESSIONS]
 // Prints "port N" once the observer listens, then reads commands, one a
 // line: "crash PATH" injects an exception into the child at PATH and
-// answers "ok" (or "error ..."); "quit" or the end of input stops. The
+// answers "ok" (or "error ..."); "give-up" crashes root/gateway until
+// the root gives up; "quit" or the end of input stops. The
 // operator token is "page-token".
 
+#include <chrono>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -81,6 +84,21 @@ int main(int argc, char** argv) {
   std::cout << "port " << obs->port() << std::endl;
   std::string line;
   while (std::getline(std::cin, line) && line != "quit") {
+    if (line == "give-up") {
+      // Crashes the gateway until the root exceeds its intensity and ends.
+      trellis::fault f{trellis::fault_kind::exception, "root/gateway"};
+      auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (trellis::inject(sys, *root, f) != caf::sec::request_receiver_down
+             && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+      auto reason = trellis::await_exit(sys, *root, 5s);
+      if (trellis::is(reason, trellis::errc::reached_max_restart_intensity))
+        std::cout << "ok" << std::endl;
+      else
+        std::cout << "error: the root did not give up: " << sys.render(reason)
+                  << std::endl;
+      continue;
+    }
     const std::string crash = "crash ";
     if (line.compare(0, crash.size(), crash) != 0) {
       std::cout << "error: unknown command" << std::endl;

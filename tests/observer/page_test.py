@@ -5,7 +5,8 @@ protocol on a pipe (--remote-debugging-pipe: no extra packages).
   page_test.py --host observer_page_host --out DIR CASE
 
 CASE is `tree` (every node drawn, a crash injected in the process shows up
-on the page, a screenshot saved as DIR/observer.png) or `large` (10,000
+on the page, a screenshot saved as DIR/observer.png; at the end the root
+gives up and the page says why) or `large` (10,000
 children stay responsive: collapsed into a count, expanded a page at a
 time). Exits 77 (skipped) only when no Chromium is installed.
 """
@@ -274,6 +275,20 @@ def case_tree(browser, host, out):
     browser.wait_for("document.getElementById('action-result').dataset.status"
                      " === '403'", "the 403 of a wrong token")
     assert browser.eval(node_state("root/gateway", "running"))
+    # The root gives up: the page says that the tree ended, and why.
+    host.command("give-up")
+    browser.wait_for("!document.getElementById('ended').hidden",
+                     "the page's notice that the tree ended")
+    notice = browser.eval("document.getElementById('ended').textContent")
+    assert "reached_max_restart_intensity" in notice, notice
+    assert "root/gateway" in notice or "gateway" in notice, notice
+    assert browser.eval(
+        "document.getElementById('conn').dataset.state") == "ended"
+    # Nothing of the last snapshot is drawn as running any more.
+    assert browser.eval("document.querySelectorAll('#tree li.node"
+                        "[data-state=\"running\"]').length") == 0
+    assert browser.eval(node_state("root", "stopped"))
+    browser.screenshot(os.path.join(out, "observer-ended.png"))
 
 
 def case_large(browser, host, out):
