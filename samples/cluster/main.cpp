@@ -14,13 +14,17 @@
 //       └── leaf pinger, local to fragile's node
 //
 // Each lifecycle event prints as it arrives, with the node it is about.
+// SIGINT or SIGTERM skips the steps left: the tree stops, then the nodes
+// (SIGTERM), and the sample exits 0.
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -43,6 +47,19 @@ struct node {
   void signal(int sig) const {
     ::kill(pid, sig);
   }
+
+  /// Stops the node as an operator would (SIGTERM: it stops its actors in
+  /// order); kills it if it has not ended within 10 s. Reaps it.
+  void stop() const {
+    signal(SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(pid, nullptr, WNOHANG) != 0)
+        return;
+      std::this_thread::sleep_for(100ms);
+    }
+    signal(SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
 };
 
 node launch(const std::string& exe, std::string name) {
@@ -54,6 +71,10 @@ node launch(const std::string& exe, std::string name) {
   result.pid = fork();
   if (result.pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // stop_signal blocked these in this process; the node takes its own.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     // The node's own reports would interleave with ours.
@@ -90,14 +111,20 @@ std::string name_of(const std::string& address) {
   return address.empty() ? "this process" : address;
 }
 
-// Prints events until one for which `done` holds, or `limit` passes.
+// Set in main: SIGINT or SIGTERM ends the sample early, in order.
+trellis::stop_signal* stop = nullptr;
+
+// Prints events until one for which `done` holds, or `limit` passes, or a
+// stop is requested.
 template <class Done>
 bool watch(caf::scoped_actor& self, caf::timespan limit, Done done) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= caf::timespan{0})
+    if (left <= caf::timespan{0} || stop->requested())
       return false;
+    // Short waits, to notice a stop request.
+    left = std::min<caf::timespan>(left, 100ms);
     bool hit = false;
     self->receive(
       [&](const trellis::lifecycle_event& ev) {
@@ -127,6 +154,10 @@ std::string node_of(caf::actor_system& sys, const caf::actor& root,
 } // namespace
 
 int main() {
+  trellis::stop_signal stop_request;
+  // Each line appears as it happens, also through a pipe.
+  std::cout << std::unitbuf;
+  stop = &stop_request;
   caf::actor_system_config cfg;
   trellis::node_config self_node;
   self_node.heartbeat_interval = 250ms;
@@ -168,54 +199,76 @@ int main() {
   std::cout << "\nthe tree across three nodes:\n"
             << to_text(*trellis::snapshot(sys, *root));
 
-  std::cout << "\n1. SIGKILL node A, where orders runs\n";
-  auto t0 = std::chrono::steady_clock::now();
-  a.signal(SIGKILL);
-  bool ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
-    return ev.kind == trellis::lifecycle_kind::child_restarted
-           && ev.id == "orders";
-  });
   auto ms = [](auto d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
-  auto orders_on = node_of(sys, *root, "orders");
-  ok = ok && orders_on != "node A";
-  std::cout << "  orders now runs on " << orders_on
-            << ", " << ms(std::chrono::steady_clock::now() - t0)
-            << " ms after the kill\n";
+  // Each step moves a child off a lost node; a stop request (SIGINT,
+  // SIGTERM) skips the steps left and goes straight to the orderly end.
+  bool ok = true;
+  auto step = [&](const char* title) {
+    if (!ok || stop->requested())
+      return false;
+    std::cout << title;
+    return true;
+  };
 
-  std::cout << "\n2. SIGSTOP node B, where billing runs (a hung node)\n";
-  t0 = std::chrono::steady_clock::now();
-  b.signal(SIGSTOP);
-  ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
-    return ev.kind == trellis::lifecycle_kind::child_restarted
-           && ev.id == "billing";
-  }) && ok;
-  auto billing_on = node_of(sys, *root, "billing");
-  ok = ok && billing_on != "node B";
-  std::cout << "  billing now runs on " << billing_on
-            << ", detected " << ms(std::chrono::steady_clock::now() - t0)
-            << " ms after the stop (heartbeat 250 ms + timeout 1500 ms)\n";
-  b.signal(SIGCONT);
+  if (step("\n1. SIGKILL node A, where orders runs\n")) {
+    auto t0 = std::chrono::steady_clock::now();
+    a.signal(SIGKILL);
+    ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+      return ev.kind == trellis::lifecycle_kind::child_restarted
+             && ev.id == "orders";
+    });
+    auto orders_on = node_of(sys, *root, "orders");
+    ok = ok && orders_on != "node A";
+    std::cout << "  orders now runs on " << orders_on << ", "
+              << ms(std::chrono::steady_clock::now() - t0)
+              << " ms after the kill\n";
+  }
 
-  std::cout << "\n3. the leaf of fragile (on C) crashes; fragile gives up and "
-               "escalates across the wire\n";
-  auto snap = trellis::snapshot(sys, *root);
-  if (auto leaf = snap ? find(*snap, "root/fragile/leaf") : nullptr)
-    self->send(leaf->actor, std::string{"crash"});
-  else
-    ok = false;
-  ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
-    return ev.kind == trellis::lifecycle_kind::child_restarted
-           && ev.id == "fragile";
-  }) && ok;
+  if (step("\n2. SIGSTOP node B, where billing runs (a hung node)\n")) {
+    auto t0 = std::chrono::steady_clock::now();
+    b.signal(SIGSTOP);
+    ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+      return ev.kind == trellis::lifecycle_kind::child_restarted
+             && ev.id == "billing";
+    });
+    auto billing_on = node_of(sys, *root, "billing");
+    ok = ok && billing_on != "node B";
+    std::cout << "  billing now runs on " << billing_on << ", detected "
+              << ms(std::chrono::steady_clock::now() - t0)
+              << " ms after the stop (heartbeat 250 ms + timeout 1500 ms)\n";
+    b.signal(SIGCONT);
+  }
 
-  std::cout << "\nthe tree after all that:\n"
-            << to_text(*trellis::snapshot(sys, *root));
+  if (step("\n3. the leaf of fragile (on C) crashes; fragile gives up and "
+           "escalates across the wire\n")) {
+    auto snap = trellis::snapshot(sys, *root);
+    if (auto leaf = snap ? find(*snap, "root/fragile/leaf") : nullptr)
+      self->send(leaf->actor, std::string{"crash"});
+    else
+      ok = false;
+    ok = ok && watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+      return ev.kind == trellis::lifecycle_kind::child_restarted
+             && ev.id == "fragile";
+    });
+  }
+
+  // A stop request may have come while B was stopped.
+  for (auto& n : nodes)
+    n.signal(SIGCONT);
+  if (auto snap = trellis::snapshot(sys, *root))
+    std::cout << "\nthe tree " << (stop->requested() ? "when asked to stop"
+                                                      : "after all that")
+              << ":\n" << to_text(*snap);
   auto reason = trellis::stop_supervisor(sys, *root);
-  for (auto& n : nodes) {
-    n.signal(SIGKILL);
-    waitpid(n.pid, nullptr, 0);
+  for (auto& n : nodes)
+    n.stop();
+  if (stop->requested()) {
+    std::cout << "cluster: signal " << stop->signal_number()
+              << ", tree stopped: " << sys.render(reason)
+              << ", nodes stopped\n";
+    return reason == caf::exit_reason::user_shutdown ? 0 : 1;
   }
   // Each step moved its child off the lost node, and the tree stopped cleanly.
   if (!ok || reason != caf::exit_reason::user_shutdown) {

@@ -119,6 +119,8 @@ int main() {
   // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
   // order and the sample exits 0.
   trellis::stop_signal stop;
+  // Each line appears as it happens, also through a pipe.
+  std::cout << std::unitbuf;
   caf::actor_system_config cfg;
   trellis::configure(cfg);
   caf::actor_system sys{cfg};
