@@ -202,36 +202,40 @@ private:
   size_t left_out_ = 0;
 };
 
+/// Writes a warning through `write(log, left_out)` if warnings are on and
+/// `budget` has room; `left_out` is what to append (see `line_budget`).
+template <class F>
+void warn_within(line_budget& budget, F write) {
+  auto& log = logger();
+  if (!log.should_log(spdlog::level::warn))
+    return;
+  std::string left_out;
+  if (budget.take(left_out))
+    write(log, left_out);
+}
+
 } // namespace
 
 void message_dropped(const caf::actor_system& sys, const std::string& path,
                      const caf::error& reason, const caf::message& content) {
-  auto& log = logger();
-  if (!log.should_log(spdlog::level::warn))
-    return;
   static line_budget budget{20};
-  std::string left_out;
-  if (!budget.take(left_out))
-    return;
-  std::string scratch;
-  log.warn("message_dropped path={} reason=\"{}\" message=\"{}\"{}",
-           path, render(sys, reason, scratch),
-           caf::to_string(content).substr(0, 200), left_out);
+  warn_within(budget, [&](spdlog::logger& log, const std::string& left_out) {
+    std::string scratch;
+    log.warn("message_dropped path={} reason=\"{}\" message=\"{}\"{}", path,
+             render(sys, reason, scratch),
+             caf::to_string(content).substr(0, 200), left_out);
+  });
 }
 
 void unexpected_message(const std::string& receiver, const std::string& sender,
                         bool request, const caf::message& content) {
-  auto& log = logger();
-  if (!log.should_log(spdlog::level::warn))
-    return;
   static line_budget budget{20};
-  std::string left_out;
-  if (!budget.take(left_out))
-    return;
-  log.warn("unexpected_message receiver={} sender={} kind={} "
-           "message=\"{}\"{}",
-           receiver, sender, request ? "request" : "message",
-           caf::to_string(content).substr(0, 200), left_out);
+  warn_within(budget, [&](spdlog::logger& log, const std::string& left_out) {
+    log.warn("unexpected_message receiver={} sender={} kind={} "
+             "message=\"{}\"{}",
+             receiver, sender, request ? "request" : "message",
+             caf::to_string(content).substr(0, 200), left_out);
+  });
 }
 
 void auto_shutdown(const std::string& supervisor, const std::string& mode) {
@@ -265,15 +269,11 @@ void tls_failed(const std::string& peer, const std::string& reasons) {
 
 void connection_refused(const std::string& peer, const char* reason,
                         const std::string& detail) {
-  auto& log = logger();
-  if (!log.should_log(spdlog::level::warn))
-    return;
   static line_budget budget{20};
-  std::string left_out;
-  if (!budget.take(left_out))
-    return;
-  log.warn("connection_refused peer={} reason={} detail=\"{}\"{}", peer,
-           reason, detail, left_out);
+  warn_within(budget, [&](spdlog::logger& log, const std::string& left_out) {
+    log.warn("connection_refused peer={} reason={} detail=\"{}\"{}", peer,
+             reason, detail, left_out);
+  });
 }
 
 } // namespace trellis::detail::report

@@ -212,32 +212,29 @@ int main() {
     return true;
   };
 
-  if (step("\n1. SIGKILL node A, where orders runs\n")) {
+  // Sends `sig` to node `n`, waits until child `id` restarted elsewhere,
+  // and prints where, and how long after the signal.
+  auto fail_over = [&](const node& n, int sig, const std::string& id,
+                       const char* after) {
     auto t0 = std::chrono::steady_clock::now();
-    a.signal(SIGKILL);
-    ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
+    n.signal(sig);
+    ok = watch(self, 20s, [&id](const trellis::lifecycle_event& ev) {
       return ev.kind == trellis::lifecycle_kind::child_restarted
-             && ev.id == "orders";
+             && ev.id == id;
     });
-    auto orders_on = node_of(sys, *root, "orders");
-    ok = ok && orders_on != "node A";
-    std::cout << "  orders now runs on " << orders_on << ", "
-              << ms(std::chrono::steady_clock::now() - t0)
-              << " ms after the kill\n";
-  }
+    auto now_on = node_of(sys, *root, id);
+    ok = ok && now_on != "node " + n.name;
+    std::cout << "  " << id << " now runs on " << now_on << ", "
+              << ms(std::chrono::steady_clock::now() - t0) << " ms after "
+              << after << '\n';
+  };
+
+  if (step("\n1. SIGKILL node A, where orders runs\n"))
+    fail_over(a, SIGKILL, "orders", "the kill");
 
   if (step("\n2. SIGSTOP node B, where billing runs (a hung node)\n")) {
-    auto t0 = std::chrono::steady_clock::now();
-    b.signal(SIGSTOP);
-    ok = watch(self, 20s, [](const trellis::lifecycle_event& ev) {
-      return ev.kind == trellis::lifecycle_kind::child_restarted
-             && ev.id == "billing";
-    });
-    auto billing_on = node_of(sys, *root, "billing");
-    ok = ok && billing_on != "node B";
-    std::cout << "  billing now runs on " << billing_on << ", detected "
-              << ms(std::chrono::steady_clock::now() - t0)
-              << " ms after the stop (heartbeat 250 ms + timeout 1500 ms)\n";
+    fail_over(b, SIGSTOP, "billing",
+              "the stop (heartbeat 250 ms + timeout 1500 ms)");
     b.signal(SIGCONT);
   }
 
