@@ -30,7 +30,10 @@ std::string to_string(child_state x);
 struct child_info {
   /// The child's id within its supervisor.
   std::string id;
-  /// The current actor, invalid unless `state` is `running`.
+  /// The current actor, invalid unless `state` is `running`: CAF answers a
+  /// request to an invalid handle with a bare `sec::invalid_argument`, so
+  /// ask `lookup` (which says `restarting` or `not_found`) or send through a
+  /// `stable_handle` rather than keep this handle.
   caf::actor actor;
   /// Worker or supervisor.
   child_type type = child_type::worker;

@@ -24,23 +24,6 @@ caf::error receiver_down(caf::actor_system& sys, const std::string& who,
 caf::error child_receiver_down(caf::actor_system& sys, const std::string& path,
                                const caf::error& reason);
 
-/// Visits a closed mailbox's queues, answering each request in them.
-struct explained_bouncer {
-  const caf::error& err;
-
-  void operator()(const caf::mailbox_element& x) const {
-    bounce(x, err);
-  }
-
-  /// Nested queues hand over their keys and queues first.
-  template <class Key, class Queue, class... Ts>
-  caf::intrusive::task_result operator()(const Key&, const Queue&,
-                                         const Ts&... xs) const {
-    (*this)(xs...);
-    return caf::intrusive::task_result::resume;
-  }
-};
-
 /// Makes an actor class answer the requests it leaves unhandled when it
 /// ends, and those that reach it afterwards, with CAF's
 /// `request_receiver_down` plus a context from `receiver_down(reason)`:
@@ -52,9 +35,10 @@ public:
   using Base::Base;
 
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
-    // Set before the mailbox closes (see cleanup), read only once closed.
+    // `reason_` is set before the mailbox closes (see cleanup) and read
+    // only once it is closed.
     if (x && x->mid.is_request() && this->mailbox().closed()) {
-      bounce(*x, ended_);
+      bounce(*x, receiver_down(reason_));
       return;
     }
     Base::enqueue(std::move(x), host);
@@ -63,10 +47,10 @@ public:
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
     auto& mbox = this->mailbox();
     if (!mbox.closed()) {
-      ended_ = receiver_down(reason);
+      reason_ = reason;
       mbox.close();
       mbox.flush_cache();
-      explained_bouncer f{ended_};
+      bouncer f{this, caf::error{}};
       while (mbox.queue().new_round(1000, f).consumed_items > 0)
         ; // Each round answers up to 1000 messages.
     }
@@ -79,7 +63,31 @@ protected:
   virtual caf::error receiver_down(const caf::error& reason) const = 0;
 
 private:
-  caf::error ended_;
+  /// Visits the closed mailbox's queues, answering each request in them.
+  /// The answer is rendered at the first request: most actors end with
+  /// none pending, and a restart should not pay for the text.
+  struct bouncer {
+    const explained_bounce* self;
+    caf::error answer;
+
+    void operator()(const caf::mailbox_element& x) {
+      if (!x.sender || !x.mid.is_request())
+        return;
+      if (!answer)
+        answer = self->receiver_down(self->reason_);
+      bounce(x, answer);
+    }
+
+    /// Nested queues hand over their keys and queues first.
+    template <class Key, class Queue, class... Ts>
+    caf::intrusive::task_result operator()(const Key&, const Queue&,
+                                           const Ts&... xs) {
+      (*this)(xs...);
+      return caf::intrusive::task_result::resume;
+    }
+  };
+
+  caf::error reason_;
 };
 
 } // namespace trellis::detail
