@@ -8,6 +8,7 @@
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -28,7 +29,9 @@ namespace {
 /// monitor on a remote actor when the actor ends or when the BASP broker
 /// drops the connection to its node: at once when that node's process dies
 /// (its sockets close), after `middleman.connection-timeout` when it hangs
-/// (heartbeats).
+/// (heartbeats). Nothing fires for a node reached only through a third one,
+/// whose loss no connection of this node shows: a child whose supervisor
+/// is there could never be found orphaned, so it is killed at once.
 caf::behavior orphan_guard(caf::event_based_actor* self, caf::actor sup,
                            caf::actor child, std::string path) {
   auto orphaned = [self, sup, child, path](const std::string& why) {
@@ -44,6 +47,21 @@ caf::behavior orphan_guard(caf::event_based_actor* self, caf::actor sup,
     else
       self->quit();
   });
+  if (sup.node() != self->node())
+    // The broker answers with an empty address for a node it has no direct
+    // connection to.
+    self
+      ->request(self->system().middleman().actor_handle(),
+                spawn_timeout(self->system()), caf::get_atom::value,
+                sup.node())
+      .then(
+        [orphaned](const caf::node_id&, const std::string& addr, uint16_t) {
+          if (addr.empty())
+            orphaned("no direct connection to its supervisor's node, whose "
+                     "loss this node would not notice");
+        },
+        // The monitors still watch; only the route stays unchecked.
+        [](const caf::error&) {});
   return {[](caf::ok_atom) {}};
 }
 
