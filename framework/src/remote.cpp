@@ -8,11 +8,13 @@
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "node_transport.hpp"
+#include "report.hpp"
 #include "supervisor_actor.hpp"
 #include "system_guard.hpp"
 #include "trellis/errc.hpp"
@@ -22,17 +24,44 @@ namespace trellis {
 
 namespace {
 
-/// Kills `child` when the connection to its supervisor is lost, and ends
-/// with either.
+/// Kills `child` when its supervisor `sup` ends or this node loses the
+/// connection to the supervisor's node, and ends with either. CAF fires a
+/// monitor on a remote actor when the actor ends or when the BASP broker
+/// drops the connection to its node: at once when that node's process dies
+/// (its sockets close), after `middleman.connection-timeout` when it hangs
+/// (heartbeats). Nothing fires for a node reached only through a third one,
+/// whose loss no connection of this node shows: a child whose supervisor
+/// is there could never be found orphaned, so it is killed at once.
 caf::behavior orphan_guard(caf::event_based_actor* self, caf::actor sup,
-                           caf::actor child) {
+                           caf::actor child, std::string path) {
+  auto orphaned = [self, sup, child, path](const std::string& why) {
+    detail::report::orphan_killed(path, to_string(sup.node()), why);
+    self->send_exit(child, caf::exit_reason::kill);
+    self->quit();
+  };
   self->monitor(sup);
   self->monitor(child);
-  self->set_down_handler([self, sup, child](caf::down_msg& msg) {
+  self->set_down_handler([self, sup, orphaned](caf::down_msg& msg) {
     if (msg.source == sup.address())
-      self->send_exit(child, caf::exit_reason::kill);
-    self->quit();
+      orphaned("its supervisor ended: " + self->system().render(msg.reason));
+    else
+      self->quit();
   });
+  if (sup.node() != self->node())
+    // The broker answers with an empty address for a node it has no direct
+    // connection to.
+    self
+      ->request(self->system().middleman().actor_handle(),
+                spawn_timeout(self->system()), caf::get_atom::value,
+                sup.node())
+      .then(
+        [orphaned](const caf::node_id&, const std::string& addr, uint16_t) {
+          if (addr.empty())
+            orphaned("no direct connection to its supervisor's node, whose "
+                     "loss this node would not notice");
+        },
+        // The monitors still watch; only the route stays unchecked.
+        [](const caf::error&) {});
   return {[](caf::ok_atom) {}};
 }
 
@@ -76,8 +105,13 @@ caf::actor_factory guarded_factory(remote_factory f) {
         caf::anon_send_exit(hdl, caf::exit_reason::kill);
         return {};
       }
-    if (sup)
-      sys.spawn<caf::hidden>(orphan_guard, sup, hdl);
+    if (sup) {
+      auto guard = sys.spawn<caf::hidden>(orphan_guard, sup, hdl, path);
+      // CAF destroys an actor that nothing references, and monitors do not
+      // count: without this the guard went at once, silently. The child
+      // keeps its guard until it ends.
+      hdl->attach_functor([guard] {});
+    }
     return result;
   };
 }

@@ -267,6 +267,14 @@ void tls_failed(const std::string& peer, const std::string& reasons) {
     log.warn("tls_failed peer={} reason=\"{}\"", peer, reasons);
 }
 
+void orphan_killed(const std::string& child, const std::string& supervisor_node,
+                   const std::string& reason) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::warn))
+    log.warn("orphan_killed child={} supervisor_node={} reason=\"{}\"", child,
+             supervisor_node, reason);
+}
+
 void connection_refused(const std::string& peer, const char* reason,
                         const std::string& detail) {
   static line_budget budget{20};

@@ -94,6 +94,11 @@ void system_abandoned(size_t running);
 /// (warning). CAF reports only that the connection closed.
 void tls_failed(const std::string& peer, const std::string& reasons);
 
+/// A remote child hosted here for `supervisor_node` was killed by its
+/// orphan guard, for `reason` (warning).
+void orphan_killed(const std::string& child, const std::string& supervisor_node,
+                   const std::string& reason);
+
 /// A connection on a node's port was closed before CAF read from it, for
 /// `reason` (a stable name) and `detail` (warning). At most 20 a second are
 /// written; the next one tells how many were left out.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <caf/io/middleman.hpp>
+#include <caf/io/network/scribe_impl.hpp>
 #include <caf/io/scribe.hpp>
 
 #include "report.hpp"
@@ -35,6 +36,42 @@ void shed(native_socket fd) {
   }
   spare = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
+
+// CAF's scribe, with a `halt` and a `trigger` that hold (a broker's
+// `halt(hdl)` and `trigger(hdl)` reach it as remove_from_loop and
+// add_to_loop). In CAF 0.17.6 a halt from inside `consume` does not end the
+// read under way: the stream reads on, up to
+// `middleman.max-consecutive-reads` times. And a trigger in the same round
+// of the event loop as a halt is lost: the halt's removal waits for the end
+// of the round, and until then the stream's `activate` does nothing (its
+// reader is still set), so the connection is never read again.
+class pausable_scribe : public caf::io::network::scribe_impl {
+public:
+  using scribe_impl::scribe_impl;
+
+  // False ends the stream's read loop and takes it out of the event loop.
+  bool consume(caf::execution_unit* ctx, const void* buf,
+               size_t num_bytes) override {
+    return scribe::consume(ctx, buf, num_bytes) && !halted_;
+  }
+
+  void remove_from_loop() override {
+    halted_ = true;
+    scribe_impl::remove_from_loop();
+  }
+
+  void add_to_loop() override {
+    halted_ = false;
+    // Registers the reader once a removal has taken effect...
+    scribe_impl::add_to_loop();
+    // ... and cancels one that is still pending.
+    stream_.backend().add(caf::io::network::operation::read, stream_.fd(),
+                          &stream_);
+  }
+
+private:
+  bool halted_ = false;
+};
 
 } // namespace
 
@@ -78,7 +115,10 @@ bool shedding_doorman::new_connection() {
   if (detached())
     return false;
   auto& mpx = acceptor_.backend();
-  auto scribe = mpx.new_scribe(acceptor_.accepted_socket());
+  // As CAF's new_scribe, with a scribe that can pause.
+  auto fd = acceptor_.accepted_socket();
+  caf::io::network::keepalive(fd, true);
+  auto scribe = caf::make_counted<pausable_scribe>(mpx, fd);
   auto hdl = scribe->hdl();
   parent()->add_scribe(std::move(scribe));
   return doorman::new_connection(&mpx, hdl);

@@ -23,7 +23,8 @@ struct shedding_accept {
 };
 
 /// CAF's `doorman_impl` on `shedding_accept`; accepted sockets become CAF's
-/// own scribes unless a derived class says otherwise.
+/// own scribes, with a halt and a trigger that hold, unless a derived class
+/// says otherwise.
 class shedding_doorman : public caf::io::doorman {
 public:
   shedding_doorman(caf::io::network::default_multiplexer& mpx,

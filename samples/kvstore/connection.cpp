@@ -33,14 +33,9 @@ using stall_atom = caf::atom_constant<caf::atom("kv_stall")>;
 // stops reading until half of them are answered.
 constexpr size_t max_pipeline = 1024;
 
-// How long a shard may take for a batch. A batch that times out is answered
-// with an error: it may or may not have been executed.
-constexpr auto shard_timeout = std::chrono::seconds(10);
-
 // A batch that reached a shard incarnation that died before executing it is
-// sent again, after 1, 2, 4, ... ms (at most 100 ms), about 10 s in all.
-constexpr int max_attempts = 100;
-
+// sent again (`runtime::shard_attempts` times), after 1, 2, 4, ... ms, at
+// most 100 ms apart.
 caf::timespan backoff(int attempt) {
   auto ms = attempt < 7 ? 1 << attempt : 100;
   return std::chrono::milliseconds(ms);
@@ -241,7 +236,7 @@ void on_failure(connection_actor* self, size_t s, const caf::error& err) {
   // send again, to the next incarnation.
   auto again = err == caf::sec::request_receiver_down
                || trellis::is(err, trellis::errc::overloaded);
-  if (again && ln.attempts < max_attempts) {
+  if (again && ln.attempts < st.rt->shard_attempts) {
     ++st.rt->stats.shard_retries;
     self->delayed_send(self, backoff(ln.attempts++), retry_atom::value,
                        static_cast<uint64_t>(s));
@@ -255,7 +250,8 @@ void on_failure(connection_actor* self, size_t s, const caf::error& err) {
 }
 
 void transmit(connection_actor* self, size_t s) {
-  self->request(self->state.shards[s], shard_timeout, self->state.lanes[s].sent)
+  auto& st = self->state;
+  self->request(st.shards[s], st.rt->shard_timeout, st.lanes[s].sent)
     .then(
       [self, s](std::vector<resp::reply>& answers) {
         on_answers(self, s, answers);

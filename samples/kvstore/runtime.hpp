@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/timespan.hpp>
 
 #include "resp.hpp"
 
@@ -58,6 +59,15 @@ struct runtime {
   resp::limits limits;
   /// What replies may hold.
   output_limits output;
+  /// How long a shard may take to answer a batch. A batch past it gets
+  /// `-ERR shard N unavailable: ...` for each of its commands, which may or
+  /// may not have been executed.
+  caf::timespan shard_timeout = std::chrono::seconds(10);
+  /// How often a batch that a shard's incarnation dropped unexecuted (it
+  /// died with the batch in its mailbox) is sent again, after 1, 2, 4, ...
+  /// ms, at most 100 ms apart: 100 times is about 10 s. Then its commands
+  /// get `-ERR shard N unavailable: ...`.
+  int shard_attempts = 100;
   /// Crashes per second of the chaos worker, for INFO.
   double chaos_rate = 0;
   /// When the server started, for INFO.

@@ -14,6 +14,9 @@
 
 #include <sys/wait.h>
 
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
 #include "dist_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -363,13 +366,9 @@ TEST_CASE("trellis_node refuses bad options and a port in use, saying why",
   check("--port=" + std::to_string(a->port()), "cannot listen on");
 }
 
-// Kept out of the default run (hidden tag) because it fails: the child on n
-// outlives its supervisor's node, killed or stopped (SIGSTOP), also without
-// the snapshot below, though a normal stop of the tree does end it.
-// docs/distribution.md says so; run it with `distribution_tests "[orphan]"`.
 TEST_CASE("a remote child whose supervisor's node is gone is killed by its "
           "orphan guard",
-          "[distribution][.orphan]") {
+          "[distribution][orphan]") {
   dist_fixture f;
   auto args = test_node_args();
   // n runs the child; x runs its supervisor, `parent`, which placed it on n.
@@ -387,11 +386,78 @@ TEST_CASE("a remote child whose supervisor's node is gone is killed by its "
   REQUIRE(w != nullptr);
   CHECK(w->node == n.address());
   CHECK(w->state == child_state::running);
-  CHECK_FALSE(n.await_line("reporter exited", std::chrono::milliseconds(200)));
-  // Its supervisor's node dies: nobody asked w to stop, its guard kills it.
-  x.kill();
+  // With its supervisor in place, its guard leaves w alone.
+  CHECK_FALSE(n.await_line("reporter exited", std::chrono::milliseconds(500)));
+  // Nobody asks w to stop: only its guard on n can end it. The bound is
+  // generous; n's connection timeout (4 s) is the one that matters.
+  auto within = std::chrono::duration_cast<std::chrono::milliseconds>(patience);
+  SECTION("the supervisor's node is killed: its connection closes") {
+    x.kill();
+    CHECK(n.await_line("reporter exited", within));
+  }
+  SECTION("the supervisor's node is stopped: n's heartbeats find it") {
+    x.signal(SIGSTOP);
+    CHECK(n.await_line("reporter exited", within));
+    x.kill();
+  }
+  CHECK(n.running());
+  stop_supervisor(f.sys, *root);
+}
+
+TEST_CASE("a remote child whose supervisor is reached only through a third "
+          "node is killed at once by its orphan guard",
+          "[distribution][orphan]") {
+  // The guard cannot see a node it has no connection to go: such a child
+  // would be an orphan nobody finds. Trellis' own placement always connects
+  // directly; the test makes the indirect case by hand, with the message
+  // `guarded_factory` expects: (supervisor, path, args...).
+  dist_fixture f;
+  auto args = test_node_args();
+  node_process n{TRELLIS_ORPHAN_NODE_EXE, args};
+  node_process x{TRELLIS_ORPHAN_NODE_EXE, args};
+  auto mm = f.sys.middleman().actor_handle();
+  caf::scoped_actor self{f.sys};
+  auto spawn_on = [&](const node_process& where, caf::message msg) {
+    caf::node_id nid;
+    caf::strong_actor_ptr result;
+    caf::error err;
+    // A new connection may close at its first heartbeat tick
+    // (connection_timeout, docs/distribution.md): ask again.
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    do {
+      err = caf::error{};
+      self
+        ->request(mm, patience, caf::connect_atom::value,
+                  std::string{"127.0.0.1"}, where.port())
+        .receive([&](caf::node_id& id, caf::strong_actor_ptr&,
+                     std::set<std::string>&) { nid = std::move(id); },
+                 [&](caf::error& e) { err = std::move(e); });
+    } while (err == caf::sec::connection_timeout
+             && std::chrono::steady_clock::now() < deadline);
+    INFO("connecting to " << where.address() << ": " << f.sys.render(err));
+    REQUIRE_FALSE(err);
+    self
+      ->request(mm, patience, caf::spawn_atom::value, nid,
+                std::string{"reporter"}, std::move(msg),
+                std::set<std::string>{})
+      .receive([&](caf::strong_actor_ptr& hdl) { result = std::move(hdl); },
+               [&](caf::error& e) { err = std::move(e); });
+    INFO("spawning a reporter: " << f.sys.render(err));
+    REQUIRE(result);
+    return caf::actor_cast<caf::actor>(result);
+  };
+  // A "supervisor" on x without a guard of its own (no supervisor of its
+  // own), then its child on n, spawned through this process.
+  auto sup = spawn_on(x, caf::make_message(caf::actor{}, std::string{"s"}));
+  spawn_on(n, caf::make_message(sup, std::string{"s/w"}));
   CHECK(n.await_line("reporter exited",
                      std::chrono::duration_cast<std::chrono::milliseconds>(
                        patience)));
-  stop_supervisor(f.sys, *root);
+  // Only the child: its supervisor on x still answers.
+  int answer = 0;
+  self->request(sup, patience, 7).receive([&](int y) { answer = y; },
+                                          [&](caf::error&) {});
+  CHECK(answer == 7);
+  CHECK_FALSE(x.await_line("reporter exited", std::chrono::milliseconds(200)));
+  caf::anon_send_exit(sup, caf::exit_reason::kill);
 }
