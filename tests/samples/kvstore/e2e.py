@@ -186,8 +186,23 @@ def cli(port, *args):
     return res.stdout.rstrip("\n")
 
 
+def cmd_retrying(port, *args):
+    """Runs one command on a new connection, again on another if chaos
+    crashes it (at most 100 times in a row, 50 ms apart: a server that is
+    gone fails)."""
+    last = None
+    for _ in range(100):
+        try:
+            return Conn(port).cmd(*args)
+        except (Closed, OSError) as e:
+            last = e
+            time.sleep(0.05)
+    raise AssertionError(f"{args[0]}: 100 connections in a row failed, "
+                         f"the last with {last!r}")
+
+
 def info(port):
-    text = Conn(port).cmd("INFO").decode()
+    text = cmd_retrying(port, "INFO").decode()
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
 
 
@@ -203,7 +218,7 @@ def eq(got, want, what=""):
 
 def still_serving(srv):
     check(srv.alive(), "the server died")
-    eq(Conn(srv.port).cmd("PING"), "PONG", "PING after the case")
+    eq(cmd_retrying(srv.port, "PING"), "PONG", "PING after the case")
 
 
 # -- cases ------------------------------------------------------------------------
@@ -477,18 +492,9 @@ def read_back(port, keys):
     most 100 times in a row, 50 ms apart: a server that is gone fails)."""
     values = {}
     keys = list(keys)
-    failures = 0
     while keys:
         chunk = keys[:100]
-        try:
-            got = Conn(port).cmd("MGET", *chunk)
-        except (Closed, OSError) as e:
-            failures += 1
-            check(failures < 100, f"read back: {failures} connections in a row "
-                                  f"failed, the last with {e!r}")
-            time.sleep(0.05)
-            continue
-        failures = 0
+        got = cmd_retrying(port, "MGET", *chunk)
         check(isinstance(got, list), f"MGET answered {got!r}")
         values.update(zip(chunk, got))
         keys = keys[100:]
@@ -572,7 +578,9 @@ def chaos_run(targets, benchmark_must_finish):
               f"benchmark exit {res.returncode}")
         still_serving(srv)
         code, out = srv.stop()
-        eq(code, 0, "exit code after chaos")
+        # The server's own last words say why, if it did not end cleanly.
+        check(code == 0, f"exit code after chaos: {code}; the server's "
+                         f"stderr ends with {''.join(srv.stderr)[-4000:]}")
         check("kvstore: done" in out, out)
 
 
