@@ -24,8 +24,13 @@ namespace trellis::test {
 /// A TCP connection to 127.0.0.1, closed with the object.
 class raw_socket {
 public:
-  explicit raw_socket(uint16_t port) {
+  /// A `rcvbuf` above 0 sets the receive buffer before connecting, where it
+  /// still decides the window: the kernel then holds little of the peer's
+  /// data.
+  explicit raw_socket(uint16_t port, int rcvbuf = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -64,6 +69,14 @@ public:
 
   int fd() const noexcept {
     return fd_;
+  }
+
+  /// This end's port.
+  uint16_t local_port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    return ntohs(addr.sin_port);
   }
 
   /// Sends all of `bytes`; false if the peer closed first.

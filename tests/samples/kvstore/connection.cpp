@@ -30,6 +30,7 @@
 #include "router.hpp"
 #include "runtime.hpp"
 #include "shard.hpp"
+#include "raw_socket.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -152,42 +153,17 @@ struct server {
 class client {
 public:
   // A small `rcvbuf` makes the kernel hold few of the server's replies.
-  explicit client(uint16_t port, int rcvbuf = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    if (rcvbuf > 0)
-      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
-            == 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-
-  client(const client&) = delete;
-  client& operator=(const client&) = delete;
-
-  ~client() {
-    ::close(fd_);
+  explicit client(uint16_t port, int rcvbuf = 0) : sock_(port, rcvbuf) {
+    REQUIRE(sock_.connected());
   }
 
   // This end's port, which names the connection in /proc/net/tcp.
   uint16_t port() const {
-    return port_;
+    return sock_.local_port();
   }
 
   void send(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent,
-                      MSG_NOSIGNAL);
-      REQUIRE(n > 0);
-      sent += static_cast<size_t>(n);
-    }
+    REQUIRE(sock_.send(bytes));
   }
 
   // Reads exactly `n` bytes, failing with `what` when the server closes or
@@ -200,10 +176,10 @@ public:
       if (std::chrono::steady_clock::now() >= deadline)
         FAIL("waited " << patience.count() << " s for " << what << ", got "
                        << result.size() << " of " << n << " bytes");
-      pollfd p{fd_, POLLIN, 0};
+      pollfd p{sock_.fd(), POLLIN, 0};
       if (::poll(&p, 1, 100) <= 0)
         continue;
-      auto k = ::recv(fd_, buf, std::min(sizeof(buf), n - result.size()), 0);
+      auto k = ::recv(sock_.fd(), buf, std::min(sizeof(buf), n - result.size()), 0);
       if (k <= 0)
         FAIL("the server closed the connection while the test waited for "
              << what);
@@ -221,8 +197,7 @@ public:
   }
 
 private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
+  trellis::test::raw_socket sock_;
 };
 
 std::string command(const std::vector<std::string>& args) {
@@ -360,6 +335,16 @@ TEST_CASE("a shard that does not answer gives its commands `-ERR shard N "
   auto ok = kvstore::resp::encode(kvstore::resp::bulk("v"));
   auto k0 = key_on(0, 2);
   auto k1 = key_on(1, 2);
+  // The connection serves the other shard and PING, and shard 1 again once
+  // it answers.
+  auto goes_on = [&](server& srv, client& c) {
+    c.send(command({"GET", k0}) + command({"PING"}));
+    CHECK(c.read(ok.size(), "shard 0's answer") == ok);
+    CHECK(c.read_line("PONG") == "+PONG\r\n");
+    caf::anon_send(srv.shards[1], answer_atom::value);
+    c.send(command({"GET", k1}));
+    CHECK(c.read(ok.size(), "shard 1's answer, once it answers") == ok);
+  };
   SECTION("no answer within the shard timeout") {
     server srv{2, "v", [](kvstore::runtime& rt) { rt.shard_timeout = 1s; }};
     caf::anon_send(srv.shards[1], hold_atom::value);
@@ -367,12 +352,7 @@ TEST_CASE("a shard that does not answer gives its commands `-ERR shard N "
     c.send(command({"GET", k1}));
     CHECK(c.read_line("the error")
           == "-ERR shard 1 unavailable: system_error(request_timeout)\r\n");
-    c.send(command({"GET", k0}) + command({"PING"}));
-    CHECK(c.read(ok.size(), "shard 0's answer") == ok);
-    CHECK(c.read_line("PONG") == "+PONG\r\n");
-    caf::anon_send(srv.shards[1], answer_atom::value);
-    c.send(command({"GET", k1}));
-    CHECK(c.read(ok.size(), "shard 1's answer, once it answers") == ok);
+    goes_on(srv, c);
   }
   SECTION("a shard whose incarnations keep dying with the batch") {
     server srv{2, "v", [](kvstore::runtime& rt) { rt.shard_attempts = 3; }};
@@ -385,11 +365,6 @@ TEST_CASE("a shard that does not answer gives its commands `-ERR shard N "
              "\r\n");
     // Sent again three times after the first.
     CHECK(srv.rt->stats.shard_retries == 3);
-    c.send(command({"GET", k0}) + command({"PING"}));
-    CHECK(c.read(ok.size(), "shard 0's answer") == ok);
-    CHECK(c.read_line("PONG") == "+PONG\r\n");
-    caf::anon_send(srv.shards[1], answer_atom::value);
-    c.send(command({"GET", k1}));
-    CHECK(c.read(ok.size(), "shard 1's answer, once it answers") == ok);
+    goes_on(srv, c);
   }
 }
