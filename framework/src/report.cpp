@@ -59,8 +59,11 @@ namespace {
 // each thread keeps their text, and a report copies none.
 const std::string& render(const caf::actor_system& sys, const caf::error& x,
                           std::string& scratch) {
-  // CAF 0.17 has no category to read from an empty error.
-  if (!x || !x.context().empty()
+  // CAF 0.17 makes `exit_reason::normal` an empty error, rendered "none":
+  // say what it means, as CAF renders the other exit reasons.
+  if (!x)
+    return scratch = "exit_reason(normal)";
+  if (!x.context().empty()
       || (x.category() != caf::atom("exit")
           && x.category() != caf::atom("system")))
     return scratch = sys.render(x);

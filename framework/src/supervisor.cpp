@@ -186,6 +186,13 @@ which_children(caf::actor_system& sys, const caf::actor& sup,
                                               which_children_atom::value);
 }
 
+caf::expected<child_info> which_child(caf::actor_system& sys,
+                                      const caf::actor& sup,
+                                      const std::string& id,
+                                      caf::timespan timeout) {
+  return ask<child_info>(sys, timeout, sup, which_child_atom::value, id);
+}
+
 caf::expected<child_counts> count_children(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout) {

@@ -11,6 +11,7 @@
 #include <caf/type_nr.hpp>
 
 #include "report.hpp"
+#include "stop_outcome.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
 #include "trellis/decision.hpp"
@@ -201,6 +202,7 @@ void supervisor_actor::on_exit() {
   // CAF keeps a dead actor's object while handles to it exist: drop the
   // children's specs and start arguments now.
   stopping_.clear();
+  restarting_by_old_.clear();
   children_.clear();
   super::on_exit();
 }
@@ -344,8 +346,12 @@ void supervisor_actor::on_started(iterator c) {
   auto k = end_start(c);
   c->state = child_state::running;
   c->started_at = clock().now();
-  report::child_started(path(), c->spec.id(), c->handle.address(),
-                        c->restart_count, c->node);
+  forget_exit(*c);
+  // OTP writes no progress report for a simple_one_for_one child: a large
+  // dynamic supervisor would flood the log.
+  if (!spec_.dynamic())
+    report::child_started(path(), c->spec.id(), c->handle.address(),
+                          c->restart_count, c->node);
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,
           *c);
@@ -500,12 +506,10 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
   c->stopping = false;
   auto k = std::move(c->stop_k);
   c->stop_k = nullptr;
-  // A child that exits on its own during the stop is fine; one that had to
-  // be killed, or exits abnormally, is reported (OTP's shutdown_error).
-  auto expected = c->spec.shutdown().policy() == shutdown::kind::brutal_kill
-                    ? caf::exit_reason::kill
-                    : caf::exit_reason::user_shutdown;
-  if (!is(reason, expected) && !is_normal_exit(reason))
+  // One that had to be killed, exits abnormally, or is permanent and ends
+  // by itself is reported (OTP's shutdown_error).
+  if (!stopped_as_asked(c->spec.shutdown().policy(), c->spec.restart(),
+                        reason))
     report::shutdown_error(system(), path(), c->spec.id(), reason);
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
@@ -598,6 +602,8 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
   // Only a backoff asks how long the child ran.
   if (c->state == child_state::running && c->spec.backoff())
     c->ran_for = clock().now() - c->started_at;
+  if (spec_.dynamic())
+    remember_exit(c);
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
   c->last_reason = std::move(reason);
@@ -1030,6 +1036,7 @@ void supervisor_actor::remove_child(iterator c) {
   store_of(*c)->erase(child_path(*c));
   if (c->stopping)
     stopping_.erase(child_registry::incarnation_hash(*c), c);
+  forget_exit(*c);
   if (c->poison)
     for (auto& x : c->poison->letters()) {
       if (retired_letters_.size() == quarantine::max_letters)
@@ -1037,6 +1044,21 @@ void supervisor_actor::remove_child(iterator c) {
       retired_letters_.push_back(std::move(x));
     }
   children_.erase(c);
+}
+
+void supervisor_actor::remember_exit(iterator c) {
+  // A restart that fails keeps the first exited actor, as OTP does.
+  if (c->exited_as || !c->handle)
+    return;
+  c->exited_as = c->handle.address();
+  restarting_by_old_.emplace(c->exited_as, c);
+}
+
+void supervisor_actor::forget_exit(child& c) {
+  if (!c.exited_as)
+    return;
+  restarting_by_old_.erase(c.exited_as);
+  c.exited_as = caf::actor_addr{};
 }
 
 const std::shared_ptr<checkpoint_store>&
@@ -1140,8 +1162,12 @@ std::vector<child_info> supervisor_actor::which_children() {
 
 child_counts supervisor_actor::count_children() {
   child_counts result;
+  // A dynamic supervisor has one spec, its template (OTP).
+  if (spec_.dynamic())
+    result.specs = 1;
   for (auto& c : children_) {
-    ++result.specs;
+    if (!spec_.dynamic())
+      ++result.specs;
     if (c.handle && c.state == child_state::running)
       ++result.active;
     if (c.spec.type() == child_type::supervisor)

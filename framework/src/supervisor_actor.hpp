@@ -376,6 +376,13 @@ private:
   /// Removes a child for good: its checkpoint goes, its dead letters stay.
   void remove_child(iterator c);
 
+  /// Files `c`, a dynamic child whose actor just exited, under that actor
+  /// until it runs again (see `child::exited_as`).
+  void remember_exit(iterator c);
+
+  /// Forgets what `remember_exit` filed for `c`.
+  void forget_exit(child& c);
+
   /// Returns where `c`'s checkpoints live.
   const std::shared_ptr<checkpoint_store>& store_of(const child& c) const;
 
@@ -440,6 +447,8 @@ private:
   std::vector<std::string> lost_nodes_;
   /// Whether a takeover tick is pending.
   bool takeover_armed_ = false;
+  /// Restarting dynamic children by the actor whose exit they restart from.
+  std::unordered_map<caf::actor_addr, iterator> restarting_by_old_;
 };
 
 } // namespace trellis::detail

@@ -2,10 +2,12 @@
 // restart_child, delete_child, which_children, count_children,
 // get_childspec), snapshots and path lookups.
 
+#include <atomic>
 #include <memory>
 #include <utility>
 
 #include <caf/actor_cast.hpp>
+#include <caf/attachable.hpp>
 
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
@@ -13,6 +15,36 @@
 #include "trellis/node.hpp"
 
 namespace trellis::detail {
+
+namespace {
+
+/// Whether `x` has exited. Read under the actor's own lock: CAF runs an
+/// attachable at once when attached to an actor that is gone.
+bool has_exited(const caf::actor& x) {
+  struct probe : caf::attachable {
+    explicit probe(std::shared_ptr<std::atomic<bool>> f) : flag(std::move(f)) {
+      // nop
+    }
+    void actor_exited(const caf::error&, caf::execution_unit*) override {
+      *flag = true;
+    }
+    bool matches(const token& what) override {
+      return what.subtype == token::anonymous && what.ptr == this;
+    }
+    std::shared_ptr<std::atomic<bool>> flag;
+  };
+  auto flag = std::make_shared<std::atomic<bool>>(false);
+  auto ptr = new probe(flag);
+  auto self = caf::actor_cast<caf::abstract_actor*>(x);
+  self->attach(caf::attachable_ptr{ptr});
+  if (*flag)
+    return true;
+  // Alive: take the probe off again rather than keep it until it exits.
+  self->detach(caf::attachable::token{caf::attachable::token::anonymous, ptr});
+  return *flag;
+}
+
+} // namespace
 
 caf::message_handler supervisor_actor::api_handlers() {
   return {
@@ -45,6 +77,15 @@ caf::message_handler supervisor_actor::api_handlers() {
            const caf::actor& child) -> caf::result<caf::ok_atom> {
       return queue_request([this, child](auto& rp) {
         auto c = child ? children_.find(child.address()) : children_.end();
+        if (c == children_.end() && child && spec_.dynamic()) {
+          // OTP's simple_one_for_one also finds a restarting child by the
+          // actor it restarts from, and is done with an actor that is gone.
+          auto i = restarting_by_old_.find(child.address());
+          if (i != restarting_by_old_.end())
+            c = i->second;
+          else if (has_exited(child))
+            return rp.deliver(caf::ok_atom::value);
+        }
         if (c == children_.end())
           rp.deliver(make_error(errc::not_found, path(),
                                 "no child runs actor "
@@ -70,6 +111,16 @@ caf::message_handler supervisor_actor::api_handlers() {
     },
     [this](which_children_atom) -> caf::result<std::vector<child_info>> {
       return queue_request([this](auto& rp) { rp.deliver(which_children()); });
+    },
+    [this](which_child_atom,
+           const std::string& id) -> caf::result<child_info> {
+      return queue_request([this, id](auto& rp) {
+        auto c = children_.find(id);
+        if (c == children_.end())
+          rp.deliver(no_child(id));
+        else
+          rp.deliver(info_of(*c));
+      });
     },
     [this](count_children_atom) -> caf::result<child_counts> {
       return queue_request([this](auto& rp) { rp.deliver(count_children()); });

@@ -1,4 +1,4 @@
-#include "test_support.hpp"
+#include "clock_fixture.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -64,7 +64,20 @@ TEST_CASE("a dynamic supervisor starts children on demand with their "
     REQUIRE_FALSE(terminate_child(f.sys, sup, *alice));
     CHECK(f.next_event() == "stopped:alice");
     REQUIRE(f.children(sup).size() == 1);
-    CHECK(is(terminate_child(f.sys, sup, *alice), errc::not_found));
+    // OTP: an actor that is gone is terminated already.
+    CHECK_FALSE(terminate_child(f.sys, sup, *alice));
+    // A live actor that is no child is not found.
+    caf::actor stranger{f.probe};
+    CHECK(is(terminate_child(f.sys, sup, stranger), errc::not_found));
+    CHECK(f.children(sup).size() == 1);
+  }
+  SECTION("count_children counts one spec, the template, as OTP does") {
+    auto counts = count_children(f.sys, sup);
+    REQUIRE(counts);
+    CHECK(counts->specs == 1);
+    CHECK(counts->active == 2);
+    CHECK(counts->workers == 2);
+    CHECK(counts->supervisors == 0);
   }
   SECTION("arguments of the wrong type fail the start, and nothing is kept") {
     auto res = start_child(f.sys, sup, caf::make_message(42));
@@ -359,8 +372,55 @@ TEST_CASE("a dynamic supervisor handles 20,000 children",
     REQUIRE_FALSE(terminate_child(f.sys, sup, kids[n - 1 - i]));
   counts = count_children(f.sys, sup);
   REQUIRE(counts);
-  CHECK(counts->specs == static_cast<uint64_t>(n - 1000));
+  CHECK(counts->specs == 1);
   CHECK(counts->active == static_cast<uint64_t>(n - 1000));
+  CHECK(counts->workers == static_cast<uint64_t>(n - 1000));
   CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(alive->load() == 0);
+}
+
+TEST_CASE("terminate_child by the actor a dynamic child restarts from "
+          "removes the child and ends its retries, as in OTP",
+          "[supervisor][dynamic]") {
+  clock_fixture f;
+  auto starts = std::make_shared<int>(0);
+  // Starts once; every restart fails. The backoff holds each retry until
+  // the test clock moves.
+  auto once = worker("w", [starts](child_context& ctx) -> start_result {
+                if ((*starts)++ > 0)
+                  return make_error(errc::start_failed, "w", "refused");
+                return ctx.spawn([](caf::event_based_actor*) -> caf::behavior {
+                  return {[](int x) { return x; }};
+                });
+              }).backoff(restart_backoff{1s, 1s, 0.0});
+  auto sup = spawn_supervisor(
+    f.sys, dynamic_supervisor("d", once).intensity(100).period(1h));
+  REQUIRE(sup);
+  f.sched.run();
+  f.self->send(*sup, start_child_atom::value, caf::message{});
+  f.sched.run();
+  caf::actor first;
+  receive_or_fail(f.self, "start_child's actor",
+                  [&](caf::actor& x) { first = std::move(x); });
+  REQUIRE(first);
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  f.sched.run();
+  SECTION("while its restart waits") {
+    CHECK(f.child(*sup).state == child_state::restarting);
+  }
+  SECTION("after its restart failed") {
+    f.advance(1s);
+    CHECK(*starts == 2);
+    CHECK(f.child(*sup).state == child_state::restarting);
+  }
+  auto tried = *starts;
+  f.self->send(*sup, terminate_child_atom::value, first);
+  f.sched.run();
+  receive_or_fail(f.self, "terminate_child's ok", [](caf::ok_atom) {});
+  CHECK(f.children(*sup).empty());
+  f.advance(5s);
+  CHECK(*starts == tried);
+  CHECK(f.children(*sup).empty());
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  f.sched.run();
 }

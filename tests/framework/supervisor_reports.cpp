@@ -42,3 +42,28 @@ TEST_CASE("supervisors report through spdlog, one line each, with stable "
                              "intensity: root/db, writer, "));
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("a dynamic supervisor writes no progress report for its children, "
+          "as OTP's simple_one_for_one",
+          "[supervisor][reports][dynamic]") {
+  fixture f;
+  log_capture logs;
+  auto sup = f.start(supervisor("root").child(
+    dynamic_supervisor("d", f.probed("session")).intensity(5)));
+  auto d = f.actor_of(sup, "d");
+  REQUIRE(d);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(start_child(f.sys, d, caf::message{}));
+  f.next_events(3);
+  f.crash(d, "session#2");
+  CHECK(f.next_events(2)
+        == std::vector<std::string>{"stopped:session", "started:session"});
+  f.children(d); // wait until the restart is through
+  CHECK(logs.reports("child_started supervisor=root/d").empty());
+  CHECK(logs.reports("child_started supervisor=root child=d").size() == 1);
+  // Crashes are still reported.
+  CHECK(logs.reports("child_terminated supervisor=root/d child=session#2")
+          .size()
+        == 1);
+  stop_supervisor(f.sys, sup);
+}

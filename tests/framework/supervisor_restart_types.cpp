@@ -90,3 +90,40 @@ TEST_CASE("a temporary child is never restarted and leaves the list",
     CHECK(t.f.children(t.sup).size() == 1); // only the sibling
   }
 }
+
+TEST_CASE("shutdown_reason builds OTP's {shutdown, Term}, which supervisors "
+          "treat as a shutdown",
+          "[supervisor][restart][shutdown_reason]") {
+  auto why = shutdown_reason(std::string{"maintenance"}, int32_t{7});
+  CHECK(is_shutdown_reason(why));
+  CHECK_FALSE(is_shutdown_reason(caf::exit_reason::user_shutdown));
+  CHECK_FALSE(is_shutdown_reason(caf::exit_reason::normal));
+  CHECK_FALSE(is_shutdown_reason(make_error(errc::start_failed, "x")));
+  CHECK(why == caf::exit_reason::user_shutdown);
+  CHECK(is_normal_exit(why));
+  CHECK(shutdown_term(why).match_elements<std::string, int32_t>());
+  CHECK(shutdown_term(caf::exit_reason::user_shutdown).empty());
+  SECTION("a transient child that ends with it is not restarted nor "
+          "reported") {
+    restart_case t{restart::transient};
+    log_capture logs;
+    CHECK_FALSE(t.restarted_after(why));
+    CHECK(t.f.child(t.sup, "a").state == child_state::stopped);
+    CHECK(logs.reports("child_terminated").empty());
+  }
+  SECTION("a temporary child that ends with it is removed and not "
+          "reported") {
+    restart_case t{restart::temporary};
+    log_capture logs;
+    CHECK_FALSE(t.restarted_after(why));
+    CHECK(logs.reports("child_terminated").empty());
+  }
+  SECTION("a permanent child that ends with it is reported and restarted") {
+    restart_case t{restart::permanent};
+    log_capture logs;
+    CHECK(t.restarted_after(why));
+    auto lines = logs.reports("child_terminated supervisor=root child=a");
+    REQUIRE(lines.size() == 1);
+    CHECK_THAT(lines[0], Catch::Contains("maintenance"));
+  }
+}

@@ -336,3 +336,43 @@ TEST_CASE("thousands of requests that end at once are handled one by one",
   CHECK(f.children(sup).size() == 1);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("which_child answers one child's entry of which_children",
+          "[supervisor][runtime_api]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(f.probed("a"))
+                       .child(f.probed("b")));
+  f.next_events(2);
+  auto kids = f.children(sup);
+  REQUIRE(kids.size() == 2);
+  auto b = which_child(f.sys, sup, "b");
+  REQUIRE(b);
+  CHECK(b->id == "b");
+  CHECK(b->actor == kids[1].actor);
+  CHECK(b->state == child_state::running);
+  CHECK(is(which_child(f.sys, sup, "nope").error(), errc::not_found));
+  SECTION("a stopped child is listed, stopped") {
+    REQUIRE_FALSE(terminate_child(f.sys, sup, "a"));
+    f.next_event();
+    auto a = which_child(f.sys, sup, "a");
+    REQUIRE(a);
+    CHECK(a->state == child_state::stopped);
+    CHECK_FALSE(a->actor);
+  }
+  SECTION("as a request") {
+    f.probe->request(sup, patience, which_child_atom::value, std::string{"a"})
+      .receive([&](child_info& x) { CHECK(x.actor == kids[0].actor); },
+               [](caf::error& err) { FAIL(to_string(err)); });
+  }
+  SECTION("a dynamic supervisor's children by their ids") {
+    auto d = f.start(dynamic_supervisor("d", f.probed("session")));
+    auto s = start_child(f.sys, d, caf::message{});
+    REQUIRE(s);
+    f.next_event();
+    auto x = which_child(f.sys, d, "session#1");
+    REQUIRE(x);
+    CHECK(x->actor == *s);
+    stop_supervisor(f.sys, d);
+  }
+  stop_supervisor(f.sys, sup);
+}

@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include "stop_outcome.hpp"
+
 using namespace trellis;
 using namespace trellis::test;
 using namespace std::chrono_literals;
@@ -68,8 +70,9 @@ TEST_CASE("brutal_kill stops a child at once without a report",
   CHECK(logs.reports("shutdown_error").empty());
 }
 
-TEST_CASE("a child that exits on its own during shutdown changes nothing",
-          "[supervisor][shutdown]") {
+TEST_CASE("a child that exits normally when asked to stop is reported only "
+          "if permanent, as in OTP",
+          "[supervisor][shutdown][reports]") {
   fixture f;
   log_capture logs;
   caf::actor probe{f.probe};
@@ -79,12 +82,68 @@ TEST_CASE("a child that exits on its own during shutdown changes nothing",
     self->set_exit_handler([self](caf::exit_msg&) { self->quit(); });
     return probed_worker(self, std::move(id), std::move(p));
   };
-  auto sup = f.start(supervisor("root").child(
-    worker("tidy", tidy, std::string{"tidy"}, probe)));
-  f.next_event();
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
-  CHECK(f.next_event() == "stopped:tidy");
-  CHECK(logs.reports("shutdown_error").empty());
+  SECTION("a permanent child should never exit normally: shutdown_error, "
+          "reason normal") {
+    auto sup = f.start(supervisor("root").child(
+      worker("tidy", tidy, std::string{"tidy"}, probe)));
+    f.next_event();
+    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(f.next_event() == "stopped:tidy");
+    auto errors = logs.reports("shutdown_error");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0]
+          == "shutdown_error supervisor=root child=tidy "
+             "reason=\"exit_reason(normal)\"");
+  }
+  SECTION("transient and temporary children may") {
+    auto r = GENERATE(restart::transient, restart::temporary);
+    INFO(to_string(r));
+    auto sup = f.start(supervisor("root").child(
+      worker("tidy", tidy, std::string{"tidy"}, probe).restart(r)));
+    f.next_event();
+    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(f.next_event() == "stopped:tidy");
+    CHECK(logs.reports("shutdown_error").empty());
+  }
+}
+
+TEST_CASE("which exits a stopped child may end with, by shutdown policy and "
+          "restart type (OTP's supervisor:shutdown/1)",
+          "[supervisor][shutdown]") {
+  using detail::stopped_as_asked;
+  using k = shutdown::kind;
+  caf::error normal{caf::exit_reason::normal};
+  caf::error shut{caf::exit_reason::user_shutdown};
+  caf::error kill{caf::exit_reason::kill};
+  auto gave_up = make_error(errc::reached_max_restart_intensity, "sub");
+  auto crash = make_error(errc::unhandled_exception, "boom");
+  // The reason the supervisor sent is always fine.
+  for (auto r : {restart::permanent, restart::transient, restart::temporary}) {
+    INFO(to_string(r));
+    CHECK(stopped_as_asked(k::brutal_kill, r, kill));
+    CHECK(stopped_as_asked(k::timeout, r, shut));
+    CHECK(stopped_as_asked(k::infinity, r, shut));
+    CHECK(stopped_as_asked(k::infinity, r, gave_up));
+    // Killed after the timeout, or crashed: reported.
+    CHECK_FALSE(stopped_as_asked(k::timeout, r, kill));
+    CHECK_FALSE(stopped_as_asked(k::timeout, r, crash));
+    CHECK_FALSE(stopped_as_asked(k::brutal_kill, r, crash));
+  }
+  // A permanent child should never end by itself.
+  CHECK_FALSE(stopped_as_asked(k::timeout, restart::permanent, normal));
+  CHECK_FALSE(stopped_as_asked(k::brutal_kill, restart::permanent, normal));
+  CHECK_FALSE(stopped_as_asked(k::brutal_kill, restart::permanent, shut));
+  // The others may.
+  CHECK(stopped_as_asked(k::timeout, restart::transient, normal));
+  CHECK(stopped_as_asked(k::brutal_kill, restart::temporary, normal));
+  CHECK(stopped_as_asked(k::brutal_kill, restart::transient, shut));
+  // OTP's {shutdown, Term}: fine from a non-permanent child only, even to a
+  // request to stop with plain shutdown.
+  auto why = shutdown_reason(std::string{"draining"});
+  CHECK_FALSE(stopped_as_asked(k::timeout, restart::permanent, why));
+  CHECK_FALSE(stopped_as_asked(k::brutal_kill, restart::permanent, why));
+  CHECK(stopped_as_asked(k::timeout, restart::transient, why));
+  CHECK(stopped_as_asked(k::brutal_kill, restart::temporary, why));
 }
 
 TEST_CASE("a child stuck in a handler is abandoned so that shutdown finishes",

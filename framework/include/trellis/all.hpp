@@ -26,6 +26,7 @@
 #include "trellis/restart.hpp"
 #include "trellis/restart_backoff.hpp"
 #include "trellis/shutdown.hpp"
+#include "trellis/shutdown_reason.hpp"
 #include "trellis/stable_handle.hpp"
 #include "trellis/start_result.hpp"
 #include "trellis/stop_signal.hpp"

@@ -21,6 +21,10 @@ using started_atom = caf::atom_constant<caf::atom("tr_started")>;
 /// `(which_children_atom)` asks a supervisor for `std::vector<child_info>`.
 using which_children_atom = caf::atom_constant<caf::atom("tr_which")>;
 
+/// `(which_child_atom, std::string id)` asks a supervisor for the
+/// `child_info` of child `id` alone.
+using which_child_atom = caf::atom_constant<caf::atom("tr_whichc")>;
+
 /// `(count_children_atom)` asks a supervisor for `child_counts`.
 using count_children_atom = caf::atom_constant<caf::atom("tr_count")>;
 

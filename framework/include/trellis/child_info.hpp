@@ -62,7 +62,8 @@ typename Inspector::result_type inspect(Inspector& f, child_info& x) {
 
 /// The counts of `count_children` (OTP's `count_children/1`).
 struct child_counts {
-  /// All children, running or not.
+  /// All children, running or not; 1 for a dynamic supervisor, whose only
+  /// spec is its template (as in OTP).
   uint64_t specs = 0;
   /// Children that have a running actor.
   uint64_t active = 0;

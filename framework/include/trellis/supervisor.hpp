@@ -112,7 +112,10 @@ caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            caf::timespan timeout = default_timeout);
 
 /// Stops the child whose current actor is `child`; `errc::not_found` if no
-/// child of `sup` runs it.
+/// child of `sup` runs it. A dynamic supervisor, as OTP's
+/// simple_one_for_one, also finds a restarting child by the actor whose exit
+/// it restarts from (the child is removed and its retries end), and answers
+/// ok for an actor that has exited already.
 caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup,
                            const caf::actor& child,
                            caf::timespan timeout = default_timeout);
@@ -134,11 +137,29 @@ caf::error delete_child(caf::actor_system& sys, const caf::actor& sup,
                         caf::timespan timeout = default_timeout);
 
 /// Returns what the supervisor knows of each child, in start order.
+///
+/// Where Trellis differs from OTP: OTP lists a static supervisor's children
+/// newest first (it keeps them in reverse start order), and documents no
+/// order; Trellis lists them in start order, as snapshots and specs read.
 caf::expected<std::vector<child_info>>
 which_children(caf::actor_system& sys, const caf::actor& sup,
                caf::timespan timeout = default_timeout);
 
+/// Returns what the supervisor knows of child `id`, the entry
+/// `which_children` would list for it, without building the whole list;
+/// fails with `errc::not_found` if `sup` has no child `id`. A dynamic
+/// supervisor's children are found by their ids (`session#1`).
+///
+/// Where Trellis differs from OTP: OTP's supervisor has no such call (one
+/// searches `which_children/1`'s list), which costs a list of every child
+/// to find one of 100,000.
+caf::expected<child_info> which_child(caf::actor_system& sys,
+                                      const caf::actor& sup,
+                                      const std::string& id,
+                                      caf::timespan timeout = default_timeout);
+
 /// Returns the supervisor's child counts; a restarting child is not active.
+/// A dynamic supervisor counts one spec, its template, as in OTP.
 caf::expected<child_counts> count_children(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout = default_timeout);

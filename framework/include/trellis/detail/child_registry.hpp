@@ -36,6 +36,10 @@ struct child {
   std::string path;
   /// The running incarnation; invalid while the child has no actor.
   caf::actor handle;
+  /// The incarnation whose exit left a dynamic child restarting, until it
+  /// runs again: OTP's `{restarting, OldPid}`, by which `terminate_child`
+  /// still finds it.
+  caf::actor_addr exited_as;
   child_state state = child_state::stopped;
   /// Whether this incarnation exited and awaits a restart decision.
   bool exit_pending = false;
