@@ -96,7 +96,8 @@ caf::behavior supervisor_actor::make_behavior() {
   auto all = std::make_shared<std::vector<iterator>>();
   for (auto i = children_.begin(); i != children_.end(); ++i)
     all->push_back(i);
-  start_group(all, 0, guarded([this](iterator failed, caf::error err) {
+  start_group(all, 0, true,
+              guarded([this](iterator failed, caf::error err) {
                 if (failed == children_.end()) {
                   started_ = true;
                   answer_started(caf::none);
@@ -385,7 +386,8 @@ void supervisor_actor::fail_start(iterator c, caf::error reason) {
 }
 
 void supervisor_actor::start_group(
-  group g, size_t pos, std::function<void(iterator, caf::error)> k) {
+  group g, size_t pos, bool undo,
+  std::function<void(iterator, caf::error)> k) {
   while (pos < g->size() && (*g)[pos] == children_.end())
     ++pos;
   if (pos == g->size()) {
@@ -395,12 +397,16 @@ void supervisor_actor::start_group(
   auto c = (*g)[pos];
   // Each continuation runs once: it hands `g` and `k` on rather than copy
   // them (a copy of `k` allocates, per child).
-  start_child(c, guarded([this, g = std::move(g), pos, c,
+  start_child(c, guarded([this, g = std::move(g), pos, c, undo,
                           k = std::move(k)](caf::error err) mutable {
                 if (!err) {
                   if (drop_if_ignored(c))
                     (*g)[pos] = children_.end();
-                  start_group(std::move(g), pos + 1, std::move(k));
+                  start_group(std::move(g), pos + 1, undo, std::move(k));
+                  return;
+                }
+                if (!undo) {
+                  k(c, std::move(err));
                   return;
                 }
                 // Undo this start: stop what it started, newest first.
@@ -783,16 +789,21 @@ void supervisor_actor::restart_group(iterator c) {
                    ++i->restart_count;
                  }
                }
+               // As in OTP, a failed start keeps the children started
+               // before it: the retry restarts the group from the child
+               // that failed, and the children after it wait, stopped.
                start_group(
-                 affected, 0,
-                 guarded([this, c, affected](iterator failed,
-                                             caf::error err) {
+                 affected, 0, false,
+                 guarded([this, affected](iterator failed, caf::error err) {
                    if (failed != children_.end()) {
-                     // The rest of the group is stopped until the retry.
-                     for (auto i : *affected)
-                       if (i != children_.end() && !i->handle)
-                         i->state = child_state::stopped;
-                     retry_later(c, failed, err);
+                     auto i = std::find(affected->begin(), affected->end(),
+                                        failed);
+                     for (++i; i != affected->end(); ++i)
+                       if (*i != children_.end()) {
+                         (*i)->state = child_state::stopped;
+                         (*i)->restart_pending = false;
+                       }
+                     retry_later(failed, err);
                    }
                    end_operation(false);
                  }));
@@ -814,7 +825,7 @@ void supervisor_actor::start_again(iterator c, bool overlapping) {
 void supervisor_actor::started_again(iterator c, const caf::error& err,
                                      bool overlapping) {
   if (err)
-    retry_later(c, c, err);
+    retry_later(c, err);
   else
     drop_if_ignored(c);
   end_operation(overlapping);
@@ -829,15 +840,14 @@ bool supervisor_actor::drop_if_ignored(iterator c) {
   return true;
 }
 
-void supervisor_actor::retry_later(iterator c, iterator failed,
-                                   const caf::error& err) {
+void supervisor_actor::retry_later(iterator failed, const caf::error& err) {
   report::start_error(system(), path(), failed->spec.id(), err,
                       failed->restart_count);
-  // As in OTP, the child whose exit caused the restart waits for the retry,
-  // which charges the budget again and restarts its group (OTP's
-  // try_again_restart).
-  c->state = child_state::restarting;
-  send(this, try_again_atom::value, c->spec.id());
+  // As in OTP, the child that failed to start waits for the retry, which
+  // charges the budget again and restarts its group from it (OTP's
+  // try_again_restart with the failed child's id).
+  failed->state = child_state::restarting;
+  send(this, try_again_atom::value, failed->spec.id());
 }
 
 bool supervisor_actor::restarts_alone() const {

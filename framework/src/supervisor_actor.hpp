@@ -136,10 +136,10 @@ private:
   /// Ends the pending start of `c`; returns its continuation.
   start_continuation end_start(iterator c);
 
-  /// Starts `g[pos..]` in order. On failure, stops what this call started in
-  /// reverse order, then calls `k(failed_child, reason)`; on success calls
-  /// `k(end(), none)`.
-  void start_group(group g, size_t pos,
+  /// Starts `g[pos..]` in order. On failure calls `k(failed_child, reason)`,
+  /// after stopping what this call started, in reverse order, if `undo` (a
+  /// supervisor's own start); on success calls `k(end(), none)`.
+  void start_group(group g, size_t pos, bool undo,
                    std::function<void(iterator, caf::error)> k);
 
   // -- stopping ---------------------------------------------------------------
@@ -325,9 +325,9 @@ private:
   /// does; returns whether it did.
   bool drop_if_ignored(iterator c);
 
-  /// After `failed` failed to start in a restart caused by `c`: reports it
-  /// and retries later.
-  void retry_later(iterator c, iterator failed, const caf::error& err);
+  /// After `failed` failed to start in a restart: reports it and retries
+  /// later, from `failed`.
+  void retry_later(iterator failed, const caf::error& err);
 
   /// Applies `auto_shutdown` after a child that ended by itself left the
   /// running set (stopped or removed).

@@ -42,8 +42,8 @@ TEST_CASE("one_for_all drops a temporary bystander instead of restarting it",
   stop_supervisor(f.sys, sup);
 }
 
-TEST_CASE("a sibling failing mid-group stops the ones just restarted before "
-          "the group is retried",
+TEST_CASE("a sibling failing mid-group leaves the ones restarted before it "
+          "running until the retry restarts the whole group, as in OTP",
           "[supervisor][one_for_all]") {
   fixture f;
   auto starts = std::make_shared<std::atomic<int>>(0);
