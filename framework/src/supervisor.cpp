@@ -93,7 +93,11 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
     return err;
   caf::scoped_actor self{sys, true};
   self->monitor(sup);
-  if (reason)
+  // A supervisor ignores a normal exit message (see `detail::stop_atom`):
+  // a normal stop is asked for by a message.
+  if (reason && !*reason)
+    self->send(sup, detail::stop_atom::value, caf::error{});
+  else if (reason)
     self->send_exit(sup, std::move(*reason));
   caf::error result;
   self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); },

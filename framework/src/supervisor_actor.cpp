@@ -133,6 +133,7 @@ caf::behavior supervisor_actor::make_behavior() {
           restart(c);
       });
     },
+    [this](stop_atom, caf::error& reason) { shutdown(std::move(reason)); },
     [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
     [this](takeover_tick_atom) { on_takeover_tick(); },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {

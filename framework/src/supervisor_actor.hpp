@@ -34,6 +34,13 @@ namespace trellis::detail {
 /// Retries a restart whose start failed (OTP's `try_again_restart`).
 using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
 
+/// `(stop_atom, reason)` stops a supervisor with `reason`, `normal`
+/// included. A supervisor ignores exit messages whose reason is normal (it
+/// cannot tell its parent's from a stranger's), so `stop_supervisor` asks
+/// for a normal stop by this message, much as OTP's `gen_server:stop/3`
+/// stops a process by a system message rather than an exit signal.
+using stop_atom = caf::atom_constant<caf::atom("tr_stop")>;
+
 /// Time to probe the preferred nodes of displaced remote children.
 using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 

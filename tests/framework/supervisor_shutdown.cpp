@@ -249,3 +249,23 @@ TEST_CASE("shutdown_system gives up on actors that never end, within its "
     f.probe->wait_for(sup);
   }
 }
+
+TEST_CASE("stop_supervisor stops a tree in order with any reason, normal "
+          "included",
+          "[supervisor][shutdown]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .child(f.probed("a"))
+                       .child(supervisor("sub").child(f.probed("x")))
+                       .child(f.probed("b")));
+  f.next_events(3);
+  auto reason = GENERATE(caf::error{},
+                         caf::error{caf::exit_reason::user_shutdown},
+                         shutdown_reason(std::string{"upgrade"}));
+  INFO(f.render(reason));
+  auto result = stop_supervisor(f.sys, sup, reason, patience);
+  CHECK_FALSE(is(result, errc::timeout));
+  CHECK(result == reason);
+  CHECK(f.next_events(3)
+        == std::vector<std::string>{"stopped:b", "stopped:x", "stopped:a"});
+}
