@@ -12,6 +12,7 @@
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/running_tree.hpp"
 
+#include "actor_name.hpp"
 #include "report.hpp"
 
 namespace trellis {
@@ -28,19 +29,6 @@ struct default_handler_access : caf::scheduled_actor {
   }
 };
 
-/// Names a local actor by its path in a tree, else by its id (and node).
-std::string name_of(const caf::strong_actor_ptr& x) {
-  if (!x)
-    return "anonymous";
-  auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
-  if (auto member = dynamic_cast<const tree_member*>(ptr))
-    return member->path();
-  auto result = "actor " + std::to_string(x->id());
-  if (x->node() != caf::node_id{})
-    result += "@" + caf::to_string(x->node());
-  return result;
-}
-
 /// What CAF's `print_and_drop` does, with two differences. The report goes
 /// to Trellis' log and names the receiver by its path and the sender, not
 /// only an actor id on stdout. And a plain message gets no answer: CAF
@@ -49,7 +37,7 @@ std::string name_of(const caf::strong_actor_ptr& x) {
 /// mistake.
 caf::result<caf::message> report_and_drop(caf::scheduled_actor* self,
                                           caf::message_view& x) {
-  auto receiver = name_of(self->ctrl());
+  auto receiver = name_of(caf::strong_actor_ptr{self->ctrl()});
   auto request = self->current_message_id().is_request();
   report::unexpected_message(receiver, name_of(self->current_sender()),
                              request, caf::message::copy(x.content()));

@@ -94,7 +94,7 @@ caf::actor_factory guarded_factory(remote_factory f) {
     auto path = msg.get_as<std::string>(1);
     auto args = msg.drop(2);
     auto& sys = cfg.host->system();
-    auto result = f(cfg, path, args);
+    auto result = f(cfg, sup, path, args);
     if (!result.first)
       return result;
     auto hdl = caf::actor_cast<caf::actor>(result.first);
@@ -129,10 +129,12 @@ void add_remote_supervisor(caf::actor_system_config& cfg, std::string name,
   cfg.add_actor_factory(
     std::move(name),
     detail::guarded_factory([spec](caf::actor_config& acfg,
+                                   const caf::actor& sup,
                                    const std::string& path, caf::message&) {
-      // The subtree publishes on its own node (a feed of its own).
-      auto hdl = detail::supervisor_actor::spawn(acfg.host->system(), spec,
-                                                 path, nullptr);
+      // The subtree publishes on its own node (a feed of its own); the
+      // remote supervisor is its parent.
+      auto hdl = detail::supervisor_actor::spawn(
+        acfg.host->system(), spec, path, nullptr, sup.address());
       return caf::actor_factory_result{
         caf::actor_cast<caf::strong_actor_ptr>(hdl), {}};
     }));

@@ -230,6 +230,19 @@ void message_dropped(const caf::actor_system& sys, const std::string& path,
   });
 }
 
+void exit_signal_ignored(const caf::actor_system& sys,
+                         const std::string& supervisor,
+                         const std::string& sender, const caf::error& reason) {
+  static line_budget budget{20};
+  warn_within(budget, [&](spdlog::logger& log, const std::string& left_out) {
+    std::string scratch;
+    log.warn("exit_signal_ignored supervisor={} sender={} reason=\"{}\" "
+             "hint=\"only the parent's exit signals stop a supervisor: stop "
+             "it with trellis::stop_supervisor\"{}",
+             supervisor, sender, render(sys, reason, scratch), left_out);
+  });
+}
+
 void unexpected_message(const std::string& receiver, const std::string& sender,
                         bool request, const caf::message& content) {
   static line_budget budget{20};

@@ -17,6 +17,12 @@ namespace trellis::detail::report {
 /// Creates the logger if needed (idempotent, thread-safe).
 void ensure_logger();
 
+/// A supervisor ignored an exit signal from `sender`, which is neither its
+/// parent nor a child (warning, at most 20 lines a second).
+void exit_signal_ignored(const caf::actor_system& sys,
+                         const std::string& supervisor,
+                         const std::string& sender, const caf::error& reason);
+
 /// Progress report: a child started (info).
 void child_started(const std::string& supervisor, const std::string& child,
                    const caf::actor_addr& actor, size_t restart_count,

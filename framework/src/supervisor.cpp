@@ -3,6 +3,7 @@
 #include <chrono>
 #include <utility>
 
+#include <caf/local_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
@@ -34,8 +35,11 @@ caf::error ask_ok(caf::actor_system& sys, caf::timespan timeout,
 
 } // namespace
 
-caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
-                                           const supervisor_spec& spec) {
+namespace {
+
+caf::expected<caf::actor> spawn_root(caf::actor_system& sys,
+                                     const supervisor_spec& spec,
+                                     caf::actor_addr parent) {
   if (auto err = spec.validate())
     return err;
   auto guard = detail::system_guard::of(sys);
@@ -48,12 +52,34 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
   // A root supervisor makes its tree's event group; nested ones inherit it.
   auto root = detail::supervisor_actor::spawn(
     sys, spec, spec.id(),
-    std::make_shared<detail::event_feed>(sys.groups().anonymous()));
+    std::make_shared<detail::event_feed>(sys.groups().anonymous()),
+    std::move(parent));
   if (auto err = guard->hold(root)) {
     caf::anon_send_exit(root, caf::exit_reason::kill);
     return err;
   }
   return root;
+}
+
+} // namespace
+
+caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
+                                           const supervisor_spec& spec) {
+  return spawn_root(sys, spec, {});
+}
+
+caf::expected<caf::actor> spawn_supervisor(caf::local_actor* parent,
+                                           const supervisor_spec& spec) {
+  if (parent == nullptr)
+    return make_error(errc::not_found,
+                      "spawn_supervisor got no parent actor: pass `self`, "
+                      "or the actor system to start a tree without one");
+  auto sup = spawn_root(parent->home_system(), spec, parent->address());
+  // OTP's start_link: the parent's exit stops the tree, and the tree's
+  // abnormal exit reaches the parent as an exit message.
+  if (sup)
+    parent->link_to(*sup);
+  return sup;
 }
 
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
@@ -68,7 +94,8 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
     return sup;
   if (is(failure, errc::timeout)) {
     // Nobody would hold a handle to a tree still starting.
-    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+    detail::supervisor_actor::ask_to_stop(*sup,
+                                          caf::exit_reason::user_shutdown);
     return failure;
   }
   // The supervisor rolled back and exits; report why once it is gone. If it
@@ -93,12 +120,9 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
     return err;
   caf::scoped_actor self{sys, true};
   self->monitor(sup);
-  // A supervisor ignores a normal exit message (see `detail::stop_atom`):
-  // a normal stop is asked for by a message.
-  if (reason && !*reason)
-    self->send(sup, detail::stop_atom::value, caf::error{});
-  else if (reason)
-    self->send_exit(sup, std::move(*reason));
+  // Not an exit signal: a supervisor obeys only its parent's.
+  if (reason)
+    detail::supervisor_actor::ask_to_stop(sup, std::move(*reason));
   caf::error result;
   self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); },
                 caf::after(timeout) >> [&] {
@@ -126,7 +150,8 @@ caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
   if (root) {
     caf::scoped_actor self{sys, true};
     self->monitor(root);
-    self->send_exit(root, caf::exit_reason::user_shutdown);
+    detail::supervisor_actor::ask_to_stop(root,
+                                          caf::exit_reason::user_shutdown);
     bool gone = false;
     self->receive([&](caf::down_msg&) { gone = true; },
                   caf::after(shutdown_time) >> [] {});

@@ -10,6 +10,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/type_nr.hpp>
 
+#include "actor_name.hpp"
 #include "report.hpp"
 #include "stop_outcome.hpp"
 #include "trellis/atoms.hpp"
@@ -49,13 +50,15 @@ start_result call_factory(const child_spec& spec, child_context& ctx) {
 
 supervisor_actor::supervisor_actor(caf::actor_config& cfg,
                                    supervisor_spec spec, std::string path,
-                                   std::shared_ptr<event_feed> feed)
+                                   std::shared_ptr<event_feed> feed,
+                                   caf::actor_addr parent)
   : super(cfg),
     spec_(std::move(spec)),
     // A supervisor spawned outside a tree (a bare child_context) gets a feed
     // of its own.
     feed_(feed ? std::move(feed)
                : std::make_shared<event_feed>(system().groups().anonymous())),
+    parent_(std::move(parent)),
     children_(path + '/'),
     budget_(static_cast<size_t>(std::max(spec_.intensity(), 0)),
             spec_.period()),
@@ -70,11 +73,23 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
 caf::actor supervisor_actor::spawn(caf::actor_system& sys,
                                    const supervisor_spec& spec,
                                    std::string path,
-                                   std::shared_ptr<event_feed> feed) {
+                                   std::shared_ptr<event_feed> feed,
+                                   caf::actor_addr parent) {
   if (spec.detached())
-    return sys.spawn<supervisor_actor, caf::detached>(spec, std::move(path),
-                                                      std::move(feed));
-  return sys.spawn<supervisor_actor>(spec, std::move(path), std::move(feed));
+    return sys.spawn<supervisor_actor, caf::detached>(
+      spec, std::move(path), std::move(feed), std::move(parent));
+  return sys.spawn<supervisor_actor>(spec, std::move(path), std::move(feed),
+                                     std::move(parent));
+}
+
+void supervisor_actor::ask_to_stop(const caf::actor& hdl, caf::error reason) {
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(hdl);
+  if (dynamic_cast<supervisor_actor*>(ptr) != nullptr)
+    caf::anon_send(hdl, stop_atom::value, std::move(reason));
+  else
+    // What `anon_send_exit` does, with any reason, not only an exit_reason.
+    caf::anon_send<caf::message_priority::high>(
+      hdl, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
 }
 
 const char* supervisor_actor::name() const {
@@ -85,13 +100,7 @@ caf::behavior supervisor_actor::make_behavior() {
   install_handlers(this);
   started_at_ = clock().now();
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
-  set_exit_handler([this](caf::exit_msg& msg) {
-    // Exits from children are handled through their monitors; a normal exit
-    // of some other linked actor means nothing to a supervisor.
-    if (children_.find(msg.source) != children_.end() || !msg.reason)
-      return;
-    shutdown(std::move(msg.reason));
-  });
+  set_exit_handler([this](caf::exit_msg& msg) { on_exit_signal(msg); });
   // Start all children in order; the first failure undoes the start.
   auto all = std::make_shared<std::vector<iterator>>();
   for (auto i = children_.begin(); i != children_.end(); ++i)
@@ -207,6 +216,23 @@ void supervisor_actor::on_exit() {
   restarting_by_old_.clear();
   children_.clear();
   super::on_exit();
+}
+
+void supervisor_actor::on_exit_signal(caf::exit_msg& msg) {
+  // CAF's `anon_send_exit` names the receiver as the source.
+  auto anonymous = !msg.source || msg.source == address();
+  // OTP's parent rule (gen_server's, which a supervisor is): the parent's
+  // signal stops the tree with its reason, normal included.
+  if (parent_ ? msg.source == parent_ : anonymous) {
+    shutdown(std::move(msg.reason));
+    return;
+  }
+  // A child's exit is handled through its monitor.
+  if (children_.find(msg.source) != children_.end())
+    return;
+  report::exit_signal_ignored(system(), path(),
+                              anonymous ? "anonymous" : name_of(msg.source),
+                              msg.reason);
 }
 
 caf::error supervisor_actor::receiver_down(const caf::error& reason) const {

@@ -35,10 +35,10 @@ namespace trellis::detail {
 using try_again_atom = caf::atom_constant<caf::atom("tr_retry")>;
 
 /// `(stop_atom, reason)` stops a supervisor with `reason`, `normal`
-/// included. A supervisor ignores exit messages whose reason is normal (it
-/// cannot tell its parent's from a stranger's), so `stop_supervisor` asks
-/// for a normal stop by this message, much as OTP's `gen_server:stop/3`
-/// stops a process by a system message rather than an exit signal.
+/// included, whoever sends it. A supervisor obeys only its parent's exit
+/// signals, so `stop_supervisor` asks by this message, as OTP's
+/// `supervisor:stop/3` (`gen_server:stop/3`) stops a process by a system
+/// message rather than an exit signal.
 using stop_atom = caf::atom_constant<caf::atom("tr_stop")>;
 
 /// Time to probe the preferred nodes of displaced remote children.
@@ -71,12 +71,22 @@ public:
   using super = explained_bounce<caf::event_based_actor>;
 
   supervisor_actor(caf::actor_config& cfg, supervisor_spec spec,
-                   std::string path, std::shared_ptr<event_feed> feed);
+                   std::string path, std::shared_ptr<event_feed> feed,
+                   caf::actor_addr parent);
 
   /// Spawns a supervisor for `spec` at `path` that publishes on `feed`,
-  /// detached if the spec asks for it.
+  /// detached if the spec asks for it. `parent` is the actor whose exit
+  /// signals stop it (OTP's parent): the supervisor above it, or the actor
+  /// that started the tree. Without one (a tree started outside any actor),
+  /// the program is the parent, and it signals anonymously.
   static caf::actor spawn(caf::actor_system& sys, const supervisor_spec& spec,
-                          std::string path, std::shared_ptr<event_feed> feed);
+                          std::string path, std::shared_ptr<event_feed> feed,
+                          caf::actor_addr parent);
+
+  /// Asks the supervisor `sup` to stop with `reason`, `normal` included, as
+  /// `stop_supervisor` does; any other actor gets an exit message. Works
+  /// whoever asks: only exit signals are kept for the parent.
+  static void ask_to_stop(const caf::actor& hdl, caf::error reason);
 
   caf::behavior make_behavior() override;
 
@@ -85,6 +95,11 @@ public:
   void on_exit() override;
 
   const char* name() const override;
+
+private:
+  /// Stops with a signal from the parent; ignores and reports one from a
+  /// stranger (OTP's supervisor ignores them too).
+  void on_exit_signal(caf::exit_msg& msg);
 
 protected:
   caf::error receiver_down(const caf::error& reason) const override;
@@ -410,6 +425,9 @@ private:
 
   supervisor_spec spec_;
   std::shared_ptr<event_feed> feed_;
+  /// The actor whose exit signals stop this supervisor; null: the program,
+  /// whose signals come anonymously (see `spawn`).
+  caf::actor_addr parent_;
   child_registry children_;
   restart_budget budget_;
   bool busy_ = true;

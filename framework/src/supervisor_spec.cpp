@@ -32,7 +32,8 @@ child_spec supervisor_spec::as_child() const {
   auto nested = std::make_shared<const supervisor_spec>(*this);
   child_spec result{id_, [nested](child_context& ctx) -> start_result {
                       return detail::supervisor_actor::spawn(
-                        ctx.system(), *nested, ctx.path(), ctx.feed());
+                        ctx.system(), *nested, ctx.path(), ctx.feed(),
+                        ctx.supervisor().address());
                     }};
   result.type(child_type::supervisor);
   result.mut().nested = std::move(nested);

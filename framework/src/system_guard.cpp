@@ -14,6 +14,7 @@
 #include <caf/system_messages.hpp>
 
 #include "report.hpp"
+#include "supervisor_actor.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis::detail {
@@ -131,7 +132,7 @@ void system_guard::stop_all() {
   // start order), one after another.
   for (auto i = roots.rbegin(); i != roots.rend(); ++i) {
     auto addr = i->address();
-    caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+    supervisor_actor::ask_to_stop(*i, caf::exit_reason::user_shutdown);
     std::unique_lock<std::mutex> lock{mtx_};
     gone_.wait_until(lock, deadline, [&] {
       for (auto& x : roots_)
@@ -152,7 +153,7 @@ void system_guard::stop_all() {
 void system_guard::stop_on_test_scheduler(
   caf::scheduler::test_coordinator& sched, std::vector<caf::actor> roots) {
   for (auto i = roots.rbegin(); i != roots.rend(); ++i)
-    caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+    supervisor_actor::ask_to_stop(*i, caf::exit_reason::user_shutdown);
   roots.clear();
   // The test clock stands still unless driven: fire the shutdown timers as
   // they come, a bounded number of times.

@@ -159,7 +159,18 @@ TEST_CASE("a remote subtree that gives up escalates across the wire",
   CHECK(f.info(*root, "fragile").last_exit_reason.find(
           "reached_max_restart_intensity")
         != std::string::npos);
+  // The remote supervisor obeys its parent's exit signal, which crosses the
+  // wire: it stops with the parent's reason, not killed after its timeout.
+  auto fragile = f.info(*root, "fragile").actor;
+  REQUIRE(fragile);
+  caf::scoped_actor watcher{f.sys};
+  watcher->monitor(fragile);
   CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  caf::error fragile_reason;
+  watcher->receive(
+    [&](caf::down_msg& msg) { fragile_reason = std::move(msg.reason); },
+    caf::after(patience) >> [] { FAIL("no down message from root/fragile"); });
+  CHECK(fragile_reason == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a remote start that cannot succeed fails like a local one",

@@ -138,7 +138,7 @@ std::vector<std::string> chaos_run(uint64_t seed) {
   walk(snap);
   CHECK(restarts == faults.size());
   f.self->send_exit(monkey, caf::exit_reason::user_shutdown);
-  f.self->send_exit(*sup, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
   f.sched.run();
   std::vector<std::string> result;
   for (auto& x : faults)

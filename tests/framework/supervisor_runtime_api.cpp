@@ -296,7 +296,7 @@ TEST_CASE("requests waiting for a supervisor that stops get an answer",
     f.probe->request(sup, patience, terminate_child_atom::value, std::string{"a"}));
   waiting.push_back(f.probe->request(sup, patience, start_child_atom::value,
                                      f.probed("b")));
-  f.probe->send_exit(sup, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   auto expect_shutting_down = [&](decltype(busy)& x) {
     caf::error err;
     x.receive([](caf::message&) {}, [&](caf::error& e) { err = std::move(e); });

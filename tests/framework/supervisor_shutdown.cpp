@@ -18,6 +18,49 @@ auto stuck_until(std::shared_ptr<std::atomic<bool>> release) {
   };
 }
 
+/// A parent actor (OTP's process that calls `supervisor:start_link`): it
+/// starts `spec` as its tree, hands the supervisor to `probe`, exits with
+/// the reason of a `quit_atom`, and sends an exit signal on `(target,
+/// reason)`.
+caf::behavior tree_parent(caf::event_based_actor* self, supervisor_spec spec,
+                          caf::actor probe) {
+  auto sup = spawn_supervisor(self, spec);
+  if (!sup) {
+    self->quit(sup.error());
+    return {};
+  }
+  self->send(probe, *sup);
+  return {
+    [self](quit_atom, caf::error& reason) { self->quit(std::move(reason)); },
+    [self](const caf::actor& target, caf::error& reason) {
+      self->send_exit(target, std::move(reason));
+    },
+  };
+}
+
+/// Receives the supervisor a `tree_parent` hands out.
+caf::actor tree_of(caf::scoped_actor& probe) {
+  caf::actor result;
+  probe->receive([&](caf::actor& x) { result = std::move(x); },
+                 caf::after(patience) >> [] {});
+  REQUIRE(result);
+  return result;
+}
+
+/// Waits, within `patience`, until `logs` holds `n` lines of `report`.
+std::vector<std::string> await_reports(const log_capture& logs,
+                                       const std::string& report, size_t n) {
+  INFO("waiting for " << n << " reports " << report);
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  auto result = logs.reports(report);
+  while (result.size() < n && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+    result = logs.reports(report);
+  }
+  REQUIRE(result.size() >= n);
+  return result;
+}
+
 } // namespace
 
 TEST_CASE("a tree shuts down in reverse start order, depth first",
@@ -268,4 +311,126 @@ TEST_CASE("stop_supervisor stops a tree in order with any reason, normal "
   CHECK(result == reason);
   CHECK(f.next_events(3)
         == std::vector<std::string>{"stopped:b", "stopped:x", "stopped:a"});
+}
+
+// OTP: a supervisor started with start_link from a process is linked to it;
+// when that parent exits, for any reason, normal included, the supervisor
+// terminates its children in order and exits with the parent's reason
+// (gen_server's parent rule, supervisor_SUITE's sup_stop_* cases).
+TEST_CASE("a tree started from inside an actor stops in order when its "
+          "parent exits, with the parent's reason, normal included",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  auto spec = supervisor("root").child(f.probed("a")).child(f.probed("b"));
+  auto parent = f.sys.spawn(tree_parent, spec, caf::actor{f.probe});
+  auto sup = tree_of(f.probe);
+  CHECK(f.next_events(2) == std::vector<std::string>{"started:a", "started:b"});
+  auto reason = GENERATE(caf::error{},
+                         caf::error{caf::exit_reason::user_shutdown},
+                         shutdown_reason(std::string{"upgrade"}));
+  INFO(f.render(reason));
+  f.probe->send(parent, quit_atom::value, reason);
+  auto result = await_exit(f.sys, sup, patience);
+  CHECK(f.render(result) == f.render(reason));
+  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:b", "stopped:a"});
+}
+
+TEST_CASE("an exit signal from the parent stops the tree in order with its "
+          "reason, normal included",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  auto spec = supervisor("root").child(f.probed("a")).child(f.probed("b"));
+  auto parent = f.sys.spawn(tree_parent, spec, caf::actor{f.probe});
+  auto sup = tree_of(f.probe);
+  f.next_events(2);
+  auto reason = GENERATE(caf::error{},
+                         caf::error{caf::exit_reason::user_shutdown},
+                         shutdown_reason(std::string{"upgrade"}));
+  INFO(f.render(reason));
+  f.probe->send(parent, sup, reason);
+  auto result = await_exit(f.sys, sup, patience);
+  CHECK(f.render(result) == f.render(reason));
+  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:b", "stopped:a"});
+  f.probe->send_exit(parent, caf::exit_reason::kill);
+}
+
+// OTP: a supervisor that reaches its restart intensity exits with reason
+// shutdown, which its link carries to the parent (ending it unless it traps
+// exits): escalation.
+TEST_CASE("a tree that gives up ends its parent, as OTP's link does",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  auto spec = supervisor("root").intensity(0).child(f.probed("a"));
+  auto parent = f.sys.spawn(tree_parent, spec, caf::actor{f.probe});
+  auto sup = tree_of(f.probe);
+  f.next_event();
+  f.probe->monitor(parent);
+  f.crash(sup, "a");
+  caf::error parent_reason;
+  f.probe->receive(
+    [&](caf::down_msg& msg) { parent_reason = std::move(msg.reason); },
+    caf::after(patience) >> [] { FAIL("the parent did not end"); });
+  CHECK(is(parent_reason, errc::reached_max_restart_intensity));
+}
+
+TEST_CASE("spawn_supervisor refuses a null parent",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  auto sup = spawn_supervisor(static_cast<caf::local_actor*>(nullptr),
+                              supervisor("root").child(f.probed("a")));
+  REQUIRE_FALSE(sup);
+  CHECK(is(sup.error(), errc::not_found));
+}
+
+// OTP: a supervisor traps exits; an 'EXIT' from a process that is neither
+// its parent nor a child changes nothing (OTP drops it; Trellis also writes
+// a report, as OTP does for any other unexpected message).
+TEST_CASE("a supervisor ignores and reports exit signals from strangers",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  log_capture logs;
+  auto sup = f.start(supervisor("root")
+                       .child(f.probed("a"))
+                       .child(supervisor("sub").child(f.probed("x"))));
+  f.next_events(2);
+  auto a = f.actor_of(sup, "a");
+  auto sub = f.actor_of(sup, "sub");
+  // An actor's signal, even normal, is a stranger's to a root started
+  // outside any actor; the supervisor above a nested one is its parent.
+  f.probe->send_exit(sup, caf::exit_reason::user_shutdown);
+  f.probe->send_exit(sup, caf::exit_reason::normal);
+  f.probe->send_exit(sub, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  // A linked actor that fails (OTP: a stray link).
+  auto stray = f.sys.spawn([sup](caf::event_based_actor* self) {
+    self->link_to(sup);
+    self->quit(make_error(errc::start_failed, "stray"));
+  });
+  auto lines = await_reports(logs, "exit_signal_ignored", 5);
+  CHECK(logs.reports("exit_signal_ignored supervisor=root sender=").size()
+        == 3);
+  CHECK(logs.reports("exit_signal_ignored supervisor=root/sub sender=").size()
+        == 2);
+  CHECK(logs.reports("exit_signal_ignored supervisor=root/sub "
+                     "sender=anonymous")
+          .size()
+        == 1);
+  // Nothing stopped, nothing restarted.
+  CHECK(f.actor_of(sup, "a") == a);
+  CHECK(f.actor_of(sup, "sub") == sub);
+  CHECK(f.child(sup, "sub").restart_count == 0);
+  CHECK(f.actor_of(sub, "x"));
+  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:x", "stopped:a"});
+}
+
+TEST_CASE("a tree started outside any actor stops on an anonymous exit "
+          "signal, its program's",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").child(f.probed("a")));
+  f.next_event();
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  CHECK(await_exit(f.sys, sup, patience) == caf::exit_reason::user_shutdown);
+  CHECK(f.next_event() == "stopped:a");
 }

@@ -147,7 +147,7 @@ TEST_CASE("a tree can be started from inside an actor", "[supervisor][start]") {
   fixture f;
   auto spec = supervisor("root").child(f.probed("a"));
   auto starter = f.sys.spawn([spec](caf::event_based_actor* self) {
-    auto sup = spawn_supervisor(self->system(), spec);
+    auto sup = spawn_supervisor(self, spec);
     self->request(*sup, caf::infinite, caf::get_atom::value,
                   started_atom::value)
       .then([self, sup = *sup](caf::ok_atom) {

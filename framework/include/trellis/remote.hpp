@@ -16,11 +16,13 @@ namespace trellis {
 namespace detail {
 
 /// Builds the node-side factory of a remote child from `f`, which gets the
-/// child's path and its start arguments. The supervisor sends itself along;
+/// supervisor that spawns it (its parent), the child's path and its start
+/// arguments. The supervisor sends itself along;
 /// the factory makes the child die with the connection to it, so that a
 /// partitioned node does not keep orphans once it is replaced.
 using remote_factory = std::function<caf::actor_factory_result(
-  caf::actor_config&, const std::string& path, caf::message& args)>;
+  caf::actor_config&, const caf::actor& supervisor, const std::string& path,
+  caf::message& args)>;
 
 caf::actor_factory guarded_factory(remote_factory f);
 
@@ -57,7 +59,7 @@ void add_remote_type(caf::actor_system_config& cfg, std::string name, F fun) {
   cfg.add_actor_factory(
     std::move(name),
     detail::guarded_factory(
-      [inner](caf::actor_config& acfg, const std::string&,
+      [inner](caf::actor_config& acfg, const caf::actor&, const std::string&,
               caf::message& args) { return inner(acfg, args); }));
 }
 

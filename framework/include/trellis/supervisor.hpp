@@ -5,6 +5,7 @@
 #include <caf/error.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
+#include <caf/fwd.hpp>
 #include <caf/group.hpp>
 #include <caf/message.hpp>
 
@@ -29,11 +30,30 @@ inline constexpr caf::timespan default_timeout = std::chrono::seconds(30);
 /// Spawns a supervisor running `spec` and returns at once; the supervisor
 /// starts its children in order. If a start fails, the supervisor stops the
 /// children it started, in reverse order, and exits with
-/// `errc::failed_to_start_child`. Use this from inside an actor: monitor the
-/// handle, and request `(caf::get_atom::value, started_atom::value)` to learn
-/// when the tree is up. Returns `errc::invalid_spec` for an invalid spec,
-/// before anything starts.
+/// `errc::failed_to_start_child`. Monitor the handle, and request
+/// `(caf::get_atom::value, started_atom::value)` to learn when the tree is
+/// up. Returns `errc::invalid_spec` for an invalid spec, before anything
+/// starts.
+///
+/// This tree has no parent actor: the program is its parent. It stops on
+/// `stop_supervisor`, or on an exit signal sent from outside any actor
+/// (`caf::anon_send_exit`); an actor's exit signal is a stranger's, ignored
+/// and reported (`exit_signal_ignored`), as OTP's supervisor ignores a
+/// signal from a process that is not its parent. `caf::exit_reason::kill`
+/// cannot be ignored, from anyone.
 caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
+                                           const supervisor_spec& spec);
+
+/// Spawns a supervisor as `spawn_supervisor(sys, spec)` does, with `parent`
+/// as its parent, linked to it (OTP's `supervisor:start_link` from inside a
+/// process): when `parent` exits, for any reason, `normal` included, the
+/// tree stops in order with that reason, and so does an exit signal that
+/// `parent` sends; other actors' signals are ignored and reported. The
+/// tree's abnormal exit (a start that failed, a supervisor that gave up)
+/// reaches `parent` as an exit message, which ends it unless it set an exit
+/// handler. Use it from inside an actor, with `self`. Fails with
+/// `errc::not_found` for a null `parent`.
+caf::expected<caf::actor> spawn_supervisor(caf::local_actor* parent,
                                            const supervisor_spec& spec);
 
 /// Starts a supervisor running `spec` and blocks until all its children
@@ -45,8 +65,11 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
                                            const supervisor_spec& spec,
                                            caf::timespan timeout = default_timeout);
 
-/// Stops a supervisor and blocks until it exited: its children stop in
-/// reverse start order, each by its shutdown policy. Returns the supervisor's
+/// Stops a supervisor with `reason`, `normal` included, and blocks until it
+/// exited (OTP's `supervisor:stop/3`): its children stop in reverse start
+/// order, each by its shutdown policy. It asks by a message, not an exit
+/// signal, so it stops any supervisor, nested ones too (whose parent then
+/// restarts them if their restart type says so). Returns the supervisor's
 /// exit reason (`reason` itself, unless the supervisor had already exited
 /// for another one: stopping it again returns its exit reason again).
 /// Returns `errc::not_found` for an invalid (null) handle, and
