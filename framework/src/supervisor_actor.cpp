@@ -467,14 +467,26 @@ void supervisor_actor::stop_child(iterator c, stop_continuation k) {
       c->stop_deadline = clock().now() + spec_.kill_timeout();
       break;
     case trellis::shutdown::kind::timeout:
-      send_exit(c->handle, caf::exit_reason::user_shutdown);
+      ask_child_to_stop(c->handle);
       c->stop_deadline = clock().now() + policy.time();
       break;
     case trellis::shutdown::kind::infinity:
-      send_exit(c->handle, caf::exit_reason::user_shutdown);
+      ask_child_to_stop(c->handle);
       return;
   }
   arm_stop_watchdog(*c->stop_deadline);
+}
+
+void supervisor_actor::ask_child_to_stop(const caf::actor& hdl) {
+  // A supervisor that a factory started as a tree of its own (not through
+  // `supervisor_spec::as_child`) does not know us as its parent and would
+  // ignore our signal: ask it as `stop_supervisor` does.
+  auto sup = dynamic_cast<supervisor_actor*>(
+    caf::actor_cast<caf::abstract_actor*>(hdl));
+  if (sup != nullptr && sup->parent_ != address())
+    send(hdl, stop_atom::value, caf::error{caf::exit_reason::user_shutdown});
+  else
+    send_exit(hdl, caf::exit_reason::user_shutdown);
 }
 
 void supervisor_actor::arm_stop_watchdog(caf::actor_clock::time_point due) {

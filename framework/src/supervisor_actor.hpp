@@ -172,6 +172,10 @@ private:
   /// Kills `who`, or abandons it if it was killed already.
   void on_stop_timeout(iterator c);
 
+  /// Asks child `hdl` to stop with `user_shutdown`: by an exit signal, or
+  /// by the stop message for a supervisor whose parent we are not.
+  void ask_child_to_stop(const caf::actor& hdl);
+
   /// Makes sure a timer fires by `due`.
   void arm_stop_watchdog(caf::actor_clock::time_point due);
 

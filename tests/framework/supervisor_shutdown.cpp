@@ -434,3 +434,30 @@ TEST_CASE("a tree started outside any actor stops on an anonymous exit "
   CHECK(await_exit(f.sys, sup, patience) == caf::exit_reason::user_shutdown);
   CHECK(f.next_event() == "stopped:a");
 }
+
+// A child of an unexpected kind: a factory that starts a tree of its own
+// rather than nesting a supervisor spec. That supervisor's parent is the
+// program, so it would ignore its supervisor's exit signal; it is asked to
+// stop by message instead, and stops in order, with no timeout to wait.
+TEST_CASE("a tree that a factory started on its own stops with the "
+          "supervisor it was returned to",
+          "[supervisor][shutdown][parent]") {
+  fixture f;
+  log_capture logs;
+  auto inner = supervisor("inner").child(f.probed("x")).child(f.probed("y"));
+  auto sup = f.start(supervisor("root").child(
+    worker("own_tree",
+           [inner](child_context& ctx) -> start_result {
+             auto sup = spawn_supervisor(ctx.system(), inner);
+             if (!sup)
+               return sup.error();
+             return *sup;
+           })
+      .shutdown(shutdown::infinity())));
+  CHECK(f.next_events(2) == std::vector<std::string>{"started:x", "started:y"});
+  CHECK(stop_supervisor(f.sys, sup, caf::exit_reason::user_shutdown, patience)
+        == caf::exit_reason::user_shutdown);
+  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:y", "stopped:x"});
+  CHECK(logs.reports("exit_signal_ignored").empty());
+  CHECK(logs.reports("shutdown_error").empty());
+}
