@@ -274,6 +274,10 @@ private:
   /// the subtrees of running child supervisors.
   void api_snapshot(caf::response_promise rp);
 
+  /// Whether stopped child `c` is started again by the pending retry of a
+  /// group restart (one_for_all, rest_for_one).
+  bool awaits_group_retry(iterator c);
+
   caf::result<caf::actor> api_lookup(const std::string& target);
 
   tree_snapshot node_of(const child& c);

@@ -2,6 +2,7 @@
 // restart_child, delete_child, which_children, count_children,
 // get_childspec), snapshots and path lookups.
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <utility>
@@ -360,6 +361,23 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
   one_done();
 }
 
+bool supervisor_actor::awaits_group_retry(iterator c) {
+  // A retry restarts the group of the child that failed to start (see
+  // `restart_group`): every child under one_for_all, it and the ones after
+  // it under rest_for_one.
+  auto retrying = [](const child& x) {
+    return x.state == child_state::restarting && !x.handle;
+  };
+  switch (spec_.strategy()) {
+    case strategy::one_for_all:
+      return std::any_of(children_.begin(), children_.end(), retrying);
+    case strategy::rest_for_one:
+      return std::any_of(children_.begin(), c, retrying);
+    default:
+      return false;
+  }
+}
+
 caf::result<caf::actor>
 supervisor_actor::api_lookup(const std::string& target) {
   if (target == path())
@@ -374,10 +392,20 @@ supervisor_actor::api_lookup(const std::string& target) {
   auto c = children_.find(id);
   if (c == children_.end())
     return make_error(errc::not_found, target, "no child " + id);
-  if (!c->handle)
-    return make_error(c->state == child_state::restarting ? errc::restarting
-                                                          : errc::not_found,
-                      target, "child " + id + " is " + to_string(c->state));
+  if (!c->handle) {
+    if (c->state == child_state::restarting)
+      return make_error(errc::restarting, target, "child " + id
+                                                    + " is restarting");
+    // Stopped, but started again by its group's pending retry: a stable
+    // handle must wait for it rather than give up.
+    if (awaits_group_retry(c))
+      return make_error(errc::restarting, target,
+                        "child " + id
+                          + " is stopped until its group's restart is "
+                            "retried");
+    return make_error(errc::not_found, target, "child " + id + " is "
+                                                 + to_string(c->state));
+  }
   if (slash == std::string::npos)
     return c->handle;
   if (c->spec.type() != child_type::supervisor)

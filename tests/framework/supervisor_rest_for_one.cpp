@@ -134,6 +134,22 @@ TEST_CASE("a group restart whose start keeps failing shows what OTP shows: "
   CHECK_FALSE(state_of("b").actor);
   CHECK(state_of("c").state == child_state::stopped);
   CHECK_FALSE(state_of("c").actor);
+  // c comes back with the retry: a lookup (a stable handle's) says that it
+  // restarts, not that it is gone; a's group has no retry pending.
+  auto lookup = [&](const std::string& path) {
+    f.self->send(*sup, lookup_atom::value, path);
+    f.sched.run();
+    caf::error err;
+    receive_or_fail(f.self, "the lookup's answer",
+                    [&](caf::actor&) {},
+                    [&](caf::error& x) { err = std::move(x); });
+    return err;
+  };
+  CHECK(is(lookup("root/c"), errc::restarting));
+  CHECK(f.sys.render(lookup("root/c")).find("until its group's restart is retried")
+        != std::string::npos);
+  CHECK(is(lookup("root/b"), errc::restarting));
+  CHECK_FALSE(lookup("root/a"));
   // The retry starts from b: rest_for_one keeps a; one_for_all restarts it.
   f.advance(1s);
   CHECK(*starts == 3);

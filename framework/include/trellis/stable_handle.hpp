@@ -28,7 +28,9 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 /// - While the child is down the proxy also looks it up every 100 ms; once
 ///   three lookups in a row find no child (stopped, deleted), it is gone:
 ///   buffered and later messages fail with `errc::not_found`, until the
-///   child starts again (`restart_child`, a group restart).
+///   child starts again (`restart_child`, a group restart). A child stopped
+///   only until its group's failed restart is retried (one_for_all,
+///   rest_for_one) counts as restarting: messages wait for it.
 ///
 /// Messages already in the dead incarnation's mailbox are lost with it (CAF
 /// drops a dead actor's mailbox; requests among them fail with

@@ -171,11 +171,8 @@ which_children(caf::actor_system& sys, const caf::actor& sup,
 /// Returns what the supervisor knows of child `id`, the entry
 /// `which_children` would list for it, without building the whole list;
 /// fails with `errc::not_found` if `sup` has no child `id`. A dynamic
-/// supervisor's children are found by their ids (`session#1`).
-///
-/// Where Trellis differs from OTP: OTP's supervisor has no such call (one
-/// searches `which_children/1`'s list), which costs a list of every child
-/// to find one of 100,000.
+/// supervisor's children are found by their ids (`session#1`). OTP 28's
+/// `supervisor:which_child/2`, by id only (OTP also takes a pid).
 caf::expected<child_info> which_child(caf::actor_system& sys,
                                       const caf::actor& sup,
                                       const std::string& id,
