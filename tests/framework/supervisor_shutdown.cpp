@@ -448,10 +448,10 @@ TEST_CASE("a tree that a factory started on its own stops with the "
   auto sup = f.start(supervisor("root").child(
     worker("own_tree",
            [inner](child_context& ctx) -> start_result {
-             auto sup = spawn_supervisor(ctx.system(), inner);
-             if (!sup)
-               return sup.error();
-             return *sup;
+             auto own = spawn_supervisor(ctx.system(), inner);
+             if (!own)
+               return own.error();
+             return *own;
            })
       .shutdown(shutdown::infinity())));
   CHECK(f.next_events(2) == std::vector<std::string>{"started:x", "started:y"});
