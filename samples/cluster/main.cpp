@@ -15,7 +15,8 @@
 //
 // Each lifecycle event prints as it arrives, with the node it is about.
 // SIGINT or SIGTERM skips the steps left: the tree stops, then the nodes
-// (SIGTERM), and the sample exits 0.
+// (SIGTERM), and the sample exits 0. With --linger the tree keeps running
+// after the steps until one comes (as the signal tests need).
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
 
 using namespace std::chrono_literals;
@@ -153,7 +155,7 @@ std::string node_of(caf::actor_system& sys, const caf::actor& root,
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   trellis::stop_signal stop_request;
   // Each line appears as it happens, also through a pipe.
   std::cout << std::unitbuf;
@@ -251,6 +253,7 @@ int main() {
     });
   }
 
+  samples::linger(argc, argv, "cluster", *stop);
   // A stop request may have come while B was stopped.
   for (auto& n : nodes)
     n.signal(SIGCONT);

@@ -26,6 +26,7 @@
 
 #include <caf/all.hpp>
 
+#include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
 #include "trellis/circuit_breaker.hpp"
 
@@ -115,9 +116,10 @@ struct client {
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
-  // order and the sample exits 0.
+  // order and the sample exits 0. With --linger the tree keeps running after
+  // the scenario until one comes (as the signal tests need).
   trellis::stop_signal stop;
   // Each line appears as it happens, also through a pipe.
   std::cout << std::unitbuf;
@@ -178,12 +180,9 @@ int main() {
   std::cout << (closed ? "the breaker is closed again\n"
                        : "the breaker did not close\n");
 
-  if (stop.requested()) {
-    auto stopped = trellis::stop_supervisor(sys, *root);
-    std::cout << "flaky_backend: signal " << stop.signal_number()
-              << ", tree stopped: " << sys.render(stopped) << '\n';
-    return 0;
-  }
+  samples::linger(argc, argv, "flaky_backend", stop);
+  if (stop.requested())
+    return samples::stopped_by_signal("flaky_backend", sys, *root, stop);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nflaky_backend: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || !closed || reason != caf::exit_reason::user_shutdown) {

@@ -18,6 +18,7 @@
 
 #include <caf/all.hpp>
 
+#include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
 
 using namespace std::chrono_literals;
@@ -67,9 +68,10 @@ int ask(caf::scoped_actor& self, caf::actor_system& sys, const caf::actor& root,
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
-  // order and the sample exits 0.
+  // order and the sample exits 0. With --linger the tree keeps running after
+  // the scenario until one comes (as the signal tests need).
   trellis::stop_signal stop;
   // Each line appears as it happens, also through a pipe.
   std::cout << std::unitbuf;
@@ -125,12 +127,9 @@ int main() {
   // Stop the printer first, so that the last lines are ours.
   caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
   trellis::await_exit(sys, printer);
-  if (stop.requested()) {
-    auto stopped = trellis::stop_supervisor(sys, *root);
-    std::cout << "hung_actor: signal " << stop.signal_number()
-              << ", tree stopped: " << sys.render(stopped) << '\n';
-    return 0;
-  }
+  samples::linger(argc, argv, "hung_actor", stop);
+  if (stop.requested())
+    return samples::stopped_by_signal("hung_actor", sys, *root, stop);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nhung_actor: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || reason != caf::exit_reason::user_shutdown) {

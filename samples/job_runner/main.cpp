@@ -19,6 +19,7 @@
 
 #include <caf/all.hpp>
 
+#include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
 
 using namespace std::chrono_literals;
@@ -48,9 +49,10 @@ caf::behavior job(caf::event_based_actor* self, int id, int n,
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
-  // order and the sample exits 0.
+  // order and the sample exits 0. With --linger the tree keeps running after
+  // the scenario until one comes (as the signal tests need).
   trellis::stop_signal stop;
   // Each line appears as it happens, also through a pipe.
   std::cout << std::unitbuf;
@@ -123,12 +125,9 @@ int main() {
             << " restarts, " << refused
             << " starts refused by max_children and retried\n";
 
-  if (stop.requested()) {
-    auto stopped = trellis::stop_supervisor(sys, *root);
-    std::cout << "job_runner: signal " << stop.signal_number()
-              << ", tree stopped: " << sys.render(stopped) << '\n';
-    return 0;
-  }
+  samples::linger(argc, argv, "job_runner", stop);
+  if (stop.requested())
+    return samples::stopped_by_signal("job_runner", sys, *root, stop);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "job_runner: tree stopped: " << sys.render(reason) << '\n';
   // Every job done, each flaky one (3 and 6) after one restart.

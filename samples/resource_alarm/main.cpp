@@ -20,6 +20,7 @@
 
 #include <caf/all.hpp>
 
+#include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
 #include "trellis/process_stats.hpp"
 #include "trellis/resource_monitor.hpp"
@@ -64,9 +65,10 @@ caf::behavior event_printer(caf::event_based_actor* self, caf::group events,
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
-  // order and the sample exits 0.
+  // order and the sample exits 0. With --linger the tree keeps running after
+  // the scenario until one comes (as the signal tests need).
   trellis::stop_signal stop;
   // Each line appears as it happens, also through a pipe.
   std::cout << std::unitbuf;
@@ -122,12 +124,9 @@ int main() {
   // Stop the printer first, so that the last lines are ours.
   caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
   trellis::await_exit(sys, printer);
-  if (stop.requested()) {
-    auto stopped = trellis::stop_supervisor(sys, *root);
-    std::cout << "resource_alarm: signal " << stop.signal_number()
-              << ", tree stopped: " << sys.render(stopped) << '\n';
-    return 0;
-  }
+  samples::linger(argc, argv, "resource_alarm", stop);
+  if (stop.requested())
+    return samples::stopped_by_signal("resource_alarm", sys, *root, stop);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nresource_alarm: tree stopped: " << sys.render(reason) << '\n';
   if (counts->alarms == 0 || counts->restarts == 0 || counts->clears == 0

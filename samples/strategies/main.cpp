@@ -24,6 +24,7 @@
 
 #include <caf/all.hpp>
 
+#include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
 
 using namespace std::chrono_literals;
@@ -72,9 +73,10 @@ bool all_running(const std::vector<caf::actor>& xs) {
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // SIGINT and SIGTERM: the scenario (seconds) ends, then the tree stops in
-  // order and the sample exits 0.
+  // order and the sample exits 0. With --linger the tree keeps running after
+  // the scenario until one comes (as the signal tests need).
   trellis::stop_signal stop;
   // Each line appears as it happens, also through a pipe.
   std::cout << std::unitbuf;
@@ -138,12 +140,9 @@ int main() {
     }
   }
 
-  if (stop.requested()) {
-    auto stopped = trellis::stop_supervisor(sys, *root);
-    std::cout << "strategies: signal " << stop.signal_number()
-              << ", tree stopped: " << sys.render(stopped) << '\n';
-    return 0;
-  }
+  samples::linger(argc, argv, "strategies", stop);
+  if (stop.requested())
+    return samples::stopped_by_signal("strategies", sys, *root, stop);
   auto reason = trellis::stop_supervisor(sys, *root);
   std::cout << "\nstrategies: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || reason != caf::exit_reason::user_shutdown) {

@@ -5,7 +5,10 @@ exits 0: sent while it runs, once it printed its READY line.
   stop_on_signal.py --exe PATH [--arg ARG ...] --ready LINE {int,term}
 
 The sample must print "<name>: signal <n>, tree stopped" (name: the
-executable's), where <n> is the signal sent.
+executable's), where <n> is the signal sent. READY must be a line the
+sample prints while it waits for the signal with its tree running (most
+samples: "<name>: lingering until a signal", with --arg=--linger): a
+scenario that ends by itself may end before a signal sent during it comes.
 """
 
 import argparse
