@@ -314,11 +314,12 @@ TEST_CASE("stop_supervisor stops a tree in order with any reason, normal "
 }
 
 // OTP: a supervisor started with start_link from a process is linked to it;
-// when that parent exits, for any reason, normal included, the supervisor
-// terminates its children in order and exits with the parent's reason
-// (gen_server's parent rule, supervisor_SUITE's sup_stop_* cases).
-TEST_CASE("a tree started from inside an actor stops in order when its "
-          "parent exits, with the parent's reason, normal included",
+// when that parent exits, or sends it an exit signal, for any reason, normal
+// included, the supervisor terminates its children in order and exits with
+// that reason (gen_server's parent rule, supervisor_SUITE's sup_stop_*).
+TEST_CASE("a tree started from inside an actor stops in order with its "
+          "parent's reason, normal included, when the parent exits or "
+          "signals",
           "[supervisor][shutdown][parent]") {
   fixture f;
   auto spec = supervisor("root").child(f.probed("a")).child(f.probed("b"));
@@ -329,25 +330,12 @@ TEST_CASE("a tree started from inside an actor stops in order when its "
                          caf::error{caf::exit_reason::user_shutdown},
                          shutdown_reason(std::string{"upgrade"}));
   INFO(f.render(reason));
-  f.probe->send(parent, quit_atom::value, reason);
-  auto result = await_exit(f.sys, sup, patience);
-  CHECK(f.render(result) == f.render(reason));
-  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:b", "stopped:a"});
-}
-
-TEST_CASE("an exit signal from the parent stops the tree in order with its "
-          "reason, normal included",
-          "[supervisor][shutdown][parent]") {
-  fixture f;
-  auto spec = supervisor("root").child(f.probed("a")).child(f.probed("b"));
-  auto parent = f.sys.spawn(tree_parent, spec, caf::actor{f.probe});
-  auto sup = tree_of(f.probe);
-  f.next_events(2);
-  auto reason = GENERATE(caf::error{},
-                         caf::error{caf::exit_reason::user_shutdown},
-                         shutdown_reason(std::string{"upgrade"}));
-  INFO(f.render(reason));
-  f.probe->send(parent, sup, reason);
+  SECTION("the parent exits") {
+    f.probe->send(parent, quit_atom::value, reason);
+  }
+  SECTION("the parent sends an exit signal") {
+    f.probe->send(parent, sup, reason);
+  }
   auto result = await_exit(f.sys, sup, patience);
   CHECK(f.render(result) == f.render(reason));
   CHECK(f.next_events(2) == std::vector<std::string>{"stopped:b", "stopped:a"});
