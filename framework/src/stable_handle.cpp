@@ -75,12 +75,21 @@ void flush(proxy_actor* self) {
   }
 }
 
-void give_up(proxy_actor* self) {
+/// The answer once the tree ended for `reason`: the same whether a message
+/// waited in the buffer or arrives after the proxy quit.
+caf::error tree_ended(caf::actor_system& sys, const std::string& path,
+                      const caf::error& reason) {
+  return detail::receiver_down(sys, "stable_handle " + path, reason,
+                               "this stable handle ended with its tree: "
+                               "start the tree again and make a new one");
+}
+
+void give_up(proxy_actor* self, const caf::error& why) {
   auto& st = self->state;
   st.gone = true;
   st.target = nullptr;
   for (auto& x : st.buffer)
-    refuse(self, x.sender, x.mid, gone_error(self), x.content);
+    refuse(self, x.sender, x.mid, why, x.content);
   st.buffer.clear();
 }
 
@@ -112,7 +121,7 @@ void relocate(proxy_actor* self) {
         if (ps.gone || ps.target)
           return;
         if (is(err, errc::not_found) && ++ps.not_found >= not_found_limit) {
-          give_up(self);
+          give_up(self, gone_error(self));
           return;
         }
         if (!is(err, errc::not_found))
@@ -136,7 +145,7 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
   self->monitor(st.root);
   self->set_down_handler([self](caf::down_msg& msg) {
     if (msg.source == self->state.root) {
-      give_up(self);
+      give_up(self, tree_ended(self->system(), self->state.path, msg.reason));
       self->quit(msg.reason);
     }
   });
@@ -223,10 +232,7 @@ public:
 
 protected:
   caf::error receiver_down(const caf::error& reason) const override {
-    return detail::receiver_down(home_system(), "stable_handle " + path_,
-                                 reason,
-                                 "this stable handle ended with its tree: "
-                                 "start the tree again and make a new one");
+    return tree_ended(home_system(), path_, reason);
   }
 
 private:
