@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "test_support.hpp"
-#include "trellis/detail/child_registry.hpp"
+#include "child_registry.hpp"
 
 using namespace trellis;
 

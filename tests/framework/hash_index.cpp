@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-#include "trellis/detail/hash_index.hpp"
+#include "hash_index.hpp"
 
 using trellis::detail::hash_index;
 

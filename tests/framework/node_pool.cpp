@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "trellis/detail/node_pool.hpp"
+#include "node_pool.hpp"
 
 using trellis::detail::node_pool;
 

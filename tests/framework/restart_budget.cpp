@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "trellis/detail/restart_budget.hpp"
+#include "restart_budget.hpp"
 
 using trellis::detail::restart_budget;
 using namespace std::chrono_literals;

@@ -17,10 +17,10 @@
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 
+#include "hash_index.hpp"
+#include "node_pool.hpp"
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
-#include "trellis/detail/hash_index.hpp"
-#include "trellis/detail/node_pool.hpp"
 #include "trellis/detail/quarantine.hpp"
 
 namespace trellis::detail {
