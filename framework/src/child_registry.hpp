@@ -17,6 +17,7 @@
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 
+#include "backoff_state.hpp"
 #include "hash_index.hpp"
 #include "node_pool.hpp"
 #include "trellis/child_info.hpp"
@@ -54,10 +55,8 @@ struct child {
   uint32_t missed_checks = 0;
   /// Identifies this incarnation's current health check timer.
   uint64_t health_token = 0;
-  /// Restarts in a row delayed by backoff, and how long the last
-  /// incarnation ran (the backoff starts over after a stable run).
-  uint32_t backoff_attempt = 0;
-  caf::timespan ran_for{0};
+  /// The backoff's restarts in a row (see `restart_backoff`).
+  backoff_state backoff;
   /// When a delayed restart is due, and which one (0: none pending).
   caf::actor_clock::time_point restart_due;
   uint64_t due_token = 0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "backoff_state.hpp"
+
 namespace trellis {
 
 caf::timespan restart_backoff::delay(uint32_t attempt,
@@ -14,5 +16,17 @@ caf::timespan restart_backoff::delay(uint32_t attempt,
                * std::clamp(random, 0.0, 1.0);
   return base + caf::timespan{static_cast<caf::timespan::rep>(extra)};
 }
+
+namespace detail {
+
+caf::timespan backoff_state::next_delay(const restart_backoff& policy,
+                                        double random) {
+  if (ran_for >= policy.reset_after())
+    attempt = 0;
+  ran_for = caf::timespan{0};
+  return policy.delay(attempt++, random);
+}
+
+} // namespace detail
 
 } // namespace trellis

@@ -139,7 +139,7 @@ caf::behavior supervisor_actor::make_behavior() {
         // queued.
         if (!shutting_down_ && c != children_.end()
             && c->state == child_state::restarting && !c->handle)
-          restart(c);
+          retry_restart(c);
       });
     },
     [this](stop_atom, caf::error& reason) { shutdown(std::move(reason)); },
@@ -408,7 +408,7 @@ void supervisor_actor::fail_start(iterator c, caf::error reason) {
     children_.unbind(c);
   }
   c->last_reason = reason;
-  c->ran_for = caf::timespan{0};
+  c->backoff.ran_for = caf::timespan{0};
   k(std::move(reason));
 }
 
@@ -646,7 +646,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
 void supervisor_actor::child_exited(iterator c, caf::error reason) {
   // Only a backoff asks how long the child ran.
   if (c->state == child_state::running && c->spec.backoff())
-    c->ran_for = clock().now() - c->started_at;
+    c->backoff.ran_for = clock().now() - c->started_at;
   if (spec_.dynamic())
     remember_exit(c);
   children_.unbind(c);
@@ -660,11 +660,12 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
   // terminate_child) decided for this child in between. `when_idle`'s two
   // halves written out: now with `c` itself, later found again by id, since
   // the child may be gone by then.
-  if (may_run_now(restarts_alone())) {
+  auto alone = restarts_alone(spec_.strategy());
+  if (may_run_now(alone)) {
     handle_exit(c);
     return;
   }
-  waiting_.push_back(waiting_op{restarts_alone(), [this, id = c->spec.id()] {
+  waiting_.push_back(waiting_op{alone, [this, id = c->spec.id()] {
                                   auto i = children_.find(id);
                                   if (!shutting_down_ && i != children_.end()
                                       && i->exit_pending)
@@ -674,71 +675,57 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
 
 void supervisor_actor::handle_exit(iterator c) {
   c->exit_pending = false;
-  if (c->spec.decider()) {
-    apply_decider(c);
-    return;
-  }
-  switch (c->spec.restart()) {
-    case restart::permanent:
-      report::child_terminated(system(), path(), c->spec.id(), c->last_reason,
-                               c->restart_count);
-      restart(c);
-      break;
-    case restart::transient:
-      if (is_normal_exit(c->last_reason)) {
-        // A dynamic child that will not run again leaves the list (OTP).
-        auto significant = c->spec.significant();
-        if (spec_.dynamic())
-          remove_child(c);
-        else
-          c->state = child_state::stopped;
-        auto_shutdown_after(significant);
-      } else {
-        report::child_terminated(system(), path(), c->spec.id(),
-                                 c->last_reason, c->restart_count);
-        restart(c);
-      }
-      break;
-    case restart::temporary: {
-      if (!is_normal_exit(c->last_reason))
-        report::child_terminated(system(), path(), c->spec.id(),
-                                 c->last_reason, c->restart_count);
-      auto significant = c->spec.significant();
-      remove_child(c);
-      auto_shutdown_after(significant);
-      break;
+  exit_facts facts;
+  facts.type = c->spec.restart();
+  facts.dynamic = spec_.dynamic();
+  facts.normal = is_normal_exit(c->last_reason);
+  facts.significant = c->spec.significant();
+  if (auto& decider = c->spec.decider()) {
+    try {
+      facts.decided = decider(c->last_reason);
+    } catch (...) {
+      // A decider that throws cannot be trusted to have decided anything.
+      facts.decided = decision::escalate;
     }
   }
+  auto& backoff = c->spec.backoff();
+  run(c, plan_exit(facts, budget_, clock().now(), backoff ? &*backoff : nullptr,
+                   &c->backoff, backoff ? jitter_(rng_) : 0.0));
 }
 
-void supervisor_actor::apply_decider(iterator c) {
-  auto what = decision::escalate;
-  try {
-    what = c->spec.decider()(c->last_reason);
-  } catch (...) {
-    // A decider that throws cannot be trusted to have decided anything.
-  }
-  if (!is_normal_exit(c->last_reason) || what != decision::stop)
+void supervisor_actor::run(iterator c, const exit_plan& plan) {
+  if (plan.report)
     report::child_terminated(system(), path(), c->spec.id(), c->last_reason,
                              c->restart_count);
-  switch (what) {
-    case decision::restart:
-      restart(c);
+  switch (plan.what) {
+    case exit_plan::action::restart:
+      if (plan.delay > caf::timespan{0}) {
+        c->state = child_state::restarting;
+        c->restart_due = clock().now() + plan.delay;
+        c->due_token = ++next_token_;
+        delayed_send(this, plan.delay, restart_due_atom::value, c->spec.id(),
+                     c->due_token);
+      } else {
+        restart_group(c);
+      }
       break;
-    case decision::stop: {
-      // Only an end that is normal may shut the supervisor down normally; a
-      // crash must not pass for one.
-      auto significant = c->spec.significant()
-                         && is_normal_exit(c->last_reason);
-      if (spec_.dynamic() || c->spec.restart() == restart::temporary)
-        remove_child(c);
-      else
-        c->state = child_state::stopped;
-      auto_shutdown_after(significant);
+    case exit_plan::action::leave_stopped:
+      c->state = child_state::stopped;
+      auto_shutdown_after(plan.significant);
       break;
-    }
-    case decision::escalate:
-      shutdown(make_error(errc::escalated, path(), c->spec.id(),
+    case exit_plan::action::remove:
+      remove_child(c);
+      auto_shutdown_after(plan.significant);
+      break;
+    case exit_plan::action::give_up:
+      if (plan.reason == errc::reached_max_restart_intensity) {
+        report::reached_max_restart_intensity(system(), path(), c->spec.id(),
+                                              c->last_reason,
+                                              c->restart_count);
+        publish(lifecycle_kind::restart_given_up, path(), c->spec.id(),
+                c->last_reason, c->restart_count);
+      }
+      shutdown(make_error(plan.reason, path(), c->spec.id(),
                           system().render(c->last_reason)));
       break;
   }
@@ -756,30 +743,10 @@ void supervisor_actor::auto_shutdown_after(bool significant) {
   shutdown(caf::exit_reason::user_shutdown);
 }
 
-void supervisor_actor::restart(iterator c) {
-  if (!budget_.add_restart(clock().now())) {
-    report::reached_max_restart_intensity(system(), path(), c->spec.id(),
-                                          c->last_reason, c->restart_count);
-    publish(lifecycle_kind::restart_given_up, path(), c->spec.id(),
-            c->last_reason, c->restart_count);
-    shutdown(make_error(errc::reached_max_restart_intensity, path(),
-                        c->spec.id(), system().render(c->last_reason)));
-    return;
-  }
-  if (auto& backoff = c->spec.backoff()) {
-    // Charged above, once; the group restarts when the delay has passed.
-    if (c->ran_for >= backoff->reset_after())
-      c->backoff_attempt = 0;
-    c->ran_for = caf::timespan{0};
-    auto delay = backoff->delay(c->backoff_attempt++, jitter_(rng_));
-    c->state = child_state::restarting;
-    c->restart_due = clock().now() + delay;
-    c->due_token = ++next_token_;
-    delayed_send(this, delay, restart_due_atom::value, c->spec.id(),
-                 c->due_token);
-    return;
-  }
-  restart_group(c);
+void supervisor_actor::retry_restart(iterator c) {
+  auto& backoff = c->spec.backoff();
+  run(c, plan_restart(budget_, clock().now(), backoff ? &*backoff : nullptr,
+                      &c->backoff, backoff ? jitter_(rng_) : 0.0));
 }
 
 void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
@@ -793,7 +760,7 @@ void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
 }
 
 void supervisor_actor::restart_group(iterator c) {
-  if (restarts_alone()) {
+  if (restarts_alone(spec_.strategy())) {
     // One child, whose actor is gone already: nothing to stop.
     begin_operation(true);
     start_again(c, true);
@@ -801,25 +768,16 @@ void supervisor_actor::restart_group(iterator c) {
   }
   begin_operation(false);
   auto affected = std::make_shared<std::vector<iterator>>();
-  switch (spec_.strategy()) {
-    case strategy::one_for_one:
-    case strategy::simple_one_for_one: // Handled above.
-      break;
-    case strategy::one_for_all:
-      for (auto i = children_.begin(); i != children_.end(); ++i)
-        affected->push_back(i);
-      break;
-    case strategy::rest_for_one:
-      for (auto i = c; i != children_.end(); ++i)
-        affected->push_back(i);
-      break;
-  }
+  auto [first, last] = detail::restart_group(spec_.strategy(),
+                                             children_.begin(), c,
+                                             children_.end());
+  for (auto i = first; i != last; ++i)
+    affected->push_back(i);
   auto to_stop = std::make_shared<std::vector<iterator>>(affected->rbegin(),
                                                          affected->rend());
   stop_group(to_stop, 0, guarded([this, c, affected] {
-               // Temporary bystanders are not restarted (OTP drops them).
                for (auto& i : *affected) {
-                 if (i != c && i->spec.restart() == restart::temporary) {
+                 if (i != c && !restarts_with_group(i->spec.restart())) {
                    remove_child(i);
                    i = children_.end();
                  } else {
@@ -871,9 +829,7 @@ void supervisor_actor::started_again(iterator c, const caf::error& err,
 }
 
 bool supervisor_actor::drop_if_ignored(iterator c) {
-  // OTP drops a temporary or dynamic child that answered `ignore`.
-  if (c->handle
-      || (c->spec.restart() != restart::temporary && !spec_.dynamic()))
+  if (c->handle || !removed_when_stopped(c->spec.restart(), spec_.dynamic()))
     return false;
   remove_child(c);
   return true;
@@ -887,11 +843,6 @@ void supervisor_actor::retry_later(iterator failed, const caf::error& err) {
   // try_again_restart with the failed child's id).
   failed->state = child_state::restarting;
   send(this, try_again_atom::value, failed->spec.id());
-}
-
-bool supervisor_actor::restarts_alone() const {
-  return spec_.strategy() == strategy::one_for_one
-         || spec_.strategy() == strategy::simple_one_for_one;
 }
 
 bool supervisor_actor::may_run_now(bool may_overlap) const {

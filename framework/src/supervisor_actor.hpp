@@ -17,13 +17,14 @@
 #include <caf/response_promise.hpp>
 #include <caf/result.hpp>
 
+#include "child_registry.hpp"
+#include "exit_plan.hpp"
+#include "restart_budget.hpp"
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/dead_letter.hpp"
 #include "trellis/fault_injection.hpp"
-#include "trellis/detail/child_registry.hpp"
 #include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/explained_bounce.hpp"
-#include "trellis/detail/restart_budget.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
@@ -328,18 +329,18 @@ private:
   /// operation.
   void child_exited(iterator c, caf::error reason);
 
-  /// Decides what an exited child's restart type asks for.
+  /// Asks `plan_exit` what the exit of `c` asks for, and runs the plan.
   void handle_exit(iterator c);
 
-  /// Charges the restart budget and restarts `c` by the strategy, at once
-  /// or after its backoff delay.
-  void restart(iterator c);
+  /// Carries out `plan` for child `c`.
+  void run(iterator c, const exit_plan& plan);
+
+  /// Retries a restart whose start failed: charged to the budget again,
+  /// then the group restarts from `c`.
+  void retry_restart(iterator c);
 
   /// A restart delayed by backoff is due.
   void on_restart_due(const std::string& id, uint64_t token);
-
-  /// Handles an exit by the child's decider instead of its restart type.
-  void apply_decider(iterator c);
 
   /// Stops the group `c`'s failure affects, then starts it again.
   void restart_group(iterator c);
@@ -368,10 +369,6 @@ private:
 
   /// Ends an operation begun by `begin_operation`.
   void end_operation(bool overlapping);
-
-  /// Whether a restart touches only the child that exited (one_for_one), so
-  /// that restarts may overlap.
-  bool restarts_alone() const;
 
   /// Stops all children in reverse start order (all at once if dynamic),
   /// answers queued requests with `errc::shutting_down`, then exits with

@@ -214,8 +214,9 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp,
                 // OTP keeps neither a temporary child nor a dynamic one that
                 // answered `ignore`; a temporary child never restarts (unless
                 // a decider says so), so it needs no arguments either.
-                if (!hdl && (spec_.dynamic()
-                             || c->spec.restart() == restart::temporary))
+                if (!hdl
+                    && removed_when_stopped(c->spec.restart(),
+                                            spec_.dynamic()))
                   remove_child(c);
                 else if (c->spec.restart() == restart::temporary
                          && !c->spec.decider())
@@ -232,7 +233,7 @@ void supervisor_actor::api_terminate_child(iterator c,
                c->exit_pending = false;
                c->due_token = 0;
                c->state = child_state::stopped;
-               if (spec_.dynamic() || c->spec.restart() == restart::temporary)
+               if (removed_when_stopped(c->spec.restart(), spec_.dynamic()))
                  remove_child(c);
                reply(op, caf::ok_atom::value);
              }));
