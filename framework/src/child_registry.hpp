@@ -20,6 +20,7 @@
 #include "backoff_state.hpp"
 #include "hash_index.hpp"
 #include "node_pool.hpp"
+#include "stop_state.hpp"
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
 #include "trellis/detail/quarantine.hpp"
@@ -75,13 +76,9 @@ struct child {
   /// and what runs once it has, or has failed.
   uint64_t start_token = 0;
   std::function<void(caf::error)> start_k;
-  /// The current incarnation's stop, while one is in flight: when to
-  /// escalate (kill, then abandon; none for `infinity`), whether it was
-  /// killed, and what runs once it is down.
-  bool stopping = false;
-  bool stop_killed = false;
-  std::optional<caf::actor_clock::time_point> stop_deadline;
-  std::function<void()> stop_k;
+  /// The current incarnation's stop, while one is in flight (see
+  /// `shutdown_sequencer`).
+  stop_state stop;
 };
 
 /// The children of one supervisor in start order, found by id and by actor

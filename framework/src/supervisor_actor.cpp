@@ -27,7 +27,6 @@ namespace {
 
 /// The earliest shutdown timeout (or kill timeout) of the stops in flight
 /// passed.
-using stop_timeout_atom = caf::atom_constant<caf::atom("tr_stopto")>;
 
 /// A restart delayed by backoff is due.
 using restart_due_atom = caf::atom_constant<caf::atom("tr_due")>;
@@ -110,7 +109,7 @@ caf::behavior supervisor_actor::make_behavior() {
                 if (failed == children_.end()) {
                   started_ = true;
                   answer_started(caf::none);
-                  operation_done();
+                  ops_.end(false);
                   return;
                 }
                 report::start_error(system(), path(), failed->spec.id(), err,
@@ -143,7 +142,9 @@ caf::behavior supervisor_actor::make_behavior() {
       });
     },
     [this](stop_atom, caf::error& reason) { shutdown(std::move(reason)); },
-    [this](stop_timeout_atom, uint64_t token) { on_stop_watchdog(token); },
+    [this](shutdown_sequencer::timeout_atom, uint64_t token) {
+      stops_.on_timeout(token);
+    },
     [this](takeover_tick_atom) { on_takeover_tick(); },
     [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
       on_health_tick(who, token);
@@ -167,7 +168,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](unhealthy_atom, const caf::actor& who,
            caf::error& reason) -> caf::result<caf::ok_atom> {
       auto c = who ? children_.find(who.address()) : children_.end();
-      if (c == children_.end() || shutting_down_ || c->stopping)
+      if (c == children_.end() || shutting_down_ || c->stop.in_flight)
         return make_error(errc::not_found, path(),
                           "no running child is actor "
                             + std::to_string(who ? who.id() : 0));
@@ -212,7 +213,7 @@ void supervisor_actor::on_exit() {
   refuse_waiting(shutting_down_error());
   // CAF keeps a dead actor's object while handles to it exist: drop the
   // children's specs and start arguments now.
-  stopping_.clear();
+  stops_.clear();
   restarting_by_old_.clear();
   children_.clear();
   super::on_exit();
@@ -439,43 +440,12 @@ void supervisor_actor::start_group(
                 // Undo this start: stop what it started, newest first.
                 auto started = std::make_shared<std::vector<iterator>>(
                   g->rend() - static_cast<std::ptrdiff_t>(pos), g->rend());
-                stop_group(std::move(started), 0,
+                stops_.stop_group(std::move(started), 0,
                            [c, k = std::move(k), err] { k(c, err); });
               }));
 }
 
 // -- stopping -----------------------------------------------------------------
-
-void supervisor_actor::stop_child(iterator c, stop_continuation k) {
-  if (!c->handle) {
-    k();
-    return;
-  }
-  c->stop_k = std::move(k);
-  if (c->stopping)
-    return;
-  // Filed first: the flag must not say stopping if filing it failed.
-  stopping_.insert(child_registry::incarnation_hash(*c), c);
-  c->stopping = true;
-  c->stop_killed = false;
-  c->stop_deadline = std::nullopt;
-  auto policy = c->spec.shutdown();
-  switch (policy.policy()) {
-    case trellis::shutdown::kind::brutal_kill:
-      c->stop_killed = true;
-      send_exit(c->handle, caf::exit_reason::kill);
-      c->stop_deadline = clock().now() + spec_.kill_timeout();
-      break;
-    case trellis::shutdown::kind::timeout:
-      ask_child_to_stop(c->handle);
-      c->stop_deadline = clock().now() + policy.time();
-      break;
-    case trellis::shutdown::kind::infinity:
-      ask_child_to_stop(c->handle);
-      return;
-  }
-  arm_stop_watchdog(*c->stop_deadline);
-}
 
 void supervisor_actor::ask_child_to_stop(const caf::actor& hdl) {
   // A supervisor that a factory started as a tree of its own (not through
@@ -489,68 +459,7 @@ void supervisor_actor::ask_child_to_stop(const caf::actor& hdl) {
     send_exit(hdl, caf::exit_reason::user_shutdown);
 }
 
-void supervisor_actor::arm_stop_watchdog(caf::actor_clock::time_point due) {
-  // One timer for all stops in flight: stopping 100 children in a row costs
-  // one timer, not 100 that each come back later for nothing.
-  if (watchdog_token_ != 0 && watchdog_due_ <= due)
-    return;
-  watchdog_due_ = due;
-  watchdog_token_ = ++next_token_;
-  auto now = clock().now();
-  delayed_send(this, due > now ? due - now : caf::timespan{0},
-               stop_timeout_atom::value, watchdog_token_);
-}
-
-void supervisor_actor::on_stop_watchdog(uint64_t token) {
-  if (token != watchdog_token_)
-    return;
-  watchdog_token_ = 0;
-  auto now = clock().now();
-  // By incarnation, found again before each timeout: handling one may end
-  // another's stop.
-  std::vector<const caf::actor_control_block*> due;
-  stopping_.for_each([&](iterator c) {
-    if (c->stop_deadline && *c->stop_deadline <= now)
-      due.push_back(child_registry::incarnation(*c));
-  });
-  for (auto who : due) {
-    auto is_who = [who](iterator c) {
-      return child_registry::incarnation(*c) == who;
-    };
-    auto c = stopping_.find(child_registry::incarnation_hash(who), is_who);
-    if (c && (*c)->stop_deadline && *(*c)->stop_deadline <= now)
-      on_stop_timeout(*c);
-  }
-  // Re-arm for the earliest stop still in flight.
-  std::optional<caf::actor_clock::time_point> next;
-  stopping_.for_each([&](iterator c) {
-    if (c->stop_deadline && (!next || *c->stop_deadline < *next))
-      next = c->stop_deadline;
-  });
-  if (next)
-    arm_stop_watchdog(*next);
-}
-
-void supervisor_actor::on_stop_timeout(iterator c) {
-  if (!c->stop_killed) {
-    c->stop_killed = true;
-    c->stop_deadline = clock().now() + spec_.kill_timeout();
-    send_exit(c->handle, caf::exit_reason::kill);
-    return;
-  }
-  // Killed, and still no down message: the actor is stuck inside a handler
-  // and CAF cannot preempt it. Give up on it so that the shutdown finishes.
-  demonitor(c->handle);
-  finish_stop(c, make_error(errc::abandoned, c->spec.id(),
-                            "did not exit after being killed; it is "
-                            "probably stuck in a handler"));
-}
-
-void supervisor_actor::finish_stop(iterator c, caf::error reason) {
-  stopping_.erase(child_registry::incarnation_hash(*c), c);
-  c->stopping = false;
-  auto k = std::move(c->stop_k);
-  c->stop_k = nullptr;
+void supervisor_actor::child_stopped(iterator c, caf::error reason) {
   // One that had to be killed, exits abnormally, or is permanent and ends
   // by itself is reported (OTP's shutdown_error).
   if (!stopped_as_asked(c->spec.shutdown().policy(), c->spec.restart(),
@@ -561,57 +470,6 @@ void supervisor_actor::finish_stop(iterator c, caf::error reason) {
   c->state = child_state::stopped;
   c->exit_pending = false;
   c->last_reason = std::move(reason);
-  k();
-}
-
-void supervisor_actor::stop_all_parallel(stop_continuation k) {
-  parallel_stop_.emplace();
-  auto& ps = *parallel_stop_;
-  for (auto i = children_.begin(); i != children_.end(); ++i)
-    if (i->handle)
-      ps.children.push_back(i);
-  ps.k = std::move(k);
-  continue_parallel_stop();
-}
-
-void supervisor_actor::continue_parallel_stop() {
-  if (!parallel_stop_ || parallel_stop_->pumping)
-    return;
-  // At most `window` stops at a time, each with its own timeout from when
-  // it is sent. Waking tens of thousands of actors at once costs quadratic
-  // time in CAF's work stealing (it walks the whole job queue per steal):
-  // 80,000 exits sent at once took 12 s and timed out thousands of stops.
-  constexpr size_t window = 512;
-  auto& ps = *parallel_stop_;
-  ps.pumping = true;
-  while (ps.in_flight < window && ps.next < ps.children.size()) {
-    ++ps.in_flight;
-    stop_child(ps.children[ps.next++], [this] {
-      --parallel_stop_->in_flight;
-      continue_parallel_stop();
-    });
-  }
-  ps.pumping = false;
-  if (ps.in_flight == 0 && ps.next == ps.children.size()) {
-    auto k = std::move(ps.k);
-    parallel_stop_.reset();
-    k();
-  }
-}
-
-void supervisor_actor::stop_group(group g, size_t pos, stop_continuation k) {
-  while (pos < g->size()
-         && ((*g)[pos] == children_.end() || !(*g)[pos]->handle))
-    ++pos;
-  if (pos == g->size()) {
-    k();
-    return;
-  }
-  auto c = (*g)[pos];
-  stop_child(c, guarded([this, g = std::move(g), pos,
-                         k = std::move(k)]() mutable {
-               stop_group(std::move(g), pos + 1, std::move(k));
-             }));
 }
 
 // -- failures and restarts ----------------------------------------------------
@@ -631,8 +489,8 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     msg.reason = make_error(errc::node_down, child_path(*c), c->node,
                             "the connection to the node was lost");
   }
-  if (c->stopping) {
-    finish_stop(c, std::move(msg.reason));
+  if (c->stop.in_flight) {
+    stops_.on_down(c, std::move(msg.reason));
     return;
   }
   if (c->start_token != 0) {
@@ -661,16 +519,17 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
   // halves written out: now with `c` itself, later found again by id, since
   // the child may be gone by then.
   auto alone = restarts_alone(spec_.strategy());
-  if (may_run_now(alone)) {
+  if (ops_.may_run_now(alone)) {
     handle_exit(c);
     return;
   }
-  waiting_.push_back(waiting_op{alone, [this, id = c->spec.id()] {
-                                  auto i = children_.find(id);
-                                  if (!shutting_down_ && i != children_.end()
-                                      && i->exit_pending)
-                                    handle_exit(i);
-                                }});
+  ops_.defer(
+    [this, id = c->spec.id()] {
+      auto i = children_.find(id);
+      if (!shutting_down_ && i != children_.end() && i->exit_pending)
+        handle_exit(i);
+    },
+    alone);
 }
 
 void supervisor_actor::handle_exit(iterator c) {
@@ -762,11 +621,11 @@ void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
 void supervisor_actor::restart_group(iterator c) {
   if (restarts_alone(spec_.strategy())) {
     // One child, whose actor is gone already: nothing to stop.
-    begin_operation(true);
+    ops_.begin(true);
     start_again(c, true);
     return;
   }
-  begin_operation(false);
+  ops_.begin(false);
   auto affected = std::make_shared<std::vector<iterator>>();
   auto [first, last] = detail::restart_group(spec_.strategy(),
                                              children_.begin(), c,
@@ -775,7 +634,7 @@ void supervisor_actor::restart_group(iterator c) {
     affected->push_back(i);
   auto to_stop = std::make_shared<std::vector<iterator>>(affected->rbegin(),
                                                          affected->rend());
-  stop_group(to_stop, 0, guarded([this, c, affected] {
+  stops_.stop_group(to_stop, 0, guarded([this, c, affected] {
                for (auto& i : *affected) {
                  if (i != c && !restarts_with_group(i->spec.restart())) {
                    remove_child(i);
@@ -802,7 +661,7 @@ void supervisor_actor::restart_group(iterator c) {
                        }
                      retry_later(failed, err);
                    }
-                   end_operation(false);
+                   ops_.end(false);
                  }));
              }));
 }
@@ -825,7 +684,7 @@ void supervisor_actor::started_again(iterator c, const caf::error& err,
     retry_later(c, err);
   else
     drop_if_ignored(c);
-  end_operation(overlapping);
+  ops_.end(overlapping);
 }
 
 bool supervisor_actor::drop_if_ignored(iterator c) {
@@ -845,59 +704,18 @@ void supervisor_actor::retry_later(iterator failed, const caf::error& err) {
   send(this, try_again_atom::value, failed->spec.id());
 }
 
-bool supervisor_actor::may_run_now(bool may_overlap) const {
-  // Overlapping work may pass a running operation only if it is of its kind
-  // and nothing queued would be overtaken.
-  return !busy_ || shutting_down_
-         || (may_overlap && overlapping_ > 0 && waiting_.empty());
-}
-
-void supervisor_actor::begin_operation(bool overlapping) {
-  busy_ = true;
-  if (overlapping)
-    ++overlapping_;
-}
-
-void supervisor_actor::end_operation(bool overlapping) {
-  if (!overlapping) {
-    operation_done();
-    return;
-  }
-  if (--overlapping_ == 0)
-    operation_done();
-}
-
-void supervisor_actor::operation_done() {
-  busy_ = false;
-  // An operation that ends at once ends inside this loop: let the loop go
-  // on rather than recurse, or thousands of such requests would overflow
-  // the stack.
-  if (draining_)
-    return;
-  draining_ = true;
-  while (!shutting_down_ && !waiting_.empty()
-         && (!busy_ || (overlapping_ > 0 && waiting_.front().may_overlap))) {
-    auto f = std::move(waiting_.front().f);
-    waiting_.pop_front();
-    f();
-  }
-  draining_ = false;
-}
-
 void supervisor_actor::shutdown(caf::error reason) {
   if (shutting_down_)
     return;
   shutting_down_ = true;
-  busy_ = true;
   // Drop the continuations of whatever operation was running.
-  ++generation_;
+  guard_.cancel_all();
   if (pending_starts_ > 0)
     children_.for_each_running([](child& c) {
       c.start_token = 0;
       c.start_k = nullptr;
     });
   pending_starts_ = 0;
-  overlapping_ = 0;
   if (!started_ && !start_failure_)
     start_failure_ = reason;
   refuse_waiting(shutting_down_error());
@@ -907,15 +725,16 @@ void supervisor_actor::shutdown(caf::error reason) {
     quit(reason);
   });
   if (spec_.dynamic()) {
-    stop_all_parallel(std::move(stopped));
+    stops_.stop_all_parallel(std::move(stopped));
     return;
   }
   std::vector<iterator> all;
   all.reserve(children_.size());
   for (auto i = children_.begin(); i != children_.end(); ++i)
     all.push_back(i);
-  stop_group(std::make_shared<std::vector<iterator>>(all.rbegin(), all.rend()),
-             0, std::move(stopped));
+  stops_.stop_group(std::make_shared<std::vector<iterator>>(all.rbegin(),
+                                                            all.rend()),
+                    0, std::move(stopped));
 }
 
 // -- health checks ------------------------------------------------------------
@@ -934,7 +753,7 @@ void supervisor_actor::on_health_tick(const caf::actor_addr& who,
   auto c = children_.find(who);
   // Ignore ticks of incarnations that ended or are being stopped.
   if (c == children_.end() || c->health_token != token || shutting_down_
-      || c->stopping)
+      || c->stop.in_flight)
     return;
   auto& hc = *c->spec.health_check();
   auto passed = [this, who, token] {
@@ -964,7 +783,7 @@ void supervisor_actor::on_missed_check(const caf::actor_addr& who,
                                        uint64_t token, caf::error cause) {
   auto c = children_.find(who);
   if (c == children_.end() || c->health_token != token || shutting_down_
-      || c->stopping)
+      || c->stop.in_flight)
     return;
   auto& hc = *c->spec.health_check();
   if (++c->missed_checks < hc.max_missed()) {
@@ -1034,8 +853,7 @@ void supervisor_actor::remove_child(iterator c) {
   // A child that left for good must not hand its state to a newcomer with
   // the same id.
   store_of(*c)->erase(child_path(*c));
-  if (c->stopping)
-    stopping_.erase(child_registry::incarnation_hash(*c), c);
+  stops_.forget(c);
   forget_exit(*c);
   if (c->poison)
     for (auto& x : c->poison->letters()) {
@@ -1112,14 +930,7 @@ void supervisor_actor::refuse_waiting(const caf::error& reason) {
   // Every request got a promise; none may be left unanswered, or a caller
   // with an infinite timeout would wait forever.
   shutting_down_ = true;
-  auto replies = std::move(open_replies_);
-  open_replies_.clear();
-  for (auto& kvp : replies)
-    kvp.second.rp.deliver(reason);
-  auto waiting = std::move(waiting_);
-  waiting_.clear();
-  for (auto& x : waiting)
-    x.f();
+  ops_.close(reason);
   for (auto& kvp : open_snapshots_)
     kvp.second.deliver(reason);
   open_snapshots_.clear();

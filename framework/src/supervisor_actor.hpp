@@ -19,7 +19,9 @@
 
 #include "child_registry.hpp"
 #include "exit_plan.hpp"
+#include "operation_queue.hpp"
 #include "restart_budget.hpp"
+#include "shutdown_sequencer.hpp"
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/dead_letter.hpp"
 #include "trellis/fault_injection.hpp"
@@ -45,21 +47,13 @@ using stop_atom = caf::atom_constant<caf::atom("tr_stop")>;
 /// Time to probe the preferred nodes of displaced remote children.
 using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 
-/// The actor behind every Trellis supervisor. It owns a child registry and a
-/// restart budget, and runs one operation at a time (start a group, stop a
-/// group, a runtime API call, shut down), like OTP's supervisor, which is
-/// blocked while it starts or stops children. Requests and exits that
-/// arrive during an operation are queued and handled after it, in arrival
-/// order. (Not `caf::skip`: CAF retries every skipped message after each
-/// message it handles, which is quadratic with thousands of waiting
-/// `start_child` requests.) Snapshots and lookups only read, so they are
-/// answered at once.
-///
-/// One exception to one at a time: operations that start a single child
-/// and touch no other (a one_for_one restart, a dynamic supervisor's
-/// `start_child`) overlap with each other, so that a replacement's
-/// initialization does not hold up the next. They still wait for any other
-/// operation, and others wait for them, and arrival order still holds.
+/// The actor behind every Trellis supervisor: a shell that receives
+/// messages and runs what its parts decide. `exit_plan` decides what an
+/// exit asks for, `operation_queue` runs one operation at a time (requests
+/// and exits that arrive during one wait for it; snapshots and lookups only
+/// read, so they are answered at once), `shutdown_sequencer` stops
+/// children, `child_registry` keeps them and `restart_budget` counts
+/// restarts. See docs/concepts.md, "Inside a supervisor".
 ///
 /// Children are monitored, not linked: in CAF an exit message unlinks its
 /// sender, so a child that is asked to stop would never report back through
@@ -67,7 +61,8 @@ using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 /// the guarantee a link would (no orphans), even when the supervisor is
 /// killed.
 class supervisor_actor : public explained_bounce<caf::event_based_actor>,
-                         public tree_member {
+                         public tree_member,
+                         private shutdown_sequencer::host {
 public:
   using super = explained_bounce<caf::event_based_actor>;
 
@@ -109,34 +104,10 @@ private:
   using iterator = child_registry::iterator;
 
   /// A list of children an operation walks; erased children become `end()`.
-  using group = std::shared_ptr<std::vector<iterator>>;
+  using group = shutdown_sequencer::group;
 
   /// Continuation of a start: none on success, else the reason.
   using start_continuation = std::function<void(caf::error)>;
-
-  /// Continuation of a stop.
-  using stop_continuation = std::function<void()>;
-
-  /// Work queued until the supervisor is free for it.
-  struct waiting_op {
-    /// Whether it may run beside overlapping operations (see the class).
-    bool may_overlap;
-    std::function<void()> f;
-  };
-
-  /// A runtime API call in flight: its promise, and whether it overlaps.
-  struct open_reply {
-    caf::response_promise rp;
-    bool overlapping;
-  };
-
-  struct parallel_stop {
-    std::vector<iterator> children;
-    size_t next = 0;
-    size_t in_flight = 0;
-    bool pumping = false;
-    stop_continuation k;
-  };
 
   // -- starting ---------------------------------------------------------------
 
@@ -167,46 +138,20 @@ private:
 
   // -- stopping ---------------------------------------------------------------
 
-  /// Stops one child by its shutdown policy; `k` runs once it is gone.
-  void stop_child(iterator c, stop_continuation k);
-
-  /// Kills `who`, or abandons it if it was killed already.
-  void on_stop_timeout(iterator c);
-
   /// Asks child `hdl` to stop with `user_shutdown`: by an exit signal, or
   /// by the stop message for a supervisor whose parent we are not.
-  void ask_child_to_stop(const caf::actor& hdl);
+  void ask_child_to_stop(const caf::actor& hdl) override;
 
-  /// Makes sure a timer fires by `due`.
-  void arm_stop_watchdog(caf::actor_clock::time_point due);
-
-  /// Escalates every stop whose deadline passed.
-  void on_stop_watchdog(uint64_t token);
-
-  void finish_stop(iterator c, caf::error reason);
-
-  /// Stops `g[pos..]` one after another (callers pass reverse start order).
-  void stop_group(group g, size_t pos, stop_continuation k);
-
-  /// Stops every child in parallel (a dynamic supervisor's shutdown), with
-  /// a bounded number of stops in flight.
-  void stop_all_parallel(stop_continuation k);
-
-  void continue_parallel_stop();
+  /// Reports and forgets the incarnation of `c`, whose stop ended.
+  void child_stopped(iterator c, caf::error reason) override;
 
   // -- runtime API (supervisor_api.cpp) ---------------------------------------
 
-  /// Runs `f` now, or after the current operation; with `may_overlap`, also
-  /// now if only overlapping operations run and nothing waits.
+  /// Runs `f` now, or after the current operation (see `operation_queue`).
   template <class F>
   void when_idle(F f, bool may_overlap = false) {
-    if (may_run_now(may_overlap))
-      f();
-    else
-      waiting_.push_back(waiting_op{may_overlap, std::move(f)});
+    ops_.when_idle(std::move(f), may_overlap);
   }
-
-  bool may_run_now(bool may_overlap) const;
 
   /// Queues a request until the supervisor is free for it (see
   /// `when_idle`), then runs `f(rp)`, which answers through `rp` now or
@@ -227,22 +172,16 @@ private:
 
   caf::error shutting_down_error() const;
 
-  /// Begins an operation; an overlapping one may run beside others of its
-  /// kind.
-  void begin_operation(bool overlapping);
-
   /// Starts an API operation that answers through `rp` later; returns the
   /// token to answer with.
-  uint64_t begin_reply(caf::response_promise rp, bool overlapping = false);
+  uint64_t begin_reply(caf::response_promise rp, bool overlapping = false) {
+    return ops_.begin_reply(std::move(rp), overlapping);
+  }
 
   /// Answers the API operation `op` and ends it.
   template <class T>
   void reply(uint64_t op, T&& x) {
-    auto i = open_replies_.find(op);
-    auto entry = std::move(i->second);
-    open_replies_.erase(i);
-    entry.rp.deliver(std::forward<T>(x));
-    end_operation(entry.overlapping);
+    ops_.reply(op, std::forward<T>(x));
   }
 
   /// The runtime API's handlers, each for `make_behavior`.
@@ -364,12 +303,6 @@ private:
   /// running set (stopped or removed).
   void auto_shutdown_after(bool significant);
 
-  /// Ends the current operation and runs what was queued during it.
-  void operation_done();
-
-  /// Ends an operation begun by `begin_operation`.
-  void end_operation(bool overlapping);
-
   /// Stops all children in reverse start order (all at once if dynamic),
   /// answers queued requests with `errc::shutting_down`, then exits with
   /// `reason`.
@@ -378,13 +311,9 @@ private:
   // -- helpers ----------------------------------------------------------------
 
   /// Wraps a continuation so that it does nothing once a shutdown began.
-  /// Continuations run once, and may hand on what they hold.
   template <class F>
   auto guarded(F f) {
-    return [this, gen = generation_, f = std::move(f)](auto&&... xs) mutable {
-      if (gen == generation_)
-        f(std::forward<decltype(xs)>(xs)...);
-    };
+    return guard_.guarded(std::move(f));
   }
 
   const std::string& child_path(const child& c) const;
@@ -435,34 +364,24 @@ private:
   caf::actor_addr parent_;
   child_registry children_;
   restart_budget budget_;
-  bool busy_ = true;
+  operation_queue ops_;
+  /// Drops the continuations of the operation in flight at a shutdown.
+  continuation_guard guard_;
+  shutdown_sequencer stops_{this, this, children_, guard_,
+                            spec_.kill_timeout()};
   bool started_ = false;
   bool shutting_down_ = false;
-  uint64_t generation_ = 0;
   uint64_t next_token_ = 0;
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
   /// Children whose start is pending (see `child::start_token`).
   size_t pending_starts_ = 0;
-  /// Overlapping operations in flight (see the class).
-  size_t overlapping_ = 0;
-  /// Children whose stop is in flight (see `child::stopping`), filed by
-  /// incarnation, for the stop watchdog.
-  hash_index<iterator> stopping_{children_.memory()};
-  /// The stop watchdog's timer, if one is pending (token 0: none).
-  uint64_t watchdog_token_ = 0;
-  caf::actor_clock::time_point watchdog_due_;
-  std::deque<waiting_op> waiting_;
-  /// API calls in flight, by token.
-  std::unordered_map<uint64_t, open_reply> open_replies_;
-  bool draining_ = false;
   /// Incarnations declared unhealthy that have not exited yet: still
   /// monitored, and killed again if the supervisor exits first.
   std::unordered_map<caf::actor_addr, caf::actor> abandoned_;
   /// Randomness for backoff jitter.
   std::minstd_rand rng_{std::random_device{}()};
   std::uniform_real_distribution<double> jitter_{0.0, 1.0};
-  std::optional<parallel_stop> parallel_stop_;
   uint64_t next_snapshot_ = 0;
   std::unordered_map<uint64_t, caf::response_promise> open_snapshots_;
   std::vector<caf::response_promise> started_waiters_;

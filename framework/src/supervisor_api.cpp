@@ -157,14 +157,6 @@ caf::error supervisor_actor::no_child(const std::string& id) const {
 
 // -- operations ---------------------------------------------------------------
 
-uint64_t supervisor_actor::begin_reply(caf::response_promise rp,
-                                       bool overlapping) {
-  begin_operation(overlapping);
-  auto op = ++next_token_;
-  open_replies_.emplace(op, open_reply{std::move(rp), overlapping});
-  return op;
-}
-
 void supervisor_actor::api_start_child(child_spec spec,
                                        caf::response_promise& rp) {
   if (auto err = unsupported("start_child with a child spec", false))
@@ -228,7 +220,7 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp,
 void supervisor_actor::api_terminate_child(iterator c,
                                            caf::response_promise& rp) {
   auto op = begin_reply(std::move(rp));
-  stop_child(c, guarded([this, c, op] {
+  stops_.stop(c, guarded([this, c, op] {
                // A decision on an earlier exit of this child is moot now.
                c->exit_pending = false;
                c->due_token = 0;

@@ -73,10 +73,10 @@ void supervisor_actor::take_over(const std::string& id,
     return;
   lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(), node),
                     lost_nodes_.end());
-  begin_operation(false);
+  ops_.begin(false);
   // A planned move, not a failure: it counts as a restart of the child but
   // not against the supervisor's intensity.
-  stop_child(c, guarded([this, c] { start_again(c, false); }));
+  stops_.stop(c, guarded([this, c] { start_again(c, false); }));
 }
 
 } // namespace trellis::detail
