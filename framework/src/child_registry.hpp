@@ -19,6 +19,7 @@
 
 #include "backoff_state.hpp"
 #include "hash_index.hpp"
+#include "health_state.hpp"
 #include "node_pool.hpp"
 #include "stop_state.hpp"
 #include "trellis/child_info.hpp"
@@ -52,10 +53,8 @@ struct child {
   caf::message args;
   /// Whether the pending start is a restart (for lifecycle events).
   bool restart_pending = false;
-  /// Health checks missed in a row by this incarnation.
-  uint32_t missed_checks = 0;
-  /// Identifies this incarnation's current health check timer.
-  uint64_t health_token = 0;
+  /// The current incarnation's health checks (see `health_monitor`).
+  health_state health;
   /// The backoff's restarts in a row (see `restart_backoff`).
   backoff_state backoff;
   /// When a delayed restart is due, and which one (0: none pending).

@@ -25,14 +25,8 @@ namespace trellis::detail {
 
 namespace {
 
-/// The earliest shutdown timeout (or kill timeout) of the stops in flight
-/// passed.
-
 /// A restart delayed by backoff is due.
 using restart_due_atom = caf::atom_constant<caf::atom("tr_due")>;
-
-/// Time for a child's next health check.
-using health_tick_atom = caf::atom_constant<caf::atom("tr_health")>;
 
 start_result call_factory(const child_spec& spec, child_context& ctx) {
   // A factory runs inside its supervisor: a blocking call into the tree
@@ -146,8 +140,9 @@ caf::behavior supervisor_actor::make_behavior() {
       stops_.on_timeout(token);
     },
     [this](takeover_tick_atom) { on_takeover_tick(); },
-    [this](health_tick_atom, const caf::actor_addr& who, uint64_t token) {
-      on_health_tick(who, token);
+    [this](health_monitor::tick_atom, const caf::actor_addr& who,
+           uint64_t token) {
+      health_.on_tick(who, token);
     },
     [this](restart_due_atom, const std::string& id, uint64_t token) {
       when_idle([this, id, token] { on_restart_due(id, token); });
@@ -175,7 +170,7 @@ caf::behavior supervisor_actor::make_behavior() {
       if (!is(reason, errc::unhealthy))
         reason = make_error(errc::unhealthy, child_path(*c),
                             system().render(reason));
-      declare_unhealthy(c, std::move(reason));
+      child_unhealthy(c, std::move(reason));
       return caf::ok_atom::value;
     });
 }
@@ -385,8 +380,7 @@ void supervisor_actor::on_started(iterator c) {
                              : lifecycle_kind::child_started,
           *c);
   c->restart_pending = false;
-  c->missed_checks = 0;
-  schedule_health_check(c);
+  health_.watch(c);
   arm_takeover(*c);
   k(caf::none);
 }
@@ -739,73 +733,7 @@ void supervisor_actor::shutdown(caf::error reason) {
 
 // -- health checks ------------------------------------------------------------
 
-void supervisor_actor::schedule_health_check(iterator c) {
-  auto& hc = c->spec.health_check();
-  if (!hc || !c->handle)
-    return;
-  c->health_token = ++next_token_;
-  delayed_send(this, hc->interval(), health_tick_atom::value,
-               c->handle.address(), c->health_token);
-}
-
-void supervisor_actor::on_health_tick(const caf::actor_addr& who,
-                                      uint64_t token) {
-  auto c = children_.find(who);
-  // Ignore ticks of incarnations that ended or are being stopped.
-  if (c == children_.end() || c->health_token != token || shutting_down_
-      || c->stop.in_flight)
-    return;
-  auto& hc = *c->spec.health_check();
-  auto passed = [this, who, token] {
-    auto i = children_.find(who);
-    if (i != children_.end() && i->health_token == token) {
-      i->missed_checks = 0;
-      schedule_health_check(i);
-    }
-  };
-  auto missed = [this, who, token](caf::error& err) {
-    // Its down message tells about an actor that died meanwhile.
-    if (err != caf::sec::request_receiver_down)
-      on_missed_check(who, token, std::move(err));
-  };
-  if (hc.kind() == health_check::probe::readiness)
-    request(c->handle, hc.timeout(), readiness_atom::value)
-      .then([passed](caf::ok_atom) { passed(); }, missed);
-  else
-    request(c->handle, hc.timeout(), caf::sys_atom::value,
-            caf::get_atom::value, std::string{"info"})
-      .then([passed](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
-                     std::string&) { passed(); },
-            missed);
-}
-
-void supervisor_actor::on_missed_check(const caf::actor_addr& who,
-                                       uint64_t token, caf::error cause) {
-  auto c = children_.find(who);
-  if (c == children_.end() || c->health_token != token || shutting_down_
-      || c->stop.in_flight)
-    return;
-  auto& hc = *c->spec.health_check();
-  if (++c->missed_checks < hc.max_missed()) {
-    schedule_health_check(c);
-    return;
-  }
-  auto timeout_ms
-    = std::chrono::duration_cast<std::chrono::milliseconds>(hc.timeout());
-  auto checks = std::to_string(c->missed_checks) + " health checks of "
-                + std::to_string(timeout_ms.count()) + "ms";
-  if (is(cause, caf::sec::request_timeout))
-    declare_unhealthy(c, make_error(errc::hung, child_path(*c),
-                                    "no answer to " + checks
-                                      + "; it is stuck in a handler or too "
-                                        "far behind its mailbox"));
-  else
-    declare_unhealthy(c, make_error(errc::unhealthy, child_path(*c),
-                                    "failed " + checks + ", last: "
-                                      + system().render(cause)));
-}
-
-void supervisor_actor::declare_unhealthy(iterator c, caf::error reason) {
+void supervisor_actor::child_unhealthy(iterator c, caf::error reason) {
   report::child_unhealthy(system(), path(), c->spec.id(), reason,
                           c->restart_count);
   publish(lifecycle_kind::child_unhealthy, *c, reason);
@@ -930,6 +858,7 @@ void supervisor_actor::refuse_waiting(const caf::error& reason) {
   // Every request got a promise; none may be left unanswered, or a caller
   // with an infinite timeout would wait forever.
   shutting_down_ = true;
+  health_.close();
   ops_.close(reason);
   for (auto& kvp : open_snapshots_)
     kvp.second.deliver(reason);

@@ -19,6 +19,7 @@
 
 #include "child_registry.hpp"
 #include "exit_plan.hpp"
+#include "health_monitor.hpp"
 #include "operation_queue.hpp"
 #include "restart_budget.hpp"
 #include "shutdown_sequencer.hpp"
@@ -62,7 +63,8 @@ using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 /// killed.
 class supervisor_actor : public explained_bounce<caf::event_based_actor>,
                          public tree_member,
-                         private shutdown_sequencer::host {
+                         private shutdown_sequencer::host,
+                         private health_monitor::host {
 public:
   using super = explained_bounce<caf::event_based_actor>;
 
@@ -224,19 +226,9 @@ private:
 
   // -- health checks ----------------------------------------------------------
 
-  /// Schedules the next health check of `c`'s current incarnation.
-  void schedule_health_check(iterator c);
-
-  void on_health_tick(const caf::actor_addr& who, uint64_t token);
-
-  /// Records a missed check of incarnation `who`; declares it unhealthy
-  /// after too many.
-  void on_missed_check(const caf::actor_addr& who, uint64_t token,
-                       caf::error cause);
-
   /// Kills a child that failed its health checks, forgets that incarnation
   /// without waiting for it (it may be stuck), and handles it as failed.
-  void declare_unhealthy(iterator c, caf::error reason);
+  void child_unhealthy(iterator c, caf::error reason) override;
 
   // -- takeover (takeover.cpp) ------------------------------------------------
 
@@ -369,6 +361,7 @@ private:
   continuation_guard guard_;
   shutdown_sequencer stops_{this, this, children_, guard_,
                             spec_.kill_timeout()};
+  health_monitor health_{this, this, children_};
   bool started_ = false;
   bool shutting_down_ = false;
   uint64_t next_token_ = 0;

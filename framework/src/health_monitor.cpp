@@ -1,0 +1,101 @@
+#include "health_monitor.hpp"
+
+#include <chrono>
+#include <string>
+
+#include "trellis/atoms.hpp"
+#include "trellis/errc.hpp"
+#include "trellis/health_check.hpp"
+
+namespace trellis::detail {
+
+health_monitor::health_monitor(caf::event_based_actor* self, host* owner,
+                               child_registry& children)
+  : self_(self), host_(owner), children_(children) {
+  // nop
+}
+
+void health_monitor::watch(iterator c) {
+  c->health.missed = 0;
+  schedule(c);
+}
+
+void health_monitor::schedule(iterator c) {
+  auto& hc = c->spec.health_check();
+  if (!hc || !c->handle)
+    return;
+  c->health.token = ++next_token_;
+  self_->delayed_send(self_, hc->interval(), tick_atom::value,
+                      c->handle.address(), c->health.token);
+}
+
+health_monitor::iterator health_monitor::find(const caf::actor_addr& who,
+                                              uint64_t token) {
+  auto c = children_.find(who);
+  // Ticks and answers of incarnations that ended or are being stopped.
+  if (closed_ || c == children_.end() || c->health.token != token
+      || c->stop.in_flight)
+    return children_.end();
+  return c;
+}
+
+void health_monitor::on_tick(const caf::actor_addr& who, uint64_t token) {
+  auto c = find(who, token);
+  if (c == children_.end())
+    return;
+  auto& hc = *c->spec.health_check();
+  auto missed = [this, who, token](caf::error& err) {
+    // Its down message tells about an actor that died meanwhile.
+    if (err != caf::sec::request_receiver_down)
+      on_missed(who, token, std::move(err));
+  };
+  if (hc.kind() == health_check::probe::readiness)
+    self_->request(c->handle, hc.timeout(), readiness_atom::value)
+      .then([this, who, token](caf::ok_atom) { on_passed(who, token); },
+            missed);
+  else
+    self_
+      ->request(c->handle, hc.timeout(), caf::sys_atom::value,
+                caf::get_atom::value, std::string{"info"})
+      .then(
+        [this, who, token](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
+                           std::string&) { on_passed(who, token); },
+        missed);
+}
+
+void health_monitor::on_passed(const caf::actor_addr& who, uint64_t token) {
+  // Only reschedules: `on_tick` ignores the next check if the child is
+  // being stopped by then.
+  auto c = children_.find(who);
+  if (c != children_.end() && c->health.token == token) {
+    c->health.missed = 0;
+    schedule(c);
+  }
+}
+
+void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
+                               caf::error cause) {
+  auto c = find(who, token);
+  if (c == children_.end())
+    return;
+  auto& hc = *c->spec.health_check();
+  if (++c->health.missed < hc.max_missed()) {
+    schedule(c);
+    return;
+  }
+  auto timeout_ms
+    = std::chrono::duration_cast<std::chrono::milliseconds>(hc.timeout());
+  auto checks = std::to_string(c->health.missed) + " health checks of "
+                + std::to_string(timeout_ms.count()) + "ms";
+  if (is(cause, caf::sec::request_timeout))
+    host_->child_unhealthy(c, make_error(errc::hung, c->path,
+                                         "no answer to " + checks
+                                           + "; it is stuck in a handler or "
+                                             "too far behind its mailbox"));
+  else
+    host_->child_unhealthy(c, make_error(errc::unhealthy, c->path,
+                                         "failed " + checks + ", last: "
+                                           + self_->system().render(cause)));
+}
+
+} // namespace trellis::detail
