@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include <caf/actor_clock.hpp>
 #include <caf/timespan.hpp>
 
 #include "trellis/restart_backoff.hpp"
@@ -9,10 +10,15 @@
 namespace trellis::detail {
 
 /// What a supervisor keeps per child for its `restart_backoff`: restarts in
-/// a row that it delayed, and how long the last incarnation ran.
+/// a row that it delayed, how long the last incarnation ran, and the
+/// delayed restart that is pending.
 struct backoff_state {
   uint32_t attempt = 0;
   caf::timespan ran_for{0};
+  /// When the pending delayed restart is due, and which one it is (0:
+  /// none pending; whatever starts the child meanwhile supersedes it).
+  caf::actor_clock::time_point due;
+  uint64_t due_token = 0;
 
   /// Returns the delay before the next restart under `policy`, given
   /// `random` in [0, 1), and counts the attempt. A stable run (at least

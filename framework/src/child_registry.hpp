@@ -18,9 +18,11 @@
 #include <caf/message.hpp>
 
 #include "backoff_state.hpp"
+#include "checkpoint_state.hpp"
 #include "hash_index.hpp"
 #include "health_state.hpp"
 #include "node_pool.hpp"
+#include "start_state.hpp"
 #include "stop_state.hpp"
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
@@ -55,26 +57,18 @@ struct child {
   bool restart_pending = false;
   /// The current incarnation's health checks (see `health_monitor`).
   health_state health;
-  /// The backoff's restarts in a row (see `restart_backoff`).
+  /// The backoff's restarts in a row and its pending delayed restart (see
+  /// `restart_backoff`).
   backoff_state backoff;
-  /// When a delayed restart is due, and which one (0: none pending).
-  caf::actor_clock::time_point restart_due;
-  uint64_t due_token = 0;
   /// Poison-message bookkeeping shared with the incarnations, if the spec
   /// asks for it.
   std::shared_ptr<quarantine> poison;
-  /// Counts the child's incarnations; each checkpoint knows its own.
-  uint64_t incarnations = 0;
-  /// The latest incarnation, shared with the checkpoints so that a
-  /// superseded one cannot save; made by the first checkpoint, since most
-  /// children have none.
-  std::shared_ptr<std::atomic<uint64_t>> latest_incarnation;
+  /// The child's incarnations, for its checkpoints.
+  checkpoint_state checkpoints;
   /// The node the current (or last) incarnation runs on; empty if local.
   std::string node;
-  /// The current incarnation's start, until it has initialized (0: none),
-  /// and what runs once it has, or has failed.
-  uint64_t start_token = 0;
-  std::function<void(caf::error)> start_k;
+  /// The current incarnation's start, while it is pending.
+  start_state start;
   /// The current incarnation's stop, while one is in flight (see
   /// `shutdown_sequencer`).
   stop_state stop;

@@ -187,7 +187,7 @@ supervisor_actor::consume(caf::mailbox_element& x) {
     // As CAF's own `consume` does, for whatever the handling reads.
     current_mailbox_element(&x);
     auto c = children_.find(x.sender);
-    if (c != children_.end() && c->start_token != 0)
+    if (c != children_.end() && c->start.token != 0)
       on_started(c);
     return caf::invoke_message_result::consumed;
   }
@@ -244,7 +244,7 @@ caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
   // Whatever starts the child now supersedes a delayed restart.
-  c->due_token = 0;
+  c->backoff.due_token = 0;
   child_context ctx{system(),     caf::actor_cast<caf::actor>(this),
                     child_path(*c), c->spec.id(),
                     c->restart_count, c->args,
@@ -252,11 +252,9 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
   // Older incarnations, hung ones included, may no longer save.
-  auto incarnation = ++c->incarnations;
-  if (c->latest_incarnation)
-    c->latest_incarnation->store(incarnation, std::memory_order_release);
+  auto incarnation = c->checkpoints.next_incarnation();
   ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
-               &c->latest_incarnation, incarnation, c->poison);
+               &c->checkpoints.latest, incarnation, c->poison);
   if (!c->spec.nodes().empty())
     ctx.placement(c->spec.nodes(), lost_nodes_);
   ctx.announce_start_to(address());
@@ -296,8 +294,8 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // Running once initialized (`on_started`); a snapshot meanwhile shows a
   // restart as still restarting.
   auto token = ++next_token_;
-  c->start_token = token;
-  c->start_k = std::move(k);
+  c->start.token = token;
+  c->start.k = std::move(k);
   ++pending_starts_;
   // An actor spawned through the context says when its initialization is
   // done (see `crash_handled`).
@@ -311,7 +309,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // found by its incarnation and its start's token.
   auto starting = [this, who, token] {
     auto i = children_.find(who);
-    return i != children_.end() && i->start_token == token ? i
+    return i != children_.end() && i->start.token == token ? i
                                                             : children_.end();
   };
   auto started = [this, starting] {
@@ -386,10 +384,10 @@ void supervisor_actor::on_started(iterator c) {
 }
 
 supervisor_actor::start_continuation supervisor_actor::end_start(iterator c) {
-  c->start_token = 0;
+  c->start.token = 0;
   --pending_starts_;
-  auto k = std::move(c->start_k);
-  c->start_k = nullptr;
+  auto k = std::move(c->start.k);
+  c->start.k = nullptr;
   return k;
 }
 
@@ -487,7 +485,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     stops_.on_down(c, std::move(msg.reason));
     return;
   }
-  if (c->start_token != 0) {
+  if (c->start.token != 0) {
     children_.unbind(c);
     fail_start(c, std::move(msg.reason));
     return;
@@ -554,10 +552,10 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
     case exit_plan::action::restart:
       if (plan.delay > caf::timespan{0}) {
         c->state = child_state::restarting;
-        c->restart_due = clock().now() + plan.delay;
-        c->due_token = ++next_token_;
+        c->backoff.due = clock().now() + plan.delay;
+        c->backoff.due_token = ++next_token_;
         delayed_send(this, plan.delay, restart_due_atom::value, c->spec.id(),
-                     c->due_token);
+                     c->backoff.due_token);
       } else {
         restart_group(c);
       }
@@ -605,10 +603,10 @@ void supervisor_actor::retry_restart(iterator c) {
 void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
   auto c = children_.find(id);
   // Terminated, deleted, or restarted otherwise since: nothing is due.
-  if (shutting_down_ || c == children_.end() || c->due_token != token
+  if (shutting_down_ || c == children_.end() || c->backoff.due_token != token
       || c->state != child_state::restarting || c->handle)
     return;
-  c->due_token = 0;
+  c->backoff.due_token = 0;
   restart_group(c);
 }
 
@@ -706,8 +704,8 @@ void supervisor_actor::shutdown(caf::error reason) {
   guard_.cancel_all();
   if (pending_starts_ > 0)
     children_.for_each_running([](child& c) {
-      c.start_token = 0;
-      c.start_k = nullptr;
+      c.start.token = 0;
+      c.start.k = nullptr;
     });
   pending_starts_ = 0;
   if (!started_ && !start_failure_)
@@ -744,7 +742,7 @@ void supervisor_actor::child_unhealthy(iterator c, caf::error reason) {
   // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
   abandoned_.emplace(c->handle.address(), c->handle);
-  if (c->start_token != 0) {
+  if (c->start.token != 0) {
     // Not started yet: its start fails instead.
     children_.unbind(c);
     fail_start(c, std::move(reason));
@@ -886,9 +884,9 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.node = c.node;
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
-  if (c.due_token != 0 && c.state == child_state::restarting)
+  if (c.backoff.due_token != 0 && c.state == child_state::restarting)
     x.restart_due_in = std::max(caf::timespan{0},
-                                c.restart_due - clock().now());
+                                c.backoff.due - clock().now());
   return x;
 }
 

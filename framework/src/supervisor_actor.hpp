@@ -367,7 +367,7 @@ private:
   uint64_t next_token_ = 0;
   uint64_t next_dynamic_id_ = 0;
   caf::actor_clock::time_point started_at_;
-  /// Children whose start is pending (see `child::start_token`).
+  /// Children whose start is pending (see `child::start`).
   size_t pending_starts_ = 0;
   /// Incarnations declared unhealthy that have not exited yet: still
   /// monitored, and killed again if the supervisor exits first.

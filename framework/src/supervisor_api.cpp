@@ -223,7 +223,7 @@ void supervisor_actor::api_terminate_child(iterator c,
   stops_.stop(c, guarded([this, c, op] {
                // A decision on an earlier exit of this child is moot now.
                c->exit_pending = false;
-               c->due_token = 0;
+               c->backoff.due_token = 0;
                c->state = child_state::stopped;
                if (removed_when_stopped(c->spec.restart(), spec_.dynamic()))
                  remove_child(c);
