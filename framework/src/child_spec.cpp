@@ -17,7 +17,7 @@ caf::error child_spec::validate() const {
     return make_error(errc::invalid_spec, "start",
                       "child '" + id_ + "' has no factory");
   auto sd = shutdown();
-  if (sd.policy() == trellis::shutdown::kind::timeout
+  if (sd.kind() == trellis::shutdown_kind::timeout
       && sd.time() < caf::timespan{0})
     return make_error(errc::invalid_spec, "shutdown",
                       "child '" + id_ + "' has a negative timeout");
@@ -28,10 +28,10 @@ caf::error child_spec::validate() const {
                         "child '" + id_
                           + "' needs a positive health check interval and "
                             "timeout");
-    if (hc.max_missed() == 0)
+    if (hc.max_missed() < 1)
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_ + "' needs max_missed of at least 1");
-    if (hc.kind() == trellis::health_check::probe::readiness
+    if (hc.probe() == trellis::health_probe::readiness
         && d_->type == child_type::supervisor)
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_
@@ -49,6 +49,9 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' needs 0 < min <= max <= 1 year, a jitter "
                           "between 0 and 1, and a non-negative reset_after");
+  if (d_->quarantine_after < 0)
+    return make_error(errc::invalid_spec, "quarantine_after",
+                      "child '" + id_ + "' has a negative quarantine_after");
   if (d_->quarantine_after > 0 && d_->type == child_type::supervisor)
     return make_error(errc::invalid_spec, "quarantine_after",
                       "child '" + id_
@@ -72,7 +75,7 @@ caf::error child_spec::validate_placement() const {
   if (!d_->placed)
     return make_error(errc::invalid_spec, "nodes",
                       "remote child '" + id_
-                        + "' needs on_nodes({\"host:port\", ...})");
+                        + "' needs nodes({\"host:port\", ...})");
   if (d_->remote_type.empty())
     return make_error(errc::invalid_spec, "remote_type",
                       "child '" + id_

@@ -71,12 +71,12 @@ std::string to_string(child_state x) {
 }
 
 std::string to_string(const shutdown& x) {
-  switch (x.policy()) {
-    case shutdown::kind::brutal_kill:
+  switch (x.kind()) {
+    case shutdown_kind::brutal_kill:
       return "brutal_kill";
-    case shutdown::kind::infinity:
+    case shutdown_kind::infinity:
       return "infinity";
-    case shutdown::kind::timeout:
+    case shutdown_kind::timeout:
       break;
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(x.time());

@@ -49,7 +49,7 @@ void health_monitor::on_tick(const caf::actor_addr& who, uint64_t token) {
     if (err != caf::sec::request_receiver_down)
       on_missed(who, token, std::move(err));
   };
-  if (hc.kind() == health_check::probe::readiness)
+  if (hc.probe() == health_probe::readiness)
     self_->request(c->handle, hc.timeout(), readiness_atom::value)
       .then([this, who, token](caf::ok_atom) { on_passed(who, token); },
             missed);

@@ -36,17 +36,17 @@ void shutdown_sequencer::stop(iterator c, continuation k) {
   st.deadline = std::nullopt;
   auto policy = c->spec.shutdown();
   auto now = self_->clock().now();
-  switch (policy.policy()) {
-    case trellis::shutdown::kind::brutal_kill:
+  switch (policy.kind()) {
+    case trellis::shutdown_kind::brutal_kill:
       st.killed = true;
       self_->send_exit(c->handle, caf::exit_reason::kill);
       st.deadline = now + kill_timeout_;
       break;
-    case trellis::shutdown::kind::timeout:
+    case trellis::shutdown_kind::timeout:
       host_->ask_child_to_stop(c->handle);
       st.deadline = now + policy.time();
       break;
-    case trellis::shutdown::kind::infinity:
+    case trellis::shutdown_kind::infinity:
       host_->ask_child_to_stop(c->handle);
       return;
   }

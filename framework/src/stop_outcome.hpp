@@ -23,9 +23,9 @@ namespace trellis::detail {
 /// a permanent child should never end by itself, so those are reported.
 /// `reached_max_restart_intensity` is OTP's `shutdown` of a child
 /// supervisor.
-inline bool stopped_as_asked(shutdown::kind policy, restart type,
+inline bool stopped_as_asked(shutdown_kind policy, restart type,
                              const caf::error& reason) {
-  bool asked = policy == shutdown::kind::brutal_kill
+  bool asked = policy == shutdown_kind::brutal_kill
                  ? is(reason, caf::exit_reason::kill)
                  : (is(reason, caf::exit_reason::user_shutdown)
                     && !is_shutdown_reason(reason))

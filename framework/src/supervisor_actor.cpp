@@ -454,7 +454,7 @@ void supervisor_actor::ask_child_to_stop(const caf::actor& hdl) {
 void supervisor_actor::child_stopped(iterator c, caf::error reason) {
   // One that had to be killed, exits abnormally, or is permanent and ends
   // by itself is reported (OTP's shutdown_error).
-  if (!stopped_as_asked(c->spec.shutdown().policy(), c->spec.restart(),
+  if (!stopped_as_asked(c->spec.shutdown().kind(), c->spec.restart(),
                         reason))
     report::shutdown_error(system(), path(), c->spec.id(), reason);
   children_.unbind(c);
@@ -812,7 +812,8 @@ supervisor_actor::store_of(const child& c) const {
 
 void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
                                     const caf::error& reason) {
-  auto letter = c.poison->count_exit(who, reason, c.spec.quarantine_after());
+  auto letter = c.poison->count_exit(who, reason,
+                                     static_cast<size_t>(c.spec.quarantine_after()));
   if (!letter)
     return;
   report::message_quarantined(system(), path(), c.spec.id(), letter->reason,

@@ -181,7 +181,7 @@ void supervisor_actor::api_start_dynamic_child(caf::message args,
   if (auto err = unsupported("start_child with arguments", true))
     return rp.deliver(std::move(err));
   auto limit = spec_.max_children();
-  if (limit && children_.size() >= *limit)
+  if (limit && children_.size() >= static_cast<size_t>(*limit))
     return rp.deliver(make_error(errc::max_children, path(),
                                  std::to_string(*limit)));
   // Dynamic children get ids of their own, so paths and snapshots name them.

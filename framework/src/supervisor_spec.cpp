@@ -70,6 +70,11 @@ caf::error supervisor_spec::validate() const {
                         "dynamic supervisor '" + id_
                           + "' cannot shut down automatically",
                         id_);
+    if (max_children_ && *max_children_ < 0)
+      return make_error(errc::invalid_spec, "max_children",
+                        "dynamic supervisor '" + id_
+                          + "' has a negative max_children",
+                        id_);
   } else if (max_children_) {
     return make_error(errc::invalid_spec, "max_children",
                       "supervisor '" + id_

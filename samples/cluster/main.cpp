@@ -186,11 +186,11 @@ int main(int argc, char** argv) {
                 .intensity(10)
                 .period(30s)
                 .child(trellis::remote_worker("orders", "pinger")
-                         .on_nodes({a.address, b.address, c.address}))
+                         .nodes({a.address, b.address, c.address}))
                 .child(trellis::remote_worker("billing", "pinger")
-                         .on_nodes({b.address, c.address, a.address}))
+                         .nodes({b.address, c.address, a.address}))
                 .child(trellis::remote_supervisor("fragile", "fragile")
-                         .on_nodes({c.address, a.address}));
+                         .nodes({c.address, a.address}));
   auto root = trellis::start_supervisor(sys, tree);
   if (!root) {
     std::cerr << "cluster: " << sys.render(root.error()) << '\n';

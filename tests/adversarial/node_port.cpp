@@ -47,7 +47,7 @@ struct guarded_node {
 
   guarded_node() {
     auto tree = supervisor("root").intensity(10).period(30s).child(
-      remote_worker("w", "pinger").on_nodes({a->address()}));
+      remote_worker("w", "pinger").nodes({a->address()}));
     auto x = start_supervisor(f.sys, tree);
     REQUIRE(x);
     root = *x;
@@ -179,7 +179,7 @@ TEST_CASE("a node out of file descriptors refuses new peers without "
   hoard.clear();
   dist_fixture f{supervisor_config(), node_args()};
   auto tree = supervisor("root").child(
-    remote_worker("w", "pinger").on_nodes({a.address()}));
+    remote_worker("w", "pinger").nodes({a.address()}));
   std::unique_ptr<caf::actor> root;
   auto deadline = std::chrono::steady_clock::now() + patience;
   while (!root && std::chrono::steady_clock::now() < deadline)
@@ -218,7 +218,7 @@ TEST_CASE("a supervisor that connects to a hostile port fails the start "
     }};
     auto tree = supervisor("root").intensity(0).child(
       remote_worker("w", "pinger")
-        .on_nodes({"127.0.0.1:" + std::to_string(hostile.port())}));
+        .nodes({"127.0.0.1:" + std::to_string(hostile.port())}));
     auto root = start_supervisor(f.sys, tree);
     server.join();
     REQUIRE_FALSE(root);

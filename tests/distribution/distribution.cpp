@@ -34,11 +34,11 @@ TEST_CASE("remote children run on their first node, watched like local ones",
                 .intensity(10)
                 .period(30s)
                 .child(remote_worker("w1", "pinger")
-                         .on_nodes({a->address(), b->address()}))
+                         .nodes({a->address(), b->address()}))
                 .child(remote_worker("w2", "pinger")
-                         .on_nodes({b->address(), c->address()}))
+                         .nodes({b->address(), c->address()}))
                 .child(remote_worker("w3", "pinger")
-                         .on_nodes({c->address(), a->address()}));
+                         .nodes({c->address(), a->address()}));
   auto root = start_supervisor(f.sys, tree);
   REQUIRE(root);
   CHECK(f.info(*root, "w1").node == a->address());
@@ -89,7 +89,7 @@ struct node_returns {
   explicit node_returns(bool takeover) {
     auto tree = supervisor("root").intensity(10).period(30s).child(
       remote_worker("w", "pinger")
-        .on_nodes({addr_a, b->address()})
+        .nodes({addr_a, b->address()})
         .takeover(takeover));
     auto sup = start_supervisor(f.sys, tree);
     REQUIRE(sup);
@@ -142,7 +142,7 @@ TEST_CASE("a remote subtree that gives up escalates across the wire",
   dist_fixture f;
   auto a = f.start_node_process();
   auto tree = supervisor("root").intensity(10).period(30s).child(
-    remote_supervisor("fragile", "fragile").on_nodes({a->address()}));
+    remote_supervisor("fragile", "fragile").nodes({a->address()}));
   auto root = start_supervisor(f.sys, tree);
   REQUIRE(root);
   auto snap = snapshot(f.sys, *root);
@@ -179,7 +179,7 @@ TEST_CASE("a remote start that cannot succeed fails like a local one",
   auto a = f.start_node_process();
   SECTION("a type the node does not host") {
     auto tree = supervisor("root").child(
-      remote_worker("w", "no-such-type").on_nodes({a->address()}));
+      remote_worker("w", "no-such-type").nodes({a->address()}));
     auto root = start_supervisor(f.sys, tree);
     REQUIRE(!root);
     CHECK(is(root.error(), errc::failed_to_start_child));
@@ -192,7 +192,7 @@ TEST_CASE("a remote start that cannot succeed fails like a local one",
     auto addr = gone->address();
     gone->kill();
     auto tree = supervisor("root").child(
-      remote_worker("w", "pinger").on_nodes({addr}));
+      remote_worker("w", "pinger").nodes({addr}));
     auto root = start_supervisor(f.sys, tree);
     REQUIRE(!root);
     CHECK(f.sys.render(root.error()).find(addr) != std::string::npos);
@@ -209,7 +209,7 @@ TEST_CASE("health checks across the wire find a hung node without heartbeats",
   auto b = f.start_node_process();
   auto tree = supervisor("root").intensity(10).period(30s).child(
     remote_worker("w", "pinger")
-      .on_nodes({a->address(), b->address()})
+      .nodes({a->address(), b->address()})
       .health_check(health_check{250ms, 2s, 2}));
   auto root = start_supervisor(f.sys, tree);
   REQUIRE(root);
@@ -243,10 +243,10 @@ TEST_CASE("a node stops cleanly on SIGTERM and SIGINT, idle or hosting "
                     .intensity(10)
                     .period(30s)
                     .child(remote_worker("w", "pinger")
-                             .on_nodes({node->address()})
+                             .nodes({node->address()})
                              .restart(restart::temporary))
                     .child(remote_supervisor("fragile", "fragile")
-                             .on_nodes({node->address()})
+                             .nodes({node->address()})
                              .restart(restart::temporary));
       auto root = start_supervisor(f.sys, tree);
       REQUIRE(root);
@@ -280,7 +280,7 @@ TEST_CASE("a node with another application identifier is refused, and the "
   SECTION("alone, it fails the start") {
     auto root = start_supervisor(
       f.sys, supervisor("root").child(
-               remote_worker("w", "pinger").on_nodes({stranger->address()})));
+               remote_worker("w", "pinger").nodes({stranger->address()})));
     REQUIRE_FALSE(root);
     CHECK(is(root.error(), errc::failed_to_start_child));
     CHECK_THAT(f.sys.render(root.error()),
@@ -288,7 +288,7 @@ TEST_CASE("a node with another application identifier is refused, and the "
   }
   SECTION("first in the list, it is skipped") {
     auto root = start_supervisor(
-      f.sys, supervisor("root").child(remote_worker("w", "pinger").on_nodes(
+      f.sys, supervisor("root").child(remote_worker("w", "pinger").nodes(
                {stranger->address(), b->address()})));
     REQUIRE(root);
     CHECK(f.info(*root, "w").node == b->address());
@@ -306,7 +306,7 @@ TEST_CASE("a hung node cannot hang a snapshot of a tree with a subtree on it",
   auto a = f.start_node_process();
   auto root = start_supervisor(
     f.sys, supervisor("root").child(
-             remote_supervisor("fragile", "fragile").on_nodes({a->address()})));
+             remote_supervisor("fragile", "fragile").nodes({a->address()})));
   REQUIRE(root);
   REQUIRE(snapshot(f.sys, *root));
   a->signal(SIGSTOP);
@@ -389,7 +389,7 @@ TEST_CASE("a remote child whose supervisor's node is gone is killed by its "
   ::unsetenv("ORPHAN_TARGET");
   auto root = start_supervisor(
     f.sys, supervisor("root").child(
-             remote_supervisor("p", "parent").on_nodes({x.address()})));
+             remote_supervisor("p", "parent").nodes({x.address()})));
   REQUIRE(root);
   auto snap = snapshot(f.sys, *root);
   REQUIRE(snap);

@@ -27,6 +27,6 @@ int main(int argc, char** argv) {
       trellis::add_remote_supervisor(
         cfg, "parent",
         trellis::supervisor("parent").child(
-          trellis::remote_worker("w", "reporter").on_nodes({target})));
+          trellis::remote_worker("w", "reporter").nodes({target})));
   });
 }

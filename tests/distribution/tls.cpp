@@ -44,7 +44,7 @@ struct tls_fixture : dist_fixture {
 supervisor_spec one_remote_child(const std::string& id,
                                  std::vector<std::string> nodes) {
   return supervisor("root").intensity(100).period(30s).child(
-    remote_worker(id, "pinger").on_nodes(std::move(nodes)));
+    remote_worker(id, "pinger").nodes(std::move(nodes)));
 }
 
 /// Asks `who` `n` times, expecting "pong <first>" to "pong <first + n - 1>";
@@ -232,9 +232,9 @@ TEST_CASE("a killed TLS node does not take the other connections down",
   auto tree = supervisor("root")
                 .intensity(10)
                 .period(30s)
-                .child(remote_worker("wa", "pinger").on_nodes({a->address()}))
+                .child(remote_worker("wa", "pinger").nodes({a->address()}))
                 .child(remote_worker("wb", "pinger")
-                         .on_nodes({b->address(), a->address()}));
+                         .nodes({b->address(), a->address()}));
   auto root = start_supervisor(f.sys, tree);
   REQUIRE(root);
   auto wa = f.info(*root, "wa").actor;

@@ -196,6 +196,11 @@ TEST_CASE("bad input: invalid supervisor flags are refused before anything "
     f.refused(root().max_children(10), "max_children",
               "only dynamic supervisors have max_children, root");
   }
+  SECTION("negative max_children") {
+    // An int, so that -1 is refused rather than read as "no limit".
+    f.refused(dynamic_supervisor("root", f.counted("a")).max_children(-1),
+              "max_children", "negative max_children, root");
+  }
   SECTION("a dynamic supervisor without a template") {
     f.refused(supervisor("root").strategy(strategy::simple_one_for_one),
               "children", "exactly one child spec, its template, root");
@@ -288,6 +293,8 @@ TEST_CASE("bad input: invalid child specs are refused at the start and by "
      "health_check", never},
     {"health check with max_missed 0", a().health_check({1s, 1s, 0}),
      "health_check", never},
+    {"health check with a negative max_missed", a().health_check({1s, 1s, -1}),
+     "health_check", never},
     {"readiness probe on a supervisor",
      sub().health_check(health_check{1s, 1s}.readiness()), "health_check",
      never},
@@ -305,6 +312,8 @@ TEST_CASE("bad input: invalid child specs are refused at the start and by "
      a().backoff(restart_backoff{1s, 2s}.reset_after(-1s)), "backoff", never},
     {"quarantine_after on a supervisor", sub().quarantine_after(1),
      "quarantine_after", never},
+    {"a negative quarantine_after", a().quarantine_after(-1),
+     "quarantine_after", never},
     {"a significant permanent child", a().significant(true), "significant",
      any},
     {"a significant transient child under auto_shutdown never",
@@ -314,19 +323,19 @@ TEST_CASE("bad input: invalid child specs are refused at the start and by "
     {"a remote child without nodes", remote_worker("a", "pinger"), "nodes",
      never},
     {"a remote child with an empty list of nodes",
-     remote_worker("a", "pinger").on_nodes({}), "nodes", never},
+     remote_worker("a", "pinger").nodes({}), "nodes", never},
     {"a node address without a port",
-     remote_worker("a", "pinger").on_nodes({"127.0.0.1:4000", "nohost"}),
+     remote_worker("a", "pinger").nodes({"127.0.0.1:4000", "nohost"}),
      "nodes[1]", never},
     {"a node address with a port out of range",
-     remote_worker("a", "pinger").on_nodes({"127.0.0.1:70000"}), "nodes[0]",
+     remote_worker("a", "pinger").nodes({"127.0.0.1:70000"}), "nodes[0]",
      never},
     {"a node address without a host",
-     remote_worker("a", "pinger").on_nodes({":4000"}), "nodes[0]", never},
+     remote_worker("a", "pinger").nodes({":4000"}), "nodes[0]", never},
     {"a remote child with an empty type name",
-     remote_worker("a", "").on_nodes({"127.0.0.1:4000"}), "remote_type",
+     remote_worker("a", "").nodes({"127.0.0.1:4000"}), "remote_type",
      never},
-    {"nodes for a local child", a().on_nodes({"127.0.0.1:4000"}),
+    {"nodes for a local child", a().nodes({"127.0.0.1:4000"}),
      "remote_type", never},
   };
   for (auto& x : cases)

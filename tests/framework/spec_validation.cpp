@@ -79,7 +79,7 @@ TEST_CASE("copies of a child spec are independent values", "[spec]") {
   // Copies share their data until one changes (copy on write).
   auto original = ok("a").restart(restart::transient).quarantine_after(2);
   auto copy = original;
-  copy.id("b").restart(restart::temporary).on_nodes({"127.0.0.1:4000"});
+  copy.id("b").restart(restart::temporary).nodes({"127.0.0.1:4000"});
   CHECK(original.id() == "a");
   CHECK(original.restart() == restart::transient);
   CHECK(original.nodes().empty());

@@ -208,7 +208,7 @@ TEST_CASE("get_childspec returns the spec the supervisor runs",
   REQUIRE(spec);
   CHECK(spec->id() == "a");
   CHECK(spec->restart() == restart::transient);
-  CHECK(spec->shutdown().policy() == shutdown::kind::brutal_kill);
+  CHECK(spec->shutdown().kind() == shutdown_kind::brutal_kill);
   // The spec works: it starts the same child elsewhere.
   REQUIRE_FALSE(terminate_child(f.sys, sup, "a"));
   REQUIRE_FALSE(delete_child(f.sys, sup, "a"));

@@ -154,7 +154,7 @@ TEST_CASE("which exits a stopped child may end with, by shutdown policy and "
           "restart type (OTP's supervisor:shutdown/1)",
           "[supervisor][shutdown]") {
   using detail::stopped_as_asked;
-  using k = shutdown::kind;
+  using k = shutdown_kind;
   caf::error normal{caf::exit_reason::normal};
   caf::error shut{caf::exit_reason::user_shutdown};
   caf::error kill{caf::exit_reason::kill};

@@ -80,7 +80,7 @@ public:
     return false;
   }
 
-  /// The node's address for `on_nodes`.
+  /// The node's address for `nodes`.
   std::string address() const {
     return "127.0.0.1:" + std::to_string(port_);
   }

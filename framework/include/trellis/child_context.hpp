@@ -340,7 +340,7 @@ public:
   }
 
   /// Returns the nodes the child may run on, `host:port`, most preferred
-  /// first (its spec's `on_nodes`); empty for a local child.
+  /// first (its spec's `nodes`); empty for a local child.
   const std::vector<std::string>& nodes() const noexcept {
     return nodes_;
   }

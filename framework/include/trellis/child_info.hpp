@@ -49,7 +49,7 @@ struct child_info {
   /// zero otherwise.
   caf::timespan restart_due_in{0};
   /// The node the child runs on, as `host:port`; empty for a local child
-  /// (see `child_spec::on_nodes`).
+  /// (see `child_spec::nodes`).
   std::string node;
 };
 

@@ -211,7 +211,7 @@ public:
 
   /// Returns after how many crashes in a row on the same message that
   /// message is quarantined; 0 (the default) never quarantines.
-  size_t quarantine_after() const noexcept {
+  int quarantine_after() const noexcept {
     return d_->quarantine_after;
   }
 
@@ -222,7 +222,7 @@ public:
   /// Needs the child spawned through `child_context::spawn` (as `worker`
   /// does); a supervisor child cannot have it. The crashes still count
   /// against the restart intensity.
-  child_spec& quarantine_after(size_t k) {
+  child_spec& quarantine_after(int k) {
     mut().quarantine_after = k;
     return *this;
   }
@@ -237,7 +237,7 @@ public:
   /// `xs`, each `host:port`. When that node is lost, the restart goes to
   /// the next live one (failover). Unlike OTP, where failover belongs to
   /// distributed applications, here it is a property of the child spec.
-  child_spec& on_nodes(std::vector<std::string> xs) {
+  child_spec& nodes(std::vector<std::string> xs) {
     mut().nodes = std::move(xs);
     mut().placed = true;
     return *this;
@@ -278,7 +278,8 @@ public:
   /// shutdown timeout, a positive health check interval and timeout with
   /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
-  /// non-negative `reset_after`, no `quarantine_after` for a supervisor,
+  /// non-negative `reset_after`, a non-negative `quarantine_after` and none
+  /// for a supervisor,
   /// significance only for transient and temporary children, and for a
   /// nested supervisor its whole spec; for a remote child a type name and a
   /// non-empty list of `host:port` nodes, and nodes only for a remote child.
@@ -302,7 +303,7 @@ private:
     std::optional<restart_backoff> backoff;
     trellis::decider decider;
     std::shared_ptr<trellis::checkpoint_store> checkpoint_store;
-    size_t quarantine_after = 0;
+    int quarantine_after = 0;
     std::shared_ptr<const supervisor_spec> nested;
     std::vector<std::string> nodes;
     bool placed = false;

@@ -7,6 +7,14 @@
 
 namespace trellis {
 
+/// What a health check's probe asks (see `health_check::probe`).
+enum class health_probe : uint8_t {
+  /// CAF's own answer: is the actor processing its mailbox?
+  system,
+  /// The actor's answer to `(readiness_atom)`.
+  readiness,
+};
+
 /// How a supervisor checks that a running child still answers, beyond
 /// noticing that it exited (OTP has no counterpart; OTP's processes cannot
 /// hang a scheduler, CAF's can). Every `interval` the supervisor sends a
@@ -23,20 +31,12 @@ namespace trellis {
 /// itself with `caf::ok_atom` or an error.
 class health_check {
 public:
-  /// What the probe asks.
-  enum class probe : uint8_t {
-    /// CAF's own answer: is the actor processing its mailbox?
-    system,
-    /// The actor's answer to `(readiness_atom)`.
-    readiness,
-  };
-
   /// Checks every `interval`, allowing `timeout` per probe and `max_missed`
   /// misses in a row.
   template <class Rep1, class Period1, class Rep2, class Period2>
   health_check(std::chrono::duration<Rep1, Period1> interval,
                std::chrono::duration<Rep2, Period2> timeout,
-               uint32_t max_missed = 3)
+               int max_missed = 3)
     : interval_(std::chrono::duration_cast<caf::timespan>(interval)),
       timeout_(std::chrono::duration_cast<caf::timespan>(timeout)),
       max_missed_(max_missed) {
@@ -46,7 +46,7 @@ public:
   /// Returns this check with the actor's own readiness answer as probe.
   health_check readiness() const noexcept {
     auto result = *this;
-    result.probe_ = probe::readiness;
+    result.probe_ = health_probe::readiness;
     return result;
   }
 
@@ -58,19 +58,20 @@ public:
     return timeout_;
   }
 
-  uint32_t max_missed() const noexcept {
+  int max_missed() const noexcept {
     return max_missed_;
   }
 
-  probe kind() const noexcept {
+  /// Returns what the probe asks.
+  health_probe probe() const noexcept {
     return probe_;
   }
 
 private:
   caf::timespan interval_;
   caf::timespan timeout_;
-  uint32_t max_missed_;
-  probe probe_ = probe::system;
+  int max_missed_;
+  health_probe probe_ = health_probe::system;
 };
 
 } // namespace trellis

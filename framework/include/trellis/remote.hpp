@@ -30,7 +30,7 @@ caf::actor_factory guarded_factory(remote_factory f);
 
 /// A worker that runs on another node as the actor type `type`, registered
 /// there with `add_remote_type`, spawned with arguments `xs` on every
-/// (re)start. Place it with `.on_nodes({"host:port", ...})`. The supervisor
+/// (re)start. Place it with `.nodes({"host:port", ...})`. The supervisor
 /// monitors it like a local child; losing its node is a failure like a
 /// crash (`errc::node_down`).
 template <class... Ts>

@@ -1,11 +1,28 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include <caf/timespan.hpp>
 
 namespace trellis {
+
+/// The three kinds of shutdown policy (see `shutdown::kind`).
+enum class shutdown_kind : uint8_t {
+  /// Kill at once (`caf::exit_reason::kill`), no clean-up.
+  brutal_kill,
+  /// Ask to stop, kill after the timeout.
+  timeout,
+  /// Ask to stop and wait as long as it takes. The default for supervisor
+  /// children (which bound their own children's stops). For a worker it
+  /// risks a shutdown that never ends: no kill follows and the child is
+  /// never abandoned, so a worker that ignores the request, or is stuck in
+  /// a handler, holds its supervisor's shutdown, and every ancestor's,
+  /// forever. Use it for workers only with a way out, such as
+  /// `trellis::shutdown_system`'s deadline.
+  infinity,
+};
 
 /// How a supervisor stops a child (OTP's `shutdown` field).
 ///
@@ -20,45 +37,29 @@ namespace trellis {
 /// after being killed is abandoned and reported, so that shutdown finishes.
 class shutdown {
 public:
-  /// The three kinds of policy.
-  enum class kind : uint8_t {
-    /// Kill at once (`caf::exit_reason::kill`), no clean-up.
-    brutal_kill,
-    /// Ask to stop, kill after the timeout.
-    timeout,
-    /// Ask to stop and wait as long as it takes. The default for supervisor
-    /// children (which bound their own children's stops). For a worker it
-    /// risks a shutdown that never ends: no kill follows and the child is
-    /// never abandoned, so a worker that ignores the request, or is stuck in
-    /// a handler, holds its supervisor's shutdown, and every ancestor's,
-    /// forever. Use it for workers only with a way out, such as
-    /// `trellis::shutdown_system`'s deadline.
-    infinity,
-  };
-
   /// Kill the child at once.
   static shutdown brutal_kill() noexcept {
-    return shutdown{kind::brutal_kill, caf::timespan{0}};
+    return shutdown{shutdown_kind::brutal_kill, caf::timespan{0}};
   }
 
   /// Ask the child to stop and kill it after `t`.
   template <class Rep, class Period>
   static shutdown timeout(std::chrono::duration<Rep, Period> t) noexcept {
-    return shutdown{kind::timeout,
+    return shutdown{shutdown_kind::timeout,
                     std::chrono::duration_cast<caf::timespan>(t)};
   }
 
   /// Ask the child to stop and wait for it indefinitely.
   static shutdown infinity() noexcept {
-    return shutdown{kind::infinity, caf::timespan{0}};
+    return shutdown{shutdown_kind::infinity, caf::timespan{0}};
   }
 
   /// Returns the policy's kind.
-  kind policy() const noexcept {
+  shutdown_kind kind() const noexcept {
     return kind_;
   }
 
-  /// Returns the timeout; only meaningful for `kind::timeout`.
+  /// Returns the timeout; only meaningful for `shutdown_kind::timeout`.
   caf::timespan time() const noexcept {
     return time_;
   }
@@ -72,11 +73,11 @@ public:
   }
 
 private:
-  shutdown(kind k, caf::timespan t) noexcept : kind_(k), time_(t) {
+  shutdown(shutdown_kind k, caf::timespan t) noexcept : kind_(k), time_(t) {
     // nop
   }
 
-  kind kind_;
+  shutdown_kind kind_;
   caf::timespan time_;
 };
 

@@ -115,14 +115,14 @@ public:
   }
 
   /// Returns the most children a dynamic supervisor runs at once, if limited.
-  std::optional<size_t> max_children() const noexcept {
+  std::optional<int> max_children() const noexcept {
     return max_children_;
   }
 
   /// Limits how many children a dynamic supervisor runs at once; one more
   /// `start_child` fails with `errc::max_children` (Elixir's
   /// `:max_children`). Only for dynamic supervisors.
-  supervisor_spec& max_children(size_t x) noexcept {
+  supervisor_spec& max_children(int x) noexcept {
     max_children_ = x;
     return *this;
   }
@@ -170,8 +170,9 @@ public:
   /// Besides each child's own checks: an id without '/', a non-negative
   /// intensity and kill_timeout, a positive period, unique child ids,
   /// significant children only with an auto_shutdown other than `never`,
-  /// `max_children` only for a dynamic supervisor, and for a dynamic
-  /// supervisor exactly one child (its template) and no auto_shutdown.
+  /// a non-negative `max_children` only for a dynamic supervisor, and for a
+  /// dynamic supervisor exactly one child (its template) and no
+  /// auto_shutdown.
   /// The error's context is the field, what is wrong, and the path of the
   /// supervisor spec that holds the field (`root/db`), e.g.
   /// `trellis::errc::invalid_spec: intensity, supervisor 'db' has a negative
@@ -189,7 +190,7 @@ private:
   caf::timespan period_ = std::chrono::seconds(5);
   caf::timespan kill_timeout_ = std::chrono::seconds(5);
   trellis::auto_shutdown auto_shutdown_ = trellis::auto_shutdown::never;
-  std::optional<size_t> max_children_;
+  std::optional<int> max_children_;
   bool detached_ = false;
   std::vector<child_spec> children_;
 };
