@@ -1,5 +1,6 @@
 #include "trellis/configure.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -16,9 +17,31 @@ namespace trellis {
 
 namespace {
 
+using renderer_map = caf::actor_system_config::error_renderer_map;
+
+std::string render_errc(const renderer_map& others, uint8_t code,
+                        const caf::message& ctx);
+
+/// Renders `x` as the actor system does: a Trellis error here, another by
+/// its category's renderer in `others`, else by CAF's generic text.
+std::string render_any(const renderer_map& others, const caf::error& x) {
+  if (!x)
+    return caf::to_string(x);
+  if (x.category() == errc_category)
+    return render_errc(others, x.code(), x.context());
+  auto i = others.find(x.category());
+  if (i == others.end())
+    return caf::to_string(x);
+  return i->second(x.code(), x.category(), x.context());
+}
+
 // Renders `trellis::errc::code: a, b, c` where a, b, c are the context's
-// elements: Trellis puts rendered strings there, outermost cause first.
-std::string render_errc(uint8_t code, caf::atom_value, const caf::message& ctx) {
+// elements, outermost first: strings that say where and what, and last,
+// for an error caused by another (an escalation, a failed start), the
+// cause itself as a `caf::error`, kept as a value so that a tool can walk
+// the chain, rendered here by its own category.
+std::string render_errc(const renderer_map& others, uint8_t code,
+                        const caf::message& ctx) {
   // Rendered for every crash report: sized first, so that it allocates once.
   constexpr std::string_view prefix = "trellis::errc::";
   std::string_view name = name_of(static_cast<errc>(code));
@@ -35,6 +58,8 @@ std::string render_errc(uint8_t code, caf::atom_value, const caf::message& ctx) 
     result += i == 0 ? ": " : ", ";
     if (ctx.match_element<std::string>(i))
       result += ctx.get_as<std::string>(i);
+    else if (ctx.match_element<caf::error>(i))
+      result += render_any(others, ctx.get_as<caf::error>(i));
     else
       result += ctx.cvals()->stringify(i);
   }
@@ -52,7 +77,14 @@ void configure(caf::actor_system_config& cfg) {
                           "how long the system's trees and actors may take "
                           "to stop when the actor system goes");
   }
-  cfg.add_error_category(errc_category, render_errc);
+  // A copy of the renderers so far (CAF's own, for exit reasons and system
+  // errors), for causes: the config itself may be moved.
+  auto others = std::make_shared<const renderer_map>(cfg.error_renderers);
+  cfg.add_error_category(errc_category,
+                         [others](uint8_t code, caf::atom_value,
+                                  const caf::message& ctx) {
+                           return render_errc(*others, code, ctx);
+                         });
   detail::report::ensure_logger();
 }
 

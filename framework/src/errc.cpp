@@ -100,6 +100,15 @@ bool is_normal_exit(const caf::error& reason) {
          || is(reason, errc::reached_max_restart_intensity);
 }
 
+caf::error cause_of(const caf::error& x) {
+  if (!x)
+    return caf::none;
+  auto& ctx = x.context();
+  if (ctx.empty() || !ctx.match_element<caf::error>(ctx.size() - 1))
+    return caf::none;
+  return ctx.get_as<caf::error>(ctx.size() - 1);
+}
+
 std::string render(const caf::actor_system& sys, const caf::error& x) {
   return sys.render(x);
 }

@@ -109,8 +109,7 @@ caf::behavior supervisor_actor::make_behavior() {
                 report::start_error(system(), path(), failed->spec.id(), err,
                                     failed->restart_count);
                 start_failure_ = make_error(errc::failed_to_start_child,
-                                            failed->spec.id(),
-                                            system().render(err));
+                                            failed->spec.id(), err);
                 answer_started(start_failure_);
                 quit(start_failure_);
               }));
@@ -168,8 +167,7 @@ caf::behavior supervisor_actor::make_behavior() {
                           "no running child is actor "
                             + std::to_string(who ? who.id() : 0));
       if (!is(reason, errc::unhealthy))
-        reason = make_error(errc::unhealthy, child_path(*c),
-                            system().render(reason));
+        reason = make_error(errc::unhealthy, child_path(*c), reason);
       child_unhealthy(c, std::move(reason));
       return caf::ok_atom::value;
     });
@@ -576,8 +574,7 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
         publish(lifecycle_kind::restart_given_up, path(), c->spec.id(),
                 c->last_reason, c->restart_count);
       }
-      shutdown(make_error(plan.reason, path(), c->spec.id(),
-                          system().render(c->last_reason)));
+      shutdown(make_error(plan.reason, path(), c->spec.id(), c->last_reason));
       break;
   }
 }

@@ -43,3 +43,24 @@ TEST_CASE("escalation climbs three levels until a supervisor can absorb it",
   }
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("an escalation keeps its causes as values, which cause_of walks "
+          "down to the crash",
+          "[supervisor][escalation]") {
+  fixture f;
+  auto sup = f.start(supervisor("root").intensity(0).child(
+    supervisor("mid").intensity(0).child(f.probed("w"))));
+  CHECK(f.next_event() == "started:w");
+  f.crash(f.actor_of(sup, "mid"), "w");
+  auto reason = await_exit(f.sys, sup);
+  INFO(f.sys.render(reason));
+  REQUIRE(is(reason, errc::reached_max_restart_intensity));
+  auto mid_exit = cause_of(reason);
+  REQUIRE(is(mid_exit, errc::reached_max_restart_intensity));
+  CHECK(mid_exit.context().get_as<std::string>(0) == "root/mid");
+  auto crash = cause_of(mid_exit);
+  REQUIRE(is(crash, errc::unhandled_exception));
+  CHECK(crash_details_of(crash)->what == "boom from w");
+  CHECK_FALSE(cause_of(crash));
+  CHECK_FALSE(cause_of(caf::error{}));
+}

@@ -17,14 +17,20 @@ namespace trellis {
 /// registered the category with the actor system config.
 ///
 /// Exit reasons that Trellis gives actors are `caf::error`s of this category
-/// too: their context carries the story (which child, which exception, which
-/// cause), as a chain of rendered causes.
+/// too. Every code lays its context out the same way: strings that say where
+/// and what, outermost first, and, for an error caused by another (a
+/// supervisor that gave up or escalated, a start that failed), the cause
+/// last, as a `caf::error` value: `cause_of` walks the chain, and rendering
+/// renders each link by its own category, e.g.
+/// `trellis::errc::reached_max_restart_intensity: root/db, writer,
+/// trellis::errc::unhandled_exception: std::runtime_error, disk full`.
 enum class errc : uint8_t {
   /// A child spec or supervisor spec is invalid; the context names the field.
   invalid_spec = 1,
   /// A child's factory failed, threw, or returned an invalid handle.
   start_failed,
-  /// A supervisor could not start one of its children and did not start.
+  /// A supervisor could not start one of its children and did not start;
+  /// the context names the child, and its start error is the cause.
   failed_to_start_child,
   /// An exception escaped an actor's handler; the context holds the
   /// exception's type and `what()`.
@@ -32,6 +38,8 @@ enum class errc : uint8_t {
   /// A supervisor gave up: more than `intensity` restarts within `period`.
   /// Its parent sees this as the supervisor's exit reason. Like OTP's
   /// `shutdown`, it counts as a normal exit for a transient parent entry.
+  /// The context names the supervisor and the child whose exit was one too
+  /// many; that exit's reason is the cause.
   reached_max_restart_intensity,
   /// A child with this id already exists (OTP: `already_present`).
   already_present,
@@ -61,7 +69,7 @@ enum class errc : uint8_t {
   /// for its restart. The context holds the cause.
   unhealthy,
   /// A child's decider asked its supervisor to give up; the context names
-  /// the supervisor, the child and its exit reason.
+  /// the supervisor and the child, and the child's exit reason is the cause.
   escalated,
   /// A circuit breaker is open: the call was refused at once, without
   /// reaching the protected actor.
@@ -133,6 +141,11 @@ bool is(const caf::error& x, caf::sec code);
 /// child: `normal`, `user_shutdown` (OTP's `shutdown`) and
 /// `reached_max_restart_intensity` (which OTP also reports as `shutdown`).
 bool is_normal_exit(const caf::error& reason);
+
+/// Returns the error that caused `x` (the last element of its context, if
+/// that is an error), or none: for a supervisor that gave up, the exit of
+/// the child that was one too many, and so on down a nested tree.
+caf::error cause_of(const caf::error& x);
 
 /// Renders an error with the renderers of `sys` (Trellis' and CAF's own).
 std::string render(const caf::actor_system& sys, const caf::error& x);
