@@ -15,15 +15,6 @@ using trellis::detail::health_monitor;
 
 namespace {
 
-struct test_child {
-  child_spec spec;
-  caf::actor actor;
-};
-
-caf::behavior idle(caf::event_based_actor*) {
-  return {[](int x) { return x; }};
-}
-
 /// Hosts a health monitor over `children`; tells `probe`
 /// "unhealthy:<id> <reason>" for each child the monitor gives up on.
 class monitor_host : public caf::event_based_actor,
@@ -108,7 +99,7 @@ TEST_CASE("a health monitor leaves a child that answers alone",
       return caf::ok_atom::value;
     }));
   std::vector<test_child> xs{
-    {worker("fine", idle).health_check(readiness_check(1)), fine}};
+    {worker("fine", idle_worker).health_check(readiness_check(1)), fine}};
   auto host = f.sys.spawn<monitor_host>(xs, caf::actor{f.probe});
   await_probes(*probes, 5);
   expect_no_report(f);
@@ -131,7 +122,8 @@ TEST_CASE("a health monitor declares a child that stops answering hung "
     }};
   });
   std::vector<test_child> xs{
-    {worker("fading", idle).health_check(readiness_check(2, 50ms)), fading}};
+    {worker("fading", idle_worker).health_check(readiness_check(2, 50ms)),
+     fading}};
   auto host = f.sys.spawn<monitor_host>(xs, caf::actor{f.probe});
   auto report = f.next_event();
   CHECK_THAT(report, Catch::StartsWith("unhealthy:fading trellis::errc::hung"));
@@ -151,7 +143,7 @@ TEST_CASE("a health monitor declares a child that answers with errors "
       return make_error(errc::overloaded, "queue", "full");
     }));
   std::vector<test_child> xs{
-    {worker("failing", idle).health_check(readiness_check(3)), failing}};
+    {worker("failing", idle_worker).health_check(readiness_check(3)), failing}};
   auto host = f.sys.spawn<monitor_host>(xs, caf::actor{f.probe});
   auto report = f.next_event();
   CHECK_THAT(report,
@@ -174,7 +166,7 @@ TEST_CASE("a passed check starts the count of misses over",
       return caf::ok_atom::value;
     }));
   std::vector<test_child> xs{
-    {worker("flaky", idle).health_check(readiness_check(2)), flaky}};
+    {worker("flaky", idle_worker).health_check(readiness_check(2)), flaky}};
   auto host = f.sys.spawn<monitor_host>(xs, caf::actor{f.probe});
   await_probes(*probes, 8);
   expect_no_report(f);

@@ -21,17 +21,6 @@ using group_atom = caf::atom_constant<caf::atom("group")>;
 using parallel_atom = caf::atom_constant<caf::atom("parallel")>;
 using stopped_atom = caf::atom_constant<caf::atom("stopped")>;
 
-caf::behavior idle(caf::event_based_actor*) {
-  return {[](int x) { return x; }};
-}
-
-/// A child for the registry: its spec (id and shutdown policy) and the
-/// actor the test spawned for it.
-struct test_child {
-  child_spec spec;
-  caf::actor actor;
-};
-
 /// Hosts a sequencer over `children` and records, in order, each child the
 /// sequencer reports stopped, as "<id> <reason>".
 class sequencer_host : public caf::event_based_actor,
@@ -123,7 +112,7 @@ TEST_CASE("a sequencer stops a group one after another in the order given",
   fixture f;
   std::vector<test_child> xs;
   for (auto id : {"a", "b", "c"})
-    xs.push_back({worker(id, idle), f.sys.spawn(idle)});
+    xs.push_back({worker(id, idle_worker), f.sys.spawn(idle_worker)});
   auto host = f.sys.spawn<sequencer_host>(xs, caf::timespan{5s});
   await_done(f, host, caf::make_message(group_atom::value));
   CHECK(stopped(f, host)
@@ -138,8 +127,9 @@ TEST_CASE("a sequencer kills a child that ignores its stop after the "
           "[shutdown_sequencer]") {
   fixture f;
   std::vector<test_child> xs;
-  xs.push_back({worker("brutal", idle).shutdown(shutdown::brutal_kill()),
-                f.sys.spawn(idle)});
+  xs.push_back(
+    {worker("brutal", idle_worker).shutdown(shutdown::brutal_kill()),
+     f.sys.spawn(idle_worker)});
   xs.push_back({worker("stubborn", stubborn_worker, std::string{"stubborn"},
                        caf::actor{f.probe})
                   .shutdown(shutdown::timeout(50ms)),
@@ -167,7 +157,8 @@ TEST_CASE("a sequencer abandons a child stuck in a handler after the kill "
   });
   caf::anon_send(stuck, 1);
   std::vector<test_child> xs;
-  xs.push_back({worker("stuck", idle).shutdown(shutdown::brutal_kill()), stuck});
+  xs.push_back(
+    {worker("stuck", idle_worker).shutdown(shutdown::brutal_kill()), stuck});
   auto host = f.sys.spawn<sequencer_host>(xs, caf::timespan{100ms});
   await_done(f, host, caf::make_message(group_atom::value));
   auto log = stopped(f, host);
@@ -201,7 +192,8 @@ TEST_CASE("a parallel stop has at most its window of stops in flight",
   };
   std::vector<test_child> xs;
   for (size_t i = 0; i < n; ++i)
-    xs.push_back({worker("c" + std::to_string(i), idle), f.sys.spawn(slow)});
+    xs.push_back(
+      {worker("c" + std::to_string(i), idle_worker), f.sys.spawn(slow)});
   auto actors = xs;
   auto host = f.sys.spawn<sequencer_host>(xs, caf::timespan{1h});
   auto done = f.probe->request(host, patience, parallel_atom::value);

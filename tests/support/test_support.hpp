@@ -250,4 +250,17 @@ struct fixture {
   }
 };
 
+/// For tests of one part of a supervisor (the shutdown sequencer, the
+/// health monitor) hosted by an actor of the test's own: a child's spec (its
+/// id and policies) and the actor the test spawned for it.
+struct test_child {
+  child_spec spec;
+  caf::actor actor;
+};
+
+/// A child that does nothing of note: it echoes ints.
+inline caf::behavior idle_worker(caf::event_based_actor*) {
+  return {[](int x) { return x; }};
+}
+
 } // namespace trellis::test
