@@ -53,8 +53,9 @@ using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 /// exit asks for, `operation_queue` runs one operation at a time (requests
 /// and exits that arrive during one wait for it; snapshots and lookups only
 /// read, so they are answered at once), `shutdown_sequencer` stops
-/// children, `child_registry` keeps them and `restart_budget` counts
-/// restarts. See docs/concepts.md, "Inside a supervisor".
+/// children, `health_monitor` checks them, `child_registry` keeps them and
+/// `restart_budget` counts restarts. See docs/concepts.md, "Inside a
+/// supervisor".
 ///
 /// Children are monitored, not linked: in CAF an exit message unlinks its
 /// sender, so a child that is asked to stop would never report back through

@@ -112,7 +112,9 @@ TEST_CASE("a health monitor declares a child that stops answering hung "
           "[health_monitor]") {
   fixture f;
   auto probes = std::make_shared<std::atomic<int>>(0);
-  // Answers the first probe, then none (a promise never kept).
+  // Answers the first probe it reads, then none (a promise never kept). On
+  // a loaded machine even the first may come too late: the count of misses
+  // in the report, not the probes read, is what the test checks.
   auto fading = f.sys.spawn([probes](caf::event_based_actor* self)
                               -> caf::behavior {
     return {[self, probes](readiness_atom) -> caf::result<caf::ok_atom> {
@@ -128,7 +130,6 @@ TEST_CASE("a health monitor declares a child that stops answering hung "
   auto report = f.next_event();
   CHECK_THAT(report, Catch::StartsWith("unhealthy:fading trellis::errc::hung"));
   CHECK_THAT(report, Catch::Contains("no answer to 2 health checks of 50ms"));
-  CHECK(*probes == 3);
   caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(fading, caf::exit_reason::kill);
 }
