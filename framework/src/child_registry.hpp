@@ -1,13 +1,10 @@
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <list>
 #include <memory_resource>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 

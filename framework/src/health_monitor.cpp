@@ -94,8 +94,8 @@ void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
                                              "too far behind its mailbox"));
   else
     host_->child_unhealthy(c, make_error(errc::unhealthy, c->path,
-                                         "failed " + checks + ", last: "
-                                           + self_->system().render(cause)));
+                                         "failed " + checks,
+                                         std::move(cause)));
 }
 
 } // namespace trellis::detail
