@@ -1,7 +1,6 @@
 #include "trellis/circuit_breaker.hpp"
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
 
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
@@ -46,16 +45,9 @@ void change_state(breaker_actor* self, breaker_state to) {
   ++st.epoch;
   auto detail = "state=" + to_string(to) + " failures="
                 + std::to_string(st.failures);
-  if (auto log = spdlog::get(logger_name)) {
-    if (to == breaker_state::open)
-      log->warn("breaker_state_changed breaker={} target={} {}", st.seat.path,
-                st.config.target(), detail);
-    else
-      log->info("breaker_state_changed breaker={} target={} {}", st.seat.path,
-                st.config.target(), detail);
-  }
-  st.seat.publish(lifecycle_kind::breaker_state_changed, st.seat.path,
-                  st.config.target(), detail);
+  st.seat.tell(self->system(), breaker_state_changed,
+               to == breaker_state::open ? log_level::warn : log_level::info,
+               st.seat.path, st.config.target(), std::move(detail));
   if (to == breaker_state::open) {
     st.trial_pending = false;
     self->delayed_send(self, st.config.reset_timeout(),
@@ -135,7 +127,7 @@ caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
       auto& bs = self->state;
       if (bs.state == breaker_state::open
           || (bs.state == breaker_state::half_open && bs.trial_pending))
-        return make_error(errc::circuit_open, bs.seat.path,
+        return make_error(breaker_errc::circuit_open, bs.seat.path,
                           bs.config.target() + " is " + to_string(bs.state)
                             + " after " + std::to_string(bs.failures)
                             + " failures");
@@ -156,6 +148,23 @@ caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
 }
 
 } // namespace
+
+const char* name_of(breaker_errc x) noexcept {
+  switch (x) {
+    case breaker_errc::circuit_open:
+      return "circuit_open";
+  }
+  return "unknown";
+}
+
+std::string to_string(breaker_errc x) {
+  return name_of(x);
+}
+
+bool is(const caf::error& x, breaker_errc code) {
+  return x.category() == breaker_errc_category
+         && x.code() == static_cast<uint8_t>(code);
+}
 
 std::string to_string(breaker_state x) {
   switch (x) {

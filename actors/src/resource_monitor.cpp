@@ -6,7 +6,6 @@
 #include <set>
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
 
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
@@ -37,18 +36,11 @@ struct monitor_state {
 using monitor_actor = caf::stateful_actor<monitor_state>;
 
 void report(monitor_actor* self, const alarm& x, const threshold& t) {
-  if (auto log = spdlog::get(logger_name)) {
-    if (x.active)
-      log->warn("alarm_set monitor={} name={} {}", self->state.seat.path, x.name,
-                describe(x));
-    else
-      log->info("alarm_cleared monitor={} name={} {}", self->state.seat.path,
-                x.name, describe(x));
-  }
   auto& seat = self->state.seat;
-  seat.publish(x.active ? lifecycle_kind::alarm_set
-                        : lifecycle_kind::alarm_cleared,
-               x.target.empty() ? seat.path : x.target, x.name, describe(x));
+  seat.tell(self->system(),
+            x.active ? alarm_set : alarm_cleared,
+            x.active ? log_level::warn : log_level::info,
+            x.target.empty() ? seat.path : x.target, x.name, describe(x));
   if (t.on_change())
     t.on_change()(x);
 }
@@ -81,9 +73,8 @@ void note_problem(monitor_actor* self, const std::string& target,
   if (last == what)
     return;
   last = what;
-  if (auto log = spdlog::get(logger_name); log && !what.empty())
-    log->warn("resource_monitor monitor={} target={} problem=\"{}\"",
-              self->state.seat.path, target, what);
+  if (!what.empty())
+    detail::report::monitor_problem(self->state.seat.path, target, what);
 }
 
 /// Applies a new value to threshold `i`; `target` is the watched actor.
@@ -151,9 +142,9 @@ void sample(monitor_actor* self) {
                static_cast<double>(stats->resident_bytes));
     update_all(self, metric::threads, "", static_cast<double>(stats->threads));
     update_all(self, metric::open_fds, "", static_cast<double>(stats->open_fds));
-  } else if (auto log = spdlog::get(logger_name)) {
-    log->error("resource_monitor monitor={} reason=\"{}\"", self->state.seat.path,
-               self->system().render(stats.error()));
+  } else {
+    detail::report::monitor_failed(self->system(), self->state.seat.path,
+                                   stats.error());
   }
   std::set<std::string> targets;
   for (auto& x : self->state.alarms)

@@ -1,18 +1,19 @@
 #pragma once
 
 // Where a ready-made actor sits in its tree: what it keeps of its
-// child_context once it runs, and how it publishes on the tree's events.
+// child_context once it runs, and how it tells the tree of events.
 
 #include <string>
 #include <utility>
 
 #include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 #include <caf/group.hpp>
-#include <caf/send.hpp>
-#include <caf/timestamp.hpp>
 
+#include "tell.hpp"
 #include "trellis/child_context.hpp"
 #include "trellis/lifecycle_event.hpp"
+#include "trellis/log.hpp"
 
 namespace trellis::detail {
 
@@ -28,14 +29,18 @@ struct tree_seat {
     return {ctx.supervisor(), ctx.path(), ctx.events()};
   }
 
-  /// Publishes an event about `subject` (a path) on the tree's group.
-  void publish(lifecycle_kind kind, std::string subject, std::string id,
-               std::string detail) const {
-    if (events)
-      caf::anon_send(events,
-                     lifecycle_event{kind, std::move(subject), std::move(id),
-                                     caf::error{}, 0, std::move(detail),
-                                     caf::make_timestamp(), std::string{}});
+  /// Tells of an event about `subject` (a path): reports it at `level`,
+  /// this actor telling, and publishes it on the tree's group.
+  void tell(const caf::actor_system& sys, lifecycle_kind kind,
+            log_level level, std::string subject, std::string id,
+            std::string what) const {
+    detail::tell(
+      sys, events, level,
+      [&] {
+        return lifecycle_event::about(kind, std::move(subject), std::move(id))
+          .with_detail(std::move(what));
+      },
+      path);
   }
 };
 

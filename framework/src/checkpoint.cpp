@@ -2,7 +2,7 @@
 
 #include <caf/send.hpp>
 
-#include "report.hpp"
+#include "tell.hpp"
 #include "trellis/lifecycle_event.hpp"
 
 namespace trellis {
@@ -44,12 +44,10 @@ caf::error checkpoint::save_bytes(const std::string& bytes) const {
                       "superseded: a newer incarnation of the child runs");
   auto err = c.store->save(c.key, bytes);
   if (err && c.sys) {
-    detail::report::checkpoint_failed(*c.sys, c.supervisor, c.id, err);
-    if (c.feed && c.feed->live())
-      caf::anon_send(c.feed->group(),
-                     lifecycle_event{lifecycle_kind::checkpoint_failed, c.key,
-                                     c.id, err, 0, std::string{},
-                                     caf::make_timestamp(), std::string{}});
+    constexpr auto kind = lifecycle_kind::checkpoint_failed;
+    detail::tell(*c.sys, detail::listened(c.feed.get()), kind, [&] {
+      return lifecycle_event::about(kind, c.key, c.id).with_reason(err);
+    });
   }
   return err;
 }

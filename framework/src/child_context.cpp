@@ -1,44 +1,60 @@
 #include "trellis/child_context.hpp"
 
+#include <caf/abstract_actor.hpp>
+#include <caf/actor.hpp>
+#include <caf/message_id.hpp>
 #include <caf/send.hpp>
 
-#include "report.hpp"
+#include "tell.hpp"
+#include "trellis/atoms.hpp"
 #include "trellis/lifecycle_event.hpp"
 
 namespace trellis {
+
+namespace detail {
+
+void announce_started(caf::actor_addr& listener, caf::abstract_actor* self) {
+  // Handed to the scheduler rather than to this worker's own queue, where
+  // CAF would run the supervisor next, ahead of whatever the child's
+  // initialization sent: a restart's replacement is at work sooner, and the
+  // supervisor runs on another worker alongside it.
+  if (auto dest = caf::actor_cast<caf::actor>(listener))
+    dest->eq_impl(caf::make_message_id(), self->ctrl(), nullptr,
+                  started_atom::value);
+  listener = nullptr;
+}
+
+} // namespace detail
 
 const trellis::checkpoint& child_context::checkpoint() {
   if (checkpoint_)
     return *checkpoint_;
   auto core = std::make_shared<detail::checkpoint_core>();
   core->sys = sys_;
-  core->store = store_;
+  core->store = start_.store;
   core->key = path_;
-  if (latest_) {
-    if (!*latest_)
-      *latest_ = std::make_shared<std::atomic<uint64_t>>(incarnation_);
-    core->latest = *latest_;
+  if (auto latest = start_.latest) {
+    if (!*latest)
+      *latest = std::make_shared<std::atomic<uint64_t>>(start_.incarnation);
+    core->latest = *latest;
   }
-  core->incarnation = incarnation_;
+  core->incarnation = start_.incarnation;
   core->feed = feed_;
-  core->supervisor = path_.substr(0, path_.size() - id_.size() - 1);
   core->id = id_;
-  if (store_ && fresh_) {
+  if (start_.store && start_.fresh) {
     // A dynamic child's id may repeat what an earlier run left in a durable
     // store: a first start is a fresh start.
-    store_->erase(path_);
-  } else if (store_) {
-    if (auto x = store_->load(path_)) {
+    start_.store->erase(path_);
+  } else if (start_.store) {
+    if (auto x = start_.store->load(path_)) {
       core->last = std::move(*x);
     } else if (is(x.error(), errc::corrupt_checkpoint)) {
-      detail::report::checkpoint_skipped(*sys_, core->supervisor, id_,
-                                         x.error(), restart_count_);
-      if (feed_ && feed_->live())
-        caf::anon_send(feed_->group(),
-                       lifecycle_event{lifecycle_kind::checkpoint_skipped,
-                                       path_, id_, x.error(), restart_count_,
-                                       std::string{}, caf::make_timestamp(),
-                                       std::string{}});
+      constexpr auto kind = lifecycle_kind::checkpoint_skipped;
+      detail::tell(*sys_, detail::listened(feed_.get()), kind, [&] {
+        return lifecycle_event::about(kind, path_, id_)
+          .with_reason(x.error())
+          .with_restart_count(restart_count_);
+      });
     } else {
       recovery_error_ = x.error();
     }

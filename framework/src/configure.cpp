@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_adder.hpp>
@@ -12,6 +13,7 @@
 #include "report.hpp"
 #include "system_guard.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/error_category.hpp"
 
 namespace trellis {
 
@@ -19,18 +21,33 @@ namespace {
 
 using renderer_map = caf::actor_system_config::error_renderer_map;
 
-std::string render_errc(const renderer_map& others, uint8_t code,
-                        const caf::message& ctx);
+/// What the renderers need: CAF's own (for exit reasons and system errors)
+/// and the Trellis categories, as they were when `configure` ran; a copy,
+/// since the config itself may be moved.
+struct renderers {
+  renderer_map others;
+  std::vector<error_category> ours;
+
+  const error_category* find(caf::atom_value x) const {
+    for (auto& c : ours)
+      if (c.atom == x)
+        return &c;
+    return nullptr;
+  }
+};
+
+std::string render_ours(const renderers& rs, const error_category& c,
+                        uint8_t code, const caf::message& ctx);
 
 /// Renders `x` as the actor system does: a Trellis error here, another by
-/// its category's renderer in `others`, else by CAF's generic text.
-std::string render_any(const renderer_map& others, const caf::error& x) {
+/// its category's renderer, else by CAF's generic text.
+std::string render_any(const renderers& rs, const caf::error& x) {
   if (!x)
     return caf::to_string(x);
-  if (x.category() == errc_category)
-    return render_errc(others, x.code(), x.context());
-  auto i = others.find(x.category());
-  if (i == others.end())
+  if (auto c = rs.find(x.category()))
+    return render_ours(rs, *c, x.code(), x.context());
+  auto i = rs.others.find(x.category());
+  if (i == rs.others.end())
     return caf::to_string(x);
   return i->second(x.code(), x.category(), x.context());
 }
@@ -40,11 +57,11 @@ std::string render_any(const renderer_map& others, const caf::error& x) {
 // for an error caused by another (an escalation, a failed start), the
 // cause itself as a `caf::error`, kept as a value so that a tool can walk
 // the chain, rendered here by its own category.
-std::string render_errc(const renderer_map& others, uint8_t code,
-                        const caf::message& ctx) {
+std::string render_ours(const renderers& rs, const error_category& c,
+                        uint8_t code, const caf::message& ctx) {
   // Rendered for every crash report: sized first, so that it allocates once.
-  constexpr std::string_view prefix = "trellis::errc::";
-  std::string_view name = name_of(static_cast<errc>(code));
+  std::string_view prefix = c.prefix;
+  std::string_view name = c.name(code);
   auto size = prefix.size() + name.size();
   for (size_t i = 0; i < ctx.size(); ++i)
     size += 2 + (ctx.match_element<std::string>(i)
@@ -59,7 +76,7 @@ std::string render_errc(const renderer_map& others, uint8_t code,
     if (ctx.match_element<std::string>(i))
       result += ctx.get_as<std::string>(i);
     else if (ctx.match_element<caf::error>(i))
-      result += render_any(others, ctx.get_as<caf::error>(i));
+      result += render_any(rs, ctx.get_as<caf::error>(i));
     else
       result += ctx.cvals()->stringify(i);
   }
@@ -77,14 +94,16 @@ void configure(caf::actor_system_config& cfg) {
                           "how long the system's trees and actors may take "
                           "to stop when the actor system goes");
   }
-  // A copy of the renderers so far (CAF's own, for exit reasons and system
-  // errors), for causes: the config itself may be moved.
-  auto others = std::make_shared<const renderer_map>(cfg.error_renderers);
-  cfg.add_error_category(errc_category,
-                         [others](uint8_t code, caf::atom_value,
-                                  const caf::message& ctx) {
-                           return render_errc(*others, code, ctx);
-                         });
+  auto rs = std::make_shared<renderers>();
+  rs->ours = error_categories();
+  for (auto& c : rs->ours)
+    cfg.error_renderers.erase(c.atom);
+  rs->others = cfg.error_renderers;
+  for (auto& c : rs->ours)
+    cfg.add_error_category(c.atom, [rs, c](uint8_t code, caf::atom_value,
+                                           const caf::message& ctx) {
+      return render_ours(*rs, c, code, ctx);
+    });
   detail::report::ensure_logger();
 }
 

@@ -41,8 +41,6 @@ const char* name_of(errc x) noexcept {
       return "unhealthy";
     case errc::escalated:
       return "escalated";
-    case errc::circuit_open:
-      return "circuit_open";
     case errc::overloaded:
       return "overloaded";
     case errc::corrupt_checkpoint:

@@ -1,6 +1,43 @@
 #include "trellis/lifecycle_event.hpp"
 
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <utility>
+
 namespace trellis {
+
+namespace {
+
+constexpr size_t library_kinds = 256 - first_library_kind;
+
+// Written while the program initializes, read by any thread: lock-free.
+std::array<std::atomic<const lifecycle_kind_info*>, library_kinds>&
+library_kind_infos() {
+  static std::array<std::atomic<const lifecycle_kind_info*>, library_kinds>
+    instance{};
+  return instance;
+}
+
+} // namespace
+
+lifecycle_kind register_kind(lifecycle_kind kind,
+                             const lifecycle_kind_info& info) {
+  auto i = static_cast<uint8_t>(kind);
+  if (i >= first_library_kind) {
+    const lifecycle_kind_info* none = nullptr;
+    library_kind_infos()[i - first_library_kind].compare_exchange_strong(
+      none, &info);
+  }
+  return kind;
+}
+
+const lifecycle_kind_info* info_of(lifecycle_kind kind) noexcept {
+  auto i = static_cast<uint8_t>(kind);
+  if (i < first_library_kind)
+    return nullptr;
+  return library_kind_infos()[i - first_library_kind].load();
+}
 
 std::string to_string(lifecycle_kind x) {
   switch (x) {
@@ -14,12 +51,6 @@ std::string to_string(lifecycle_kind x) {
       return "restart_given_up";
     case lifecycle_kind::child_unhealthy:
       return "child_unhealthy";
-    case lifecycle_kind::alarm_set:
-      return "alarm_set";
-    case lifecycle_kind::alarm_cleared:
-      return "alarm_cleared";
-    case lifecycle_kind::breaker_state_changed:
-      return "breaker_state_changed";
     case lifecycle_kind::checkpoint_skipped:
       return "checkpoint_skipped";
     case lifecycle_kind::checkpoint_failed:
@@ -29,7 +60,19 @@ std::string to_string(lifecycle_kind x) {
     case lifecycle_kind::message_dropped:
       return "message_dropped";
   }
-  return "unknown";
+  if (auto info = info_of(x))
+    return info->name;
+  return "kind_" + std::to_string(static_cast<int>(x));
+}
+
+lifecycle_event lifecycle_event::about(lifecycle_kind kind, std::string path,
+                                       std::string id) {
+  lifecycle_event result;
+  result.kind = kind;
+  result.path = std::move(path);
+  result.id = std::move(id);
+  result.time = caf::make_timestamp();
+  return result;
 }
 
 std::string to_string(const lifecycle_event& x) {

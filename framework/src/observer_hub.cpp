@@ -27,20 +27,23 @@ void observer_hub::publish(const lifecycle_event& ev, const std::string& reason,
       case lifecycle_kind::restart_given_up:
         ++c.escalations[ev.path];
         break;
-      case lifecycle_kind::alarm_set:
-        ++c.alarms_raised[key];
-        c.alarms_open[key] = true;
-        break;
-      case lifecycle_kind::alarm_cleared:
-        c.alarms_open[key] = false;
-        break;
       default:
         break;
     }
+    // Alarms are a library's kinds (the ready-made actors' resource
+    // monitor), known here by what they do.
+    auto info = info_of(ev.kind);
+    auto alarm = info ? info->alarm : alarm_effect::none;
+    if (alarm == alarm_effect::raises) {
+      ++c.alarms_raised[key];
+      c.alarms_open[key] = true;
+    } else if (alarm == alarm_effect::clears) {
+      c.alarms_open[key] = false;
+    }
     log_.push_back(observer_entry{++seq_, std::move(kind), std::move(json)});
-    if (ev.kind == lifecycle_kind::alarm_set)
+    if (alarm == alarm_effect::raises)
       open_alarms_[key] = log_.back();
-    else if (ev.kind == lifecycle_kind::alarm_cleared)
+    else if (alarm == alarm_effect::clears)
       open_alarms_.erase(key);
     if (log_.size() > capacity_)
       log_.pop_front();

@@ -60,7 +60,7 @@ public:
   /// Events that left the log before a slow reader got them are skipped.
   std::vector<observer_entry> wait(uint64_t& seq, caf::timespan timeout);
 
-  /// Starts a stream: returns the `alarm_set` events of the alarms open now
+  /// Starts a stream: returns the events that raised the alarms open now
   /// (a page that connects late must still show them) and sets `seq` to the
   /// last event, both at one moment.
   std::vector<observer_entry> subscribe(uint64_t& seq) const;

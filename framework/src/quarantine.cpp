@@ -7,6 +7,8 @@
 #include <caf/atom.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/type_erased_tuple.hpp>
 
@@ -92,6 +94,20 @@ bool quarantine::divert(const caf::type_erased_tuple& msg) {
       return true;
     }
   return false;
+}
+
+bool quarantine::refuse(caf::scheduled_actor* self, caf::mailbox_element& x) {
+  if (!divert(x.content()))
+    return false;
+  if (x.mid.is_request()) {
+    // A response promise also serves requests that came forwarded.
+    self->current_mailbox_element(&x);
+    self->make_response_promise().deliver(
+      make_error(errc::quarantined, path_,
+                 "the message crashed this child too often in a row"));
+    self->current_mailbox_element(nullptr);
+  }
+  return true;
 }
 
 void quarantine::note_crash(const caf::actor_addr& who, caf::message msg) {

@@ -148,14 +148,16 @@ start_result child_context::spawn_remote(const std::string& type,
                       "a remote child cannot reach other nodes: "
                         + sys_->render(mm.error()));
   auto timeout = spawn_timeout(*sys_);
+  auto& nodes = start_.nodes;
   auto lost = [this](const std::string& x) {
-    return std::find(lost_.begin(), lost_.end(), x) != lost_.end();
+    auto& xs = start_.lost;
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
   };
   // Preference order, but nodes lost recently only as a last resort.
   std::vector<std::string> order;
-  std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(order),
+  std::copy_if(nodes.begin(), nodes.end(), std::back_inserter(order),
                [&](const std::string& x) { return !lost(x); });
-  std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(order), lost);
+  std::copy_if(nodes.begin(), nodes.end(), std::back_inserter(order), lost);
   caf::scoped_actor self{*sys_, true};
   std::string why;
   for (auto& addr : order) {

@@ -120,53 +120,6 @@ void shutdown_error(const caf::actor_system& sys,
               supervisor, child, render(sys, reason, scratch));
 }
 
-void reached_max_restart_intensity(const caf::actor_system& sys,
-                                   const std::string& supervisor,
-                                   const std::string& child,
-                                   const caf::error& reason,
-                                   size_t restart_count) {
-  child_error("reached_max_restart_intensity", sys, supervisor, child, reason,
-              restart_count);
-}
-
-void child_unhealthy(const caf::actor_system& sys,
-                     const std::string& supervisor, const std::string& child,
-                     const caf::error& reason, size_t restart_count) {
-  child_error("child_unhealthy", sys, supervisor, child, reason,
-              restart_count);
-}
-
-void checkpoint_skipped(const caf::actor_system& sys,
-                        const std::string& supervisor,
-                        const std::string& child, const caf::error& reason,
-                        size_t restart_count) {
-  child_error("checkpoint_skipped", sys, supervisor, child, reason,
-              restart_count, spdlog::level::warn);
-}
-
-void checkpoint_failed(const caf::actor_system& sys,
-                       const std::string& supervisor, const std::string& child,
-                       const caf::error& reason) {
-  auto& log = logger();
-  std::string scratch;
-  if (log.should_log(spdlog::level::err))
-    log.error("checkpoint_failed supervisor={} child={} reason=\"{}\"",
-              supervisor, child, render(sys, reason, scratch));
-}
-
-void message_quarantined(const caf::actor_system& sys,
-                         const std::string& supervisor,
-                         const std::string& child, const caf::error& reason,
-                         const caf::message& content, size_t crashes) {
-  auto& log = logger();
-  std::string scratch;
-  if (log.should_log(spdlog::level::err))
-    log.error("message_quarantined supervisor={} child={} crashes={} "
-              "reason=\"{}\" message=\"{}\"",
-              supervisor, child, crashes, render(sys, reason, scratch),
-              caf::to_string(content).substr(0, 200));
-}
-
 namespace {
 
 /// Lets at most `per_second` lines of one kind through, so that a flood of
@@ -219,15 +172,110 @@ void warn_within(line_budget& budget, F write) {
 
 } // namespace
 
-void message_dropped(const caf::actor_system& sys, const std::string& path,
-                     const caf::error& reason, const caf::message& content) {
-  static line_budget budget{20};
-  warn_within(budget, [&](spdlog::logger& log, const std::string& left_out) {
-    std::string scratch;
-    log.warn("message_dropped path={} reason=\"{}\" message=\"{}\"{}", path,
-             render(sys, reason, scratch),
-             caf::to_string(content).substr(0, 200), left_out);
-  });
+bool wants(log_level level) {
+  return logger().should_log(static_cast<spdlog::level::level_enum>(level));
+}
+
+log_level level_of(lifecycle_kind kind) {
+  switch (kind) {
+    case lifecycle_kind::child_started:
+    case lifecycle_kind::child_restarted:
+      return log_level::info;
+    case lifecycle_kind::checkpoint_skipped:
+    case lifecycle_kind::message_dropped:
+      return log_level::warn;
+    default:
+      return log_level::error;
+  }
+}
+
+namespace {
+
+/// The path of the supervisor of the child at `path`.
+std::string_view parent_of(const std::string& path) {
+  auto i = path.rfind('/');
+  return i == std::string::npos ? std::string_view{}
+                                : std::string_view{path}.substr(0, i);
+}
+
+/// The event's message, without the `message=` its detail starts with.
+std::string_view message_of(const lifecycle_event& ev) {
+  std::string_view x = ev.detail;
+  constexpr std::string_view prefix = "message=";
+  if (x.substr(0, prefix.size()) == prefix)
+    x.remove_prefix(prefix.size());
+  return x;
+}
+
+} // namespace
+
+void event(const caf::actor_system& sys, const lifecycle_event& ev,
+           log_level level, const std::string& teller) {
+  auto lvl = static_cast<spdlog::level::level_enum>(level);
+  auto& log = logger();
+  if (!log.should_log(lvl))
+    return;
+  std::string scratch;
+  switch (ev.kind) {
+    case lifecycle_kind::restart_given_up:
+      // Told by the supervisor that gives up, about itself: OTP's name.
+      child_error("reached_max_restart_intensity", sys, ev.path, ev.id,
+                  ev.reason, ev.restart_count, lvl);
+      return;
+    case lifecycle_kind::child_unhealthy:
+    case lifecycle_kind::checkpoint_skipped:
+      child_error(to_string(ev.kind).c_str(), sys,
+                  std::string{parent_of(ev.path)}, ev.id, ev.reason,
+                  ev.restart_count, lvl);
+      return;
+    case lifecycle_kind::checkpoint_failed:
+      log.log(lvl, "checkpoint_failed supervisor={} child={} reason=\"{}\"",
+              parent_of(ev.path), ev.id, render(sys, ev.reason, scratch));
+      return;
+    case lifecycle_kind::message_quarantined:
+      log.log(lvl,
+              "message_quarantined supervisor={} child={} reason=\"{}\" "
+              "restart_count={} message=\"{}\"",
+              parent_of(ev.path), ev.id, render(sys, ev.reason, scratch),
+              ev.restart_count, message_of(ev));
+      return;
+    case lifecycle_kind::message_dropped: {
+      static line_budget budget{20};
+      std::string left_out;
+      if (budget.take(left_out))
+        log.log(lvl, "message_dropped path={} reason=\"{}\" message=\"{}\"{}",
+                ev.path, render(sys, ev.reason, scratch), message_of(ev),
+                left_out);
+      return;
+    }
+    default:
+      break;
+  }
+  // A library's kind, with the fields it named: who tells, then the id.
+  if (auto info = info_of(ev.kind)) {
+    log.log(lvl, "{} {}={} {}={}{}{}", info->name, info->teller_field,
+            teller.empty() ? ev.path : teller, info->id_field, ev.id,
+            ev.detail.empty() ? "" : " ", ev.detail);
+    return;
+  }
+  log.log(lvl, "{}", to_string(ev));
+}
+
+void monitor_problem(const std::string& monitor, const std::string& target,
+                     const std::string& problem) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::warn))
+    log.warn("resource_monitor monitor={} target={} problem=\"{}\"", monitor,
+             target, problem);
+}
+
+void monitor_failed(const caf::actor_system& sys, const std::string& monitor,
+                    const caf::error& reason) {
+  auto& log = logger();
+  std::string scratch;
+  if (log.should_log(spdlog::level::err))
+    log.error("resource_monitor monitor={} reason=\"{}\"", monitor,
+              render(sys, reason, scratch));
 }
 
 void exit_signal_ignored(const caf::actor_system& sys,

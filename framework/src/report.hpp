@@ -12,6 +12,9 @@
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 
+#include "trellis/lifecycle_event.hpp"
+#include "trellis/log.hpp"
+
 namespace trellis::detail::report {
 
 /// Creates the logger if needed (idempotent, thread-safe).
@@ -22,6 +25,28 @@ void ensure_logger();
 void exit_signal_ignored(const caf::actor_system& sys,
                          const std::string& supervisor,
                          const std::string& sender, const caf::error& reason);
+
+/// Returns whether a report at `level` would be written.
+bool wants(log_level level);
+
+/// Returns the level at which an event of `kind` is reported.
+log_level level_of(lifecycle_kind kind);
+
+/// Writes the report of `ev`, derived from the event alone, at `level`;
+/// `teller` is the path of the actor that tells it (a resource monitor
+/// names itself as well as its alarm's subject). The one place an event's
+/// report is worded; events that repeat for every message (dropped ones)
+/// are limited to 20 lines a second.
+void event(const caf::actor_system& sys, const lifecycle_event& ev,
+           log_level level, const std::string& teller = {});
+
+/// A resource monitor cannot watch `target` (warning).
+void monitor_problem(const std::string& monitor, const std::string& target,
+                     const std::string& problem);
+
+/// A resource monitor cannot sample the process (error).
+void monitor_failed(const caf::actor_system& sys, const std::string& monitor,
+                    const caf::error& reason);
 
 /// Progress report: a child started (info).
 void child_started(const std::string& supervisor, const std::string& child,
@@ -42,40 +67,6 @@ void start_error(const caf::actor_system& sys, const std::string& supervisor,
 void shutdown_error(const caf::actor_system& sys,
                     const std::string& supervisor, const std::string& child,
                     const caf::error& reason);
-
-/// The supervisor gives up and escalates (error).
-void reached_max_restart_intensity(const caf::actor_system& sys,
-                                   const std::string& supervisor,
-                                   const std::string& child,
-                                   const caf::error& reason,
-                                   size_t restart_count);
-
-/// A child missed its health checks and is treated as failed (error).
-void child_unhealthy(const caf::actor_system& sys,
-                     const std::string& supervisor, const std::string& child,
-                     const caf::error& reason, size_t restart_count);
-
-/// A child's checkpoint could not be loaded; it starts without (warning).
-void checkpoint_skipped(const caf::actor_system& sys,
-                        const std::string& supervisor,
-                        const std::string& child, const caf::error& reason,
-                        size_t restart_count);
-
-/// A child's checkpoint could not be saved (error).
-void checkpoint_failed(const caf::actor_system& sys,
-                       const std::string& supervisor, const std::string& child,
-                       const caf::error& reason);
-
-/// A message crashed a child too often in a row and is quarantined (error).
-void message_quarantined(const caf::actor_system& sys,
-                         const std::string& supervisor,
-                         const std::string& child, const caf::error& reason,
-                         const caf::message& content, size_t crashes);
-
-/// A plain message could not be delivered and was dropped (warning). At
-/// most 20 a second are written; the next one tells how many were left out.
-void message_dropped(const caf::actor_system& sys, const std::string& path,
-                     const caf::error& reason, const caf::message& content);
 
 /// No handler of `receiver` matched a message from `sender` (warning),
 /// instead of CAF's line on stdout that names only an actor id. Limited as

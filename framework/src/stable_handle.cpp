@@ -4,7 +4,7 @@
 
 #include <caf/all.hpp>
 
-#include "report.hpp"
+#include "tell.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/detail/explained_bounce.hpp"
 #include "trellis/errc.hpp"
@@ -50,14 +50,13 @@ void refuse(proxy_actor* self, const caf::strong_actor_ptr& sender,
     return;
   }
   auto& st = self->state;
-  detail::report::message_dropped(self->system(), st.path, err, content);
-  if (st.events)
-    self->send(st.events,
-               lifecycle_event{lifecycle_kind::message_dropped, st.path,
-                               st.path.substr(st.path.rfind('/') + 1),
-                               std::move(err), 0,
-                               caf::to_string(content).substr(0, 200),
-                               caf::make_timestamp(), std::string{}});
+  constexpr auto kind = lifecycle_kind::message_dropped;
+  detail::tell(self->system(), st.events, kind, [&] {
+    auto id = st.path.substr(st.path.rfind('/') + 1);
+    return lifecycle_event::about(kind, st.path, std::move(id))
+      .with_reason(std::move(err))
+      .with_detail(caf::to_string(content).substr(0, 200));
+  });
 }
 
 caf::error gone_error(proxy_actor* self) {

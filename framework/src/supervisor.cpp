@@ -108,10 +108,11 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
 
 namespace {
 
-// Sends `reason` (unless null) and waits for the down message of `sup`.
+// Sends `reason` (unless null) and waits for the down message of `sup`,
+// whose reason goes to `exit_reason`. Returns why the call failed, if it did.
 caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
                           caf::error* reason, caf::timespan timeout,
-                          const char* what) {
+                          const char* what, caf::error& exit_reason) {
   // CAF's monitor dereferences a null handle (and no down message could
   // come).
   if (!sup)
@@ -124,11 +125,12 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
   if (reason)
     detail::supervisor_actor::ask_to_stop(sup, std::move(*reason));
   caf::error result;
-  self->receive([&](caf::down_msg& msg) { result = std::move(msg.reason); },
-                caf::after(timeout) >> [&] {
-                  result = detail::name_timeout(
-                    caf::sec::request_timeout, what, caf::duration{timeout});
-                });
+  self->receive(
+    [&](caf::down_msg& msg) { exit_reason = std::move(msg.reason); },
+    caf::after(timeout) >> [&] {
+      result = detail::name_timeout(caf::sec::request_timeout, what,
+                                    caf::duration{timeout});
+    });
   return result;
 }
 
@@ -136,12 +138,18 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
 
 caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
                            caf::error reason, caf::timespan timeout) {
-  return exit_and_await(sys, sup, &reason, timeout, "stop_supervisor");
+  caf::error exit_reason;
+  return exit_and_await(sys, sup, &reason, timeout, "stop_supervisor",
+                        exit_reason);
 }
 
 caf::error await_exit(caf::actor_system& sys, const caf::actor& sup,
                       caf::timespan timeout) {
-  return exit_and_await(sys, sup, nullptr, timeout, "await_exit");
+  caf::error exit_reason;
+  if (auto err = exit_and_await(sys, sup, nullptr, timeout, "await_exit",
+                                exit_reason))
+    return err;
+  return exit_reason;
 }
 
 caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,

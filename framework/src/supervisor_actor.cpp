@@ -13,6 +13,7 @@
 #include "actor_name.hpp"
 #include "report.hpp"
 #include "stop_outcome.hpp"
+#include "tell.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
 #include "trellis/decision.hpp"
@@ -243,19 +244,25 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
   // Whatever starts the child now supersedes a delayed restart.
   c->backoff.due_token = 0;
-  child_context ctx{system(),     caf::actor_cast<caf::actor>(this),
-                    child_path(*c), c->spec.id(),
-                    c->restart_count, c->args,
-                    feed_,          c->spec.detached()};
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
+  detail::child_start start;
+  start.store = store_of(*c);
+  start.fresh = spec_.dynamic() && c->restart_count == 0;
+  start.latest = &c->checkpoints.latest;
   // Older incarnations, hung ones included, may no longer save.
-  auto incarnation = c->checkpoints.next_incarnation();
-  ctx.recovery(store_of(*c), spec_.dynamic() && c->restart_count == 0,
-               &c->checkpoints.latest, incarnation, c->poison);
-  if (!c->spec.nodes().empty())
-    ctx.placement(c->spec.nodes(), lost_nodes_);
-  ctx.announce_start_to(address());
+  start.incarnation = c->checkpoints.next_incarnation();
+  start.poison = c->poison;
+  if (!c->spec.nodes().empty()) {
+    start.nodes = c->spec.nodes();
+    start.lost = lost_nodes_;
+  }
+  start.listener = address();
+  child_context ctx{system(),          caf::actor_cast<caf::actor>(this),
+                    child_path(*c),    c->spec.id(),
+                    c->restart_count,  c->args,
+                    feed_,             c->spec.detached(),
+                    std::move(start)};
   auto res = start_or_fault(c, ctx);
   c->node = ctx.node();
   // A node that took a child is back.
@@ -568,11 +575,13 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
       break;
     case exit_plan::action::give_up:
       if (plan.reason == errc::reached_max_restart_intensity) {
-        report::reached_max_restart_intensity(system(), path(), c->spec.id(),
-                                              c->last_reason,
-                                              c->restart_count);
-        publish(lifecycle_kind::restart_given_up, path(), c->spec.id(),
-                c->last_reason, c->restart_count);
+        // About the supervisor itself: its path, the child's id.
+        constexpr auto kind = lifecycle_kind::restart_given_up;
+        detail::tell(system(), listened(feed_.get()), kind, [&] {
+          return lifecycle_event::about(kind, path(), c->spec.id())
+            .with_reason(c->last_reason)
+            .with_restart_count(c->restart_count);
+        });
       }
       shutdown(make_error(plan.reason, path(), c->spec.id(), c->last_reason));
       break;
@@ -729,9 +738,7 @@ void supervisor_actor::shutdown(caf::error reason) {
 // -- health checks ------------------------------------------------------------
 
 void supervisor_actor::child_unhealthy(iterator c, caf::error reason) {
-  report::child_unhealthy(system(), path(), c->spec.id(), reason,
-                          c->restart_count);
-  publish(lifecycle_kind::child_unhealthy, *c, reason);
+  tell(lifecycle_kind::child_unhealthy, *c, reason);
   // A stuck actor reads the kill only if its handler ever returns, and only
   // after what was already in its mailbox; until then it keeps its thread.
   // Forget it as the child's incarnation now, so that lookups find the
@@ -753,21 +760,26 @@ void supervisor_actor::child_unhealthy(iterator c, caf::error reason) {
 
 // -- events -------------------------------------------------------------------
 
-void supervisor_actor::publish(lifecycle_kind kind, const child& c,
-                               const caf::error& reason) {
-  publish(kind, child_path(c), c.spec.id(), reason, c.restart_count, c.node);
+lifecycle_event supervisor_actor::event_about(lifecycle_kind kind,
+                                              const child& c,
+                                              const caf::error& reason) const {
+  return lifecycle_event::about(kind, child_path(c), c.spec.id())
+    .with_reason(reason)
+    .with_restart_count(c.restart_count)
+    .with_node(c.node);
 }
 
-void supervisor_actor::publish(lifecycle_kind kind, const std::string& path,
-                               const std::string& id, const caf::error& reason,
-                               uint64_t restart_count,
-                               const std::string& node) {
+void supervisor_actor::publish(lifecycle_kind kind, const child& c,
+                               const caf::error& reason) {
   // Checked before anything is built: an unwatched tree pays nothing.
-  if (!feed_->live())
-    return;
-  send(feed_->group(),
-       lifecycle_event{kind, path, id, reason, restart_count, std::string{},
-                       caf::make_timestamp(), node});
+  if (feed_->live())
+    send(feed_->group(), event_about(kind, c, reason));
+}
+
+void supervisor_actor::tell(lifecycle_kind kind, const child& c,
+                            const caf::error& reason) {
+  detail::tell(system(), listened(feed_.get()), kind,
+               [&] { return event_about(kind, c, reason); });
 }
 
 // -- recovery -----------------------------------------------------------------
@@ -813,15 +825,13 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
                                      static_cast<size_t>(c.spec.quarantine_after()));
   if (!letter)
     return;
-  report::message_quarantined(system(), path(), c.spec.id(), letter->reason,
-                              letter->content, letter->crashes);
-  if (feed_->live())
-    send(feed_->group(),
-         lifecycle_event{lifecycle_kind::message_quarantined, child_path(c),
-                         c.spec.id(), letter->reason, c.restart_count,
-                         "message="
-                           + caf::to_string(letter->content).substr(0, 200),
-                         letter->quarantined_at, c.node});
+  constexpr auto kind = lifecycle_kind::message_quarantined;
+  detail::tell(system(), listened(feed_.get()), kind, [&] {
+    auto ev = event_about(kind, c, letter->reason);
+    ev.detail = "message=" + caf::to_string(letter->content).substr(0, 200);
+    ev.time = letter->quarantined_at;
+    return ev;
+  });
 }
 
 std::vector<dead_letter> supervisor_actor::dead_letters() const {

@@ -245,13 +245,18 @@ private:
 
   // -- events -----------------------------------------------------------------
 
-  /// Publishes an event about child `c` on the tree's event group.
+  /// Returns an event about child `c`, happening now.
+  lifecycle_event event_about(lifecycle_kind kind, const child& c,
+                              const caf::error& reason = caf::none) const;
+
+  /// Publishes an event about child `c` on the tree's event group; for the
+  /// events whose report says more (`report::child_started`) or is written
+  /// when the exit is handled (`report::child_terminated`).
   void publish(lifecycle_kind kind, const child& c,
                const caf::error& reason = caf::none);
 
-  void publish(lifecycle_kind kind, const std::string& path,
-               const std::string& id, const caf::error& reason,
-               uint64_t restart_count, const std::string& node = {});
+  /// Tells of an event about child `c`: its report and its publication.
+  void tell(lifecycle_kind kind, const child& c, const caf::error& reason);
 
   // -- failures and restarts --------------------------------------------------
 

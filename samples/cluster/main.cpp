@@ -261,7 +261,10 @@ int main(int argc, char** argv) {
     std::cout << "\nthe tree " << (stop->requested() ? "when asked to stop"
                                                       : "after all that")
               << ":\n" << to_text(*snap);
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   for (auto& n : nodes)
     n.stop();
   if (stop->requested()) {

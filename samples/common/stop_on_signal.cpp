@@ -25,7 +25,10 @@ void linger(int argc, char** argv, const std::string& name,
 int stopped_by_signal(const std::string& name, caf::actor_system& sys,
                       const caf::actor& root,
                       const trellis::stop_signal& stop) {
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, root);
+  if (!reason)
+    reason = trellis::await_exit(sys, root);
   std::cout << name << ": signal " << stop.signal_number()
             << ", tree stopped: " << sys.render(reason) << std::endl;
   return 0;

@@ -72,7 +72,7 @@ struct client {
       self->receive(
         [&](const trellis::lifecycle_event& ev) {
           print(ev);
-          found = ev.kind == trellis::lifecycle_kind::breaker_state_changed
+          found = ev.kind == trellis::breaker_state_changed
                   && ev.detail.rfind("state=" + state, 0) == 0;
         },
         caf::after(2s) >> [&] { timed_out = true; });
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   caf::error last;
   for (int x = 3; x <= 5; ++x)
     last = c.call(x);
-  ok = ok && trellis::is(last, trellis::errc::circuit_open);
+  ok = ok && trellis::is(last, trellis::breaker_errc::circuit_open);
   c.drain();
 
   std::cout << "\n3. half open: trial calls until one succeeds (the backend "
@@ -183,7 +183,10 @@ int main(int argc, char** argv) {
   samples::linger(argc, argv, "flaky_backend", stop);
   if (stop.requested())
     return samples::stopped_by_signal("flaky_backend", sys, *root, stop);
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "\nflaky_backend: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || !closed || reason != caf::exit_reason::user_shutdown) {
     std::cout << "flaky_backend: FAILED\n";

@@ -130,7 +130,10 @@ int main(int argc, char** argv) {
   samples::linger(argc, argv, "hung_actor", stop);
   if (stop.requested())
     return samples::stopped_by_signal("hung_actor", sys, *root, stop);
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "\nhung_actor: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || reason != caf::exit_reason::user_shutdown) {
     std::cout << "hung_actor: FAILED (the hung worker was not replaced)\n";

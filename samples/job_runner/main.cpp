@@ -128,7 +128,10 @@ int main(int argc, char** argv) {
   samples::linger(argc, argv, "job_runner", stop);
   if (stop.requested())
     return samples::stopped_by_signal("job_runner", sys, *root, stop);
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "job_runner: tree stopped: " << sys.render(reason) << '\n';
   // Every job done, each flaky one (3 and 6) after one restart.
   if (done != 8 || restarts != 2 || reason != caf::exit_reason::user_shutdown) {

@@ -274,7 +274,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Stop the tree explicitly before the actor system goes.
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "kvstore: tree stopped: " << sys.render(reason) << '\n'
             << "kvstore: done" << std::endl;
   return 0;

@@ -49,14 +49,14 @@ caf::behavior event_printer(caf::event_based_actor* self, caf::group events,
   self->join(events);
   return {[counts](const trellis::lifecycle_event& ev) {
     using kind = trellis::lifecycle_kind;
-    if (ev.kind == kind::alarm_set || ev.kind == kind::alarm_cleared)
+    if (ev.kind == trellis::alarm_set || ev.kind == trellis::alarm_cleared)
       std::cout << "  event: " << trellis::to_string(ev.kind) << " " << ev.id
                 << " on " << ev.path << ": " << ev.detail << '\n';
     else if (ev.kind == kind::child_restarted)
       std::cout << "  event: child_restarted " << ev.path << '\n';
-    if (ev.id == "backlog" && ev.kind == kind::alarm_set)
+    if (ev.id == "backlog" && ev.kind == trellis::alarm_set)
       ++counts->alarms;
-    if (ev.id == "backlog" && ev.kind == kind::alarm_cleared)
+    if (ev.id == "backlog" && ev.kind == trellis::alarm_cleared)
       ++counts->clears;
     if (ev.path == "root/indexer" && ev.kind == kind::child_restarted)
       ++counts->restarts;
@@ -127,7 +127,10 @@ int main(int argc, char** argv) {
   samples::linger(argc, argv, "resource_alarm", stop);
   if (stop.requested())
     return samples::stopped_by_signal("resource_alarm", sys, *root, stop);
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "\nresource_alarm: tree stopped: " << sys.render(reason) << '\n';
   if (counts->alarms == 0 || counts->restarts == 0 || counts->clears == 0
       || reason != caf::exit_reason::user_shutdown) {

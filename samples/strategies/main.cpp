@@ -143,7 +143,10 @@ int main(int argc, char** argv) {
   samples::linger(argc, argv, "strategies", stop);
   if (stop.requested())
     return samples::stopped_by_signal("strategies", sys, *root, stop);
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "\nstrategies: tree stopped: " << sys.render(reason) << '\n';
   if (!ok || reason != caf::exit_reason::user_shutdown) {
     std::cout << "strategies: FAILED\n";

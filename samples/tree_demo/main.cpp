@@ -147,7 +147,10 @@ void serve_until_enter(caf::scoped_actor& self, caf::actor_system& sys,
 // A stop signal came: the tree stops in order, and that is success.
 int stopped_by_signal(caf::actor_system& sys, const caf::actor& root,
                       const trellis::stop_signal& stop) {
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, root);
+  if (!reason)
+    reason = trellis::await_exit(sys, root);
   std::cout << "\ntree_demo: signal " << stop.signal_number()
             << ", tree stopped: " << sys.render(reason)
             << "\ntree_demo: done\n";
@@ -293,7 +296,10 @@ int main(int argc, char** argv) {
     return stopped_by_signal(sys, *root, stop);
 
   // Stop the tree explicitly before the actor system goes.
+  // None once the tree is gone; await_exit then tells why it exited.
   auto reason = trellis::stop_supervisor(sys, *root);
+  if (!reason)
+    reason = trellis::await_exit(sys, *root);
   std::cout << "\ntree_demo: tree stopped: " << sys.render(reason) << '\n';
   if (!all_ok || reason != caf::exit_reason::user_shutdown) {
     std::cout << "tree_demo: FAILED (see above)\n";

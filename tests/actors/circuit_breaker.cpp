@@ -166,7 +166,7 @@ TEST_CASE("a circuit breaker passes calls, opens, fails fast, half-opens and "
     std::string result;
     f.self->receive(
       [&](lifecycle_event& ev) {
-        if (ev.kind == lifecycle_kind::breaker_state_changed)
+        if (ev.kind == breaker_state_changed)
           result = ev.detail;
       },
       caf::after(0s) >> [] {});
@@ -186,7 +186,7 @@ TEST_CASE("a circuit breaker passes calls, opens, fails fast, half-opens and "
   // Open: callers fail fast, and the target is not asked.
   caf::anon_send(payments, heal_atom::value);
   f.sched.run();
-  CHECK_THAT(call(1), Catch::StartsWith("trellis::errc::circuit_open: "
+  CHECK_THAT(call(1), Catch::StartsWith("trellis::breaker_errc::circuit_open: "
                                         "root/breaker, root/payments is open"));
   // After the reset timeout: half open, and a failed trial reopens it.
   caf::anon_send(payments, fail_atom::value);
@@ -229,7 +229,7 @@ TEST_CASE("a circuit breaker counts a missing target as a failure",
   };
   CHECK(is(call(), errc::not_found));
   CHECK(is(call(), errc::not_found));
-  CHECK(is(call(), errc::circuit_open));
+  CHECK(is(call(), breaker_errc::circuit_open));
   stop_supervisor(f.sys, sup);
 }
 
@@ -268,7 +268,8 @@ TEST_CASE("a call that outlives the call timeout fails with request_timeout "
   CHECK(b.state() == breaker_state::open);
   // Open: a call that would succeed fails fast.
   b.send(21);
-  CHECK_THAT(b.answer(), Catch::StartsWith("trellis::errc::circuit_open"));
+  CHECK_THAT(b.answer(),
+             Catch::StartsWith("trellis::breaker_errc::circuit_open"));
 }
 
 TEST_CASE("a late success does not close an open circuit breaker",
@@ -287,7 +288,8 @@ TEST_CASE("a late success does not close an open circuit breaker",
   CHECK(b.answer() == "7");
   CHECK(b.state() == breaker_state::open);
   b.send(21);
-  CHECK_THAT(b.answer(), Catch::StartsWith("trellis::errc::circuit_open"));
+  CHECK_THAT(b.answer(),
+             Catch::StartsWith("trellis::breaker_errc::circuit_open"));
   // The reset timer still runs from the opening.
   b.f.advance(10s);
   CHECK(b.state() == breaker_state::half_open);
@@ -309,10 +311,11 @@ TEST_CASE("while its trial call is pending, a half-open circuit breaker "
   CHECK_FALSE(b.answered());
   b.send(21);
   CHECK_THAT(b.answer(),
-             Catch::StartsWith("trellis::errc::circuit_open: root/breaker, "
-                               "root/slow is half_open"));
+             Catch::StartsWith("trellis::breaker_errc::circuit_open: "
+                               "root/breaker, root/slow is half_open"));
   b.send(22);
-  CHECK_THAT(b.answer(), Catch::StartsWith("trellis::errc::circuit_open"));
+  CHECK_THAT(b.answer(),
+             Catch::StartsWith("trellis::breaker_errc::circuit_open"));
   // The trial's success closes the breaker, and calls pass again.
   caf::anon_send(b.target, answer_atom::value, 2);
   b.f.sched.run();

@@ -41,8 +41,8 @@ struct open_on_exit {
 
 lifecycle_event next_alarm(caf::scoped_actor& self) {
   return await_event_if(self, [](const lifecycle_event& ev) {
-    return ev.kind == lifecycle_kind::alarm_set
-           || ev.kind == lifecycle_kind::alarm_cleared;
+    return ev.kind == alarm_set
+           || ev.kind == alarm_cleared;
   });
 }
 
@@ -71,13 +71,13 @@ TEST_CASE("a mailbox past its threshold raises an alarm that clears when it "
   feed(f.actor_of(sup, "slow"), 2000);
   open->store(true);
   auto set = next_alarm(f.probe);
-  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.kind == alarm_set);
   CHECK(set.path == "root/slow");
   CHECK(set.id == "backlog");
   CHECK_THAT(set.detail, Catch::StartsWith("metric=mailbox_depth value=")
                            && Catch::Contains("raise_at=100 clear_at=10"));
   auto cleared = next_alarm(f.probe);
-  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.kind == alarm_cleared);
   CHECK(cleared.id == "backlog");
   // The monitor's own view, and the log.
   alarm state;
@@ -121,7 +121,7 @@ TEST_CASE("an alarm may restart its target", "[actors][resource_monitor]") {
   feed(slow, 2000);
   open->store(true);
   auto set = next_alarm(f.probe);
-  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.kind == alarm_set);
   // The supervisor replaces the worker at once, without waiting for it to
   // read an exit message behind its backlog.
   auto fresh = f.await_replaced(sup, "slow", slow);
@@ -244,7 +244,7 @@ TEST_CASE("an open-files alarm keeps its state between its two levels "
   };
   open_until(80);
   auto set = next_alarm(f.probe);
-  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.kind == alarm_set);
   CHECK(set.id == "files");
   CHECK_THAT(set.detail, Catch::StartsWith("metric=open_fds"));
   // Between the levels: the value follows, the alarm stays set.
@@ -257,7 +257,7 @@ TEST_CASE("an open-files alarm keeps its state between its two levels "
   // Past the lower level: cleared, once.
   open_until(0);
   auto cleared = next_alarm(f.probe);
-  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.kind == alarm_cleared);
   CHECK(cleared.id == "files");
   CHECK_FALSE(only_alarm(f, monitor).active);
   stop_supervisor(f.sys, sup);
@@ -287,11 +287,11 @@ TEST_CASE("a CPU alarm goes off while the process computes and clears when "
   spin = false;
   a.join();
   b.join();
-  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.kind == alarm_set);
   CHECK(set.id == "cpu");
   CHECK_THAT(set.detail, Catch::StartsWith("metric=cpu_percent"));
   auto cleared = next_alarm(f.probe);
-  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.kind == alarm_cleared);
   CHECK(cleared.id == "cpu");
   stop_supervisor(f.sys, sup);
 }
@@ -318,14 +318,14 @@ TEST_CASE("a probe-time alarm goes off when a watched actor stops reading "
   open->store(false);
   caf::anon_send(f.actor_of(sup, "slow"), 1);
   auto set = next_alarm(f.probe);
-  CHECK(set.kind == lifecycle_kind::alarm_set);
+  CHECK(set.kind == alarm_set);
   CHECK(set.path == "root/slow");
   CHECK(set.id == "latency");
   CHECK_THAT(set.detail, Catch::StartsWith("metric=probe_rtt_ms value=")
                            && Catch::Contains("raise_at=300"));
   open->store(true);
   auto cleared = next_alarm(f.probe);
-  CHECK(cleared.kind == lifecycle_kind::alarm_cleared);
+  CHECK(cleared.kind == alarm_cleared);
   CHECK(cleared.id == "latency");
   stop_supervisor(f.sys, sup);
 }

@@ -72,7 +72,7 @@ TEST_CASE("remote children run on their first node, watched like local ones",
     c->signal(SIGCONT);
     CHECK(f.info(*root, "w2").node == b->address());
   }
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
 namespace {
@@ -116,7 +116,7 @@ TEST_CASE("a node that comes back takes children again", "[distribution]") {
   t.b->kill();
   CHECK(t.back_on_a());
   CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
-  CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("with takeover, a child moves back when its preferred node returns",
@@ -134,7 +134,7 @@ TEST_CASE("with takeover, a child moves back when its preferred node returns",
   CHECK(snap->intensity == 10);
   CHECK(snap->restarts_left == 9);
   CHECK(t.f.ping(t.f.info(t.root, "w").actor) == "pong 1");
-  CHECK(stop_supervisor(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(t.f.sys, t.root) == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a remote subtree that gives up escalates across the wire",
@@ -165,7 +165,7 @@ TEST_CASE("a remote subtree that gives up escalates across the wire",
   REQUIRE(fragile);
   caf::scoped_actor watcher{f.sys};
   watcher->monitor(fragile);
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
   caf::error fragile_reason;
   watcher->receive(
     [&](caf::down_msg& msg) { fragile_reason = std::move(msg.reason); },
@@ -220,7 +220,7 @@ TEST_CASE("health checks across the wire find a hung node without heartbeats",
   }));
   CHECK(f.info(*root, "w").last_exit_reason.find("hung") != std::string::npos);
   a->signal(SIGCONT);
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
 
@@ -261,7 +261,7 @@ TEST_CASE("a node stops cleanly on SIGTERM and SIGINT, idle or hosting "
       } while (!left->empty() && std::chrono::steady_clock::now() < deadline
                && (std::this_thread::sleep_for(50ms), true));
       CHECK(left->empty());
-      CHECK(is(stop_supervisor(f.sys, *root), caf::exit_reason::user_shutdown));
+      CHECK(is(stop_and_await(f.sys, *root), caf::exit_reason::user_shutdown));
     }
   }
 }
@@ -293,7 +293,7 @@ TEST_CASE("a node with another application identifier is refused, and the "
     REQUIRE(root);
     CHECK(f.info(*root, "w").node == b->address());
     CHECK(f.ping(f.info(*root, "w").actor) == "pong 1");
-    CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+    CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
   }
 }
 
@@ -336,7 +336,7 @@ TEST_CASE("a hung node cannot hang a snapshot of a tree with a subtree on it",
   CHECK(snap->children[0].path == "root/fragile");
   CHECK(snap->children[0].node == a->address());
   CHECK(snap->children[0].children.empty());
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
 namespace {

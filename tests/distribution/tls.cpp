@@ -145,7 +145,7 @@ TEST_CASE("an encrypted key opens with its passphrase, from a file for a "
   auto root = start_supervisor(f.sys, one_remote_child("w", {a.address()}));
   REQUIRE(root);
   CHECK(pings(f, f.info(*root, "w").actor, 1, 3) == "");
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("children run and restart on a node over TLS",
@@ -175,7 +175,7 @@ TEST_CASE("children run and restart on a node over TLS",
       REQUIRE(pings(f, f.info(*root, "w").actor, 1, 3) == "");
     }
   }
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("peers without a trusted certificate or without TLS are refused, "
@@ -221,7 +221,7 @@ TEST_CASE("peers without a trusted certificate or without TLS are refused, "
     }
   }
   CHECK(f.info(*root, "w").restart_count == 0);
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a killed TLS node does not take the other connections down",
@@ -252,5 +252,5 @@ TEST_CASE("a killed TLS node does not take the other connections down",
   CHECK(pings(f, wa, 2, 20) == "");
   CHECK(f.info(*root, "wa").restart_count == 0);
   b->signal(SIGCONT);
-  CHECK(stop_supervisor(f.sys, *root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, *root) == caf::exit_reason::user_shutdown);
 }

@@ -81,7 +81,7 @@ struct kinds : fixture {
     auto info = child(root, id);
     CHECK(info.restart_count == 1);
     CHECK(info.last_exit_reason.find("crash") != std::string::npos);
-    CHECK(is(stop_supervisor(sys, root), caf::exit_reason::user_shutdown));
+    CHECK(is(stop_and_await(sys, root), caf::exit_reason::user_shutdown));
   }
 
   int ask(const caf::actor& who, int x) {
@@ -164,7 +164,7 @@ TEST_CASE_METHOD(kinds, "a blocking call from inside the tree it asks fails "
       INFO(render(err));
       CHECK(is(err, errc::calling_self));
     }
-    CHECK(is(stop_supervisor(sys, root), caf::exit_reason::user_shutdown));
+    CHECK(is(stop_and_await(sys, root), caf::exit_reason::user_shutdown));
   }
   SECTION("from a child's handler, terminating itself") {
     auto tree = supervisor("root").child(
@@ -189,13 +189,13 @@ TEST_CASE_METHOD(kinds, "a blocking call from inside the tree it asks fails "
     }
     // The child still runs: nothing waited for it.
     CHECK(child(root, "self_stopper").state == child_state::running);
-    CHECK(is(stop_supervisor(sys, root), caf::exit_reason::user_shutdown));
+    CHECK(is(stop_and_await(sys, root), caf::exit_reason::user_shutdown));
   }
   SECTION("from outside the tree the same calls work") {
     auto root = start(supervisor("root").child(probed("a")));
     CHECK(lookup(sys, root, "root/a"));
     CHECK(which_children(sys, root));
-    CHECK(is(stop_supervisor(sys, root), caf::exit_reason::user_shutdown));
+    CHECK(is(stop_and_await(sys, root), caf::exit_reason::user_shutdown));
   }
 }
 

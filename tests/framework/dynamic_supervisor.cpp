@@ -100,7 +100,7 @@ TEST_CASE("a dynamic supervisor starts children on demand with their "
     CHECK(spec->restart() == restart::permanent);
   }
   SECTION("stopping the supervisor stops every child") {
-    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
     auto events = f.next_events(2);
     std::sort(events.begin(), events.end());
     CHECK(events == std::vector<std::string>{"stopped:alice", "stopped:bob"});
@@ -241,7 +241,7 @@ TEST_CASE("a dynamic supervisor stops all children in parallel",
     REQUIRE(start_child(f.sys, sup, caf::make_message(std::string{name})));
     f.next_event();
   }
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   // Each child was asked to stop before any was killed; one after another
   // would interleave "ignored_exit" and "stopped".
   auto events = f.next_events(6);
@@ -270,7 +270,7 @@ TEST_CASE("a dynamic supervisor has at most 512 stops in flight",
     REQUIRE(start_child(f.sys, sup, caf::make_message(std::to_string(i))));
     REQUIRE(f.next_event() == "started:" + std::to_string(i));
   }
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   auto events = f.next_events(2 * n);
   // 512 exits went out first; the next went out only once a stop ended.
   size_t ignored = 0;
@@ -375,7 +375,7 @@ TEST_CASE("a dynamic supervisor handles 20,000 children",
   CHECK(counts->specs == 1);
   CHECK(counts->active == static_cast<uint64_t>(n - 1000));
   CHECK(counts->workers == static_cast<uint64_t>(n - 1000));
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(alive->load() == 0);
 }
 

@@ -206,7 +206,7 @@ TEST_CASE("a stable handle answers what it buffered when its root stops",
   }
   REQUIRE(buffered == 3);
   f.probe->monitor(*h);
-  CHECK(stop_supervisor(f.sys, t.sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, t.sup) == caf::exit_reason::user_shutdown);
   // Buffered calls get the answer a call after the handle quit gets: the
   // tree ended, and why.
   int tree_ended = 0;

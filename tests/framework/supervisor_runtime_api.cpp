@@ -266,10 +266,10 @@ TEST_CASE("a restarting child is neither active, deletable nor restartable",
     CHECK(starts->load() == calls);
     REQUIRE_FALSE(delete_child(f.sys, sup, "db"));
     CHECK(f.children(sup).size() == 1);
-    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   }
   SECTION("shutdown still works") {
-    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   }
 }
 

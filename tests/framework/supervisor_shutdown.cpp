@@ -72,8 +72,8 @@ TEST_CASE("a tree shuts down in reverse start order, depth first",
                                                 .child(f.probed("y")))
                        .child(f.probed("b")));
   f.next_events(4);
-  auto reason = stop_supervisor(f.sys, sup);
-  CHECK(reason == caf::exit_reason::user_shutdown);
+  CHECK(stop_supervisor(f.sys, sup) == caf::none);
+  CHECK(await_exit(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(f.next_events(4)
         == std::vector<std::string>{"stopped:b", "stopped:y", "stopped:x",
                                     "stopped:a"});
@@ -90,7 +90,7 @@ TEST_CASE("a child that ignores shutdown is killed after its timeout",
       .child(worker("stubborn", stubborn_worker, std::string{"stubborn"}, probe)
                .shutdown(shutdown::timeout(100ms))));
   f.next_events(2);
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(f.next_events(3)
         == std::vector<std::string>{"ignored_exit:stubborn", "stopped:stubborn",
                                     "stopped:a"});
@@ -130,7 +130,7 @@ TEST_CASE("a child that exits normally when asked to stop is reported only "
     auto sup = f.start(supervisor("root").child(
       worker("tidy", tidy, std::string{"tidy"}, probe)));
     f.next_event();
-    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
     CHECK(f.next_event() == "stopped:tidy");
     auto errors = logs.reports("shutdown_error");
     REQUIRE(errors.size() == 1);
@@ -144,7 +144,7 @@ TEST_CASE("a child that exits normally when asked to stop is reported only "
     auto sup = f.start(supervisor("root").child(
       worker("tidy", tidy, std::string{"tidy"}, probe).restart(r)));
     f.next_event();
-    CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+    CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
     CHECK(f.next_event() == "stopped:tidy");
     CHECK(logs.reports("shutdown_error").empty());
   }
@@ -201,7 +201,7 @@ TEST_CASE("a child stuck in a handler is abandoned so that shutdown finishes",
                                 .shutdown(shutdown::timeout(100ms))));
   auto hdl = f.actor_of(sup, "stuck");
   f.probe->send(hdl, 1);
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   auto errors = logs.reports("shutdown_error supervisor=root child=stuck");
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::Contains("abandoned"));
@@ -249,7 +249,7 @@ TEST_CASE("a tree whose children all misbehave still stops",
   // (CAF's default is the cores, at least 4), so use one stuck child per
   // tree level at most: the others need a thread to be stopped.
   f.probe->send(f.actor_of(sup, "stuck"), 1);
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   // Each level reports the child that ignored its stop and the one that
   // threw; root also abandons its stuck child (inner's was idle and
   // stopped); brutal kills are not reported.
@@ -306,9 +306,8 @@ TEST_CASE("stop_supervisor stops a tree in order with any reason, normal "
                          caf::error{caf::exit_reason::user_shutdown},
                          shutdown_reason(std::string{"upgrade"}));
   INFO(f.render(reason));
-  auto result = stop_supervisor(f.sys, sup, reason, patience);
-  CHECK_FALSE(is(result, errc::timeout));
-  CHECK(result == reason);
+  CHECK(stop_supervisor(f.sys, sup, reason, patience) == caf::none);
+  CHECK(await_exit(f.sys, sup) == reason);
   CHECK(f.next_events(3)
         == std::vector<std::string>{"stopped:b", "stopped:x", "stopped:a"});
 }
@@ -408,7 +407,7 @@ TEST_CASE("a supervisor ignores and reports exit signals from strangers",
   CHECK(f.actor_of(sup, "sub") == sub);
   CHECK(f.child(sup, "sub").restart_count == 0);
   CHECK(f.actor_of(sub, "x"));
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(f.next_events(2) == std::vector<std::string>{"stopped:x", "stopped:a"});
 }
 
@@ -443,7 +442,7 @@ TEST_CASE("a tree that a factory started on its own stops with the "
            })
       .shutdown(shutdown::infinity())));
   CHECK(f.next_events(2) == std::vector<std::string>{"started:x", "started:y"});
-  CHECK(stop_supervisor(f.sys, sup, caf::exit_reason::user_shutdown, patience)
+  CHECK(stop_and_await(f.sys, sup, caf::exit_reason::user_shutdown, patience)
         == caf::exit_reason::user_shutdown);
   CHECK(f.next_events(2) == std::vector<std::string>{"stopped:y", "stopped:x"});
   CHECK(logs.reports("exit_signal_ignored").empty());

@@ -184,7 +184,7 @@ TEST_CASE("an actor not spawned through ctx.spawn starts after its "
   auto fresh = f.await_replaced(sup, "p", p);
   CHECK(fresh);
   CHECK(f.child(sup, "p").restart_count == 1);
-  CHECK(stop_supervisor(f.sys, sup) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(f.next_events(2)
         == std::vector<std::string>{"stopped:after", "stopped:p"});
 }

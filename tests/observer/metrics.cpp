@@ -4,6 +4,7 @@
 
 #include "observer_hub.hpp"
 #include "observer_metrics.hpp"
+#include "trellis/alarm.hpp"
 
 using namespace trellis;
 using namespace trellis::detail;
@@ -34,7 +35,7 @@ TEST_CASE("the observer's hub counts events and hands them to streams",
   hub.publish(event(lifecycle_kind::child_restarted, "root/a", "a"), "", "");
   hub.publish(event(lifecycle_kind::child_exited, "root/b", "b"),
               "exit_reason::user_shutdown", "");
-  hub.publish(event(lifecycle_kind::alarm_set, "root", "mailbox"), "", "");
+  hub.publish(event(alarm_set, "root", "mailbox"), "", "");
   hub.publish(event(lifecycle_kind::restart_given_up, "root", "a"), "", "");
   auto c = hub.counters();
   CHECK(c.restarts.at("root/a") == 1);
@@ -61,7 +62,7 @@ TEST_CASE("the observer's hub counts events and hands them to streams",
 }
 
 TEST_CASE("an event renders as JSON for its stream", "[observer]") {
-  auto ev = event(lifecycle_kind::alarm_set, "root/a", "q\"1");
+  auto ev = event(alarm_set, "root/a", "q\"1");
   ev.detail = "metric=mailbox_depth value=3";
   ev.restart_count = 2;
   auto json = event_json(ev, "why\n", false);

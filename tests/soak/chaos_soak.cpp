@@ -465,7 +465,7 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
     f.probe->send_exit(h, caf::exit_reason::user_shutdown);
   f.probe->send_exit(load, caf::exit_reason::user_shutdown);
   f.probe->send_exit(rec, caf::exit_reason::user_shutdown);
-  CHECK(stop_supervisor(f.sys, root) == caf::exit_reason::user_shutdown);
+  CHECK(stop_and_await(f.sys, root) == caf::exit_reason::user_shutdown);
   for (int i = 0; i < 2000 && f.sys.registry().running() > baseline; ++i)
     std::this_thread::sleep_for(10ms);
   CHECK(f.sys.registry().running() == baseline);

@@ -258,6 +258,17 @@ struct test_child {
   caf::actor actor;
 };
 
+/// Stops `sup` and returns why it exited, or why it could not be stopped:
+/// `stop_supervisor` answers none once the tree is gone, `await_exit` why.
+inline caf::error
+stop_and_await(caf::actor_system& sys, const caf::actor& sup,
+               caf::error reason = caf::exit_reason::user_shutdown,
+               caf::timespan timeout = default_timeout) {
+  if (auto err = stop_supervisor(sys, sup, std::move(reason), timeout))
+    return err;
+  return await_exit(sys, sup, timeout);
+}
+
 /// A child that does nothing of note: it echoes ints.
 inline caf::behavior idle_worker(caf::event_based_actor*) {
   return {[](int x) { return x; }};

@@ -7,7 +7,33 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "trellis/lifecycle_event.hpp"
+
 namespace trellis {
+
+/// The kinds of `lifecycle_event` a resource monitor tells of (kinds of
+/// this library, see `first_library_kind`). `alarm_set`: a threshold was
+/// reached; `path` is the watched actor's (or the monitor's, for a process
+/// metric), `id` the alarm's name, `detail` its metric, value and levels.
+/// `alarm_cleared`: the value went back to its clear level.
+inline constexpr lifecycle_kind alarm_set{first_library_kind};
+inline constexpr lifecycle_kind alarm_cleared{first_library_kind + 1};
+
+namespace detail {
+
+inline constexpr lifecycle_kind_info alarm_set_info{
+  "alarm_set", "monitor", "name", alarm_effect::raises};
+
+inline constexpr lifecycle_kind_info alarm_cleared_info{
+  "alarm_cleared", "monitor", "name", alarm_effect::clears};
+
+/// Describes the kinds in every program that sees this header, before
+/// `main` runs.
+inline const bool alarm_kinds_described
+  = (register_kind(alarm_set, alarm_set_info),
+     register_kind(alarm_cleared, alarm_cleared_info), true);
+
+} // namespace detail
 
 /// What a resource monitor measures.
 enum class metric : uint8_t {

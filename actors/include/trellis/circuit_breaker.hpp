@@ -3,20 +3,75 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
+#include <caf/message.hpp>
 #include <caf/timespan.hpp>
 
 #include "trellis/child_spec.hpp"
+#include "trellis/error_category.hpp"
+#include "trellis/lifecycle_event.hpp"
 
 namespace trellis {
+
+/// Errors of the circuit breaker (category `breaker_errc_category`).
+enum class breaker_errc : uint8_t {
+  /// The breaker is open: the call was refused at once, without reaching
+  /// the protected actor. The context names the breaker and says why.
+  circuit_open = 1,
+};
+
+/// The category atom of the circuit breaker's errors.
+constexpr caf::atom_value breaker_errc_category = caf::atom("tr_breaker");
+
+/// Returns the enumerator's name, e.g. `"circuit_open"`.
+const char* name_of(breaker_errc x) noexcept;
+
+/// Returns the enumerator's name.
+std::string to_string(breaker_errc x);
+
+/// Creates a breaker error whose context holds `xs` (strings, usually).
+template <class... Ts>
+caf::error make_error(breaker_errc x, Ts&&... xs) {
+  return caf::error{static_cast<uint8_t>(x), breaker_errc_category,
+                    caf::make_message(std::forward<Ts>(xs)...)};
+}
+
+/// Returns whether `x` is a breaker error with code `code`.
+bool is(const caf::error& x, breaker_errc code);
+
+/// The kind of `lifecycle_event` a circuit breaker tells of when it changes
+/// state (a kind of this library, see `first_library_kind`): `path` is the
+/// breaker's, `id` its target's, `detail` says `state=open` (or
+/// `half_open`, `closed`) and the failures counted.
+inline constexpr lifecycle_kind breaker_state_changed{first_library_kind + 2};
+
+namespace detail {
+
+inline constexpr lifecycle_kind_info breaker_state_changed_info{
+  "breaker_state_changed", "breaker", "target"};
+
+inline const char* breaker_errc_name(uint8_t code) noexcept {
+  return name_of(static_cast<breaker_errc>(code));
+}
+
+/// Describes the kind and the error category in every program that sees
+/// this header, before `main` (and so `trellis::configure`) runs.
+inline const bool breaker_described
+  = (register_kind(breaker_state_changed, breaker_state_changed_info),
+     register_error_category({breaker_errc_category,
+                              "trellis::breaker_errc::", breaker_errc_name}));
+
+} // namespace detail
 
 /// The state of a circuit breaker.
 enum class breaker_state : uint8_t {
   /// Calls pass through; consecutive failures are counted.
   closed,
-  /// Calls fail at once with `errc::circuit_open`, until `reset_timeout`.
+  /// Calls fail at once with `breaker_errc::circuit_open`, until
+  /// `reset_timeout`.
   open,
   /// One trial call passes; its outcome closes or reopens the breaker.
   half_open,
@@ -91,10 +146,10 @@ private:
 /// and relays the answer. A failed call (an error answer, a timeout, a
 /// target that is down or restarting) counts; `failure_threshold` of them
 /// in a row open the breaker, and while it is open callers get
-/// `errc::circuit_open` at once, sparing the target. After `reset_timeout`
-/// it is half open: one trial call passes, and its outcome closes the
-/// breaker or opens it again; other calls meanwhile fail fast. Each change
-/// of state is logged and published as a `lifecycle_event`
+/// `breaker_errc::circuit_open` at once, sparing the target. After
+/// `reset_timeout` it is half open: one trial call passes, and its outcome
+/// closes the breaker or opens it again; other calls meanwhile fail fast.
+/// Each change of state is logged and published as a `lifecycle_event`
 /// (`breaker_state_changed`). Responses, including errors, reach the caller
 /// unchanged; messages the target does not answer count as timeouts, so
 /// use the breaker for request/response traffic.

@@ -1,6 +1,16 @@
 #pragma once
 
-// Everything of Trellis' framework in one include, like caf/all.hpp.
+// The framework's public headers in one include, like caf/all.hpp: supervision
+// trees (specs, supervisors, restarts, shutdown, health checks, checkpoints,
+// stable handles, events, errors) and the nodes a tree spans (node.hpp,
+// remote.hpp, tls_config.hpp, which need CAF's I/O module).
+//
+// Left out, each with a target of its own to link:
+// - trellis/observer.hpp, the HTTP observer (trellis::observer);
+// - the ready-made actors, trellis/alarm.hpp, circuit_breaker.hpp,
+//   process_stats.hpp and resource_monitor.hpp (trellis::actors).
+// Left out as not for applications: trellis/detail/, machinery that the
+// public templates need.
 
 #include "trellis/atoms.hpp"
 #include "trellis/auto_shutdown.hpp"

@@ -34,9 +34,8 @@ struct checkpoint_core {
   /// replacement saved.
   std::shared_ptr<const std::atomic<uint64_t>> latest;
   uint64_t incarnation = 0;
-  /// Where failed saves are published.
+  /// Where failed saves are told; `key` is the child's path, `id` its id.
   std::shared_ptr<event_feed> feed;
-  std::string supervisor;
   std::string id;
 };
 

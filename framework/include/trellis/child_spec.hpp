@@ -20,6 +20,7 @@
 #include "trellis/child_context.hpp"
 #include "trellis/child_type.hpp"
 #include "trellis/decision.hpp"
+#include "trellis/detail/factory_traits.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/health_check.hpp"
 #include "trellis/restart_backoff.hpp"
@@ -333,68 +334,6 @@ parse_node_address(const std::string& x);
 /// (OTP's `check_childspecs/1`): each spec, and that no id repeats. Returns
 /// `errc::invalid_spec` naming the first problem, or none.
 caf::error check_childspecs(const std::vector<child_spec>& specs);
-
-namespace detail {
-
-/// Detects a factory that takes start arguments after its context, such as
-/// `[](child_context& ctx, int port) -> start_result`; `args` lists them.
-template <class Signature>
-struct start_args_signature : std::false_type {};
-
-template <class R, class... Ts>
-struct start_args_signature<R(child_context&, Ts...)>
-  : std::bool_constant<(sizeof...(Ts) > 0)> {
-  using args = caf::detail::type_list<std::decay_t<Ts>...>;
-};
-
-template <class R, class C, class... Ts>
-struct start_args_signature<R (C::*)(child_context&, Ts...) const>
-  : start_args_signature<R(child_context&, Ts...)> {};
-
-template <class R, class C, class... Ts>
-struct start_args_signature<R (C::*)(child_context&, Ts...)>
-  : start_args_signature<R(child_context&, Ts...)> {};
-
-template <class R, class... Ts>
-struct start_args_signature<R (*)(child_context&, Ts...)>
-  : start_args_signature<R(child_context&, Ts...)> {};
-
-template <class F, class = void>
-struct takes_start_args : start_args_signature<F> {};
-
-template <class F>
-struct takes_start_args<F, std::void_t<decltype(&F::operator())>>
-  : start_args_signature<decltype(&F::operator())> {};
-
-template <class F>
-constexpr bool takes_start_args_v = takes_start_args<std::decay_t<F>>::value;
-
-template <class F, class... Ts, size_t... Is>
-start_result call_with_start_args(F& fun, child_context& ctx,
-                                  caf::detail::type_list<Ts...>,
-                                  std::index_sequence<Is...>) {
-  const auto& xs = ctx.args();
-  if (!xs.match_elements<Ts...>())
-    return make_error(errc::start_failed, ctx.path(),
-                      "start arguments " + caf::to_string(xs)
-                        + " do not match the factory's parameters");
-  return fun(ctx, xs.get_as<Ts>(Is)...);
-}
-
-/// Whether `ctx.spawn(fun, xs...)` can run `F` with arguments `Ts`: a CAF
-/// actor function callable as `f(self, xs...)` or `f(xs...)`.
-template <class F, class... Ts>
-constexpr bool is_actor_function() {
-  if constexpr (!caf::detail::is_callable<F>::value) {
-    return false;
-  } else {
-    using impl = caf::infer_impl_from_fun_t<F>;
-    return std::is_invocable_v<F, impl*, Ts...>
-           || std::is_invocable_v<F, Ts...>;
-  }
-}
-
-} // namespace detail
 
 /// A worker whose factory is `fun` itself: a callable taking a
 /// `child_context&` and returning something convertible to `start_result`.

@@ -71,11 +71,11 @@ enum class errc : uint8_t {
   /// A child's decider asked its supervisor to give up; the context names
   /// the supervisor and the child, and the child's exit reason is the cause.
   escalated,
-  /// A circuit breaker is open: the call was refused at once, without
-  /// reaching the protected actor.
-  circuit_open,
+  // 18 was `circuit_open`, now the ready-made actors' own
+  // `breaker_errc::circuit_open`; unused, so that no code changes meaning
+  // between nodes of two versions.
   /// A stable handle's buffer is full while its child is down.
-  overloaded,
+  overloaded = 19,
   /// A stored checkpoint failed its checksum or could not be decoded; the
   /// child started without it.
   corrupt_checkpoint,

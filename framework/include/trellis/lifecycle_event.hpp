@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
@@ -25,16 +26,12 @@ enum class lifecycle_kind : uint8_t {
   restart_given_up,
   /// A child missed its health checks; it is killed and handled as failed.
   child_unhealthy,
-  /// A resource monitor's threshold was crossed; `detail` names the metric.
-  alarm_set,
-  /// The alarm's value went back below its clear level.
-  alarm_cleared,
-  /// A circuit breaker changed state; `detail` says `state=open` (or
-  /// `half_open`, `closed`) and the failures counted.
-  breaker_state_changed,
+  // 5 to 7 were the ready-made actors' alarm and breaker kinds, now their
+  // own (see `first_library_kind`); unused, so that no kind changes meaning
+  // between nodes of two versions.
   /// A child's checkpoint was corrupt or unreadable; the child started
   /// without it. `reason` says what was wrong.
-  checkpoint_skipped,
+  checkpoint_skipped = 8,
   /// A child's checkpoint could not be saved; `reason` says why.
   checkpoint_failed,
   /// A message crashed a child too often in a row and was quarantined as a
@@ -49,7 +46,38 @@ enum class lifecycle_kind : uint8_t {
   message_dropped,
 };
 
-/// Returns the enumerator's name.
+/// Kinds from here up belong to libraries built on Trellis, which describe
+/// each with `register_kind`: the ready-made actors' alarms
+/// (trellis/alarm.hpp) and breaker changes (trellis/circuit_breaker.hpp).
+constexpr uint8_t first_library_kind = 128;
+
+/// What an event does to the alarms of its path and id: the observer counts
+/// the alarms raised and lists the open ones.
+enum class alarm_effect : uint8_t { none, raises, clears };
+
+/// How a library's kind of event is named and reported.
+struct lifecycle_kind_info {
+  /// The kind's name, e.g. `alarm_set`.
+  const char* name;
+  /// The report's fields: who tells (`monitor`), then the event's id
+  /// (`name`), as in `alarm_set monitor=root/mon name=backlog <detail>`.
+  const char* teller_field;
+  const char* id_field;
+  alarm_effect alarm = alarm_effect::none;
+};
+
+/// Describes the library kind `kind` (at least `first_library_kind`); a
+/// library does so while the program initializes, in the source that tells
+/// of such events. `info` is kept, not copied: a constant of the library.
+/// The first description of a kind stays. Returns `kind`.
+lifecycle_kind register_kind(lifecycle_kind kind,
+                             const lifecycle_kind_info& info);
+
+/// Returns the description of library kind `kind`, or null.
+const lifecycle_kind_info* info_of(lifecycle_kind kind) noexcept;
+
+/// Returns the kind's name: the enumerator's, or a library kind's as it
+/// registered it (`kind_<number>` if it did not).
 std::string to_string(lifecycle_kind x);
 
 /// One event of a tree, published on the tree's event group (see
@@ -57,16 +85,43 @@ std::string to_string(lifecycle_kind x);
 /// dashboards and tests: every supervisor in a tree publishes on the same
 /// group, so one subscription sees the whole tree.
 struct lifecycle_event {
+  /// An event of `kind` about the node at `path` (whose id is `id`),
+  /// happening now; set the other fields as they apply.
+  static lifecycle_event about(lifecycle_kind kind, std::string path,
+                               std::string id);
+
+  lifecycle_event& with_reason(caf::error x) {
+    reason = std::move(x);
+    return *this;
+  }
+
+  lifecycle_event& with_restart_count(uint64_t x) {
+    restart_count = x;
+    return *this;
+  }
+
+  lifecycle_event& with_detail(std::string x) {
+    detail = std::move(x);
+    return *this;
+  }
+
+  lifecycle_event& with_node(std::string x) {
+    node = std::move(x);
+    return *this;
+  }
+
   lifecycle_kind kind = lifecycle_kind::child_started;
   /// The path of the node the event is about, e.g. `root/db/writer`.
   std::string path;
-  /// The node's id within its supervisor (for alarms: the alarm's name).
+  /// The node's id within its supervisor (for a library's kind, what it
+  /// says: an alarm's name, a breaker's target).
   std::string id;
   /// Why a child exited, was declared unhealthy, or a supervisor gave up.
   caf::error reason;
   /// The child's restart count after the event.
   uint64_t restart_count = 0;
-  /// For alarms: metric, value and levels, e.g.
+  /// What else there is to say, as `key=value` pairs: a quarantined or
+  /// dropped message, or an alarm's metric, value and levels, e.g.
   /// `metric=mailbox_depth value=1200 raise_at=1000 clear_at=100`.
   std::string detail;
   /// When it happened (system clock).

@@ -73,12 +73,12 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
 /// exited (OTP's `supervisor:stop/3`): its children stop in reverse start
 /// order, each by its shutdown policy. It asks by a message, not an exit
 /// signal, so it stops any supervisor, nested ones too (whose parent then
-/// restarts them if their restart type says so). Returns the supervisor's
-/// exit reason (`reason` itself, unless the supervisor had already exited
-/// for another one: stopping it again returns its exit reason again).
-/// Returns `errc::not_found` for an invalid (null) handle, and
-/// `errc::timeout` if it has not exited within `timeout` (it goes on
-/// stopping).
+/// restarts them if their restart type says so). Returns none once the
+/// supervisor is gone, as `terminate_child` does for a child; stopping a
+/// supervisor that already exited succeeds too. `await_exit` tells why it
+/// exited: `reason`, unless it had exited for another one before. Returns
+/// `errc::not_found` for an invalid (null) handle, and `errc::timeout` if
+/// it has not exited within `timeout` (it goes on stopping).
 caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
                            caf::error reason = caf::exit_reason::user_shutdown,
                            caf::timespan timeout = default_timeout);
@@ -96,8 +96,10 @@ caf::error stop_supervisor(caf::actor_system& sys, const caf::actor& sup,
 caf::error shutdown_system(caf::actor_system& sys, const caf::actor& root,
                            caf::timespan shutdown_time, size_t remaining = 0);
 
-/// Blocks until `sup` exited and returns why; `errc::not_found` for an
-/// invalid (null) handle, `errc::timeout` if it still runs after `timeout`.
+/// Blocks until `sup` exited and returns why (at once if it exited before);
+/// `errc::not_found` for an invalid (null) handle, `errc::timeout` if it
+/// still runs after `timeout`. Unlike the calls above, the reason is the
+/// answer here: `caf::exit_reason::user_shutdown` after a `stop_supervisor`.
 caf::error await_exit(caf::actor_system& sys, const caf::actor& sup,
                       caf::timespan timeout = default_timeout);
 

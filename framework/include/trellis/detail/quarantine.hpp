@@ -71,6 +71,11 @@ public:
   /// Returns whether `msg` is quarantined, counting it as diverted if so.
   bool divert(const caf::type_erased_tuple& msg);
 
+  /// Returns whether `x`, which `self` (an incarnation) is about to handle,
+  /// is quarantined: it counts as diverted, and a request gets
+  /// `errc::quarantined` as its answer.
+  bool refuse(caf::scheduled_actor* self, caf::mailbox_element& x);
+
   /// Records that incarnation `who` is crashing on `msg`, as it arrived.
   void note_crash(const caf::actor_addr& who, caf::message msg);
 

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/fwd.hpp>
+
+#include "trellis/checkpoint_store.hpp"
+#include "trellis/detail/quarantine.hpp"
+
+namespace trellis::detail {
+
+/// What a supervisor hands one start of a child beyond what its factory
+/// sees, given to the `child_context` it builds for the start. A context
+/// made outside a tree has the defaults: no checkpoint store, no
+/// quarantine, no placement, nobody to tell of the start.
+struct child_start {
+  /// Where the child's checkpoint lives.
+  std::shared_ptr<checkpoint_store> store;
+  /// Whether the child must start without a checkpoint (a dynamic child's
+  /// first start).
+  bool fresh = false;
+  /// The supervisor's record of the child's latest incarnation, which the
+  /// first checkpoint creates; outlives the context.
+  std::shared_ptr<std::atomic<uint64_t>>* latest = nullptr;
+  /// Which incarnation this start makes.
+  uint64_t incarnation = 0;
+  /// The child's poison-message quarantine.
+  std::shared_ptr<quarantine> poison;
+  /// Where a remote child may run, and the nodes its supervisor lost
+  /// recently, to be tried last.
+  std::vector<std::string> nodes;
+  std::vector<std::string> lost;
+  /// Actors spawned through the context send it `(started_atom)` once
+  /// initialized.
+  caf::actor_addr listener;
+};
+
+} // namespace trellis::detail
