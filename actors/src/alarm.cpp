@@ -1,4 +1,4 @@
-#include "trellis/alarm.hpp"
+#include "trellis/actors/alarm.hpp"
 
 #include <cstdio>
 

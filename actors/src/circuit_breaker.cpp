@@ -1,4 +1,4 @@
-#include "trellis/circuit_breaker.hpp"
+#include "trellis/actors/circuit_breaker.hpp"
 
 #include <caf/all.hpp>
 

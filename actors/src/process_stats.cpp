@@ -1,4 +1,4 @@
-#include "trellis/process_stats.hpp"
+#include "trellis/actors/process_stats.hpp"
 
 #include <dirent.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "trellis/resource_monitor.hpp"
+#include "trellis/actors/resource_monitor.hpp"
 
 #include <chrono>
 #include <memory>
@@ -11,7 +11,7 @@
 #include "trellis/errc.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
-#include "trellis/process_stats.hpp"
+#include "trellis/actors/process_stats.hpp"
 #include "tree_seat.hpp"
 
 namespace trellis {

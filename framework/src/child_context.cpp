@@ -1,12 +1,19 @@
 #include "trellis/child_context.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <string>
+#include <vector>
+
 #include <caf/abstract_actor.hpp>
 #include <caf/actor.hpp>
 #include <caf/message_id.hpp>
 #include <caf/send.hpp>
 
+#include "distribution.hpp"
 #include "tell.hpp"
 #include "trellis/atoms.hpp"
+#include "trellis/child_spec.hpp"
 #include "trellis/lifecycle_event.hpp"
 
 namespace trellis {
@@ -61,6 +68,49 @@ const trellis::checkpoint& child_context::checkpoint() {
   }
   checkpoint_.emplace(std::move(core));
   return *checkpoint_;
+}
+
+start_result child_context::spawn_remote(const std::string& type,
+                                         caf::message args) {
+  auto d = detail::installed_distribution();
+  auto unreachable = d ? d->unreachable(*sys_)
+                       : make_error(caf::sec::invalid_argument,
+                                    "the actor system has no middleman: pass "
+                                    "its config through "
+                                    "trellis::configure_node");
+  if (unreachable)
+    return make_error(errc::start_failed, path_,
+                      "a remote child cannot reach other nodes: "
+                        + sys_->render(unreachable));
+  auto& nodes = start_.nodes;
+  auto lost = [this](const std::string& x) {
+    auto& xs = start_.lost;
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  // Preference order, but nodes lost recently only as a last resort.
+  std::vector<std::string> order;
+  std::copy_if(nodes.begin(), nodes.end(), std::back_inserter(order),
+               [&](const std::string& x) { return !lost(x); });
+  std::copy_if(nodes.begin(), nodes.end(), std::back_inserter(order), lost);
+  std::string why;
+  for (auto& addr : order) {
+    std::string failure;
+    if (auto where = parse_node_address(addr)) {
+      auto hdl = d->spawn_on(*sys_, where->first, where->second, supervisor_,
+                             path_, type, args, failure);
+      if (hdl) {
+        node_ = addr;
+        return hdl;
+      }
+    } else {
+      failure = sys_->render(make_error(errc::invalid_spec, "nodes", addr));
+    }
+    why += why.empty() ? "" : "; ";
+    why += addr + ": " + failure;
+  }
+  return make_error(errc::start_failed, path_,
+                    "remote_type '" + type
+                      + "' started on none of its nodes: " + why);
 }
 
 } // namespace trellis

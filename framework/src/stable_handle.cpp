@@ -26,6 +26,14 @@ struct proxy_state {
   std::string path;
   size_t bound = 0;
   caf::actor target;
+  /// The incarnation messages went to last, watched until its down message:
+  /// a newer one gets nothing before it, so that no message overtakes one
+  /// the older incarnation still has (an orphan of a supervisor that died,
+  /// draining its mailbox before its kill). Null once it is down, or once
+  /// it may be stuck for good (hung, abandoned).
+  caf::actor_addr served;
+  /// Tells the timer that stops waiting for `served` which wait it ends.
+  uint64_t wait_token = 0;
   bool gone = false;
   /// Lookups in a row that found no child: a few are a window (a group
   /// restart between stop and start), more mean gone for good.
@@ -64,14 +72,41 @@ caf::error gone_error(proxy_actor* self) {
                     "the child is gone for good");
 }
 
+/// How long a newer incarnation waits at most for the older one's end.
+constexpr auto drain_timeout = std::chrono::seconds(5);
+
+using drained_atom = caf::atom_constant<caf::atom("tr_drained")>;
+
+/// Returns whether messages may go to the target now, watching it first
+/// if it is new.
+bool may_forward(proxy_actor* self) {
+  auto& st = self->state;
+  if (!st.target || st.gone)
+    return false;
+  if (!st.served) {
+    st.served = st.target.address();
+    self->monitor(st.target);
+    return true;
+  }
+  return st.served == st.target.address();
+}
+
+/// Stops waiting for the older incarnation: it ended, or may never.
+void stop_waiting(proxy_actor* self);
+
 void flush(proxy_actor* self) {
   auto& st = self->state;
-  while (st.target && !st.buffer.empty()) {
+  while (!st.buffer.empty() && may_forward(self)) {
     auto& x = st.buffer.front();
     st.target->enqueue(std::move(x.sender), x.mid, std::move(x.content),
                        self->context());
     st.buffer.pop_front();
   }
+}
+
+void stop_waiting(proxy_actor* self) {
+  self->state.served = nullptr;
+  flush(self);
 }
 
 /// The answer once the tree ended for `reason`: the same whether a message
@@ -113,6 +148,9 @@ void relocate(proxy_actor* self) {
           return;
         ps.not_found = 0;
         ps.target = std::move(hdl);
+        if (ps.served && ps.served != ps.target.address())
+          self->delayed_send(self, drain_timeout, drained_atom::value,
+                             ++ps.wait_token);
         flush(self);
       },
       [self](caf::error& err) {
@@ -146,13 +184,17 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
     if (msg.source == self->state.root) {
       give_up(self, tree_ended(self->system(), self->state.path, msg.reason));
       self->quit(msg.reason);
+    } else if (msg.source == self->state.served) {
+      stop_waiting(self);
     }
   });
   self->set_default_handler(
     [self](caf::scheduled_actor*,
            caf::message_view& x) -> caf::result<caf::message> {
       auto& ps = self->state;
-      if (ps.target && !ps.gone) {
+      if (may_forward(self)) {
+        // What waited goes first.
+        flush(self);
         self->delegate(ps.target, x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
@@ -184,6 +226,11 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
         case lifecycle_kind::child_exited:
           if (ps.gone)
             return;
+          // A hung or abandoned incarnation may never end: its replacement
+          // does not wait for it (what it still had may come late).
+          if (is(ev.reason, errc::hung) || is(ev.reason, errc::unhealthy)
+              || is(ev.reason, errc::abandoned))
+            ps.served = nullptr;
           ps.target = nullptr;
           relocate(self);
           break;
@@ -197,6 +244,10 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
         default:
           break;
       }
+    },
+    [self](drained_atom, uint64_t token) {
+      if (token == self->state.wait_token && self->state.served)
+        stop_waiting(self);
     },
     [self](relocate_atom) {
       if (!self->state.gone && !self->state.target)

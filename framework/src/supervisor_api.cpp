@@ -10,10 +10,10 @@
 #include <caf/actor_cast.hpp>
 #include <caf/attachable.hpp>
 
+#include "distribution.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
-#include "trellis/node.hpp"
 
 namespace trellis::detail {
 
@@ -334,9 +334,10 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
     ++g->pending;
     // A child supervisor that is gone by now shows without children.
     // A remote subtree's node may hang: wait no longer than for a spawn.
-    auto timeout = c.node.empty()
+    auto d = installed_distribution();
+    auto timeout = c.node.empty() || d == nullptr
                      ? caf::duration{caf::infinite}
-                     : caf::duration{spawn_timeout(system())};
+                     : caf::duration{d->spawn_timeout(system())};
     request(c.handle, timeout, snapshot_atom::value)
       .then(
         [g, index, one_done, node = c.node](tree_snapshot& sub) {

@@ -3,13 +3,9 @@
 // application takeover, here per child).
 
 #include <algorithm>
-#include <set>
 
-#include <caf/io/middleman_actor.hpp>
-
-#include "node_transport.hpp"
+#include "distribution.hpp"
 #include "supervisor_actor.hpp"
-#include "trellis/node.hpp"
 
 namespace trellis::detail {
 
@@ -26,16 +22,22 @@ bool displaced(const child& c) {
 void supervisor_actor::arm_takeover(const child& c) {
   if (takeover_armed_ || !displaced(c))
     return;
+  // Only a child that spawn_remote placed is displaced: a distribution is
+  // installed.
+  auto d = installed_distribution();
+  if (d == nullptr)
+    return;
   takeover_armed_ = true;
-  delayed_send(this, takeover_interval(system()), takeover_tick_atom::value);
+  delayed_send(this, d->takeover_interval(system()),
+               takeover_tick_atom::value);
 }
 
 void supervisor_actor::on_takeover_tick() {
   takeover_armed_ = false;
   if (shutting_down_)
     return;
-  auto mm = node_transport(system());
-  if (!mm)
+  auto d = installed_distribution();
+  if (d == nullptr || d->unreachable(system()))
     return;
   for (auto& c : children_) {
     if (!displaced(c))
@@ -47,16 +49,10 @@ void supervisor_actor::on_takeover_tick() {
       if (node == c.node)
         break;
       auto where = parse_node_address(node);
-      request(*mm, spawn_timeout(system()), caf::connect_atom::value,
-              where->first, where->second)
-        .then(
-          [this, id = c.spec.id(), node](caf::node_id&, caf::strong_actor_ptr&,
-                                         std::set<std::string>&) {
-            when_idle([this, id, node] { take_over(id, node); });
-          },
-          [](caf::error&) {
-            // Still gone; the next tick asks again.
-          });
+      d->probe(this, where->first, where->second,
+               [this, id = c.spec.id(), node] {
+                 when_idle([this, id, node] { take_over(id, node); });
+               });
     }
   }
 }

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "stop_on_signal.hpp"
-#include "trellis/all.hpp"
+#include "trellis/io/all.hpp"
 
 using namespace std::chrono_literals;
 

@@ -28,7 +28,7 @@
 
 #include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
-#include "trellis/circuit_breaker.hpp"
+#include "trellis/actors/circuit_breaker.hpp"
 
 using namespace std::chrono_literals;
 

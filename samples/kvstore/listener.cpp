@@ -7,7 +7,7 @@
 #include "runtime.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
-#include "trellis/detail/tcp_doorman.hpp"
+#include "trellis/io/detail/tcp_doorman.hpp"
 #include "trellis/errc.hpp"
 
 namespace kvstore {

@@ -22,8 +22,8 @@
 
 #include "stop_on_signal.hpp"
 #include "trellis/all.hpp"
-#include "trellis/process_stats.hpp"
-#include "trellis/resource_monitor.hpp"
+#include "trellis/actors/process_stats.hpp"
+#include "trellis/actors/resource_monitor.hpp"
 
 using namespace std::chrono_literals;
 

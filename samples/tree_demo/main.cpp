@@ -30,7 +30,7 @@
 #include <caf/all.hpp>
 
 #include "trellis/all.hpp"
-#include "trellis/observer.hpp"
+#include "trellis/observer/observer.hpp"
 
 using namespace std::chrono_literals;
 

@@ -1,6 +1,6 @@
 #include "clock_fixture.hpp"
 
-#include "trellis/circuit_breaker.hpp"
+#include "trellis/actors/circuit_breaker.hpp"
 
 using namespace trellis;
 using namespace trellis::test;

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "trellis/process_stats.hpp"
+#include "trellis/actors/process_stats.hpp"
 
 using namespace trellis;
 

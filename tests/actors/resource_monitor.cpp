@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "trellis/process_stats.hpp"
-#include "trellis/resource_monitor.hpp"
+#include "trellis/actors/process_stats.hpp"
+#include "trellis/actors/resource_monitor.hpp"
 
 using namespace trellis;
 using namespace trellis::test;

@@ -13,7 +13,7 @@
 
 #include "raw_socket.hpp"
 #include "test_support.hpp"
-#include "trellis/observer.hpp"
+#include "trellis/observer/observer.hpp"
 
 using namespace trellis;
 using namespace trellis::test;

@@ -15,6 +15,7 @@
 
 #include "node_process.hpp"
 #include "test_support.hpp"
+#include "trellis/io/all.hpp"
 
 namespace trellis::test {
 

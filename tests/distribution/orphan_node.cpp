@@ -9,7 +9,7 @@
 
 #include <caf/all.hpp>
 
-#include "trellis/all.hpp"
+#include "trellis/io/all.hpp"
 
 namespace {
 

@@ -4,6 +4,7 @@
 // ids or paths, or for the other kind of supervisor answer typed errors.
 
 #include "test_support.hpp"
+#include "trellis/io/remote.hpp"
 
 #include <functional>
 #include <atomic>

@@ -7,7 +7,7 @@
 #include <httplib.h>
 
 #include "test_support.hpp"
-#include "trellis/observer.hpp"
+#include "trellis/observer/observer.hpp"
 
 using namespace trellis;
 using namespace trellis::test;

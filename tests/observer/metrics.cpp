@@ -4,7 +4,7 @@
 
 #include "observer_hub.hpp"
 #include "observer_metrics.hpp"
-#include "trellis/alarm.hpp"
+#include "trellis/actors/alarm.hpp"
 
 using namespace trellis;
 using namespace trellis::detail;

@@ -14,8 +14,8 @@
 #include <caf/all.hpp>
 
 #include "trellis/all.hpp"
-#include "trellis/observer.hpp"
-#include "trellis/resource_monitor.hpp"
+#include "trellis/observer/observer.hpp"
+#include "trellis/actors/resource_monitor.hpp"
 
 using namespace std::chrono_literals;
 

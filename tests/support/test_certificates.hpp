@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "trellis/tls_config.hpp"
+#include "trellis/io/tls_config.hpp"
 
 namespace trellis::test {
 

@@ -1,13 +1,14 @@
 #pragma once
 
-// The framework's public headers in one include, like caf/all.hpp: supervision
-// trees (specs, supervisors, restarts, shutdown, health checks, checkpoints,
-// stable handles, events, errors) and the nodes a tree spans (node.hpp,
-// remote.hpp, tls_config.hpp, which need CAF's I/O module).
+// The framework's core in one include, like caf/all.hpp: supervision trees
+// (specs, supervisors, restarts, shutdown, health checks, checkpoints, stable
+// handles, events, errors), with CAF's core alone (trellis::framework).
 //
 // Left out, each with a target of its own to link:
-// - trellis/observer.hpp, the HTTP observer (trellis::observer);
-// - the ready-made actors, trellis/alarm.hpp, circuit_breaker.hpp,
+// - trellis/io/all.hpp, trees that span nodes through CAF's I/O module
+//   (trellis::distribution);
+// - trellis/observer/observer.hpp, the HTTP observer (trellis::observer);
+// - the ready-made actors, trellis/actors/alarm.hpp, circuit_breaker.hpp,
 //   process_stats.hpp and resource_monitor.hpp (trellis::actors).
 // Left out as not for applications: trellis/detail/, machinery that the
 // public templates need.
@@ -31,8 +32,6 @@
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
 #include "trellis/mailbox_probe.hpp"
-#include "trellis/node.hpp"
-#include "trellis/remote.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/restart_backoff.hpp"
 #include "trellis/shutdown.hpp"
@@ -43,5 +42,4 @@
 #include "trellis/strategy.hpp"
 #include "trellis/supervisor.hpp"
 #include "trellis/supervisor_spec.hpp"
-#include "trellis/tls_config.hpp"
 #include "trellis/tree_snapshot.hpp"

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -38,7 +39,7 @@ namespace trellis {
 class child_context {
 public:
   child_context(caf::actor_system& sys, caf::actor supervisor,
-                std::string path, std::string id, size_t restart_count,
+                std::string path, std::string id, uint64_t restart_count,
                 caf::message args = {},
                 std::shared_ptr<detail::event_feed> feed = nullptr,
                 bool detached = false, detail::child_start start = {})
@@ -75,7 +76,7 @@ public:
   }
 
   /// Returns how often this child was restarted before this start.
-  size_t restart_count() const noexcept {
+  uint64_t restart_count() const noexcept {
     return restart_count_;
   }
 
@@ -206,7 +207,7 @@ private:
   caf::actor supervisor_;
   std::string path_;
   std::string id_;
-  size_t restart_count_;
+  uint64_t restart_count_;
   caf::message args_;
   std::shared_ptr<detail::event_feed> feed_;
   bool detached_;

@@ -48,7 +48,8 @@ enum class lifecycle_kind : uint8_t {
 
 /// Kinds from here up belong to libraries built on Trellis, which describe
 /// each with `register_kind`: the ready-made actors' alarms
-/// (trellis/alarm.hpp) and breaker changes (trellis/circuit_breaker.hpp).
+/// (trellis/actors/alarm.hpp) and breaker changes
+/// (trellis/actors/circuit_breaker.hpp).
 constexpr uint8_t first_library_kind = 128;
 
 /// What an event does to the alarms of its path and id: the observer counts

@@ -3,11 +3,14 @@
 
 #include <caf/all.hpp>
 #include <trellis/all.hpp>
-#include <trellis/observer.hpp>
+#include <trellis/io/all.hpp>
+#include <trellis/observer/observer.hpp>
 
 int main() {
   caf::actor_system_config cfg;
-  trellis::configure(cfg);
+  // A node's config: the distribution library's export works too.
+  if (auto err = trellis::configure_node(cfg, trellis::node_config{}))
+    return 1;
   caf::actor_system sys{cfg};
   trellis::set_log_level(trellis::log_level::warn);
   auto tree = trellis::supervisor("root").child(trellis::worker(

@@ -1,4 +1,4 @@
-#include "trellis/observer.hpp"
+#include "trellis/observer/observer.hpp"
 
 #include <atomic>
 #include <thread>

@@ -36,8 +36,8 @@
 #include "ssl_errors.hpp"
 #include "tcp_doorman.hpp"
 #include "trellis/errc.hpp"
-#include "trellis/node.hpp"
-#include "trellis/tls_config.hpp"
+#include "trellis/io/node.hpp"
+#include "trellis/io/tls_config.hpp"
 
 // Why Trellis does not use CAF's own OpenSSL middleman actor
 // (caf::openssl::manager::actor_handle): CAF 0.17.6's `caf::openssl::session`

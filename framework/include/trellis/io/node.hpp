@@ -9,7 +9,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
-#include "trellis/tls_config.hpp"
+#include "trellis/io/tls_config.hpp"
 
 namespace trellis {
 

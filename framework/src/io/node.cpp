@@ -1,4 +1,4 @@
-#include "trellis/node.hpp"
+#include "trellis/io/node.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -20,6 +20,7 @@
 #include <caf/openssl/manager.hpp>
 
 #include "config_options.hpp"
+#include "distribution.hpp"
 #include "node_transport.hpp"
 #include "system_guard.hpp"
 #include "trellis/configure.hpp"
@@ -41,6 +42,8 @@ caf::error configure_node(caf::actor_system_config& cfg,
       .add<caf::timespan>("handshake-timeout",
                           "time a peer has to complete its handshake");
   configure(cfg);
+  // The core reaches other nodes through this library from now on.
+  detail::install_distribution(detail::io_distribution_instance());
   cfg.load<caf::io::middleman>();
   cfg.set("middleman.heartbeat-interval", x.heartbeat_interval);
   cfg.set("middleman.connection-timeout", x.connection_timeout);

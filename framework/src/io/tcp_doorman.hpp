@@ -1,7 +1,7 @@
 #pragma once
 
 // CAF's TCP doorman with an accept that sheds connections when the process
-// is out of file descriptors (trellis/detail/tcp_doorman.hpp says why).
+// is out of file descriptors (trellis/io/detail/tcp_doorman.hpp says why).
 // Node ports derive from it to guard their connections.
 
 #include <string>

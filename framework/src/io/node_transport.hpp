@@ -19,4 +19,10 @@ bool uses_tls(const caf::actor_system& sys);
 /// refused: such a node never falls back to plain BASP.
 caf::expected<caf::io::middleman_actor> node_transport(caf::actor_system& sys);
 
+class distribution;
+
+/// Returns the distribution over CAF's middleman, which `configure_node`
+/// installs (see distribution.hpp).
+const distribution* io_distribution_instance();
+
 } // namespace trellis::detail

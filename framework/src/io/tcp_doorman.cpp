@@ -12,7 +12,7 @@
 #include <caf/io/scribe.hpp>
 
 #include "report.hpp"
-#include "trellis/detail/tcp_doorman.hpp"
+#include "trellis/io/detail/tcp_doorman.hpp"
 
 namespace trellis::detail {
 

@@ -7,7 +7,7 @@
 #include <caf/atom.hpp>
 #include <caf/timespan.hpp>
 
-#include "trellis/alarm.hpp"
+#include "trellis/actors/alarm.hpp"
 #include "trellis/child_spec.hpp"
 
 namespace trellis {

@@ -1,4 +1,4 @@
-#include "trellis/tls_config.hpp"
+#include "trellis/io/tls_config.hpp"
 
 #include <cerrno>
 #include <cstring>

@@ -1,6 +1,5 @@
-#include "trellis/remote.hpp"
+#include "trellis/io/remote.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -13,12 +12,13 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "distribution.hpp"
 #include "node_transport.hpp"
 #include "report.hpp"
 #include "supervisor_actor.hpp"
 #include "system_guard.hpp"
 #include "trellis/errc.hpp"
-#include "trellis/node.hpp"
+#include "trellis/io/node.hpp"
 
 namespace trellis {
 
@@ -140,67 +140,94 @@ void add_remote_supervisor(caf::actor_system_config& cfg, std::string name,
     }));
 }
 
-start_result child_context::spawn_remote(const std::string& type,
-                                         caf::message args) {
-  auto mm = detail::node_transport(*sys_);
-  if (!mm)
-    return make_error(errc::start_failed, path_,
-                      "a remote child cannot reach other nodes: "
-                        + sys_->render(mm.error()));
-  auto timeout = spawn_timeout(*sys_);
-  auto& nodes = start_.nodes;
-  auto lost = [this](const std::string& x) {
-    auto& xs = start_.lost;
-    return std::find(xs.begin(), xs.end(), x) != xs.end();
-  };
-  // Preference order, but nodes lost recently only as a last resort.
-  std::vector<std::string> order;
-  std::copy_if(nodes.begin(), nodes.end(), std::back_inserter(order),
-               [&](const std::string& x) { return !lost(x); });
-  std::copy_if(nodes.begin(), nodes.end(), std::back_inserter(order), lost);
-  caf::scoped_actor self{*sys_, true};
-  std::string why;
-  for (auto& addr : order) {
-    auto where = parse_node_address(addr);
-    caf::error err;
-    caf::strong_actor_ptr hdl;
-    if (!where) {
-      err = make_error(errc::invalid_spec, "nodes", addr);
-    } else {
-      caf::node_id nid;
-      // CAF 0.17.6 starts a new connection's last_seen at the clock's epoch,
-      // so a heartbeat tick before the peer's first byte closes it with
-      // connection_timeout at once (docs/distribution.md): ask again while
-      // the spawn timeout allows.
-      auto deadline = std::chrono::steady_clock::now() + timeout;
-      do {
-        err = caf::error{};
-        self
-          ->request(*mm, timeout, caf::connect_atom::value, where->first,
-                    where->second)
-          .receive([&](caf::node_id& x, caf::strong_actor_ptr&,
-                       std::set<std::string>&) { nid = std::move(x); },
-                   [&](caf::error& x) { err = std::move(x); });
-      } while (err == caf::sec::connection_timeout
-               && std::chrono::steady_clock::now() < deadline);
-      if (!err)
-        self
-          ->request(*mm, timeout, caf::spawn_atom::value, nid, type,
-                    caf::make_message(supervisor_, path_) + args,
-                    std::set<std::string>{})
-          .receive([&](caf::strong_actor_ptr& x) { hdl = std::move(x); },
-                   [&](caf::error& x) { err = std::move(x); });
-    }
-    if (!err && hdl) {
-      node_ = addr;
-      return caf::actor_cast<caf::actor>(std::move(hdl));
-    }
-    why += why.empty() ? "" : "; ";
-    why += addr + ": " + (err ? connect_failure(*sys_, err) : "no actor");
+namespace detail {
+
+namespace {
+
+/// The distribution over CAF's middleman (see distribution.hpp).
+class io_distribution final : public distribution {
+public:
+  caf::error unreachable(caf::actor_system& sys) const override {
+    auto mm = node_transport(sys);
+    return mm ? caf::error{} : std::move(mm.error());
   }
-  return make_error(errc::start_failed, path_,
-                    "remote_type '" + type
-                      + "' started on none of its nodes: " + why);
+
+  caf::actor spawn_on(caf::actor_system& sys, const std::string& host,
+                      uint16_t port, const caf::actor& supervisor,
+                      const std::string& path, const std::string& type,
+                      caf::message args, std::string& why) const override {
+    auto mm = node_transport(sys);
+    if (!mm) {
+      why = sys.render(mm.error());
+      return {};
+    }
+    auto timeout = trellis::spawn_timeout(sys);
+    caf::scoped_actor self{sys, true};
+    caf::error err;
+    caf::node_id nid;
+    // CAF 0.17.6 starts a new connection's last_seen at the clock's epoch,
+    // so a heartbeat tick before the peer's first byte closes it with
+    // connection_timeout at once (docs/distribution.md): ask again while
+    // the spawn timeout allows.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+      err = caf::error{};
+      self->request(*mm, timeout, caf::connect_atom::value, host, port)
+        .receive([&](caf::node_id& x, caf::strong_actor_ptr&,
+                     std::set<std::string>&) { nid = std::move(x); },
+                 [&](caf::error& x) { err = std::move(x); });
+    } while (err == caf::sec::connection_timeout
+             && std::chrono::steady_clock::now() < deadline);
+    caf::strong_actor_ptr hdl;
+    if (!err)
+      // What guarded_factory unpacks on the other side.
+      self
+        ->request(*mm, timeout, caf::spawn_atom::value, nid, type,
+                  caf::make_message(supervisor, path) + args,
+                  std::set<std::string>{})
+        .receive([&](caf::strong_actor_ptr& x) { hdl = std::move(x); },
+                 [&](caf::error& x) { err = std::move(x); });
+    if (!err && hdl)
+      return caf::actor_cast<caf::actor>(std::move(hdl));
+    why = err ? connect_failure(sys, err) : "no actor";
+    return {};
+  }
+
+  void probe(caf::event_based_actor* self, const std::string& host,
+             uint16_t port, std::function<void()> reachable) const override {
+    auto mm = node_transport(self->system());
+    if (!mm)
+      return;
+    self
+      ->request(*mm, trellis::spawn_timeout(self->system()),
+                caf::connect_atom::value, host, port)
+      .then(
+        [reachable](caf::node_id&, caf::strong_actor_ptr&,
+                    std::set<std::string>&) { reachable(); },
+        [](caf::error&) {
+          // Still gone; the next tick asks again.
+        });
+  }
+
+  caf::timespan spawn_timeout(const caf::actor_system& sys) const override {
+    return trellis::spawn_timeout(sys);
+  }
+
+  caf::timespan
+  takeover_interval(const caf::actor_system& sys) const override {
+    return trellis::takeover_interval(sys);
+  }
+};
+
+} // namespace
+
+const distribution* io_distribution_instance() {
+  // Never destroyed: a system that goes during static destruction may still
+  // ask it.
+  static const auto* instance = new io_distribution;
+  return instance;
 }
+
+} // namespace detail
 
 } // namespace trellis

@@ -11,7 +11,7 @@
 
 #include "raw_socket.hpp"
 #include "test_support.hpp"
-#include "trellis/detail/tcp_doorman.hpp"
+#include "trellis/io/detail/tcp_doorman.hpp"
 
 using namespace trellis::test;
 
