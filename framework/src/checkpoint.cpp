@@ -1,7 +1,5 @@
 #include "trellis/checkpoint.hpp"
 
-#include <caf/send.hpp>
-
 #include "tell.hpp"
 #include "trellis/lifecycle_event.hpp"
 

@@ -8,7 +8,6 @@
 #include <caf/abstract_actor.hpp>
 #include <caf/actor.hpp>
 #include <caf/message_id.hpp>
-#include <caf/send.hpp>
 
 #include "distribution.hpp"
 #include "tell.hpp"
@@ -74,10 +73,10 @@ start_result child_context::spawn_remote(const std::string& type,
                                          caf::message args) {
   auto d = detail::installed_distribution();
   auto unreachable = d ? d->unreachable(*sys_)
-                       : make_error(caf::sec::invalid_argument,
-                                    "the actor system has no middleman: pass "
-                                    "its config through "
-                                    "trellis::configure_node");
+                       : make_error(errc::not_configured, "distribution",
+                                    "no config of this program went through "
+                                    "trellis::configure_node "
+                                    "(trellis::distribution)");
   if (unreachable)
     return make_error(errc::start_failed, path_,
                       "a remote child cannot reach other nodes: "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <string_view>
 
 #include "trellis/errc.hpp"
 
@@ -32,10 +33,14 @@ bool register_error_category(const error_category& x) {
   auto& r = the_registry();
   std::lock_guard<std::mutex> guard{r.mtx};
   auto& xs = r.categories;
-  if (std::none_of(xs.begin(), xs.end(),
-                   [&](const error_category& c) { return c.atom == x.atom; }))
+  auto i = std::find_if(xs.begin(), xs.end(), [&](const error_category& c) {
+    return c.atom == x.atom;
+  });
+  if (i == xs.end()) {
     xs.push_back(x);
-  return true;
+    return true;
+  }
+  return std::string_view{i->prefix} == x.prefix && i->name == x.name;
 }
 
 std::vector<error_category> error_categories() {

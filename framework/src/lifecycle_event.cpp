@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <string_view>
 #include <utility>
 
 namespace trellis {
@@ -21,15 +22,15 @@ library_kind_infos() {
 
 } // namespace
 
-lifecycle_kind register_kind(lifecycle_kind kind,
-                             const lifecycle_kind_info& info) {
+bool register_kind(lifecycle_kind kind, const lifecycle_kind_info& info) {
   auto i = static_cast<uint8_t>(kind);
-  if (i >= first_library_kind) {
-    const lifecycle_kind_info* none = nullptr;
-    library_kind_infos()[i - first_library_kind].compare_exchange_strong(
-      none, &info);
-  }
-  return kind;
+  if (i < first_library_kind)
+    return false;
+  const lifecycle_kind_info* held = nullptr;
+  if (library_kind_infos()[i - first_library_kind].compare_exchange_strong(
+        held, &info))
+    return true;
+  return held == &info || std::string_view{held->name} == info.name;
 }
 
 const lifecycle_kind_info* info_of(lifecycle_kind kind) noexcept {

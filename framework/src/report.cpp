@@ -198,14 +198,6 @@ std::string_view parent_of(const std::string& path) {
                                 : std::string_view{path}.substr(0, i);
 }
 
-/// The event's message, without the `message=` its detail starts with.
-std::string_view message_of(const lifecycle_event& ev) {
-  std::string_view x = ev.detail;
-  constexpr std::string_view prefix = "message=";
-  if (x.substr(0, prefix.size()) == prefix)
-    x.remove_prefix(prefix.size());
-  return x;
-}
 
 } // namespace
 
@@ -235,16 +227,16 @@ void event(const caf::actor_system& sys, const lifecycle_event& ev,
     case lifecycle_kind::message_quarantined:
       log.log(lvl,
               "message_quarantined supervisor={} child={} reason=\"{}\" "
-              "restart_count={} message=\"{}\"",
+              "restart_count={} {}",
               parent_of(ev.path), ev.id, render(sys, ev.reason, scratch),
-              ev.restart_count, message_of(ev));
+              ev.restart_count, ev.detail);
       return;
     case lifecycle_kind::message_dropped: {
       static line_budget budget{20};
       std::string left_out;
       if (budget.take(left_out))
         log.log(lvl, "message_dropped path={} reason=\"{}\" message=\"{}\"{}",
-                ev.path, render(sys, ev.reason, scratch), message_of(ev),
+                ev.path, render(sys, ev.reason, scratch), ev.detail,
                 left_out);
       return;
     }

@@ -32,7 +32,8 @@ struct proxy_state {
   /// draining its mailbox before its kill). Null once it is down, or once
   /// it may be stuck for good (hung, abandoned).
   caf::actor_addr served;
-  /// Tells the timer that stops waiting for `served` which wait it ends.
+  /// The incarnation whose wait a timer bounds, and that timer's token.
+  caf::actor_addr timed;
   uint64_t wait_token = 0;
   bool gone = false;
   /// Lookups in a row that found no child: a few are a window (a group
@@ -76,6 +77,13 @@ caf::error gone_error(proxy_actor* self) {
 constexpr auto drain_timeout = std::chrono::seconds(5);
 
 using drained_atom = caf::atom_constant<caf::atom("tr_drained")>;
+
+/// Returns whether the target gets messages: it runs, and no older
+/// incarnation may still handle some.
+bool serving(const proxy_state& st) {
+  return st.target && !st.gone
+         && (!st.served || st.served == st.target.address());
+}
 
 /// Returns whether messages may go to the target now, watching it first
 /// if it is new.
@@ -148,9 +156,13 @@ void relocate(proxy_actor* self) {
           return;
         ps.not_found = 0;
         ps.target = std::move(hdl);
-        if (ps.served && ps.served != ps.target.address())
+        // One bound per older incarnation, however often lookups answer.
+        if (ps.served && ps.served != ps.target.address()
+            && ps.timed != ps.served) {
+          ps.timed = ps.served;
           self->delayed_send(self, drain_timeout, drained_atom::value,
                              ++ps.wait_token);
+        }
         flush(self);
       },
       [self](caf::error& err) {
@@ -195,6 +207,13 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
       if (may_forward(self)) {
         // What waited goes first.
         flush(self);
+        self->delegate(ps.target, x.move_content_to_message());
+        return caf::delegated<caf::message>{};
+      }
+      // A running child never costs a message: rather than refuse one,
+      // stop waiting for the older incarnation.
+      if (ps.buffer.size() >= ps.bound && ps.target && !ps.gone) {
+        stop_waiting(self);
         self->delegate(ps.target, x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
@@ -246,7 +265,9 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
       }
     },
     [self](drained_atom, uint64_t token) {
-      if (token == self->state.wait_token && self->state.served)
+      // From the proxy's own timer only.
+      if (self->current_sender() == self->ctrl()
+          && token == self->state.wait_token && self->state.served)
         stop_waiting(self);
     },
     [self](relocate_atom) {
@@ -254,7 +275,7 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
         relocate(self);
     },
     [self](caf::get_atom, stable_handle_atom) {
-      return caf::make_message(static_cast<bool>(self->state.target),
+      return caf::make_message(serving(self->state),
                                static_cast<uint64_t>(
                                  self->state.buffer.size()));
     },

@@ -828,7 +828,8 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
   constexpr auto kind = lifecycle_kind::message_quarantined;
   detail::tell(system(), listened(feed_.get()), kind, [&] {
     auto ev = event_about(kind, c, letter->reason);
-    ev.detail = "message=" + caf::to_string(letter->content).substr(0, 200);
+    ev.detail = "crashes=" + std::to_string(letter->crashes) + " message="
+                + caf::to_string(letter->content).substr(0, 200);
     ev.time = letter->quarantined_at;
     return ev;
   });

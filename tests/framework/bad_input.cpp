@@ -571,3 +571,18 @@ TEST_CASE("asking an empty error for a code answers no", "[bad_input]") {
   CHECK(is(make_error(errc::not_found), errc::not_found));
   CHECK(!is(caf::error{caf::sec::runtime_error}, errc::not_found));
 }
+
+TEST_CASE("bad input: a remote child in a program that is no node fails to "
+          "start, naming configure_node",
+          "[bad_input]") {
+  // This test program links no distribution and never configures a node.
+  fixture f;
+  auto sup = start_supervisor(
+    f.sys, supervisor("root").child(
+             remote_worker("r", "pinger").nodes({"127.0.0.1:1"})));
+  REQUIRE_FALSE(sup);
+  CHECK(is(cause_of(sup.error()), errc::start_failed));
+  CHECK_THAT(f.render(sup.error()),
+             Catch::Contains("not_configured")
+               && Catch::Contains("trellis::configure_node"));
+}

@@ -13,9 +13,9 @@ using namespace trellis::test;
 
 namespace {
 
-constexpr lifecycle_kind gauge_high{first_library_kind + 70};
-constexpr lifecycle_kind gauge_low{first_library_kind + 71};
-constexpr lifecycle_kind never_described{first_library_kind + 72};
+constexpr lifecycle_kind gauge_high{first_user_kind + 10};
+constexpr lifecycle_kind gauge_low{first_user_kind + 11};
+constexpr lifecycle_kind never_described{first_user_kind + 12};
 
 constexpr lifecycle_kind_info gauge_high_info{"gauge_high", "probe", "gauge",
                                               alarm_effect::raises};
@@ -33,10 +33,10 @@ constexpr caf::atom_value gauge_category = caf::atom("tr_gauge");
 
 // Before `main`, as a library registers: the fixtures' `configure` sees it.
 const bool described
-  = (register_kind(gauge_high, gauge_high_info),
-     register_kind(gauge_low, gauge_low_info),
-     register_error_category(
-       {gauge_category, "test::gauge_errc::", gauge_errc_name}));
+  = register_kind(gauge_high, gauge_high_info)
+    && register_kind(gauge_low, gauge_low_info)
+    && register_error_category(
+      {gauge_category, "test::gauge_errc::", gauge_errc_name});
 
 } // namespace
 
@@ -45,14 +45,15 @@ TEST_CASE("a library's event kinds are named as it described them",
   REQUIRE(described);
   CHECK(to_string(gauge_high) == "gauge_high");
   CHECK(info_of(gauge_low)->alarm == alarm_effect::clears);
-  // The first description stays.
-  register_kind(gauge_high, impostor_info);
+  // The first description stays, and a second one is told so.
+  CHECK(register_kind(gauge_high, gauge_high_info));
+  CHECK_FALSE(register_kind(gauge_high, impostor_info));
   CHECK(to_string(gauge_high) == "gauge_high");
   // A kind nobody described still has a name; the framework's own kinds
   // cannot be described again.
-  CHECK(to_string(never_described) == "kind_" + std::to_string(128 + 72));
+  CHECK(to_string(never_described) == "kind_" + std::to_string(144 + 12));
   CHECK(info_of(never_described) == nullptr);
-  register_kind(lifecycle_kind::child_started, impostor_info);
+  CHECK_FALSE(register_kind(lifecycle_kind::child_started, impostor_info));
   CHECK(info_of(lifecycle_kind::child_started) == nullptr);
   CHECK(to_string(lifecycle_kind::child_started) == "child_started");
 }
@@ -92,6 +93,9 @@ TEST_CASE("a library's error category renders as Trellis' own, as a cause "
           "too",
           "[errors][library]") {
   fixture f;
+  // An atom already taken stays with its first category.
+  CHECK_FALSE(register_error_category(
+    {errc_category, "test::impostor::", gauge_errc_name}));
   auto err = caf::error{static_cast<uint8_t>(gauge_errc::too_high),
                         gauge_category, caf::make_message("root/pump", "9")};
   CHECK(f.render(err) == "test::gauge_errc::too_high: root/pump, 9");

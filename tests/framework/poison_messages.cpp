@@ -64,7 +64,7 @@ TEST_CASE("a message that crashes a child K times in a row is quarantined",
   CHECK(crashed(ask(f, sup, 13)));
   auto ev = await_event(f.probe, lifecycle_kind::message_quarantined,
                         "root/w");
-  CHECK(ev.detail == "message=(13)");
+  CHECK(ev.detail == "crashes=3 message=(13)");
   auto details = crash_details_of(ev.reason);
   REQUIRE(details);
   CHECK(details->type == "std::invalid_argument");
@@ -89,7 +89,11 @@ TEST_CASE("a message that crashes a child K times in a row is quarantined",
   CHECK(letter.crashes == 3);
   CHECK(letter.diverted == 2);
   CHECK(is(letter.reason, errc::unhandled_exception));
-  CHECK(logs.reports("message_quarantined").size() == 1);
+  auto reports = logs.reports("message_quarantined");
+  REQUIRE(reports.size() == 1);
+  CHECK_THAT(reports.front(),
+             Catch::StartsWith("message_quarantined supervisor=root child=w ")
+               && Catch::EndsWith(" crashes=3 message=(13)"));
   // Other poison still crashes until it too reaches the limit.
   CHECK(crashed(ask(f, sup, 14)));
   stop_supervisor(f.sys, sup);

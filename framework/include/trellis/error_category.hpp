@@ -22,8 +22,9 @@ struct error_category {
 /// Lets `configure` render the errors of `x` as it renders `errc`'s: the
 /// prefix and the code's name, then the context's elements, a cause among
 /// them by its own category. Call it before `configure`; a library does so
-/// while the program initializes, in the source that makes its errors.
-/// Registering a category again changes nothing. Returns true.
+/// while the program initializes, from a header its users include, so that
+/// every process that sees its errors renders them. The first registration
+/// of an atom stays: returns false if another category holds it.
 bool register_error_category(const error_category& x);
 
 /// Returns the categories registered so far, the framework's own first.

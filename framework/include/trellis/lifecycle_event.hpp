@@ -47,10 +47,12 @@ enum class lifecycle_kind : uint8_t {
 };
 
 /// Kinds from here up belong to libraries built on Trellis, which describe
-/// each with `register_kind`: the ready-made actors' alarms
-/// (trellis/actors/alarm.hpp) and breaker changes
-/// (trellis/actors/circuit_breaker.hpp).
+/// each with `register_kind`. Up to `first_user_kind` they are the
+/// ready-made actors' (trellis/actors/): alarms and breaker changes.
 constexpr uint8_t first_library_kind = 128;
+
+/// Kinds from here up are free for other libraries and applications.
+constexpr uint8_t first_user_kind = 144;
 
 /// What an event does to the alarms of its path and id: the observer counts
 /// the alarms raised and lists the open ones.
@@ -68,11 +70,12 @@ struct lifecycle_kind_info {
 };
 
 /// Describes the library kind `kind` (at least `first_library_kind`); a
-/// library does so while the program initializes, in the source that tells
-/// of such events. `info` is kept, not copied: a constant of the library.
-/// The first description of a kind stays. Returns `kind`.
-lifecycle_kind register_kind(lifecycle_kind kind,
-                             const lifecycle_kind_info& info);
+/// library does so while the program initializes, from a header its users
+/// include, so that every process that sees its events names them. `info`
+/// is kept, not copied: a constant of the library. The first description of
+/// a kind stays: returns false if another one holds it, or for a kind below
+/// `first_library_kind`.
+bool register_kind(lifecycle_kind kind, const lifecycle_kind_info& info);
 
 /// Returns the description of library kind `kind`, or null.
 const lifecycle_kind_info* info_of(lifecycle_kind kind) noexcept;
@@ -91,24 +94,47 @@ struct lifecycle_event {
   static lifecycle_event about(lifecycle_kind kind, std::string path,
                                std::string id);
 
-  lifecycle_event& with_reason(caf::error x) {
+  // Chainable setters; on a temporary (`about(...).with_reason(...)`) they
+  // move the event along rather than copy it.
+
+  lifecycle_event& with_reason(caf::error x) & {
     reason = std::move(x);
     return *this;
   }
 
-  lifecycle_event& with_restart_count(uint64_t x) {
+  lifecycle_event with_reason(caf::error x) && {
+    reason = std::move(x);
+    return std::move(*this);
+  }
+
+  lifecycle_event& with_restart_count(uint64_t x) & {
     restart_count = x;
     return *this;
   }
 
-  lifecycle_event& with_detail(std::string x) {
+  lifecycle_event with_restart_count(uint64_t x) && {
+    restart_count = x;
+    return std::move(*this);
+  }
+
+  lifecycle_event& with_detail(std::string x) & {
     detail = std::move(x);
     return *this;
   }
 
-  lifecycle_event& with_node(std::string x) {
+  lifecycle_event with_detail(std::string x) && {
+    detail = std::move(x);
+    return std::move(*this);
+  }
+
+  lifecycle_event& with_node(std::string x) & {
     node = std::move(x);
     return *this;
+  }
+
+  lifecycle_event with_node(std::string x) && {
+    node = std::move(x);
+    return std::move(*this);
   }
 
   lifecycle_kind kind = lifecycle_kind::child_started;

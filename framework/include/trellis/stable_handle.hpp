@@ -23,8 +23,14 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 ///   request id, so the child answers the caller directly.
 /// - While the child is down (exited, restarting, backing off), messages are
 ///   buffered, at most `buffer` of them, and delivered to the next
-///   incarnation in order. Past the bound the sender gets
-///   `errc::overloaded` (as the answer to a request, or as a message).
+///   incarnation in order. Past the bound a request gets `errc::overloaded`
+///   as its answer; a plain message is dropped as a dead letter, reported
+///   and published (`message_dropped`).
+/// - A new incarnation gets nothing before the previous one has ended (the
+///   orphan of a supervisor that died still works through its mailbox), so
+///   that no message overtakes an earlier one; messages wait meanwhile, at
+///   most 5 s and at most `buffer` of them, then go on. An incarnation
+///   declared hung or abandoned, which may never end, is not waited for.
 /// - While the child is down the proxy also looks it up every 100 ms; once
 ///   three lookups in a row find no child (stopped, deleted), it is gone:
 ///   buffered and later messages fail with `errc::not_found`, until the
@@ -36,9 +42,9 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 /// drops a dead actor's mailbox; requests among them fail with
 /// `request_receiver_down`). The proxy handles `lifecycle_event` messages
 /// itself. Stop it like any actor (`caf::exit_reason::user_shutdown`); it
-/// also exits when the tree's root does, answering what it buffered with
-/// `errc::not_found`; messages sent to it after that fail as to any dead
-/// actor.
+/// also exits when the tree's root does, answering what it buffered, and
+/// later requests, with `request_receiver_down` naming the handle and the
+/// tree's exit reason.
 ///
 /// Fails with `errc::invalid_spec` for a `buffer` of 0 (messages wait in
 /// the buffer until the first lookup answers), with `errc::not_found` for a

@@ -3,6 +3,7 @@
 
 #include <caf/all.hpp>
 #include <trellis/all.hpp>
+#include <trellis/actors/circuit_breaker.hpp>
 #include <trellis/io/all.hpp>
 #include <trellis/observer/observer.hpp>
 
@@ -12,6 +13,10 @@ int main() {
   if (auto err = trellis::configure_node(cfg, trellis::node_config{}))
     return 1;
   caf::actor_system sys{cfg};
+  // The actors library's error category, registered from its header.
+  auto open = sys.render(make_error(trellis::breaker_errc::circuit_open, "x"));
+  if (open != "trellis::breaker_errc::circuit_open: x")
+    return 1;
   trellis::set_log_level(trellis::log_level::warn);
   auto tree = trellis::supervisor("root").child(trellis::worker(
     "w", [](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; }));

@@ -30,8 +30,8 @@ inline constexpr lifecycle_kind_info alarm_cleared_info{
 /// Describes the kinds in every program that sees this header, before
 /// `main` runs.
 inline const bool alarm_kinds_described
-  = (register_kind(alarm_set, alarm_set_info),
-     register_kind(alarm_cleared, alarm_cleared_info), true);
+  = register_kind(alarm_set, alarm_set_info)
+    && register_kind(alarm_cleared, alarm_cleared_info);
 
 } // namespace detail
 

@@ -60,9 +60,9 @@ inline const char* breaker_errc_name(uint8_t code) noexcept {
 /// Describes the kind and the error category in every program that sees
 /// this header, before `main` (and so `trellis::configure`) runs.
 inline const bool breaker_described
-  = (register_kind(breaker_state_changed, breaker_state_changed_info),
-     register_error_category({breaker_errc_category,
-                              "trellis::breaker_errc::", breaker_errc_name}));
+  = register_kind(breaker_state_changed, breaker_state_changed_info)
+    && register_error_category(
+      {breaker_errc_category, "trellis::breaker_errc::", breaker_errc_name});
 
 } // namespace detail
 

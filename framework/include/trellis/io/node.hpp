@@ -72,8 +72,11 @@ struct node_config {
 
 /// Makes `cfg` a node's: loads CAF's middleman, sets the heartbeat, the
 /// connection timeout, the application identifier and the limits on what
-/// peers send, registers the Trellis
-/// types that cross the wire (snapshots), and calls `trellis::configure`.
+/// peers send, registers the Trellis types that cross the wire (snapshots),
+/// calls `trellis::configure`, and connects the core to this library. Every
+/// process whose supervisors place remote children calls it, even one that
+/// loads the middleman itself: without it a remote child fails to start
+/// with `errc::not_configured`.
 /// With `x.tls` set, also loads CAF's OpenSSL module, after checking the
 /// settings (`validate`). Returns the error of unusable TLS settings; the
 /// system made from `cfg` then fails to listen and to place children with
