@@ -78,11 +78,17 @@ constexpr auto drain_timeout = std::chrono::seconds(5);
 
 using drained_atom = caf::atom_constant<caf::atom("tr_drained")>;
 
+/// Returns whether `st.served` is the target. Compares control blocks: an
+/// address per message would cost two atomic operations.
+bool serves_target(const proxy_state& st) {
+  return caf::actor_cast<caf::actor_control_block*>(st.served)
+         == caf::actor_cast<caf::actor_control_block*>(st.target);
+}
+
 /// Returns whether the target gets messages: it runs, and no older
 /// incarnation may still handle some.
 bool serving(const proxy_state& st) {
-  return st.target && !st.gone
-         && (!st.served || st.served == st.target.address());
+  return st.target && !st.gone && (!st.served || serves_target(st));
 }
 
 /// Returns whether messages may go to the target now, watching it first
@@ -96,7 +102,7 @@ bool may_forward(proxy_actor* self) {
     self->monitor(st.target);
     return true;
   }
-  return st.served == st.target.address();
+  return serves_target(st);
 }
 
 /// Stops waiting for the older incarnation: it ended, or may never.
@@ -157,7 +163,7 @@ void relocate(proxy_actor* self) {
         ps.not_found = 0;
         ps.target = std::move(hdl);
         // One bound per older incarnation, however often lookups answer.
-        if (ps.served && ps.served != ps.target.address()
+        if (ps.served && !serves_target(ps)
             && ps.timed != ps.served) {
           ps.timed = ps.served;
           self->delayed_send(self, drain_timeout, drained_atom::value,
