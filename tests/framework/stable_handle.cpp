@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 using namespace trellis;
@@ -326,4 +328,71 @@ TEST_CASE("a stable handle keeps order when the child's supervisor dies "
   CHECK(std::is_sorted(log->begin(), log->end()));
   CHECK(std::adjacent_find(log->begin(), log->end()) == log->end());
   CHECK(log->back() == 399);
+}
+
+namespace {
+
+using block_atom = caf::atom_constant<caf::atom("block")>;
+
+/// Opened by the test; waited for at most a minute.
+struct gate {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool open = false;
+
+  void wait() {
+    std::unique_lock<std::mutex> guard{mtx};
+    cv.wait_for(guard, std::chrono::minutes(1), [this] { return open; });
+  }
+
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+/// Answers an int with its incarnation's number; `block` holds it in its
+/// handler until the gate opens.
+caf::behavior gated(caf::event_based_actor*, std::shared_ptr<gate> g,
+                    std::shared_ptr<std::atomic<int>> incarnations) {
+  auto me = ++*incarnations;
+  return {
+    [g](block_atom) { g->wait(); },
+    [me](int) { return me; },
+  };
+}
+
+} // namespace
+
+// An orphan stuck in a handler reads its kill only once the handler
+// returns: the handle waits for it a bounded time, then serves the
+// replacement.
+TEST_CASE("a stable handle waits for a stuck older incarnation a bounded "
+          "time only",
+          "[stable_handle]") {
+  fixture f;
+  auto g = std::make_shared<gate>();
+  auto incarnations = std::make_shared<std::atomic<int>>(0);
+  auto root = f.start(supervisor("root").child(supervisor("mid").child(
+    worker("w", gated, g, incarnations).detached(true))));
+  auto events = lifecycle_events(f.sys, root);
+  REQUIRE(events);
+  f.probe->join(*events);
+  auto h = stable_handle(f.sys, root, "root/mid/w", 100);
+  REQUIRE(h);
+  CHECK(ask(f, *h, 1) == 1);
+  f.probe->send(*h, block_atom::value);
+  f.probe->send_exit(f.actor_of(root, "mid"), caf::exit_reason::kill);
+  await_event(f.probe, lifecycle_kind::child_started, "root/mid/w");
+  f.probe->leave(*events);
+  // Answered by the replacement while the orphan is still stuck: the wait
+  // for it ended without its down message.
+  int answer = -1;
+  f.probe->request(*h, patience, 2)
+    .receive([&](int x) { answer = x; }, [](caf::error&) {});
+  g->release();
+  CHECK(answer == 2);
 }
