@@ -24,7 +24,7 @@ namespace {
 /// The node's memory may grow by this much under any of the floods below
 /// (a refused header is never allocated; CAF's buffers and the heap's
 /// slack account for the rest).
-constexpr long rss_bound_kib = 32 * 1024;
+constexpr long rss_bound_kib = rss_growth_bound_kib;
 
 std::vector<std::string> node_args() {
   auto xs = test_node_args();

@@ -23,7 +23,7 @@ namespace {
 
 /// The process may grow by this much while it refuses what follows; the
 /// bodies announced are 400 MB each.
-constexpr long rss_bound_kib = 32 * 1024;
+constexpr long rss_bound_kib = rss_growth_bound_kib;
 
 struct observed {
   fixture f;

@@ -163,6 +163,17 @@ inline int adversarial_rounds() {
   return x ? std::max(1, std::atoi(x)) : 1;
 }
 
+/// How much a process may grow while it refuses hostile peers: 32 MiB; or
+/// 128 MiB under AddressSanitizer, which keeps freed memory in quarantine
+/// (256 MiB by default) and maps its allocator in large steps, so that what
+/// a sanitized process holds says little about what it uses. A body taken
+/// in instead of refused (hundreds of MB) exceeds either.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long rss_growth_bound_kib = 128 * 1024;
+#else
+constexpr long rss_growth_bound_kib = 32 * 1024;
+#endif
+
 /// The resident set of process `pid` in KiB (VmRSS), 0 if unknown.
 inline long rss_kib(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
