@@ -35,7 +35,8 @@ enum class lifecycle_kind : uint8_t {
   /// A child's checkpoint could not be saved; `reason` says why.
   checkpoint_failed,
   /// A message crashed a child too often in a row and was quarantined as a
-  /// dead letter (see `trellis::dead_letters`); `detail` shows the message.
+  /// dead letter (see `trellis::dead_letters`); `detail` says
+  /// `crashes=N message=...`.
   message_quarantined,
   /// A plain message (not a request) could not be delivered: sent to a
   /// stable handle whose child is gone for good, or that was full while the
