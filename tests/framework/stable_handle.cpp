@@ -388,6 +388,8 @@ TEST_CASE("a stable handle waits for a stuck older incarnation a bounded "
   f.probe->send_exit(f.actor_of(root, "mid"), caf::exit_reason::kill);
   await_event(f.probe, lifecycle_kind::child_started, "root/mid/w");
   f.probe->leave(*events);
+  // The handle found the replacement and holds messages for the orphan.
+  await_up(f, *h, false);
   // Answered by the replacement while the orphan is still stuck: the wait
   // for it ended without its down message.
   int answer = -1;
