@@ -158,16 +158,24 @@ private:
   size_t left_out_ = 0;
 };
 
-/// Writes a warning through `write(log, left_out)` if warnings are on and
-/// `budget` has room; `left_out` is what to append (see `line_budget`).
+/// Writes a line at `level` through `write(log, left_out)` if that level is
+/// on and `budget` has room; `left_out` is what to append (see
+/// `line_budget`).
 template <class F>
-void warn_within(line_budget& budget, F write) {
+void log_within(line_budget& budget, spdlog::level::level_enum level,
+                F write) {
   auto& log = logger();
-  if (!log.should_log(spdlog::level::warn))
+  if (!log.should_log(level))
     return;
   std::string left_out;
   if (budget.take(left_out))
     write(log, left_out);
+}
+
+/// `log_within` for a warning.
+template <class F>
+void warn_within(line_budget& budget, F write) {
+  log_within(budget, spdlog::level::warn, std::move(write));
 }
 
 } // namespace
@@ -197,7 +205,6 @@ std::string_view parent_of(const std::string& path) {
   return i == std::string::npos ? std::string_view{}
                                 : std::string_view{path}.substr(0, i);
 }
-
 
 } // namespace
 
@@ -233,11 +240,13 @@ void event(const caf::actor_system& sys, const lifecycle_event& ev,
       return;
     case lifecycle_kind::message_dropped: {
       static line_budget budget{20};
-      std::string left_out;
-      if (budget.take(left_out))
-        log.log(lvl, "message_dropped path={} reason=\"{}\" message=\"{}\"{}",
+      log_within(budget, lvl, [&](spdlog::logger& out,
+                                  const std::string& left_out) {
+        out.log(lvl,
+                "message_dropped path={} reason=\"{}\" message=\"{}\"{}",
                 ev.path, render(sys, ev.reason, scratch), ev.detail,
                 left_out);
+      });
       return;
     }
     default:

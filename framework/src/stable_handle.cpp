@@ -95,18 +95,12 @@ bool serving(const proxy_state& st) {
 /// if it is new.
 bool may_forward(proxy_actor* self) {
   auto& st = self->state;
-  if (!st.target || st.gone)
-    return false;
-  if (!st.served) {
+  if (st.target && !st.gone && !st.served) {
     st.served = st.target.address();
     self->monitor(st.target);
-    return true;
   }
-  return serves_target(st);
+  return serving(st);
 }
-
-/// Stops waiting for the older incarnation: it ended, or may never.
-void stop_waiting(proxy_actor* self);
 
 void flush(proxy_actor* self) {
   auto& st = self->state;
@@ -118,6 +112,7 @@ void flush(proxy_actor* self) {
   }
 }
 
+/// Stops waiting for the older incarnation: it ended, or may never.
 void stop_waiting(proxy_actor* self) {
   self->state.served = nullptr;
   flush(self);
