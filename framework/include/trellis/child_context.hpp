@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `child_context`: what a child factory gets from its supervisor, and the
+/// spawn helpers that install Trellis' crash handler.
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -38,6 +42,9 @@ namespace trellis {
 /// keep their signature.
 class child_context {
 public:
+  /// Made by the supervisor before each start of the child `id` at `path`;
+  /// the defaulted parameters carry its start arguments, event feed and
+  /// checkpoint, which only a supervisor has.
   child_context(caf::actor_system& sys, caf::actor supervisor,
                 std::string path, std::string id, uint64_t restart_count,
                 caf::message args = {},

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `child_spec`, one child of a supervisor (OTP's child specification), and
+/// the `worker` builders.
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,9 +50,13 @@ using child_factory = std::function<start_result(child_context&)>;
 /// timeout for workers and `shutdown::infinity()` for supervisors.
 class child_spec {
 public:
+  /// An empty spec, without id or factory; `validate` refuses it.
   child_spec() = default;
 
+  /// Copies share everything but the id until one of them is changed.
   child_spec(const child_spec&) = default;
+
+  /// Copies share everything but the id until one of them is changed.
   child_spec& operator=(const child_spec&) = default;
 
   /// Moves share the data rather than leave the source without any, so that
@@ -58,6 +66,7 @@ public:
     // nop
   }
 
+  /// Moves share the data, as the move constructor does.
   child_spec& operator=(child_spec&& other) noexcept {
     id_ = std::move(other.id_);
     d_ = other.d_;

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `configure`: what Trellis needs from an actor system config (required).
+
 #include <caf/fwd.hpp>
 
 namespace trellis {

@@ -20,9 +20,10 @@
 #include "trellis/supervisor_spec.hpp"
 #include "trellis/tree_snapshot.hpp"
 
-// Starting, stopping and asking supervisors. The builders of specs live with
-// the type they build: `supervisor` and `dynamic_supervisor` in
-// supervisor_spec.hpp (included here), `worker` in child_spec.hpp.
+/// @file
+/// Starting, stopping and asking supervisors. The builders of specs live with
+/// the type they build: `supervisor` and `dynamic_supervisor` in
+/// supervisor_spec.hpp (included here), `worker` in child_spec.hpp.
 
 namespace trellis {
 

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// Nodes: how a process takes part in a tree that spans processes. Part of
+/// `trellis::distribution`.
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
