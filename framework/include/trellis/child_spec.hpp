@@ -212,7 +212,7 @@ public:
     return d_->checkpoint_store;
   }
 
-  /// Keeps the child's checkpoints in `x`, e.g. a
+  /// Keeps the child's checkpoints in `x`, such as a
   /// `make_file_checkpoint_store(dir)` so that they survive the process.
   child_spec& checkpoint_store(std::shared_ptr<trellis::checkpoint_store> x) {
     mut().checkpoint_store = std::move(x);
@@ -284,15 +284,16 @@ public:
     return d_->nested;
   }
 
-  /// Checks the spec: a non-empty id without '/', a factory, a non-negative
+  /// Checks the spec as a supervisor does before it starts anything. It
+  /// requires a non-empty id without '/', a factory, a non-negative
   /// shutdown timeout, a positive health check interval and timeout with
   /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, a non-negative `quarantine_after` and none
-  /// for a supervisor,
-  /// significance only for transient and temporary children, and for a
-  /// nested supervisor its whole spec; for a remote child a type name and a
-  /// non-empty list of `host:port` nodes, and nodes only for a remote child.
+  /// for a supervisor, significance only for transient and temporary
+  /// children, and for a nested supervisor its whole spec; for a remote
+  /// child a type name and a non-empty list of `host:port` nodes, and nodes
+  /// only for a remote child.
   /// Returns an `errc::invalid_spec` naming the field, or none.
   caf::error validate() const;
 

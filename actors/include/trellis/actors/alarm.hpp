@@ -113,7 +113,7 @@ public:
   }
 
   /// For per-actor metrics: the path of the supervised actor to watch,
-  /// within the subtree of the monitor's own supervisor, e.g. `root/db`.
+  /// within the subtree of the monitor's own supervisor, such as `root/db`.
   threshold& target(std::string path) {
     target_ = std::move(path);
     return *this;

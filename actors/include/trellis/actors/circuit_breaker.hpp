@@ -92,7 +92,7 @@ using breaker_state_atom = caf::atom_constant<caf::atom("tr_bstate")>;
 class circuit_breaker_config {
 public:
   /// The path of the protected actor, within the subtree of the breaker's
-  /// supervisor (e.g. `root/payments`); found again after each restart.
+  /// supervisor, such as `root/payments`; found again after each restart.
   circuit_breaker_config& target(std::string path) {
     target_ = std::move(path);
     return *this;
