@@ -57,8 +57,8 @@ struct child_info {
   std::string node;
 };
 
-/// Makes a `child_info` inspectable by CAF: it can travel in messages, also
-/// to other nodes, and print with `caf::deep_to_string`.
+/// Lets CAF print a `child_info` (`caf::deep_to_string`) and serialize it,
+/// as part of a `tree_snapshot` that crosses the wire.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
@@ -79,7 +79,7 @@ struct child_counts {
   uint64_t workers = 0;
 };
 
-/// Makes `child_counts` inspectable by CAF (messages, `deep_to_string`).
+/// Lets CAF print `child_counts` (`caf::deep_to_string`) and serialize them.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
   return f(caf::meta::type_name("trellis::child_counts"), x.specs, x.active,

@@ -39,7 +39,7 @@ struct dead_letter {
 /// Renders a dead letter on one line.
 std::string to_string(const dead_letter& x);
 
-/// Makes a `dead_letter` inspectable by CAF (messages, `deep_to_string`).
+/// Lets CAF print a `dead_letter` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
   return f(caf::meta::type_name("trellis.dead_letter"), x.path, x.content,

@@ -15,7 +15,7 @@ namespace trellis {
 /// is `errc` (`trellis::errc::`); the ready-made actors add theirs, as CAF
 /// lets each module add one.
 struct error_category {
-  /// The category of its `caf::error`s, e.g. `caf::atom("tr_breaker")`.
+  /// The category of its `caf::error`s, such as `caf::atom("tr_breaker")`.
   caf::atom_value atom;
   /// E.g. `"trellis::breaker_errc::"`.
   const char* prefix;

@@ -53,7 +53,7 @@ struct fault {
 /// Renders a fault, e.g. `exception root/db/writer`.
 std::string to_string(const fault& x);
 
-/// Makes a `fault` inspectable by CAF (messages, `deep_to_string`).
+/// Lets CAF print a `fault` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fault& x) {
   return f(caf::meta::type_name("trellis::fault"), x.kind, x.path,

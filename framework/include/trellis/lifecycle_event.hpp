@@ -180,8 +180,8 @@ struct lifecycle_event {
   std::string node;
 };
 
-/// Makes a `lifecycle_event` inspectable by CAF: it can travel in messages,
-/// also to other nodes, and print with `caf::deep_to_string`.
+/// Lets CAF print a `lifecycle_event` (`caf::deep_to_string`) and serialize
+/// it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lifecycle_event& x) {
   return f(caf::meta::type_name("trellis::lifecycle_event"), x.kind, x.path,

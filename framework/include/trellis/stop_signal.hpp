@@ -30,8 +30,8 @@ namespace trellis {
 /// ~~~
 class stop_signal {
 public:
-  /// Blocks SIGINT and SIGTERM in the calling thread, and so in the threads
-  /// it starts later, and starts the thread that takes them.
+  /// Blocks SIGINT and SIGTERM in the calling thread (and so in the threads
+  /// it starts afterwards) and starts the thread that takes them.
   stop_signal();
 
   /// Stops the thread that takes the signals; they stay blocked.

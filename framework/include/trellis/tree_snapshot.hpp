@@ -40,8 +40,9 @@ struct tree_snapshot : child_info {
   std::vector<tree_snapshot> children;
 };
 
-/// Makes a `tree_snapshot` inspectable by CAF: it can travel in messages,
-/// also to other nodes, and print with `caf::deep_to_string`.
+/// Lets CAF print a `tree_snapshot` (`caf::deep_to_string`) and serialize
+/// it: snapshots of remote subtrees cross the wire (`configure_node`
+/// registers the type).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tree_snapshot& x) {
   return f(caf::meta::type_name("trellis::tree_snapshot"),

@@ -85,7 +85,7 @@ struct alarm {
   bool active = false;
 };
 
-/// Makes an `alarm` inspectable by CAF (messages, `deep_to_string`).
+/// Lets CAF print an `alarm` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alarm& x) {
   return f(caf::meta::type_name("trellis::alarm"), x.name, x.what, x.target,
