@@ -1,17 +1,19 @@
 #pragma once
 
-// The framework's core in one include, like caf/all.hpp: supervision trees
-// (specs, supervisors, restarts, shutdown, health checks, checkpoints, stable
-// handles, events, errors), with CAF's core alone (trellis::framework).
-//
-// Left out, each with a target of its own to link:
-// - trellis/io/all.hpp, trees that span nodes through CAF's I/O module
-//   (trellis::distribution);
-// - trellis/observer/observer.hpp, the HTTP observer (trellis::observer);
-// - the ready-made actors, trellis/actors/alarm.hpp, circuit_breaker.hpp,
-//   process_stats.hpp and resource_monitor.hpp (trellis::actors).
-// Left out as not for applications: trellis/detail/, machinery that the
-// public templates need.
+/// @file
+/// The framework's core in one include, like caf/all.hpp: supervision trees
+/// (specs, supervisors, restarts, shutdown, health checks, checkpoints, stable
+/// handles, events, errors), with CAF's core alone (trellis::framework).
+///
+/// Left out, each with a target of its own to link:
+/// - trellis/io/all.hpp, trees that span nodes through CAF's I/O module
+///   (trellis::distribution);
+/// - trellis/observer/observer.hpp, the HTTP observer (%trellis::observer);
+/// - the ready-made actors, trellis/actors/alarm.hpp, circuit_breaker.hpp,
+///   process_stats.hpp and resource_monitor.hpp (trellis::actors).
+///
+/// Left out as not for applications: trellis/detail/, machinery that the
+/// public templates need.
 
 #include "trellis/atoms.hpp"
 #include "trellis/auto_shutdown.hpp"

@@ -2,13 +2,14 @@
 
 #include <caf/atom.hpp>
 
-// The request/response protocol of a supervisor, for use from inside actors
-// (`self->request(sup, caf::infinite, start_child_atom::value, spec)`).
-// Plain code uses the blocking helpers of `trellis/supervisor.hpp`, which send
-// the same messages. Every request is answered with the value named here or
-// with a `caf::error` (mostly of category `trellis`, see `errc`). Like OTP's
-// supervisor, a supervisor runs one operation at a time: requests that
-// arrive while it starts, stops or restarts children wait until it is done.
+/// @file
+/// The request/response protocol of a supervisor, for use from inside actors
+/// (`self->request(sup, caf::infinite, start_child_atom::value, spec)`).
+/// Plain code uses the blocking helpers of `trellis/supervisor.hpp`, which send
+/// the same messages. Every request is answered with the value named here or
+/// with a `caf::error` (mostly of category `trellis`, see `errc`). Like OTP's
+/// supervisor, a supervisor runs one operation at a time: requests that
+/// arrive while it starts, stops or restarts children wait until it is done.
 
 namespace trellis {
 

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `auto_shutdown`: when a supervisor ends itself after significant children
+/// ended (OTP's `auto_shutdown` flag).
+
 #include <cstdint>
 #include <string>
 

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `checkpoint`: the state a child saves for its next incarnation.
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -77,6 +80,8 @@ public:
   checkpoint(caf::actor_system& sys, std::shared_ptr<checkpoint_store> store,
              std::string key, std::optional<std::string> last);
 
+  /// A checkpoint over shared state that the supervisor prepared (see
+  /// `child_context::checkpoint()`); not for applications.
   explicit checkpoint(std::shared_ptr<const detail::checkpoint_core> core)
     : core_(std::move(core)) {
     // nop

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `checkpoint_store`, where checkpoints live between incarnations, and the
+/// memory and file stores that come with Trellis.
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +22,7 @@ namespace trellis {
 /// arguments, and state that must survive lives in ETS or on disk, by hand.
 class checkpoint_store {
 public:
+  /// Destroys the store; a durable store keeps what it saved.
   virtual ~checkpoint_store();
 
   /// Replaces the checkpoint under `key`. When it returns without error the

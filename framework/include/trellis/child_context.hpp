@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `child_context`: what a child factory gets from its supervisor, and the
+/// spawn helpers that install Trellis' crash handler.
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -38,6 +42,11 @@ namespace trellis {
 /// keep their signature.
 class child_context {
 public:
+  /// Made by the supervisor for each start of the child `id` at `path`. The
+  /// defaulted parameters carry what only a supervisor has: the start
+  /// arguments, where events go, whether the child runs detached, and its
+  /// checkpoint, quarantine and placement. A context made outside a tree
+  /// (to call a factory in a test, say) has none of them.
   child_context(caf::actor_system& sys, caf::actor supervisor,
                 std::string path, std::string id, uint64_t restart_count,
                 caf::message args = {},

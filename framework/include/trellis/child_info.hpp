@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `child_info` and `child_counts`: what `which_children` and
+/// `count_children` answer.
+
 #include <cstdint>
 #include <string>
 
@@ -53,6 +57,8 @@ struct child_info {
   std::string node;
 };
 
+/// Lets CAF print a `child_info` (`caf::deep_to_string`) and serialize it,
+/// as part of a `tree_snapshot` that crosses the wire.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
@@ -73,6 +79,7 @@ struct child_counts {
   uint64_t workers = 0;
 };
 
+/// Lets CAF print `child_counts` (`caf::deep_to_string`) and serialize them.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
   return f(caf::meta::type_name("trellis::child_counts"), x.specs, x.active,

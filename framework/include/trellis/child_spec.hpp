@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `child_spec`, one child of a supervisor (OTP's child specification), and
+/// the `worker` builders.
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,9 +50,13 @@ using child_factory = std::function<start_result(child_context&)>;
 /// timeout for workers and `shutdown::infinity()` for supervisors.
 class child_spec {
 public:
+  /// An empty spec, without id or factory; `validate` refuses it.
   child_spec() = default;
 
+  /// Copies share everything but the id until one of them is changed.
   child_spec(const child_spec&) = default;
+
+  /// Copies share everything but the id until one of them is changed.
   child_spec& operator=(const child_spec&) = default;
 
   /// Moves share the data rather than leave the source without any, so that
@@ -58,6 +66,7 @@ public:
     // nop
   }
 
+  /// Moves share the data, as the move constructor does.
   child_spec& operator=(child_spec&& other) noexcept {
     id_ = std::move(other.id_);
     d_ = other.d_;
@@ -203,7 +212,7 @@ public:
     return d_->checkpoint_store;
   }
 
-  /// Keeps the child's checkpoints in `x`, e.g. a
+  /// Keeps the child's checkpoints in `x`, such as a
   /// `make_file_checkpoint_store(dir)` so that they survive the process.
   child_spec& checkpoint_store(std::shared_ptr<trellis::checkpoint_store> x) {
     mut().checkpoint_store = std::move(x);
@@ -275,15 +284,16 @@ public:
     return d_->nested;
   }
 
-  /// Checks the spec: a non-empty id without '/', a factory, a non-negative
+  /// Checks the spec as a supervisor does before it starts anything. It
+  /// requires a non-empty id without '/', a factory, a non-negative
   /// shutdown timeout, a positive health check interval and timeout with
   /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, a non-negative `quarantine_after` and none
-  /// for a supervisor,
-  /// significance only for transient and temporary children, and for a
-  /// nested supervisor its whole spec; for a remote child a type name and a
-  /// non-empty list of `host:port` nodes, and nodes only for a remote child.
+  /// for a supervisor, significance only for transient and temporary
+  /// children, and for a nested supervisor its whole spec; for a remote
+  /// child a type name and a non-empty list of `host:port` nodes, and nodes
+  /// only for a remote child.
   /// Returns an `errc::invalid_spec` naming the field, or none.
   caf::error validate() const;
 

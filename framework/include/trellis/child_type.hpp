@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `child_type`: worker or supervisor (OTP's `type` field).
+
 #include <cstdint>
 #include <string>
 

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// Crash reasons: the exception behind an actor's exit, as an error value.
+
 #include <exception>
 #include <optional>
 #include <string>

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `dead_letter`: a message quarantined because it crashed a child too often.
+
 #include <cstdint>
 #include <string>
 
@@ -36,6 +39,7 @@ struct dead_letter {
 /// Renders a dead letter on one line.
 std::string to_string(const dead_letter& x);
 
+/// Lets CAF print a `dead_letter` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
   return f(caf::meta::type_name("trellis.dead_letter"), x.path, x.content,

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `decision` and `decider`: a child's own rule for its exits, in place of
+/// OTP's rules by restart type.
+
 #include <cstdint>
 #include <functional>
 #include <string>

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `errc`, the error codes of Trellis, and the helpers that make, test and
+/// render its errors.
+
 #include <cstdint>
 #include <string>
 

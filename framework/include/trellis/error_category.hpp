@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `error_category`: the error categories of libraries built on Trellis.
+
 #include <cstdint>
 #include <vector>
 
@@ -12,6 +15,7 @@ namespace trellis {
 /// is `errc` (`trellis::errc::`); the ready-made actors add theirs, as CAF
 /// lets each module add one.
 struct error_category {
+  /// The category of its `caf::error`s, such as `caf::atom("tr_breaker")`.
   caf::atom_value atom;
   /// E.g. `"trellis::breaker_errc::"`.
   const char* prefix;

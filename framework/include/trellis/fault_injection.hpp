@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// Fault injection: kill, crash, hang or slow down a tree's children on
+/// purpose, one by one or from a chaos monkey, to test recovery.
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -38,6 +42,7 @@ std::string to_string(fault_kind x);
 
 /// One fault, aimed at a child by its path.
 struct fault {
+  /// What the fault does.
   fault_kind kind = fault_kind::kill;
   /// The child's path, e.g. `root/db/writer`.
   std::string path;
@@ -48,6 +53,7 @@ struct fault {
 /// Renders a fault, e.g. `exception root/db/writer`.
 std::string to_string(const fault& x);
 
+/// Lets CAF print a `fault` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fault& x) {
   return f(caf::meta::type_name("trellis::fault"), x.kind, x.path,

@@ -1,9 +1,13 @@
 #pragma once
 
-// Forward declarations of Trellis' types, like caf/fwd.hpp.
+/// @file
+/// Forward declarations of Trellis' types, like caf/fwd.hpp.
 
 #include <cstdint>
 
+/// Everything of Trellis: supervision trees in the style of Erlang/OTP for
+/// CAF actors, and the ready-made actors and the parts for distribution and
+/// the observer that build on them. Internals live in `trellis::detail`.
 namespace trellis {
 
 class child_context;

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `health_check`: how a supervisor finds a child that hangs.
+
 #include <chrono>
 #include <cstdint>
 
@@ -50,14 +53,18 @@ public:
     return result;
   }
 
+  /// Returns how often the supervisor probes the child.
   caf::timespan interval() const noexcept {
     return interval_;
   }
 
+  /// Returns how long a probe may wait for its answer.
   caf::timespan timeout() const noexcept {
     return timeout_;
   }
 
+  /// Returns how many probes in a row the child may miss before it is
+  /// unhealthy.
   int max_missed() const noexcept {
     return max_missed_;
   }

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `lifecycle_event`: what happens in a tree, published on the tree's event
+/// group.
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -57,16 +61,25 @@ constexpr uint8_t first_user_kind = 144;
 
 /// What an event does to the alarms of its path and id: the observer counts
 /// the alarms raised and lists the open ones.
-enum class alarm_effect : uint8_t { none, raises, clears };
+enum class alarm_effect : uint8_t {
+  /// Not about an alarm.
+  none,
+  /// Raises the alarm of the event's path and id.
+  raises,
+  /// Clears the alarm of the event's path and id.
+  clears,
+};
 
 /// How a library's kind of event is named and reported.
 struct lifecycle_kind_info {
   /// The kind's name, e.g. `alarm_set`.
   const char* name;
-  /// The report's fields: who tells (`monitor`), then the event's id
-  /// (`name`), as in `alarm_set monitor=root/mon name=backlog <detail>`.
+  /// The report's field for who tells, the event's path (`monitor`), as in
+  /// `alarm_set monitor=root/mon name=backlog <detail>`.
   const char* teller_field;
+  /// The report's field for the event's id (`name` in the line above).
   const char* id_field;
+  /// What events of this kind do to alarms, for the observer.
   alarm_effect alarm = alarm_effect::none;
 };
 
@@ -98,46 +111,55 @@ struct lifecycle_event {
   // Chainable setters; on a temporary (`about(...).with_reason(...)`) they
   // move the event along rather than copy it.
 
+  /// Sets `reason`; returns the event, for chaining.
   lifecycle_event& with_reason(caf::error x) & {
     reason = std::move(x);
     return *this;
   }
 
+  /// Sets `reason` on a temporary event and moves the event along.
   lifecycle_event with_reason(caf::error x) && {
     reason = std::move(x);
     return std::move(*this);
   }
 
+  /// Sets `restart_count`; returns the event, for chaining.
   lifecycle_event& with_restart_count(uint64_t x) & {
     restart_count = x;
     return *this;
   }
 
+  /// Sets `restart_count` on a temporary event and moves the event along.
   lifecycle_event with_restart_count(uint64_t x) && {
     restart_count = x;
     return std::move(*this);
   }
 
+  /// Sets `detail`; returns the event, for chaining.
   lifecycle_event& with_detail(std::string x) & {
     detail = std::move(x);
     return *this;
   }
 
+  /// Sets `detail` on a temporary event and moves the event along.
   lifecycle_event with_detail(std::string x) && {
     detail = std::move(x);
     return std::move(*this);
   }
 
+  /// Sets `node`; returns the event, for chaining.
   lifecycle_event& with_node(std::string x) & {
     node = std::move(x);
     return *this;
   }
 
+  /// Sets `node` on a temporary event and moves the event along.
   lifecycle_event with_node(std::string x) && {
     node = std::move(x);
     return std::move(*this);
   }
 
+  /// What happened.
   lifecycle_kind kind = lifecycle_kind::child_started;
   /// The path of the node the event is about, e.g. `root/db/writer`.
   std::string path;
@@ -158,6 +180,8 @@ struct lifecycle_event {
   std::string node;
 };
 
+/// Lets CAF print a `lifecycle_event` (`caf::deep_to_string`) and serialize
+/// it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lifecycle_event& x) {
   return f(caf::meta::type_name("trellis::lifecycle_event"), x.kind, x.path,

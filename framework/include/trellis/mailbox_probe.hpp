@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `install_mailbox_probe`: actors that tell their own mailbox depth.
+
 #include <caf/fwd.hpp>
 
 namespace trellis {
@@ -10,8 +13,9 @@ namespace trellis {
 /// typed actors. Other unmatched messages go to the default handler the
 /// actor had (unless it set its own, for example in its constructor,
 /// Trellis' replacement for CAF's `print_and_drop`: see
-/// `detail::chain_default_handler`). An actor that sets a default handler afterwards stops
-/// answering the probe; a resource monitor then sees the probe fail.
+/// `detail::chain_default_handler`). An actor that sets a default handler
+/// afterwards stops answering the probe; a resource monitor then sees the
+/// probe fail.
 ///
 /// Reading the depth from another thread would race with the actor, which
 /// is why the actor answers for itself. Actors started through

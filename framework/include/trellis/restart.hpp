@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `restart`: permanent, transient or temporary (OTP's `restart` field).
+
 #include <cstdint>
 #include <string>
 

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `restart_backoff`: growing delays between a child's restarts.
+
 #include <chrono>
 
 #include <caf/timespan.hpp>
@@ -42,18 +45,23 @@ public:
     return *this;
   }
 
+  /// Returns the delay of the first restart in a row.
   caf::timespan min() const noexcept {
     return min_;
   }
 
+  /// Returns the longest delay, before jitter.
   caf::timespan max() const noexcept {
     return max_;
   }
 
+  /// Returns how long a child must run without failing for the delay to
+  /// start over at `min`.
   caf::timespan reset_after() const noexcept {
     return reset_after_;
   }
 
+  /// Returns the largest random part added to a delay, as a fraction of it.
   double jitter() const noexcept {
     return jitter_;
   }

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `shutdown`: how a supervisor stops a child (OTP's `shutdown` field).
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -64,10 +67,12 @@ public:
     return time_;
   }
 
+  /// Returns whether both policies have the same kind and timeout.
   friend bool operator==(const shutdown& x, const shutdown& y) noexcept {
     return x.kind_ == y.kind_ && x.time_ == y.time_;
   }
 
+  /// Returns whether the policies differ in kind or timeout.
   friend bool operator!=(const shutdown& x, const shutdown& y) noexcept {
     return !(x == y);
   }

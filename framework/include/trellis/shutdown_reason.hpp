@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `shutdown_reason`: OTP's `{shutdown, Term}` exit reason.
+
 #include <cstdint>
 #include <utility>
 

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `stable_handle`: an address of a child that outlives its restarts.
+
 #include <cstddef>
 #include <string>
 

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `start_result` and `ignore`: what a child factory returns.
+
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/error.hpp>

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `stop_signal`: SIGINT and SIGTERM as an orderly stop of the process.
+
 #include <memory>
 
 #include <caf/timespan.hpp>
@@ -27,11 +30,16 @@ namespace trellis {
 /// ~~~
 class stop_signal {
 public:
+  /// Blocks SIGINT and SIGTERM in the calling thread (and so in the threads
+  /// it starts afterwards) and starts the thread that takes them.
   stop_signal();
 
+  /// Stops the thread that takes the signals; they stay blocked.
   ~stop_signal();
 
+  /// Not copyable: one object takes the process' signals.
   stop_signal(const stop_signal&) = delete;
+  /// Not copyable: one object takes the process' signals.
   stop_signal& operator=(const stop_signal&) = delete;
 
   /// Returns whether a stop was requested.

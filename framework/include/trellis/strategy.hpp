@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `strategy`: how a supervisor restarts its children (OTP's `strategy`
+/// flag).
+
 #include <cstdint>
 #include <string>
 

@@ -20,9 +20,10 @@
 #include "trellis/supervisor_spec.hpp"
 #include "trellis/tree_snapshot.hpp"
 
-// Starting, stopping and asking supervisors. The builders of specs live with
-// the type they build: `supervisor` and `dynamic_supervisor` in
-// supervisor_spec.hpp (included here), `worker` in child_spec.hpp.
+/// @file
+/// Starting, stopping and asking supervisors. The builders of specs live with
+/// the type they build: `supervisor` and `dynamic_supervisor` in
+/// supervisor_spec.hpp (included here), `worker` in child_spec.hpp.
 
 namespace trellis {
 
@@ -50,7 +51,7 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys,
 
 /// Spawns a supervisor as `spawn_supervisor(sys, spec)` does, with `parent`
 /// as its parent, linked to it (OTP's `supervisor:start_link` from inside a
-/// process): when `parent` exits, for any reason, `normal` included, the
+/// process). When `parent` exits, for any reason, `normal` included, the
 /// tree stops in order with that reason, and so does an exit signal that
 /// `parent` sends; other actors' signals are ignored and reported. The
 /// tree's abnormal exit (a start that failed, a supervisor that gave up)
@@ -208,7 +209,7 @@ caf::expected<caf::group> lifecycle_events(caf::actor_system& sys,
                                            const caf::actor& sup,
                                            caf::timespan timeout = default_timeout);
 
-/// Returns the current actor of the node at `path` under `root`, e.g.
+/// Returns the current actor of the node at `path` under `root`, such as
 /// `root/db/writer`; fails with `errc::not_found` for an unknown path or a
 /// stopped child and `errc::restarting` for a child between incarnations.
 caf::expected<caf::actor> lookup(caf::actor_system& sys,

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `supervisor_spec`, a supervisor's flags and children, and its builders
+/// `supervisor` and `dynamic_supervisor`.
+
 #include <chrono>
 #include <cstddef>
 #include <optional>

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// `tree_snapshot`: a picture of a whole tree at one moment, as a value, as
+/// text or as JSON.
+
 #include <string>
 #include <vector>
 
@@ -13,9 +17,10 @@ namespace trellis {
 
 /// A picture of a supervision tree at one moment: one node per supervisor or
 /// worker, nested like the tree, each what its supervisor's `which_children`
-/// says of it (a `child_info`) plus its path, uptime and children. OTP has no single call for this (observer
-/// walks `which_children` itself); Trellis gathers it in one request, each
-/// supervisor answering for its own subtree.
+/// says of it (a `child_info`) plus its path, uptime and children. OTP has
+/// no single call for this (observer walks `which_children` itself);
+/// Trellis gathers it in one request, each supervisor answering for its own
+/// subtree.
 ///
 /// The root is the supervisor that was asked. It reports its own restart
 /// type as `permanent` and its restart count as 0, since only its parent
@@ -35,6 +40,9 @@ struct tree_snapshot : child_info {
   std::vector<tree_snapshot> children;
 };
 
+/// Lets CAF print a `tree_snapshot` (`caf::deep_to_string`) and serialize
+/// it: snapshots of remote subtrees cross the wire (`configure_node`
+/// registers the type).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tree_snapshot& x) {
   return f(caf::meta::type_name("trellis::tree_snapshot"),

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// Thresholds and alarms of the resource monitor. Part of `trellis::actors`.
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -11,12 +14,13 @@
 
 namespace trellis {
 
-/// The kinds of `lifecycle_event` a resource monitor tells of (kinds of
-/// this library, see `first_library_kind`). `alarm_set`: a threshold was
-/// reached; `path` is the watched actor's (or the monitor's, for a process
-/// metric), `id` the alarm's name, `detail` its metric, value and levels.
-/// `alarm_cleared`: the value went back to its clear level.
+/// The kind of `lifecycle_event` a resource monitor publishes when a
+/// threshold was reached (a kind of this library, see `first_library_kind`):
+/// `path` is the watched actor's (or the monitor's, for a process metric),
+/// `id` the alarm's name, `detail` its metric, value and levels.
 inline constexpr lifecycle_kind alarm_set{first_library_kind};
+/// The kind of `lifecycle_event` a resource monitor publishes when a value
+/// went back to its threshold's clear level; its fields as for `alarm_set`.
 inline constexpr lifecycle_kind alarm_cleared{first_library_kind + 1};
 
 namespace detail {
@@ -67,17 +71,21 @@ bool per_actor(metric x);
 struct alarm {
   /// The threshold's name.
   std::string name;
+  /// What the threshold measures.
   metric what = metric::cpu_percent;
   /// The path of the watched actor; empty for process metrics.
   std::string target;
   /// The last value measured.
   double value = 0;
+  /// The level at which the alarm is set.
   double raise_at = 0;
+  /// The level at which the alarm is cleared.
   double clear_at = 0;
   /// Whether the alarm is set.
   bool active = false;
 };
 
+/// Lets CAF print an `alarm` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alarm& x) {
   return f(caf::meta::type_name("trellis::alarm"), x.name, x.what, x.target,
@@ -105,7 +113,7 @@ public:
   }
 
   /// For per-actor metrics: the path of the supervised actor to watch,
-  /// within the subtree of the monitor's own supervisor, e.g. `root/db`.
+  /// within the subtree of the monitor's own supervisor, such as `root/db`.
   threshold& target(std::string path) {
     target_ = std::move(path);
     return *this;
@@ -124,30 +132,37 @@ public:
     return *this;
   }
 
+  /// Returns the alarm's name.
   const std::string& name() const noexcept {
     return name_;
   }
 
+  /// Returns what the threshold measures.
   metric what() const noexcept {
     return what_;
   }
 
+  /// Returns the level at which the alarm is set.
   double raise_at() const noexcept {
     return raise_at_;
   }
 
+  /// Returns the level at which the alarm is cleared.
   double clear_at() const noexcept {
     return clear_at_;
   }
 
+  /// Returns the path of the watched actor; empty for process metrics.
   const std::string& target() const noexcept {
     return target_;
   }
 
+  /// Returns whether a set alarm kills the target for a restart.
   bool restarts_target() const noexcept {
     return restart_target_;
   }
 
+  /// Returns the function called when the alarm is set or cleared, if any.
   const std::function<void(const alarm&)>& on_change() const noexcept {
     return on_change_;
   }

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// The circuit breaker, a worker in front of a flaky actor. Part of
+/// `trellis::actors`.
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -88,12 +92,13 @@ using breaker_state_atom = caf::atom_constant<caf::atom("tr_bstate")>;
 class circuit_breaker_config {
 public:
   /// The path of the protected actor, within the subtree of the breaker's
-  /// supervisor (e.g. `root/payments`); found again after each restart.
+  /// supervisor, such as `root/payments`; found again after each restart.
   circuit_breaker_config& target(std::string path) {
     target_ = std::move(path);
     return *this;
   }
 
+  /// Returns the path of the protected actor.
   const std::string& target() const noexcept {
     return target_;
   }
@@ -104,6 +109,7 @@ public:
     return *this;
   }
 
+  /// Returns how many consecutive failed calls open the breaker.
   uint32_t failure_threshold() const noexcept {
     return failure_threshold_;
   }
@@ -115,6 +121,7 @@ public:
     return *this;
   }
 
+  /// Returns how long a call may take before it counts as failed.
   caf::timespan call_timeout() const noexcept {
     return call_timeout_;
   }
@@ -127,6 +134,7 @@ public:
     return *this;
   }
 
+  /// Returns how long the breaker stays open before a trial call.
   caf::timespan reset_timeout() const noexcept {
     return reset_timeout_;
   }

@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// What the process uses, read from /proc. Part of `trellis::actors`.
+
 #include <chrono>
 #include <cstdint>
 
@@ -24,6 +27,7 @@ struct process_stats {
 /// the time since the previous one (or since construction).
 class process_sampler {
 public:
+  /// Takes the first CPU reading, the start of the first sample's interval.
   process_sampler();
 
   /// Reads /proc/self; fails with `caf::sec::runtime_error` naming the file

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// The resource monitor, a worker that raises alarms on process and
+/// mailbox metrics. Part of `trellis::actors`.
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -39,6 +43,7 @@ public:
     return *this;
   }
 
+  /// Returns how often the monitor samples.
   caf::timespan interval() const noexcept {
     return interval_;
   }
@@ -50,6 +55,7 @@ public:
     return *this;
   }
 
+  /// Returns how long a probe of a watched actor may take.
   caf::timespan probe_timeout() const noexcept {
     return probe_timeout_;
   }
@@ -60,6 +66,7 @@ public:
     return *this;
   }
 
+  /// Returns the thresholds, in the order they were added.
   const std::vector<threshold>& thresholds() const noexcept {
     return thresholds_;
   }

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// Nodes: how a process takes part in a tree that spans processes. Part of
+/// `trellis::distribution`.
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -98,17 +102,17 @@ caf::timespan spawn_timeout(const caf::actor_system& sys);
 /// Returns the takeover interval `sys` was configured with, or its default.
 caf::timespan takeover_interval(const caf::actor_system& sys);
 
-/// Runs a node process: reads `--host=`, `--port=`, `--app-id=`,
-/// `--heartbeat-ms=`, `--timeout-ms=`, `--spawn-timeout-ms=`,
+/// Runs a node process until SIGTERM or SIGINT and returns its exit code:
+/// the entry point of a node executable. It reads `--host=`, `--port=`,
+/// `--app-id=`, `--heartbeat-ms=`, `--timeout-ms=`, `--spawn-timeout-ms=`,
 /// `--max-message-bytes=` and `--handshake-timeout-ms=` from the command
 /// line, and for TLS `--tls-cert=`, `--tls-key=`, `--tls-ca=` and
 /// `--tls-passphrase-file=` (whose first line is the key's passphrase, kept
 /// off the command line); lets `register_types` add the actor types other
 /// nodes may spawn here (`add_remote_type`, `add_remote_supervisor`), opens
-/// the port, prints `trellis-node port=<port>` on stdout, and serves until
-/// SIGTERM or SIGINT. Returns the process exit code. The entry point of a
-/// node executable; an application that is a node itself calls
-/// `configure_node` and `start_node` instead.
+/// the port, prints `trellis-node port=<port>` on stdout, and serves. An
+/// application that is a node itself calls `configure_node` and
+/// `start_node` instead.
 int run_node(int argc, char** argv,
              const std::function<void(caf::actor_system_config&)>&
                register_types);

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// Children and supervisors that run on other nodes. Part of
+/// `trellis::distribution`.
+
 #include <string>
 #include <utility>
 

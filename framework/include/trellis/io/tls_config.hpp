@@ -1,5 +1,8 @@
 #pragma once
 
+/// @file
+/// `tls_config`: TLS between nodes. Part of `trellis::distribution`.
+
 #include <string>
 
 #include <caf/error.hpp>

@@ -1,5 +1,9 @@
 #pragma once
 
+/// @file
+/// The observer: a tree live in a browser, its events, metrics and operator
+/// controls over HTTP. Link `%trellis::observer`.
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -65,12 +69,15 @@ struct observer_config {
 /// See docs/observer.md for the metrics and the JSON. Stops when destroyed;
 /// destroy (or `stop`) it before the actor system it watches.
 ///
-/// Link `trellis::observer`; `trellis/all.hpp` leaves this header out, so
+/// Link `%trellis::observer`; `trellis/all.hpp` leaves this header out, so
 /// that programs without an observer do not need cpp-httplib.
 class observer {
 public:
+  /// Takes over the running server; the source no longer owns one.
   observer(observer&&) noexcept;
+  /// Stops this observer's server, if any, and takes over the other's.
   observer& operator=(observer&&) noexcept;
+  /// Stops the server (see `stop`).
   ~observer();
 
   /// Returns the port the server listens on.
