@@ -30,6 +30,7 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+\1")
+HEADING_ID = re.compile(r"\s*\{#([\w-]+)\}\s*$")
 HTML_ANCHOR = re.compile(r"<a\s+(?:id|name)=\"([^\"]+)\"", re.I)
 HTML_ID = re.compile(r"\b(?:id|name)=\"([^\"]+)\"")
 SNIPPET = re.compile(r"^<!--\s*snippet:\s*(\S+?)#(\S+)\s*-->\s*$")
@@ -88,7 +89,12 @@ def anchors_of(path):
         for _, line in prose_lines(text.splitlines()):
             m = HEADING.match(line)
             if m:
-                base = slug(m.group(2))
+                title = m.group(2)
+                explicit = HEADING_ID.search(title)  # Doxygen's {#id}
+                if explicit:
+                    found.add(explicit.group(1))
+                    title = title[:explicit.start()]
+                base = slug(title)
                 n = seen.get(base, 0)
                 seen[base] = n + 1
                 found.add(base if n == 0 else f"{base}-{n}")
