@@ -91,9 +91,11 @@ caf::behavior ingest_lines(caf::stateful_actor<ingest_state>* self,
 
 } // namespace
 
+// [parent_of]
 std::string parent_of(const std::string& path) {
   return path.substr(0, path.rfind('/'));
 }
+// [parent_of]
 
 // [spec]
 trellis::child_spec ingest(std::vector<stage> stages) {
