@@ -379,6 +379,6 @@ int main(int argc, char** argv) {
     std::cout << "tutorial: FAILED (step " << step << ", see above)\n";
     return 1;
   }
-  std::cout << "tutorial: step " << step << " done\n";
+  std::cout << "tutorial: done (step " << step << ")\n";
   return 0;
 }
