@@ -51,7 +51,7 @@ trellis::child_spec geo_breaker() {
                                   trellis::circuit_breaker_config{}
                                     .target("root/geo")
                                     .failure_threshold(2)
-                                    .call_timeout(500ms)
+                                    .call_timeout(1s)
                                     .reset_timeout(300ms));
 }
 // [specs]

@@ -37,6 +37,7 @@ void call(caf::event_based_actor* self, const caf::actor& sup,
 }
 // [call]
 
+// [run]
 // Runs `line` through stages[i..] and delivers the last answer to `rp`,
 // between `head` and the `notes` of optional stages that failed.
 void run(caf::event_based_actor* self, caf::actor sup,
@@ -63,6 +64,7 @@ void run(caf::event_based_actor* self, caf::actor sup,
              promise);
        });
 }
+// [run]
 
 // [ingest]
 struct ingest_state {
