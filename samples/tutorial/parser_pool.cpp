@@ -59,18 +59,22 @@ caf::behavior dispatch(caf::stateful_actor<dispatch_state>* self,
   // The refill: a dynamic supervisor starts empty, at its first start and
   // after every restart. The dispatcher starts after it under rest_for_one,
   // so it is restarted whenever the parsers' supervisor is, and its first
-  // act is to fill the pool again.
+  // act is to fill the pool up to `size` again.
   self->request(pool, 5s, trellis::lookup_atom::value, parsers_path)
     .then([=](caf::actor& parsers) {
       self->state.parsers = parsers;
-      for (size_t i = 0; i < size; ++i)
-        self->request(parsers, 5s, trellis::start_child_atom::value,
-                      caf::make_message(std::string{"="}))
-          .then([](const caf::actor&) {}, [=](caf::error& err) {
-            // Without its parsers the pool is useless: crash, and let the
-            // supervisor try again (within its budget).
-            self->quit(err);
-          });
+      // Those it has, running or restarting, and one start per missing one.
+      self->request(parsers, 5s, trellis::which_children_atom::value)
+        .then([=](const std::vector<trellis::child_info>& children) {
+          for (auto n = children.size(); n < size; ++n)
+            self->request(parsers, 5s, trellis::start_child_atom::value,
+                          caf::make_message(std::string{"="}))
+              .then([](const caf::actor&) {}, [=](caf::error& err) {
+                // Without its parsers the pool is useless: fail, and let
+                // pool restart the dispatcher (within its budget).
+                self->quit(err);
+              });
+        });
     });
   return {
     [=](std::string& line) -> caf::result<std::string> {
