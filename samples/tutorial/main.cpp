@@ -116,10 +116,21 @@ void step2(harness& h) {
   h.expect(h.send("temp.paris=19") == "#2 temp.paris=19", "a parsed line");
   std::cout << "\n2. a line that is not a record crashes one parser; the "
                "dynamic supervisor restarts it alone:\n";
+  auto first = h.at("root/pool/parsers");
   auto answer = h.send("garbage");
   h.expect(contains(answer, "not a record"), "the parser's crash");
-  h.await("3 running parsers again",
-          [&] { return h.running_children("root/pool/parsers") == 3; });
+  auto restarts = [&] {
+    uint64_t n = 0;
+    if (auto children = trellis::which_children(h.sys, first))
+      for (auto& child : *children)
+        n += child.restart_count;
+    return n;
+  };
+  h.await("a parser restarted, 3 running", [&] {
+    return restarts() == 1 && h.running_children("root/pool/parsers") == 3;
+  });
+  std::cout << "  parser restarts: " << restarts() << '\n';
+  h.expect(h.at("root/pool/parsers") == first, "the same parsers supervisor");
   std::cout << "\n3. two more bad lines: 3 restarts in 10 s exceed the "
                "parsers' budget (2); they give up, pool restarts them and "
                "dispatch (rest_for_one), and dispatch refills the pool:\n";
