@@ -48,6 +48,10 @@ def main():
         print("check_api_reference: doxygen is not installed "
               "(./dev test and ./dev docs install it)")
         return 1
+    # A page left from an earlier run would keep a stale link alive.
+    for generated in ("html", "xml"):
+        shutil.rmtree(os.path.join(out, generated), ignore_errors=True)
+    os.makedirs(out, exist_ok=True)  # Doxygen makes one level, not a path
     # The XML is for the enumerator check only.
     config = open(os.path.join(ROOT, "docs", "api", "Doxyfile")).read()
     config += f"\nGENERATE_XML = YES\nXML_OUTPUT = {os.path.join(out, 'xml')}\n"
