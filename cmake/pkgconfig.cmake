@@ -32,10 +32,17 @@ function(trellis_pkgconfig name library description requires libs)
   # The prefix is the one `cmake --install --prefix` chose, found from where
   # the file lies (pcfiledir), so that an installed tree can move.
   file(RELATIVE_PATH up /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
+  string(REGEX REPLACE "/$" "" up "${up}")
   set(pc_prefix "\${pcfiledir}/${up}")
   if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
     set(pc_prefix "${CMAKE_INSTALL_PREFIX}")
   endif()
+  foreach(dir LIBDIR INCLUDEDIR)
+    set(pc_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
+    if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
+      set(pc_${dir} "${CMAKE_INSTALL_${dir}}")
+    endif()
+  endforeach()
   configure_file(${PROJECT_SOURCE_DIR}/cmake/trellis.pc.in
                  ${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc

@@ -29,7 +29,11 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
-INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+\1")
+INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+\1", re.S)
+HREF = re.compile(r"\bhref=\"([^\"]+)\"")
+REF_USE = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\[([^\]]*)\]")
+# Doxygen's inputs: their HTML links are relative to the generated pages.
+DOXYGEN_INPUTS = {os.path.join(ROOT, "docs", "api", "mainpage.md")}
 HEADING_ID = re.compile(r"\s*\{#([\w-]+)\}\s*$")
 HTML_ANCHOR = re.compile(r"<a\s+(?:id|name)=\"([^\"]+)\"", re.I)
 HTML_ID = re.compile(r"\b(?:id|name)=\"([^\"]+)\"")
@@ -103,14 +107,38 @@ def anchors_of(path):
     return found
 
 
-def check_link(source, number, target, api_html, problems, counts):
+def paragraphs(lines):
+    """Yields (first line's number, text) of each paragraph outside fenced
+    code blocks, its lines joined, so that a link may wrap."""
+    start, block = None, []
+    last = None
+    for number, line in prose_lines(lines):
+        if not line.strip() or (last is not None and number != last + 1):
+            if block:
+                yield start, "\n".join(block)
+            start, block = None, []
+        if line.strip():
+            if start is None:
+                start = number
+            block.append(line)
+        last = number
+    if block:
+        yield start, "\n".join(block)
+
+
+def label(text):
+    return " ".join(text.split()).lower()
+
+
+def check_link(source, number, target, api_html, problems, counts, base=None):
     if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
         return  # absolute URLs are not checked: these machines are offline
     path, _, anchor = target.partition("#")
     path = html.unescape(path)
     where = f"{os.path.relpath(source, ROOT)}:{number}"
     if path:
-        resolved = os.path.realpath(os.path.join(os.path.dirname(source), path))
+        base = base or os.path.dirname(source)
+        resolved = os.path.realpath(os.path.join(base, path))
     else:
         resolved = source
     if resolved == API_HTML or resolved.startswith(API_HTML + os.sep):
@@ -226,14 +254,33 @@ def main():
             with open(source, "w", encoding="utf-8") as f:
                 f.write("\n".join(new_lines) + "\n")
             print(f"check_markdown: rewrote snippets in {os.path.relpath(source, ROOT)}")
-        for number, line in prose_lines(new_lines):
-            line = INLINE_CODE.sub("", line)
-            targets = LINK.findall(line)
-            m = REF_DEF.match(line)
-            if m:
-                targets.append(m.group(1))
-            for target in targets:
-                check_link(source, number, target, api_html, problems, counts)
+        html_base = API_HTML if source in DOXYGEN_INPUTS else None
+        definitions = set()
+        uses = []
+        for start, text in paragraphs(new_lines):
+            # Inline code holds no links; blank it out, keeping the offsets.
+            text = INLINE_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)),
+                                   text)
+            line_of = lambda offset: start + text.count("\n", 0, offset)
+            for m in LINK.finditer(text):
+                check_link(source, line_of(m.start()), m.group(1), api_html,
+                           problems, counts)
+            for m in HREF.finditer(text):
+                check_link(source, line_of(m.start()), m.group(1), api_html,
+                           problems, counts, html_base)
+            for i, line in enumerate(text.split("\n")):
+                m = REF_DEF.match(line)
+                if m:
+                    definitions.add(label(line[line.index("[") + 1:
+                                               line.index("]:")]))
+                    check_link(source, start + i, m.group(1), api_html,
+                               problems, counts)
+            for m in REF_USE.finditer(text):
+                uses.append((line_of(m.start()), label(m.group(2) or m.group(1))))
+        for number, name in uses:
+            if name not in definitions:
+                problems.append(f"{os.path.relpath(source, ROOT)}:{number}: "
+                                f"reference link [{name}] is not defined")
 
     for problem in problems:
         print(problem)

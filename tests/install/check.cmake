@@ -32,7 +32,9 @@ step("configuring the consumer" ${CMAKE_COMMAND}
 step("building the consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run_consumer("the CMake consumer" "${WORK_DIR}/build/consumer")
 
-file(GLOB_RECURSE pc_files "${WORK_DIR}/prefix/*/trellis.pc")
+# From another place: the pkg-config files find the prefix from where they lie.
+file(RENAME "${WORK_DIR}/prefix" "${WORK_DIR}/moved")
+file(GLOB_RECURSE pc_files "${WORK_DIR}/moved/*/trellis.pc")
 if(NOT pc_files)
   message(FATAL_ERROR "no trellis.pc was installed")
 endif()
