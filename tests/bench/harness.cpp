@@ -92,7 +92,18 @@ measured summarize(const std::vector<sample>& ts,
   for (size_t i = 0; i < ts.size() && i < bs.size(); ++i)
     if (bs[i].value != 0)
       ratios.push_back(ts[i].value / bs[i].value);
-  return {summarize(ts), summarize(bs), median(ratios)};
+  measured x{summarize(ts), summarize(bs)};
+  set_ratios(x, ratios);
+  return x;
+}
+
+void set_ratios(measured& x, const std::vector<double>& ratios) {
+  x.ratio = median(ratios);
+  if (ratios.empty())
+    return;
+  auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+  x.ratio_min = *lo;
+  x.ratio_max = *hi;
 }
 
 result compare(std::string name, std::string unit, double target,
@@ -105,10 +116,16 @@ result compare(std::string name, std::string unit, double target,
   x.trellis = trellis.value;
   x.baseline = baseline.value;
   x.ratio = m.ratio;
+  x.ratio_min = m.ratio_min;
+  x.ratio_max = m.ratio_max;
   x.target = target;
   x.direction = direction;
-  x.meets = direction == better::higher ? x.ratio >= target
-                                        : x.ratio <= target;
+  auto meets = [&](double ratio) {
+    return direction == better::higher ? ratio >= target : ratio <= target;
+  };
+  x.meets = meets(x.ratio);
+  x.meets_every_rep = meets(direction == better::higher ? x.ratio_min
+                                                        : x.ratio_max);
   for (auto& [key, value] : trellis.extras)
     x.extras.emplace_back("trellis_" + key, value);
   for (auto& [key, value] : baseline.extras)
@@ -136,8 +153,9 @@ const char* op(better x) {
 } // namespace
 
 void print_header() {
-  std::printf("%-24s %-12s %12s %12s %7s %7s %-5s  %s\n", "case", "unit",
-              "trellis", "baseline", "ratio", "target", "meets", "details");
+  std::printf("%-24s %-12s %12s %12s %7s %-13s %7s %-5s  %s\n", "case",
+              "unit", "trellis", "baseline", "ratio", "(min-max)", "target",
+              "meets", "details");
   std::fflush(stdout);
 }
 
@@ -151,10 +169,16 @@ void print_row(const result& x) {
   for (auto& [key, value] : x.extras)
     details += key + "=" + format(value) + " ";
   auto target = std::string{op(x.direction)} + format(x.target);
-  std::printf("%-24s %-12s %12s %12s %7.3f %7s %-5s  %s\n", x.name.c_str(),
-              x.unit.c_str(), format(x.trellis).c_str(),
-              format(x.baseline).c_str(), x.ratio, target.c_str(),
-              x.meets ? "yes" : "NO", details.c_str());
+  char spread[32];
+  std::snprintf(spread, sizeof(spread), "(%.3f-%.3f)", x.ratio_min,
+                x.ratio_max);
+  // "yes" when every repetition met the target, "yes*" when only the
+  // median did.
+  auto meets = x.meets ? (x.meets_every_rep ? "yes" : "yes*") : "NO";
+  std::printf("%-24s %-12s %12s %12s %7.3f %-13s %7s %-5s  %s\n",
+              x.name.c_str(), x.unit.c_str(), format(x.trellis).c_str(),
+              format(x.baseline).c_str(), x.ratio, spread, target.c_str(),
+              meets, details.c_str());
   std::fflush(stdout);
 }
 
@@ -166,10 +190,12 @@ void print_json(const result& x, const options& opts) {
     return;
   }
   std::printf("{\"case\": \"%s\", \"unit\": \"%s\", \"trellis\": %.6g, "
-              "\"baseline\": %.6g, \"ratio\": %.4f, \"target\": %g, "
-              "\"meets\": %s, \"target_op\": \"%s\"",
+              "\"baseline\": %.6g, \"ratio\": %.4f, \"ratio_min\": %.4f, "
+              "\"ratio_max\": %.4f, \"target\": %g, \"meets\": %s, "
+              "\"meets_every_rep\": %s, \"target_op\": \"%s\"",
               x.name.c_str(), x.unit.c_str(), x.trellis, x.baseline, x.ratio,
-              x.target, x.meets ? "true" : "false", op(x.direction));
+              x.ratio_min, x.ratio_max, x.target, x.meets ? "true" : "false",
+              x.meets_every_rep ? "true" : "false", op(x.direction));
   for (auto& [key, value] : x.extras)
     std::printf(", \"%s\": %.6g", key.c_str(), value);
   std::printf(", \"reps\": %d, \"scale\": %g, \"reports\": \"%s\"}\n",

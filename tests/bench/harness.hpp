@@ -79,7 +79,14 @@ struct measured {
   /// repetition measures both sides at nearly the same time, so its ratio
   /// holds when the machine's speed drifts between repetitions.
   double ratio = 0;
+  /// The smallest and largest of the repetitions' ratios: whether a case
+  /// meets its target with room or by luck.
+  double ratio_min = 0;
+  double ratio_max = 0;
 };
+
+/// Sets `x.ratio` and its spread from the repetitions' `ratios`.
+void set_ratios(measured& x, const std::vector<double>& ratios);
 
 /// Summarizes `ts` and `bs`, measured in pairs: `ts[i]` with `bs[i]`.
 measured summarize(const std::vector<sample>& ts,
@@ -101,11 +108,16 @@ struct result {
   std::string unit;
   double trellis = 0;
   double baseline = 0;
-  /// `trellis / baseline`, as `measured::ratio`.
+  /// `trellis / baseline`, as `measured::ratio`, and its spread.
   double ratio = 0;
+  double ratio_min = 0;
+  double ratio_max = 0;
   double target = 0;
   better direction = better::higher;
+  /// Whether the median ratio meets the target, and whether every
+  /// repetition's did.
   bool meets = false;
+  bool meets_every_rep = false;
   /// Side values, named `trellis_...` and `baseline_...`.
   bench::extras extras;
   /// Set when the case failed to run: why.
