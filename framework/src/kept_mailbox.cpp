@@ -88,53 +88,43 @@ void kept_mailbox::end_drain(std::vector<caf::mailbox_element_ptr> xs) {
 }
 
 void kept_mailbox::late(caf::mailbox_element_ptr x) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  auto answer = answer_ ? answer_ : gone(path_);
   if (!quarantine::eligible(*x)) {
     // A response or a system message for an incarnation that has ended.
-    bounce(*x, answer_ ? answer_ : gone(path_));
-    return;
-  }
-  std::unique_lock<std::mutex> guard{mtx_};
-  if (retired_) {
     guard.unlock();
-    lose(*x);
+    bounce(*x, answer);
     return;
   }
-  switch (state_) {
-    case state::draining:
-      late_.push_back(std::move(x));
-      return;
-    case state::holding:
-      guard.unlock();
-      hold(std::move(x));
-      return;
-    case state::running:
-      if (auto dest = current_.lock()) {
-        guard.unlock();
-        dest->enqueue(std::move(x), nullptr);
+  if (!retired_) {
+    switch (state_) {
+      case state::draining:
+        late_.push_back(std::move(x));
         return;
-      }
-      break;
-    case state::closed:
-      break;
+      case state::holding:
+        // Decided under the same lock as the state: a claim cannot slip in
+        // between.
+        if (items_.size() < capacity) {
+          items_.push_back(std::move(x));
+          return;
+        }
+        answer = make_error(errc::overloaded, path_,
+                            "the child is down and " + std::to_string(capacity)
+                              + " messages wait for it");
+        break;
+      case state::running:
+        if (auto dest = current_.lock()) {
+          guard.unlock();
+          dest->enqueue(std::move(x), nullptr);
+          return;
+        }
+        break;
+      case state::closed:
+        break;
+    }
   }
   guard.unlock();
-  lose(*x);
-}
-
-void kept_mailbox::hold(caf::mailbox_element_ptr x) {
-  std::unique_lock<std::mutex> guard{mtx_};
-  if (state_ == state::holding && items_.size() < capacity) {
-    items_.push_back(std::move(x));
-    return;
-  }
-  guard.unlock();
-  if (x->mid.is_request())
-    bounce_lost(*x, make_error(errc::overloaded, path_,
-                               "the child is down and "
-                                 + std::to_string(capacity)
-                                 + " messages wait for it"));
-  else
-    lose(*x);
+  bounce_lost(*x, answer);
 }
 
 void kept_mailbox::lose(const caf::mailbox_element& x) {

@@ -107,9 +107,6 @@ private:
     closed,
   };
 
-  /// Adds `x` to `items_`, or bounces it when the box is full.
-  void hold(caf::mailbox_element_ptr x);
-
   /// Bounces `x` with `answer_` and counts it; the lock is not held.
   void bounce_lost(const caf::mailbox_element& x, const caf::error& answer);
 
