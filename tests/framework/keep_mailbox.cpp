@@ -139,6 +139,34 @@ TEST_CASE("a child that keeps its mailbox hands queued requests to its next "
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("a kept child killed from outside hands its queue over",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
+  auto first = f.actor_of(sup, "w");
+  f.probe->send(first, hold_atom::value);
+  auto calls = send_requests(f, first, 1, 100);
+  // Urgent, so that it comes before most of the queued requests (CAF may
+  // still run a few of them first).
+  f.probe->send<caf::message_priority::high>(
+    first, caf::exit_msg{caf::actor_addr{}, caf::exit_reason::kill});
+  j->released = true;
+  auto got = answers(calls);
+  // Each answered once, by the old incarnation before the kill or by the
+  // new one after it; none lost.
+  for (int i = 1; i <= 100; ++i) {
+    INFO("request " << i << ": " << f.render(got[i - 1].err));
+    CHECK((got[i - 1].value == 1000 + i || got[i - 1].value == 2000 + i));
+  }
+  auto handled = j->of(1);
+  auto rest = j->of(2);
+  handled.insert(handled.end(), rest.begin(), rest.end());
+  CHECK(handled == range(1, 100));
+  CHECK(!rest.empty());
+  stop_supervisor(f.sys, sup);
+}
+
 TEST_CASE("without keep_mailbox, requests queued at a crash are bounced",
           "[keep_mailbox]") {
   fixture f;
