@@ -23,6 +23,7 @@
 #include "stop_state.hpp"
 #include "trellis/child_info.hpp"
 #include "trellis/child_spec.hpp"
+#include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
 
 namespace trellis::detail {
@@ -60,6 +61,9 @@ struct child {
   /// Poison-message bookkeeping shared with the incarnations, if the spec
   /// asks for it.
   std::shared_ptr<quarantine> poison;
+  /// What the child's incarnations hand over to the next, if the spec keeps
+  /// its mailbox.
+  std::shared_ptr<kept_mailbox> kept;
   /// The child's incarnations, for its checkpoints.
   checkpoint_state checkpoints;
   /// The node the current (or last) incarnation runs on; empty if local.

@@ -57,6 +57,16 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' is a supervisor; only workers quarantine "
                           "messages");
+  if (d_->keep_mailbox && d_->type == child_type::supervisor)
+    return make_error(errc::invalid_spec, "keep_mailbox",
+                      "child '" + id_
+                        + "' is a supervisor; only workers keep their "
+                          "mailbox");
+  if (d_->keep_mailbox && (d_->placed || !d_->remote_type.empty()))
+    return make_error(errc::invalid_spec, "keep_mailbox",
+                      "child '" + id_
+                        + "' is remote; a lost node's mailbox is gone, so "
+                          "only local children keep their mailbox");
   if (d_->significant && d_->restart == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_

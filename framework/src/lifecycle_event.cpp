@@ -60,6 +60,10 @@ std::string to_string(lifecycle_kind x) {
       return "message_quarantined";
     case lifecycle_kind::message_dropped:
       return "message_dropped";
+    case lifecycle_kind::messages_kept:
+      return "messages_kept";
+    case lifecycle_kind::messages_lost:
+      return "messages_lost";
   }
   if (auto info = info_of(x))
     return info->name;

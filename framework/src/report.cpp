@@ -188,9 +188,11 @@ log_level level_of(lifecycle_kind kind) {
   switch (kind) {
     case lifecycle_kind::child_started:
     case lifecycle_kind::child_restarted:
+    case lifecycle_kind::messages_kept:
       return log_level::info;
     case lifecycle_kind::checkpoint_skipped:
     case lifecycle_kind::message_dropped:
+    case lifecycle_kind::messages_lost:
       return log_level::warn;
     default:
       return log_level::error;
@@ -237,6 +239,13 @@ void event(const caf::actor_system& sys, const lifecycle_event& ev,
               "restart_count={} {}",
               parent_of(ev.path), ev.id, render(sys, ev.reason, scratch),
               ev.restart_count, ev.detail);
+      return;
+    case lifecycle_kind::messages_kept:
+    case lifecycle_kind::messages_lost:
+      log.log(lvl,
+              "{} supervisor={} child={} reason=\"{}\" restart_count={} {}",
+              to_string(ev.kind), parent_of(ev.path), ev.id,
+              render(sys, ev.reason, scratch), ev.restart_count, ev.detail);
       return;
     case lifecycle_kind::message_dropped: {
       static line_budget budget{20};

@@ -198,6 +198,9 @@ void supervisor_actor::on_exit() {
   // that no child outlives its supervisor.
   children_.for_each_running(
     [this](child& c) { send_exit(c.handle, caf::exit_reason::kill); });
+  for (auto& c : children_)
+    if (c.kept)
+      discard_kept(c, true);
   for (auto& kvp : abandoned_)
     send_exit(kvp.second, caf::exit_reason::kill);
   abandoned_.clear();
@@ -246,6 +249,16 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->backoff.due_token = 0;
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
+  if (c->spec.keep_mailbox() && !c->kept)
+    c->kept = std::make_shared<kept_mailbox>(child_path(*c));
+  if (c->kept)
+    if (auto n = c->kept->held(); n > 0) {
+      constexpr auto kind = lifecycle_kind::messages_kept;
+      detail::tell(system(), listened(feed_.get()), kind, [&] {
+        return event_about(kind, *c, c->last_reason)
+          .with_detail("messages=" + std::to_string(n));
+      });
+    }
   detail::child_start start;
   start.store = store_of(*c);
   start.fresh = spec_.dynamic() && c->restart_count == 0;
@@ -253,6 +266,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // Older incarnations, hung ones included, may no longer save.
   start.incarnation = c->checkpoints.next_incarnation();
   start.poison = c->poison;
+  start.kept = c->kept;
   if (!c->spec.nodes().empty()) {
     start.nodes = c->spec.nodes();
     start.lost = lost_nodes_;
@@ -278,6 +292,15 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     c->state = child_state::stopped;
     k(caf::none);
     return;
+  }
+  if (ctx.refuses_kept_mailbox()) {
+    if (res.actor())
+      send_exit(res.actor(), caf::exit_reason::kill);
+    res = make_error(errc::invalid_spec, "keep_mailbox",
+                     "child '" + c->spec.id()
+                       + "' is a blocking actor, whose mailbox its own "
+                         "thread holds: only event-based children keep "
+                         "their mailbox");
   }
   if (auto err = check_kind(*c, res.actor())) {
     send_exit(res.actor(), caf::exit_reason::kill);
@@ -467,6 +490,8 @@ void supervisor_actor::child_stopped(iterator c, caf::error reason) {
   c->state = child_state::stopped;
   c->exit_pending = false;
   c->last_reason = std::move(reason);
+  if (c->kept)
+    discard_kept(*c, false);
 }
 
 // -- failures and restarts ----------------------------------------------------
@@ -567,6 +592,8 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
       break;
     case exit_plan::action::leave_stopped:
       c->state = child_state::stopped;
+      if (c->kept)
+        discard_kept(*c, false);
       auto_shutdown_after(plan.significant);
       break;
     case exit_plan::action::remove:
@@ -574,6 +601,8 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
       auto_shutdown_after(plan.significant);
       break;
     case exit_plan::action::give_up:
+      if (c->kept)
+        discard_kept(*c, true);
       if (plan.reason == errc::reached_max_restart_intensity) {
         // About the supervisor itself: its path, the child's id.
         constexpr auto kind = lifecycle_kind::restart_given_up;
@@ -790,6 +819,8 @@ void supervisor_actor::remove_child(iterator c) {
   store_of(*c)->erase(child_path(*c));
   stops_.forget(c);
   forget_exit(*c);
+  if (c->kept)
+    discard_kept(*c, true);
   if (c->poison)
     for (auto& x : c->poison->letters()) {
       if (retired_letters_.size() == quarantine::max_letters)
@@ -817,6 +848,18 @@ void supervisor_actor::forget_exit(child& c) {
 const std::shared_ptr<checkpoint_store>&
 supervisor_actor::store_of(const child& c) const {
   return c.spec.checkpoint_store() ? c.spec.checkpoint_store() : checkpoints_;
+}
+
+void supervisor_actor::discard_kept(child& c, bool retire) {
+  auto lost = c.kept->discard(retire);
+  if (lost.empty())
+    return;
+  constexpr auto kind = lifecycle_kind::messages_lost;
+  detail::tell(system(), listened(feed_.get()), kind, [&] {
+    return event_about(kind, c, c.last_reason)
+      .with_detail("requests=" + std::to_string(lost.requests)
+                   + " messages=" + std::to_string(lost.messages));
+  });
 }
 
 void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,

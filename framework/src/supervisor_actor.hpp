@@ -340,6 +340,10 @@ private:
   /// Returns where `c`'s checkpoints live.
   const std::shared_ptr<checkpoint_store>& store_of(const child& c) const;
 
+  /// Bounces what waits in `c`'s kept mailbox, since no restart follows (for
+  /// good if `retire`), and tells how much was lost (`messages_lost`).
+  void discard_kept(child& c, bool retire);
+
   /// Counts a crash of `c` towards its poison-message limit.
   void count_poison(child& c, const caf::actor_addr& who,
                     const caf::error& reason);

@@ -124,11 +124,14 @@ public:
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
         return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-          cfg, start_.poison, start_.listener, feed_.get(), path_));
+          cfg, start_.poison, start_.kept, start_.listener, feed_.get(),
+          path_));
       return announcing(sys_->spawn_class<wrapped, Os>(
-        cfg, start_.poison, start_.listener, feed_.get(), path_));
+        cfg, start_.poison, start_.kept, start_.listener, feed_.get(),
+        path_));
     } else {
       // A blocking actor runs on a thread of its own anyway.
+      refuses_kept_mailbox_ = refuses_kept_mailbox_ || start_.kept != nullptr;
       using wrapped = detail::blocking_child<impl>;
       caf::actor_config cfg;
       caf::detail::init_fun_factory<wrapped, F> fac;
@@ -144,6 +147,7 @@ public:
             class... Ts>
   auto spawn(Ts&&... xs) const {
     if constexpr (std::is_base_of<caf::blocking_actor, Impl>::value) {
+      refuses_kept_mailbox_ = refuses_kept_mailbox_ || start_.kept != nullptr;
       return announcing(
         sys_->spawn<detail::blocking_child<Impl>, Os + caf::detached>(
           start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
@@ -151,10 +155,10 @@ public:
       if (detached_)
         return announcing(
           sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-            start_.poison, start_.listener, feed_.get(), path_,
+            start_.poison, start_.kept, start_.listener, feed_.get(), path_,
             std::forward<Ts>(xs)...));
       return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
-        start_.poison, start_.listener, feed_.get(), path_,
+        start_.poison, start_.kept, start_.listener, feed_.get(), path_,
         std::forward<Ts>(xs)...));
     }
   }
@@ -204,6 +208,12 @@ public:
            && caf::actor_cast<caf::actor_control_block*>(x) == last_spawned_;
   }
 
+  /// Internal: whether the factory spawned a blocking actor for a child that
+  /// keeps its mailbox, which it cannot (its mailbox is its own thread's).
+  bool refuses_kept_mailbox() const noexcept {
+    return refuses_kept_mailbox_;
+  }
+
 private:
   /// Remembers `x` as the last actor spawned through this context.
   template <class Handle>
@@ -226,6 +236,7 @@ private:
   std::string node_;
   /// Compared only, never followed: no reference count to pay per start.
   mutable caf::actor_control_block* last_spawned_ = nullptr;
+  mutable bool refuses_kept_mailbox_ = false;
 };
 
 } // namespace trellis

@@ -237,6 +237,34 @@ public:
     return *this;
   }
 
+  /// Returns whether the child's next incarnation inherits the messages
+  /// still queued when it ends; default false.
+  bool keep_mailbox() const noexcept {
+    return d_->keep_mailbox;
+  }
+
+  /// Hands the messages still queued when the child ends to its next
+  /// incarnation, in order, with their senders and request ids, ahead of
+  /// anything newer: requests among them are answered by the new
+  /// incarnation, and what reaches the ended incarnation's address later
+  /// follows them. The message a crash happened on is not among them (its
+  /// request gets the crash as its answer). When no restart follows (the
+  /// child is stopped, removed, or its supervisor gives up) they bounce as
+  /// they would without it (`caf::sec::request_receiver_down`) and a
+  /// `messages_lost` event counts them. At most 100,000
+  /// messages wait; a request past it gets `errc::overloaded`.
+  ///
+  /// Only what a child's own thread can hand over is kept: a crash in a
+  /// handler and a kill it handles itself, not the mailbox of a child stuck
+  /// in a handler (replaced while hung), and neither a blocking nor a
+  /// remote child's (rejected with `errc::invalid_spec`). Needs the child
+  /// spawned through `child_context::spawn` (as `worker` does). OTP has no
+  /// such option: an Erlang process's mailbox dies with it.
+  child_spec& keep_mailbox(bool x) {
+    mut().keep_mailbox = x;
+    return *this;
+  }
+
   /// Returns the nodes the child may run on, as `host:port`, most preferred
   /// first; empty for a local child.
   const std::vector<std::string>& nodes() const noexcept {
@@ -290,8 +318,8 @@ public:
   /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, a non-negative `quarantine_after` and none
-  /// for a supervisor, significance only for transient and temporary
-  /// children, and for a nested supervisor its whole spec; for a remote
+  /// for a supervisor, `keep_mailbox` only for a local worker, significance
+  /// only for transient and temporary children, and for a nested supervisor its whole spec; for a remote
   /// child a type name and a non-empty list of `host:port` nodes, and nodes
   /// only for a remote child.
   /// Returns an `errc::invalid_spec` naming the field, or none.
@@ -315,6 +343,7 @@ private:
     trellis::decider decider;
     std::shared_ptr<trellis::checkpoint_store> checkpoint_store;
     int quarantine_after = 0;
+    bool keep_mailbox = false;
     std::shared_ptr<const supervisor_spec> nested;
     std::vector<std::string> nodes;
     bool placed = false;

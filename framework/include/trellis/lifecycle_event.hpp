@@ -49,6 +49,17 @@ enum class lifecycle_kind : uint8_t {
   /// instead; a plain send never gets an error message, which CAF's
   /// default handler would turn into its sender's exit.)
   message_dropped,
+  /// A child that keeps its mailbox (`child_spec::keep_mailbox`) restarts
+  /// with messages its previous incarnation left; `detail` says
+  /// `messages=N`.
+  messages_kept,
+  /// Messages queued for a child that keeps its mailbox were bounced or
+  /// dropped since no restart followed (it was stopped or removed, or its
+  /// supervisor gave up), or since an incarnation could not hand them over
+  /// (it ended after it was replaced, or the box was full). `reason` is the
+  /// child's last exit reason; `detail` says `requests=N messages=M`
+  /// (requests were answered with an error, plain messages dropped).
+  messages_lost,
 };
 
 /// Kinds from here up belong to libraries built on Trellis, which describe

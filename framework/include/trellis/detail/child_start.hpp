@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 
 #include "trellis/checkpoint_store.hpp"
+#include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
 
 namespace trellis::detail {
@@ -31,6 +32,8 @@ struct child_start {
   uint64_t incarnation = 0;
   /// The child's poison-message quarantine.
   std::shared_ptr<quarantine> poison;
+  /// The child's messages between incarnations, if it keeps its mailbox.
+  std::shared_ptr<kept_mailbox> kept;
   /// Where a remote child may run, and the nodes its supervisor lost
   /// recently, to be tried last.
   std::vector<std::string> nodes;

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_addr.hpp>
 #include <caf/actor_config.hpp>
@@ -15,6 +18,7 @@
 #include "trellis/crash_handler.hpp"
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/explained_bounce.hpp"
+#include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/detail/running_tree.hpp"
 
@@ -35,22 +39,30 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 /// before it runs, its child's poison-message quarantine (if any) sees every
 /// message first, and its supervisor (if any) learns when its initialization
 /// is done. Spawned by `child_context::spawn`.
+///
+/// A child that keeps its mailbox (`child_spec::keep_mailbox`) also hands
+/// what is still queued when it ends to its `kept_mailbox`, which passes it
+/// on to the next incarnation: see `salvage` and `inherit`.
 template <class Impl>
 class crash_handled final : public explained_bounce<Impl>, public tree_member {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
                          std::shared_ptr<quarantine> q,
+                         std::shared_ptr<kept_mailbox> kept,
                          caf::actor_addr start_listener, const void* tree,
                          std::string path, Ts&&... xs)
     : explained_bounce<Impl>(cfg, std::forward<Ts>(xs)...),
       quarantine_(std::move(q)),
+      kept_(std::move(kept)),
       start_listener_(std::move(start_listener)) {
     member_of(tree, std::move(path));
     install_handlers(this);
   }
 
   void initialize() override {
+    if (kept_)
+      inherit();
     {
       running_in_tree in_tree{tree()};
       Impl::initialize();
@@ -80,13 +92,94 @@ public:
     }
   }
 
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
+    if (!kept_) {
+      explained_bounce<Impl>::enqueue(std::move(x), host);
+      return;
+    }
+    // Either this push sees the gate and hands `x` to the box, or `salvage`
+    // waits until the push is done and finds `x` in the mailbox: nothing is
+    // pushed onto the closed mailbox, where CAF would drop it.
+    inflight_.fetch_add(1, std::memory_order_seq_cst);
+    if (gate_.load(std::memory_order_seq_cst)) {
+      inflight_.fetch_sub(1, std::memory_order_seq_cst);
+      kept_->late(std::move(x));
+      return;
+    }
+    explained_bounce<Impl>::enqueue(std::move(x), host);
+    inflight_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
+    if (kept_ && !this->mailbox().closed())
+      salvage(reason);
+    return explained_bounce<Impl>::cleanup(std::move(reason), host);
+  }
+
 protected:
   caf::error receiver_down(const caf::error& reason) const override {
     return child_receiver_down(this->home_system(), path(), reason);
   }
 
 private:
+  template <class Queue, class F>
+  static void take_all(Queue& q, F f) {
+    for (auto x = q.take_front(); x != nullptr; x = q.take_front())
+      f(std::move(x));
+  }
+
+  /// Moves what is queued to the box, oldest first, on the actor's own
+  /// thread as it ends (before CAF's cleanup would bounce it).
+  void salvage(const caf::error& reason) {
+    auto answer = receiver_down(reason);
+    auto keep = kept_->begin_drain(this->ctrl(), answer);
+    gate_.store(true, std::memory_order_seq_cst);
+    while (inflight_.load(std::memory_order_seq_cst) != 0)
+      std::this_thread::yield();
+    // Moves the inbox into the queues; the cache (skipped messages, older
+    // than the rest) leaves first.
+    this->mailbox().close();
+    std::vector<caf::mailbox_element_ptr> xs;
+    auto take = [&](caf::mailbox_element_ptr x) {
+      if (!quarantine::eligible(*x))
+        bounce(*x, answer); // A system request, for this incarnation.
+      else if (keep)
+        xs.push_back(std::move(x));
+      else
+        kept_->lose(*x);
+    };
+    take_all(this->get_urgent_queue(), take);
+    take_all(this->get_normal_queue(), take);
+    if (keep)
+      kept_->end_drain(std::move(xs));
+  }
+
+  /// Takes what the previous incarnation left, ahead of anything that
+  /// reached this one already; on the actor's own thread, before its first
+  /// message.
+  void inherit() {
+    auto xs = kept_->claim(this->ctrl());
+    if (xs.empty())
+      return;
+    std::vector<caf::mailbox_element_ptr> newer;
+    auto keep = [&](caf::mailbox_element_ptr x) {
+      newer.push_back(std::move(x));
+    };
+    take_all(this->get_urgent_queue(), keep);
+    take_all(this->get_normal_queue(), keep);
+    auto& q = this->mailbox().queue();
+    for (auto& x : xs)
+      q.push_back(x.release());
+    for (auto& x : newer)
+      q.push_back(x.release());
+  }
+
   std::shared_ptr<quarantine> quarantine_;
+  std::shared_ptr<kept_mailbox> kept_;
+  /// Set once the actor ends: what reaches it goes to `kept_`.
+  std::atomic<bool> gate_{false};
+  /// Pushes onto the mailbox under way.
+  std::atomic<int> inflight_{0};
   /// A weak handle: a child must not keep its supervisor alive.
   caf::actor_addr start_listener_;
 };

@@ -1,0 +1,332 @@
+#include "test_support.hpp"
+#include "trellis/io/remote.hpp"
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace trellis;
+using namespace trellis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
+
+/// Shared by a child's incarnations: which incarnation handled which int,
+/// in order, and whether the first may go on (it holds until released, so
+/// that requests queue behind it).
+struct journal {
+  std::mutex mtx;
+  std::vector<std::pair<int, int>> handled; // (incarnation, x)
+  std::atomic<int> incarnations{0};
+  std::atomic<bool> released{false};
+  /// Whether incarnation `gen` throws on `x`.
+  std::function<bool(int gen, int x)> crashes;
+
+  std::vector<int> of(int gen) {
+    std::lock_guard<std::mutex> guard{mtx};
+    std::vector<int> result;
+    for (auto& [g, x] : handled)
+      if (g == gen)
+        result.push_back(x);
+    return result;
+  }
+};
+
+/// Answers an int `x` with `gen * 1000 + x`, `gen` counting incarnations.
+caf::behavior keeper(caf::event_based_actor*, std::shared_ptr<journal> j) {
+  int gen = ++j->incarnations;
+  return {
+    [j](hold_atom) {
+      // Bounded: a test that never releases fails on its own waits.
+      for (int i = 0; i < 20'000 && !j->released.load(); ++i)
+        std::this_thread::sleep_for(1ms);
+    },
+    [j, gen](int x) -> int {
+      {
+        std::lock_guard<std::mutex> guard{j->mtx};
+        j->handled.emplace_back(gen, x);
+      }
+      if (j->crashes && j->crashes(gen, x))
+        throw std::runtime_error("boom on " + std::to_string(x));
+      return gen * 1000 + x;
+    },
+  };
+}
+
+child_spec keeping(std::shared_ptr<journal> j, bool keep = true) {
+  return worker("w", keeper, std::move(j)).keep_mailbox(keep);
+}
+
+using call = decltype(std::declval<caf::scoped_actor&>()->request(
+  std::declval<caf::actor>(), patience, 1));
+
+/// Sends the requests `from`..`to` to `dest`.
+std::vector<call> send_requests(fixture& f, const caf::actor& dest, int from,
+                                int to) {
+  std::vector<call> result;
+  for (int i = from; i <= to; ++i)
+    result.push_back(f.probe->request(dest, patience, i));
+  return result;
+}
+
+/// An answer: the value or the error.
+struct answer {
+  int value = -1;
+  caf::error err;
+};
+
+/// Waits for each answer, in order.
+std::vector<answer> answers(std::vector<call>& calls) {
+  std::vector<answer> result;
+  for (auto& c : calls) {
+    answer a;
+    c.receive([&](int x) { a.value = x; },
+              [&](caf::error& e) { a.err = std::move(e); });
+    if (a.err == caf::sec::request_timeout)
+      FAIL("a request got no answer in time");
+    result.push_back(std::move(a));
+  }
+  return result;
+}
+
+std::vector<int> range(int from, int to) {
+  std::vector<int> result;
+  for (int i = from; i <= to; ++i)
+    result.push_back(i);
+  return result;
+}
+
+/// Subscribes the probe to the tree's events.
+void listen(fixture& f, const caf::actor& sup) {
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+}
+
+} // namespace
+
+TEST_CASE("a child that keeps its mailbox hands queued requests to its next "
+          "incarnation",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  j->crashes = [](int gen, int x) { return gen == 1 && x == 1; };
+  auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
+  listen(f, sup);
+  auto first = f.actor_of(sup, "w");
+  f.probe->send(first, hold_atom::value);
+  auto calls = send_requests(f, first, 1, 100);
+  j->released = true;
+  auto got = answers(calls);
+  // The crashing request gets the crash; the 99 behind it are answered by
+  // the next incarnation, in order, each once.
+  REQUIRE(got.size() == 100);
+  CHECK(is(got[0].err, errc::unhandled_exception));
+  for (int i = 2; i <= 100; ++i) {
+    INFO("request " << i << ": " << f.render(got[i - 1].err));
+    CHECK(got[i - 1].value == 2000 + i);
+  }
+  CHECK(j->of(1) == std::vector<int>{1});
+  CHECK(j->of(2) == range(2, 100));
+  auto ev = await_event(f.probe, lifecycle_kind::messages_kept, "root/w");
+  CHECK(ev.detail == "messages=99");
+  CHECK(f.actor_of(sup, "w") != first);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a kept child killed from outside hands its queue over",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
+  auto first = f.actor_of(sup, "w");
+  f.probe->send(first, hold_atom::value);
+  auto calls = send_requests(f, first, 1, 100);
+  // Urgent, so that it comes before most of the queued requests (CAF may
+  // still run a few of them first).
+  f.probe->send<caf::message_priority::high>(
+    first, caf::exit_msg{caf::actor_addr{}, caf::exit_reason::kill});
+  j->released = true;
+  auto got = answers(calls);
+  // Each answered once, by the old incarnation before the kill or by the
+  // new one after it; none lost.
+  for (int i = 1; i <= 100; ++i) {
+    INFO("request " << i << ": " << f.render(got[i - 1].err));
+    CHECK((got[i - 1].value == 1000 + i || got[i - 1].value == 2000 + i));
+  }
+  auto handled = j->of(1);
+  auto rest = j->of(2);
+  handled.insert(handled.end(), rest.begin(), rest.end());
+  CHECK(handled == range(1, 100));
+  CHECK(!rest.empty());
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("without keep_mailbox, requests queued at a crash are bounced",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  j->crashes = [](int gen, int x) { return gen == 1 && x == 1; };
+  auto sup = f.start(supervisor("root").intensity(5).child(keeping(j, false)));
+  auto first = f.actor_of(sup, "w");
+  f.probe->send(first, hold_atom::value);
+  auto calls = send_requests(f, first, 1, 10);
+  j->released = true;
+  auto got = answers(calls);
+  CHECK(is(got[0].err, errc::unhandled_exception));
+  for (int i = 2; i <= 10; ++i)
+    CHECK(got[i - 1].err == caf::sec::request_receiver_down);
+  CHECK(j->of(2).empty());
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("requests that reach a kept child while it is down are answered in "
+          "order",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  j->crashes = [](int gen, int x) { return gen == 1 && x == 0; };
+  // Down long enough that every request below reaches it while it is down.
+  auto sup = f.start(supervisor("root").intensity(5).child(
+    keeping(j).backoff(restart_backoff{1s, 1s, 0.0})));
+  listen(f, sup);
+  auto h = stable_handle(f.sys, sup, "root/w");
+  REQUIRE(h);
+  auto first = f.actor_of(sup, "w");
+  auto crash = f.probe->request(first, patience, 0);
+  auto ev = await_event(f.probe, lifecycle_kind::child_exited, "root/w");
+  CHECK(is(ev.reason, errc::unhandled_exception));
+  // To the ended incarnation's address, then through the stable handle.
+  auto calls = send_requests(f, first, 1, 50);
+  crash.receive([](int) { FAIL("the crashing request was answered"); },
+                [](caf::error& e) { CHECK(is(e, errc::unhandled_exception)); });
+  auto more = send_requests(f, *h, 51, 100);
+  calls.insert(calls.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+  auto got = answers(calls);
+  for (int i = 1; i <= 100; ++i) {
+    INFO("request " << i << ": " << f.render(got[i - 1].err));
+    CHECK(got[i - 1].value == 2000 + i);
+  }
+  // Nothing overtook: the next incarnation handled them as they were sent.
+  CHECK(j->of(2) == range(1, 100));
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a crash on a kept message hands the rest on again, within the "
+          "restart budget",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  j->crashes = [](int gen, int x) {
+    return (gen == 1 && x == 1) || (gen == 2 && x == 50);
+  };
+  SECTION("the budget allows both restarts") {
+    auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
+    auto first = f.actor_of(sup, "w");
+    f.probe->send(first, hold_atom::value);
+    auto calls = send_requests(f, first, 1, 100);
+    j->released = true;
+    auto got = answers(calls);
+    CHECK(is(got[0].err, errc::unhandled_exception));
+    CHECK(is(got[49].err, errc::unhandled_exception));
+    for (int i = 2; i <= 100; ++i) {
+      if (i == 50)
+        continue;
+      INFO("request " << i << ": " << f.render(got[i - 1].err));
+      CHECK(got[i - 1].value == (i < 50 ? 2000 : 3000) + i);
+    }
+    CHECK(j->of(2) == range(2, 50));
+    CHECK(j->of(3) == range(51, 100));
+    CHECK(f.child(sup, "w").restart_count == 2);
+    stop_supervisor(f.sys, sup);
+  }
+  SECTION("the budget is exhausted: what waits is bounced and counted") {
+    auto sup = f.start(supervisor("root").intensity(1).child(keeping(j)));
+    listen(f, sup);
+    auto first = f.actor_of(sup, "w");
+    f.probe->send(first, hold_atom::value);
+    auto calls = send_requests(f, first, 1, 100);
+    j->released = true;
+    auto got = answers(calls);
+    CHECK(is(got[49].err, errc::unhandled_exception));
+    for (int i = 51; i <= 100; ++i) {
+      INFO("request " << i << ": " << f.render(got[i - 1].err));
+      CHECK(got[i - 1].err == caf::sec::request_receiver_down);
+      CHECK_THAT(f.render(got[i - 1].err), Catch::Contains("root/w"));
+    }
+    auto ev = await_event(f.probe, lifecycle_kind::messages_lost, "root/w");
+    CHECK(ev.detail == "requests=50 messages=0");
+    CHECK(j->of(3).empty());
+    CHECK(is(await_exit(f.sys, sup), errc::reached_max_restart_intensity));
+  }
+}
+
+TEST_CASE("a kept mailbox is bounced and counted when its child is "
+          "terminated",
+          "[keep_mailbox]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
+  listen(f, sup);
+  auto first = f.actor_of(sup, "w");
+  f.probe->send(first, hold_atom::value);
+  // Asked while the child holds; once the supervisor answered the probe's
+  // next request (one it answers at once, unlike which_children, which
+  // waits for the stop) it has sent the stop signal, which CAF queues as any
+  // message: the requests sent now wait behind it.
+  auto stop = f.probe->request(sup, patience, terminate_child_atom::value,
+                               std::string{"w"});
+  f.probe->request(sup, patience, dead_letters_atom::value)
+    .receive([](std::vector<dead_letter>&) {},
+             [&](caf::error& e) { FAIL("dead_letters: " << f.render(e)); });
+  auto calls = send_requests(f, first, 1, 100);
+  j->released = true;
+  auto got = answers(calls);
+  stop.receive([](caf::ok_atom) {}, [&](caf::error& e) {
+    FAIL("terminate_child: " << f.render(e));
+  });
+  for (auto& a : got) {
+    CHECK(a.err == caf::sec::request_receiver_down);
+    CHECK_THAT(f.render(a.err), Catch::Contains("root/w"));
+  }
+  auto ev = await_event(f.probe, lifecycle_kind::messages_lost, "root/w");
+  CHECK(ev.detail == "requests=100 messages=0");
+  CHECK(j->of(1).empty());
+  CHECK(f.child(sup, "w").state == child_state::stopped);
+  CHECK(j->incarnations == 1);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("keep_mailbox is refused for children whose mailbox cannot be kept",
+          "[keep_mailbox][spec]") {
+  fixture f;
+  auto refused = [&](const supervisor_spec& spec) {
+    auto res = start_supervisor(f.sys, spec);
+    REQUIRE_FALSE(res);
+    CHECK_THAT(f.render(res.error()),
+               Catch::Contains("invalid_spec: keep_mailbox"));
+  };
+  SECTION("a remote child") {
+    refused(supervisor("root").child(
+      remote_worker("r", "pinger").nodes({"127.0.0.1:4000"}).keep_mailbox(
+        true)));
+  }
+  SECTION("a supervisor child") {
+    refused(supervisor("root").child(
+      supervisor("sub").as_child().keep_mailbox(true)));
+  }
+  SECTION("a blocking child") {
+    refused(supervisor("root").intensity(0).child(
+      worker("b",
+             [](caf::blocking_actor* self) {
+               self->receive([](int) {});
+             })
+        .keep_mailbox(true)));
+  }
+}
