@@ -56,6 +56,7 @@ bool kept_mailbox::begin_drain(caf::actor_control_block* self,
 void kept_mailbox::end_drain(std::vector<caf::mailbox_element_ptr> xs) {
   std::vector<caf::mailbox_element_ptr> over;
   caf::error answer;
+  bool retired = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     items_.reserve(xs.size() + late_.size());
@@ -71,16 +72,17 @@ void kept_mailbox::end_drain(std::vector<caf::mailbox_element_ptr> xs) {
       keep(x);
     late_.clear();
     state_ = state::holding;
-    if (retired_) {
+    retired = retired_;
+    if (retired) {
       // The supervisor let go while this incarnation drained.
       for (auto& x : items_)
         over.push_back(std::move(x));
       items_.clear();
     }
+    answer = answer_ ? answer_ : gone(path_);
   }
-  answer = answer_ ? answer_ : gone(path_);
   for (auto& x : over)
-    bounce_lost(*x, retired_ ? answer
+    bounce_lost(*x, retired ? answer
                              : make_error(errc::overloaded, path_,
                                           "the child is down and "
                                             + std::to_string(capacity)
