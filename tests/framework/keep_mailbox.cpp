@@ -101,6 +101,25 @@ std::vector<int> range(int from, int to) {
   return result;
 }
 
+/// What `queued` saw: the incarnation the requests went to, and their
+/// answers, in order.
+struct queued_run {
+  caf::actor first;
+  std::vector<answer> got;
+};
+
+/// Holds `sup`'s child `w`, queues the requests 1..`n` behind the hold, then
+/// lets the child go on and waits for every answer.
+queued_run queued(fixture& f, journal& j, const caf::actor& sup, int n) {
+  queued_run result;
+  result.first = f.actor_of(sup, "w");
+  f.probe->send(result.first, hold_atom::value);
+  auto calls = send_requests(f, result.first, 1, n);
+  j.released = true;
+  result.got = answers(calls);
+  return result;
+}
+
 /// Subscribes the probe to the tree's events.
 void listen(fixture& f, const caf::actor& sup) {
   auto events = lifecycle_events(f.sys, sup);
@@ -118,11 +137,7 @@ TEST_CASE("a child that keeps its mailbox hands queued requests to its next "
   j->crashes = [](int gen, int x) { return gen == 1 && x == 1; };
   auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
   listen(f, sup);
-  auto first = f.actor_of(sup, "w");
-  f.probe->send(first, hold_atom::value);
-  auto calls = send_requests(f, first, 1, 100);
-  j->released = true;
-  auto got = answers(calls);
+  auto [first, got] = queued(f, *j, sup, 100);
   // The crashing request gets the crash; the 99 behind it are answered by
   // the next incarnation, in order, each once.
   REQUIRE(got.size() == 100);
@@ -173,11 +188,7 @@ TEST_CASE("without keep_mailbox, requests queued at a crash are bounced",
   auto j = std::make_shared<journal>();
   j->crashes = [](int gen, int x) { return gen == 1 && x == 1; };
   auto sup = f.start(supervisor("root").intensity(5).child(keeping(j, false)));
-  auto first = f.actor_of(sup, "w");
-  f.probe->send(first, hold_atom::value);
-  auto calls = send_requests(f, first, 1, 10);
-  j->released = true;
-  auto got = answers(calls);
+  auto [first, got] = queued(f, *j, sup, 10);
   CHECK(is(got[0].err, errc::unhandled_exception));
   for (int i = 2; i <= 10; ++i)
     CHECK(got[i - 1].err == caf::sec::request_receiver_down);
@@ -228,11 +239,7 @@ TEST_CASE("a crash on a kept message hands the rest on again, within the "
   };
   SECTION("the budget allows both restarts") {
     auto sup = f.start(supervisor("root").intensity(5).child(keeping(j)));
-    auto first = f.actor_of(sup, "w");
-    f.probe->send(first, hold_atom::value);
-    auto calls = send_requests(f, first, 1, 100);
-    j->released = true;
-    auto got = answers(calls);
+    auto [first, got] = queued(f, *j, sup, 100);
     CHECK(is(got[0].err, errc::unhandled_exception));
     CHECK(is(got[49].err, errc::unhandled_exception));
     for (int i = 2; i <= 100; ++i) {
@@ -249,11 +256,7 @@ TEST_CASE("a crash on a kept message hands the rest on again, within the "
   SECTION("the budget is exhausted: what waits is bounced and counted") {
     auto sup = f.start(supervisor("root").intensity(1).child(keeping(j)));
     listen(f, sup);
-    auto first = f.actor_of(sup, "w");
-    f.probe->send(first, hold_atom::value);
-    auto calls = send_requests(f, first, 1, 100);
-    j->released = true;
-    auto got = answers(calls);
+    auto [first, got] = queued(f, *j, sup, 100);
     CHECK(is(got[49].err, errc::unhandled_exception));
     for (int i = 51; i <= 100; ++i) {
       INFO("request " << i << ": " << f.render(got[i - 1].err));
