@@ -155,6 +155,11 @@ size_t kept_mailbox::held() const {
   return state_ == state::holding ? items_.size() : 0;
 }
 
+lost_messages kept_mailbox::take_lost() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return std::exchange(lost_, lost_messages{});
+}
+
 lost_messages kept_mailbox::discard(bool retire) {
   std::vector<caf::mailbox_element_ptr> xs;
   caf::error answer;
@@ -167,8 +172,7 @@ lost_messages kept_mailbox::discard(bool retire) {
       state_ = state::closed;
     retired_ = retired_ || retire;
     answer = answer_ ? answer_ : gone(path_);
-    result = lost_;
-    lost_ = lost_messages{};
+    result = std::exchange(lost_, lost_messages{});
   }
   for (auto& x : xs) {
     if (x->mid.is_request())

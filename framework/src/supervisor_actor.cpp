@@ -251,7 +251,9 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     c->poison = std::make_shared<quarantine>(child_path(*c));
   if (c->spec.keep_mailbox() && !c->kept)
     c->kept = std::make_shared<kept_mailbox>(child_path(*c));
-  if (c->kept)
+  if (c->kept) {
+    // What did not fit is lost now, whatever the next incarnation handles.
+    publish_lost(*c, c->kept->take_lost());
     if (auto n = c->kept->held(); n > 0) {
       constexpr auto kind = lifecycle_kind::messages_kept;
       detail::tell(system(), listened(feed_.get()), kind, [&] {
@@ -259,6 +261,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
           .with_detail("messages=" + std::to_string(n));
       });
     }
+  }
   detail::child_start start;
   start.store = store_of(*c);
   start.fresh = spec_.dynamic() && c->restart_count == 0;
@@ -851,7 +854,10 @@ supervisor_actor::store_of(const child& c) const {
 }
 
 void supervisor_actor::discard_kept(child& c, bool retire) {
-  auto lost = c.kept->discard(retire);
+  publish_lost(c, c.kept->discard(retire));
+}
+
+void supervisor_actor::publish_lost(child& c, const lost_messages& lost) {
   if (lost.empty())
     return;
   constexpr auto kind = lifecycle_kind::messages_lost;

@@ -344,6 +344,9 @@ private:
   /// good if `retire`), and tells how much was lost (`messages_lost`).
   void discard_kept(child& c, bool retire);
 
+  /// Reports and publishes `messages_lost` for `c`, unless nothing was lost.
+  void publish_lost(child& c, const lost_messages& lost);
+
   /// Counts a crash of `c` towards its poison-message limit.
   void count_poison(child& c, const caf::actor_addr& who,
                     const caf::error& reason);

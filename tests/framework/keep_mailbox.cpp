@@ -1,8 +1,12 @@
+#include "clock_fixture.hpp"
 #include "test_support.hpp"
+#include "trellis/detail/running_tree.hpp"
 #include "trellis/io/remote.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -332,4 +336,171 @@ TEST_CASE("keep_mailbox is refused for children whose mailbox cannot be kept",
              })
         .keep_mailbox(true)));
   }
+}
+
+// -- on the test coordinator: exact interleavings -----------------------------
+
+namespace {
+
+/// The answers an `asker` got, by request; the test coordinator runs every
+/// actor on the test's thread.
+struct answer_book {
+  std::map<int, answer> got;
+  std::map<int, int> times;
+
+  /// Whether `x` was answered exactly once.
+  bool once(int x) {
+    return times[x] == 1;
+  }
+};
+
+/// Sends each int of `(dest, xs)` to `dest` as a request, without timeout
+/// (no timer on the test clock), and writes down the answers.
+caf::behavior asker(caf::event_based_actor* self,
+                    std::shared_ptr<answer_book> book) {
+  return {
+    [self, book](const caf::actor& dest, const std::vector<int>& xs) {
+      for (auto x : xs)
+        self->request(dest, caf::infinite, x)
+          .then(
+            [book, x](int v) {
+              book->got[x].value = v;
+              ++book->times[x];
+            },
+            [book, x](caf::error& e) {
+              book->got[x].err = std::move(e);
+              ++book->times[x];
+            });
+    },
+  };
+}
+
+struct ordered_fixture : clock_fixture {
+  std::shared_ptr<journal> j = std::make_shared<journal>();
+  std::shared_ptr<answer_book> book = std::make_shared<answer_book>();
+  caf::actor from = sys.spawn(asker, book);
+  caf::actor sup;
+
+  explicit ordered_fixture(std::function<bool(int, int)> crashes) {
+    j->released = true;
+    j->crashes = std::move(crashes);
+    auto x = spawn_supervisor(sys, supervisor("root").intensity(5).period(1h)
+                                     .child(keeping(j)));
+    REQUIRE(x);
+    sup = *x;
+    sched.run();
+    // Asked by message: the blocking helpers would wait for a scheduler
+    // that only the test runs.
+    self->send(sup, events_atom::value);
+    sched.run();
+    receive_or_fail(self, "the tree's event group",
+                    [&](caf::group& events) { self->join(events); });
+  }
+
+  /// Queues the requests `xs` at `dest`, and runs nothing else.
+  void ask(const caf::actor& dest, std::vector<int> xs) {
+    caf::anon_send(from, dest, std::move(xs));
+    REQUIRE(sched.prioritize(from));
+    sched.run_once();
+  }
+
+  /// Lets `dest` handle one message.
+  void step(const caf::actor& dest) {
+    REQUIRE(sched.prioritize(dest));
+    sched.run_once();
+  }
+
+  /// Runs every other actor until the supervisor has spawned the child's
+  /// next incarnation, and returns it before it ran at all.
+  caf::actor next_incarnation(const caf::actor& old) {
+    auto is_next = [&](caf::resumable* r) {
+      auto member = dynamic_cast<detail::tree_member*>(r);
+      auto actor = dynamic_cast<caf::abstract_actor*>(r);
+      return member != nullptr && actor != nullptr
+             && member->path() == "root/w" && actor->address() != old.address();
+    };
+    for (int i = 0; i < 1000; ++i) {
+      auto& jobs = sched.jobs;
+      auto found = std::find_if(jobs.begin(), jobs.end(), is_next);
+      if (found != jobs.end())
+        return caf::actor_cast<caf::actor>(dynamic_cast<caf::abstract_actor*>(*found));
+      if (!sched.try_run_once())
+        break;
+    }
+    FAIL("waited for the supervisor to start a next incarnation of root/w");
+    return {};
+  }
+};
+
+} // namespace
+
+TEST_CASE("deterministic: kept messages reach the next incarnation once, in "
+          "order, ahead of newer ones",
+          "[keep_mailbox][order]") {
+  ordered_fixture f{[](int gen, int x) { return gen == 1 && x == 1; }};
+  auto first = f.child(f.sup).actor;
+  f.ask(first, range(1, 5));
+  f.step(first); // handles 1, throws: 2..5 stay queued, then move to the box
+  CHECK(f.j->of(1) == std::vector<int>{1});
+  f.ask(first, {6, 7}); // late: the old address, after the crash
+  auto next = f.next_incarnation(first);
+  f.ask(next, {8, 9}); // newer: queued before the next incarnation runs
+  f.sched.run();
+  CHECK(f.j->of(2) == range(2, 9));
+  CHECK(is(f.book->got[1].err, errc::unhandled_exception));
+  for (int x = 1; x <= 9; ++x) {
+    INFO("request " << x);
+    CHECK(f.book->once(x));
+    if (x > 1)
+      CHECK(f.book->got[x].value == 2000 + x);
+  }
+  auto ev = await_event(f.self, lifecycle_kind::messages_kept, "root/w");
+  CHECK(ev.detail == "messages=6");
+}
+
+TEST_CASE("deterministic: a crash during the handover hands the rest on again",
+          "[keep_mailbox][order]") {
+  ordered_fixture f{[](int gen, int x) {
+    return (gen == 1 && x == 1) || (gen == 2 && x == 3);
+  }};
+  auto first = f.child(f.sup).actor;
+  f.ask(first, range(1, 6));
+  f.step(first);
+  auto second = f.next_incarnation(first);
+  f.ask(second, {7}); // newer than the kept 2..6
+  f.step(second);     // handles the kept 2
+  f.ask(second, {8}); // behind 7 in the second's own mailbox
+  f.sched.run();      // 3 crashes the second: 4..6, 7, 8 move on
+  CHECK(f.j->of(2) == std::vector<int>{2, 3});
+  CHECK(f.j->of(3) == range(4, 8));
+  CHECK(is(f.book->got[1].err, errc::unhandled_exception));
+  CHECK(is(f.book->got[3].err, errc::unhandled_exception));
+  CHECK(f.book->got[2].value == 2002);
+  for (int x = 1; x <= 8; ++x) {
+    INFO("request " << x);
+    CHECK(f.book->once(x));
+    if (x >= 4)
+      CHECK(f.book->got[x].value == 3000 + x);
+  }
+  CHECK(f.children(f.sup)[0].restart_count == 2);
+}
+
+TEST_CASE("deterministic: past the capacity, requests are refused and counted",
+          "[keep_mailbox][order]") {
+  ordered_fixture f{[](int gen, int x) { return gen == 1 && x == 1; }};
+  constexpr int cap = static_cast<int>(detail::kept_mailbox::capacity);
+  auto first = f.child(f.sup).actor;
+  f.ask(first, range(1, cap + 4));
+  f.sched.run();
+  // 1 crashed; the next `cap` were kept; the 3 behind them did not fit.
+  auto kept = f.j->of(2);
+  CHECK(kept.size() == static_cast<size_t>(cap));
+  CHECK((!kept.empty() && kept.front() == 2 && kept.back() == cap + 1));
+  for (int x = cap + 2; x <= cap + 4; ++x) {
+    INFO("request " << x << ": " << to_string(f.book->got[x].err));
+    CHECK(f.book->once(x));
+    CHECK(is(f.book->got[x].err, errc::overloaded));
+  }
+  auto ev = await_event(f.self, lifecycle_kind::messages_lost, "root/w");
+  CHECK(ev.detail == "requests=3 messages=0");
 }

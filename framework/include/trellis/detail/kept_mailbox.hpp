@@ -83,6 +83,11 @@ public:
   /// Returns how many messages wait for the next incarnation.
   size_t held() const;
 
+  /// Returns what was lost since the last call (past the capacity, or
+  /// bounced by an incarnation that could not hand it over), keeping what
+  /// waits: for a restart, which hands the rest on.
+  lost_messages take_lost();
+
   /// Bounces everything that waits (no restart follows, for now) and returns
   /// what was lost since the last call, including what ended incarnations
   /// could not hand over. `retire` also tells that no incarnation follows
