@@ -51,6 +51,7 @@ constexpr int subtrees_per_group = 10;
 constexpr int workers_per_subtree = 30;
 constexpr int sessions = 100;
 constexpr int fragile_intensity = 3;
+constexpr int kept_workers = 10;
 
 /// root
 ///   g_<strategy> x3            (level 1; strategies differ)
@@ -58,8 +59,10 @@ constexpr int fragile_intensity = 3;
 ///       <restart type>_<k> x30 (level 3; restart types cycle)
 ///   g_sessions                 (a dynamic supervisor, 100 transient children)
 ///   fragile                    (intensity 3: escalates as the rule says)
+///   kept                       (10 workers that keep their mailboxes)
 supervisor_spec soak_tree(const std::shared_ptr<order_book>& book,
-                          std::vector<std::string>& stable_paths) {
+                          std::vector<std::string>& stable_paths,
+                          std::vector<std::string>& kept_paths) {
   auto root = supervisor("root").intensity(1'000'000).period(1h);
   for (auto st : strategies) {
     auto g = supervisor("g_" + to_string(st))
@@ -96,6 +99,13 @@ supervisor_spec soak_tree(const std::shared_ptr<order_book>& book,
                .intensity(fragile_intensity)
                .period(1h)
                .child(worker("w", echo, std::string{"root/fragile/w"}, book)));
+  auto kept = supervisor("kept").intensity(1'000'000).period(1h);
+  for (int k = 0; k < kept_workers; ++k) {
+    auto id = "k" + std::to_string(k);
+    kept_paths.push_back("root/kept/" + id);
+    kept.child(worker(id, echo, kept_paths.back(), book).keep_mailbox(true));
+  }
+  root.child(kept);
   return root;
 }
 
@@ -251,7 +261,8 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   auto baseline = f.sys.registry().running();
   auto book = std::make_shared<order_book>();
   std::vector<std::string> stable_paths;
-  auto root = f.start(soak_tree(book, stable_paths));
+  std::vector<std::string> kept_paths;
+  auto root = f.start(soak_tree(book, stable_paths, kept_paths));
   auto group = lifecycle_events(f.sys, root);
   REQUIRE(group);
   auto rec = f.sys.spawn(recorder, *group);
@@ -272,12 +283,18 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   CHECK(actors > 1000);
   // Traffic through stable handles, which promise order and no silent loss.
   std::vector<caf::actor> handles;
-  for (auto& path : stable_paths) {
-    auto h = stable_handle(f.sys, root, path, 10'000);
-    REQUIRE(h);
-    handles.push_back(*h);
-  }
-  auto load = f.sys.spawn(traffic, handles);
+  auto handles_to = [&](const std::vector<std::string>& paths) {
+    std::vector<caf::actor> result;
+    for (auto& path : paths) {
+      auto h = stable_handle(f.sys, root, path, 10'000);
+      REQUIRE(h);
+      result.push_back(*h);
+      handles.push_back(*h);
+    }
+    return result;
+  };
+  auto load = f.sys.spawn(traffic, handles_to(stable_paths));
+  auto kept_load = f.sys.spawn(traffic, handles_to(kept_paths));
   // Faults everywhere but the fragile subtree, supervisors included.
   chaos_config cfg;
   cfg.seed = 2026;
@@ -288,6 +305,13 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   cfg.supervisors = true;
   cfg.duration = 1ms;
   auto monkey = spawn_chaos_monkey(f.sys, root, cfg);
+  // Kills and exceptions on the workers that keep their mailboxes.
+  chaos_config kept_cfg;
+  kept_cfg.seed = 2027;
+  kept_cfg.interval = 2ms;
+  kept_cfg.kinds = {fault_kind::kill, fault_kind::exception};
+  kept_cfg.under = "root/kept/";
+  auto kept_monkey = spawn_chaos_monkey(f.sys, root, kept_cfg);
   // Meanwhile, the fragile subtree escalates exactly at its limit.
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::seconds(soak_seconds());
@@ -331,10 +355,12 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
     .receive([&](std::vector<fault>& xs) { faults = std::move(xs); },
              [](caf::error& err) { FAIL("the monkey's faults: " << to_string(err)); });
   f.probe->send_exit(monkey, caf::exit_reason::user_shutdown);
-  f.probe->wait_for(monkey);
-  f.probe->request(load, 30s, stop_atom::value)
-    .receive([](caf::ok_atom) {},
-             [](caf::error& err) { FAIL("traffic did not drain: " << to_string(err)); });
+  f.probe->send_exit(kept_monkey, caf::exit_reason::user_shutdown);
+  f.probe->wait_for(monkey, kept_monkey);
+  for (auto& x : {load, kept_load})
+    f.probe->request(x, 30s, stop_atom::value)
+      .receive([](caf::ok_atom) {},
+               [](caf::error& err) { FAIL("traffic did not drain: " << to_string(err)); });
   auto healed = await_healed(f, root);
   std::vector<lifecycle_event> events;
   f.probe->request(rec, patience, caf::get_atom::value)
@@ -398,6 +424,33 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
         CHECK(replied > sent / 2);
       },
       [](caf::error& err) { FAIL(to_string(err)); });
+  // Through a handle to a child that keeps its mailbox, a crash or kill
+  // costs no request: each is answered by the child, in order.
+  f.probe->request(kept_load, patience, stats_atom::value)
+    .receive(
+      [&](int64_t sent, int64_t replied, int64_t timeouts,
+          int64_t receiver_down, int64_t not_found,
+          const std::string& errors) {
+        INFO("kept: sent " << sent << ", replied " << replied << ", "
+                           << timeouts << " timeouts, " << receiver_down
+                           << " receivers down, " << not_found
+                           << " not found, other errors " << errors);
+        CHECK(sent > 0);
+        CHECK(replied == sent);
+      },
+      [](caf::error& err) { FAIL(to_string(err)); });
+  auto handovers = std::count_if(
+    events.begin(), events.end(), [](const lifecycle_event& ev) {
+      return ev.kind == lifecycle_kind::messages_kept
+             && ev.path.rfind("root/kept/", 0) == 0;
+    });
+  auto kept_losses = std::count_if(
+    events.begin(), events.end(), [](const lifecycle_event& ev) {
+      return ev.kind == lifecycle_kind::messages_lost
+             && ev.path.rfind("root/kept/", 0) == 0;
+    });
+  CHECK(handovers > 0);
+  CHECK(kept_losses == 0);
   {
     std::lock_guard<std::mutex> guard{book->mtx};
     CHECK(book->violations == 0);
@@ -464,6 +517,7 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   for (auto& h : handles)
     f.probe->send_exit(h, caf::exit_reason::user_shutdown);
   f.probe->send_exit(load, caf::exit_reason::user_shutdown);
+  f.probe->send_exit(kept_load, caf::exit_reason::user_shutdown);
   f.probe->send_exit(rec, caf::exit_reason::user_shutdown);
   CHECK(stop_and_await(f.sys, root) == caf::exit_reason::user_shutdown);
   for (int i = 0; i < 2000 && f.sys.registry().running() > baseline; ++i)
