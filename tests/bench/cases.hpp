@@ -9,7 +9,7 @@
 namespace trellis::bench {
 
 /// restart_cycle, restart_cycle_exception, restart_budget_flat,
-/// restart_storm, one_for_all_100 (restart_cases.cpp).
+/// restart_storm, restart_keep_mailbox, one_for_all_100 (restart_cases.cpp).
 void add_restart_cases(std::vector<bench_case>& xs);
 
 /// message_plain, message_stable (message_cases.cpp).
