@@ -82,7 +82,7 @@ void kept_mailbox::end_drain(std::vector<caf::mailbox_element_ptr> xs) {
     answer = answer_ ? answer_ : gone(path_);
   }
   for (auto& x : over)
-    bounce_lost(*x, retired ? answer
+    lose(*x, retired ? answer
                              : make_error(errc::overloaded, path_,
                                           "the child is down and "
                                             + std::to_string(capacity)
@@ -126,20 +126,12 @@ void kept_mailbox::late(caf::mailbox_element_ptr x) {
     }
   }
   guard.unlock();
-  bounce_lost(*x, answer);
+  lose(*x, answer);
 }
 
-void kept_mailbox::lose(const caf::mailbox_element& x) {
-  caf::error answer;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    answer = answer_ ? answer_ : gone(path_);
-  }
-  bounce_lost(x, answer);
-}
 
-void kept_mailbox::bounce_lost(const caf::mailbox_element& x,
-                               const caf::error& answer) {
+void kept_mailbox::lose(const caf::mailbox_element& x,
+                        const caf::error& answer) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (x.mid.is_request())

@@ -202,7 +202,7 @@ void supervisor_actor::on_exit() {
     if (c.kept)
       discard_kept(c, true);
   for (auto& kvp : abandoned_)
-    send_exit(kvp.second, caf::exit_reason::kill);
+    send_exit(kvp.second.handle, caf::exit_reason::kill);
   abandoned_.clear();
   if (!started_)
     answer_started(start_failure_ ? start_failure_
@@ -500,9 +500,16 @@ void supervisor_actor::child_stopped(iterator c, caf::error reason) {
 // -- failures and restarts ----------------------------------------------------
 
 void supervisor_actor::on_down(caf::down_msg& msg) {
-  // An incarnation declared unhealthy that finally read its kill.
-  if (!abandoned_.empty() && abandoned_.erase(msg.source) > 0)
-    return;
+  // An incarnation declared unhealthy that finally read its kill: what it
+  // held could not go to its replacement, which started long ago.
+  if (!abandoned_.empty())
+    if (auto i = abandoned_.find(msg.source); i != abandoned_.end()) {
+      auto c = children_.find(i->second.id);
+      abandoned_.erase(i);
+      if (c != children_.end() && c->kept)
+        publish_lost(*c, c->kept->take_lost());
+      return;
+    }
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
@@ -777,7 +784,8 @@ void supervisor_actor::child_unhealthy(iterator c, caf::error reason) {
   // replacement, which starts at once, but keep watching it, so that it is
   // killed again should this supervisor exit first.
   send_exit(c->handle, caf::exit_reason::kill);
-  abandoned_.emplace(c->handle.address(), c->handle);
+  abandoned_.emplace(c->handle.address(),
+                     abandoned_incarnation{c->handle, c->spec.id()});
   if (c->start.token != 0) {
     // Not started yet: its start fails instead.
     children_.unbind(c);

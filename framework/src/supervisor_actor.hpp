@@ -48,6 +48,14 @@ using stop_atom = caf::atom_constant<caf::atom("tr_stop")>;
 /// Time to probe the preferred nodes of displaced remote children.
 using takeover_tick_atom = caf::atom_constant<caf::atom("tr_takeov")>;
 
+/// An incarnation declared unhealthy and replaced, whose exit is still
+/// awaited (see `supervisor_actor::child_unhealthy`).
+struct abandoned_incarnation {
+  caf::actor handle;
+  /// The child it was an incarnation of.
+  std::string id;
+};
+
 /// The actor behind every Trellis supervisor: a shell that receives
 /// messages and runs what its parts decide. `exit_plan` decides what an
 /// exit asks for, `operation_queue` runs one operation at a time (requests
@@ -384,7 +392,7 @@ private:
   size_t pending_starts_ = 0;
   /// Incarnations declared unhealthy that have not exited yet: still
   /// monitored, and killed again if the supervisor exits first.
-  std::unordered_map<caf::actor_addr, caf::actor> abandoned_;
+  std::unordered_map<caf::actor_addr, abandoned_incarnation> abandoned_;
   /// Randomness for backoff jitter.
   std::minstd_rand rng_{std::random_device{}()};
   std::uniform_real_distribution<double> jitter_{0.0, 1.0};

@@ -310,6 +310,43 @@ TEST_CASE("a kept mailbox is bounced and counted when its child is "
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("a kept child declared hung hands nothing over: what reaches it "
+          "after its kill is bounced and counted once it returns",
+          "[keep_mailbox][health]") {
+  fixture f;
+  auto j = std::make_shared<journal>();
+  // Releases the stuck handler even when a check fails first.
+  auto release = std::shared_ptr<void>(nullptr, [j](void*) { j->released = true; });
+  auto sup = f.start(supervisor("root").intensity(5).child(
+    keeping(j).health_check(health_check{20ms, 200ms, 1})));
+  listen(f, sup);
+  auto first = f.actor_of(sup, "w");
+  f.probe->send(first, hold_atom::value);
+  auto before = send_requests(f, first, 1, 3);
+  await_event(f.probe, lifecycle_kind::child_restarted, "root/w");
+  // The replacement runs at once, without what the stuck one holds.
+  auto fresh = f.actor_of(sup, "w");
+  REQUIRE(fresh != first);
+  auto on_fresh = send_requests(f, fresh, 7, 7);
+  CHECK(answers(on_fresh)[0].value == 2007);
+  // Behind the kill in the stuck one's mailbox.
+  auto after = send_requests(f, first, 11, 13);
+  j->released = true;
+  // Once it returns, it handles what was queued before its kill (CAF
+  // queues the kill as any message), then ends.
+  for (auto& a : answers(before))
+    CHECK(a.value > 1000);
+  for (auto& a : answers(after)) {
+    CHECK(a.err == caf::sec::request_receiver_down);
+    CHECK_THAT(f.render(a.err), Catch::Contains("root/w"));
+  }
+  CHECK(j->of(1) == range(1, 3));
+  CHECK(j->of(2) == std::vector<int>{7});
+  auto ev = await_event(f.probe, lifecycle_kind::messages_lost, "root/w");
+  CHECK(ev.detail == "requests=3 messages=0");
+  stop_supervisor(f.sys, sup);
+}
+
 TEST_CASE("keep_mailbox is refused for children whose mailbox cannot be kept",
           "[keep_mailbox][spec]") {
   fixture f;

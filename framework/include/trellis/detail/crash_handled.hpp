@@ -146,7 +146,7 @@ private:
       else if (keep)
         xs.push_back(std::move(x));
       else
-        kept_->lose(*x);
+        kept_->lose(*x, answer);
     };
     take_all(this->get_urgent_queue(), take);
     take_all(this->get_normal_queue(), take);

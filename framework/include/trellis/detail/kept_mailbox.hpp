@@ -74,9 +74,10 @@ public:
   /// handed on to the current incarnation, or bounced.
   void late(caf::mailbox_element_ptr x);
 
-  /// Answers the request `x` with the error for a request the box cannot
-  /// keep, and counts `x` as lost.
-  void lose(const caf::mailbox_element& x);
+  /// Bounces `x` with `answer` and counts it as lost: what an ending
+  /// incarnation could not hand over (see `begin_drain`), or what did not
+  /// fit. Called without the lock held.
+  void lose(const caf::mailbox_element& x, const caf::error& answer);
 
   // -- the supervisor's side --------------------------------------------------
 
@@ -111,9 +112,6 @@ private:
     /// Nothing waits and nothing is kept, until an incarnation claims it.
     closed,
   };
-
-  /// Bounces `x` with `answer_` and counts it; the lock is not held.
-  void bounce_lost(const caf::mailbox_element& x, const caf::error& answer);
 
   mutable std::mutex mtx_;
   std::string path_;
