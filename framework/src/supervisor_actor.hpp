@@ -263,8 +263,10 @@ private:
   void on_down(caf::down_msg& msg);
 
   /// `c`'s actor is gone for `reason`: decide now, or after the current
-  /// operation.
-  void child_exited(iterator c, caf::error reason);
+  /// operation. `decided` is the decision the actor took itself for the
+  /// exception it crashed on (see `resume_limiter`), if it did.
+  void child_exited(iterator c, caf::error reason,
+                    std::optional<decision> decided = std::nullopt);
 
   /// Asks `plan_exit` what the exit of `c` asks for, and runs the plan.
   void handle_exit(iterator c);
@@ -343,6 +345,10 @@ private:
   /// Bounces what waits in `c`'s kept mailbox, since no restart follows (for
   /// good if `retire`), and tells how much was lost (`messages_lost`).
   void discard_kept(child& c, bool retire);
+
+  /// A child resumed after an exception in a handler (see
+  /// `decision::resume`): tells of it (`child_resumed`).
+  void on_resumed(caf::error reason, uint64_t resumes);
 
   /// Counts a crash of `c` towards its poison-message limit.
   void count_poison(child& c, const caf::actor_addr& who,
