@@ -234,6 +234,31 @@ TEST_CASE("past its resume limit an exception restarts the child, until the "
   stop(f, *sup);
 }
 
+TEST_CASE("an injected exception is resumed like any other", "[resume]") {
+  clock_fixture f;
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root").child(
+             worker("w", counter).decider([](const caf::error& reason) {
+               auto crash = crash_details_of(reason);
+               return crash && crash->type == "trellis::injected_fault"
+                        ? decision::resume
+                        : decision::restart;
+             })));
+  REQUIRE(sup);
+  f.sched.run();
+  event_log events{f, *sup};
+  auto w = f.child(*sup).actor;
+  CHECK(add(f, w, 4) == 4);
+  caf::anon_send(w, fault_atom::value, fault_kind::exception,
+                 caf::timespan{0});
+  f.sched.run();
+  CHECK(add(f, w, 1) == 5);
+  CHECK(f.child(*sup).actor == w);
+  CHECK(events.kinds()
+        == std::vector<lifecycle_kind>{lifecycle_kind::child_resumed});
+  stop(f, *sup);
+}
+
 TEST_CASE("a resume limit of 0 never resumes", "[resume]") {
   clock_fixture f;
   auto sup = spawn_supervisor(

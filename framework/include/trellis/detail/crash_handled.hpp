@@ -113,6 +113,9 @@ public:
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
     if (kept_ && !this->mailbox().closed())
       salvage(reason);
+    // Handles may keep an ended incarnation's object alive: it lets go of
+    // its spec (the decider and the factory's captures) now.
+    resume_.reset();
     return explained_bounce<Impl>::cleanup(std::move(reason), host);
   }
 
