@@ -5,6 +5,7 @@
 #include <list>
 #include <memory_resource>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,7 @@
 #include "trellis/child_spec.hpp"
 #include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
+#include "trellis/detail/resume_limiter.hpp"
 
 namespace trellis::detail {
 
@@ -64,6 +66,12 @@ struct child {
   /// What the child's incarnations hand over to the next, if the spec keeps
   /// its mailbox.
   std::shared_ptr<kept_mailbox> kept;
+  /// The decider on the incarnations' side and their resumes, if the spec
+  /// has a decider.
+  std::shared_ptr<resume_limiter> resume;
+  /// The decision an incarnation took itself for the exception it crashed
+  /// on, until its exit is handled: asked once, on its thread.
+  std::optional<decision> decided;
   /// The child's incarnations, for its checkpoints.
   checkpoint_state checkpoints;
   /// The node the current (or last) incarnation runs on; empty if local.

@@ -49,6 +49,12 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' needs 0 < min <= max <= 1 year, a jitter "
                           "between 0 and 1, and a non-negative reset_after");
+  if (d_->resume_limit.period <= caf::timespan{0}
+      || d_->resume_limit.period > std::chrono::hours(24 * 365))
+    return make_error(errc::invalid_spec, "resume_limit",
+                      "child '" + id_
+                        + "' needs a resume period above 0 and at most 1 "
+                          "year");
   if (d_->quarantine_after < 0)
     return make_error(errc::invalid_spec, "quarantine_after",
                       "child '" + id_ + "' has a negative quarantine_after");

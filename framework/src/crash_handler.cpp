@@ -10,6 +10,7 @@
 
 #include <caf/scheduled_actor.hpp>
 
+#include "trellis/detail/resume_limiter.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis {
@@ -62,6 +63,16 @@ std::optional<crash_details> crash_details_of(const caf::error& reason) {
     return std::nullopt;
   return crash_details{ctx.get_as<std::string>(0), ctx.get_as<std::string>(1)};
 }
+
+namespace detail {
+
+bool is_crash_handler(const caf::scheduled_actor::exception_handler& f) {
+  using fun = caf::error (*)(caf::scheduled_actor*, std::exception_ptr&);
+  auto ptr = f.target<fun>();
+  return ptr != nullptr && *ptr == handle_exception;
+}
+
+} // namespace detail
 
 void install_crash_handler(caf::scheduled_actor* self) {
   // A plain function pointer: no allocation per actor.

@@ -91,6 +91,8 @@ std::string to_string(decision x) {
       return "stop";
     case decision::escalate:
       return "escalate";
+    case decision::resume:
+      return "resume";
   }
   return "unknown";
 }

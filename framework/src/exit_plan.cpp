@@ -47,6 +47,8 @@ exit_plan plan_exit(const exit_facts& x, restart_budget& budget,
   if (x.decided) {
     switch (*x.decided) {
       case decision::restart:
+      // The exit happened: there is nothing left to resume.
+      case decision::resume:
         return restart_it();
       case decision::stop: {
         auto plan = end_for_good(x, x.significant && x.normal);

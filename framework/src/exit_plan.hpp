@@ -76,7 +76,9 @@ struct exit_facts {
   /// Whether the child is significant (see `auto_shutdown`).
   bool significant = false;
   /// The decider's answer, if the child's spec has a decider; one that
-  /// threw answers `escalate`.
+  /// threw answers `escalate`. `resume` counts as `restart`: the exit
+  /// happened, nothing is left to resume (an exception the child resumed
+  /// from is no exit; one past the resume limit is).
   std::optional<decision> decided;
 };
 

@@ -64,6 +64,8 @@ std::string to_string(lifecycle_kind x) {
       return "messages_kept";
     case lifecycle_kind::messages_lost:
       return "messages_lost";
+    case lifecycle_kind::child_resumed:
+      return "child_resumed";
   }
   if (auto info = info_of(x))
     return info->name;

@@ -193,6 +193,7 @@ log_level level_of(lifecycle_kind kind) {
     case lifecycle_kind::checkpoint_skipped:
     case lifecycle_kind::message_dropped:
     case lifecycle_kind::messages_lost:
+    case lifecycle_kind::child_resumed:
       return log_level::warn;
     default:
       return log_level::error;
@@ -242,6 +243,7 @@ void event(const caf::actor_system& sys, const lifecycle_event& ev,
       return;
     case lifecycle_kind::messages_kept:
     case lifecycle_kind::messages_lost:
+    case lifecycle_kind::child_resumed:
       log.log(lvl,
               "{} supervisor={} child={} reason=\"{}\" restart_count={} {}",
               to_string(ev.kind), parent_of(ev.path), ev.id,

@@ -148,6 +148,9 @@ caf::behavior supervisor_actor::make_behavior() {
       when_idle([this, id, token] { on_restart_due(id, token); });
     },
     [this](events_atom) { return feed_->hand_out(); },
+    [this](resumed_atom, caf::error& reason, uint64_t resumes) {
+      on_resumed(std::move(reason), resumes);
+    },
     [this](fault_atom, fault_kind kind, const std::string& id,
            caf::timespan duration) -> caf::result<caf::ok_atom> {
       if (kind != fault_kind::slow_start && kind != fault_kind::start_failure)
@@ -251,6 +254,10 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     c->poison = std::make_shared<quarantine>(child_path(*c));
   if (c->spec.keep_mailbox() && !c->kept)
     c->kept = std::make_shared<kept_mailbox>(child_path(*c));
+  // Only a worker can resume: a supervisor child decides nothing itself.
+  if (c->spec.decider() && c->spec.type() == child_type::worker
+      && !c->resume)
+    c->resume = std::make_shared<resume_limiter>(c->spec, address());
   if (c->kept) {
     // What did not fit is lost now, whatever the next incarnation handles.
     publish_lost(*c, c->kept->take_lost());
@@ -270,6 +277,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   start.incarnation = c->checkpoints.next_incarnation();
   start.poison = c->poison;
   start.kept = c->kept;
+  start.resume = c->resume;
   if (!c->spec.nodes().empty()) {
     start.nodes = c->spec.nodes();
     start.lost = lost_nodes_;
@@ -515,6 +523,10 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     return; // An incarnation the supervisor already let go of.
   if (c->poison)
     count_poison(*c, msg.source, msg.reason);
+  // Taken whatever follows, so that no decision outlives its exit.
+  std::optional<decision> decided;
+  if (c->resume)
+    decided = c->resume->decided(msg.source, msg.reason);
   if (!c->node.empty()
       && is(msg.reason, caf::exit_reason::remote_link_unreachable)) {
     lose_node(c->node);
@@ -530,10 +542,11 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     fail_start(c, std::move(msg.reason));
     return;
   }
-  child_exited(c, std::move(msg.reason));
+  child_exited(c, std::move(msg.reason), decided);
 }
 
-void supervisor_actor::child_exited(iterator c, caf::error reason) {
+void supervisor_actor::child_exited(iterator c, caf::error reason,
+                                    std::optional<decision> decided) {
   // Only a backoff asks how long the child ran.
   if (c->state == child_state::running && c->spec.backoff())
     c->backoff.ran_for = clock().now() - c->started_at;
@@ -542,6 +555,7 @@ void supervisor_actor::child_exited(iterator c, caf::error reason) {
   children_.unbind(c);
   publish(lifecycle_kind::child_exited, *c, reason);
   c->last_reason = std::move(reason);
+  c->decided = decided;
   c->exit_pending = true;
   c->state = child_state::restarting;
   if (shutting_down_)
@@ -571,7 +585,11 @@ void supervisor_actor::handle_exit(iterator c) {
   facts.dynamic = spec_.dynamic();
   facts.normal = is_normal_exit(c->last_reason);
   facts.significant = c->spec.significant();
-  if (auto& decider = c->spec.decider()) {
+  if (c->decided) {
+    // The child asked its decider about this crash already.
+    facts.decided = c->decided;
+    c->decided.reset();
+  } else if (auto& decider = c->spec.decider()) {
     try {
       facts.decided = decider(c->last_reason);
     } catch (...) {
@@ -873,6 +891,18 @@ void supervisor_actor::publish_lost(child& c, const lost_messages& lost) {
     return event_about(kind, c, c.last_reason)
       .with_detail("requests=" + std::to_string(lost.requests)
                    + " messages=" + std::to_string(lost.messages));
+  });
+}
+
+void supervisor_actor::on_resumed(caf::error reason, uint64_t resumes) {
+  auto c = children_.find(current_sender());
+  // An incarnation the supervisor let go of (hung, abandoned) is no child.
+  if (c == children_.end())
+    return;
+  constexpr auto kind = lifecycle_kind::child_resumed;
+  detail::tell(system(), listened(feed_.get()), kind, [&] {
+    return event_about(kind, *c, reason)
+      .with_detail("resumes=" + std::to_string(resumes));
   });
 }
 

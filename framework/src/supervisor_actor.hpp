@@ -271,8 +271,10 @@ private:
   void on_down(caf::down_msg& msg);
 
   /// `c`'s actor is gone for `reason`: decide now, or after the current
-  /// operation.
-  void child_exited(iterator c, caf::error reason);
+  /// operation. `decided` is the decision the actor took itself for the
+  /// exception it crashed on (see `resume_limiter`), if it did.
+  void child_exited(iterator c, caf::error reason,
+                    std::optional<decision> decided = std::nullopt);
 
   /// Asks `plan_exit` what the exit of `c` asks for, and runs the plan.
   void handle_exit(iterator c);
@@ -354,6 +356,10 @@ private:
 
   /// Reports and publishes `messages_lost` for `c`, unless nothing was lost.
   void publish_lost(child& c, const lost_messages& lost);
+
+  /// A child resumed after an exception in a handler (see
+  /// `decision::resume`): tells of it (`child_resumed`).
+  void on_resumed(caf::error reason, uint64_t resumes);
 
   /// Counts a crash of `c` towards its poison-message limit.
   void count_poison(child& c, const caf::actor_addr& who,

@@ -31,6 +31,7 @@ TEST_CASE("every enumerator renders as its OTP name", "[enums]") {
   CHECK(to_string(decision::restart) == "restart");
   CHECK(to_string(decision::stop) == "stop");
   CHECK(to_string(decision::escalate) == "escalate");
+  CHECK(to_string(decision::resume) == "resume");
   // A value outside the enumeration (from a peer, say) does not crash.
   CHECK(to_string(static_cast<restart>(200)) == "unknown");
   CHECK(to_string(static_cast<child_type>(200)) == "unknown");
@@ -38,6 +39,28 @@ TEST_CASE("every enumerator renders as its OTP name", "[enums]") {
   CHECK(to_string(static_cast<auto_shutdown>(200)) == "unknown");
   CHECK(to_string(static_cast<child_state>(200)) == "unknown");
   CHECK(to_string(static_cast<decision>(200)) == "unknown");
+}
+
+TEST_CASE("every lifecycle kind of the framework renders as its name",
+          "[enums]") {
+  CHECK(to_string(lifecycle_kind::child_started) == "child_started");
+  CHECK(to_string(lifecycle_kind::child_exited) == "child_exited");
+  CHECK(to_string(lifecycle_kind::child_restarted) == "child_restarted");
+  CHECK(to_string(lifecycle_kind::restart_given_up) == "restart_given_up");
+  CHECK(to_string(lifecycle_kind::child_unhealthy) == "child_unhealthy");
+  CHECK(to_string(lifecycle_kind::checkpoint_skipped) == "checkpoint_skipped");
+  CHECK(to_string(lifecycle_kind::checkpoint_failed) == "checkpoint_failed");
+  CHECK(to_string(lifecycle_kind::message_quarantined)
+        == "message_quarantined");
+  CHECK(to_string(lifecycle_kind::message_dropped) == "message_dropped");
+  CHECK(to_string(lifecycle_kind::messages_kept) == "messages_kept");
+  CHECK(to_string(lifecycle_kind::messages_lost) == "messages_lost");
+  CHECK(to_string(lifecycle_kind::child_resumed) == "child_resumed");
+  // Kinds travel between nodes by number: appended, never renumbered.
+  CHECK(static_cast<int>(lifecycle_kind::messages_lost) == 13);
+  CHECK(static_cast<int>(lifecycle_kind::child_resumed) == 14);
+  // The numbers left free by the ready-made actors' old kinds.
+  CHECK(to_string(static_cast<lifecycle_kind>(5)) == "kind_5");
 }
 
 TEST_CASE("JSON escapes backslashes, tabs and control characters",

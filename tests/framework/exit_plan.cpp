@@ -70,7 +70,8 @@ const std::vector<row> by_restart_type = {
 
 /// A decider overrides the restart type: restart is charged as any restart,
 /// stop ends the child for good as a transient child's normal exit does,
-/// escalate gives up whatever the budget.
+/// escalate gives up whatever the budget. Resume, for an exit that happened
+/// (a kill, a normal exit, an exception past the resume limit), is restart.
 const std::vector<row> by_decider = {
   {restart::temporary,   false, normal, room,   decision::restart,  action::restart,       true,  true},
   {restart::temporary,   false, crash,  spent,  decision::restart,  give_up,               true,  true, max_intensity},
@@ -81,6 +82,10 @@ const std::vector<row> by_decider = {
   {restart::temporary,   false, crash,  spent,  decision::stop,     action::remove,        true,  false},
   {restart::transient,   false, normal, room,   decision::escalate, give_up,               true,  false, errc::escalated},
   {restart::permanent,   true,  crash,  spent,  decision::escalate, give_up,               true,  false, errc::escalated},
+  {restart::permanent,   false, crash,  room,   decision::resume,   action::restart,       true,  true},
+  {restart::temporary,   false, normal, room,   decision::resume,   action::restart,       true,  true},
+  {restart::transient,   true,  crash,  room,   decision::resume,   action::restart,       true,  true},
+  {restart::permanent,   false, crash,  spent,  decision::resume,   give_up,               true,  true, max_intensity},
 };
 // clang-format on
 

@@ -51,6 +51,16 @@ TEST_CASE("invalid specs are refused before anything starts, naming the field",
               ok("a").shutdown(shutdown::timeout(std::chrono::seconds(-1)))),
             "shutdown");
   }
+  SECTION("a resume limit without a period") {
+    refused(supervisor("root").child(
+              ok("a").resume_limit(3, std::chrono::seconds(0))),
+            "resume_limit");
+  }
+  SECTION("a resume limit over more than a year") {
+    refused(supervisor("root").child(
+              ok("a").resume_limit(3, std::chrono::hours(24 * 366))),
+            "resume_limit");
+  }
   SECTION("an invalid nested supervisor") {
     refused(supervisor("root").child(supervisor("db").intensity(-5)),
             "intensity");
@@ -62,6 +72,8 @@ TEST_CASE("child specs have OTP's defaults", "[spec]") {
   CHECK(w.restart() == restart::permanent);
   CHECK(w.type() == child_type::worker);
   CHECK(w.shutdown() == shutdown::timeout(std::chrono::seconds(5)));
+  CHECK(w.resume_limit().resumes == 3);
+  CHECK(w.resume_limit().period == std::chrono::seconds(5));
   auto s = supervisor("s").as_child();
   CHECK(s.type() == child_type::supervisor);
   CHECK(s.shutdown() == shutdown::infinity());

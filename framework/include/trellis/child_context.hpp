@@ -124,11 +124,11 @@ public:
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
         return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-          cfg, start_.poison, start_.kept, start_.listener, feed_.get(),
-          path_));
+          cfg, start_.poison, start_.kept, start_.resume, start_.listener,
+          feed_.get(), path_));
       return announcing(sys_->spawn_class<wrapped, Os>(
-        cfg, start_.poison, start_.kept, start_.listener, feed_.get(),
-        path_));
+        cfg, start_.poison, start_.kept, start_.resume, start_.listener,
+        feed_.get(), path_));
     } else {
       // A blocking actor runs on a thread of its own anyway.
       refuses_kept_mailbox_ = refuses_kept_mailbox_ || start_.kept != nullptr;
@@ -155,11 +155,11 @@ public:
       if (detached_)
         return announcing(
           sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-            start_.poison, start_.kept, start_.listener, feed_.get(), path_,
-            std::forward<Ts>(xs)...));
+            start_.poison, start_.kept, start_.resume, start_.listener,
+            feed_.get(), path_, std::forward<Ts>(xs)...));
       return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
-        start_.poison, start_.kept, start_.listener, feed_.get(), path_,
-        std::forward<Ts>(xs)...));
+        start_.poison, start_.kept, start_.resume, start_.listener,
+        feed_.get(), path_, std::forward<Ts>(xs)...));
     }
   }
 

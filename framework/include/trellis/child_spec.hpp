@@ -183,10 +183,27 @@ public:
   }
 
   /// Lets `f` decide, from each exit reason, whether the child is
-  /// restarted, left stopped, or its supervisor gives up (see `decision`);
-  /// it replaces OTP's rules by restart type for this child.
+  /// restarted, left stopped, or its supervisor gives up, and from each
+  /// exception in one of its handlers, whether it resumes instead (see
+  /// `decision`); it replaces OTP's rules by restart type for this child.
+  /// `f` may run on the child's thread as well as the supervisor's: see
+  /// `trellis::decider`.
   child_spec& decider(trellis::decider f) {
     mut().decider = std::move(f);
+    return *this;
+  }
+
+  /// Returns how often the child may resume; default 3 within 5 seconds
+  /// (see `trellis::resume_limit`).
+  trellis::resume_limit resume_limit() const noexcept {
+    return d_->resume_limit;
+  }
+
+  /// Lets the child resume (its decider answering `decision::resume`) at
+  /// most `resumes` times within `period`; past that, an exception in a
+  /// handler takes the restart path. 0 never resumes.
+  child_spec& resume_limit(size_t resumes, caf::timespan period) {
+    mut().resume_limit = trellis::resume_limit{resumes, period};
     return *this;
   }
 
@@ -317,7 +334,8 @@ public:
   /// shutdown timeout, a positive health check interval and timeout with
   /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
-  /// non-negative `reset_after`, a non-negative `quarantine_after` and none
+  /// non-negative `reset_after`, a positive `resume_limit` period of at most
+  /// a year, a non-negative `quarantine_after` and none
   /// for a supervisor, `keep_mailbox` only for a local worker, significance
   /// only for transient and temporary children, and for a nested supervisor its whole spec; for a remote
   /// child a type name and a non-empty list of `host:port` nodes, and nodes
@@ -341,6 +359,7 @@ private:
     std::optional<trellis::health_check> health_check;
     std::optional<restart_backoff> backoff;
     trellis::decider decider;
+    trellis::resume_limit resume_limit;
     std::shared_ptr<trellis::checkpoint_store> checkpoint_store;
     int quarantine_after = 0;
     bool keep_mailbox = false;

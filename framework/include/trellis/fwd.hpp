@@ -21,11 +21,13 @@ struct child_counts;
 struct child_info;
 struct ignore_t;
 struct lifecycle_event;
+struct resume_limit;
 struct tree_snapshot;
 
 enum class auto_shutdown : uint8_t;
 enum class child_state : uint8_t;
 enum class child_type : uint8_t;
+enum class decision : uint8_t;
 enum class errc : uint8_t;
 enum class lifecycle_kind : uint8_t;
 enum class log_level : uint8_t;

@@ -60,6 +60,13 @@ enum class lifecycle_kind : uint8_t {
   /// child's last exit reason; `detail` says `requests=N messages=M`
   /// (requests were answered with an error, plain messages dropped).
   messages_lost,
+  /// A handler of a child threw and its decider answered
+  /// `decision::resume` within the child's `resume_limit`: the child keeps
+  /// running with its state and mailbox, and the message's request got
+  /// `reason` (the crash reason) as its answer. No `child_exited` or
+  /// `child_restarted` follows; `restart_count` is unchanged; `detail` says
+  /// `resumes=N`, the resumes within the limit's period, this one included.
+  child_resumed,
 };
 
 /// Kinds from here up belong to libraries built on Trellis, which describe

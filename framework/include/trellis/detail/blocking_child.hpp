@@ -30,6 +30,10 @@ namespace trellis::detail {
 /// handler ends; the child's own handlers do not see it. A child busy
 /// outside `receive` cannot be interrupted (nor can any CAF actor): it is
 /// killed, then abandoned, after its shutdown timeout.
+///
+/// It cannot resume (see `decision::resume`): its loop is its own function,
+/// which an exception has left, its locals with it. Its exceptions end it,
+/// and a decider's `resume` for them means `restart`.
 template <class Impl>
 class blocking_child final : public explained_bounce<Impl>,
                              public tree_member {

@@ -12,13 +12,14 @@
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
+#include "trellis/detail/resume_limiter.hpp"
 
 namespace trellis::detail {
 
 /// What a supervisor hands one start of a child beyond what its factory
 /// sees, given to the `child_context` it builds for the start. A context
 /// made outside a tree has the defaults: no checkpoint store, no
-/// quarantine, no placement, nobody to tell of the start.
+/// quarantine, no resumes, no placement, nobody to tell of the start.
 struct child_start {
   /// Where the child's checkpoint lives.
   std::shared_ptr<checkpoint_store> store;
@@ -34,6 +35,8 @@ struct child_start {
   std::shared_ptr<quarantine> poison;
   /// The child's messages between incarnations, if it keeps its mailbox.
   std::shared_ptr<kept_mailbox> kept;
+  /// The child's decider on its own side, if its spec has one.
+  std::shared_ptr<resume_limiter> resume;
   /// Where a remote child may run, and the nodes its supervisor lost
   /// recently, to be tried last.
   std::vector<std::string> nodes;

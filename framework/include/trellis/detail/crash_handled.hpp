@@ -20,6 +20,7 @@
 #include "trellis/detail/explained_bounce.hpp"
 #include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
+#include "trellis/detail/resume_limiter.hpp"
 #include "trellis/detail/running_tree.hpp"
 
 namespace trellis::detail {
@@ -40,6 +41,12 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 /// message first, and its supervisor (if any) learns when its initialization
 /// is done. Spawned by `child_context::spawn`.
 ///
+/// A child whose spec has a decider may resume (see `decision::resume`): an
+/// exception that one of its handlers throws is caught here, before CAF
+/// would end the actor with it, and the decider decides on the child's
+/// thread (see `resume_limiter`). Only exceptions in handlers: one in the
+/// actor's initialization ends it, as always.
+///
 /// A child that keeps its mailbox (`child_spec::keep_mailbox`) also hands
 /// what is still queued when it ends to its `kept_mailbox`, which passes it
 /// on to the next incarnation: see `salvage` and `inherit`.
@@ -50,11 +57,14 @@ public:
   explicit crash_handled(caf::actor_config& cfg,
                          std::shared_ptr<quarantine> q,
                          std::shared_ptr<kept_mailbox> kept,
+                         std::shared_ptr<resume_limiter> resume,
                          caf::actor_addr start_listener, const void* tree,
                          std::string path, Ts&&... xs)
     : explained_bounce<Impl>(cfg, std::forward<Ts>(xs)...),
       quarantine_(std::move(q)),
       kept_(std::move(kept)),
+      resume_(std::move(resume)),
+      guarded_(quarantine_ != nullptr || resume_ != nullptr),
       start_listener_(std::move(start_listener)) {
     member_of(tree, std::move(path));
     install_handlers(this);
@@ -76,20 +86,10 @@ public:
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     running_in_tree in_tree{tree()};
-    if (!quarantine_ || !quarantine::eligible(x))
+    // Most children neither quarantine nor resume: one branch per message.
+    if (!guarded_)
       return Impl::consume(x);
-    if (quarantine_->armed() && quarantine_->refuse(this, x))
-      return caf::invoke_message_result::dropped;
-    // The message as it arrived: a handler may move from what it gets.
-    auto arrived = caf::message::copy(x.content());
-    try {
-      return Impl::consume(x);
-    } catch (...) {
-      // The crash handler picks the exit reason; the supervisor counts the
-      // message against the child's limit.
-      quarantine_->note_crash(this->address(), std::move(arrived));
-      throw;
-    }
+    return guarded_consume(x);
   }
 
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
@@ -113,6 +113,9 @@ public:
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
     if (kept_ && !this->mailbox().closed())
       salvage(reason);
+    // Handles may keep an ended incarnation's object alive: it lets go of
+    // its spec (the decider and the factory's captures) now.
+    resume_.reset();
     return explained_bounce<Impl>::cleanup(std::move(reason), host);
   }
 
@@ -122,6 +125,34 @@ protected:
   }
 
 private:
+  /// `consume` for a child that quarantines messages or may resume. Out of
+  /// line, so that the other children's path stays a branch and a call.
+  [[gnu::noinline]] caf::invoke_message_result
+  guarded_consume(caf::mailbox_element& x) {
+    auto poison = quarantine_ && quarantine::eligible(x);
+    if (poison && quarantine_->armed() && quarantine_->refuse(this, x))
+      return caf::invoke_message_result::dropped;
+    // The message as it arrived: a handler may move from what it gets.
+    caf::message arrived;
+    if (poison)
+      arrived = caf::message::copy(x.content());
+    try {
+      return Impl::consume(x);
+    } catch (...) {
+      // A resumed exception is no crash: the quarantine does not count it.
+      // An actor that installed its own exception handler chose its own
+      // exit reasons, which the decider could not see here: it crashes.
+      if (resume_ && is_crash_handler(this->exception_handler_)
+          && resume_->resume(this, x, std::current_exception()))
+        return caf::invoke_message_result::consumed;
+      // The crash handler picks the exit reason; the supervisor counts the
+      // message against the child's limit.
+      if (poison)
+        quarantine_->note_crash(this->address(), std::move(arrived));
+      throw;
+    }
+  }
+
   template <class Queue, class F>
   static void take_all(Queue& q, F f) {
     for (auto x = q.take_front(); x != nullptr; x = q.take_front())
@@ -176,6 +207,9 @@ private:
 
   std::shared_ptr<quarantine> quarantine_;
   std::shared_ptr<kept_mailbox> kept_;
+  std::shared_ptr<resume_limiter> resume_;
+  /// Whether `quarantine_` or `resume_` is set.
+  bool guarded_;
   /// Set once the actor ends: what reaches it goes to `kept_`.
   std::atomic<bool> gate_{false};
   /// Pushes onto the mailbox under way.
