@@ -21,11 +21,14 @@ struct child_counts;
 struct child_info;
 struct ignore_t;
 struct lifecycle_event;
+struct retry_policy;
+struct stable_handle_options;
 struct tree_snapshot;
 
 enum class auto_shutdown : uint8_t;
 enum class child_state : uint8_t;
 enum class child_type : uint8_t;
+enum class down_policy : uint8_t;
 enum class errc : uint8_t;
 enum class lifecycle_kind : uint8_t;
 enum class log_level : uint8_t;
