@@ -183,8 +183,8 @@ void send_tracked(proxy_actor* self, buffered x) {
 caf::delegated<caf::message> track(proxy_actor* self, caf::message_view& x) {
   auto sender = self->current_sender();
   auto mid = self->take_current_message_id();
-  send_tracked(self,
-               buffered{std::move(sender), mid, x.move_content_to_message(), 0, {}});
+  send_tracked(self, buffered{std::move(sender), mid,
+                              x.move_content_to_message(), 0, {}});
   return {};
 }
 

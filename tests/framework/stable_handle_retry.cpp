@@ -1,7 +1,7 @@
 // Stable handles with options: failing fast while the child is down, and
 // sending requests again after the incarnation they went to ended.
 
-#include "test_support.hpp"
+#include "handle_support.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -105,19 +105,6 @@ stable_handle_options retrying(uint32_t attempts, bool idempotent) {
   opts.retry.attempts = attempts;
   opts.retry.idempotent = idempotent;
   return opts;
-}
-
-/// Waits until the stable handle `h` says whether its child is `up`.
-void await_up(fixture& f, const caf::actor& h, bool up) {
-  for (int i = 0; i < 20'000; ++i) {
-    bool now = !up;
-    f.probe->request(h, patience, caf::get_atom::value, stable_handle_atom::value)
-      .receive([&](bool x, uint64_t) { now = x; }, [](caf::error&) {});
-    if (now == up)
-      return;
-    std::this_thread::sleep_for(1ms);
-  }
-  FAIL("the stable handle never saw its child " << (up ? "up" : "down"));
 }
 
 /// An answer: the value or the error.
