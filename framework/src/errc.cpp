@@ -59,6 +59,8 @@ const char* name_of(errc x) noexcept {
       return "calling_self";
     case errc::timeout:
       return "timeout";
+    case errc::in_doubt:
+      return "in_doubt";
   }
   return "unknown";
 }

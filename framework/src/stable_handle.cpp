@@ -1,6 +1,8 @@
 #include "trellis/stable_handle.hpp"
 
 #include <deque>
+#include <map>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -19,13 +21,29 @@ struct buffered {
   caf::strong_actor_ptr sender;
   caf::message_id mid;
   caf::message content;
+  /// With retry: how often the request was sent again, and the incarnation
+  /// it went to last (a re-send waits for a newer one).
+  uint32_t resent = 0;
+  caf::actor_addr last;
 };
 
+struct proxy_state;
+
+using proxy_actor = caf::stateful_actor<proxy_state>;
+
 struct proxy_state {
+  /// Answers what the proxy still holds, as it ends (see `end_calls`).
+  ~proxy_state();
+
+  /// Set once the proxy runs.
+  proxy_actor* self = nullptr;
   caf::actor root;
   std::string path;
-  size_t bound = 0;
+  stable_handle_options opts;
   caf::actor target;
+  /// Whether the first lookup answered: until then a fail-fast handle holds
+  /// messages too, since the child may well run.
+  bool looked = false;
   /// The incarnation messages went to last, watched until its down message:
   /// a newer one gets nothing before it, so that no message overtakes one
   /// the older incarnation still has (an orphan of a supervisor that died,
@@ -40,12 +58,22 @@ struct proxy_state {
   /// restart between stop and start), more mean gone for good.
   int not_found = 0;
   std::deque<buffered> buffer;
+  /// With retry: the requests sent and not answered yet, by number (in the
+  /// order sent), and the last number.
+  std::map<uint64_t, buffered> in_flight;
+  uint64_t last_call = 0;
   /// The tree's event group, where dropped messages are published.
   caf::group events;
   static inline const char* name = "trellis.stable_handle";
 };
 
-using proxy_actor = caf::stateful_actor<proxy_state>;
+/// Answers the request `mid` of `sender` with `msg`.
+void reply(proxy_actor* self, const caf::strong_actor_ptr& sender,
+           caf::message_id mid, caf::message msg) {
+  if (sender)
+    sender->enqueue(self->ctrl(), mid.response_id(), std::move(msg),
+                    self->context());
+}
 
 /// Answers a message the proxy cannot pass on: a request gets the error; a
 /// plain message is dropped as a dead letter, reported and published,
@@ -53,9 +81,7 @@ using proxy_actor = caf::stateful_actor<proxy_state>;
 void refuse(proxy_actor* self, const caf::strong_actor_ptr& sender,
             caf::message_id mid, caf::error err, const caf::message& content) {
   if (mid.is_request()) {
-    if (sender)
-      sender->enqueue(self->ctrl(), mid.response_id(),
-                      caf::make_message(std::move(err)), self->context());
+    reply(self, sender, mid, caf::make_message(std::move(err)));
     return;
   }
   auto& st = self->state;
@@ -78,11 +104,20 @@ constexpr auto drain_timeout = std::chrono::seconds(5);
 
 using drained_atom = caf::atom_constant<caf::atom("tr_drained")>;
 
-/// Returns whether `st.served` is the target. Compares control blocks: an
-/// address per message would cost two atomic operations.
+/// Returns whether `x` is `y`. Compares control blocks: an address per
+/// message would cost two atomic operations.
+bool same(const caf::actor_addr& x, const caf::actor& y) {
+  return caf::actor_cast<caf::actor_control_block*>(x)
+         == caf::actor_cast<caf::actor_control_block*>(y);
+}
+
+/// Returns whether `st.served` is the target.
 bool serves_target(const proxy_state& st) {
-  return caf::actor_cast<caf::actor_control_block*>(st.served)
-         == caf::actor_cast<caf::actor_control_block*>(st.target);
+  return same(st.served, st.target);
+}
+
+bool retrying(const proxy_state& st) {
+  return st.opts.retry.attempts > 0;
 }
 
 /// Returns whether the target gets messages: it runs, and no older
@@ -102,14 +137,144 @@ bool may_forward(proxy_actor* self) {
   return serving(st);
 }
 
+void send_tracked(proxy_actor* self, buffered x);
+
 void flush(proxy_actor* self) {
   auto& st = self->state;
   while (!st.buffer.empty() && may_forward(self)) {
     auto& x = st.buffer.front();
-    st.target->enqueue(std::move(x.sender), x.mid, std::move(x.content),
-                       self->context());
+    // A request sent again waits for the next incarnation (the proxy may
+    // not know yet that this one ended), and what is behind it waits too.
+    if (x.last && same(x.last, st.target))
+      break;
+    if (retrying(st) && x.mid.is_request())
+      send_tracked(self, std::move(x));
+    else
+      st.target->enqueue(std::move(x.sender), x.mid, std::move(x.content),
+                         self->context());
     st.buffer.pop_front();
   }
+}
+
+// -- retry ---------------------------------------------------------------------
+
+/// Matches no answer: CAF 0.17 hands a response that no handler matches to
+/// the error handler as `unexpected_response`, with the answer as the
+/// error's context, the only catch-all for responses an event-based actor
+/// has (the circuit breaker relays the same way).
+using unanswered_atom = caf::atom_constant<caf::atom("tr_unansw")>;
+
+void answered(proxy_actor* self, uint64_t id, caf::error& err);
+
+/// Sends the request `x` to the target as the proxy's own, to relay the
+/// answer, or to learn that the incarnation ended without one.
+void send_tracked(proxy_actor* self, buffered x) {
+  auto& st = self->state;
+  auto id = ++st.last_call;
+  auto msg = x.content; // kept for a re-send; copied only if written to
+  x.last = st.target.address();
+  st.in_flight.emplace(id, std::move(x));
+  self->request(st.target, caf::infinite, std::move(msg))
+    .then([](unanswered_atom) {},
+          [self, id](caf::error& err) { answered(self, id, err); });
+}
+
+/// Sends the request being handled as the proxy's own (see `send_tracked`).
+caf::delegated<caf::message> track(proxy_actor* self, caf::message_view& x) {
+  auto sender = self->current_sender();
+  auto mid = self->take_current_message_id();
+  send_tracked(self, buffered{std::move(sender), mid,
+                              x.move_content_to_message(), 0, {}});
+  return {};
+}
+
+/// The answer to a request that may have run and lost its answer, and that
+/// is not sent again.
+caf::error in_doubt(const proxy_state& st, caf::error cause) {
+  return make_error(errc::in_doubt, st.path,
+                    "the request may have run, but its answer was lost; "
+                    "it is not idempotent, so it is not sent again",
+                    std::move(cause));
+}
+
+/// Handles a request whose incarnation ended without answering it: sends
+/// it again to the next one if the policy allows, else answers it.
+void lost(proxy_actor* self, buffered x, caf::error cause, bool may_have_run) {
+  auto& st = self->state;
+  auto& policy = st.opts.retry;
+  if (may_have_run && !policy.idempotent)
+    reply(self, x.sender, x.mid,
+          caf::make_message(in_doubt(st, std::move(cause))));
+  else if (x.resent >= policy.attempts)
+    reply(self, x.sender, x.mid, caf::make_message(std::move(cause)));
+  else if (st.gone)
+    reply(self, x.sender, x.mid, caf::make_message(gone_error(self)));
+  else {
+    ++x.resent;
+    st.buffer.push_back(std::move(x));
+    flush(self);
+  }
+}
+
+/// Relays the answer to the request numbered `id`, unless its incarnation
+/// ended without answering it.
+void answered(proxy_actor* self, uint64_t id, caf::error& err) {
+  auto& st = self->state;
+  auto i = st.in_flight.find(id);
+  if (i == st.in_flight.end())
+    return; // Given up on already (hung, node lost): answered once.
+  auto x = std::move(i->second);
+  st.in_flight.erase(i);
+  if (is(err, caf::sec::unexpected_response)) {
+    reply(self, x.sender, x.mid, err.context());
+    return;
+  }
+  // A bounce has no sender: the request never ran. A handler that answers
+  // with such an error itself is its sender, and is relayed.
+  if (!self->current_sender()
+      && (is(err, caf::sec::request_receiver_down)
+          || is(err, caf::exit_reason::remote_link_unreachable))) {
+    lost(self, std::move(x), std::move(err), false);
+    return;
+  }
+  // The incarnation crashed on this very request.
+  if (is(err, errc::unhandled_exception)) {
+    lost(self, std::move(x), std::move(err), true);
+    return;
+  }
+  reply(self, x.sender, x.mid, caf::make_message(std::move(err)));
+}
+
+/// Gives up waiting for the answers to the requests sent to `to` (or to
+/// any incarnation, if null), which may have run: their incarnation ended
+/// in a way that never answers (its node is lost, it is stuck).
+void lose_in_flight(proxy_actor* self, const caf::actor_addr& to,
+                    const caf::error& cause) {
+  auto& st = self->state;
+  std::vector<buffered> xs;
+  for (auto i = st.in_flight.begin(); i != st.in_flight.end();) {
+    if (!to || i->second.last == to) {
+      xs.push_back(std::move(i->second));
+      i = st.in_flight.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto& x : xs)
+    lost(self, std::move(x), cause, true);
+}
+
+/// Answers every request the proxy still holds, as it ends with `err`.
+void end_calls(proxy_actor* self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& [id, x] : st.in_flight)
+    reply(self, x.sender, x.mid,
+          caf::make_message(st.opts.retry.idempotent ? err
+                                                     : in_doubt(st, err)));
+  st.in_flight.clear();
+  for (auto& x : st.buffer)
+    refuse(self, x.sender, x.mid, err, x.content);
+  st.buffer.clear();
 }
 
 /// Stops waiting for the older incarnation: it ended, or may never.
@@ -125,6 +290,14 @@ caf::error tree_ended(caf::actor_system& sys, const std::string& path,
   return detail::receiver_down(sys, "stable_handle " + path, reason,
                                "this stable handle ended with its tree: "
                                "start the tree again and make a new one");
+}
+
+proxy_state::~proxy_state() {
+  // CAF destroys the state as the actor ends, on its own thread and before
+  // its cleanup: the last moment to answer what the proxy holds itself,
+  // which CAF's cleanup does not see.
+  if (self && (!in_flight.empty() || !buffer.empty()))
+    end_calls(self, tree_ended(self->system(), path, self->fail_state()));
 }
 
 void give_up(proxy_actor* self, const caf::error& why) {
@@ -153,6 +326,7 @@ void relocate(proxy_actor* self) {
     .then(
       [self](caf::actor& hdl) {
         auto& ps = self->state;
+        ps.looked = true;
         if (ps.gone)
           return;
         ps.not_found = 0;
@@ -168,6 +342,7 @@ void relocate(proxy_actor* self) {
       },
       [self](caf::error& err) {
         auto& ps = self->state;
+        ps.looked = true;
         if (ps.gone || ps.target)
           return;
         if (is(err, errc::not_found) && ++ps.not_found >= not_found_limit) {
@@ -181,11 +356,12 @@ void relocate(proxy_actor* self) {
 }
 
 caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
-                    size_t bound, caf::group events) {
+                    stable_handle_options opts, caf::group events) {
   auto& st = self->state;
+  st.self = self;
   st.root = std::move(root);
   st.path = std::move(path);
-  st.bound = bound;
+  st.opts = opts;
   st.events = events;
   // Join first, then look up, so that no event between the two is missed;
   // messages wait in the buffer until the lookup answers.
@@ -197,8 +373,15 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
     if (msg.source == self->state.root) {
       give_up(self, tree_ended(self->system(), self->state.path, msg.reason));
       self->quit(msg.reason);
-    } else if (msg.source == self->state.served) {
-      stop_waiting(self);
+    } else {
+      // A remote incarnation's requests are not bounced when its node is
+      // lost: their answers never come.
+      if (retrying(self->state)
+          && (is(msg.reason, caf::exit_reason::remote_link_unreachable)
+              || is(msg.reason, errc::node_down)))
+        lose_in_flight(self, msg.source, msg.reason);
+      if (msg.source == self->state.served)
+        stop_waiting(self);
     }
   });
   self->set_default_handler(
@@ -206,15 +389,21 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
            caf::message_view& x) -> caf::result<caf::message> {
       auto& ps = self->state;
       if (may_forward(self)) {
-        // What waited goes first.
+        // What waited goes first; a request sent again may still wait.
         flush(self);
-        self->delegate(ps.target, x.move_content_to_message());
-        return caf::delegated<caf::message>{};
+        if (ps.buffer.empty()) {
+          if (retrying(ps) && self->current_message_id().is_request())
+            return track(self, x);
+          self->delegate(ps.target, x.move_content_to_message());
+          return caf::delegated<caf::message>{};
+        }
       }
       // A running child never costs a message: rather than refuse one,
       // stop waiting for the older incarnation.
-      if (ps.buffer.size() >= ps.bound && ps.target && !ps.gone) {
+      if (ps.buffer.size() >= ps.opts.buffer && ps.target && !ps.gone) {
         stop_waiting(self);
+        if (retrying(ps) && self->current_message_id().is_request())
+          return track(self, x);
         self->delegate(ps.target, x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
@@ -225,16 +414,26 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
                x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
-      if (ps.buffer.size() >= ps.bound) {
+      if (!ps.target && ps.looked
+          && ps.opts.while_down == down_policy::fail_fast) {
+        refuse(self, sender, mid,
+               make_error(errc::restarting, ps.path,
+                          "the child is down and this stable handle fails "
+                          "fast"),
+               x.move_content_to_message());
+        return caf::delegated<caf::message>{};
+      }
+      if (ps.buffer.size() >= ps.opts.buffer) {
         refuse(self, sender, mid,
                make_error(errc::overloaded, ps.path,
-                          "the child is down and " + std::to_string(ps.bound)
+                          "the child is down and "
+                            + std::to_string(ps.opts.buffer)
                             + " messages wait for it"),
                x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }
       ps.buffer.push_back(buffered{std::move(sender), mid,
-                                   x.move_content_to_message()});
+                                   x.move_content_to_message(), 0, {}});
       return caf::delegated<caf::message>{};
     });
   return {
@@ -251,6 +450,13 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
           if (is(ev.reason, errc::hung) || is(ev.reason, errc::unhealthy)
               || is(ev.reason, errc::abandoned))
             ps.served = nullptr;
+          // Nor does a stuck incarnation answer what it was sent, nor one
+          // whose node is lost. (An unhealthy one reads its kill, and
+          // answers or hands on what it has.)
+          if (retrying(ps)
+              && (is(ev.reason, errc::hung) || is(ev.reason, errc::abandoned)
+                  || is(ev.reason, errc::node_down)))
+            lose_in_flight(self, nullptr, ev.reason);
           ps.target = nullptr;
           relocate(self);
           break;
@@ -289,17 +495,17 @@ class stable_proxy final
   : public detail::explained_bounce<caf::stateful_actor<proxy_state>> {
 public:
   stable_proxy(caf::actor_config& cfg, caf::actor root, std::string path,
-               size_t bound, caf::group events)
+               const stable_handle_options& opts, caf::group events)
     : explained_bounce(cfg),
       root_(std::move(root)),
       path_(std::move(path)),
-      bound_(bound),
+      opts_(opts),
       events_(std::move(events)) {
     // nop
   }
 
   caf::behavior make_behavior() override {
-    return proxy(this, std::move(root_), path_, bound_, std::move(events_));
+    return proxy(this, std::move(root_), path_, opts_, std::move(events_));
   }
 
 protected:
@@ -310,7 +516,7 @@ protected:
 private:
   caf::actor root_;
   std::string path_;
-  size_t bound_;
+  stable_handle_options opts_;
   caf::group events_;
 };
 
@@ -320,9 +526,18 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
                                         const caf::actor& root,
                                         const std::string& path,
                                         size_t buffer) {
+  stable_handle_options opts;
+  opts.buffer = buffer;
+  return stable_handle(sys, root, path, opts);
+}
+
+caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
+                                        const caf::actor& root,
+                                        const std::string& path,
+                                        const stable_handle_options& opts) {
   // Messages wait in the buffer until the first lookup answers, even while
   // the child runs: without one they would all be refused.
-  if (buffer == 0)
+  if (opts.buffer == 0)
     return make_error(errc::invalid_spec, "buffer",
                       "a stable handle needs room for at least one message");
   auto events = lifecycle_events(sys, root);
@@ -332,7 +547,7 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
   auto hdl = lookup(sys, root, path);
   if (!hdl && !is(hdl.error(), errc::restarting))
     return hdl.error();
-  return sys.spawn<stable_proxy>(root, path, buffer, std::move(*events));
+  return sys.spawn<stable_proxy>(root, path, opts, std::move(*events));
 }
 
 } // namespace trellis

@@ -46,8 +46,9 @@ TEST_CASE("Trellis errors render their code and every context element",
                          "escalated", "unknown", "overloaded",
                          "corrupt_checkpoint", "checkpoint_failed",
                          "quarantined", "node_down", "invalid_tls_config",
-                         "not_configured", "calling_self", "timeout"};
-  REQUIRE(std::size(names) == static_cast<size_t>(errc::timeout));
+                         "not_configured", "calling_self", "timeout",
+                         "in_doubt"};
+  REQUIRE(std::size(names) == static_cast<size_t>(errc::in_doubt));
   for (uint8_t code = 1; code <= std::size(names); ++code) {
     auto x = static_cast<errc>(code);
     INFO("code " << int{code});

@@ -1,4 +1,4 @@
-#include "test_support.hpp"
+#include "handle_support.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -24,19 +24,6 @@ caf::behavior recorder(caf::event_based_actor*,
     },
     [](crash_atom) -> int { throw std::runtime_error("boom"); },
   };
-}
-
-/// Waits until the stable handle `h` says whether its child is `up`.
-void await_up(fixture& f, const caf::actor& h, bool up) {
-  for (int i = 0; i < 20'000; ++i) {
-    bool now = !up;
-    f.probe->request(h, patience, caf::get_atom::value, stable_handle_atom::value)
-      .receive([&](bool x, uint64_t) { now = x; }, [](caf::error&) {});
-    if (now == up)
-      return;
-    std::this_thread::sleep_for(1ms);
-  }
-  FAIL("the stable handle never saw its child " << (up ? "up" : "down"));
 }
 
 /// Crashes the child behind `h`, waits until the handle knows it is down,

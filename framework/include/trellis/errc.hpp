@@ -51,7 +51,9 @@ enum class errc : uint8_t {
   already_started,
   /// The child is running and cannot be deleted (OTP: `running`).
   running,
-  /// The child is being restarted (OTP: `restarting`).
+  /// The child is being restarted (OTP: `restarting`). Also the answer of
+  /// a fail-fast stable handle (`down_policy::fail_fast`) while its child
+  /// is down; the context names the child.
   restarting,
   /// No child with this id (OTP: `not_found`).
   not_found,
@@ -109,6 +111,12 @@ enum class errc : uint8_t {
   /// A blocking call got no answer within its timeout. The context names
   /// the call and the timeout.
   timeout,
+  /// A request sent through a stable handle with a retry policy may have
+  /// run, but its answer was lost: the child crashed on it, its node was
+  /// lost, or it was declared hung while the request was out. Since the
+  /// request is not idempotent, it is not sent again. The context names
+  /// the child and says so; the loss is the cause.
+  in_doubt,
 };
 
 /// Returns the enumerator's name, e.g. `"already_present"`.

@@ -22,12 +22,15 @@ struct child_info;
 struct ignore_t;
 struct lifecycle_event;
 struct resume_limit;
+struct retry_policy;
+struct stable_handle_options;
 struct tree_snapshot;
 
 enum class auto_shutdown : uint8_t;
 enum class child_state : uint8_t;
 enum class child_type : uint8_t;
 enum class decision : uint8_t;
+enum class down_policy : uint8_t;
 enum class errc : uint8_t;
 enum class lifecycle_kind : uint8_t;
 enum class log_level : uint8_t;

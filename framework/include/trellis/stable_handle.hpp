@@ -11,6 +11,8 @@
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
 
+#include "trellis/stable_handle_options.hpp"
+
 namespace trellis {
 
 /// `(caf::get_atom, stable_handle_atom)` asks a stable handle how it stands:
@@ -43,7 +45,9 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 ///
 /// Messages already in the dead incarnation's mailbox are lost with it (CAF
 /// drops a dead actor's mailbox; requests among them fail with
-/// `request_receiver_down`). The proxy handles `lifecycle_event` messages
+/// `request_receiver_down`), unless the child keeps its mailbox or the
+/// handle retries (see the overload with options). The proxy handles
+/// `lifecycle_event` messages
 /// itself. Stop it like any actor (`caf::exit_reason::user_shutdown`); it
 /// also exits when the tree's root does, answering what it buffered, and
 /// later requests, with `request_receiver_down` naming the handle and the
@@ -57,5 +61,29 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
                                         const caf::actor& root,
                                         const std::string& path,
                                         size_t buffer = 1000);
+
+/// Returns a stable handle as above, with `opts`:
+///
+/// - `opts.while_down == down_policy::fail_fast`: while the child is down,
+///   a request gets `errc::restarting` (naming the child) at once and a
+///   plain message is dropped as a dead letter, instead of waiting. Until
+///   its first lookup answers, and while a new incarnation waits for the
+///   older one's end, the handle still holds messages (a running child
+///   never costs one). Once the child is up again, it forwards again.
+/// - `opts.retry.attempts > 0`: the handle sends each request as its own
+///   and relays the answer, so that it learns when the incarnation ended
+///   without answering; it then sends the request again to the next
+///   incarnation or answers `errc::in_doubt` (see `retry_policy`). Plain
+///   messages are forwarded as without retry. A request handed to the next
+///   incarnation of a child that keeps its mailbox is answered there, once,
+///   and not sent again. Requests sent again wait for the next incarnation
+///   even when failing fast: they were taken while the child ran.
+///
+/// Fails as the overload above does, with `errc::invalid_spec` for a
+/// `opts.buffer` of 0.
+caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
+                                        const caf::actor& root,
+                                        const std::string& path,
+                                        const stable_handle_options& opts);
 
 } // namespace trellis
