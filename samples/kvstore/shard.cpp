@@ -36,8 +36,20 @@ size_t journal_limit(size_t snapshot_size) {
   return std::max<size_t>(4096, static_cast<size_t>(bound));
 }
 
-// The reply bytes after which a batch stops; see `execute`.
+// The reply bytes after which a batch stops, and after which a group of
+// batches is saved and answered without waiting for more; see `execute`.
 constexpr size_t max_batch_reply = 4u << 20;
+
+// `(flush_atom)`: the shard sends it to itself behind the batches in its
+// mailbox; it saves and answers the group they form.
+using flush_atom = caf::atom_constant<caf::atom("kv_flush")>;
+
+// A batch executed and not yet answered: its changes wait for the group's
+// save.
+struct unsaved {
+  caf::response_promise promise;
+  std::vector<resp::reply> answers;
+};
 
 struct shard_state {
   size_t index = 0;
@@ -50,6 +62,21 @@ struct shard_state {
   std::string journal_bytes;
   size_t snapshot_size = 0;
   uint64_t generation = 0;
+  // Group commit: the batches executed since the last save, their reply
+  // bytes, the journal's size at that save, and whether a flush is queued.
+  std::vector<unsaved> group;
+  size_t group_bytes = 0;
+  size_t saved_size = 0;
+  bool flush_queued = false;
+  // A shard that dies with a group unsaved (chaos, a failed save) lost the
+  // group's changes with its map: its next incarnation starts from the last
+  // save. None of it took effect, so the senders may send it again, as they
+  // do for batches that a dead shard left in its mailbox.
+  ~shard_state() {
+    for (auto& x : group)
+      x.promise.deliver(caf::make_error(caf::sec::request_receiver_down,
+                                        "the shard ended before saving"));
+  }
   static inline const char* name = "kvstore.shard";
 };
 
@@ -142,11 +169,35 @@ size_t reply_size(const resp::reply& x) {
   return result;
 }
 
-// Executes a batch and answers it once its changes are saved.
+// Saves the group's changes with one checkpoint save, then answers its
+// batches (group commit).
+void flush(shard_actor* self) {
+  auto& st = self->state;
+  auto group = std::move(st.group);
+  st.group.clear();
+  st.group_bytes = 0;
+  auto changed = st.journal_bytes.size() != st.saved_size;
+  if (auto err = changed ? persist(st) : caf::error{}) {
+    // The map holds changes that are not saved: answer with the error
+    // and start again from the last checkpoint.
+    auto text = "ERR checkpoint failed: " + self->system().render(err);
+    for (auto& x : group)
+      x.promise.deliver(std::vector<resp::reply>(x.answers.size(),
+                                                 resp::error(text)));
+    self->quit(std::move(err));
+    return;
+  }
+  st.saved_size = st.journal_bytes.size();
+  for (auto& x : group)
+    x.promise.deliver(std::move(x.answers));
+}
+
+// Executes a batch; it is answered once its changes are saved. The save
+// waits for the batches already in the mailbox, so that one save covers
+// them all: a flush message queued behind them ends the group.
 void execute(shard_actor* self, const batch& commands) {
   auto& st = self->state;
   auto now = now_ms();
-  auto before = st.journal_bytes.size();
   std::vector<resp::reply> answers;
   answers.reserve(commands.size());
   size_t reply_bytes = 0;
@@ -162,20 +213,22 @@ void execute(shard_actor* self, const batch& commands) {
       answers.back().elements.emplace_back(
         resp::integer(static_cast<int64_t>(st.restarts)));
   }
-  // Acknowledge nothing that is not saved.
   auto rp = self->make_response_promise();
-  auto changed = st.journal_bytes.size() != before;
-  if (auto err = changed ? persist(st) : caf::error{}) {
-    // The map holds changes that are not saved: answer with the error
-    // and start again from the last checkpoint.
-    auto text = "ERR checkpoint failed: " + self->system().render(err);
-    for (auto& x : answers)
-      x = resp::error(text);
+  // Nothing unsaved, neither from this batch nor read by it: answer now.
+  if (st.group.empty() && st.journal_bytes.size() == st.saved_size) {
     rp.deliver(std::move(answers));
-    self->quit(std::move(err));
     return;
   }
-  rp.deliver(std::move(answers));
+  // Acknowledge nothing that is not saved.
+  st.group.push_back(unsaved{std::move(rp), std::move(answers)});
+  st.group_bytes += reply_bytes;
+  if (st.group_bytes > max_batch_reply) {
+    // Replies held for the group stay bounded.
+    flush(self);
+  } else if (!st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
 caf::behavior shard(shard_actor* self, size_t index, size_t count,
@@ -191,8 +244,13 @@ caf::behavior shard(shard_actor* self, size_t index, size_t count,
     self->quit(std::move(err));
     return {};
   }
+  st.saved_size = st.journal_bytes.size();
   return {
     [self](exec_atom, const batch& commands) { execute(self, commands); },
+    [self](flush_atom) {
+      self->state.flush_queued = false;
+      flush(self);
+    },
     [](chaos_atom) {
       throw chaos_crash("chaos: a shard crashes on purpose");
     },

@@ -21,6 +21,13 @@ namespace kvstore {
 /// changes are checkpointed. Once the replies pass 4 MiB, the rest of the
 /// batch is left unexecuted and the answer is shorter: the sender sends the
 /// rest again once its client has read enough.
+///
+/// Group commit: the batches that wait in the shard's mailbox when one is
+/// executed share its checkpoint save, and all are answered after it. A
+/// shard that ends before the save (a crash) answers each batch of the
+/// group `sec::request_receiver_down`, as CAF answers the batches left in a
+/// dead actor's mailbox: none of it was saved, so none of it took effect,
+/// and the sender may send it again.
 using exec_atom = caf::atom_constant<caf::atom("kv_exec")>;
 
 /// Commands for one shard, each its arguments (see `route_command`).
@@ -30,8 +37,8 @@ using batch = std::vector<std::vector<std::string>>;
 /// `store`.
 ///
 /// The shard keeps two checkpoints: its child checkpoint holds the journal
-/// of changes since the last snapshot, saved after every batch that changed
-/// something, before the batch is answered; the snapshot (the whole map,
+/// of changes since the last snapshot, saved after every group of batches
+/// that changed something, before they are answered; the snapshot (the whole map,
 /// under `<path>.snapshot` in the same store) is rewritten once the journal
 /// grows to 256 * sqrt(snapshot size) bytes (at least 4 KiB), which keeps
 /// the cost per write near its least: a save costs the journal, never the

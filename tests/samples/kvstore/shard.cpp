@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -131,4 +132,52 @@ TEST_CASE_METHOD(fixture, "a shard refuses data written with another shard "
              Catch::Contains("written by shard 0 of 1; start with --shards 1"));
   root = *start(0, 1);
   CHECK(exec1({"GET", "a"}) == "$1\r\n1\r\n");
+}
+
+TEST_CASE_METHOD(fixture, "a shard answers writes once saved, and a crash "
+                          "before the save loses them and says so",
+                 "[kvstore][shard]") {
+  // A large batch keeps the shard busy while two more batches and a crash
+  // order queue behind it: the three form one group, whose save was to
+  // follow the crash. Each batch is either answered and kept, or answered
+  // request_receiver_down and absent (so that sending it again is safe).
+  auto unsaved = 0;
+  for (int trial = 0; trial < 20 && unsaved == 0; ++trial) {
+    auto prefix = "t" + std::to_string(trial) + ":";
+    kvstore::batch big;
+    for (int i = 0; i < 20000; ++i)
+      big.push_back({"SET", prefix + "big" + std::to_string(i), "v"});
+    auto old = shard();
+    auto ask = [&](kvstore::batch commands) {
+      return self->request(old, trellis::test::patience,
+                           kvstore::exec_atom::value, std::move(commands));
+    };
+    auto h0 = ask(std::move(big));
+    auto h1 = ask({{"SET", prefix + "a", "1"}});
+    auto h2 = ask({{"INCR", prefix + "n"}});
+    self->send(old, kvstore::chaos_atom::value);
+    std::vector<std::optional<caf::error>> answers;
+    for (auto* h : {&h0, &h1, &h2})
+      h->receive(
+        [&](const std::vector<kvstore::resp::reply>&) {
+          answers.emplace_back();
+        },
+        [&](caf::error& err) { answers.emplace_back(std::move(err)); });
+    for (int i = 0; i < 2000 && shard() == old; ++i)
+      std::this_thread::sleep_for(5ms);
+    std::vector<std::string> keys{prefix + "big19999", prefix + "a",
+                                  prefix + "n"};
+    for (size_t i = 0; i < 3; ++i) {
+      auto present = exec1({"EXISTS", keys[i]}) == ":1\r\n";
+      if (auto& err = answers.at(i)) {
+        CHECK(*err == caf::sec::request_receiver_down);
+        CHECK_FALSE(present);
+        if (sys.render(*err).find("before saving") != std::string::npos)
+          ++unsaved;
+      } else {
+        CHECK(present);
+      }
+    }
+  }
+  CHECK(unsaved > 0);
 }
