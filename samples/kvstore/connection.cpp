@@ -140,6 +140,12 @@ void ready(connection_actor* self, pending& pd, const resp::reply& r) {
 void deliver(connection_actor* self, part_ref ref, resp::reply answer) {
   auto& st = self->state;
   auto& pd = st.queue[ref.seq - st.first_seq];
+  // A single-key command's answer is its reply: no combining.
+  if (pd.routed.cmd->route == route::one_key) {
+    pd.awaiting = 0;
+    ready(self, pd, answer);
+    return;
+  }
   pd.answers[ref.part] = std::move(answer);
   if (--pd.awaiting > 0)
     return;
@@ -167,7 +173,8 @@ void dispatch(connection_actor* self, plan p) {
     return;
   }
   pd.awaiting = p.parts.size();
-  pd.answers.resize(p.parts.size());
+  if (p.cmd->route != route::one_key)
+    pd.answers.resize(p.parts.size());
   for (size_t i = 0; i < p.parts.size(); ++i) {
     auto& ln = st.lanes[p.parts[i].shard];
     ln.queued.emplace_back(std::move(p.parts[i].args));
