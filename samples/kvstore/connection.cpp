@@ -253,9 +253,9 @@ void on_failure(connection_actor* self, size_t s, const caf::error& err) {
   auto& ln = st.lanes[s];
   // Back to the stable handle, which finds the shard's next incarnation.
   ln.direct = caf::actor{};
-  // The shard's incarnation died with the batch in its mailbox (or its
-  // handle buffers too much): nothing of it was executed, so it is safe to
-  // send again, to the next incarnation.
+  // The shard's incarnation died with the batch in its mailbox, or before
+  // it saved the batch's group (or its handle buffers too much): nothing of
+  // it took effect, so it is safe to send again, to the next incarnation.
   auto again = err == caf::sec::request_receiver_down
                || trellis::is(err, trellis::errc::overloaded);
   if (again && ln.attempts < st.rt->shard_attempts) {
