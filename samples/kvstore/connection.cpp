@@ -29,6 +29,9 @@ using retry_atom = caf::atom_constant<caf::atom("kv_retry")>;
 // `(stall_atom)`: time to check whether the client still reads nothing.
 using stall_atom = caf::atom_constant<caf::atom("kv_stall")>;
 
+// `(overdue_atom)`: time to check for batches past the shard timeout.
+using overdue_atom = caf::atom_constant<caf::atom("kv_overdue")>;
+
 // A client may have this many commands under way; past it, the connection
 // stops reading until half of them are answered.
 constexpr size_t max_pipeline = 1024;
@@ -57,6 +60,14 @@ struct lane {
   std::vector<part_ref> sent_refs;
   bool busy = false;
   int attempts = 0;
+  bool retrying = false; // waiting to be sent again, not for the shard
+  // Which sending of a batch an answer belongs to: an answer to an earlier
+  // one (it came after the shard timeout) is ignored.
+  uint64_t sending = 0;
+  std::chrono::steady_clock::time_point sent_at;
+  // The shard's incarnation that answered last: batches go to it directly,
+  // one hop less than through the stable handle, until it fails to answer.
+  caf::actor direct;
 };
 
 // A command waiting for its reply; replies go out in command order.
@@ -82,6 +93,7 @@ struct connection_state {
   uint64_t out_pending = 0; // reply bytes written and not yet sent
   bool stalled = false;     // out_pending above the pause, since:
   std::chrono::steady_clock::time_point stalled_since;
+  bool overdue_check = false; // an overdue_atom is on its way
   // What this client's unsent replies held goes with it.
   ~connection_state() {
     if (rt)
@@ -128,6 +140,12 @@ void ready(connection_actor* self, pending& pd, const resp::reply& r) {
 void deliver(connection_actor* self, part_ref ref, resp::reply answer) {
   auto& st = self->state;
   auto& pd = st.queue[ref.seq - st.first_seq];
+  // A single-key command's answer is its reply: no combining.
+  if (pd.routed.cmd->route == route::one_key) {
+    pd.awaiting = 0;
+    ready(self, pd, answer);
+    return;
+  }
   pd.answers[ref.part] = std::move(answer);
   if (--pd.awaiting > 0)
     return;
@@ -155,7 +173,8 @@ void dispatch(connection_actor* self, plan p) {
     return;
   }
   pd.awaiting = p.parts.size();
-  pd.answers.resize(p.parts.size());
+  if (p.cmd->route != route::one_key)
+    pd.answers.resize(p.parts.size());
   for (size_t i = 0; i < p.parts.size(); ++i) {
     auto& ln = st.lanes[p.parts[i].shard];
     ln.queued.emplace_back(std::move(p.parts[i].args));
@@ -201,6 +220,7 @@ std::vector<part_ref> finish_batch(lane& ln) {
   ln.sent_refs.clear();
   ln.sent = caf::message{};
   ln.busy = false;
+  ++ln.sending;
   return refs;
 }
 
@@ -231,13 +251,16 @@ void on_answers(connection_actor* self, size_t s,
 void on_failure(connection_actor* self, size_t s, const caf::error& err) {
   auto& st = self->state;
   auto& ln = st.lanes[s];
-  // The shard's incarnation died with the batch in its mailbox (or its
-  // handle buffers too much): nothing of it was executed, so it is safe to
-  // send again, to the next incarnation.
+  // Back to the stable handle, which finds the shard's next incarnation.
+  ln.direct = caf::actor{};
+  // The shard's incarnation died with the batch in its mailbox, or before
+  // it saved the batch's group (or its handle buffers too much): nothing of
+  // it took effect, so it is safe to send again, to the next incarnation.
   auto again = err == caf::sec::request_receiver_down
                || trellis::is(err, trellis::errc::overloaded);
   if (again && ln.attempts < st.rt->shard_attempts) {
     ++st.rt->stats.shard_retries;
+    ln.retrying = true;
     self->delayed_send(self, backoff(ln.attempts++), retry_atom::value,
                        static_cast<uint64_t>(s));
     return;
@@ -249,14 +272,54 @@ void on_failure(connection_actor* self, size_t s, const caf::error& err) {
   serve(self);
 }
 
+// Fails the batches that waited for their shard past the shard timeout.
+// One timer per connection rather than a timeout per request: CAF keeps
+// each request's timeout in its clock thread, a lock and a wakeup per batch.
+void check_overdue(connection_actor* self) {
+  auto& st = self->state;
+  auto timeout = st.rt->shard_timeout;
+  auto now = std::chrono::steady_clock::now();
+  for (size_t s = 0; s < st.lanes.size(); ++s) {
+    auto& ln = st.lanes[s];
+    if (ln.busy && !ln.retrying && ln.sent_at + timeout <= now)
+      on_failure(self, s, caf::make_error(caf::sec::request_timeout));
+  }
+  // Again for the batches still under way, the earliest first.
+  st.overdue_check = false;
+  auto next = now + timeout;
+  for (auto& ln : st.lanes)
+    if (ln.busy && !ln.retrying) {
+      next = std::min(next, ln.sent_at + timeout);
+      st.overdue_check = true;
+    }
+  if (st.overdue_check)
+    self->delayed_send(self, next - now, overdue_atom::value);
+}
+
 void transmit(connection_actor* self, size_t s) {
   auto& st = self->state;
-  self->request(st.shards[s], st.rt->shard_timeout, st.lanes[s].sent)
+  auto& ln = st.lanes[s];
+  ln.sent_at = std::chrono::steady_clock::now();
+  auto sending = ++ln.sending;
+  if (!st.overdue_check) {
+    st.overdue_check = true;
+    self->delayed_send(self, st.rt->shard_timeout, overdue_atom::value);
+  }
+  auto& dest = ln.direct ? ln.direct : st.shards[s];
+  self->request(dest, caf::infinite, ln.sent)
     .then(
-      [self, s](std::vector<resp::reply>& answers) {
+      [self, s, sending](std::vector<resp::reply>& answers) {
+        auto& answered = self->state.lanes[s];
+        if (answered.sending != sending)
+          return;
+        answered.direct
+          = caf::actor_cast<caf::actor>(self->current_sender());
         on_answers(self, s, answers);
       },
-      [self, s](caf::error& err) { on_failure(self, s, err); });
+      [self, s, sending](caf::error& err) {
+        if (self->state.lanes[s].sending == sending)
+          on_failure(self, s, err);
+      });
 }
 
 // Sends each idle lane's queued commands as one batch, unless the client
@@ -405,7 +468,12 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
                              std::chrono::milliseconds>(timeout - waited),
                            stall_atom::value);
     },
-    [self](retry_atom, uint64_t s) { transmit(self, static_cast<size_t>(s)); },
+    [self](retry_atom, uint64_t s) {
+      auto& ln = self->state.lanes[static_cast<size_t>(s)];
+      ln.retrying = false;
+      transmit(self, static_cast<size_t>(s));
+    },
+    [self](overdue_atom) { check_overdue(self); },
     [](chaos_atom) {
       throw chaos_crash("chaos: a connection crashes on purpose");
     },

@@ -165,9 +165,10 @@ keyspace::entry* keyspace::find(const std::string& key, millis now) {
 }
 
 void keyspace::store(const std::string& key, std::string value,
-                     millis expire_at, std::string* journal) {
+                     millis expire_at, std::string* journal, entry* found) {
   journal_set(journal, key, value, expire_at);
-  auto& e = map_[key];
+  // A key just found is not looked up (and hashed) again.
+  auto& e = found ? *found : map_[key];
   volatile_ += (expire_at != 0) - (e.expire_at != 0);
   e.value = std::move(value);
   e.expire_at = expire_at;
@@ -306,7 +307,7 @@ resp::reply keyspace::set(const std::vector<std::string>& args, millis now,
     return resp::null();
   if (keep_ttl && old)
     expire_at = old->expire_at;
-  store(args[1], args[2], expire_at, journal);
+  store(args[1], args[2], expire_at, journal, old);
   return resp::ok();
 }
 
@@ -317,7 +318,8 @@ resp::reply keyspace::add(const std::string& key, const std::string* by,
     return not_an_integer();
   int64_t value = 0;
   millis expire_at = 0;
-  if (auto e = find(key, now)) {
+  auto e = find(key, now);
+  if (e) {
     if (!resp::parse_int(e->value, value))
       return not_an_integer();
     expire_at = e->expire_at;
@@ -326,7 +328,7 @@ resp::reply keyspace::add(const std::string& key, const std::string* by,
   if ((sign < 0 && delta == std::numeric_limits<int64_t>::min())
       || __builtin_add_overflow(value, sign * delta, &result))
     return resp::error("ERR increment or decrement would overflow");
-  store(key, std::to_string(result), expire_at, journal);
+  store(key, std::to_string(result), expire_at, journal, e);
   return resp::integer(result);
 }
 

@@ -66,9 +66,10 @@ private:
   // removes it).
   entry* find(const std::string& key, millis now);
 
-  // Stores `value` under `key` and journals it.
+  // Stores `value` under `key` and journals it; `found` is the key's entry
+  // if the caller has it.
   void store(const std::string& key, std::string value, millis expire_at,
-             std::string* journal);
+             std::string* journal, entry* found = nullptr);
 
   // Removes `key` if present (and not expired) and journals it.
   bool remove(const std::string& key, millis now, std::string* journal);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstring>
 
 #include <caf/all.hpp>
@@ -20,24 +19,41 @@ namespace {
 // Checkpoint headers: a magic, the generation, and which shard of how many
 // wrote it.
 constexpr char journal_magic[] = "KVJ1";
+constexpr char segment_magic[] = "KVG1";
 constexpr char snapshot_magic[] = "KVS1";
 constexpr size_t magic_size = 4;
+constexpr size_t header_size = magic_size + 3 * 8;
 
-// When to fold the journal into a new snapshot. After each batch the
-// journal is saved whole: a copy of its length L. A snapshot of size S walks
-// the whole map, about 40 times the cost of copying as many bytes, once per
-// L/e bytes of records of about e = 64 bytes. With b writes per batch, a
-// write costs about L/(2b) + 40*S*e/L, least at L = sqrt(80*b*e*S); with
-// b = 16 (redis-benchmark -P 16 over 4 shards and more) that is about
-// 256*sqrt(S), which also measured best. At least 4 KiB, so that small maps
-// are not rewritten for every write.
+// The journal's records go to its tail, the child checkpoint, saved whole
+// after each group of batches; at 8 KiB the tail is sealed into a segment
+// of its own and starts empty. A save then copies at most 8 KiB, not the
+// whole journal, whatever the batches: with one write per save (no
+// pipelining) a write costs about 4 KiB of copying.
+constexpr size_t segment_size = 8 * 1024;
+
+// When to fold the journal (segments and tail) into a new snapshot: once it
+// is as large as the snapshot, S. A snapshot walks the map, about 40 times
+// the cost of copying as many bytes, so a record of e bytes costs 40 * e
+// bytes of copying for the next snapshot, whatever S. At least 64 KiB, so
+// that small maps are not rewritten for every few writes.
 size_t journal_limit(size_t snapshot_size) {
-  auto bound = 256.0 * std::sqrt(static_cast<double>(snapshot_size));
-  return std::max<size_t>(4096, static_cast<size_t>(bound));
+  return std::max<size_t>(64 * 1024, snapshot_size);
 }
 
-// The reply bytes after which a batch stops; see `execute`.
+// The reply bytes after which a batch stops, and after which a group of
+// batches is saved and answered without waiting for more; see `execute`.
 constexpr size_t max_batch_reply = 4u << 20;
+
+// `(flush_atom)`: the shard sends it to itself behind the batches in its
+// mailbox; it saves and answers the group they form.
+using flush_atom = caf::atom_constant<caf::atom("kv_flush")>;
+
+// A batch executed and not yet answered: its changes wait for the group's
+// save.
+struct unsaved {
+  caf::response_promise promise;
+  std::vector<resp::reply> answers;
+};
 
 struct shard_state {
   size_t index = 0;
@@ -50,6 +66,26 @@ struct shard_state {
   std::string journal_bytes;
   size_t snapshot_size = 0;
   uint64_t generation = 0;
+  // The sealed segments of this generation, `<path>.journal-K` for K below
+  // `segments`, and the bytes of their records.
+  std::shared_ptr<trellis::checkpoint_store> store;
+  uint64_t segments = 0;
+  size_t sealed_bytes = 0;
+  // Group commit: the batches executed since the last save, their reply
+  // bytes, the journal's size at that save, and whether a flush is queued.
+  std::vector<unsaved> group;
+  size_t group_bytes = 0;
+  size_t saved_size = 0;
+  bool flush_queued = false;
+  // A shard that dies with a group unsaved (chaos, a failed save) lost the
+  // group's changes with its map: its next incarnation starts from the last
+  // save. None of it took effect, so the senders may send it again, as they
+  // do for batches that a dead shard left in its mailbox.
+  ~shard_state() {
+    for (auto& x : group)
+      x.promise.deliver(caf::make_error(caf::sec::request_receiver_down,
+                                        "the shard ended before saving"));
+  }
   static inline const char* name = "kvstore.shard";
 };
 
@@ -87,7 +123,37 @@ caf::error read_header(const shard_state& st, const std::string& bytes,
   return caf::none;
 }
 
-// Restores the map from the snapshot, then the journal written after it.
+std::string segment_key(const shard_state& st, uint64_t k) {
+  return st.journal.key() + ".journal-" + std::to_string(k);
+}
+
+// Replays the segments of the snapshot's generation, in order, up to the
+// first missing one or one of another generation: those are older, and
+// restarts write segments in order from 0. A segment sealed just before a
+// crash may still be in the tail too; replaying records twice does no harm.
+caf::error replay_segments(shard_state& st, millis now) {
+  for (uint64_t k = 0;; ++k) {
+    auto bytes = st.store->load(segment_key(st, k));
+    if (!bytes)
+      return bytes.error();
+    if (!*bytes)
+      return caf::none;
+    uint64_t generation = 0;
+    const char* pos = nullptr;
+    if (auto err = read_header(st, **bytes, segment_magic, generation, pos))
+      return err;
+    if (generation != st.generation)
+      return caf::none;
+    if (!st.data.replay(pos, (*bytes)->data() + (*bytes)->size(), now))
+      return trellis::make_error(trellis::errc::corrupt_checkpoint,
+                                 segment_key(st, k), "bad record");
+    st.segments = k + 1;
+    st.sealed_bytes += (*bytes)->size() - header_size;
+  }
+}
+
+// Restores the map from the snapshot, then the journal written after it:
+// its segments, then its tail.
 caf::error restore(shard_state& st) {
   auto now = now_ms();
   auto bad_record = trellis::make_error(trellis::errc::corrupt_checkpoint,
@@ -108,6 +174,8 @@ caf::error restore(shard_state& st) {
     // An older journal is already in the snapshot: the process stopped
     // between saving the snapshot and the empty journal after it.
     if (generation == st.generation) {
+      if (auto err = replay_segments(st, now))
+        return err;
       if (!st.data.replay(pos, bytes->data() + bytes->size(), now))
         return bad_record;
       st.journal_bytes = *bytes;
@@ -116,13 +184,12 @@ caf::error restore(shard_state& st) {
   return caf::none;
 }
 
-// Saves what the last batch changed: the journal, or a new snapshot and an
-// empty journal once the journal outgrew the snapshot.
-caf::error persist(shard_state& st) {
-  if (st.journal_bytes.size() < journal_limit(st.snapshot_size))
-    return st.journal.save_bytes(st.journal_bytes);
+// Writes a snapshot of the map and starts an empty journal of the next
+// generation.
+caf::error write_snapshot(shard_actor* self) {
+  auto& st = self->state;
   auto snap = header(st, snapshot_magic, st.generation + 1);
-  snap.reserve(st.snapshot_size + st.journal_bytes.size());
+  snap.reserve(st.snapshot_size + st.sealed_bytes + st.journal_bytes.size());
   st.data.dump(snap, now_ms());
   // Snapshot first: a journal of the new generation must never be found
   // next to an older snapshot.
@@ -131,6 +198,38 @@ caf::error persist(shard_state& st) {
   ++st.generation;
   st.snapshot_size = snap.size();
   st.journal_bytes = header(st, journal_magic, st.generation);
+  if (auto err = st.journal.save_bytes(st.journal_bytes))
+    return err;
+  // The older generation's segments are in the snapshot now. One left
+  // behind (a failed erase) is of an older generation: restarts skip it.
+  for (uint64_t k = 0; k < st.segments; ++k)
+    st.store->erase(segment_key(st, k));
+  st.segments = 0;
+  st.sealed_bytes = 0;
+  return caf::none;
+}
+
+// Saves what the last group changed: the tail of the journal; or, once the
+// tail reaches `segment_size`, a new segment and an empty tail; or, once the
+// journal outgrew the snapshot, a new snapshot and an empty journal.
+caf::error persist(shard_actor* self) {
+  auto& st = self->state;
+  auto records = st.journal_bytes.size() - header_size;
+  if (st.sealed_bytes + records >= journal_limit(st.snapshot_size))
+    return write_snapshot(self);
+  if (records < segment_size)
+    return st.journal.save_bytes(st.journal_bytes);
+  // The segment first: until the empty tail is saved, the tail still holds
+  // the records, and a restart finds them in both.
+  auto segment = header(st, segment_magic, st.generation);
+  segment.append(st.journal_bytes, header_size, std::string::npos);
+  trellis::checkpoint sealed{self->system(), st.store,
+                             segment_key(st, st.segments), std::nullopt};
+  if (auto err = sealed.save_bytes(segment))
+    return err;
+  ++st.segments;
+  st.sealed_bytes += records;
+  st.journal_bytes.resize(header_size);
   return st.journal.save_bytes(st.journal_bytes);
 }
 
@@ -142,11 +241,35 @@ size_t reply_size(const resp::reply& x) {
   return result;
 }
 
-// Executes a batch and answers it once its changes are saved.
+// Saves the group's changes with one checkpoint save, then answers its
+// batches (group commit).
+void flush(shard_actor* self) {
+  auto& st = self->state;
+  auto group = std::move(st.group);
+  st.group.clear();
+  st.group_bytes = 0;
+  auto changed = st.journal_bytes.size() != st.saved_size;
+  if (auto err = changed ? persist(self) : caf::error{}) {
+    // The map holds changes that are not saved: answer with the error
+    // and start again from the last checkpoint.
+    auto text = "ERR checkpoint failed: " + self->system().render(err);
+    for (auto& x : group)
+      x.promise.deliver(std::vector<resp::reply>(x.answers.size(),
+                                                 resp::error(text)));
+    self->quit(std::move(err));
+    return;
+  }
+  st.saved_size = st.journal_bytes.size();
+  for (auto& x : group)
+    x.promise.deliver(std::move(x.answers));
+}
+
+// Executes a batch; it is answered once its changes are saved. The save
+// waits for the batches already in the mailbox, so that one save covers
+// them all: a flush message queued behind them ends the group.
 void execute(shard_actor* self, const batch& commands) {
   auto& st = self->state;
   auto now = now_ms();
-  auto before = st.journal_bytes.size();
   std::vector<resp::reply> answers;
   answers.reserve(commands.size());
   size_t reply_bytes = 0;
@@ -162,26 +285,30 @@ void execute(shard_actor* self, const batch& commands) {
       answers.back().elements.emplace_back(
         resp::integer(static_cast<int64_t>(st.restarts)));
   }
-  // Acknowledge nothing that is not saved.
   auto rp = self->make_response_promise();
-  auto changed = st.journal_bytes.size() != before;
-  if (auto err = changed ? persist(st) : caf::error{}) {
-    // The map holds changes that are not saved: answer with the error
-    // and start again from the last checkpoint.
-    auto text = "ERR checkpoint failed: " + self->system().render(err);
-    for (auto& x : answers)
-      x = resp::error(text);
+  // Nothing unsaved, neither from this batch nor read by it: answer now.
+  if (st.group.empty() && st.journal_bytes.size() == st.saved_size) {
     rp.deliver(std::move(answers));
-    self->quit(std::move(err));
     return;
   }
-  rp.deliver(std::move(answers));
+  // Acknowledge nothing that is not saved.
+  st.group.push_back(unsaved{std::move(rp), std::move(answers)});
+  st.group_bytes += reply_bytes;
+  if (st.group_bytes > max_batch_reply) {
+    // Replies held for the group stay bounded.
+    flush(self);
+  } else if (!st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
 caf::behavior shard(shard_actor* self, size_t index, size_t count,
                     uint64_t restarts, trellis::checkpoint journal,
-                    trellis::checkpoint snapshot) {
+                    trellis::checkpoint snapshot,
+                    std::shared_ptr<trellis::checkpoint_store> store) {
   auto& st = self->state;
+  st.store = std::move(store);
   st.index = index;
   st.count = count;
   st.restarts = restarts;
@@ -191,8 +318,13 @@ caf::behavior shard(shard_actor* self, size_t index, size_t count,
     self->quit(std::move(err));
     return {};
   }
+  st.saved_size = st.journal_bytes.size();
   return {
     [self](exec_atom, const batch& commands) { execute(self, commands); },
+    [self](flush_atom) {
+      self->state.flush_queued = false;
+      flush(self);
+    },
     [](chaos_atom) {
       throw chaos_crash("chaos: a shard crashes on purpose");
     },
@@ -216,7 +348,7 @@ trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
              trellis::checkpoint snapshot{ctx.system(), store, key, *last};
              return ctx.spawn(shard, index, count,
                               static_cast<uint64_t>(ctx.restart_count()),
-                              ctx.checkpoint(), std::move(snapshot));
+                              ctx.checkpoint(), std::move(snapshot), store);
            })
     .checkpoint_store(std::move(store))
     // A shard that stops taking messages (a command that runs away) misses

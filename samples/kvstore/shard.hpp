@@ -21,6 +21,13 @@ namespace kvstore {
 /// changes are checkpointed. Once the replies pass 4 MiB, the rest of the
 /// batch is left unexecuted and the answer is shorter: the sender sends the
 /// rest again once its client has read enough.
+///
+/// Group commit: the batches that wait in the shard's mailbox when one is
+/// executed share its checkpoint save, and all are answered after it. A
+/// shard that ends before the save (a crash) answers each batch of the
+/// group `sec::request_receiver_down`, as CAF answers the batches left in a
+/// dead actor's mailbox: none of it was saved, so none of it took effect,
+/// and the sender may send it again.
 using exec_atom = caf::atom_constant<caf::atom("kv_exec")>;
 
 /// Commands for one shard, each its arguments (see `route_command`).
@@ -29,19 +36,20 @@ using batch = std::vector<std::vector<std::string>>;
 /// The child spec of shard `index` of `count`, whose checkpoints live in
 /// `store`.
 ///
-/// The shard keeps two checkpoints: its child checkpoint holds the journal
-/// of changes since the last snapshot, saved after every batch that changed
-/// something, before the batch is answered; the snapshot (the whole map,
-/// under `<path>.snapshot` in the same store) is rewritten once the journal
-/// grows to 256 * sqrt(snapshot size) bytes (at least 4 KiB), which keeps
-/// the cost per write near its least: a save costs the journal, never the
-/// map. Each carries a generation, so a journal that predates its snapshot
-/// is ignored.
+/// The shard keeps a journal of the changes since its last snapshot: its
+/// child checkpoint holds the journal's tail, saved after every group of
+/// batches that changed something, before they are answered; at 8 KiB the
+/// tail is sealed into `<path>.journal-K` (K = 0, 1, ...) and starts empty,
+/// so that a save copies at most 8 KiB. The snapshot (the whole map, under
+/// `<path>.snapshot`) is rewritten once the journal is as large as it (at
+/// least 64 KiB), and the segments are erased. All live in `store` and
+/// carry a generation, so that a journal or segment older than its
+/// snapshot is ignored.
 ///
 /// A health check (every second, 2 s to answer, 3 misses) replaces a shard
 /// that stops processing its mailbox, as a stuck command would make it.
 ///
-/// Both record the shard count: a shard refuses to start from a store
+/// All record the shard count: a shard refuses to start from a store
 /// written with another `--shards`, since its keys would be in the wrong
 /// shards.
 trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
