@@ -1,4 +1,5 @@
 #include "clock_fixture.hpp"
+#include "journal.hpp"
 #include "test_support.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/io/remote.hpp"
@@ -18,91 +19,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using hold_atom = caf::atom_constant<caf::atom("hold")>;
-
-/// Shared by a child's incarnations: which incarnation handled which int,
-/// in order, and whether the first may go on (it holds until released, so
-/// that requests queue behind it).
-struct journal {
-  std::mutex mtx;
-  std::vector<std::pair<int, int>> handled; // (incarnation, x)
-  std::atomic<int> incarnations{0};
-  std::atomic<bool> released{false};
-  /// Whether incarnation `gen` throws on `x`.
-  std::function<bool(int gen, int x)> crashes;
-
-  std::vector<int> of(int gen) {
-    std::lock_guard<std::mutex> guard{mtx};
-    std::vector<int> result;
-    for (auto& [g, x] : handled)
-      if (g == gen)
-        result.push_back(x);
-    return result;
-  }
-};
-
-/// Answers an int `x` with `gen * 1000 + x`, `gen` counting incarnations.
-caf::behavior keeper(caf::event_based_actor*, std::shared_ptr<journal> j) {
-  int gen = ++j->incarnations;
-  return {
-    [j](hold_atom) {
-      // Bounded: a test that never releases fails on its own waits.
-      for (int i = 0; i < 20'000 && !j->released.load(); ++i)
-        std::this_thread::sleep_for(1ms);
-    },
-    [j, gen](int x) -> int {
-      {
-        std::lock_guard<std::mutex> guard{j->mtx};
-        j->handled.emplace_back(gen, x);
-      }
-      if (j->crashes && j->crashes(gen, x))
-        throw std::runtime_error("boom on " + std::to_string(x));
-      return gen * 1000 + x;
-    },
-  };
-}
-
 child_spec keeping(std::shared_ptr<journal> j, bool keep = true) {
-  return worker("w", keeper, std::move(j)).keep_mailbox(keep);
-}
-
-using call = decltype(std::declval<caf::scoped_actor&>()->request(
-  std::declval<caf::actor>(), patience, 1));
-
-/// Sends the requests `from`..`to` to `dest`.
-std::vector<call> send_requests(fixture& f, const caf::actor& dest, int from,
-                                int to) {
-  std::vector<call> result;
-  for (int i = from; i <= to; ++i)
-    result.push_back(f.probe->request(dest, patience, i));
-  return result;
-}
-
-/// An answer: the value or the error.
-struct answer {
-  int value = -1;
-  caf::error err;
-};
-
-/// Waits for each answer, in order.
-std::vector<answer> answers(std::vector<call>& calls) {
-  std::vector<answer> result;
-  for (auto& c : calls) {
-    answer a;
-    c.receive([&](int x) { a.value = x; },
-              [&](caf::error& e) { a.err = std::move(e); });
-    if (a.err == caf::sec::request_timeout)
-      FAIL("a request got no answer in time");
-    result.push_back(std::move(a));
-  }
-  return result;
-}
-
-std::vector<int> range(int from, int to) {
-  std::vector<int> result;
-  for (int i = from; i <= to; ++i)
-    result.push_back(i);
-  return result;
+  return journaled(std::move(j)).keep_mailbox(keep);
 }
 
 /// What `queued` saw: the incarnation the requests went to, and their

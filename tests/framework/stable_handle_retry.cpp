@@ -2,6 +2,7 @@
 // sending requests again after the incarnation they went to ended.
 
 #include "handle_support.hpp"
+#include "journal.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -17,87 +18,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using hold_atom = caf::atom_constant<caf::atom("hold")>;
-
-/// Shared by a child's incarnations: which incarnation handled which int,
-/// in order; whether the first may go on (it holds until released, so that
-/// requests queue behind it); whether incarnation `gen` throws on `x`; and
-/// whether a start waits (the supervisor with it) until `started` opens.
-struct journal {
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::vector<std::pair<int, int>> handled; // (incarnation, x)
-  std::atomic<int> incarnations{0};
-  std::atomic<bool> released{false};
-  std::function<bool(int gen, int x)> crashes;
-  bool hold_starts = false;
-  bool started = false;
-
-  std::vector<int> of(int gen) {
-    std::lock_guard<std::mutex> guard{mtx};
-    std::vector<int> result;
-    for (auto& [g, x] : handled)
-      if (g == gen)
-        result.push_back(x);
-    return result;
-  }
-
-  /// How many times any incarnation handled `x`.
-  size_t count(int x) {
-    std::lock_guard<std::mutex> guard{mtx};
-    return static_cast<size_t>(
-      std::count_if(handled.begin(), handled.end(),
-                    [x](auto& p) { return p.second == x; }));
-  }
-
-  void let_start() {
-    {
-      std::lock_guard<std::mutex> guard{mtx};
-      started = true;
-    }
-    cv.notify_all();
-  }
-};
-
-/// Answers an int `x` with `gen * 1000 + x`, `gen` counting incarnations; a
-/// negative `x` with an error of its own; `"echo"` with a string.
-caf::behavior keeper(caf::event_based_actor*, std::shared_ptr<journal> j) {
-  int gen = ++j->incarnations;
-  return {
-    [j](hold_atom) {
-      for (int i = 0; i < 20'000 && !j->released.load(); ++i)
-        std::this_thread::sleep_for(1ms);
-    },
-    [j, gen](int x) -> caf::result<int> {
-      {
-        std::lock_guard<std::mutex> guard{j->mtx};
-        j->handled.emplace_back(gen, x);
-      }
-      if (j->crashes && j->crashes(gen, x))
-        throw std::runtime_error("boom on " + std::to_string(x));
-      if (x < 0)
-        return make_error(errc::not_supported, "negative");
-      return gen * 1000 + x;
-    },
-    [](const std::string& x) { return x + " back"; },
-  };
-}
-
-/// The child `w`; with `j->hold_starts`, its restarts wait in the factory,
-/// which runs in the supervisor, until the test lets them go on.
 child_spec keeping(std::shared_ptr<journal> j, bool keep = false) {
-  return worker("w",
-                [j](child_context& ctx) -> start_result {
-                  if (j->incarnations > 0 && j->hold_starts) {
-                    // Bounded: a test that never lets it start fails on its
-                    // own waits.
-                    std::unique_lock<std::mutex> guard{j->mtx};
-                    j->cv.wait_for(guard, std::chrono::minutes(1),
-                                   [&] { return j->started; });
-                  }
-                  return ctx.spawn(keeper, j);
-                })
-    .keep_mailbox(keep);
+  return journaled(std::move(j)).keep_mailbox(keep);
 }
 
 stable_handle_options retrying(uint32_t attempts, bool idempotent) {
@@ -107,21 +29,12 @@ stable_handle_options retrying(uint32_t attempts, bool idempotent) {
   return opts;
 }
 
-/// An answer: the value or the error.
-struct answer {
-  int value = -1;
-  caf::error err;
-};
-
 answer ask(fixture& f, const caf::actor& h, int x) {
   answer a;
   f.probe->request(h, patience, x).receive(
     [&](int y) { a.value = y; }, [&](caf::error& e) { a.err = std::move(e); });
   return a;
 }
-
-using call = decltype(std::declval<caf::scoped_actor&>()->request(
-  std::declval<caf::actor>(), patience, 1));
 
 /// Holds the child behind `h` and sends the requests `from`..`to` through
 /// `h`, which queue behind the hold; lets the child go on and returns every
@@ -130,20 +43,9 @@ using call = decltype(std::declval<caf::scoped_actor&>()->request(
 std::vector<answer> queued(fixture& f, journal& j, const caf::actor& h,
                            int from, int to) {
   f.probe->send(h, hold_atom::value);
-  std::vector<call> calls;
-  for (int i = from; i <= to; ++i)
-    calls.push_back(f.probe->request(h, patience, i));
+  auto calls = send_requests(f, h, from, to);
   j.released = true;
-  std::vector<answer> result;
-  for (auto& c : calls) {
-    answer a;
-    c.receive([&](int x) { a.value = x; },
-              [&](caf::error& e) { a.err = std::move(e); });
-    if (a.err == caf::sec::request_timeout)
-      FAIL("a request got no answer in time");
-    result.push_back(std::move(a));
-  }
-  return result;
+  return answers(calls);
 }
 
 /// Checks that no answer beyond the one each request got reached the probe.
@@ -154,13 +56,6 @@ void no_more_answers(fixture& f) {
   f.probe->receive([&](caf::message&) { extra = true; },
                    caf::after(std::chrono::milliseconds(0)) >> [] {});
   CHECK_FALSE(extra);
-}
-
-std::vector<int> range(int from, int to) {
-  std::vector<int> result;
-  for (int i = from; i <= to; ++i)
-    result.push_back(i);
-  return result;
 }
 
 } // namespace
