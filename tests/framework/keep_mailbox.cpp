@@ -234,7 +234,8 @@ TEST_CASE("a kept child declared hung hands nothing over: what reaches it "
   fixture f;
   auto j = std::make_shared<journal>();
   // Releases the stuck handler even when a check fails first.
-  auto release = std::shared_ptr<void>(nullptr, [j](void*) { j->released = true; });
+  auto release = std::shared_ptr<void>(nullptr,
+                                       [j](void*) { j->released = true; });
   auto sup = f.start(supervisor("root").intensity(5).child(
     keeping(j).health_check(health_check{20ms, 200ms, 1})));
   listen(f, sup);
@@ -378,7 +379,8 @@ struct ordered_fixture : clock_fixture {
       auto& jobs = sched.jobs;
       auto found = std::find_if(jobs.begin(), jobs.end(), is_next);
       if (found != jobs.end())
-        return caf::actor_cast<caf::actor>(dynamic_cast<caf::abstract_actor*>(*found));
+        return caf::actor_cast<caf::actor>(
+          dynamic_cast<caf::abstract_actor*>(*found));
       if (!sched.try_run_once())
         break;
     }

@@ -98,6 +98,14 @@ bool is_crash(const caf::expected<int>& x, const std::string& type) {
   return crash && crash->type == type;
 }
 
+/// Spawns the tree of `spec` on the test coordinator and lets it start.
+caf::actor start(clock_fixture& f, const supervisor_spec& spec) {
+  auto sup = spawn_supervisor(f.sys, spec);
+  REQUIRE(sup);
+  f.sched.run();
+  return *sup;
+}
+
 void stop(clock_fixture& f, const caf::actor& sup) {
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   f.sched.run();
@@ -111,19 +119,17 @@ TEST_CASE("a resumed child answers the failing request with the crash and "
   clock_fixture f;
   log_capture logs;
   resume_bad_input decider;
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").child(worker("w", counter).decider(decider)));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
-  auto w = f.child(*sup).actor;
+  auto sup = start(
+    f, supervisor("root").child(worker("w", counter).decider(decider)));
+  event_log events{f, sup};
+  auto w = f.child(sup).actor;
   CHECK(add(f, w, 5) == 5);
   auto failed = add(f, w, -1);
   REQUIRE(is_crash(failed, "std::invalid_argument"));
   CHECK(crash_details_of(failed.error())->what == "negative addend");
   // The same actor, with the sum it had: no restart.
   CHECK(add(f, w, 2) == 7);
-  auto x = f.child(*sup);
+  auto x = f.child(sup);
   CHECK(x.actor == w);
   CHECK(x.restart_count == 0);
   CHECK(x.state == child_state::running);
@@ -158,13 +164,13 @@ TEST_CASE("a resumed child answers the failing request with the crash and "
                                       : f.sys.render(err));
                     });
     CHECK(got == std::vector<std::string>{"8", "crash", "9"});
-    CHECK(f.child(*sup).actor == w);
+    CHECK(f.child(sup).actor == w);
     CHECK(events.kinds()
           == std::vector<lifecycle_kind>{lifecycle_kind::child_resumed});
   }
   SECTION("other exceptions still restart, decided once") {
     REQUIRE(is_crash(add(f, w, 0), "std::logic_error"));
-    auto y = f.child(*sup);
+    auto y = f.child(sup);
     CHECK(y.actor != w);
     CHECK(y.restart_count == 1);
     CHECK(add(f, y.actor, 1) == 1);
@@ -174,28 +180,25 @@ TEST_CASE("a resumed child answers the failing request with the crash and "
     // The child asked; the supervisor took its answer.
     CHECK(*decider.calls == 2);
   }
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("past its resume limit an exception restarts the child, until the "
           "period has passed",
           "[resume]") {
   clock_fixture f;
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").intensity(10).period(1h).child(
+  auto sup = start(f, supervisor("root").intensity(10).period(1h).child(
              worker("w", counter)
                .decider(resume_bad_input{})
                .resume_limit(2, 10s)));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
-  auto w = f.child(*sup).actor;
+  event_log events{f, sup};
+  auto w = f.child(sup).actor;
   CHECK(add(f, w, 5) == 5);
   // Two resumes fit the limit.
   for (int i = 1; i <= 2; ++i) {
     INFO("resume " << i);
     CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
-    CHECK(f.child(*sup).actor == w);
+    CHECK(f.child(sup).actor == w);
     auto seen = events.take();
     REQUIRE(seen.size() == 1);
     CHECK(seen[0].kind == lifecycle_kind::child_resumed);
@@ -204,7 +207,7 @@ TEST_CASE("past its resume limit an exception restarts the child, until the "
   CHECK(add(f, w, 1) == 6);
   // The third within 10 s is a crash: restarted, charged, its state gone.
   CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
-  auto x = f.child(*sup);
+  auto x = f.child(sup);
   CHECK(x.actor != w);
   CHECK(x.restart_count == 1);
   CHECK(add(f, x.actor, 1) == 1);
@@ -216,7 +219,7 @@ TEST_CASE("past its resume limit an exception restarts the child, until the "
   // exception restarts too.
   f.advance(10s);
   CHECK(is_crash(add(f, x.actor, -1), "std::invalid_argument"));
-  auto y = f.child(*sup);
+  auto y = f.child(sup);
   CHECK(y.actor != x.actor);
   CHECK(y.restart_count == 2);
   // Once the period has passed since the first two resumes, it resumes
@@ -225,53 +228,47 @@ TEST_CASE("past its resume limit an exception restarts the child, until the "
   CHECK(add(f, y.actor, 3) == 3);
   CHECK(is_crash(add(f, y.actor, -1), "std::invalid_argument"));
   CHECK(add(f, y.actor, 1) == 4);
-  CHECK(f.child(*sup).actor == y.actor);
+  CHECK(f.child(sup).actor == y.actor);
   auto seen = events.take();
   REQUIRE(seen.size() == 3);
   CHECK(seen[2].kind == lifecycle_kind::child_resumed);
   CHECK(seen[2].detail == "resumes=1");
-  CHECK(f.child(*sup).restart_count == 2);
-  stop(f, *sup);
+  CHECK(f.child(sup).restart_count == 2);
+  stop(f, sup);
 }
 
 TEST_CASE("an injected exception is resumed like any other", "[resume]") {
   clock_fixture f;
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").child(
+  auto sup = start(f, supervisor("root").child(
              worker("w", counter).decider([](const caf::error& reason) {
                auto crash = crash_details_of(reason);
                return crash && crash->type == "trellis::injected_fault"
                         ? decision::resume
                         : decision::restart;
              })));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
-  auto w = f.child(*sup).actor;
+  event_log events{f, sup};
+  auto w = f.child(sup).actor;
   CHECK(add(f, w, 4) == 4);
   caf::anon_send(w, fault_atom::value, fault_kind::exception,
                  caf::timespan{0});
   f.sched.run();
   CHECK(add(f, w, 1) == 5);
-  CHECK(f.child(*sup).actor == w);
+  CHECK(f.child(sup).actor == w);
   CHECK(events.kinds()
         == std::vector<lifecycle_kind>{lifecycle_kind::child_resumed});
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a resume limit of 0 never resumes", "[resume]") {
   clock_fixture f;
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").child(worker("w", counter)
+  auto sup = start(f, supervisor("root").child(worker("w", counter)
                                       .decider(resume_bad_input{})
                                       .resume_limit(0, 5s)));
-  REQUIRE(sup);
-  f.sched.run();
-  auto w = f.child(*sup).actor;
+  auto w = f.child(sup).actor;
   CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
-  CHECK(f.child(*sup).actor != w);
-  CHECK(f.child(*sup).restart_count == 1);
-  stop(f, *sup);
+  CHECK(f.child(sup).actor != w);
+  CHECK(f.child(sup).restart_count == 1);
+  stop(f, sup);
 }
 
 TEST_CASE("resume means restart for an exit that already happened",
@@ -282,27 +279,24 @@ TEST_CASE("resume means restart for an exit that already happened",
     calls->push_back(reason);
     return decision::resume;
   };
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").intensity(10).period(1h).child(
+  auto sup = start(f, supervisor("root").intensity(10).period(1h).child(
              worker("w", counter).decider(always_resume)));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
+  event_log events{f, sup};
   SECTION("a kill") {
-    auto w = f.child(*sup).actor;
-    f.kill_child(*sup);
-    auto x = f.child(*sup);
+    auto w = f.child(sup).actor;
+    f.kill_child(sup);
+    auto x = f.child(sup);
     CHECK(x.actor != w);
     CHECK(x.restart_count == 1);
     REQUIRE(calls->size() == 1);
     CHECK(calls->at(0) == caf::exit_reason::kill);
   }
   SECTION("a normal exit") {
-    auto w = f.child(*sup).actor;
+    auto w = f.child(sup).actor;
     f.self->send(w, done_atom::value);
     f.sched.run();
-    CHECK(f.child(*sup).actor != w);
-    CHECK(f.child(*sup).restart_count == 1);
+    CHECK(f.child(sup).actor != w);
+    CHECK(f.child(sup).restart_count == 1);
     REQUIRE(calls->size() == 1);
     CHECK(calls->at(0) == caf::exit_reason::normal);
   }
@@ -313,7 +307,7 @@ TEST_CASE("resume means restart for an exit that already happened",
   CHECK(std::count(kinds.begin(), kinds.end(),
                    lifecycle_kind::child_restarted)
         == 1);
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a decider that throws on the child's thread escalates",
@@ -324,13 +318,10 @@ TEST_CASE("a decider that throws on the child's thread escalates",
     ++*calls;
     throw std::runtime_error("undecided");
   };
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").intensity(10).period(1h).child(
+  auto sup = start(f, supervisor("root").intensity(10).period(1h).child(
              worker("w", counter).decider(undecided)));
-  REQUIRE(sup);
-  f.sched.run();
-  f.self->monitor(*sup);
-  auto w = f.child(*sup).actor;
+  f.self->monitor(sup);
+  auto w = f.child(sup).actor;
   CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
   caf::error reason;
   receive_or_fail(f.self, "root's exit",
@@ -354,15 +345,12 @@ TEST_CASE("an exception in the actor's initialization is not resumed",
       throw std::invalid_argument("cannot start");
     return counter(self);
   };
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").intensity(10).period(1h).child(
+  auto sup = start(f, supervisor("root").intensity(10).period(1h).child(
              worker("w", fragile).decider(resume_bad_input{})));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
-  f.kill_child(*sup);
+  event_log events{f, sup};
+  f.kill_child(sup);
   // Its start failed and was retried: the third incarnation runs.
-  auto x = f.child(*sup);
+  auto x = f.child(sup);
   CHECK(*incarnations == 3);
   CHECK(x.state == child_state::running);
   CHECK(add(f, x.actor, 1) == 1);
@@ -370,20 +358,17 @@ TEST_CASE("an exception in the actor's initialization is not resumed",
   CHECK(std::count(kinds.begin(), kinds.end(),
                    lifecycle_kind::child_resumed)
         == 0);
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a child that keeps its mailbox and resumes keeps it in place",
           "[resume][keep_mailbox]") {
   clock_fixture f;
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").child(worker("w", counter)
+  auto sup = start(f, supervisor("root").child(worker("w", counter)
                                       .decider(resume_bad_input{})
                                       .keep_mailbox(true)));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
-  auto w = f.child(*sup).actor;
+  event_log events{f, sup};
+  auto w = f.child(sup).actor;
   std::vector<decltype(f.self->request(w, caf::infinite, add_atom::value, 1))>
     calls;
   for (int x : {1, 2, -1, 3, 4})
@@ -394,34 +379,31 @@ TEST_CASE("a child that keeps its mailbox and resumes keeps it in place",
     call.receive([&](int y) { got.push_back(y); },
                  [&](caf::error&) { got.push_back(-1); });
   CHECK(got == std::vector<int>{1, 3, -1, 6, 10});
-  CHECK(f.child(*sup).actor == w);
+  CHECK(f.child(sup).actor == w);
   // Nothing handed over, nothing lost.
   CHECK(events.kinds()
         == std::vector<lifecycle_kind>{lifecycle_kind::child_resumed});
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a resumed exception does not count towards the quarantine; a "
           "crash past the limit does",
           "[resume][poison]") {
   clock_fixture f;
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").intensity(10).period(1h).child(
+  auto sup = start(f, supervisor("root").intensity(10).period(1h).child(
              worker("w", counter)
                .decider(resume_bad_input{})
                .resume_limit(2, 1h)
                .quarantine_after(1)));
-  REQUIRE(sup);
-  f.sched.run();
-  event_log events{f, *sup};
-  auto w = f.child(*sup).actor;
+  event_log events{f, sup};
+  auto w = f.child(sup).actor;
   // Twice resumed: nothing is quarantined, though one crash would do.
   CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
   CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
-  CHECK(f.child(*sup).actor == w);
+  CHECK(f.child(sup).actor == w);
   // The third is a crash on the same message: quarantined.
   CHECK(is_crash(add(f, w, -1), "std::invalid_argument"));
-  auto x = f.child(*sup).actor;
+  auto x = f.child(sup).actor;
   CHECK(x != w);
   auto seen = events.take();
   auto quarantined = std::find_if(seen.begin(), seen.end(), [](auto& ev) {
@@ -435,9 +417,9 @@ TEST_CASE("a resumed exception does not count towards the quarantine; a "
   REQUIRE_FALSE(refused);
   CHECK(is(refused.error(), errc::quarantined));
   CHECK(add(f, x, 1) == 1);
-  CHECK(f.child(*sup).actor == x);
+  CHECK(f.child(sup).actor == x);
   CHECK(events.kinds().empty());
-  f.self->send(*sup, dead_letters_atom::value);
+  f.self->send(sup, dead_letters_atom::value);
   f.sched.run();
   receive_or_fail(f.self, "the dead letters",
                   [&](std::vector<dead_letter>& xs) {
@@ -445,7 +427,7 @@ TEST_CASE("a resumed exception does not count towards the quarantine; a "
                     CHECK(xs[0].crashes == 1);
                     CHECK(xs[0].diverted == 1);
                   });
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("a child with its own exception handler does not resume",
@@ -463,38 +445,32 @@ TEST_CASE("a child with its own exception handler does not resume",
       });
     return counter(self);
   };
-  auto sup = spawn_supervisor(
-    f.sys, supervisor("root").intensity(10).period(1h).child(
+  auto sup = start(f, supervisor("root").intensity(10).period(1h).child(
              worker("w", own_handler).decider(always_resume)));
-  REQUIRE(sup);
-  f.sched.run();
-  auto w = f.child(*sup).actor;
+  auto w = f.child(sup).actor;
   auto failed = add(f, w, -1);
   REQUIRE_FALSE(failed);
   CHECK(failed.error() == caf::sec::runtime_error);
   // Its exit reason is its own: the supervisor decided, and resume there is
   // restart.
-  CHECK(f.child(*sup).actor != w);
-  CHECK(f.child(*sup).restart_count == 1);
+  CHECK(f.child(sup).actor != w);
+  CHECK(f.child(sup).restart_count == 1);
   REQUIRE(calls->size() == 1);
   CHECK(calls->at(0) == caf::sec::runtime_error);
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 TEST_CASE("each child of a dynamic supervisor has a resume limit of its own",
           "[resume][dynamic]") {
   clock_fixture f;
-  auto sup = spawn_supervisor(
-    f.sys, dynamic_supervisor("pool", worker("w", counter)
+  auto sup = start(f, dynamic_supervisor("pool", worker("w", counter)
                                         .decider(resume_bad_input{})
                                         .resume_limit(1, 1h))
              .intensity(10)
              .period(1h));
-  REQUIRE(sup);
-  f.sched.run();
   std::vector<caf::actor> kids;
   for (int i = 0; i < 2; ++i) {
-    f.self->send(*sup, start_child_atom::value, caf::message{});
+    f.self->send(sup, start_child_atom::value, caf::message{});
     f.sched.run();
     receive_or_fail(f.self, "a started child",
                     [&](caf::actor& x) { kids.push_back(x); });
@@ -505,11 +481,11 @@ TEST_CASE("each child of a dynamic supervisor has a resume limit of its own",
     CHECK(is_crash(add(f, kid, -1), "std::invalid_argument"));
     CHECK(add(f, kid, 1) == 2);
   }
-  auto xs = f.children(*sup);
+  auto xs = f.children(sup);
   REQUIRE(xs.size() == 2);
   CHECK(xs[0].actor == kids[0]);
   CHECK(xs[1].actor == kids[1]);
-  stop(f, *sup);
+  stop(f, sup);
 }
 
 // On threads of their own: where a handler's exception ends its thread's

@@ -188,6 +188,29 @@ caf::behavior traffic(caf::stateful_actor<traffic_state>* self,
   };
 }
 
+/// What a traffic actor counted (see `traffic_state`).
+struct traffic_stats {
+  int64_t sent = 0;
+  int64_t replied = 0;
+  int64_t timeouts = 0;
+  int64_t receiver_down = 0;
+  int64_t not_found = 0;
+  std::string errors;
+};
+
+traffic_stats stats_of(fixture& f, const caf::actor& load) {
+  traffic_stats x;
+  f.probe->request(load, patience, stats_atom::value)
+    .receive(
+      [&](int64_t sent, int64_t replied, int64_t timeouts,
+          int64_t receiver_down, int64_t not_found, std::string& errors) {
+        x = traffic_stats{sent,          replied,   timeouts,
+                          receiver_down, not_found, std::move(errors)};
+      },
+      [](caf::error& err) { FAIL("traffic's stats: " << to_string(err)); });
+  return x;
+}
+
 /// Records every lifecycle event of the tree.
 struct recorder_state {
   std::vector<lifecycle_event> events;
@@ -409,36 +432,24 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   // incarnation's mailbox, and `not_found` once three lookups in a row found
   // its child not running (a member of a group whose restart waits for a
   // retry shows as stopped meanwhile). Nothing else.
-  f.probe->request(load, patience, stats_atom::value)
-    .receive(
-      [&](int64_t sent, int64_t replied, int64_t timeouts,
-          int64_t receiver_down, int64_t not_found,
-          const std::string& errors) {
-        INFO("sent " << sent << ", replied " << replied << ", "
-                     << receiver_down << " receivers down, " << not_found
-                     << " not found, other errors " << errors);
-        CHECK(sent > 0);
-        CHECK(timeouts == 0);
-        CHECK(errors == "{}");
-        CHECK(replied + receiver_down + not_found == sent);
-        CHECK(replied > sent / 2);
-      },
-      [](caf::error& err) { FAIL(to_string(err)); });
+  auto plain = stats_of(f, load);
+  INFO("sent " << plain.sent << ", replied " << plain.replied << ", "
+               << plain.receiver_down << " receivers down, " << plain.not_found
+               << " not found, other errors " << plain.errors);
+  CHECK(plain.sent > 0);
+  CHECK(plain.timeouts == 0);
+  CHECK(plain.errors == "{}");
+  CHECK(plain.replied + plain.receiver_down + plain.not_found == plain.sent);
+  CHECK(plain.replied > plain.sent / 2);
   // Through a handle to a child that keeps its mailbox, a crash or kill
   // costs no request: each is answered by the child, in order.
-  f.probe->request(kept_load, patience, stats_atom::value)
-    .receive(
-      [&](int64_t sent, int64_t replied, int64_t timeouts,
-          int64_t receiver_down, int64_t not_found,
-          const std::string& errors) {
-        INFO("kept: sent " << sent << ", replied " << replied << ", "
-                           << timeouts << " timeouts, " << receiver_down
-                           << " receivers down, " << not_found
-                           << " not found, other errors " << errors);
-        CHECK(sent > 0);
-        CHECK(replied == sent);
-      },
-      [](caf::error& err) { FAIL(to_string(err)); });
+  auto kept = stats_of(f, kept_load);
+  INFO("kept: sent " << kept.sent << ", replied " << kept.replied << ", "
+                     << kept.timeouts << " timeouts, " << kept.receiver_down
+                     << " receivers down, " << kept.not_found
+                     << " not found, other errors " << kept.errors);
+  CHECK(kept.sent > 0);
+  CHECK(kept.replied == kept.sent);
   auto handovers = std::count_if(
     events.begin(), events.end(), [](const lifecycle_event& ev) {
       return ev.kind == lifecycle_kind::messages_kept

@@ -95,7 +95,8 @@ inline child_spec journaled(std::shared_ptr<journal> j) {
     if (j->incarnations > 0 && j->hold_starts) {
       // Bounded: a test that never lets it start fails on its own waits.
       std::unique_lock<std::mutex> guard{j->mtx};
-      j->cv.wait_for(guard, std::chrono::minutes(1), [&] { return j->started; });
+      j->cv.wait_for(guard, std::chrono::minutes(1),
+                     [&] { return j->started; });
     }
     return ctx.spawn(keeper, j);
   });
