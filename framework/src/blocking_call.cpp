@@ -47,6 +47,8 @@ const char* call_name(caf::atom_value x) noexcept {
       return "lookup";
     case dead_letters_atom::uint_value():
       return "dead_letters";
+    case crash_reports_atom::uint_value():
+      return "crash_reports";
     case events_atom::uint_value():
       return "lifecycle_events";
     case fault_atom::uint_value():

@@ -73,6 +73,25 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' is remote; a lost node's mailbox is gone, so "
                           "only local children keep their mailbox");
+  if (auto n = keep_last_messages(); n > 10'000)
+    return make_error(errc::invalid_spec, "keep_last_messages",
+                      "child '" + id_ + "' keeps " + std::to_string(n)
+                        + " messages; at most 10,000");
+  if (d_->forensics && d_->type == child_type::supervisor)
+    return make_error(errc::invalid_spec,
+                      has_crash_dump() ? "on_crash_dump"
+                                       : "keep_last_messages",
+                      "child '" + id_
+                        + "' is a supervisor, whose crash reports are its "
+                          "children's; only workers record their own");
+  if (d_->forensics && (d_->placed || !d_->remote_type.empty()))
+    return make_error(errc::invalid_spec,
+                      has_crash_dump() ? "on_crash_dump"
+                                       : "keep_last_messages",
+                      "child '" + id_
+                        + "' is remote; its crash is recorded on its node, "
+                          "so only local children record messages and "
+                          "state");
   if (d_->significant && d_->restart == trellis::restart::permanent)
     return make_error(errc::invalid_spec, "significant",
                       "child '" + id_

@@ -11,9 +11,23 @@
 #include <caf/scheduled_actor.hpp>
 
 #include "trellis/detail/resume_limiter.hpp"
+#include "trellis/detail/crash_witness.hpp"
 #include "trellis/errc.hpp"
 
+#include "demangle.hpp"
+
 namespace trellis {
+
+namespace {
+
+caf::error handle_exception(caf::scheduled_actor* self, std::exception_ptr& x) {
+  detail::note_crash(self, x);
+  return crash_reason(x);
+}
+
+} // namespace
+
+namespace detail {
 
 namespace {
 
@@ -24,10 +38,11 @@ std::string demangle_now(const char* name) {
   return status == 0 && res ? std::string{res.get()} : std::string{name};
 }
 
-// A child that crashes over and over throws the same few types: each thread
-// demangles a type's name once (the demangler allocates and parses). Keyed
-// by the mangled name's text, which outlives an unloaded library's address.
-const std::string& demangle(const char* name) {
+} // namespace
+
+// Keyed by the mangled name's text, which outlives an unloaded library's
+// address.
+const std::string& demangled(const char* name) {
   thread_local std::map<std::string, std::string, std::less<>> cache;
   auto i = cache.find(std::string_view{name});
   if (i == cache.end())
@@ -35,22 +50,19 @@ const std::string& demangle(const char* name) {
   return i->second;
 }
 
-caf::error handle_exception(caf::scheduled_actor*, std::exception_ptr& x) {
-  return crash_reason(x);
-}
+} // namespace detail
 
-} // namespace
 
 caf::error crash_reason(const std::exception_ptr& x) {
   try {
     std::rethrow_exception(x);
   } catch (const std::exception& e) {
-    return make_error(errc::unhandled_exception, demangle(typeid(e).name()),
+    return make_error(errc::unhandled_exception, detail::demangled(typeid(e).name()),
                       std::string{e.what()});
   } catch (...) {
     auto type = abi::__cxa_current_exception_type();
     return make_error(errc::unhandled_exception,
-                      type ? demangle(type->name()) : std::string{"unknown"},
+                      type ? detail::demangled(type->name()) : std::string{"unknown"},
                       std::string{"(not a std::exception)"});
   }
 }

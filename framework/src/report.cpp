@@ -3,6 +3,7 @@
 #include <chrono>
 #include <iterator>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -179,6 +180,18 @@ void warn_within(line_budget& budget, F write) {
 }
 
 } // namespace
+
+void crash(const caf::actor_system&, const std::string& supervisor,
+           const crash_report& x) {
+  static line_budget budget{10};
+  log_within(budget, spdlog::level::err, [&](auto& log, auto& left_out) {
+    // `to_string` says `crash_report child=...`: the supervisor goes first.
+    constexpr std::string_view prefix = "crash_report ";
+    auto text = to_string(x);
+    log.error("crash_report supervisor={}{} {}", supervisor, left_out,
+              std::string_view{text}.substr(prefix.size()));
+  });
+}
 
 bool wants(log_level level) {
   return logger().should_log(static_cast<spdlog::level::level_enum>(level));

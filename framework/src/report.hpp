@@ -12,6 +12,7 @@
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 
+#include "trellis/crash_report.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
 
@@ -57,6 +58,11 @@ void child_started(const std::string& supervisor, const std::string& child,
 void child_terminated(const caf::actor_system& sys,
                       const std::string& supervisor, const std::string& child,
                       const caf::error& reason, size_t restart_count);
+
+/// The crash report of a child of `supervisor` (error, on several lines;
+/// at most 10 reports a second, since each symbolizes a stack).
+void crash(const caf::actor_system& sys, const std::string& supervisor,
+           const crash_report& x);
 
 /// A child's start or restart failed (error).
 void start_error(const caf::actor_system& sys, const std::string& supervisor,

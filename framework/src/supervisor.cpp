@@ -270,4 +270,11 @@ caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
                                                dead_letters_atom::value);
 }
 
+caf::expected<std::vector<crash_report>>
+crash_reports(caf::actor_system& sys, const caf::actor& sup,
+              caf::timespan timeout) {
+  return ask<std::vector<crash_report>>(sys, timeout, sup,
+                                        crash_reports_atom::value);
+}
+
 } // namespace trellis

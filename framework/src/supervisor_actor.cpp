@@ -278,6 +278,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   start.poison = c->poison;
   start.kept = c->kept;
   start.resume = c->resume;
+  start.forensics = c->spec.forensics();
   if (!c->spec.nodes().empty()) {
     start.nodes = c->spec.nodes();
     start.lost = lost_nodes_;
@@ -304,14 +305,15 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     k(caf::none);
     return;
   }
-  if (ctx.refuses_kept_mailbox()) {
+  if (auto option = ctx.refused_option()) {
     if (res.actor())
       send_exit(res.actor(), caf::exit_reason::kill);
-    res = make_error(errc::invalid_spec, "keep_mailbox",
+    res = make_error(errc::invalid_spec, option,
                      "child '" + c->spec.id()
-                       + "' is a blocking actor, whose mailbox its own "
-                         "thread holds: only event-based children keep "
-                         "their mailbox");
+                       + "' is a blocking actor, whose mailbox and receive "
+                         "loop its own thread holds: only event-based "
+                         "children can "
+                       + std::string{option});
   }
   if (auto err = check_kind(*c, res.actor())) {
     send_exit(res.actor(), caf::exit_reason::kill);
@@ -521,6 +523,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
+  auto crash = keep_crash(*c, msg.source, msg.reason);
   if (c->poison)
     count_poison(*c, msg.source, msg.reason);
   // Taken whatever follows, so that no decision outlives its exit.
@@ -542,18 +545,46 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     fail_start(c, std::move(msg.reason));
     return;
   }
-  child_exited(c, std::move(msg.reason), decided);
+  child_exited(c, std::move(msg.reason), decided, std::move(crash));
+}
+
+std::shared_ptr<const crash_report>
+supervisor_actor::keep_crash(const child& c, const caf::actor_addr& who,
+                             const caf::error& reason) {
+  // A remote child's record stays on its node, where it crashed.
+  if (!c.node.empty() || !is(reason, errc::unhandled_exception))
+    return nullptr;
+  auto record = take_crash_record(who.id());
+  if (!record)
+    return nullptr;
+  auto x = std::make_shared<crash_report>();
+  x->path = child_path(c);
+  x->id = c.spec.id();
+  x->restart_count = c.restart_count;
+  x->time = caf::make_timestamp();
+  x->reason = reason;
+  x->message = std::move(record->message);
+  x->last_messages = std::move(record->last_messages);
+  x->trace = std::move(record->trace);
+  x->state = std::move(record->state);
+  x->state_error = std::move(record->state_error);
+  if (crashes_.size() == max_crash_reports)
+    crashes_.pop_front();
+  crashes_.push_back(x);
+  report::crash(system(), path(), *x);
+  return x;
 }
 
 void supervisor_actor::child_exited(iterator c, caf::error reason,
-                                    std::optional<decision> decided) {
+                                    std::optional<decision> decided,
+                                    std::shared_ptr<const crash_report> crash) {
   // Only a backoff asks how long the child ran.
   if (c->state == child_state::running && c->spec.backoff())
     c->backoff.ran_for = clock().now() - c->started_at;
   if (spec_.dynamic())
     remember_exit(c);
   children_.unbind(c);
-  publish(lifecycle_kind::child_exited, *c, reason);
+  publish(lifecycle_kind::child_exited, *c, reason, std::move(crash));
   c->last_reason = std::move(reason);
   c->decided = decided;
   c->exit_pending = true;
@@ -828,10 +859,14 @@ lifecycle_event supervisor_actor::event_about(lifecycle_kind kind,
 }
 
 void supervisor_actor::publish(lifecycle_kind kind, const child& c,
-                               const caf::error& reason) {
+                               const caf::error& reason,
+                               std::shared_ptr<const crash_report> crash) {
   // Checked before anything is built: an unwatched tree pays nothing.
-  if (feed_->live())
-    send(feed_->group(), event_about(kind, c, reason));
+  if (!feed_->live())
+    return;
+  auto ev = event_about(kind, c, reason);
+  ev.crash = std::move(crash);
+  send(feed_->group(), std::move(ev));
 }
 
 void supervisor_actor::tell(lifecycle_kind kind, const child& c,
@@ -920,6 +955,14 @@ void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
     ev.time = letter->quarantined_at;
     return ev;
   });
+}
+
+std::vector<crash_report> supervisor_actor::crash_reports() const {
+  std::vector<crash_report> result;
+  result.reserve(crashes_.size());
+  for (auto& x : crashes_)
+    result.push_back(*x);
+  return result;
 }
 
 std::vector<dead_letter> supervisor_actor::dead_letters() const {

@@ -24,7 +24,9 @@
 #include "restart_budget.hpp"
 #include "shutdown_sequencer.hpp"
 #include "trellis/checkpoint_store.hpp"
+#include "trellis/crash_report.hpp"
 #include "trellis/dead_letter.hpp"
+#include "trellis/detail/crash_witness.hpp"
 #include "trellis/fault_injection.hpp"
 #include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/explained_bounce.hpp"
@@ -76,6 +78,9 @@ class supervisor_actor : public explained_bounce<caf::event_based_actor>,
                          private health_monitor::host {
 public:
   using super = explained_bounce<caf::event_based_actor>;
+
+  /// A supervisor keeps this many crash reports of its children.
+  static constexpr size_t max_crash_reports = 64;
 
   supervisor_actor(caf::actor_config& cfg, supervisor_spec spec,
                    std::string path, std::shared_ptr<event_feed> feed,
@@ -261,7 +266,8 @@ private:
   /// events whose report says more (`report::child_started`) or is written
   /// when the exit is handled (`report::child_terminated`).
   void publish(lifecycle_kind kind, const child& c,
-               const caf::error& reason = caf::none);
+               const caf::error& reason = caf::none,
+               std::shared_ptr<const crash_report> crash = nullptr);
 
   /// Tells of an event about child `c`: its report and its publication.
   void tell(lifecycle_kind kind, const child& c, const caf::error& reason);
@@ -274,7 +280,14 @@ private:
   /// operation. `decided` is the decision the actor took itself for the
   /// exception it crashed on (see `resume_limiter`), if it did.
   void child_exited(iterator c, caf::error reason,
-                    std::optional<decision> decided = std::nullopt);
+                    std::optional<decision> decided = std::nullopt,
+                    std::shared_ptr<const crash_report> crash = nullptr);
+
+  /// Keeps the crash report of incarnation `who` of `c`, which ended for
+  /// `reason`, if it crashed on an exception, and writes it; returns it.
+  std::shared_ptr<const crash_report>
+  keep_crash(const child& c, const caf::actor_addr& who,
+             const caf::error& reason);
 
   /// Asks `plan_exit` what the exit of `c` asks for, and runs the plan.
   void handle_exit(iterator c);
@@ -367,6 +380,8 @@ private:
 
   std::vector<dead_letter> dead_letters() const;
 
+  std::vector<crash_report> crash_reports() const;
+
   /// What `which_children` says of one child.
   child_info info_of(const child& c) const;
 
@@ -410,6 +425,8 @@ private:
   std::shared_ptr<checkpoint_store> checkpoints_;
   /// Dead letters of children that are gone, oldest first.
   std::deque<dead_letter> retired_letters_;
+  /// The children's last crash reports, oldest first.
+  std::deque<std::shared_ptr<const crash_report>> crashes_;
   /// Start faults armed by fault injection, by child id; each fires once.
   std::unordered_map<std::string, fault> armed_faults_;
   /// Nodes whose connection was lost or whose children hung, oldest first.

@@ -135,6 +135,7 @@ caf::message_handler supervisor_actor::api_handlers() {
       return api_lookup(path);
     },
     [this](dead_letters_atom) { return dead_letters(); },
+    [this](crash_reports_atom) { return crash_reports(); },
   };
 }
 

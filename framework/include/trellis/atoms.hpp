@@ -65,6 +65,11 @@ using lookup_atom = caf::atom_constant<caf::atom("tr_lookup")>;
 /// that are gone). Answered at once.
 using dead_letters_atom = caf::atom_constant<caf::atom("tr_dead")>;
 
+/// `(crash_reports_atom)` answers the crash reports the supervisor keeps of
+/// its own children as `std::vector<trellis::crash_report>`, oldest first.
+/// Answered at once.
+using crash_reports_atom = caf::atom_constant<caf::atom("tr_crashes")>;
+
 /// `(events_atom)` answers the `caf::group` on which the supervisor's whole
 /// tree publishes `lifecycle_event`s; `self->join(group)` subscribes.
 using events_atom = caf::atom_constant<caf::atom("tr_events")>;

@@ -124,14 +124,14 @@ public:
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       if (detached_)
         return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
-          cfg, start_.poison, start_.kept, start_.resume, start_.listener,
-          feed_.get(), path_));
+          cfg, start_.poison, start_.kept, start_.resume, start_.forensics,
+          start_.listener, feed_.get(), path_));
       return announcing(sys_->spawn_class<wrapped, Os>(
-        cfg, start_.poison, start_.kept, start_.resume, start_.listener,
-        feed_.get(), path_));
+        cfg, start_.poison, start_.kept, start_.resume, start_.forensics,
+        start_.listener, feed_.get(), path_));
     } else {
       // A blocking actor runs on a thread of its own anyway.
-      refuses_kept_mailbox_ = refuses_kept_mailbox_ || start_.kept != nullptr;
+      refuse_for_blocking();
       using wrapped = detail::blocking_child<impl>;
       caf::actor_config cfg;
       caf::detail::init_fun_factory<wrapped, F> fac;
@@ -147,7 +147,7 @@ public:
             class... Ts>
   auto spawn(Ts&&... xs) const {
     if constexpr (std::is_base_of<caf::blocking_actor, Impl>::value) {
-      refuses_kept_mailbox_ = refuses_kept_mailbox_ || start_.kept != nullptr;
+      refuse_for_blocking();
       return announcing(
         sys_->spawn<detail::blocking_child<Impl>, Os + caf::detached>(
           start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
@@ -155,11 +155,11 @@ public:
       if (detached_)
         return announcing(
           sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-            start_.poison, start_.kept, start_.resume, start_.listener,
-            feed_.get(), path_, std::forward<Ts>(xs)...));
+            start_.poison, start_.kept, start_.resume, start_.forensics,
+            start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
       return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
-        start_.poison, start_.kept, start_.resume, start_.listener,
-        feed_.get(), path_, std::forward<Ts>(xs)...));
+        start_.poison, start_.kept, start_.resume, start_.forensics,
+        start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
     }
   }
 
@@ -208,13 +208,25 @@ public:
            && caf::actor_cast<caf::actor_control_block*>(x) == last_spawned_;
   }
 
-  /// Internal: whether the factory spawned a blocking actor for a child that
-  /// keeps its mailbox, which it cannot (its mailbox is its own thread's).
-  bool refuses_kept_mailbox() const noexcept {
-    return refuses_kept_mailbox_;
+  /// Internal: the option of the child's spec that the blocking actor its
+  /// factory spawned cannot honor, or null: `keep_mailbox` (its mailbox is
+  /// its own thread's), `keep_last_messages` or `on_crash_dump` (so is its
+  /// receive loop, which records nothing for a crash report).
+  const char* refused_option() const noexcept {
+    return refused_option_;
   }
 
 private:
+  /// Notes an option a blocking child cannot honor (see `refused_option`).
+  void refuse_for_blocking() const {
+    if (start_.kept)
+      refused_option_ = "keep_mailbox";
+    else if (start_.forensics)
+      refused_option_ = start_.forensics->last_messages > 0
+                          ? "keep_last_messages"
+                          : "on_crash_dump";
+  }
+
   /// Remembers `x` as the last actor spawned through this context.
   template <class Handle>
   Handle announcing(Handle x) const {
@@ -236,7 +248,7 @@ private:
   std::string node_;
   /// Compared only, never followed: no reference count to pay per start.
   mutable caf::actor_control_block* last_spawned_ = nullptr;
-  mutable bool refuses_kept_mailbox_ = false;
+  mutable const char* refused_option_ = nullptr;
 };
 
 } // namespace trellis

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -16,7 +17,9 @@
 #include <caf/infer_handle.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/detail/pretty_type_name.hpp>
 #include <caf/detail/type_list.hpp>
+#include <caf/detail/type_traits.hpp>
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 
@@ -24,6 +27,7 @@
 #include "trellis/child_context.hpp"
 #include "trellis/child_type.hpp"
 #include "trellis/decision.hpp"
+#include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/factory_traits.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/health_check.hpp"
@@ -282,6 +286,71 @@ public:
     return *this;
   }
 
+  /// Returns how many handled messages each incarnation keeps for its crash
+  /// report; default 0.
+  size_t keep_last_messages() const noexcept {
+    return d_->forensics ? d_->forensics->last_messages : 0;
+  }
+
+  /// Keeps the last `n` messages each incarnation handled (at most 10,000),
+  /// shown oldest first in its crash reports (`crash_report::last_messages`),
+  /// much as `sys:log` keeps a process's last events in OTP. Costs a copy of
+  /// every message it handles (0, the default, costs nothing). Needs an
+  /// event-based child spawned through `child_context::spawn` (as `worker`
+  /// does): a blocking child's start fails with `errc::invalid_spec`.
+  child_spec& keep_last_messages(size_t n) {
+    auto x = forensics_copy();
+    x.last_messages = n;
+    return forensics(std::move(x));
+  }
+
+  /// Renders the child's state in its crash reports (`crash_report::state`),
+  /// as OTP's crash report shows a process's state. `f` takes a pointer to
+  /// the child's actor, of the type the factory spawns, such as
+  /// `caf::stateful_actor<cart>*` or a class derived from
+  /// `caf::event_based_actor`, and returns something convertible to
+  /// `std::string`. It runs on the child's thread as the exception leaves
+  /// the handler, so it sees the state as the handler left it. What it
+  /// throws, or a child of another type, becomes
+  /// `crash_report::state_error`; the report goes on. Needs an event-based
+  /// child spawned through `child_context::spawn`: a blocking child's start
+  /// fails with `errc::invalid_spec`.
+  template <class F>
+  child_spec& on_crash_dump(F f) {
+    using trait = caf::detail::get_callable_trait<F>;
+    static_assert(trait::num_args == 1,
+                  "on_crash_dump takes a function of one argument, a "
+                  "pointer to the child's actor");
+    using arg = caf::detail::tl_head_t<typename trait::arg_types>;
+    using actor_type = std::remove_cv_t<std::remove_pointer_t<arg>>;
+    static_assert(std::is_pointer<arg>::value
+                    && std::is_base_of<caf::local_actor, actor_type>::value,
+                  "on_crash_dump takes a function of a pointer to the "
+                  "child's actor, such as caf::stateful_actor<State>*");
+    auto x = forensics_copy();
+    x.dump = [f = std::move(f)](caf::local_actor* self) -> std::string {
+      auto typed = dynamic_cast<actor_type*>(self);
+      if (typed == nullptr)
+        throw std::logic_error("on_crash_dump expects "
+                               + caf::detail::pretty_type_name(
+                                 typeid(actor_type))
+                               + ", the child is another type");
+      return std::string{f(typed)};
+    };
+    return forensics(std::move(x));
+  }
+
+  /// Returns whether the spec has an `on_crash_dump` hook.
+  bool has_crash_dump() const noexcept {
+    return d_->forensics && d_->forensics->dump != nullptr;
+  }
+
+  /// Internal: what the child's incarnations record beyond the stack and
+  /// the message, or null.
+  const std::shared_ptr<const detail::forensics_spec>& forensics() const {
+    return d_->forensics;
+  }
+
   /// Returns the nodes the child may run on, as `host:port`, most preferred
   /// first; empty for a local child.
   const std::vector<std::string>& nodes() const noexcept {
@@ -336,7 +405,8 @@ public:
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, a positive `resume_limit` period of at most
   /// a year, a non-negative `quarantine_after` and none
-  /// for a supervisor, `keep_mailbox` only for a local worker, significance
+  /// for a supervisor, `keep_mailbox`, `keep_last_messages` (at most 10,000)
+  /// and `on_crash_dump` only for a local worker, significance
   /// only for transient and temporary children, and for a nested supervisor its whole spec; for a remote
   /// child a type name and a non-empty list of `host:port` nodes, and nodes
   /// only for a remote child.
@@ -345,6 +415,19 @@ public:
 
 private:
   caf::error validate_placement() const;
+
+  detail::forensics_spec forensics_copy() const {
+    return d_->forensics ? *d_->forensics : detail::forensics_spec{};
+  }
+
+  child_spec& forensics(detail::forensics_spec x) {
+    if (x.last_messages == 0 && !x.dump)
+      mut().forensics = nullptr;
+    else
+      mut().forensics = std::make_shared<const detail::forensics_spec>(
+        std::move(x));
+    return *this;
+  }
 
   /// Everything but the id, shared between copies until one is changed:
   /// a dynamic supervisor's children copy one template, so that each costs
@@ -363,6 +446,7 @@ private:
     std::shared_ptr<trellis::checkpoint_store> checkpoint_store;
     int quarantine_after = 0;
     bool keep_mailbox = false;
+    std::shared_ptr<const detail::forensics_spec> forensics;
     std::shared_ptr<const supervisor_spec> nested;
     std::vector<std::string> nodes;
     bool placed = false;

@@ -5,6 +5,7 @@
 /// group.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -13,6 +14,8 @@
 #include <caf/timestamp.hpp>
 
 namespace trellis {
+
+struct crash_report;
 
 /// What happened in a supervision tree.
 enum class lifecycle_kind : uint8_t {
@@ -196,6 +199,11 @@ struct lifecycle_event {
   caf::timestamp time;
   /// The node the child runs (or ran) on, as `host:port`; empty when local.
   std::string node;
+  /// For a `child_exited` event after an exception: the crash report its
+  /// supervisor keeps (see `trellis::crash_reports`); null otherwise.
+  /// Shared, not copied, and not serialized: a subscriber on another node
+  /// gets the event without it.
+  std::shared_ptr<const crash_report> crash;
 };
 
 /// Lets CAF print a `lifecycle_event` (`caf::deep_to_string`) and serialize

@@ -16,6 +16,7 @@
 #include <caf/timespan.hpp>
 
 #include "trellis/child_info.hpp"
+#include "trellis/crash_report.hpp"
 #include "trellis/dead_letter.hpp"
 #include "trellis/supervisor_spec.hpp"
 #include "trellis/tree_snapshot.hpp"
@@ -222,5 +223,13 @@ caf::expected<caf::actor> lookup(caf::actor_system& sys,
 caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
                                                      const caf::actor& sup,
                                                      caf::timespan timeout = default_timeout);
+
+/// Returns the crash reports `sup` keeps of its own children, oldest first:
+/// the last 64 crashes, each with the throw's stack, the message and the
+/// state as far as they were recorded (see `crash_report`). Render one with
+/// `to_string`, which symbolizes its stack on the caller's thread.
+caf::expected<std::vector<crash_report>>
+crash_reports(caf::actor_system& sys, const caf::actor& sup,
+              caf::timespan timeout = default_timeout);
 
 } // namespace trellis

@@ -12,6 +12,7 @@
 
 #include "trellis/crash_handler.hpp"
 #include "trellis/detail/crash_handled.hpp"
+#include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/explained_bounce.hpp"
 #include "trellis/detail/running_tree.hpp"
 
@@ -68,7 +69,9 @@ public:
       std::lock_guard<std::mutex> guard{exit_mtx_};
       this->fail_state(exit_reason_);
     } catch (...) {
-      this->fail_state(crash_reason(std::current_exception()));
+      auto x = std::current_exception();
+      note_crash(this, x);
+      this->fail_state(crash_reason(x));
     }
   }
 

@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 
 #include "trellis/checkpoint_store.hpp"
+#include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/kept_mailbox.hpp"
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/detail/resume_limiter.hpp"
@@ -37,6 +38,9 @@ struct child_start {
   std::shared_ptr<kept_mailbox> kept;
   /// The child's decider on its own side, if its spec has one.
   std::shared_ptr<resume_limiter> resume;
+  /// What the child records for its crash reports beyond the stack and the
+  /// message, if its spec asks for more.
+  std::shared_ptr<const forensics_spec> forensics;
   /// Where a remote child may run, and the nodes its supervisor lost
   /// recently, to be tried last.
   std::vector<std::string> nodes;

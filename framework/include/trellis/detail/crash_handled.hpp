@@ -16,6 +16,7 @@
 #include <caf/scheduled_actor.hpp>
 
 #include "trellis/crash_handler.hpp"
+#include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/explained_bounce.hpp"
 #include "trellis/detail/kept_mailbox.hpp"
@@ -47,27 +48,44 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 /// thread (see `resume_limiter`). Only exceptions in handlers: one in the
 /// actor's initialization ends it, as always.
 ///
+/// A child whose spec keeps its last messages logs each message in a ring
+/// before it handles it, and testifies to them (and renders its state, if
+/// its spec can) when it crashes: see `crash_witness`.
+///
 /// A child that keeps its mailbox (`child_spec::keep_mailbox`) also hands
 /// what is still queued when it ends to its `kept_mailbox`, which passes it
 /// on to the next incarnation: see `salvage` and `inherit`.
 template <class Impl>
-class crash_handled final : public explained_bounce<Impl>, public tree_member {
+class crash_handled final : public explained_bounce<Impl>,
+                            public tree_member,
+                            public crash_witness {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
                          std::shared_ptr<quarantine> q,
                          std::shared_ptr<kept_mailbox> kept,
                          std::shared_ptr<resume_limiter> resume,
+                         std::shared_ptr<const forensics_spec> forensics,
                          caf::actor_addr start_listener, const void* tree,
                          std::string path, Ts&&... xs)
     : explained_bounce<Impl>(cfg, std::forward<Ts>(xs)...),
       quarantine_(std::move(q)),
       kept_(std::move(kept)),
       resume_(std::move(resume)),
-      guarded_(quarantine_ != nullptr || resume_ != nullptr),
+      forensics_(std::move(forensics)),
       start_listener_(std::move(start_listener)) {
+    if (forensics_ && forensics_->last_messages > 0)
+      ring_ = std::make_unique<message_ring>(forensics_->last_messages);
+    guarded_ = quarantine_ != nullptr || resume_ != nullptr || ring_ != nullptr;
     member_of(tree, std::move(path));
     install_handlers(this);
+  }
+
+  void testify(crash_record& x) noexcept override {
+    if (ring_)
+      x.last_messages = ring_->snapshot();
+    if (forensics_ && forensics_->dump)
+      run_crash_dump(forensics_->dump, this, x);
   }
 
   void initialize() override {
@@ -114,8 +132,11 @@ public:
     if (kept_ && !this->mailbox().closed())
       salvage(reason);
     // Handles may keep an ended incarnation's object alive: it lets go of
-    // its spec (the decider and the factory's captures) now.
+    // its spec (the decider and the factory's captures) and of the messages
+    // it logged now.
     resume_.reset();
+    forensics_.reset();
+    ring_.reset();
     return explained_bounce<Impl>::cleanup(std::move(reason), host);
   }
 
@@ -136,8 +157,13 @@ private:
     caf::message arrived;
     if (poison)
       arrived = caf::message::copy(x.content());
+    if (ring_)
+      ring_->push(x);
     try {
-      return Impl::consume(x);
+      auto result = Impl::consume(x);
+      if (ring_ && result == caf::invoke_message_result::skipped)
+        ring_->unpush();
+      return result;
     } catch (...) {
       // A resumed exception is no crash: the quarantine does not count it.
       // An actor that installed its own exception handler chose its own
@@ -208,7 +234,10 @@ private:
   std::shared_ptr<quarantine> quarantine_;
   std::shared_ptr<kept_mailbox> kept_;
   std::shared_ptr<resume_limiter> resume_;
-  /// Whether `quarantine_` or `resume_` is set.
+  std::shared_ptr<const forensics_spec> forensics_;
+  /// The last messages handled, if the spec keeps them.
+  std::unique_ptr<message_ring> ring_;
+  /// Whether `quarantine_`, `resume_` or `ring_` is set.
   bool guarded_;
   /// Set once the actor ends: what reaches it goes to `kept_`.
   std::atomic<bool> gate_{false};

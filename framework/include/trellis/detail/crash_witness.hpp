@@ -1,0 +1,98 @@
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+
+#include "trellis/crash_report.hpp"
+
+namespace trellis::detail {
+
+/// What a crashing incarnation leaves for its supervisor, written on its own
+/// thread while the exception is being handled.
+struct crash_record {
+  std::optional<logged_message> message;
+  std::vector<logged_message> last_messages;
+  std::optional<stack_trace> trace;
+  std::string state;
+  std::string state_error;
+};
+
+/// Renders the state of a crashing child (see `child_spec::on_crash_dump`).
+using crash_dump = std::function<std::string(caf::local_actor*)>;
+
+/// What a child's spec asks its incarnations to record for a crash report;
+/// shared by the spec's copies, null when it asks for nothing.
+struct forensics_spec {
+  /// How many handled messages each incarnation keeps (0: none).
+  size_t last_messages = 0;
+  /// Renders the child's state, if set.
+  crash_dump dump;
+};
+
+/// An actor that can add to its own crash record: Trellis' children, which
+/// know their last messages and their state's hook.
+class crash_witness {
+public:
+  /// Adds what the actor knows to `x`, on its own thread.
+  virtual void testify(crash_record& x) noexcept = 0;
+
+protected:
+  ~crash_witness() = default;
+};
+
+/// Records the crash of `self` (a member of a tree) on `x`: the throw's
+/// stack, the message being handled and what the actor testifies, kept
+/// until its supervisor takes it. On the crashing actor's thread.
+void note_crash(caf::local_actor* self, const std::exception_ptr& x) noexcept;
+
+/// Takes the record the incarnation `who` left, if any.
+std::optional<crash_record> take_crash_record(caf::actor_id who);
+
+/// Describes a sender for a report: its path in a tree, or `actor #<id>`
+/// (`@<node>` if remote); empty for none.
+std::string describe_sender(const caf::strong_actor_ptr& x);
+
+/// Runs `dump` on `self`, which crashes, into `x`; an exception from it
+/// becomes `x.state_error`.
+void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
+                    crash_record& x) noexcept;
+
+/// The last messages an incarnation handled, in a ring of fixed capacity.
+class message_ring {
+public:
+  explicit message_ring(size_t capacity) : entries_(capacity) {
+    // nop
+  }
+
+  /// Records `x` before it is handled.
+  void push(const caf::mailbox_element& x);
+
+  /// Forgets the last push: its message was skipped, not handled.
+  void unpush() noexcept;
+
+  /// Returns the messages, oldest first, with their senders described.
+  std::vector<logged_message> snapshot() const;
+
+private:
+  struct entry {
+    caf::message content;
+    caf::actor_addr sender;
+    bool request = false;
+  };
+
+  std::vector<entry> entries_;
+  /// The next slot to write.
+  size_t next_ = 0;
+  /// How many slots hold a message.
+  size_t size_ = 0;
+};
+
+} // namespace trellis::detail

@@ -1,0 +1,145 @@
+#include "trellis/detail/crash_witness.hpp"
+
+#include <deque>
+#include <mutex>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/node_id.hpp>
+
+#include "trellis/detail/running_tree.hpp"
+
+#include "throw_trace.hpp"
+
+namespace trellis::detail {
+
+namespace {
+
+/// Records left by crashing incarnations until their supervisors take them,
+/// in the order they crashed. A supervisor takes a record when the down
+/// message arrives, so few wait at a time; the bound only matters for
+/// incarnations whose supervisor never asks (it ended first).
+class crash_records {
+public:
+  static constexpr size_t max_waiting = 1024;
+
+  void leave(caf::actor_id who, crash_record x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (records_.size() == max_waiting)
+      records_.pop_front();
+    records_.emplace_back(who, std::move(x));
+  }
+
+  std::optional<crash_record> take(caf::actor_id who) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // Newest first: the supervisor usually takes what just crashed.
+    for (auto i = records_.rbegin(); i != records_.rend(); ++i)
+      if (i->first == who) {
+        auto result = std::move(i->second);
+        records_.erase(std::next(i).base());
+        return result;
+      }
+    return std::nullopt;
+  }
+
+private:
+  std::mutex mtx_;
+  std::deque<std::pair<caf::actor_id, crash_record>> records_;
+};
+
+crash_records& records() {
+  static crash_records instance;
+  return instance;
+}
+
+logged_message logged(const caf::mailbox_element& x) {
+  return logged_message{x.copy_content_to_message(), describe_sender(x.sender),
+                        x.mid.is_request()};
+}
+
+} // namespace
+
+std::string describe_sender(const caf::strong_actor_ptr& x) {
+  if (!x)
+    return {};
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
+  if (x->node() == ptr->home_system().node())
+    if (auto member = dynamic_cast<const tree_member*>(ptr);
+        member != nullptr && !member->path().empty())
+      return member->path();
+  auto result = "actor #" + std::to_string(x->id());
+  if (x->node() != ptr->home_system().node())
+    result += "@" + to_string(x->node());
+  return result;
+}
+
+void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
+                    crash_record& x) noexcept {
+  try {
+    x.state = dump(self);
+  } catch (const std::exception& e) {
+    x.state_error = "the crash dump threw: " + std::string{e.what()};
+  } catch (...) {
+    x.state_error = "the crash dump threw something that is not a "
+                    "std::exception";
+  }
+}
+
+void note_crash(caf::local_actor* self, const std::exception_ptr& x) noexcept {
+  // Only a tree's children have a supervisor that takes the record.
+  if (dynamic_cast<tree_member*>(self) == nullptr)
+    return;
+  try {
+    crash_record rec;
+    if (x)
+      rec.trace = take_throw_trace(x);
+    if (auto e = self->current_mailbox_element())
+      rec.message = logged(*e);
+    if (auto w = dynamic_cast<crash_witness*>(self))
+      w->testify(rec);
+    records().leave(self->id(), std::move(rec));
+  } catch (...) {
+    // Out of memory while recording: the report goes without forensics
+    // rather than a second exception inside CAF's handler.
+  }
+}
+
+std::optional<crash_record> take_crash_record(caf::actor_id who) {
+  return records().take(who);
+}
+
+void message_ring::push(const caf::mailbox_element& x) {
+  auto& slot = entries_[next_];
+  slot.content = x.copy_content_to_message();
+  slot.sender = caf::actor_cast<caf::actor_addr>(x.sender);
+  slot.request = x.mid.is_request();
+  next_ = (next_ + 1) % entries_.size();
+  if (size_ < entries_.size())
+    ++size_;
+}
+
+void message_ring::unpush() noexcept {
+  if (size_ == 0)
+    return;
+  next_ = (next_ + entries_.size() - 1) % entries_.size();
+  entries_[next_] = entry{};
+  --size_;
+}
+
+std::vector<logged_message> message_ring::snapshot() const {
+  std::vector<logged_message> result;
+  result.reserve(size_);
+  auto first = (next_ + entries_.size() - size_) % entries_.size();
+  for (size_t i = 0; i < size_; ++i) {
+    auto& x = entries_[(first + i) % entries_.size()];
+    result.push_back(logged_message{
+      x.content, describe_sender(caf::actor_cast<caf::strong_actor_ptr>(x.sender)),
+      x.request});
+  }
+  return result;
+}
+
+} // namespace trellis::detail

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+
+namespace trellis::detail {
+
+/// Returns the demangled form of a type's or function's name (`name` if it
+/// is not a mangled one); cached per thread, since a crashing child throws
+/// the same few types over and over.
+const std::string& demangled(const char* name);
+
+} // namespace trellis::detail
