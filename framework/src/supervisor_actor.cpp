@@ -571,6 +571,17 @@ supervisor_actor::keep_crash(const child& c, const caf::actor_addr& who,
   if (crashes_.size() == max_crash_reports)
     crashes_.pop_front();
   crashes_.push_back(x);
+  // Only the newest reports keep their message logs, which may be long: 64
+  // reports of a child keeping 10,000 messages would hold 640,000.
+  if (crashes_.size() > max_logged_crash_reports) {
+    auto& older = crashes_[crashes_.size() - max_logged_crash_reports - 1];
+    if (!older->last_messages.empty()) {
+      auto stripped = std::make_shared<crash_report>(*older);
+      stripped->last_messages.clear();
+      stripped->last_messages.shrink_to_fit();
+      older = std::move(stripped);
+    }
+  }
   report::crash(system(), path(), *x);
   return x;
 }

@@ -82,6 +82,9 @@ public:
   /// A supervisor keeps this many crash reports of its children.
   static constexpr size_t max_crash_reports = 64;
 
+  /// Of those, the newest this many keep their last messages.
+  static constexpr size_t max_logged_crash_reports = 8;
+
   supervisor_actor(caf::actor_config& cfg, supervisor_spec spec,
                    std::string path, std::shared_ptr<event_feed> feed,
                    caf::actor_addr parent);

@@ -18,22 +18,33 @@ namespace {
 /// Requests in flight at once: enough to keep both scheduler threads busy.
 constexpr size_t window = 64;
 
+/// Starts `spec` or throws.
+caf::actor start_tree(caf::actor_system& sys, const supervisor_spec& spec) {
+  auto res = start_supervisor(sys, spec);
+  if (!res)
+    throw std::runtime_error("tree did not start: " + sys.render(res.error()));
+  return *res;
+}
+
+/// Returns the plain handle of the child at `path` or throws.
+caf::actor child_at(caf::actor_system& sys, const caf::actor& sup,
+                    const std::string& path) {
+  auto hdl = lookup(sys, sup, path);
+  if (!hdl)
+    throw std::runtime_error("no child: " + sys.render(hdl.error()));
+  return *hdl;
+}
+
 /// A tree with one idle supervised child, and its plain handle.
 struct one_child_tree {
   caf::actor sup;
   caf::actor child;
 
-  explicit one_child_tree(caf::actor_system& sys) {
-    auto res = start_supervisor(
-      sys, supervisor("bench").child(worker("child", idle_child)));
-    if (!res)
-      throw std::runtime_error("tree did not start: "
-                               + sys.render(res.error()));
-    sup = *res;
-    auto hdl = lookup(sys, sup, "bench/child");
-    if (!hdl)
-      throw std::runtime_error("no child: " + sys.render(hdl.error()));
-    child = *hdl;
+  explicit one_child_tree(caf::actor_system& sys)
+    : sup(start_tree(sys, supervisor("bench").child(worker("child",
+                                                            idle_child)))),
+      child(child_at(sys, sup, "bench/child")) {
+    // nop
   }
 };
 
@@ -102,6 +113,24 @@ result message_stable(const options& opts) {
   return compare("message_stable", "requests/s", 0.7, better::higher, m);
 }
 
+result message_last_messages(const options& opts) {
+  auto count = opts.scaled(20'000);
+  auto m = paired(opts.reps, [&](int rep) {
+    bench_config cfg;
+    caf::actor_system sys{cfg};
+    auto sup = start_tree(
+      sys, supervisor("bench")
+             .child(worker("plain", idle_child))
+             .child(worker("logged", idle_child).keep_last_messages(16)));
+    auto res = both(sys, rep, child_at(sys, sup, "bench/logged"),
+                    child_at(sys, sup, "bench/plain"), count);
+    stop_supervisor(sys, sup);
+    return res;
+  });
+  return compare("message_last_messages", "requests/s", 0.8, better::higher,
+                 m);
+}
+
 } // namespace
 
 void add_message_cases(std::vector<bench_case>& xs) {
@@ -113,6 +142,10 @@ void add_message_cases(std::vector<bench_case>& xs) {
                 "requests through the stable handle, against the plain "
                 "handle of the same child",
                 120s, message_stable});
+  xs.push_back({"message_last_messages",
+                "requests to a child that keeps its last 16 messages for its "
+                "crash reports, against a sibling that keeps none",
+                120s, message_last_messages});
 }
 
 } // namespace trellis::bench

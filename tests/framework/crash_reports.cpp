@@ -177,10 +177,12 @@ TEST_CASE("a crash dump renders the child's state as the handler left it",
   }
 }
 
-TEST_CASE("a supervisor keeps its last 64 crash reports", "[crash_report]") {
+TEST_CASE("a supervisor keeps its last 64 crash reports, the newest 8 with "
+          "their last messages",
+          "[crash_report]") {
   fixture f;
   auto sup = f.start(supervisor("root").intensity(1000).period(
-    std::chrono::seconds(3600)).child(shop_spec()));
+    std::chrono::seconds(3600)).child(shop_spec().keep_last_messages(4)));
   constexpr int crashes = 70;
   for (int i = 0; i < crashes; ++i)
     crash_shop(f, sup, "item" + std::to_string(i));
@@ -191,6 +193,11 @@ TEST_CASE("a supervisor keeps its last 64 crash reports", "[crash_report]") {
   CHECK(xs->back().restart_count == crashes - 1);
   CHECK(render_bounded(xs->back().message->content)
         == "(\"item" + std::to_string(crashes - 1) + "\", -1)");
+  for (size_t i = 0; i < xs->size(); ++i) {
+    INFO("report " << i);
+    CHECK((*xs)[i].last_messages.size() == (i < 64 - 8 ? 0u : 1u));
+    CHECK((*xs)[i].message);
+  }
   stop_supervisor(f.sys, sup);
 }
 

@@ -79,7 +79,8 @@ struct crash_report {
   /// as it arrived).
   std::optional<logged_message> message;
   /// The child's last handled messages, oldest first, the one it crashed on
-  /// last; empty unless its spec keeps them.
+  /// last; empty unless its spec keeps them. A supervisor keeps them in its
+  /// newest 8 reports only, which bounds what its reports hold.
   std::vector<logged_message> last_messages;
   /// The stack where the exception was thrown, innermost frame first; none
   /// when it was not captured (thrown outside the child's handler, or

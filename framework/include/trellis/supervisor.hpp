@@ -226,7 +226,8 @@ caf::expected<std::vector<dead_letter>> dead_letters(caf::actor_system& sys,
 
 /// Returns the crash reports `sup` keeps of its own children, oldest first:
 /// the last 64 crashes, each with the throw's stack, the message and the
-/// state as far as they were recorded (see `crash_report`). Render one with
+/// state as far as they were recorded (see `crash_report`); the newest 8
+/// keep the child's last messages too. Render one with
 /// `to_string`, which symbolizes its stack on the caller's thread.
 caf::expected<std::vector<crash_report>>
 crash_reports(caf::actor_system& sys, const caf::actor& sup,
