@@ -87,6 +87,27 @@ bool has(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+/// Sends `request` to `port` on a fresh connection and returns all it
+/// answers.
+std::string o_exchange(uint16_t port, const std::string& request) {
+  raw_socket s{port};
+  REQUIRE(s.connected());
+  s.send(request);
+  std::string answer;
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0)
+      continue;
+    auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
+    if (n <= 0)
+      break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  return answer;
+}
+
 } // namespace
 
 TEST_CASE("the observer refuses oversized and foreign requests before "
@@ -238,6 +259,112 @@ TEST_CASE("an event stream's slot frees soon after its client leaves, not "
                                            << " ms after its client left");
     CHECK(has(answer, "HTTP/1.1 200"));
   }
+  obs->stop();
+  stop_supervisor(f.sys, sup);
+}
+
+namespace {
+
+struct hog_state {
+  int fed = 0;
+};
+
+/// A child whose crash reports are as large as a user can make them: each
+/// message is 1 MB, it keeps its last 8, and its state dump is 10 MB.
+caf::behavior hog(caf::stateful_actor<hog_state>* self) {
+  return {
+    [self](const std::string& text) -> int32_t {
+      if (text.compare(0, 3, "bad") == 0)
+        throw std::runtime_error(text); // a 1 MB what()
+      return ++self->state.fed;
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("the crash report endpoint bounds what hostile paths and huge "
+          "reports cost",
+          "[adversarial][observer]") {
+  fixture f;
+  // The report sink would write each 11 MB report to the log.
+  auto log = spdlog::get(trellis::logger_name);
+  REQUIRE(log != nullptr);
+  auto level = log->level();
+  log->set_level(spdlog::level::off);
+  struct restore {
+    std::shared_ptr<spdlog::logger> log;
+    spdlog::level::level_enum level;
+    ~restore() {
+      log->set_level(level);
+    }
+  } restored{log, level};
+  auto sup = f.start(supervisor("root")
+                       .intensity(1000)
+                       .period(std::chrono::hours(1))
+                       .child(worker("hog", hog).keep_last_messages(8)
+                                .on_crash_dump([](caf::stateful_actor<hog_state>*) {
+                                  return std::string(10'000'000, 's');
+                                }))
+                       .child(f.probed("a")));
+  f.next_events(1);
+  observer_config cfg;
+  cfg.read_timeout = 1s;
+  auto obs = start_observer(f.sys, sup, cfg);
+  REQUIRE(obs);
+  // Three crashes, each after seven messages of 1 MB.
+  for (int crash = 0; crash < 3; ++crash) {
+    auto hdl = f.actor_of(sup, "hog");
+    for (int i = 0; i < 7; ++i)
+      f.probe->send(hdl, std::string(1'000'000, 'm'));
+    f.probe->send(hdl, "bad" + std::string(1'000'000, 'x'));
+    f.await_replaced(sup, "hog", hdl);
+  }
+  httplib::Client cli{"127.0.0.1", obs->port()};
+  cli.set_read_timeout(20, 0);
+  auto get = [&](const std::string& path) {
+    auto res = cli.Get(path.c_str());
+    REQUIRE(res);
+    return std::make_pair(res->status, res->body);
+  };
+  auto before = rss_kib(getpid());
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    // 3 reports of about 30 MB each as the child made them: a few KiB each
+    // as JSON.
+    auto [status, body] = get("/api/crashes?path=root/hog");
+    CHECK(status == 200);
+    CHECK(has(body, R"("count":3)"));
+    CHECK(body.size() < 3 * 32 * 1024);
+    // Hostile paths cost their own request: a path just under the request
+    // line's limit, bytes that are no path, markup, and names that are not
+    // in the tree.
+    for (auto path : {"/api/crashes?path=root/" + std::string(8000, 'a'),
+                      std::string{"/api/crashes?path=root%00a"},
+                      std::string{"/api/crashes?path=root/%C0%AF"},
+                      std::string{"/api/crashes?path=%2F%2F%2F"}}) {
+      auto [code, answer] = get(path);
+      INFO(path.substr(0, 60) << ": " << answer.substr(0, 200));
+      CHECK(code == 400);
+      CHECK(has(answer, "\"error\""));
+      CHECK(answer.size() < 512);
+    }
+    auto [code, answer] = get("/api/crashes?path=root/%3Cscript%3Ex%3C/"
+                              "script%3E");
+    CHECK(code == 404);
+    CHECK_FALSE(has(answer, "<script>"));
+    for (int i = 0; i < 50; ++i)
+      CHECK(get("/api/crashes?path=root/a/b/c/d/" + std::to_string(i)).first
+            == 404);
+    auto raw = o_exchange(obs->port(), "GET /api/crashes?path=" + std::string(
+                            1 << 20, 'p') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    CHECK((has(raw, "HTTP/1.1 414") || has(raw, "HTTP/1.1 431")));
+  }
+  auto after = rss_kib(getpid());
+  WARN("crash report requests: RSS before " << before << " KiB, after "
+                                            << after << " KiB");
+  CHECK(after - before < rss_bound_kib);
+  // The tree is still served.
+  CHECK(get("/api/tree").first == 200);
   obs->stop();
   stop_supervisor(f.sys, sup);
 }

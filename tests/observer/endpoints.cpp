@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include "json_reader.hpp"
+#include "observer_crashes.hpp"
 #include "test_support.hpp"
 #include "trellis/observer/observer.hpp"
 
@@ -33,22 +35,27 @@ supervisor_spec small_tree(fixture& f) {
 
 struct observed {
   fixture f;
-  caf::actor sup = f.start(small_tree(f));
-  observer obs = start(f, sup);
-  httplib::Client cli{"127.0.0.1", obs.port()};
+  caf::actor sup;
+  observer obs;
+  httplib::Client cli;
 
-  static observer start(fixture& f, const caf::actor& sup) {
-    f.next_events(3);
+  /// Observes the tree `make` builds, once its `probed` children started.
+  explicit observed(supervisor_spec (*make)(fixture&) = small_tree,
+                    size_t probed = 3)
+    : sup(f.start(make(f))),
+      obs(start(f, sup, probed)),
+      cli("127.0.0.1", obs.port()) {
+    cli.set_read_timeout(20, 0);
+  }
+
+  static observer start(fixture& f, const caf::actor& sup, size_t probed) {
+    f.next_events(probed);
     observer_config cfg;
     cfg.operator_token = token;
     cfg.keep_alive = 100ms;
     auto res = start_observer(f.sys, sup, cfg);
     REQUIRE(res);
     return std::move(*res);
-  }
-
-  observed() {
-    cli.set_read_timeout(20, 0);
   }
 
   ~observed() {
@@ -106,6 +113,64 @@ struct observed {
 
 bool has(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// -- a child that crashes on what it cannot parse -----------------------------
+
+struct parser_state {
+  int parsed = 0;
+  std::string last;
+};
+
+caf::behavior parser(caf::stateful_actor<parser_state>* self) {
+  return {
+    [self](const std::string& text) -> int32_t {
+      if (text.compare(0, 3, "bad") == 0)
+        throw std::invalid_argument("cannot parse " + text);
+      self->state.last = text;
+      return ++self->state.parsed;
+    },
+  };
+}
+
+/// root (one_for_one, 10 restarts an hour)
+///   parser     keeps its last 3 messages, dumps its state
+///   a          worker
+///   db         supervisor with worker c
+supervisor_spec crashing_tree(fixture& f) {
+  return supervisor("root")
+    .intensity(10)
+    .period(std::chrono::hours(1))
+    .child(worker("parser", parser)
+             .keep_last_messages(3)
+             .on_crash_dump([](caf::stateful_actor<parser_state>* self) {
+               return "parsed=" + std::to_string(self->state.parsed)
+                      + " last=" + self->state.last;
+             }))
+    .child(f.probed("a"))
+    .child(supervisor("db").child(f.probed("c")));
+}
+
+/// Sends `text` to the parser and waits for its answer or its crash.
+void parse(observed& o, const std::string& text) {
+  auto hdl = o.f.actor_of(o.sup, "parser");
+  REQUIRE(hdl);
+  bool answered = false;
+  o.f.probe->request(hdl, patience, text)
+    .receive([&](int32_t) { answered = true; },
+             [&](caf::error&) { answered = true; });
+  REQUIRE(answered);
+  if (text.compare(0, 3, "bad") == 0)
+    o.f.await_replaced(o.sup, "parser", hdl);
+}
+
+/// GETs `path`, checks the status and that the body is JSON, and returns it.
+json_value get_json(observed& o, const std::string& path, int status = 200) {
+  auto body = o.get(path, status);
+  auto x = parse_json(body);
+  INFO(body);
+  REQUIRE(x);
+  return std::move(*x);
 }
 
 } // namespace
@@ -349,4 +414,196 @@ TEST_CASE("the observer bounds its open event streams", "[observer]") {
   obs->stop();
   first.join();
   stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("the observer serves a child's last crash reports, newest first",
+          "[observer][crash_report]") {
+  observed o{crashing_tree, 2};
+  const std::string hostile = R"(bad "quote" <script>alert(1)</script>)";
+  parse(o, "hello");
+  parse(o, hostile);
+  parse(o, "world");
+  parse(o, "bad again");
+  auto x = get_json(o, "/api/crashes?path=root/parser");
+  CHECK(x["path"].str == "root/parser");
+  CHECK(x["supervisor"].str == "root");
+  CHECK(x["scope"].str == "child");
+  REQUIRE(x["reports"].size() == 2);
+  CHECK(x["count"].num == 2);
+  auto& newest = x["reports"][0];
+  auto& oldest = x["reports"][1];
+  SECTION("each names the child, its incarnation and its exception") {
+    CHECK(newest["path"].str == "root/parser");
+    CHECK(newest["id"].str == "parser");
+    CHECK(newest["restart_count"].num == 1);
+    CHECK(oldest["restart_count"].num == 0);
+    CHECK(newest["time_ms"].num >= oldest["time_ms"].num);
+    CHECK(newest["time_ms"].num > 1.7e12);
+    CHECK_THAT(newest["time"].str, Catch::EndsWith("Z"));
+    CHECK(newest["time"].str.size() == 24); // 2026-12-03T05:01:02.123Z
+    CHECK(newest["exception"]["type"].str == "std::invalid_argument");
+    CHECK(newest["exception"]["what"].str == "cannot parse bad again");
+    CHECK(oldest["exception"]["what"].str == "cannot parse " + hostile);
+    CHECK_THAT(newest["reason"].str,
+               Catch::Contains("unhandled_exception"));
+  }
+  SECTION("with the message it crashed on") {
+    auto& m = newest["message"];
+    CHECK(m["types"].str == "std::string");
+    CHECK(m["content"].str == R"(("bad again"))");
+    CHECK(m["request"].flag);
+    CHECK_THAT(m["sender"].str, Catch::StartsWith("actor #"));
+  }
+  SECTION("its last messages and its state, as its spec asks") {
+    auto& last = oldest["last_messages"];
+    REQUIRE(last.size() == 2);
+    CHECK(last[0]["content"].str == R"(("hello"))");
+    CHECK(newest["last_messages"].size() == 2);
+    CHECK(newest["last_messages"][0]["content"].str == R"(("world"))");
+    CHECK(oldest["state"].str == "parsed=1 last=hello");
+    CHECK(newest["state"].str == "parsed=1 last=world");
+    CHECK(newest["state_error"].str.empty());
+    // Not captured in this build, or an array of frames.
+    auto& trace = newest["trace"];
+    CHECK((trace.is_null() || trace.kind == json_value::array));
+  }
+  SECTION("user data is escaped: valid JSON without markup") {
+    auto body = o.get("/api/crashes?path=root/parser");
+    CHECK_FALSE(has(body, "<script>"));
+    CHECK_FALSE(has(body, "<"));
+    CHECK(has(body, R"(bad \"quote\" \u003cscript\u003e)"));
+    auto res = o.cli.Get("/api/crashes?path=root/parser");
+    REQUIRE(res);
+    CHECK(has(res->get_header_value("Content-Type"), "application/json"));
+    CHECK(res->get_header_value("X-Content-Type-Options") == "nosniff");
+    auto m = oldest["message"]["content"].str;
+    CHECK(m == "(\"" + std::string{R"(bad \"quote\" <script>alert(1)</script>)"}
+                 + "\")");
+  }
+}
+
+TEST_CASE("the observer serves a supervisor's children's crash reports",
+          "[observer][crash_report]") {
+  observed o{crashing_tree, 2};
+  SECTION("none yet") {
+    auto x = get_json(o, "/api/crashes?path=root/parser");
+    CHECK(x["reports"].size() == 0);
+    auto db = get_json(o, "/api/crashes?path=root/db");
+    CHECK(db["scope"].str == "children");
+    CHECK(db["supervisor"].str == "root/db");
+    CHECK(db["reports"].size() == 0);
+  }
+  SECTION("a supervisor's path or none at all: all its children's") {
+    parse(o, "bad one");
+    auto a = o.f.actor_of(o.sup, "a");
+    o.f.crash(o.sup, "a");
+    o.f.await_replaced(o.sup, "a", a);
+    for (auto path : {"/api/crashes?path=root", "/api/crashes"}) {
+      INFO(path);
+      auto x = get_json(o, path);
+      CHECK(x["path"].str == "root");
+      CHECK(x["scope"].str == "children");
+      REQUIRE(x["reports"].size() == 2);
+      CHECK(x["reports"][0]["path"].str == "root/a");
+      CHECK(x["reports"][0]["exception"]["what"].str == "boom from a");
+      CHECK(x["reports"][1]["path"].str == "root/parser");
+      // No last messages or state were asked of a.
+      CHECK(x["reports"][0]["last_messages"].size() == 0);
+      CHECK(x["reports"][0]["state"].str.empty());
+    }
+    // A nested supervisor's child.
+    auto c = o.f.actor_of(*lookup(o.f.sys, o.sup, "root/db"), "c");
+    o.f.crash(*lookup(o.f.sys, o.sup, "root/db"), "c");
+    o.f.await_replaced(*lookup(o.f.sys, o.sup, "root/db"), "c", c);
+    auto x = get_json(o, "/api/crashes?path=root/db/c");
+    REQUIRE(x["reports"].size() == 1);
+    CHECK(x["supervisor"].str == "root/db");
+    CHECK(get_json(o, "/api/crashes?path=root/db")["reports"].size() == 1);
+  }
+}
+
+TEST_CASE("the observer refuses unknown and malformed crash report paths",
+          "[observer][crash_report]") {
+  observed o{crashing_tree, 2};
+  SECTION("an unknown path is 404, naming it") {
+    auto x = get_json(o, "/api/crashes?path=root/nope", 404);
+    CHECK_THAT(x["error"].str, Catch::Contains("root/nope"));
+    get_json(o, "/api/crashes?path=root/zzz/c", 404);
+    get_json(o, "/api/crashes?path=elsewhere", 404);
+    // A worker has no children.
+    get_json(o, "/api/crashes?path=root/a/x", 404);
+    auto res = o.cli.Get("/api/crashes?path=root/%3Cimg%3E");
+    REQUIRE(res);
+    CHECK(res->status == 404);
+    CHECK_FALSE(has(res->body, "<img>"));
+    auto hostile = parse_json(res->body);
+    REQUIRE(hostile);
+    CHECK_THAT((*hostile)["error"].str, Catch::Contains("root/<img>"));
+  }
+  SECTION("a malformed or over-long path is 400") {
+    for (auto path : {"/api/crashes?path=", "/api/crashes?path=root//a",
+                      "/api/crashes?path=/root", "/api/crashes?path=root/",
+                      "/api/crashes?path=root%0Aa",
+                      "/api/crashes?path=root/%FF"}) {
+      INFO(path);
+      auto x = get_json(o, path, 400);
+      CHECK(x.has("error"));
+    }
+    auto x = get_json(o, "/api/crashes?path=root/" + std::string(2000, 'x'),
+                      400);
+    CHECK_THAT(x["error"].str, Catch::Contains("longer than 1024"));
+    CHECK(x["error"].str.size() < 200);
+  }
+  SECTION("only by GET") {
+    auto res = o.post("/api/crashes?path=root/a", "");
+    REQUIRE(res);
+    CHECK(res->status == 405);
+    CHECK(res->get_header_value("Allow") == "GET");
+  }
+}
+
+TEST_CASE("a crash report renders as bounded JSON with its trace",
+          "[observer][crash_report]") {
+  crash_report x;
+  x.path = "root/w";
+  x.id = "w";
+  x.restart_count = 3;
+  x.time = caf::timestamp{std::chrono::milliseconds(1'700'000'000'123)};
+  x.message = logged_message{caf::make_message(std::string(100'000, 'm')),
+                             "root/api", false};
+  x.trace = stack_trace{{0x401000, 0xdeadbeef}};
+  x.state = std::string(100'000, 's');
+  auto render = [](const caf::error&) { return std::string{"a reason"}; };
+  auto text = trellis::detail::crash_report_json(x, render);
+  auto json = parse_json(text);
+  REQUIRE(json);
+  auto& r = *json;
+  CHECK(r["time"].str == "2023-11-14T22:13:20.123Z");
+  CHECK(r["time_ms"].num == 1'700'000'000'123.0);
+  CHECK(r["exception"].is_null());
+  CHECK(r["reason"].str == "a reason");
+  CHECK(r["message"]["sender"].str == "root/api");
+  CHECK_FALSE(r["message"]["request"].flag);
+  CHECK(r["message"]["content"].str.size() <= max_rendered_message + 3);
+  CHECK(r["state"].str.size()
+        <= trellis::detail::max_rendered_text + 3);
+  CHECK_THAT(r["state"].str, Catch::EndsWith("..."));
+  REQUIRE(r["trace"].size() == 2);
+  auto& frame = r["trace"][1];
+  CHECK(frame["address"].str == "0xdeadbeef");
+  for (auto key : {"function", "file", "line", "module"})
+    CHECK(frame.has(key));
+  CHECK(text.size() < 10'000);
+  SECTION("paths are checked before the tree is asked") {
+    using trellis::detail::malformed_path;
+    CHECK_FALSE(malformed_path("root/db/c"));
+    CHECK_FALSE(malformed_path("root/sessions/session#42"));
+    CHECK(malformed_path(""));
+    CHECK(malformed_path("root//c"));
+    CHECK(malformed_path(std::string(1025, 'r')));
+    CHECK(malformed_path(std::string("root/\x01")));
+    CHECK(malformed_path(std::string("root/\xff")));
+    CHECK(malformed_path(std::string("root/\xc3")));
+    CHECK_FALSE(malformed_path("root/caf\xc3\xa9"));
+  }
 }

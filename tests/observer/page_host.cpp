@@ -2,7 +2,9 @@
 //   observer_page_host [SESSIONS]
 // Prints "port N" once the observer listens, then reads commands, one a
 // line: "crash PATH" injects an exception into the child at PATH and
-// answers "ok" (or "error ..."); "give-up" crashes root/gateway until
+// answers "ok" (or "error ..."); "poison" starts root/parser (once), sends
+// it "hello" and then a message with markup in it, on which it crashes, and
+// answers "ok" once it was restarted; "give-up" crashes root/gateway until
 // the root gives up; "quit" or the end of input stops. The
 // operator token is "page-token".
 
@@ -29,6 +31,65 @@ caf::behavior echo(caf::event_based_actor*, int) {
 
 caf::behavior session(caf::event_based_actor*, int) {
   return {[](int x) { return x; }};
+}
+
+// What a crash report's message may carry: user data that a page must show
+// as text. Were it inserted as HTML, its handler would mark the page.
+const std::string poison
+  = R"(bad <img src=x onerror="document.body.dataset.pwned='1'">)";
+
+struct parser_state {
+  int parsed = 0;
+  std::string last;
+};
+
+caf::behavior parser(caf::stateful_actor<parser_state>* self) {
+  return {
+    [self](const std::string& text) -> int32_t {
+      if (text.compare(0, 3, "bad") == 0)
+        throw std::invalid_argument("cannot parse " + text);
+      self->state.last = text;
+      return ++self->state.parsed;
+    },
+  };
+}
+
+/// Starts root/parser unless it runs, sends it "hello" and the poison, and
+/// returns an error message, or empty once a new parser runs.
+std::string feed_poison(caf::actor_system& sys, const caf::actor& root) {
+  auto p = trellis::lookup(sys, root, "root/parser");
+  if (!p) {
+    auto spec = trellis::worker("parser", parser)
+                  .keep_last_messages(4)
+                  .on_crash_dump([](caf::stateful_actor<parser_state>* self) {
+                    return "parsed=" + std::to_string(self->state.parsed)
+                           + " last=" + self->state.last;
+                  });
+    if (auto started = trellis::start_child(sys, root, spec); !started)
+      return "start: " + sys.render(started.error());
+    p = trellis::lookup(sys, root, "root/parser");
+    if (!p)
+      return "lookup: " + sys.render(p.error());
+  }
+  caf::scoped_actor self{sys};
+  std::string failure;
+  for (auto& text : {std::string{"hello"}, poison})
+    self->request(*p, caf::duration{5s}, text)
+      .receive([](int32_t) {},
+               [&](caf::error& err) {
+                 if (text != poison)
+                   failure = "hello: " + sys.render(err);
+               });
+  if (!failure.empty())
+    return failure;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto now = trellis::lookup(sys, root, "root/parser");
+    if (now && *now != *p)
+      return {};
+    std::this_thread::sleep_for(5ms);
+  }
+  return "the parser was not restarted";
 }
 
 } // namespace
@@ -97,6 +158,11 @@ int main(int argc, char** argv) {
       else
         std::cout << "error: the root did not give up: " << sys.render(reason)
                   << std::endl;
+      continue;
+    }
+    if (line == "poison") {
+      auto failure = feed_poison(sys, *root);
+      std::cout << (failure.empty() ? "ok" : "error: " + failure) << std::endl;
       continue;
     }
     const std::string crash = "crash ";

@@ -6,9 +6,12 @@ protocol on a pipe (--remote-debugging-pipe: no extra packages).
 
 CASE is `tree` (every node drawn, a crash injected in the process shows up
 on the page, a screenshot saved as DIR/observer.png; at the end the root
-gives up and the page says why) or `large` (10,000
+gives up and the page says why), `large` (10,000
 children stay responsive: collapsed into a count, expanded a page at a
-time). Exits 77 (skipped) only when no Chromium is installed.
+time) or `crashes` (a click on a crashed child shows its crash reports, its
+message with markup in it as text, a screenshot saved as
+DIR/observer-crashes.png). Exits 77 (skipped) only when no Chromium is
+installed.
 """
 
 import argparse
@@ -310,6 +313,62 @@ def case_large(browser, host, out):
     browser.screenshot(os.path.join(out, "observer-large.png"))
 
 
+def case_crashes(browser, host, out):
+    browser.wait_for("document.body.dataset.ready === '1'", "the first draw")
+    browser.wait_for("document.getElementById('conn').dataset.state === 'live'",
+                     "the event stream")
+    host.command("poison")
+    drawn = "document.querySelector('#tree li[data-path=\"root/parser\"]')"
+    browser.wait_for(drawn + " !== null", "the parser's node")
+    click_node(browser, "root/parser")
+    reports = "document.querySelectorAll('#crash-list details.crash')"
+    browser.wait_for(reports + ".length === 1", "the parser's crash report")
+    first = "document.querySelector('#crash-list details.crash')"
+    text = lambda sel: browser.eval(
+        first + ".querySelector('%s').textContent" % sel)
+    what = text(".crash-what")
+    assert what.startswith("std::invalid_argument: cannot parse bad <img"), what
+    assert browser.eval(first + ".open"), "the newest crash starts open"
+    # The message is shown as text: its markup made no element and ran no
+    # handler.
+    message = text(".crash-message")
+    assert "<img src=x onerror=" in message, message
+    assert message.startswith("request from actor #"), message
+    assert "(std::string)" in message, message
+    assert browser.eval("document.querySelectorAll('img').length") == 0
+    assert browser.eval("document.body.dataset.pwned") is None
+    last = text(".crash-last")
+    assert last.startswith("request from actor #"), last
+    assert '("hello")' in last and "<img" in last, last
+    assert text(".crash-state") == "parsed=1 last=hello", text(".crash-state")
+    assert "restart count 0" in text("summary")
+    trace = text(".crash-trace")
+    if trace != "not captured":
+        assert trace.startswith("#0 "), trace
+    # Another crash of the selected child refreshes the panel, newest first.
+    host.command("poison")
+    browser.wait_for(reports + ".length === 2", "the second crash report")
+    assert "restart count 1" in text("summary")
+    # A supervisor shows its children's crashes, each with its path.
+    click_node(browser, "root")
+    browser.wait_for("document.getElementById('crash-list').dataset.path"
+                     " === 'root' && " + reports + ".length === 2",
+                     "the root's children's crashes")
+    assert "of the children of root" in browser.eval(
+        "document.getElementById('crash-status').textContent")
+    assert text(".crash-path") == "root/parser"
+    click_node(browser, "root/parser")
+    browser.wait_for("document.getElementById('crash-list').dataset.path"
+                     " === 'root/parser'", "the parser's crashes again")
+    browser.wait_for(reports + ".length === 2", "the parser's two crashes")
+    assert browser.eval("document.querySelectorAll('img').length") == 0
+    assert browser.eval("document.body.dataset.pwned") is None
+    # Only the newest starts open; the older one is a line until clicked.
+    assert not browser.eval(reports + "[1].open")
+    time.sleep(3.2)  # Until the crash's flash faded, for the picture.
+    browser.screenshot(os.path.join(out, "observer-crashes.png"))
+
+
 def find_chromium(given):
     for name in [given, "chromium", "chromium-browser", "google-chrome"]:
         if name and shutil.which(name):
@@ -322,7 +381,7 @@ def main():
     parser.add_argument("--host", required=True)
     parser.add_argument("--chromium")
     parser.add_argument("--out", default=".")
-    parser.add_argument("case", choices=["tree", "large"])
+    parser.add_argument("case", choices=["tree", "large", "crashes"])
     args = parser.parse_args()
     binary = find_chromium(args.chromium)
     if not binary:
@@ -332,10 +391,12 @@ def main():
     host = Host(args.host, 10000 if args.case == "large" else 3)
     browser = None
     try:
-        browser = Chromium(binary, host.url)
+        size = (1280, 1000) if args.case == "crashes" else (1280, 800)
+        browser = Chromium(binary, host.url, size)
         browser.attach()
-        {"tree": case_tree, "large": case_large}[args.case](browser, host,
-                                                            args.out)
+        cases = {"tree": case_tree, "large": case_large,
+                 "crashes": case_crashes}
+        cases[args.case](browser, host, args.out)
     finally:
         if browser:
             browser.close()

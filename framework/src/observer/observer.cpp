@@ -15,6 +15,7 @@
 
 #include "blocking_call.hpp"
 #include "json.hpp"
+#include "observer_crashes.hpp"
 #include "observer_hub.hpp"
 #include "observer_metrics.hpp"
 #include "observer_page.hpp"
@@ -59,13 +60,16 @@ caf::behavior collector(caf::event_based_actor* self,
 void answer(httplib::Response& res, int status, const std::string& json) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
+  // The JSON echoes paths and carries crash reports' user data: never let a
+  // browser sniff it as HTML.
+  res.set_header("X-Content-Type-Options", "nosniff");
   res.set_content(json, "application/json");
 }
 
 void answer_error(httplib::Response& res, int status,
                   const std::string& message) {
   std::string json = "{\"error\":";
-  detail::append_json_string(json, message);
+  detail::append_json_text(json, message);
   json += '}';
   answer(res, status, json);
 }
@@ -218,6 +222,10 @@ struct observer::impl {
           [this](const httplib::Request&, httplib::Response& res) {
             serve_events(res);
           });
+    route("/api/crashes", "GET",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            serve_crashes(req, res);
+          });
     route("/api/restart", "POST",
           [this](const httplib::Request& req, httplib::Response& res) {
             control(req, res, true);
@@ -324,6 +332,64 @@ struct observer::impl {
         return sink.write(out.data(), out.size());
       },
       [this](bool) { --streams; });
+  }
+
+  // -- crash reports ----------------------------------------------------------
+
+  /// Answers the crash reports of `?path=` (a child's, or a supervisor's
+  /// children's; the root's children's without it), newest first. Renders
+  /// them here, on the server's thread: symbolizing may read debug info.
+  void serve_crashes(const httplib::Request& req, httplib::Response& res) {
+    std::string path;
+    if (req.has_param("path")) {
+      path = req.get_param_value("path");
+      if (auto why = detail::malformed_path(path)) {
+        answer_error(res, 400,
+                     *why + ": expected ?path=<path in the tree>, e.g. "
+                            "root/db/writer");
+        return;
+      }
+    }
+    auto snap = tree();
+    if (!snap) {
+      if (auto why = hub->ended())
+        answer_ended(res, *why);
+      else
+        answer_error(res, 503, "no snapshot: " + render(snap.error()));
+      return;
+    }
+    if (path.empty())
+      path = snap->path;
+    auto plan = detail::plan_crashes(*snap, path);
+    if (plan.status != 200) {
+      answer_error(res, plan.status, plan.error);
+      return;
+    }
+    std::vector<crash_report> reports;
+    std::string sup_path;
+    if (plan.supervisor) {
+      sup_path = plan.supervisor->path;
+      auto xs = call_within<std::vector<crash_report>>(
+        sys, timeout(), plan.supervisor->actor, crash_reports_atom::value);
+      if (!xs) {
+        answer_error(res, status_of(xs.error()),
+                     "no crash reports from " + sup_path + ": "
+                       + render(xs.error()));
+        return;
+      }
+      // The supervisor lists them oldest first.
+      for (auto i = xs->rbegin(); i != xs->rend(); ++i)
+        if (plan.scope == detail::crashes_scope::children || i->path == path)
+          reports.push_back(std::move(*i));
+    }
+    if (!plan.in_tree && reports.empty()) {
+      answer_error(res, 404, "no child or supervisor " + path);
+      return;
+    }
+    auto rendering = [this](const caf::error& x) { return render(x); };
+    answer(res, 200,
+           detail::crashes_json(path, sup_path, plan.scope, reports,
+                                rendering));
   }
 
   // -- control ----------------------------------------------------------------

@@ -63,6 +63,10 @@ struct observer_config {
 /// - `GET /api/tree`: the tree's snapshot as JSON (see `to_json`);
 /// - `GET /api/events`: the tree's `lifecycle_event`s as Server-Sent Events;
 /// - `GET /metrics`: counters and gauges in Prometheus' text format;
+/// - `GET /api/crashes?path=P`: the crash reports of child `P` (or of a
+///   supervisor's children; of the root's without `path`), newest first,
+///   as JSON, each with its exception, message, last messages, symbolized
+///   trace and state (see `crash_report`);
 /// - `POST /api/restart?path=P`, `POST /api/terminate?path=P`: with
 ///   `Authorization: Bearer <operator_token>`, restart or stop a child.
 ///
