@@ -40,6 +40,7 @@
 #include "trellis/shutdown_reason.hpp"
 #include "trellis/stable_handle.hpp"
 #include "trellis/stable_handle_options.hpp"
+#include "trellis/stack_trace.hpp"
 #include "trellis/start_result.hpp"
 #include "trellis/stop_signal.hpp"
 #include "trellis/strategy.hpp"
