@@ -48,10 +48,12 @@ public:
     return frames_.empty();
   }
 
+  /// Returns whether `x` and `y` hold the same frames.
   friend bool operator==(const stack_trace& x, const stack_trace& y) {
     return x.frames_ == y.frames_;
   }
 
+  /// Returns whether `x` and `y` differ in a frame.
   friend bool operator!=(const stack_trace& x, const stack_trace& y) {
     return !(x == y);
   }
