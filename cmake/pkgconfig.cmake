@@ -1,7 +1,7 @@
 # pkg-config files for projects not on CMake: one per library, named as its
 # CMake target is (trellis = trellis::framework, trellis-distribution, ...).
 # The libraries are static archives, so what they link privately (spdlog,
-# CAF's I/O and OpenSSL modules) is in Libs and Requires, not in the
+# libdw, CAF's I/O and OpenSSL modules) is in Libs and Requires, not in the
 # .private fields that only `pkg-config --static` reads.
 
 # -lcaf_core etc., with -L for a CAF outside the compiler's own directories.
@@ -50,10 +50,15 @@ function(trellis_pkgconfig name library description requires libs)
 endfunction()
 
 trellis_caf_libs(caf_core core)
+# dlsym (src/throw_trace.cpp): in libc since glibc 2.34, in libdl before.
+set(trellis_dl_flag "")
+if(CMAKE_DL_LIBS)
+  set(trellis_dl_flag "-l${CMAKE_DL_LIBS}")
+endif()
 trellis_caf_libs(caf_io io openssl)
 trellis_pkgconfig(trellis trellis_framework
   "Erlang/OTP supervision trees for the C++ Actor Framework"
-  "spdlog" "${caf_core} -pthread")
+  "spdlog libdw" "${caf_core} ${trellis_dl_flag} -pthread")
 trellis_pkgconfig(trellis-distribution trellis_distribution
   "Trellis trees across processes (CAF's I/O module)"
   "trellis openssl" "${caf_io}")

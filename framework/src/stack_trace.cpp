@@ -1,18 +1,128 @@
 #include "trellis/stack_trace.hpp"
 
+#include <elfutils/libdwfl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <cxxabi.h>
+#include <memory>
+#include <mutex>
+
 namespace trellis {
+
+namespace {
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> res{
+    abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free};
+  return status == 0 && res ? std::string{res.get()} : std::string{name};
+}
+
+// libdw's view of this process: modules from /proc/self/maps, their symbol
+// tables (.symtab, so no -rdynamic needed) and debug info read once and
+// cached. Dwfl is not thread-safe: one per process, under a mutex.
+class symbolizer {
+public:
+  static symbolizer& instance() {
+    // Never destroyed: a report may render while the process exits.
+    static auto* self = new symbolizer;
+    return *self;
+  }
+
+  void resolve(stack_frame& f) {
+    if (f.address == 0)
+      return;
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (dwfl_ == nullptr)
+      return;
+    // A return address points past its call: look up the call itself.
+    auto addr = static_cast<Dwarf_Addr>(f.address - 1);
+    auto* mod = dwfl_addrmodule(dwfl_, addr);
+    if (mod == nullptr && report()) // A library loaded since?
+      mod = dwfl_addrmodule(dwfl_, addr);
+    if (mod == nullptr)
+      return;
+    // The module's name is the path that /proc/self/maps shows.
+    auto path = dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr,
+                                 nullptr, nullptr, nullptr);
+    if (path != nullptr) {
+      auto slash = std::strrchr(path, '/');
+      f.module = slash != nullptr ? slash + 1 : path;
+    }
+    if (auto name = dwfl_module_addrname(mod, addr))
+      f.function = demangle(name);
+    if (auto line = dwfl_module_getsrc(mod, addr)) {
+      int lineno = 0;
+      if (auto file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr,
+                                    nullptr)) {
+        f.file = file;
+        f.line = lineno > 0 ? static_cast<unsigned>(lineno) : 0;
+      }
+    }
+  }
+
+private:
+  symbolizer() {
+    callbacks_.find_elf = dwfl_linux_proc_find_elf;
+    callbacks_.find_debuginfo = dwfl_standard_find_debuginfo;
+    callbacks_.section_address = nullptr;
+    callbacks_.debuginfo_path = nullptr;
+    dwfl_ = dwfl_begin(&callbacks_);
+    if (dwfl_ != nullptr)
+      report();
+  }
+
+  bool report() {
+    dwfl_report_begin(dwfl_);
+    auto rc = dwfl_linux_proc_report(dwfl_, getpid());
+    return dwfl_report_end(dwfl_, nullptr, nullptr) == 0 && rc == 0;
+  }
+
+  std::mutex mtx_;
+  Dwfl_Callbacks callbacks_{};
+  Dwfl* dwfl_ = nullptr;
+};
+
+} // namespace
 
 std::vector<stack_frame> symbolize(const stack_trace& x) {
   std::vector<stack_frame> result;
-  for (auto addr : x.frames)
-    result.push_back(stack_frame{addr, {}, {}, 0, {}});
+  result.reserve(x.size());
+  auto& sym = symbolizer::instance();
+  for (auto addr : x.frames()) {
+    stack_frame f;
+    f.address = addr;
+    sym.resolve(f);
+    result.push_back(std::move(f));
+  }
   return result;
 }
 
 std::string to_string(const stack_trace& x) {
   std::string result;
-  for (size_t i = 0; i < x.frames.size(); ++i)
-    result += "#" + std::to_string(i) + " ??\n";
+  char buf[32];
+  size_t i = 0;
+  for (auto& f : symbolize(x)) {
+    result += '#';
+    result += std::to_string(i++);
+    std::snprintf(buf, sizeof(buf), " 0x%zx ", static_cast<size_t>(f.address));
+    result += buf;
+    result += f.function.empty() ? std::string{"??"} : f.function;
+    if (!f.file.empty()) {
+      result += " at ";
+      result += f.file;
+      result += ':';
+      result += std::to_string(f.line);
+    }
+    if (!f.module.empty()) {
+      result += " (";
+      result += f.module;
+      result += ')';
+    }
+    result += '\n';
+  }
   return result;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "trellis/stack_trace.hpp"
+
 #include "bench_actors.hpp"
 #include "cases.hpp"
 #include "harness.hpp"
@@ -19,13 +21,15 @@ using namespace trellis::bench;
 
 const char* usage_text
   = "usage: trellis_bench [--json] [--reps N] [--scale F] "
-    "[--reports on|off|stderr] [--verbose] [--only SIDE] [--list]\n"
-    "                     [CASE...]\n"
+    "[--reports on|off|stderr] [--throw-traces on|off]\n"
+    "                     [--verbose] [--only SIDE] [--list] [CASE...]\n"
     "  --json        one JSON object per line per case, instead of a table\n"
     "  --reps N      repetitions per side (default 9); medians are reported\n"
     "  --scale F     multiply every count by F (quick runs, profiling)\n"
     "  --reports M   Trellis' reports: on (default level, into a null sink;\n"
     "                the default), off, or stderr (default level and sink)\n"
+    "  --throw-traces M  capture a stack trace when a child throws: on (the\n"
+    "                default) or off\n"
     "  --verbose     print every repetition to stderr\n"
     "  --only SIDE   measure only trellis or only baseline (for profiling)\n"
     "  --list        list the cases and exit\n";
@@ -84,6 +88,11 @@ int main(int argc, char** argv) {
         fail("--scale must be positive");
     } else if (arg == "--reports") {
       opts.reports = parse_reports(value_of(i));
+    } else if (arg == "--throw-traces") {
+      auto& mode = value_of(i);
+      if (mode != "on" && mode != "off")
+        fail("--throw-traces takes on or off");
+      trellis::capture_throw_traces(mode == "on");
     } else if (arg == "--memory-probe") {
       // Hidden: one side of memory_per_child, in a process of its own.
       auto side = value_of(i);
@@ -109,9 +118,10 @@ int main(int argc, char** argv) {
   }
   setup_reports(opts.reports);
   if (!opts.json) {
-    std::printf("trellis_bench: reps=%d scale=%g reports=%s, 2 scheduler "
-                "threads; ratio = trellis / baseline, medians\n",
-                opts.reps, opts.scale, to_string(opts.reports));
+    std::printf("trellis_bench: reps=%d scale=%g reports=%s throw-traces=%s, "
+                "2 scheduler threads; ratio = trellis / baseline, medians\n",
+                opts.reps, opts.scale, to_string(opts.reports),
+                trellis::capture_throw_traces() ? "on" : "off");
     print_header();
   }
   auto failed = false;

@@ -29,6 +29,7 @@
 #include "trellis/dead_letter.hpp"
 #include "trellis/decision.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/fatal_signal_report.hpp"
 #include "trellis/fault_injection.hpp"
 #include "trellis/fwd.hpp"
 #include "trellis/health_check.hpp"

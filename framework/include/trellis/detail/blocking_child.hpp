@@ -62,7 +62,7 @@ public:
 
   void act() override {
     announce_started(start_listener_, this);
-    running_in_tree in_tree{tree()};
+    running_in_tree in_tree{static_cast<const tree_member&>(*this)};
     try {
       Impl::act();
     } catch (const exit_signal&) {

@@ -11,24 +11,6 @@ namespace trellis::detail {
 /// `calling_self`).
 inline thread_local const void* running_tree = nullptr;
 
-/// Marks this thread as running an actor of `tree` for a scope.
-class running_in_tree {
-public:
-  explicit running_in_tree(const void* tree) noexcept : prev_(running_tree) {
-    running_tree = tree;
-  }
-
-  ~running_in_tree() {
-    running_tree = prev_;
-  }
-
-  running_in_tree(const running_in_tree&) = delete;
-  running_in_tree& operator=(const running_in_tree&) = delete;
-
-private:
-  const void* prev_;
-};
-
 /// A base of the actors Trellis runs in a tree (supervisors, and children
 /// spawned through `child_context::spawn`): names their tree and their
 /// place in it.
@@ -56,6 +38,41 @@ protected:
 private:
   const void* tree_ = nullptr;
   std::string path_;
+};
+
+/// The path of the child whose handler runs on this thread (e.g.
+/// `root/db/writer`), or null: set with `running_tree` by the children that
+/// name themselves to `running_in_tree`. Read by the fatal signal report,
+/// which may only read memory.
+inline thread_local const std::string* running_path = nullptr;
+
+/// Marks this thread as running an actor of `tree` for a scope.
+class running_in_tree {
+public:
+  explicit running_in_tree(const void* tree) noexcept
+    : prev_(running_tree), prev_path_(running_path) {
+    running_tree = tree;
+    running_path = nullptr;
+  }
+
+  /// Marks this thread as running `member`, of its tree and at its path.
+  explicit running_in_tree(const tree_member& member) noexcept
+    : prev_(running_tree), prev_path_(running_path) {
+    running_tree = member.tree();
+    running_path = &member.path();
+  }
+
+  ~running_in_tree() {
+    running_tree = prev_;
+    running_path = prev_path_;
+  }
+
+  running_in_tree(const running_in_tree&) = delete;
+  running_in_tree& operator=(const running_in_tree&) = delete;
+
+private:
+  const void* prev_;
+  const std::string* prev_path_;
 };
 
 } // namespace trellis::detail
