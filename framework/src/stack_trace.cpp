@@ -123,6 +123,10 @@ std::string to_string(const stack_trace& x) {
     }
     result += '\n';
   }
+  if (!x.walked())
+    result += "(only the throw site: this thread threw more than "
+              + std::to_string(stack_trace::max_walks_per_second)
+              + " times in the second)\n";
   return result;
 }
 

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <cxxabi.h>
+#include <ctime>
 #include <typeinfo>
 
 #include "trellis/detail/running_tree.hpp"
@@ -47,6 +48,7 @@ struct captured_throw {
   const void* object = nullptr;
   const std::type_info* type = nullptr;
   uint32_t size = 0;
+  bool walked = false;
   std::array<uintptr_t, stack_trace::max_frames> frames;
 };
 
@@ -55,6 +57,10 @@ constexpr size_t ring_size = 4;
 struct throw_ring {
   std::array<captured_throw, ring_size> entries;
   size_t next = 0;
+  /// The current second (of the coarse monotonic clock) and the walks in
+  /// it (see `stack_trace::max_walks_per_second`).
+  time_t second = 0;
+  size_t walks = 0;
 };
 
 // Trivial, so that the thread-local needs no initialization guard.
@@ -104,6 +110,23 @@ void note_throw(void* object, const std::type_info* type,
   if (running_tree == nullptr
       || !capture_on.load(std::memory_order_relaxed))
     return;
+  // A coarse clock costs a few nanoseconds; the walk, microseconds.
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  if (now.tv_sec != r.second) {
+    r.second = now.tv_sec;
+    r.walks = 0;
+  }
+  if (r.walks == stack_trace::max_walks_per_second) {
+    auto& e = r.entries[r.next++ % ring_size];
+    e.frames[0] = thrower;
+    e.size = 1;
+    e.walked = false;
+    e.type = type;
+    e.object = object;
+    return;
+  }
+  ++r.walks;
   std::array<uintptr_t, stack_trace::max_frames + skip_slack> buf;
   walk_state st{buf.data(), 0, buf.size(), caf_consume()};
   _Unwind_Backtrace(on_frame, &st);
@@ -117,6 +140,7 @@ void note_throw(void* object, const std::type_info* type,
   auto& e = r.entries[r.next++ % ring_size];
   std::copy(first, first + n, e.frames.begin());
   e.size = static_cast<uint32_t>(n);
+  e.walked = true;
   e.type = type;
   e.object = object;
 }
@@ -143,7 +167,7 @@ std::optional<stack_trace> take_throw_trace(const std::exception_ptr& x) {
   for (auto& e : ring.entries) {
     if (e.object == object && e.type == type) {
       e.object = nullptr;
-      return stack_trace{e.frames.data(), e.size};
+      return stack_trace{e.frames.data(), e.size, e.walked};
     }
   }
   return std::nullopt;

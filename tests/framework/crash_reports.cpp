@@ -78,6 +78,14 @@ TEST_CASE("a crash report names the child, its exception and its message",
   CHECK_THAT(x.message->sender, Catch::StartsWith("actor #"));
   CHECK(type_names(x.message->content) == "std::string, int32_t");
   CHECK(render_bounded(x.message->content) == "(\"widget\", -1)");
+  // Where: the stack of the throw, from the throwing function up to the
+  // handler.
+  REQUIRE(x.trace);
+  CHECK(x.trace->walked());
+  auto frames = symbolize(*x.trace);
+  REQUIRE_FALSE(frames.empty());
+  CHECK_THAT(frames[0].function, Catch::Contains("reject_order"));
+  CHECK_THAT(to_string(x), Catch::Contains("thrown at:\n    #0 0x"));
   // Nothing else was asked for.
   CHECK(x.last_messages.empty());
   CHECK(x.state.empty());

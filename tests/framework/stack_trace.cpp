@@ -262,3 +262,34 @@ TEST_CASE("symbolizing odd addresses renders them as unknown",
       CHECK(x == text);
   }
 }
+
+TEST_CASE("past its budget a thread keeps only the throw site",
+          "[stack_trace]") {
+  static int fake_tree;
+  detail::running_in_tree in_tree{&fake_tree};
+  // However the seconds fall, 10,000 throws in a row exceed 100 in one.
+  size_t walked = 0;
+  std::optional<stack_trace> site;
+  for (int i = 0; i < 10'000 && !site; ++i) {
+    std::exception_ptr x;
+    try {
+      trace_test::parse_order(-1);
+    } catch (...) {
+      x = std::current_exception();
+    }
+    auto t = detail::take_throw_trace(x);
+    REQUIRE(t);
+    if (t->walked()) {
+      CHECK(t->size() > 1);
+      ++walked;
+    } else {
+      site = std::move(t);
+    }
+  }
+  REQUIRE(site);
+  CHECK(walked >= stack_trace::max_walks_per_second);
+  REQUIRE(site->size() == 1);
+  auto frames = symbolize(*site);
+  CHECK_THAT(frames[0].function, Catch::Contains("trace_test::parse_order"));
+  CHECK_THAT(to_string(*site), Catch::Contains("only the throw site"));
+}

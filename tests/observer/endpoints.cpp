@@ -571,7 +571,8 @@ TEST_CASE("a crash report renders as bounded JSON with its trace",
   x.time = caf::timestamp{std::chrono::milliseconds(1'700'000'000'123)};
   x.message = logged_message{caf::make_message(std::string(100'000, 'm')),
                              "root/api", false};
-  x.trace = stack_trace{{0x401000, 0xdeadbeef}};
+  const uintptr_t frames[] = {0x401000, 0xdeadbeef};
+  x.trace = stack_trace{frames, 2};
   x.state = std::string(100'000, 's');
   auto render = [](const caf::error&) { return std::string{"a reason"}; };
   auto text = trellis::detail::crash_report_json(x, render);

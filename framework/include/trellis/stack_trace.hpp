@@ -26,11 +26,26 @@ public:
   /// At most this many frames are kept; deeper stacks lose their outermost.
   static constexpr size_t max_frames = 32;
 
+  /// At most this many throws a second on one thread get their stack
+  /// walked; past it a throw keeps only its site, frame 0 (`walked()` is
+  /// false), which costs next to nothing. A child in a crash loop throws
+  /// thousands of times a second, and its first traces say what the rest
+  /// would.
+  static constexpr size_t max_walks_per_second = 100;
+
   stack_trace() = default;
 
-  /// A trace of the frames in `[first, first + n)`, innermost first.
-  stack_trace(const uintptr_t* first, size_t n) : frames_(first, first + n) {
+  /// A trace of the frames in `[first, first + n)`, innermost first;
+  /// `walked` says whether they are the whole stack or only the throw site.
+  stack_trace(const uintptr_t* first, size_t n, bool walked = true)
+    : frames_(first, first + n), walked_(walked) {
     // nop
+  }
+
+  /// Returns whether the stack was walked, or only the throw site kept
+  /// (see `max_walks_per_second`).
+  bool walked() const noexcept {
+    return walked_;
   }
 
   /// Returns the return addresses, innermost first.
@@ -60,6 +75,7 @@ public:
 
 private:
   std::vector<uintptr_t> frames_;
+  bool walked_ = true;
 };
 
 /// One frame of a trace, with what the process knows about its address.

@@ -92,7 +92,7 @@ public:
     if (kept_)
       inherit();
     {
-      running_in_tree in_tree{tree()};
+      running_in_tree in_tree{static_cast<const tree_member&>(*this)};
       Impl::initialize();
     }
     // Unless initialization ended the actor: then its down message tells
@@ -103,7 +103,7 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    running_in_tree in_tree{tree()};
+    running_in_tree in_tree{static_cast<const tree_member&>(*this)};
     // Most children neither quarantine nor resume: one branch per message.
     if (!guarded_)
       return Impl::consume(x);
