@@ -10,8 +10,6 @@
 
 #include <caf/scheduled_actor.hpp>
 
-#include "trellis/detail/resume_limiter.hpp"
-#include "trellis/detail/crash_witness.hpp"
 #include "trellis/errc.hpp"
 
 #include "demangle.hpp"
@@ -20,8 +18,9 @@ namespace trellis {
 
 namespace {
 
-caf::error handle_exception(caf::scheduled_actor* self, std::exception_ptr& x) {
-  detail::note_crash(self, x);
+// Trellis' children have a handler of their own that also records the
+// crash for its report (see `crash_handled`).
+caf::error handle_exception(caf::scheduled_actor*, std::exception_ptr& x) {
   return crash_reason(x);
 }
 
@@ -29,16 +28,12 @@ caf::error handle_exception(caf::scheduled_actor* self, std::exception_ptr& x) {
 
 namespace detail {
 
-namespace {
-
 std::string demangle_now(const char* name) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> res{
     abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free};
   return status == 0 && res ? std::string{res.get()} : std::string{name};
 }
-
-} // namespace
 
 // Keyed by the mangled name's text, which outlives an unloaded library's
 // address.
@@ -75,16 +70,6 @@ std::optional<crash_details> crash_details_of(const caf::error& reason) {
     return std::nullopt;
   return crash_details{ctx.get_as<std::string>(0), ctx.get_as<std::string>(1)};
 }
-
-namespace detail {
-
-bool is_crash_handler(const caf::scheduled_actor::exception_handler& f) {
-  using fun = caf::error (*)(caf::scheduled_actor*, std::exception_ptr&);
-  auto ptr = f.target<fun>();
-  return ptr != nullptr && *ptr == handle_exception;
-}
-
-} // namespace detail
 
 void install_crash_handler(caf::scheduled_actor* self) {
   // A plain function pointer: no allocation per actor.

@@ -1,5 +1,6 @@
 #include "trellis/detail/crash_witness.hpp"
 
+#include <array>
 #include <deque>
 #include <mutex>
 #include <utility>
@@ -62,9 +63,9 @@ logged_message logged(const caf::mailbox_element& x) {
 
 } // namespace
 
-std::string describe_sender(const caf::strong_actor_ptr& x) {
-  if (!x)
-    return {};
+namespace {
+
+std::string describe_now(const caf::strong_actor_ptr& x) {
   auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
   if (x->node() == ptr->home_system().node())
     if (auto member = dynamic_cast<const tree_member*>(ptr);
@@ -74,6 +75,32 @@ std::string describe_sender(const caf::strong_actor_ptr& x) {
   if (x->node() != ptr->home_system().node())
     result += "@" + to_string(x->node());
   return result;
+}
+
+} // namespace
+
+std::string describe_sender(const caf::strong_actor_ptr& x) {
+  if (!x)
+    return {};
+  // A crash loop crashes on the same few senders: each thread remembers the
+  // last ones, since finding a path takes a dynamic_cast through CAF's
+  // hierarchy. An actor keeps its path for life, and its id is never
+  // reused on its node.
+  struct entry {
+    caf::actor_id id = 0;
+    caf::node_id node;
+    std::string text;
+  };
+  thread_local std::array<entry, 8> cache;
+  thread_local size_t next = 0;
+  for (auto& e : cache)
+    if (e.id == x->id() && e.node == x->node())
+      return e.text;
+  auto& e = cache[next++ % cache.size()];
+  e.id = x->id();
+  e.node = x->node();
+  e.text = describe_now(x);
+  return e.text;
 }
 
 void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
@@ -88,18 +115,16 @@ void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
   }
 }
 
-void note_crash(caf::local_actor* self, const std::exception_ptr& x) noexcept {
-  // Only a tree's children have a supervisor that takes the record.
-  if (dynamic_cast<tree_member*>(self) == nullptr)
-    return;
+void note_crash(caf::local_actor* self, const tree_member&,
+                crash_witness* witness, const std::exception_ptr& x) noexcept {
   try {
     crash_record rec;
     if (x)
       rec.trace = take_throw_trace(x);
     if (auto e = self->current_mailbox_element())
       rec.message = logged(*e);
-    if (auto w = dynamic_cast<crash_witness*>(self))
-      w->testify(rec);
+    if (witness != nullptr)
+      witness->testify(rec);
     records().leave(self->id(), std::move(rec));
   } catch (...) {
     // Out of memory while recording: the report goes without forensics

@@ -3,22 +3,14 @@
 #include <elfutils/libdwfl.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <cxxabi.h>
-#include <memory>
 #include <mutex>
+
+#include "demangle.hpp"
 
 namespace trellis {
 
 namespace {
-
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> res{
-    abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free};
-  return status == 0 && res ? std::string{res.get()} : std::string{name};
-}
 
 // libdw's view of this process: modules from /proc/self/maps, their symbol
 // tables (.symtab, so no -rdynamic needed) and debug info read once and
@@ -52,7 +44,7 @@ public:
       f.module = slash != nullptr ? slash + 1 : path;
     }
     if (auto name = dwfl_module_addrname(mod, addr))
-      f.function = demangle(name);
+      f.function = detail::demangle_now(name);
     if (auto line = dwfl_module_getsrc(mod, addr)) {
       int lineno = 0;
       if (auto file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr,

@@ -50,24 +50,7 @@ struct observed {
   }
 
   /// Sends `request` on a fresh connection and returns all it answers.
-  std::string exchange(const std::string& request) {
-    raw_socket s{obs.port()};
-    REQUIRE(s.connected());
-    s.send(request);
-    std::string answer;
-    char buf[4096];
-    auto deadline = std::chrono::steady_clock::now() + patience;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{s.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0)
-        continue;
-      auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
-      if (n <= 0)
-        break;
-      answer.append(buf, static_cast<size_t>(n));
-    }
-    return answer;
-  }
+  std::string exchange(const std::string& request);
 
   /// An operator's GET /api/tree; returns its round trip, or fails.
   std::chrono::milliseconds operator_request() {
@@ -106,6 +89,10 @@ std::string o_exchange(uint16_t port, const std::string& request) {
     answer.append(buf, static_cast<size_t>(n));
   }
   return answer;
+}
+
+std::string observed::exchange(const std::string& request) {
+  return o_exchange(obs.port(), request);
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 
 #include "json_reader.hpp"
 #include "observer_crashes.hpp"
+#include "parser_child.hpp"
 #include "test_support.hpp"
 #include "trellis/observer/observer.hpp"
 
@@ -116,22 +117,6 @@ bool has(const std::string& haystack, const std::string& needle) {
 }
 
 // -- a child that crashes on what it cannot parse -----------------------------
-
-struct parser_state {
-  int parsed = 0;
-  std::string last;
-};
-
-caf::behavior parser(caf::stateful_actor<parser_state>* self) {
-  return {
-    [self](const std::string& text) -> int32_t {
-      if (text.compare(0, 3, "bad") == 0)
-        throw std::invalid_argument("cannot parse " + text);
-      self->state.last = text;
-      return ++self->state.parsed;
-    },
-  };
-}
 
 /// root (one_for_one, 10 restarts an hour)
 ///   parser     keeps its last 3 messages, dumps its state

@@ -19,7 +19,11 @@
 #include "trellis/observer/observer.hpp"
 #include "trellis/actors/resource_monitor.hpp"
 
+#include "parser_child.hpp"
+
 using namespace std::chrono_literals;
+using trellis::test::parser;
+using trellis::test::parser_state;
 
 namespace {
 
@@ -37,22 +41,6 @@ caf::behavior session(caf::event_based_actor*, int) {
 // as text. Were it inserted as HTML, its handler would mark the page.
 const std::string poison
   = R"(bad <img src=x onerror="document.body.dataset.pwned='1'">)";
-
-struct parser_state {
-  int parsed = 0;
-  std::string last;
-};
-
-caf::behavior parser(caf::stateful_actor<parser_state>* self) {
-  return {
-    [self](const std::string& text) -> int32_t {
-      if (text.compare(0, 3, "bad") == 0)
-        throw std::invalid_argument("cannot parse " + text);
-      self->state.last = text;
-      return ++self->state.parsed;
-    },
-  };
-}
 
 /// Starts root/parser unless it runs, sends it "hello" and the poison, and
 /// returns an error message, or empty once a new parser runs.

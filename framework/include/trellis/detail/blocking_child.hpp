@@ -70,7 +70,7 @@ public:
       this->fail_state(exit_reason_);
     } catch (...) {
       auto x = std::current_exception();
-      note_crash(this, x);
+      note_crash(this, *this, nullptr, x);
       this->fail_state(crash_reason(x));
     }
   }

@@ -79,6 +79,9 @@ public:
     guarded_ = quarantine_ != nullptr || resume_ != nullptr || ring_ != nullptr;
     member_of(tree, std::move(path));
     install_handlers(this);
+    // As `install_crash_handler`'s, and it records the crash for the report
+    // knowing what this actor is: no dynamic_cast on the restart path.
+    this->set_exception_handler(on_exception);
   }
 
   void testify(crash_record& x) noexcept override {
@@ -168,7 +171,7 @@ private:
       // A resumed exception is no crash: the quarantine does not count it.
       // An actor that installed its own exception handler chose its own
       // exit reasons, which the decider could not see here: it crashes.
-      if (resume_ && is_crash_handler(this->exception_handler_)
+      if (resume_ && has_own_exception_handler()
           && resume_->resume(this, x, std::current_exception()))
         return caf::invoke_message_result::consumed;
       // The crash handler picks the exit reason; the supervisor counts the
@@ -177,6 +180,21 @@ private:
         quarantine_->note_crash(this->address(), std::move(arrived));
       throw;
     }
+  }
+
+  static caf::error on_exception(caf::scheduled_actor* self,
+                                 std::exception_ptr& x) {
+    auto me = static_cast<crash_handled*>(self);
+    note_crash(me, *me, me, x);
+    return crash_reason(x);
+  }
+
+  /// Returns whether the actor still has the exception handler Trellis
+  /// gave it, rather than one of its own.
+  bool has_own_exception_handler() const {
+    using fun = caf::error (*)(caf::scheduled_actor*, std::exception_ptr&);
+    auto ptr = this->exception_handler_.template target<fun>();
+    return ptr != nullptr && *ptr == on_exception;
   }
 
   template <class Queue, class F>

@@ -48,10 +48,14 @@ protected:
   ~crash_witness() = default;
 };
 
-/// Records the crash of `self` (a member of a tree) on `x`: the throw's
-/// stack, the message being handled and what the actor testifies, kept
-/// until its supervisor takes it. On the crashing actor's thread.
-void note_crash(caf::local_actor* self, const std::exception_ptr& x) noexcept;
+class tree_member;
+
+/// Records the crash of `self`, a member of a tree (`member` is the same
+/// actor), on `x`: the throw's stack, the message being handled and what
+/// `witness` (the same actor again, or null) testifies, kept until its
+/// supervisor takes it. On the crashing actor's thread.
+void note_crash(caf::local_actor* self, const tree_member& member,
+                crash_witness* witness, const std::exception_ptr& x) noexcept;
 
 /// Takes the record the incarnation `who` left, if any.
 std::optional<crash_record> take_crash_record(caf::actor_id who);

@@ -28,10 +28,6 @@ namespace trellis::detail {
 /// `(resumed_atom, caf::error reason, uint64_t resumes)`.
 using resumed_atom = caf::atom_constant<caf::atom("tr_resumed")>;
 
-/// Returns whether `f` is Trellis' crash handler (see
-/// `install_crash_handler`), which an actor may have replaced by its own.
-bool is_crash_handler(const caf::scheduled_actor::exception_handler& f);
-
 /// One child's decider on the child's side, and its resumes (see
 /// `decision::resume`), shared by the supervisor and the child's
 /// incarnations. When a handler of an incarnation throws, the incarnation
