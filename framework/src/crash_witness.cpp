@@ -107,6 +107,11 @@ void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
                     crash_record& x) noexcept {
   try {
     x.state = dump(self);
+    if (x.state.size() > max_rendered_state) {
+      x.state.resize(max_rendered_state);
+      x.state += "...";
+      x.state.shrink_to_fit();
+    }
   } catch (const std::exception& e) {
     x.state_error = "the crash dump threw: " + std::string{e.what()};
   } catch (...) {

@@ -316,8 +316,8 @@ TEST_CASE("the crash report endpoint bounds what hostile paths and huge "
   };
   auto before = rss_kib(getpid());
   for (int round = 0; round < adversarial_rounds(); ++round) {
-    // 3 reports of about 30 MB each as the child made them: a few KiB each
-    // as JSON.
+    // 3 reports holding 8 MB of messages each (and a 10 MB state, which
+    // the report cuts to 64 KiB): a few KiB each as JSON.
     auto [status, body] = get("/api/crashes?path=root/hog");
     CHECK(status == 200);
     CHECK(has(body, R"("count":3)"));

@@ -170,6 +170,17 @@ TEST_CASE("a crash dump renders the child's state as the handler left it",
     CHECK(f.child(sup, "shop").restart_count == 1);
     stop_supervisor(f.sys, sup);
   }
+  SECTION("a large state is cut") {
+    auto sup = f.start(supervisor("root").intensity(5).child(
+      shop_spec().on_crash_dump([](caf::stateful_actor<shop>*) {
+        return std::string(1'000'000, 's');
+      })));
+    auto xs = crash_shop(f, sup);
+    REQUIRE(xs.size() == 1);
+    CHECK(xs.front().state.size() == max_rendered_state + 3);
+    CHECK_THAT(xs.front().state, Catch::EndsWith("sss..."));
+    stop_supervisor(f.sys, sup);
+  }
   SECTION("a hook of another type says so") {
     struct other {};
     auto sup = f.start(supervisor("root").intensity(5).child(

@@ -39,6 +39,11 @@ constexpr size_t max_rendered_element = 256;
 /// At most this many characters of a whole message are shown.
 constexpr size_t max_rendered_message = 1024;
 
+/// At most this many characters of a child's state (`on_crash_dump`) are
+/// kept; a longer one is cut and ends in `...`. A report is copied to every
+/// reader, and a supervisor keeps 64.
+constexpr size_t max_rendered_state = 64 * 1024;
+
 /// Returns the element types of `x`, e.g. `std::string, int32_t`.
 std::string type_names(const caf::message& x);
 
@@ -86,8 +91,8 @@ struct crash_report {
   /// when it was not captured (thrown outside the child's handler, or
   /// capture is off).
   std::optional<stack_trace> trace;
-  /// The child's state as its `on_crash_dump` hook rendered it; empty
-  /// without a hook.
+  /// The child's state as its `on_crash_dump` hook rendered it, at most
+  /// `max_rendered_state` characters; empty without a hook.
   std::string state;
   /// Why the hook gave no state (it threw, or the child is not of the type
   /// the hook takes); empty otherwise.
