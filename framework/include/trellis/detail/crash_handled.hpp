@@ -171,7 +171,7 @@ private:
       // A resumed exception is no crash: the quarantine does not count it.
       // An actor that installed its own exception handler chose its own
       // exit reasons, which the decider could not see here: it crashes.
-      if (resume_ && has_own_exception_handler()
+      if (resume_ && has_trellis_exception_handler()
           && resume_->resume(this, x, std::current_exception()))
         return caf::invoke_message_result::consumed;
       // The crash handler picks the exit reason; the supervisor counts the
@@ -191,7 +191,7 @@ private:
 
   /// Returns whether the actor still has the exception handler Trellis
   /// gave it, rather than one of its own.
-  bool has_own_exception_handler() const {
+  bool has_trellis_exception_handler() const {
     using fun = caf::error (*)(caf::scheduled_actor*, std::exception_ptr&);
     auto ptr = this->exception_handler_.template target<fun>();
     return ptr != nullptr && *ptr == on_exception;
