@@ -6,6 +6,7 @@
 #include "trellis/child_type.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/shutdown.hpp"
+#include "trellis/shutdown_phase.hpp"
 #include "trellis/strategy.hpp"
 
 namespace trellis {
@@ -54,6 +55,26 @@ std::string to_string(auto_shutdown x) {
       return "any_significant";
     case auto_shutdown::all_significant:
       return "all_significant";
+  }
+  return "unknown";
+}
+
+std::string to_string(shutdown_phase x) {
+  switch (x) {
+    case shutdown_phase::running:
+      return "running";
+    case shutdown_phase::not_ready:
+      return "not_ready";
+    case shutdown_phase::stop_intake:
+      return "stop_intake";
+    case shutdown_phase::drain:
+      return "drain";
+    case shutdown_phase::stop_tree:
+      return "stop_tree";
+    case shutdown_phase::flush:
+      return "flush";
+    case shutdown_phase::done:
+      return "done";
   }
   return "unknown";
 }

@@ -3,7 +3,10 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include <caf/actor_cast.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/make_message.hpp>
 #include <caf/sec.hpp>
 #include <caf/type_erased_tuple.hpp>
@@ -11,6 +14,9 @@
 #include "trellis/atoms.hpp"
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/running_tree.hpp"
+#include "trellis/tree_snapshot.hpp"
+
+#include "probe_mailboxes.hpp"
 
 #include "actor_name.hpp"
 #include "report.hpp"
@@ -116,6 +122,57 @@ void install_default_hooks(caf::scheduled_actor* self) {
 
 void install_mailbox_probe(caf::scheduled_actor* self) {
   detail::chain_default_handler(self, detail::probe_hook);
+}
+
+namespace detail {
+
+std::vector<mailbox_answer> probe_mailboxes(caf::actor_system& sys,
+                                            const tree_snapshot& x,
+                                            caf::timespan timeout,
+                                            bool local_event_based_only) {
+  std::vector<mailbox_answer> result;
+  auto collect = [&](const tree_snapshot& node, auto& self) -> void {
+    if (node.actor) {
+      auto ptr = caf::actor_cast<caf::abstract_actor*>(node.actor);
+      // A blocking actor cannot answer between its receives, and a remote
+      // one is its own node's to drain.
+      if (!local_event_based_only
+          || dynamic_cast<caf::scheduled_actor*>(ptr) != nullptr)
+        result.push_back(mailbox_answer{node.path, node.actor, {}, false});
+    }
+    for (auto& child : node.children)
+      self(child, self);
+  };
+  collect(x, collect);
+  caf::scoped_actor self{sys};
+  using handle = decltype(self->request(caf::actor{}, timeout,
+                                        mailbox_probe_atom::value));
+  std::vector<handle> pending;
+  pending.reserve(result.size());
+  for (auto& node : result)
+    pending.emplace_back(
+      self->request(node.actor, timeout, mailbox_probe_atom::value));
+  for (size_t i = 0; i < pending.size(); ++i)
+    pending[i].receive(
+      [&](uint64_t depth) { result[i].depth = depth; },
+      [&](caf::error& err) {
+        // Otherwise not a Trellis actor, or gone: nothing queued to wait
+        // for.
+        result[i].timed_out = err == caf::sec::request_timeout;
+      });
+  return result;
+}
+
+} // namespace detail
+
+std::map<std::string, uint64_t> mailbox_depths(caf::actor_system& sys,
+                                               const tree_snapshot& x,
+                                               caf::timespan timeout) {
+  std::map<std::string, uint64_t> result;
+  for (auto& node : detail::probe_mailboxes(sys, x, timeout, false))
+    if (node.depth)
+      result.emplace(node.path, *node.depth);
+  return result;
 }
 
 } // namespace trellis

@@ -341,6 +341,34 @@ void trees_stopping(size_t trees) {
              trees);
 }
 
+void shutdown_begins(const std::string& cause) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::info))
+    log.info("shutdown_begins cause=\"{}\"", cause);
+}
+
+void shutdown_phase_ended(const std::string& phase, const std::string& took) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::info))
+    log.info("shutdown_phase_ended phase={} took=\"{}\"", phase, took);
+}
+
+void shutdown_problem(const std::string& what) {
+  auto& log = logger();
+  if (log.should_log(spdlog::level::err))
+    log.error("shutdown_problem reason=\"{}\"", what);
+}
+
+void shutdown_ended(const std::string& took, const std::string& problems) {
+  auto& log = logger();
+  if (problems.empty()) {
+    if (log.should_log(spdlog::level::info))
+      log.info("shutdown_ended took=\"{}\"", took);
+  } else if (log.should_log(spdlog::level::warn)) {
+    log.warn("shutdown_ended took=\"{}\" problems=\"{}\"", took, problems);
+  }
+}
+
 void system_abandoned(size_t running) {
   auto& log = logger();
   log.critical("system_abandoned running={} reason=\"actors still running "

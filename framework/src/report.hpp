@@ -88,6 +88,20 @@ void auto_shutdown(const std::string& supervisor, const std::string& mode);
 /// in order (info).
 void trees_stopping(size_t trees);
 
+/// A coordinated shutdown began, and why (info).
+void shutdown_begins(const std::string& cause);
+
+/// A phase of a coordinated shutdown ended (info).
+void shutdown_phase_ended(const std::string& phase, const std::string& took);
+
+/// A task or phase of a coordinated shutdown failed or ran out of time
+/// (error).
+void shutdown_problem(const std::string& what);
+
+/// A coordinated shutdown ended; `problems` is empty if all went well
+/// (info, or warning with problems).
+void shutdown_ended(const std::string& took, const std::string& problems);
+
 /// The actor system still runs `running` actors after the shutdown time:
 /// the process ends without waiting for them (critical).
 void system_abandoned(size_t running);

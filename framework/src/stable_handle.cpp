@@ -11,6 +11,7 @@
 #include "trellis/detail/explained_bounce.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/lifecycle_event.hpp"
+#include "trellis/shutdown_phase.hpp"
 #include "trellis/supervisor.hpp"
 
 namespace trellis {
@@ -420,6 +421,17 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
                make_error(errc::restarting, ps.path,
                           "the child is down and this stable handle fails "
                           "fast"),
+               x.move_content_to_message());
+        return caf::delegated<caf::message>{};
+      }
+      // A draining service waits for no restart: what would wait for one
+      // is refused, so that the drain can end (checked only here, off the
+      // path of a running child).
+      if (!ps.target && ps.looked
+          && current_shutdown_phase(self->system()) >= shutdown_phase::drain) {
+        refuse(self, sender, mid,
+               make_error(errc::shutting_down, ps.path,
+                          "the child is down and the service is draining"),
                x.move_content_to_message());
         return caf::delegated<caf::message>{};
       }

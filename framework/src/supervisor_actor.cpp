@@ -1032,6 +1032,8 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.state = c.state;
   x.restart_count = c.restart_count;
   x.node = c.node;
+  x.needed_for_readiness = c.spec.needed_for_readiness();
+  x.missed_health_checks = static_cast<uint32_t>(std::max(0, c.health.missed));
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
   if (c.backoff.due_token != 0 && c.state == child_state::restarting)

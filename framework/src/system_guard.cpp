@@ -111,7 +111,14 @@ void system_guard::forget(const caf::actor_addr& root) {
   gone_.notify_all();
 }
 
+void system_guard::enter(shutdown_phase x) noexcept {
+  auto cur = phase_.load(std::memory_order_acquire);
+  while (cur < x && !phase_.compare_exchange_weak(cur, x))
+    ; // retry
+}
+
 void system_guard::stop_all() {
+  enter(shutdown_phase::stop_tree);
   auto deadline = std::chrono::steady_clock::now()
                   + caf::get_or(sys_.config(), "trellis.shutdown-time",
                                 caf::timespan{default_shutdown_time});
@@ -180,6 +187,19 @@ size_t await_running(caf::actor_system& sys, size_t remaining,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
+
+} // namespace trellis::detail
+
+namespace trellis {
+
+shutdown_phase current_shutdown_phase(const caf::actor_system& sys) {
+  auto guard = detail::system_guard::of(sys);
+  return guard ? guard->phase() : shutdown_phase::running;
+}
+
+} // namespace trellis
+
+namespace trellis::detail {
 
 void install_system_guard(caf::actor_system_config& cfg) {
   cfg.module_factories.push_back(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -11,6 +12,8 @@
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
+
+#include "trellis/shutdown_phase.hpp"
 
 namespace trellis::detail {
 
@@ -50,6 +53,15 @@ public:
   /// the class). Runs once, from the actor system's destructor.
   void stop_all();
 
+  /// Returns how far the system's shutdown has come (see
+  /// `current_shutdown_phase`).
+  shutdown_phase phase() const noexcept {
+    return phase_.load(std::memory_order_acquire);
+  }
+
+  /// Moves the shutdown to phase `x`; a phase never goes back.
+  void enter(shutdown_phase x) noexcept;
+
 private:
   void forget(const caf::actor_addr& root);
 
@@ -62,6 +74,7 @@ private:
   std::mutex mtx_;
   std::condition_variable gone_;
   bool stopping_ = false;
+  std::atomic<shutdown_phase> phase_{shutdown_phase::running};
   /// Running roots, oldest first.
   std::vector<caf::actor> roots_;
 };

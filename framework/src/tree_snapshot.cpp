@@ -85,6 +85,10 @@ void append_json(std::string& out, const tree_snapshot& x) {
   out += std::to_string(x.restarts_left);
   field("node");
   append_json_string(out, x.node);
+  field("needed_for_readiness");
+  out += x.needed_for_readiness ? "true" : "false";
+  field("missed_health_checks");
+  out += std::to_string(x.missed_health_checks);
   field("children");
   out += '[';
   for (size_t i = 0; i < x.children.size(); ++i) {

@@ -90,6 +90,7 @@ struct connection_state {
   uint64_t first_seq = 0;
   bool closing = false; // QUIT or a protocol error: read no more commands
   bool halted = false;  // not reading: too many commands under way
+  bool draining = false; // the service stops: answer what came, then close
   uint64_t out_pending = 0; // reply bytes written and not yet sent
   bool stalled = false;     // out_pending above the pause, since:
   std::chrono::steady_clock::time_point stalled_since;
@@ -207,7 +208,7 @@ void read_commands(connection_actor* self) {
   if (!st.halted && paused()) {
     self->halt(st.hdl);
     st.halted = true;
-  } else if (st.halted && st.queue.size() < max_pipeline / 2
+  } else if (st.halted && !st.draining && st.queue.size() < max_pipeline / 2
              && st.out_pending <= st.rt->output.pause / 2) {
     self->trigger(st.hdl);
     st.halted = false;
@@ -417,7 +418,18 @@ void serve(connection_actor* self) {
   if (write_replies(self)) {
     read_commands(self);
     send_batches(self);
-    write_replies(self);
+    if (!write_replies(self))
+      return;
+  } else {
+    return;
+  }
+  // Draining: every command the client sent before the drain (all of them
+  // parsed once the output is not paused) has its reply on the way.
+  auto& st = self->state;
+  if (st.draining && st.queue.empty()
+      && st.out_pending <= st.rt->output.pause) {
+    self->flush(st.hdl);
+    self->quit();
   }
 }
 
@@ -474,6 +486,18 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
       transmit(self, static_cast<size_t>(s));
     },
     [self](overdue_atom) { check_overdue(self); },
+    [self](drain_atom) {
+      auto& cs = self->state;
+      if (cs.draining)
+        return;
+      cs.draining = true;
+      // Nothing more from the socket; what it already sent is answered.
+      if (!cs.halted) {
+        self->halt(cs.hdl);
+        cs.halted = true;
+      }
+      serve(self);
+    },
     [](chaos_atom) {
       throw chaos_crash("chaos: a connection crashes on purpose");
     },

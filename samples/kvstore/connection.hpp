@@ -9,6 +9,7 @@
 #include <string>
 
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
 #include <caf/io/scribe.hpp>
 
 #include "trellis/child_spec.hpp"
@@ -45,6 +46,10 @@ private:
   };
   std::shared_ptr<slot> slot_;
 };
+
+/// `(drain_atom)` to a connection: answer the commands the client already
+/// sent, read nothing more from it, then close (the service is stopping).
+using drain_atom = caf::atom_constant<caf::atom("kv_drain")>;
 
 /// The template of the `connections` supervisor's children: started with a
 /// `connection_handoff`, it spawns a broker that serves that client. A

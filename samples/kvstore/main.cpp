@@ -16,7 +16,6 @@
 // while it is down, so its clients notice nothing. A crashed connection
 // closes its client's socket, and only that one.
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -169,19 +168,51 @@ std::variant<options, int> parse_options(int argc, char** argv) {
   return opts;
 }
 
-// Waits for SIGINT or SIGTERM, or for the tree to end by itself; returns
-// why the tree ended in the latter case.
-std::optional<caf::error> serve_until_stopped(caf::actor_system& sys,
-                                              const caf::actor& root,
-                                              const sigset_t& signals) {
-  caf::scoped_actor self{sys};
-  self->monitor(root);
-  std::optional<caf::error> ended;
-  timespec tick{0, 100'000'000};
-  while (!ended && sigtimedwait(&signals, nullptr, &tick) < 0)
-    self->receive([&](caf::down_msg& msg) { ended = std::move(msg.reason); },
-                  caf::after(0ms) >> [] {});
-  return ended;
+// The service's own part of a coordinated shutdown: no new clients (and no
+// more chaos), then every connection answers what its client sent and
+// closes; the tree stops after that.
+void add_shutdown_tasks(trellis::coordinated_shutdown& sd,
+                        caf::actor_system& sys, const caf::actor& root,
+                        bool chaos) {
+  using clock = std::chrono::steady_clock;
+  // Each call waits no longer than the phase: a task still running when
+  // main returns would outlive the actor system it uses.
+  auto left = [](clock::time_point deadline) {
+    return std::max<caf::timespan>(deadline - clock::now(), 1ms);
+  };
+  sd.add_task(trellis::shutdown_phase::stop_intake, "listener",
+              [&sys, root, chaos, left](clock::time_point deadline) {
+                if (chaos)
+                  trellis::terminate_child(sys, root, "chaos", left(deadline));
+                return trellis::terminate_child(sys, root, "listener",
+                                                left(deadline));
+              });
+  sd.add_task(
+    trellis::shutdown_phase::drain, "connections",
+    [&sys, root, left](clock::time_point deadline) -> caf::error {
+      auto sup = trellis::lookup(sys, root, "root/connections",
+                                 left(deadline));
+      if (!sup)
+        return sup.error();
+      auto children = trellis::which_children(sys, *sup, left(deadline));
+      if (!children)
+        return children.error();
+      for (auto& child : *children)
+        if (child.actor)
+          caf::anon_send(child.actor, kvstore::drain_atom::value);
+      for (;;) {
+        auto counts = trellis::count_children(sys, *sup, left(deadline));
+        if (!counts)
+          return counts.error();
+        if (counts->active == 0)
+          return caf::none;
+        if (clock::now() >= deadline)
+          return trellis::make_error(trellis::errc::timeout, "connections",
+                                     std::to_string(counts->active)
+                                       + " clients still connected");
+        std::this_thread::sleep_for(10ms);
+      }
+    });
 }
 
 } // namespace
@@ -192,12 +223,8 @@ int main(int argc, char** argv) {
     return *code;
   auto& opts = std::get<options>(parsed);
 
-  // Every thread inherits the blocked signals; main waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // First, so that every thread inherits the blocked signals.
+  trellis::stop_signal stop;
   signal(SIGPIPE, SIG_IGN);
 
   caf::actor_system_config cfg;
@@ -278,17 +305,21 @@ int main(int argc, char** argv) {
   std::cout << "kvstore: listening on " << opts.host << ':' << rt->port
             << std::endl;
 
-  auto ended = serve_until_stopped(sys, *root, signals);
-  if (ended) {
-    std::cerr << "kvstore: the tree ended: " << sys.render(*ended) << '\n';
+  // READY=1 and the watchdog under systemd (docs/operations.md); nothing
+  // without $NOTIFY_SOCKET.
+  auto notifier = trellis::start_systemd_notifier(sys, *root);
+  if (!notifier)
+    std::cerr << "kvstore: not telling systemd: "
+              << sys.render(notifier.error()) << '\n';
+  trellis::coordinated_shutdown sd{sys, *root};
+  add_shutdown_tasks(sd, sys, *root, opts.chaos.rate > 0);
+  auto result = sd.run_on(stop);
+  if (!stop.requested()) {
+    std::cerr << "kvstore: the tree ended: " << sys.render(result) << '\n';
     return 1;
   }
-  // Stop the tree explicitly before the actor system goes.
-  // None once the tree is gone; await_exit then tells why it exited.
-  auto reason = trellis::stop_supervisor(sys, *root);
-  if (!reason)
-    reason = trellis::await_exit(sys, *root);
-  std::cout << "kvstore: tree stopped: " << sys.render(reason) << '\n'
+  std::cout << "kvstore: signal " << stop.signal_number() << ", shutdown: "
+            << (result ? sys.render(result) : std::string{"clean"}) << '\n'
             << "kvstore: done" << std::endl;
   return 0;
 }

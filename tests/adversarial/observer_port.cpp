@@ -355,3 +355,52 @@ TEST_CASE("the crash report endpoint bounds what hostile paths and huge "
   obs->stop();
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("a flood of health probes costs only their own requests",
+          "[adversarial][observer]") {
+  observed o;
+  auto before = rss_kib(getpid());
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> flood;
+  // Probes with odd methods, query strings and junk headers, as fast as
+  // the server answers them, from more clients than it has threads.
+  const std::string requests[] = {
+    "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "GET /livez?verbose=1&x=%00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "POST /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+    "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX: " + std::string(4000, 'q')
+      + "\r\n\r\n",
+  };
+  for (int i = 0; i < 24; ++i)
+    flood.emplace_back([&, i] {
+      for (size_t k = 0; !done; ++k) {
+        auto answer = o.exchange(requests[(k + static_cast<size_t>(i)) % 4]);
+        if (has(answer, "HTTP/1.1 200") || has(answer, "HTTP/1.1 405")
+            || has(answer, "HTTP/1.1 503"))
+          ++answered;
+        else if (!answer.empty()) // a connection refused costs only itself
+          ++wrong;
+      }
+    });
+  std::chrono::milliseconds slowest{0};
+  for (int i = 0; i < 5 * adversarial_rounds(); ++i) {
+    slowest = std::max(slowest, o.operator_request());
+    // The tree changes under the probes.
+    REQUIRE(!terminate_child(o.f.sys, o.sup, "a"));
+    REQUIRE(restart_child(o.f.sys, o.sup, "a"));
+    std::this_thread::sleep_for(100ms);
+  }
+  done = true;
+  for (auto& t : flood)
+    t.join();
+  auto after = rss_kib(getpid());
+  WARN("24 probing clients: " << answered << " probes answered, slowest "
+                              << "operator request " << slowest.count()
+                              << " ms; RSS before " << before
+                              << " KiB, after " << after << " KiB");
+  CHECK(answered > 0);
+  CHECK(wrong == 0);
+  CHECK(after - before < rss_bound_kib);
+}

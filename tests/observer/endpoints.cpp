@@ -593,3 +593,111 @@ TEST_CASE("a crash report renders as bounded JSON with its trace",
     CHECK_FALSE(malformed_path("root/caf\xc3\xa9"));
   }
 }
+
+namespace {
+
+/// A worker whose readiness answer an operator flips: `false` makes its
+/// health checks fail, `true` makes them pass again.
+caf::behavior flipping_worker(caf::event_based_actor*) {
+  auto ready = std::make_shared<bool>(true);
+  return {
+    [ready](readiness_atom) -> caf::result<caf::ok_atom> {
+      if (*ready)
+        return caf::ok_atom::value;
+      return make_error(errc::unhealthy, "told to be unready");
+    },
+    [ready](bool x) { *ready = x; },
+  };
+}
+
+/// Polls `path` until its status is `status`; returns the last body.
+std::string await_status(httplib::Client& cli, const std::string& path,
+                         int status) {
+  std::string body;
+  for (int i = 0; i < 2000; ++i) {
+    auto res = cli.Get(path.c_str());
+    REQUIRE(res);
+    body = res->body;
+    if (res->status == status)
+      return body;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("waited for " << path << " to answer " << status << "; last: "
+                     << body);
+  return body;
+}
+
+} // namespace
+
+TEST_CASE("the observer's /livez and /readyz tell an orchestrator whether "
+          "to restart the service and whether to send it work",
+          "[observer][health]") {
+  fixture f;
+  auto sup = f.start(
+    supervisor("root")
+      .child(f.probed("a").needed_for_readiness(true))
+      .child(f.probed("b"))
+      .child(worker("flip", flipping_worker)
+               .needed_for_readiness(true)
+               .health_check(health_check{20ms, 1s, 1000}.readiness())));
+  f.next_events(2);
+  auto obs = start_observer(f.sys, sup);
+  REQUIRE(obs);
+  httplib::Client cli("127.0.0.1", obs->port());
+  cli.set_read_timeout(20, 0);
+
+  auto live = cli.Get("/livez");
+  REQUIRE(live);
+  CHECK(live->status == 200);
+  CHECK(live->body == R"({"status":"live","reasons":[]})");
+  CHECK(await_status(cli, "/readyz", 200)
+        == R"({"status":"ready","reasons":[]})");
+  auto wrong = cli.Post("/readyz", "", "text/plain");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 405);
+
+  // A child the service needs is down: not ready, and it says which.
+  REQUIRE(!terminate_child(f.sys, sup, "a"));
+  auto body = await_status(cli, "/readyz", 503);
+  CHECK(body.find("root/a is stopped") != std::string::npos);
+  CHECK(body.find(R"("status":"not ready")") != std::string::npos);
+  // One it does not need is not its business.
+  REQUIRE(restart_child(f.sys, sup, "a"));
+  await_status(cli, "/readyz", 200);
+  REQUIRE(!terminate_child(f.sys, sup, "b"));
+  CHECK(cli.Get("/readyz")->status == 200);
+
+  // A needed child that runs but fails its health checks.
+  auto flip = f.actor_of(sup, "flip");
+  caf::anon_send(flip, false);
+  body = await_status(cli, "/readyz", 503);
+  CHECK(body.find("root/flip missed") != std::string::npos);
+  caf::anon_send(flip, true);
+  await_status(cli, "/readyz", 200);
+  auto snap = snapshot(f.sys, sup);
+  REQUIRE(snap);
+  CHECK(to_json(*snap).find(R"("needed_for_readiness":true)")
+        != std::string::npos);
+
+  // A shutdown makes the service unready at once, while it still lives.
+  coordinated_shutdown sd{f.sys, sup};
+  auto during = std::make_shared<std::vector<std::string>>();
+  auto port = obs->port();
+  REQUIRE(!sd.add_task(shutdown_phase::not_ready, "probe", [during, port] {
+    httplib::Client c("127.0.0.1", port);
+    for (auto path : {"/readyz", "/livez"})
+      if (auto res = c.Get(path))
+        during->push_back(std::to_string(res->status) + " " + res->body);
+  }));
+  CHECK(!sd.run());
+  REQUIRE(during->size() == 2);
+  CHECK(during->at(0)
+        == R"(503 {"status":"not ready","reasons":["shutting down: not_ready"]})");
+  CHECK(during->at(1).rfind("200 ", 0) == 0);
+  // Once the root ended, neither.
+  body = await_status(cli, "/livez", 503);
+  CHECK(body.find("the root ended") != std::string::npos);
+  body = await_status(cli, "/readyz", 503);
+  CHECK(body.find("shutting down: done") != std::string::npos);
+  CHECK(body.find("the root ended") != std::string::npos);
+}

@@ -55,6 +55,12 @@ struct child_info {
   /// The node the child runs on, as `host:port`; empty for a local child
   /// (see `child_spec::nodes`).
   std::string node;
+  /// Whether the service's readiness depends on this child
+  /// (`child_spec::needed_for_readiness`).
+  bool needed_for_readiness = false;
+  /// Health checks the current incarnation missed in a row; 0 while it
+  /// answers, and for a child without `health_check`.
+  uint32_t missed_health_checks = 0;
 };
 
 /// Lets CAF print a `child_info` (`caf::deep_to_string`) and serialize it,
@@ -63,7 +69,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
            x.restart_type, x.state, x.restart_count, x.last_exit_reason,
-           x.restart_due_in, x.node);
+           x.restart_due_in, x.node, x.needed_for_readiness,
+           x.missed_health_checks);
 }
 
 /// The counts of `count_children` (OTP's `count_children/1`).

@@ -286,6 +286,22 @@ public:
     return *this;
   }
 
+  /// Returns whether the service is ready only while this child runs and
+  /// passes its health checks; default false.
+  bool needed_for_readiness() const noexcept {
+    return d_->needed_for_readiness;
+  }
+
+  /// Makes the service's readiness depend on this child: the observer's
+  /// `/readyz` answers 503, naming it, while it is not running or has
+  /// missed its latest health check (see `health_check`). Mark what the
+  /// service cannot serve without, such as a listener or the store it
+  /// writes to. OTP has no readiness of its own.
+  child_spec& needed_for_readiness(bool x) {
+    mut().needed_for_readiness = x;
+    return *this;
+  }
+
   /// Returns how many handled messages each incarnation keeps for its crash
   /// report; default 0.
   size_t keep_last_messages() const noexcept {
@@ -446,6 +462,7 @@ private:
     std::shared_ptr<trellis::checkpoint_store> checkpoint_store;
     int quarantine_after = 0;
     bool keep_mailbox = false;
+    bool needed_for_readiness = false;
     std::shared_ptr<const detail::forensics_spec> forensics;
     std::shared_ptr<const supervisor_spec> nested;
     std::vector<std::string> nodes;

@@ -3,7 +3,12 @@
 /// @file
 /// `install_mailbox_probe`: actors that tell their own mailbox depth.
 
+#include <cstdint>
+#include <map>
+#include <string>
+
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 
 namespace trellis {
 
@@ -22,5 +27,15 @@ namespace trellis {
 /// `child_context::spawn` or `trellis::worker` get this automatically, as do
 /// Trellis' supervisors.
 void install_mailbox_probe(caf::scheduled_actor* self);
+
+struct tree_snapshot;
+
+/// Asks every running actor of the snapshot `x` for its mailbox depth, all at
+/// once, and returns the depths by path. An actor that has not answered
+/// within `timeout` (stuck in a handler, gone, or not spawned by Trellis) is
+/// left out. Blocks: call it from outside the tree.
+std::map<std::string, uint64_t> mailbox_depths(caf::actor_system& sys,
+                                               const tree_snapshot& x,
+                                               caf::timespan timeout);
 
 } // namespace trellis

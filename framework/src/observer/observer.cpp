@@ -22,6 +22,8 @@
 #include "observer_server.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/mailbox_probe.hpp"
+#include "trellis/shutdown_phase.hpp"
 #include "trellis/supervisor.hpp"
 
 namespace trellis {
@@ -214,6 +216,14 @@ struct observer::impl {
             else
               answer_error(res, 503, "no snapshot: " + render(snap.error()));
           });
+    route("/livez", "GET",
+          [this](const httplib::Request&, httplib::Response& res) {
+            serve_livez(res);
+          });
+    route("/readyz", "GET",
+          [this](const httplib::Request&, httplib::Response& res) {
+            serve_readyz(res);
+          });
     route("/metrics", "GET",
           [this](const httplib::Request&, httplib::Response& res) {
             serve_metrics(res);
@@ -238,35 +248,91 @@ struct observer::impl {
 
   // -- metrics ----------------------------------------------------------------
 
-  /// Asks every running actor of the tree for its mailbox depth at once.
-  std::map<std::string, uint64_t> mailbox_depths(const tree_snapshot& x) {
-    std::vector<const tree_snapshot*> nodes;
-    auto collect = [&](const tree_snapshot& node, auto& self) -> void {
-      if (node.actor)
-        nodes.push_back(&node);
+  // -- health for orchestrators ----------------------------------------------
+
+  /// A probe must answer before an orchestrator's own timeout (Kubernetes:
+  /// 1 s by default).
+  caf::duration probe_timeout() const {
+    return caf::duration{
+      std::min(cfg.request_timeout, caf::timespan{std::chrono::seconds(1)})};
+  }
+
+  /// `{"status":..., "reasons":[...]}`, 200 without reasons, else 503.
+  static void answer_health(httplib::Response& res, const char* good,
+                            const char* bad,
+                            const std::vector<std::string>& reasons) {
+    std::string json = "{\"status\":";
+    detail::append_json_string(json, reasons.empty() ? good : bad);
+    json += ",\"reasons\":[";
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      if (i > 0)
+        json += ',';
+      detail::append_json_text(json, reasons[i]);
+    }
+    json += "]}";
+    answer(res, reasons.empty() ? 200 : 503, json);
+  }
+
+  /// Live while the root supervisor runs and answers; a restart is the
+  /// remedy for anything else.
+  void serve_livez(httplib::Response& res) {
+    std::vector<std::string> reasons;
+    if (auto why = hub->ended()) {
+      reasons.push_back("the root ended: " + *why);
+    } else {
+      auto counts = call_within<child_counts>(sys, probe_timeout(), root,
+                                              count_children_atom::value);
+      if (!counts)
+        reasons.push_back("the root supervisor does not answer: "
+                          + render(counts.error()));
+    }
+    answer_health(res, "live", "not live", reasons);
+  }
+
+  /// Ready while no shutdown began, the root started, and every child
+  /// marked `needed_for_readiness` runs and passes its health checks.
+  void serve_readyz(httplib::Response& res) {
+    std::vector<std::string> reasons;
+    if (auto phase = current_shutdown_phase(sys);
+        phase != shutdown_phase::running)
+      reasons.push_back("shutting down: " + to_string(phase));
+    if (auto why = hub->ended()) {
+      reasons.push_back("the root ended: " + *why);
+      answer_health(res, "ready", "not ready", reasons);
+      return;
+    }
+    auto started = call_within<caf::ok_atom>(sys, probe_timeout(), root,
+                                             caf::get_atom::value,
+                                             started_atom::value);
+    if (!started) {
+      reasons.push_back(is(started.error(), errc::timeout)
+                          ? std::string{"the tree is starting"}
+                          : "the tree did not start: "
+                              + render(started.error()));
+      answer_health(res, "ready", "not ready", reasons);
+      return;
+    }
+    auto snap = call_within<tree_snapshot>(sys, probe_timeout(), root,
+                                           snapshot_atom::value);
+    if (!snap) {
+      reasons.push_back("no snapshot: " + render(snap.error()));
+      answer_health(res, "ready", "not ready", reasons);
+      return;
+    }
+    auto check = [&](const tree_snapshot& node, auto& self) -> void {
+      if (node.needed_for_readiness) {
+        if (node.state != child_state::running)
+          reasons.push_back(node.path + " is " + to_string(node.state));
+        else if (node.missed_health_checks > 0)
+          reasons.push_back(node.path + " missed "
+                            + std::to_string(node.missed_health_checks)
+                            + " health checks");
+      }
       for (auto& child : node.children)
         self(child, self);
     };
-    collect(x, collect);
-    // A hung actor never answers; do not let it hold the scrape for long.
-    auto probe_timeout = std::min(cfg.request_timeout,
-                            caf::timespan{std::chrono::seconds(1)});
-    caf::scoped_actor self{sys};
-    using handle = decltype(self->request(caf::actor{}, probe_timeout,
-                                          mailbox_probe_atom::value));
-    std::vector<handle> pending;
-    pending.reserve(nodes.size());
-    for (auto node : nodes)
-      pending.emplace_back(
-        self->request(node->actor, probe_timeout, mailbox_probe_atom::value));
-    std::map<std::string, uint64_t> result;
-    for (size_t i = 0; i < pending.size(); ++i)
-      pending[i].receive(
-        [&](uint64_t depth) { result.emplace(nodes[i]->path, depth); },
-        [](caf::error&) {
-          // No answer: not a Trellis actor, gone, or stuck.
-        });
-    return result;
+    check(*snap, check);
+    answer_health(res, "ready", "not ready", reasons);
   }
 
   void serve_metrics(httplib::Response& res) {
@@ -274,7 +340,10 @@ struct observer::impl {
     auto snap = tree();
     if (snap) {
       in.tree = &*snap;
-      in.mailbox_depths = mailbox_depths(*snap);
+      // A hung actor never answers; do not let it hold the scrape for long.
+      in.mailbox_depths = trellis::mailbox_depths(
+        sys, *snap,
+        std::min(cfg.request_timeout, caf::timespan{std::chrono::seconds(1)}));
     }
     in.counters = hub->counters();
     in.event_streams = streams.load();

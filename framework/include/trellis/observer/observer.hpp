@@ -63,6 +63,11 @@ struct observer_config {
 /// - `GET /api/tree`: the tree's snapshot as JSON (see `to_json`);
 /// - `GET /api/events`: the tree's `lifecycle_event`s as Server-Sent Events;
 /// - `GET /metrics`: counters and gauges in Prometheus' text format;
+/// - `GET /livez`: 200 while the root supervisor runs and answers, else 503
+///   with the reasons (`{"status":..., "reasons":[...]}`);
+/// - `GET /readyz`: 200 while no shutdown began (`current_shutdown_phase`),
+///   the root started, and every child marked `needed_for_readiness` runs
+///   and passes its health checks, else 503 naming each that does not;
 /// - `GET /api/crashes?path=P`: the crash reports of child `P` (or of a
 ///   supervisor's children; of the root's without `path`), newest first,
 ///   as JSON, each with its exception, message, last messages, symbolized
