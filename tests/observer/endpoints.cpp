@@ -701,3 +701,102 @@ TEST_CASE("the observer's /livez and /readyz tell an orchestrator whether "
   CHECK(body.find("shutting down: done") != std::string::npos);
   CHECK(body.find("the root ended") != std::string::npos);
 }
+
+TEST_CASE("a new event stream starts with the recent events and the "
+          "server's counts, and /api/mailboxes has the depths",
+          "[observer]") {
+  observed o;
+  for (int i = 0; i < 2; ++i) {
+    auto a = o.f.actor_of(o.sup, "a");
+    o.f.crash(o.sup, "a");
+    o.f.await_replaced(o.sup, "a", a);
+  }
+  o.await_metric("trellis_restarts_total{path=\"root/a\"} 2\n");
+  // Opened after the crashes, as a page loaded late.
+  std::string stream;
+  httplib::Client cli{"127.0.0.1", o.obs.port()};
+  cli.set_read_timeout(20, 0);
+  // Until the second restart's event is complete.
+  auto restarts_seen = [&] {
+    size_t n = 0;
+    for (auto at = stream.find("event: child_restarted\n");
+         at != std::string::npos;
+         at = stream.find("event: child_restarted\n", at + 1))
+      if (stream.find("\n\n", at) != std::string::npos)
+        ++n;
+    return n;
+  };
+  auto res = cli.Get("/api/events", [&](const char* data, size_t size) {
+    stream.append(data, size);
+    return restarts_seen() < 2;
+  });
+  CHECK(res.error() == httplib::Error::Canceled);
+  // The counts first, up to the events that follow them.
+  auto counters = stream.find("event: counters\ndata: {\"restarts\":2,"
+                              "\"crashes\":2,\"escalations\":0,\"seq\":");
+  CHECK(counters != std::string::npos);
+  auto first = stream.find("event: child_exited\n");
+  auto restarted = stream.find("event: child_restarted\n");
+  CHECK(counters < first);
+  CHECK(first < restarted);
+  CHECK(has(stream, "boom from a"));
+  // Depths, as JSON, of every running actor.
+  auto depths = o.get("/api/mailboxes");
+  auto parsed = parse_json(depths);
+  REQUIRE(parsed);
+  CHECK(has(depths, "\"root/a\":"));
+  CHECK(has(depths, "\"root/db/c\":"));
+}
+
+TEST_CASE("dynamic children's metrics add up per template unless per-child "
+          "series are asked for",
+          "[observer]") {
+  for (bool per_child : {false, true}) {
+    fixture f;
+    auto sup = f.start(
+      supervisor("root")
+        .intensity(100)
+        .child(dynamic_supervisor("jobs", f.probed("job")).intensity(100)));
+    auto jobs = lookup(f.sys, sup, "root/jobs");
+    REQUIRE(jobs);
+    std::vector<caf::actor> started;
+    for (int i = 0; i < 3; ++i) {
+      auto child = start_child(f.sys, *jobs, caf::make_message());
+      REQUIRE(child);
+      started.push_back(*child);
+    }
+    f.next_events(3);
+    observer_config cfg;
+    cfg.per_dynamic_child_series = per_child;
+    auto obs = start_observer(f.sys, sup, cfg);
+    REQUIRE(obs);
+    httplib::Client cli{"127.0.0.1", obs->port()};
+    cli.set_read_timeout(20, 0);
+    // Each crashes once: a dynamic child is restarted as the same id.
+    for (auto& x : started)
+      caf::anon_send(x, crash_atom::value);
+    std::string metrics;
+    for (int i = 0; i < 2000; ++i) {
+      auto res = cli.Get("/metrics");
+      REQUIRE(res);
+      metrics = res->body;
+      if (has(metrics, "trellis_lifecycle_events_total{kind=\"child_"
+                       "restarted\"} 3\n"))
+        break;
+      std::this_thread::sleep_for(10ms);
+    }
+    INFO(metrics);
+    if (per_child) {
+      CHECK(has(metrics, "trellis_restarts_total{path=\"root/jobs/job#1\"} 1\n"));
+      CHECK(has(metrics, "trellis_mailbox_depth{path=\"root/jobs/job#2\"} "));
+      CHECK(!has(metrics, "job#*"));
+    } else {
+      CHECK(has(metrics, "trellis_restarts_total{path=\"root/jobs/job#*\"} 3\n"));
+      CHECK(has(metrics, "trellis_crashes_total{path=\"root/jobs/job#*\","));
+      CHECK(has(metrics, "trellis_mailbox_depth{path=\"root/jobs/job#*\"} "));
+      CHECK(!has(metrics, "job#1"));
+    }
+    obs->stop();
+    stop_supervisor(f.sys, sup);
+  }
+}

@@ -46,10 +46,19 @@ TEST_CASE("the observer's hub counts events and hands them to streams",
   CHECK(c.events.at("child_exited") == 2);
   // A new stream starts with the open alarm and after the last event.
   uint64_t from = 0;
-  auto open = hub.subscribe(from);
+  observer_counters now;
+  auto open = hub.subscribe(from, 0, now);
   REQUIRE(open.size() == 1);
   CHECK(open[0].kind == "alarm_set");
   CHECK(from == 5);
+  CHECK(counters_json(now, from)
+        == R"({"restarts":1,"crashes":1,"escalations":1,"seq":5})");
+  // With the recent events: the log's last two, the open alarm among them
+  // once.
+  auto recent = hub.subscribe(from, 10, now);
+  REQUIRE(recent.size() == 2);
+  CHECK(recent[0].seq == 4);
+  CHECK(recent[1].kind == "restart_given_up");
   // A slow reader gets what the log still holds: the last two.
   auto entries = hub.wait(seq, 0s);
   REQUIRE(entries.size() == 2);
@@ -116,4 +125,16 @@ TEST_CASE("metrics render in Prometheus' text format", "[observer]") {
     CHECK(has(down, "trellis_up 0\n"));
     CHECK_FALSE(has(down, "trellis_children{"));
   }
+}
+
+TEST_CASE("series_path folds dynamic children's ids into their template's",
+          "[observer]") {
+  CHECK(series_path("root") == "root");
+  CHECK(series_path("root/jobs/job#17") == "root/jobs/job#*");
+  CHECK(series_path("root/pool/w#3/sub/x#12") == "root/pool/w#*/sub/x#*");
+  // Only a number after the last '#' is an incarnation's id.
+  CHECK(series_path("root/a#b") == "root/a#b");
+  CHECK(series_path("root/a#") == "root/a#");
+  CHECK(series_path("root/#7") == "root/#*");
+  CHECK(series_path("") == "");
 }

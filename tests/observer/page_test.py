@@ -238,6 +238,16 @@ def case_tree(browser, host, out):
         ".textContent === 'budget 2/3'", "storage's budget")
     assert browser.eval(
         "document.getElementById('n-crashes').textContent") == "1"
+    # Loaded again, the page opens with the server's counts, not zeros, and
+    # with the events from before it connected.
+    browser.eval("location.reload(); 0")
+    # Two restarts: storage is rest_for_one, the indexer follows the
+    # journal.
+    browser.wait_for("document.body.dataset.ready === '1' && document."
+                     "getElementById('n-crashes').textContent === '1' && "
+                     "document.getElementById('n-restarts').textContent "
+                     "=== '2'", "the server's counts after a reload")
+    browser.wait_for(crashed, "the crash in the event log after a reload")
     # The Selected panel shows the crashed journal's details.
     click_node(browser, "root/storage/journal")
     browser.wait_for("document.getElementById('sel-info').textContent"

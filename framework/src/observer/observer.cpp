@@ -116,8 +116,7 @@ struct observer::impl {
   caf::actor_system& sys;
   caf::actor root;
   observer_config cfg;
-  std::shared_ptr<detail::observer_hub> hub
-    = std::make_shared<detail::observer_hub>();
+  std::shared_ptr<detail::observer_hub> hub;
   detail::guarded_http_server server;
   std::thread thread;
   caf::actor events;
@@ -127,8 +126,16 @@ struct observer::impl {
   std::atomic<bool> listen_returned{false};
   bool is_stopped = false;
 
+  /// How many past events a new event stream starts with.
+  static constexpr size_t recent_events = 100;
+
   impl(caf::actor_system& s, caf::actor r, observer_config c)
-    : sys(s), root(std::move(r)), cfg(std::move(c)), server(limits(cfg)) {
+    : sys(s),
+      root(std::move(r)),
+      cfg(std::move(c)),
+      hub(std::make_shared<detail::observer_hub>(
+        4096, cfg.per_dynamic_child_series)),
+      server(limits(cfg)) {
     // nop
   }
 
@@ -224,6 +231,10 @@ struct observer::impl {
           [this](const httplib::Request&, httplib::Response& res) {
             serve_readyz(res);
           });
+    route("/api/mailboxes", "GET",
+          [this](const httplib::Request&, httplib::Response& res) {
+            serve_mailboxes(res);
+          });
     route("/metrics", "GET",
           [this](const httplib::Request&, httplib::Response& res) {
             serve_metrics(res);
@@ -283,8 +294,10 @@ struct observer::impl {
       auto counts = call_within<child_counts>(sys, probe_timeout(), root,
                                               count_children_atom::value);
       if (!counts)
-        reasons.push_back("the root supervisor does not answer: "
-                          + render(counts.error()));
+        reasons.push_back(counts.error() == caf::sec::request_receiver_down
+                            ? "the root ended: " + render(counts.error())
+                            : "the root supervisor does not answer: "
+                                + render(counts.error()));
     }
     answer_health(res, "live", "not live", reasons);
   }
@@ -305,10 +318,12 @@ struct observer::impl {
                                              caf::get_atom::value,
                                              started_atom::value);
     if (!started) {
-      reasons.push_back(is(started.error(), errc::timeout)
+      auto& err = started.error();
+      reasons.push_back(is(err, errc::timeout)
                           ? std::string{"the tree is starting"}
-                          : "the tree did not start: "
-                              + render(started.error()));
+                        : err == caf::sec::request_receiver_down
+                          ? "the root ended: " + render(err)
+                          : "the tree did not start: " + render(err));
       answer_health(res, "ready", "not ready", reasons);
       return;
     }
@@ -335,6 +350,31 @@ struct observer::impl {
     answer_health(res, "ready", "not ready", reasons);
   }
 
+  /// `{"root/a": 3, ...}`: the depth of every actor that answered its
+  /// probe within a second.
+  void serve_mailboxes(httplib::Response& res) {
+    auto snap = tree();
+    if (!snap) {
+      if (auto why = hub->ended())
+        answer_ended(res, *why);
+      else
+        answer_error(res, 503, "no snapshot: " + render(snap.error()));
+      return;
+    }
+    auto depths = trellis::mailbox_depths(
+      sys, *snap,
+      std::min(cfg.request_timeout, caf::timespan{std::chrono::seconds(1)}));
+    std::string json = "{";
+    for (auto& [path, n] : depths) {
+      if (json.size() > 1)
+        json += ',';
+      detail::append_json_string(json, path);
+      json += ':' + std::to_string(n);
+    }
+    json += '}';
+    answer(res, 200, json);
+  }
+
   void serve_metrics(httplib::Response& res) {
     detail::metrics_input in;
     auto snap = tree();
@@ -346,6 +386,7 @@ struct observer::impl {
         std::min(cfg.request_timeout, caf::timespan{std::chrono::seconds(1)}));
     }
     in.counters = hub->counters();
+    in.per_child_series = cfg.per_dynamic_child_series;
     in.event_streams = streams.load();
     res.set_content(detail::render_metrics(in),
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -361,21 +402,26 @@ struct observer::impl {
     }
     res.set_header("Cache-Control", "no-store");
     uint64_t seq = 0;
-    auto open_alarms = hub->subscribe(seq);
+    detail::observer_counters now;
+    auto opening = hub->subscribe(seq, recent_events, now);
+    auto totals = detail::counters_json(now, seq);
     auto hub_ptr = hub;
     auto keep_alive = cfg.keep_alive;
     bool first = true;
     res.set_chunked_content_provider(
       "text/event-stream",
-      [hub_ptr, keep_alive, seq, first,
-       open_alarms](size_t, httplib::DataSink& sink) mutable {
+      [hub_ptr, keep_alive, seq, first, opening,
+       totals](size_t, httplib::DataSink& sink) mutable {
         std::string out;
         std::vector<detail::observer_entry> entries;
         if (first) {
           // Reconnect soon after a restart of the process; start with the
-          // alarms that are open, raised before this stream began.
+          // counts so far, then the recent events and the alarms that are
+          // open, raised before this stream began (ids up to the counts'
+          // `seq`: a page shows them, and counts only what comes after).
           out = "retry: 1000\n: connected\n\n";
-          entries = std::move(open_alarms);
+          entries.push_back(detail::observer_entry{seq, "counters", totals});
+          entries.insert(entries.end(), opening.begin(), opening.end());
           first = false;
         } else {
           // Wait in short slices, so that a client that left frees its

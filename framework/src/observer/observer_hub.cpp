@@ -1,6 +1,7 @@
 #include "observer_hub.hpp"
 
 #include <chrono>
+#include <map>
 
 #include "json.hpp"
 
@@ -14,18 +15,19 @@ void observer_hub::publish(const lifecycle_event& ev, const std::string& reason,
     std::lock_guard<std::mutex> guard{mtx_};
     auto& c = counters_;
     ++c.events[kind];
-    auto key = std::make_pair(ev.path, ev.id);
+    auto path = per_child_series_ ? ev.path : series_path(ev.path);
+    auto key = std::make_pair(path, ev.id);
     switch (ev.kind) {
       case lifecycle_kind::child_restarted:
-        ++c.restarts[ev.path];
+        ++c.restarts[path];
         break;
       case lifecycle_kind::child_exited:
         // A stop asked for (terminate, shutdown) is not a crash.
         if (!reason_code.empty())
-          ++c.crashes[std::make_pair(ev.path, reason_code)];
+          ++c.crashes[std::make_pair(path, reason_code)];
         break;
       case lifecycle_kind::restart_given_up:
-        ++c.escalations[ev.path];
+        ++c.escalations[path];
         break;
       default:
         break;
@@ -65,12 +67,22 @@ std::vector<observer_entry> observer_hub::wait(uint64_t& seq,
   return result;
 }
 
-std::vector<observer_entry> observer_hub::subscribe(uint64_t& seq) const {
+std::vector<observer_entry>
+observer_hub::subscribe(uint64_t& seq, size_t recent,
+                        observer_counters& now) const {
   std::lock_guard<std::mutex> guard{mtx_};
   seq = seq_;
-  std::vector<observer_entry> result;
+  now = counters_;
+  std::map<uint64_t, const observer_entry*> picked;
   for (auto& kvp : open_alarms_)
-    result.push_back(kvp.second);
+    picked.emplace(kvp.second.seq, &kvp.second);
+  auto first = log_.size() > recent ? log_.size() - recent : 0;
+  for (auto i = first; i < log_.size(); ++i)
+    picked.emplace(log_[i].seq, &log_[i]);
+  std::vector<observer_entry> result;
+  result.reserve(picked.size());
+  for (auto& kvp : picked)
+    result.push_back(*kvp.second);
   return result;
 }
 
@@ -100,6 +112,44 @@ std::optional<std::string> observer_hub::ended() const {
 observer_counters observer_hub::counters() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return counters_;
+}
+
+std::string counters_json(const observer_counters& x, uint64_t seq) {
+  uint64_t restarts = 0;
+  uint64_t crashes = 0;
+  uint64_t escalations = 0;
+  for (auto& kvp : x.restarts)
+    restarts += kvp.second;
+  for (auto& kvp : x.crashes)
+    crashes += kvp.second;
+  for (auto& kvp : x.escalations)
+    escalations += kvp.second;
+  return "{\"restarts\":" + std::to_string(restarts) + ",\"crashes\":"
+         + std::to_string(crashes) + ",\"escalations\":"
+         + std::to_string(escalations) + ",\"seq\":" + std::to_string(seq)
+         + "}";
+}
+
+std::string series_path(const std::string& path) {
+  std::string out;
+  out.reserve(path.size());
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    auto end = path.find('/', begin);
+    if (end == std::string::npos)
+      end = path.size();
+    auto segment = path.substr(begin, end - begin);
+    auto hash = segment.rfind('#');
+    if (hash != std::string::npos && hash + 1 < segment.size()
+        && segment.find_first_not_of("0123456789", hash + 1)
+             == std::string::npos)
+      segment = segment.substr(0, hash + 1) + '*';
+    if (begin > 0)
+      out += '/';
+    out += segment;
+    begin = end + 1;
+  }
+  return out;
 }
 
 std::string event_json(const lifecycle_event& ev, const std::string& reason,

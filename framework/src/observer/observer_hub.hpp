@@ -45,8 +45,11 @@ struct observer_entry {
 
 class observer_hub {
 public:
-  /// Keeps the last `capacity` events for streams that lag behind.
-  explicit observer_hub(size_t capacity = 4096) : capacity_(capacity) {
+  /// Keeps the last `capacity` events for streams that lag behind. Unless
+  /// `per_child_series`, a dynamic child's counters count under its
+  /// template (see `series_path`).
+  explicit observer_hub(size_t capacity = 4096, bool per_child_series = false)
+    : capacity_(capacity), per_child_series_(per_child_series) {
     // nop
   }
 
@@ -60,10 +63,12 @@ public:
   /// Events that left the log before a slow reader got them are skipped.
   std::vector<observer_entry> wait(uint64_t& seq, caf::timespan timeout);
 
-  /// Starts a stream: returns the events that raised the alarms open now
-  /// (a page that connects late must still show them) and sets `seq` to the
-  /// last event, both at one moment.
-  std::vector<observer_entry> subscribe(uint64_t& seq) const;
+  /// Starts a stream: returns the last `recent` events and those that
+  /// raised the alarms open now (a page that connects late must still show
+  /// them), in order, the counters as of the last of them, and sets `seq` to
+  /// the last event, all at one moment.
+  std::vector<observer_entry> subscribe(uint64_t& seq, size_t recent,
+                                        observer_counters& now) const;
 
   /// Wakes all waiting readers for good.
   void stop();
@@ -80,6 +85,7 @@ public:
 
 private:
   size_t capacity_;
+  bool per_child_series_;
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<observer_entry> log_;
@@ -89,6 +95,16 @@ private:
   observer_counters counters_;
   std::map<std::pair<std::string, std::string>, observer_entry> open_alarms_;
 };
+
+/// Renders the totals of `x` as
+/// `{"restarts":R,"crashes":C,"escalations":E,"seq":S}`, the page's counts
+/// up to event `seq`.
+std::string counters_json(const observer_counters& x, uint64_t seq);
+
+/// The path a metric series and a counter use for `path`: a dynamic child's
+/// id (`job#17`, anywhere in the path) becomes its template's (`job#*`), so
+/// that children that come and go do not grow the series without bound.
+std::string series_path(const std::string& path);
 
 /// Renders `ev` as one JSON object: `kind`, `path`, `id`, `reason`,
 /// `crash` (an abnormal exit), `restart_count`, `detail` and `time_ms`

@@ -162,9 +162,11 @@ std::string render_metrics(const metrics_input& in) {
   }
   {
     family f{out, "trellis_uptime_seconds", "gauge",
-             "How long each running node's current actor has run."};
+             "How long each running node's current actor has run (not for "
+             "dynamic children unless per-child series are on)."};
     each_node_of(in, [&](const tree_snapshot& x) {
-      if (x.state == child_state::running)
+      if (x.state == child_state::running
+          && (in.per_child_series || series_path(x.path) == x.path))
         f.sample({{"path", x.path}}, seconds(x.uptime));
     });
   }
@@ -187,8 +189,13 @@ std::string render_metrics(const metrics_input& in) {
   }
   {
     family f{out, "trellis_mailbox_depth", "gauge",
-             "Messages waiting in each running actor's mailbox."};
+             "Messages waiting in each running actor's mailbox; dynamic "
+             "children's added up per template (path ending in #*) unless "
+             "per-child series are on."};
+    std::map<std::string, uint64_t> depths;
     for (auto& [path, n] : in.mailbox_depths)
+      depths[in.per_child_series ? path : series_path(path)] += n;
+    for (auto& [path, n] : depths)
       f.sample({{"path", path}}, n);
   }
   family{out, "trellis_observer_event_streams", "gauge",

@@ -20,6 +20,8 @@ struct metrics_input {
   std::map<std::string, uint64_t> mailbox_depths;
   /// Open event streams.
   size_t event_streams = 0;
+  /// A series per dynamic child, rather than per template (`series_path`).
+  bool per_child_series = false;
 };
 
 /// Renders every metric family, each with `# HELP` and `# TYPE`.

@@ -54,6 +54,13 @@ struct observer_config {
   /// trickles; each connection carries one request. A request head above
   /// 16 KiB or a body above 4 KiB is refused (413) before it is read.
   caf::timespan read_timeout = std::chrono::seconds(2);
+
+  /// Whether `/metrics` has series per dynamic child (`path="root/jobs/
+  /// job#17"`). Off by default: children that come and go would grow the
+  /// series, and the observer's counters, without bound; their restarts,
+  /// crashes and mailbox depths are added up per template
+  /// (`path="root/jobs/job#*"`) instead.
+  bool per_dynamic_child_series = false;
 };
 
 /// A running observer: an HTTP server that shows a supervision tree live, as
@@ -61,7 +68,9 @@ struct observer_config {
 ///
 /// - `GET /`: a page that draws the tree and follows its events;
 /// - `GET /api/tree`: the tree's snapshot as JSON (see `to_json`);
-/// - `GET /api/events`: the tree's `lifecycle_event`s as Server-Sent Events;
+/// - `GET /api/events`: the tree's `lifecycle_event`s as Server-Sent Events,
+///   starting with the last 100 and the counts so far;
+/// - `GET /api/mailboxes`: each running actor's mailbox depth as JSON;
 /// - `GET /metrics`: counters and gauges in Prometheus' text format;
 /// - `GET /livez`: 200 while the root supervisor runs and answers, else 503
 ///   with the reasons (`{"status":..., "reasons":[...]}`);
