@@ -1,6 +1,7 @@
 #include "trellis/coordinated_shutdown.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -180,11 +181,11 @@ struct coordinated_shutdown::impl {
         return; // The tree is gone (or hangs; stop_tree deals with it).
       busy.clear();
       // An actor busy in a long handler answers late: that counts as busy.
-      auto answers = detail::probe_mailboxes(
-        sys, *snap,
-        std::min<caf::timespan>(deadline - clock::now(),
-                                std::chrono::milliseconds(500)),
-        true);
+      // The snapshot may have used up the phase: never a negative wait.
+      auto probe = std::clamp<caf::timespan>(deadline - clock::now(),
+                                             std::chrono::milliseconds(1),
+                                             std::chrono::milliseconds(500));
+      auto answers = detail::probe_mailboxes(sys, *snap, probe, false);
       for (auto& x : answers)
         if (x.timed_out)
           busy.emplace(x.path, "busy");
@@ -192,8 +193,8 @@ struct coordinated_shutdown::impl {
           busy.emplace(x.path, std::to_string(*x.depth));
       if (busy.empty())
         return;
-      std::this_thread::sleep_for(
-        std::min<caf::timespan>(poll, deadline - clock::now()));
+      std::this_thread::sleep_for(std::clamp<caf::timespan>(
+        deadline - clock::now(), caf::timespan{0}, poll));
     }
     std::string what = "messages still queued:";
     size_t shown = 0;
@@ -230,17 +231,41 @@ struct coordinated_shutdown::impl {
       }
       started = true;
     }
+    caf::error res;
+    try {
+      res = run_phases(cause);
+    } catch (std::exception& e) {
+      // Out of memory or threads: the shutdown still ends, and says why.
+      res = make_error(errc::shutting_down, "coordinated_shutdown", e.what());
+    }
+    {
+      std::lock_guard<std::mutex> lock{mtx};
+      result = res;
+      done = true;
+    }
+    cv.notify_all();
+    return res;
+  }
+
+  caf::error run_phases(const std::string& cause) {
     auto begin = clock::now();
-    auto overall = begin + cfg.overall;
+    // At most a year: a deadline of timespan::max() would overflow.
+    auto overall = begin
+                   + std::min<caf::timespan>(cfg.overall,
+                                             std::chrono::hours(24 * 365));
     detail::report::shutdown_begins(cause);
     for (auto x : phases) {
       auto start = clock::now();
-      auto deadline = std::min(overall, start + timeout_of(x));
+      auto deadline = start + std::min<caf::timespan>(timeout_of(x),
+                                                      overall - start);
       enter(x);
       run_tasks(x, deadline);
       switch (x) {
         case shutdown_phase::not_ready: {
-          auto until = std::min(overall, clock::now() + cfg.readiness_grace);
+          auto now = clock::now();
+          auto until = now + std::clamp<caf::timespan>(cfg.readiness_grace,
+                                                       caf::timespan{0},
+                                                       overall - now);
           std::this_thread::sleep_until(until);
           break;
         }
@@ -268,12 +293,6 @@ struct coordinated_shutdown::impl {
     }
     detail::report::shutdown_ended(elapsed_ms(begin),
                                    res ? sys.render(res) : std::string{});
-    {
-      std::lock_guard<std::mutex> lock{mtx};
-      result = res;
-      done = true;
-    }
-    cv.notify_all();
     return res;
   }
 };
@@ -334,18 +353,31 @@ void coordinated_shutdown::request_run(const std::string& cause) {
   impl_->runner = std::thread{[ptr, cause] { ptr->run(cause); }};
 }
 
-caf::error coordinated_shutdown::wait() {
+caf::error coordinated_shutdown::wait(caf::timespan timeout) {
   std::unique_lock<std::mutex> lock{impl_->mtx};
-  impl_->cv.wait(lock, [this] { return impl_->done; });
+  if (!impl_->cv.wait_for(lock, timeout, [this] { return impl_->done; }))
+    return make_error(errc::timeout, "coordinated_shutdown::wait",
+                      impl_->started ? "the shutdown has not ended"
+                                     : "no shutdown was started");
   return impl_->result;
 }
 
 caf::error coordinated_shutdown::run_on(stop_signal& stop) {
   const caf::timespan tick = std::chrono::milliseconds(50);
-  while (!stop.wait_for(tick) && !impl_->root_gone.load())
+  auto started = [this] {
+    std::lock_guard<std::mutex> lock{impl_->mtx};
+    return impl_->started;
+  };
+  while (!stop.wait_for(tick) && !impl_->root_gone.load() && !started())
     ; // wait
   if (stop.requested())
     return run("signal " + std::to_string(stop.signal_number()));
+  // Started elsewhere (request_run): its result, whenever it ends.
+  if (started()) {
+    std::unique_lock<std::mutex> lock{impl_->mtx};
+    impl_->cv.wait(lock, [this] { return impl_->done; });
+    return impl_->result;
+  }
   caf::error reason;
   {
     std::lock_guard<std::mutex> lock{impl_->mtx};

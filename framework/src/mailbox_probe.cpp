@@ -129,15 +129,16 @@ namespace detail {
 std::vector<mailbox_answer> probe_mailboxes(caf::actor_system& sys,
                                             const tree_snapshot& x,
                                             caf::timespan timeout,
-                                            bool local_event_based_only) {
+                                            bool include_remote) {
   std::vector<mailbox_answer> result;
   auto collect = [&](const tree_snapshot& node, auto& self) -> void {
     if (node.actor) {
+      // A blocking actor cannot answer between its receives: the probe
+      // would stay in its mailbox for good.
       auto ptr = caf::actor_cast<caf::abstract_actor*>(node.actor);
-      // A blocking actor cannot answer between its receives, and a remote
-      // one is its own node's to drain.
-      if (!local_event_based_only
-          || dynamic_cast<caf::scheduled_actor*>(ptr) != nullptr)
+      auto remote = node.actor.node() != sys.node();
+      if (remote ? include_remote
+                 : dynamic_cast<caf::scheduled_actor*>(ptr) != nullptr)
         result.push_back(mailbox_answer{node.path, node.actor, {}, false});
     }
     for (auto& child : node.children)
@@ -169,7 +170,7 @@ std::map<std::string, uint64_t> mailbox_depths(caf::actor_system& sys,
                                                const tree_snapshot& x,
                                                caf::timespan timeout) {
   std::map<std::string, uint64_t> result;
-  for (auto& node : detail::probe_mailboxes(sys, x, timeout, false))
+  for (auto& node : detail::probe_mailboxes(sys, x, timeout, true))
     if (node.depth)
       result.emplace(node.path, *node.depth);
   return result;

@@ -25,12 +25,12 @@ struct mailbox_answer {
   bool timed_out = false;
 };
 
-/// Probes every running actor of `x` at once, at most `timeout`; with
-/// `local_event_based_only`, skips blocking actors (which cannot answer
-/// between their receives) and remote ones (their node's to probe).
+/// Probes every running actor of `x` at once, at most `timeout`, but for
+/// blocking actors (which cannot answer between their receives) and, unless
+/// `include_remote`, remote ones.
 std::vector<mailbox_answer> probe_mailboxes(caf::actor_system& sys,
                                             const tree_snapshot& x,
                                             caf::timespan timeout,
-                                            bool local_event_based_only);
+                                            bool include_remote);
 
 } // namespace trellis::detail

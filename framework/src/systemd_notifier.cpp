@@ -33,8 +33,9 @@ socklen_t notify_address(const char* text, sockaddr_un& addr) {
   std::memset(&addr, 0, sizeof(addr));
   addr.sun_family = AF_UNIX;
   auto len = std::strlen(text);
-  if (len < 2 || len >= sizeof(addr.sun_path)
-      || (text[0] != '/' && text[0] != '@'))
+  // A path needs room for its NUL; an abstract name does not.
+  auto room = sizeof(addr.sun_path) - (text[0] == '/' ? 1 : 0);
+  if (len < 2 || len > room || (text[0] != '/' && text[0] != '@'))
     return 0;
   std::memcpy(addr.sun_path, text, len);
   if (text[0] == '@')
@@ -99,8 +100,10 @@ struct systemd_notifier::impl {
 
   /// Asks the root whether it started: `ok` once it did (at once after
   /// that), an error if its start failed or it is gone; none on time out.
-  std::optional<caf::error> ask_started(caf::scoped_actor& self,
-                                        caf::timespan timeout) {
+  std::optional<caf::error> ask_started(caf::timespan timeout) {
+    // A fresh actor each time: an answer that comes after its timeout
+    // would otherwise wait in a long-lived one's mailbox for good.
+    caf::scoped_actor self{sys, true};
     std::optional<caf::error> result;
     self->request(root, timeout, caf::get_atom::value, started_atom::value)
       .receive([&](caf::ok_atom) { result = caf::error{}; },
@@ -112,13 +115,12 @@ struct systemd_notifier::impl {
   }
 
   void run() {
-    caf::scoped_actor self{sys, true};
     // READY=1 once the tree is up; a tree that failed to start never is.
     const caf::timespan patience = std::chrono::milliseconds(500);
     for (;;) {
       if (is_closing())
         return;
-      auto answer = ask_started(self, patience);
+      auto answer = ask_started(patience);
       if (!answer)
         continue;
       if (*answer) {
@@ -126,7 +128,9 @@ struct systemd_notifier::impl {
                        + sys.render(*answer));
         return;
       }
-      notify_systemd("READY=1\nSTATUS=running");
+      // Not once a shutdown began: READY=1 after STOPPING=1 would confuse.
+      if (current_shutdown_phase(sys) == shutdown_phase::running)
+        notify_systemd("READY=1\nSTATUS=running");
       break;
     }
     if (interval.count() <= 0)
@@ -138,7 +142,7 @@ struct systemd_notifier::impl {
       // At most a second, so that the destructor does not wait long for a
       // root that hangs.
       auto answer = ask_started(
-        self, std::min<caf::timespan>(interval, std::chrono::seconds(1)));
+        std::min<caf::timespan>(interval, std::chrono::seconds(1)));
       if (is_closing())
         return;
       if (!answer || *answer) {
@@ -226,7 +230,7 @@ caf::expected<systemd_notifier> start_systemd_notifier(caf::actor_system& sys,
                                          "microseconds: "}
                                + usec);
     // Half the timeout, as sd_watchdog_enabled(3) advises.
-    ptr->interval = std::chrono::microseconds(n / 2);
+    ptr->interval = std::chrono::microseconds(std::max<uint64_t>(n / 2, 1));
   }
   auto raw = ptr.get();
   ptr->worker = std::thread{[raw] { raw->run(); }};

@@ -91,6 +91,7 @@ struct connection_state {
   bool closing = false; // QUIT or a protocol error: read no more commands
   bool halted = false;  // not reading: too many commands under way
   bool draining = false; // the service stops: answer what came, then close
+  bool parser_idle = true; // no complete command left in the parser
   uint64_t out_pending = 0; // reply bytes written and not yet sent
   bool stalled = false;     // out_pending above the pause, since:
   std::chrono::steady_clock::time_point stalled_since;
@@ -192,10 +193,13 @@ void read_commands(connection_actor* self) {
     return st.queue.size() >= max_pipeline
            || st.out_pending > st.rt->output.pause;
   };
+  st.parser_idle = false;
   while (!st.closing && !paused()) {
     auto status = st.parser.next(args);
-    if (status == resp::request_parser::status::incomplete)
+    if (status == resp::request_parser::status::incomplete) {
+      st.parser_idle = true;
       break;
+    }
     if (status == resp::request_parser::status::error) {
       // Answer, then close: the stream is out of step (Redis does the same).
       st.queue.emplace_back().close_after = true;
@@ -208,7 +212,7 @@ void read_commands(connection_actor* self) {
   if (!st.halted && paused()) {
     self->halt(st.hdl);
     st.halted = true;
-  } else if (st.halted && !st.draining && st.queue.size() < max_pipeline / 2
+  } else if (st.halted && st.queue.size() < max_pipeline / 2
              && st.out_pending <= st.rt->output.pause / 2) {
     self->trigger(st.hdl);
     st.halted = false;
@@ -414,22 +418,27 @@ bool write_replies(connection_actor* self) {
 }
 
 void serve(connection_actor* self) {
-  // Replies first: they make room in the pipeline for more commands.
-  if (write_replies(self)) {
+  auto& st = self->state;
+  for (;;) {
+    // Replies first: they make room in the pipeline for more commands.
+    if (!write_replies(self))
+      return;
     read_commands(self);
     send_batches(self);
     if (!write_replies(self))
       return;
-  } else {
-    return;
-  }
-  // Draining: every command the client sent before the drain (all of them
-  // parsed once the output is not paused) has its reply on the way.
-  auto& st = self->state;
-  if (st.draining && st.queue.empty()
-      && st.out_pending <= st.rt->output.pause) {
-    self->flush(st.hdl);
-    self->quit();
+    // Draining: done once every command read before the drain is answered
+    // and its reply on the way.
+    if (!st.draining || !st.queue.empty()
+        || st.out_pending > st.rt->output.pause)
+      return;
+    if (st.parser_idle || st.closing) {
+      self->flush(st.hdl);
+      self->quit();
+      return;
+    }
+    // The pipeline's bound stopped the parser, and all it parsed was
+    // answered at once: parse on.
   }
 }
 
@@ -455,6 +464,10 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
   self->attach_functor([rt] { --rt->stats.connected_clients; });
   return {
     [self](caf::io::new_data_msg& msg) {
+      // Draining: what comes now is read (a close with unread input would
+      // reset the connection, replies and all) but not served.
+      if (self->state.draining)
+        return;
       self->state.parser.append(msg.buf.data(), msg.buf.size());
       serve(self);
     },
@@ -491,11 +504,6 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
       if (cs.draining)
         return;
       cs.draining = true;
-      // Nothing more from the socket; what it already sent is answered.
-      if (!cs.halted) {
-        self->halt(cs.hdl);
-        cs.halted = true;
-      }
       serve(self);
     },
     [](chaos_atom) {

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <variant>
@@ -194,21 +195,26 @@ void add_shutdown_tasks(trellis::coordinated_shutdown& sd,
                                  left(deadline));
       if (!sup)
         return sup.error();
-      auto children = trellis::which_children(sys, *sup, left(deadline));
-      if (!children)
-        return children.error();
-      for (auto& child : *children)
-        if (child.actor)
-          caf::anon_send(child.actor, kvstore::drain_atom::value);
+      // Listed again each round: a client accepted just before the
+      // listener stopped gets its child late.
+      std::set<caf::actor_addr> told;
       for (;;) {
-        auto counts = trellis::count_children(sys, *sup, left(deadline));
-        if (!counts)
-          return counts.error();
-        if (counts->active == 0)
+        auto children = trellis::which_children(sys, *sup, left(deadline));
+        if (!children)
+          return children.error();
+        size_t connected = 0;
+        for (auto& child : *children) {
+          if (!child.actor)
+            continue;
+          ++connected;
+          if (told.insert(child.actor.address()).second)
+            caf::anon_send(child.actor, kvstore::drain_atom::value);
+        }
+        if (connected == 0)
           return caf::none;
         if (clock::now() >= deadline)
           return trellis::make_error(trellis::errc::timeout, "connections",
-                                     std::to_string(counts->active)
+                                     std::to_string(connected)
                                        + " clients still connected");
         std::this_thread::sleep_for(10ms);
       }

@@ -411,3 +411,20 @@ TEST_CASE("a coordinated shutdown refuses to block an actor of its tree",
   CHECK(sd.phase() == shutdown_phase::running);
   CHECK(!sd.run());
 }
+
+TEST_CASE("request_run starts the shutdown from anywhere and wait tells how "
+          "it ended",
+          "[coordinated_shutdown]") {
+  noted_tree t{"a"};
+  auto& [cfg, sys, out, root] = t;
+  coordinated_shutdown sd{sys, root};
+  // Nobody started it: a bounded wait says so rather than hang.
+  auto early = sd.wait(50ms);
+  CHECK(is(early, errc::timeout));
+  CHECK(sys.render(early).find("no shutdown was started") != std::string::npos);
+  sd.request_run("from a handler");
+  sd.request_run("twice");
+  CHECK(!sd.wait());
+  CHECK(sd.phase() == shutdown_phase::done);
+  CHECK(out->all() == std::vector<std::string>{"stopped:a"});
+}

@@ -88,8 +88,11 @@ using shutdown_task
 /// auto root = trellis::start_supervisor(sys, tree);
 /// trellis::coordinated_shutdown shutdown{sys, *root};
 /// shutdown.add_task(trellis::shutdown_phase::stop_intake, "listener",
-///                   [&] { return trellis::terminate_child(sys, *root,
-///                                                         "listener"); });
+///                   [&sys, r = *root](auto deadline) {
+///                     return trellis::terminate_child(
+///                       sys, r, "listener",
+///                       deadline - std::chrono::steady_clock::now());
+///                   });
 /// auto err = shutdown.run_on(stop);          // SIGTERM, or the tree ended
 /// ~~~
 class coordinated_shutdown {
@@ -123,18 +126,25 @@ public:
   /// `request_run` there.
   caf::error run(const std::string& cause = "requested");
 
-  /// Starts `run` on a thread of its own and returns at once; for an
-  /// actor, a handler or a signal. `wait` then returns the result.
+  /// Starts `run` on a thread of its own and returns at once; for an actor
+  /// or a handler (not a signal handler: it locks and starts a thread).
+  /// `wait` then returns the result.
   void request_run(const std::string& cause = "requested");
 
-  /// Waits until the shutdown reached `done` and returns `run`'s result.
-  caf::error wait();
+  /// Waits until the shutdown reached `done` and returns `run`'s result;
+  /// `errc::timeout` if it has not within `timeout` (a shutdown that nobody
+  /// started never ends).
+  caf::error wait(caf::timespan timeout = default_wait);
 
-  /// Waits until `stop` has a signal (SIGINT, SIGTERM) or the root exits,
-  /// then runs the shutdown. A second signal ends the process at once (see
-  /// `stop_signal`). Returns `run`'s result, or, if the root exited by
-  /// itself, its exit reason (the shutdown still ran: the tasks close what
-  /// the application opened).
+  /// How long `wait` waits unless told otherwise: a minute, twice the
+  /// default overall deadline.
+  static constexpr caf::timespan default_wait = std::chrono::minutes(1);
+
+  /// Waits until `stop` has a signal (SIGINT, SIGTERM), the root exits, or
+  /// `request_run` started the shutdown, then runs it (or waits for it). A
+  /// second signal ends the process at once (see `stop_signal`). Returns
+  /// `run`'s result, or, if the root exited by itself, its exit reason (the
+  /// shutdown still ran: the tasks close what the application opened).
   caf::error run_on(stop_signal& stop);
 
   /// Returns the phase the shutdown is in.

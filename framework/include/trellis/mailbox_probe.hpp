@@ -33,7 +33,8 @@ struct tree_snapshot;
 /// Asks every running actor of the snapshot `x` for its mailbox depth, all at
 /// once, and returns the depths by path. An actor that has not answered
 /// within `timeout` (stuck in a handler, gone, or not spawned by Trellis) is
-/// left out. Blocks: call it from outside the tree.
+/// left out, and so is a blocking actor, which is not asked (it could not
+/// answer between its receives). Blocks: call it from outside the tree.
 std::map<std::string, uint64_t> mailbox_depths(caf::actor_system& sys,
                                                const tree_snapshot& x,
                                                caf::timespan timeout);

@@ -305,6 +305,16 @@ struct observer::impl {
   /// Ready while no shutdown began, the root started, and every child
   /// marked `needed_for_readiness` runs and passes its health checks.
   void serve_readyz(httplib::Response& res) {
+    // One budget for its two requests: the answer must beat the prober's.
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::min(cfg.request_timeout,
+                               caf::timespan{std::chrono::seconds(1)});
+    auto left = [&] {
+      caf::timespan t = std::max<caf::timespan>(
+        deadline - std::chrono::steady_clock::now(),
+        std::chrono::milliseconds(1));
+      return caf::duration{t};
+    };
     std::vector<std::string> reasons;
     if (auto phase = current_shutdown_phase(sys);
         phase != shutdown_phase::running)
@@ -314,7 +324,7 @@ struct observer::impl {
       answer_health(res, "ready", "not ready", reasons);
       return;
     }
-    auto started = call_within<caf::ok_atom>(sys, probe_timeout(), root,
+    auto started = call_within<caf::ok_atom>(sys, left(), root,
                                              caf::get_atom::value,
                                              started_atom::value);
     if (!started) {
@@ -327,7 +337,7 @@ struct observer::impl {
       answer_health(res, "ready", "not ready", reasons);
       return;
     }
-    auto snap = call_within<tree_snapshot>(sys, probe_timeout(), root,
+    auto snap = call_within<tree_snapshot>(sys, left(), root,
                                            snapshot_atom::value);
     if (!snap) {
       reasons.push_back("no snapshot: " + render(snap.error()));
@@ -422,6 +432,8 @@ struct observer::impl {
           out = "retry: 1000\n: connected\n\n";
           entries.push_back(detail::observer_entry{seq, "counters", totals});
           entries.insert(entries.end(), opening.begin(), opening.end());
+          opening = {};
+          totals = {};
           first = false;
         } else {
           // Wait in short slices, so that a client that left frees its

@@ -17,6 +17,9 @@ void observer_hub::publish(const lifecycle_event& ev, const std::string& reason,
     ++c.events[kind];
     auto path = per_child_series_ ? ev.path : series_path(ev.path);
     auto key = std::make_pair(path, ev.id);
+    // Which child's alarm: two children of one template raise and clear
+    // theirs apart.
+    auto own = std::make_pair(ev.path, ev.id);
     switch (ev.kind) {
       case lifecycle_kind::child_restarted:
         ++c.restarts[path];
@@ -36,17 +39,19 @@ void observer_hub::publish(const lifecycle_event& ev, const std::string& reason,
     // monitor), known here by what they do.
     auto info = info_of(ev.kind);
     auto alarm = info ? info->alarm : alarm_effect::none;
+    auto was_open = open_alarms_.count(own) > 0;
     if (alarm == alarm_effect::raises) {
       ++c.alarms_raised[key];
-      c.alarms_open[key] = true;
+      c.alarms_open[key] += was_open ? 0 : 1;
     } else if (alarm == alarm_effect::clears) {
-      c.alarms_open[key] = false;
+      auto& n = c.alarms_open[key];
+      n -= was_open && n > 0 ? 1 : 0;
     }
     log_.push_back(observer_entry{++seq_, std::move(kind), std::move(json)});
     if (alarm == alarm_effect::raises)
-      open_alarms_[key] = log_.back();
+      open_alarms_[own] = log_.back();
     else if (alarm == alarm_effect::clears)
-      open_alarms_.erase(key);
+      open_alarms_.erase(own);
     if (log_.size() > capacity_)
       log_.pop_front();
   }
@@ -72,7 +77,9 @@ observer_hub::subscribe(uint64_t& seq, size_t recent,
                         observer_counters& now) const {
   std::lock_guard<std::mutex> guard{mtx_};
   seq = seq_;
-  now = counters_;
+  now.restarts = counters_.restarts;
+  now.crashes = counters_.crashes;
+  now.escalations = counters_.escalations;
   std::map<uint64_t, const observer_entry*> picked;
   for (auto& kvp : open_alarms_)
     picked.emplace(kvp.second.seq, &kvp.second);

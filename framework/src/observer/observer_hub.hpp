@@ -31,7 +31,9 @@ struct observer_counters {
   std::map<std::string, uint64_t> escalations;
   /// Alarms raised by (path, alarm), and whether each is open now.
   std::map<std::pair<std::string, std::string>, uint64_t> alarms_raised;
-  std::map<std::pair<std::string, std::string>, bool> alarms_open;
+  /// How many of the alarms are open now (0 or 1 per child; a dynamic
+  /// template's count adds up its children's).
+  std::map<std::pair<std::string, std::string>, uint64_t> alarms_open;
   /// Events by kind.
   std::map<std::string, uint64_t> events;
 };
@@ -65,8 +67,8 @@ public:
 
   /// Starts a stream: returns the last `recent` events and those that
   /// raised the alarms open now (a page that connects late must still show
-  /// them), in order, the counters as of the last of them, and sets `seq` to
-  /// the last event, all at one moment.
+  /// them), in order, the restart, crash and escalation counters as of the
+  /// last of them, and sets `seq` to the last event, all at one moment.
   std::vector<observer_entry> subscribe(uint64_t& seq, size_t recent,
                                         observer_counters& now) const;
 

@@ -135,9 +135,10 @@ std::string render_metrics(const metrics_input& in) {
   }
   {
     family f{out, "trellis_alarm_active", "gauge",
-             "1 while an alarm is raised and not cleared, else 0."};
+             "1 while an alarm is raised and not cleared, else 0 (for a "
+             "dynamic template, how many of its children's are)."};
     for (auto& [key, open] : c.alarms_open)
-      f.sample({{"path", key.first}, {"alarm", key.second}}, open ? 1 : 0);
+      f.sample({{"path", key.first}, {"alarm", key.second}}, open);
   }
   {
     family f{out, "trellis_lifecycle_events_total", "counter",
