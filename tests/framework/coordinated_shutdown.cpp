@@ -428,3 +428,52 @@ TEST_CASE("request_run starts the shutdown from anywhere and wait tells how "
   CHECK(sd.phase() == shutdown_phase::done);
   CHECK(out->all() == std::vector<std::string>{"stopped:a"});
 }
+
+TEST_CASE("the readiness grace keeps the service up and not ready before "
+          "intake stops, and the overall deadline bounds every phase",
+          "[coordinated_shutdown]") {
+  using clock = std::chrono::steady_clock;
+  SECTION("grace") {
+    noted_tree t{"a"};
+    auto& [cfg, sys, out, root] = t;
+    coordinated_shutdown_config sc;
+    sc.readiness_grace = 300ms;
+    coordinated_shutdown sd{sys, root, sc};
+    auto marks = std::make_shared<std::vector<clock::time_point>>();
+    REQUIRE(!sd.add_task(shutdown_phase::not_ready, "mark",
+                         [marks] { marks->push_back(clock::now()); }));
+    REQUIRE(!sd.add_task(shutdown_phase::stop_intake, "mark",
+                         [marks, &sys] {
+                           marks->push_back(clock::now());
+                           CHECK(current_shutdown_phase(sys)
+                                 == shutdown_phase::stop_intake);
+                         }));
+    CHECK(!sd.run());
+    REQUIRE(marks->size() == 2);
+    // A lower bound only: the grace was waited, however slow the machine.
+    CHECK(marks->at(1) - marks->at(0) >= 300ms);
+  }
+  SECTION("overall") {
+    noted_tree t{"a"};
+    auto& [cfg, sys, out, root] = t;
+    coordinated_shutdown_config sc;
+    sc.overall = 300ms;
+    coordinated_shutdown sd{sys, root, sc};
+    REQUIRE(!sd.add_task(shutdown_phase::stop_intake, "stuck", [out] {
+      std::this_thread::sleep_for(3s);
+      out->add("stuck returned");
+    }));
+    REQUIRE(!sd.add_task(shutdown_phase::flush, "flush",
+                         [out] { out->add("flushed"); }));
+    auto err = sd.run();
+    REQUIRE(err);
+    auto text = sys.render(err);
+    INFO(text);
+    CHECK(text.find("stop_intake: task stuck did not finish in time")
+          != std::string::npos);
+    // Past the overall deadline the later phases still run, with no time
+    // of their own: the root is asked to stop, the flush task starts.
+    CHECK(await_exit(sys, root, patience) == caf::exit_reason::user_shutdown);
+    CHECK(sd.phase() == shutdown_phase::done);
+  }
+}
