@@ -679,7 +679,8 @@ def case_lifecycle():
             c = Conn(srv.port)
             eq(c.cmd("SET", "a", "1"), "OK")
             code, out = srv.stop(sig)
-            eq(code, 0, f"exit code after {sig.name}")
+            eq(code, 0, f"exit code after {sig.name} (stdout: {out!r}; "
+                        f"stderr: {''.join(srv.stderr)[-2000:]!r})")
             check(out.rstrip().endswith("kvstore: done"), out)
             check(c.closed_by_server() == b"", "clients are closed at shutdown")
     res = subprocess.run([SERVER, "--help"], capture_output=True, text=True)
