@@ -193,6 +193,15 @@ struct observer::impl {
   using handler = std::function<void(const httplib::Request&,
                                      httplib::Response&)>;
 
+  /// Serves `pattern` with `f`, which needs only the response.
+  void route(const std::string& pattern, const std::string& method,
+             void (impl::*f)(httplib::Response&)) {
+    route(pattern, method,
+          [this, f](const httplib::Request&, httplib::Response& res) {
+            (this->*f)(res);
+          });
+  }
+
   /// Serves `pattern` with `h` for `method` and 405 for any other method.
   void route(const std::string& pattern, const std::string& method,
              handler h) {
@@ -223,26 +232,11 @@ struct observer::impl {
             else
               answer_error(res, 503, "no snapshot: " + render(snap.error()));
           });
-    route("/livez", "GET",
-          [this](const httplib::Request&, httplib::Response& res) {
-            serve_livez(res);
-          });
-    route("/readyz", "GET",
-          [this](const httplib::Request&, httplib::Response& res) {
-            serve_readyz(res);
-          });
-    route("/api/mailboxes", "GET",
-          [this](const httplib::Request&, httplib::Response& res) {
-            serve_mailboxes(res);
-          });
-    route("/metrics", "GET",
-          [this](const httplib::Request&, httplib::Response& res) {
-            serve_metrics(res);
-          });
-    route("/api/events", "GET",
-          [this](const httplib::Request&, httplib::Response& res) {
-            serve_events(res);
-          });
+    route("/livez", "GET", &impl::serve_livez);
+    route("/readyz", "GET", &impl::serve_readyz);
+    route("/api/mailboxes", "GET", &impl::serve_mailboxes);
+    route("/metrics", "GET", &impl::serve_metrics);
+    route("/api/events", "GET", &impl::serve_events);
     route("/api/crashes", "GET",
           [this](const httplib::Request& req, httplib::Response& res) {
             serve_crashes(req, res);
