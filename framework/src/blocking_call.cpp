@@ -53,6 +53,16 @@ const char* call_name(caf::atom_value x) noexcept {
       return "lifecycle_events";
     case fault_atom::uint_value():
       return "inject_fault";
+    case sys_statistics_atom::uint_value():
+      return "statistics";
+    case sys_trace_atom::uint_value():
+      return "trace";
+    case sys_suspend_atom::uint_value():
+      return "suspend_child";
+    case sys_resume_atom::uint_value():
+      return "resume_child";
+    case sys_get_state_atom::uint_value():
+      return "get_state";
     default:
       return "request";
   }

@@ -77,17 +77,18 @@ caf::error child_spec::validate() const {
     return make_error(errc::invalid_spec, "keep_last_messages",
                       "child '" + id_ + "' keeps " + std::to_string(n)
                         + " messages; at most 10,000");
+  if (auto n = trace(); n > max_traced_messages)
+    return make_error(errc::invalid_spec, "trace",
+                      "child '" + id_ + "' traces " + std::to_string(n)
+                        + " messages; at most "
+                        + std::to_string(max_traced_messages));
   if (d_->forensics && d_->type == child_type::supervisor)
-    return make_error(errc::invalid_spec,
-                      has_crash_dump() ? "on_crash_dump"
-                                       : "keep_last_messages",
+    return make_error(errc::invalid_spec, d_->forensics->first_option(),
                       "child '" + id_
                         + "' is a supervisor, whose crash reports are its "
                           "children's; only workers record their own");
   if (d_->forensics && (d_->placed || !d_->remote_type.empty()))
-    return make_error(errc::invalid_spec,
-                      has_crash_dump() ? "on_crash_dump"
-                                       : "keep_last_messages",
+    return make_error(errc::invalid_spec, d_->forensics->first_option(),
                       "child '" + id_
                         + "' is remote; its crash is recorded on its node, "
                           "so only local children record messages and "

@@ -12,6 +12,7 @@
 #include <caf/node_id.hpp>
 
 #include "trellis/detail/running_tree.hpp"
+#include "trellis/errc.hpp"
 
 #include "throw_trace.hpp"
 
@@ -113,10 +114,28 @@ void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
       x.state.shrink_to_fit();
     }
   } catch (const std::exception& e) {
-    x.state_error = "the crash dump threw: " + std::string{e.what()};
+    x.state_error = "the state hook threw: " + std::string{e.what()};
   } catch (...) {
-    x.state_error = "the crash dump threw something that is not a "
+    x.state_error = "the state hook threw something that is not a "
                     "std::exception";
+  }
+}
+
+caf::message render_state(const crash_dump& dump, caf::local_actor* self,
+                          const std::string& path) noexcept {
+  try {
+    if (!dump)
+      return caf::make_message(
+        make_error(errc::not_supported, path,
+                   "get_state needs a format_state hook in the child's spec"));
+    crash_record rec;
+    run_crash_dump(dump, self, rec);
+    if (!rec.state_error.empty())
+      return caf::make_message(
+        make_error(errc::unhealthy, path, std::move(rec.state_error)));
+    return caf::make_message(std::move(rec.state));
+  } catch (...) {
+    return caf::make_message(caf::make_error(caf::sec::bad_function_call));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "trellis/atoms.hpp"
+#include "trellis/detail/sys_control.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/health_check.hpp"
 
@@ -73,12 +74,42 @@ void health_monitor::on_passed(const caf::actor_addr& who, uint64_t token) {
   }
 }
 
+namespace {
+
+/// Tells a stuck handler from a child behind on its mailbox, if the
+/// child's statistics say which.
+std::string why_no_answer(const sys_control* sys, const std::string& path) {
+  if (sys != nullptr) {
+    auto x = sys->read(path);
+    if (x.collecting && x.handling)
+      return "its handler has been running for "
+             + std::to_string(std::chrono::duration_cast<
+                                std::chrono::milliseconds>(x.current_handler)
+                                .count())
+             + "ms, with " + std::to_string(x.mailbox_depth)
+             + " messages waiting";
+    if (x.collecting)
+      return "it is between handlers, with "
+             + std::to_string(x.mailbox_depth) + " messages waiting";
+  }
+  return "it is stuck in a handler or too far behind its mailbox";
+}
+
+} // namespace
+
 void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
                                caf::error cause) {
   auto c = find(who, token);
   if (c == children_.end())
     return;
   auto& hc = *c->spec.health_check();
+  auto sys = control_of(c->handle);
+  // A suspended child holds its checks as it holds its other messages.
+  if (sys != nullptr && sys->suspended()) {
+    c->health.missed = 0;
+    schedule(c);
+    return;
+  }
   if (++c->health.missed < hc.max_missed()) {
     schedule(c);
     return;
@@ -89,9 +120,8 @@ void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
                 + std::to_string(timeout_ms.count()) + "ms";
   if (is(cause, caf::sec::request_timeout))
     host_->child_unhealthy(c, make_error(errc::hung, c->path,
-                                         "no answer to " + checks
-                                           + "; it is stuck in a handler or "
-                                             "too far behind its mailbox"));
+                                         "no answer to " + checks + "; "
+                                           + why_no_answer(sys, c->path)));
   else
     host_->child_unhealthy(c, make_error(errc::unhealthy, c->path,
                                          "failed " + checks,

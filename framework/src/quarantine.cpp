@@ -12,6 +12,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/type_erased_tuple.hpp>
 
+#include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/fault_injection.hpp"
 
@@ -67,7 +68,9 @@ bool quarantine::eligible(const caf::mailbox_element& x) {
     return true;
   if (msg.match_element<caf::atom_value>(0)) {
     auto head = msg.get_as<caf::atom_value>(0);
-    return head != caf::sys_atom::value && head != fault_atom::value;
+    return head != caf::sys_atom::value && head != fault_atom::value
+           && head != sys_resume_atom::value
+           && head != sys_get_state_atom::value;
   }
   return !msg.match_element<caf::exit_msg>(0)
          && !msg.match_element<caf::down_msg>(0)

@@ -114,7 +114,7 @@ caf::behavior supervisor_actor::make_behavior() {
                 answer_started(start_failure_);
                 quit(start_failure_);
               }));
-  return api_handlers().or_else(
+  return api_handlers().or_else(sys_handlers()).or_else(
     [this](caf::get_atom, started_atom) {
       // Answered at once once up; held until the start ends otherwise.
       auto rp = make_response_promise();
@@ -312,7 +312,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
                      "child '" + c->spec.id()
                        + "' is a blocking actor, whose mailbox and receive "
                          "loop its own thread holds: only event-based "
-                         "children can "
+                         "children support "
                        + std::string{option});
   }
   if (auto err = check_kind(*c, res.actor())) {

@@ -241,6 +241,21 @@ private:
 
   tree_snapshot node_of(const child& c);
 
+  // -- looking inside children (supervisor_sys.cpp) ---------------------------
+
+  /// The handlers of trellis/sys.hpp's messages, for `make_behavior`. They
+  /// answer at once, not after the current operation: they read the running
+  /// incarnation, also while it restarts others or is stuck.
+  caf::message_handler sys_handlers();
+
+  /// Returns the running incarnation of child `id` that `op` can look
+  /// inside, or an error saying why not.
+  caf::expected<iterator> inspected(const std::string& id, const char* op);
+
+  /// Asks the incarnation of `c` for its state within `within`.
+  void sys_get_state(iterator c, caf::timespan within,
+                     caf::response_promise rp);
+
   // -- health checks ----------------------------------------------------------
 
   /// Kills a child that failed its health checks, forgets that incarnation

@@ -356,6 +356,96 @@ TEST_CASE("the crash report endpoint bounds what hostile paths and huge "
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("the sys endpoints refuse hostile parameters and paths at the "
+          "cost of their own request, and bound a trace of huge messages",
+          "[adversarial][observer]") {
+  fixture f;
+  auto sup = f.start(supervisor("root")
+                       .child(worker("hog", hog).statistics(true))
+                       .child(f.probed("a")));
+  f.next_events(1);
+  observer_config cfg;
+  cfg.operator_token = "s3cret";
+  cfg.read_timeout = 1s;
+  auto obs = start_observer(f.sys, sup, cfg);
+  REQUIRE(obs);
+  httplib::Client cli{"127.0.0.1", obs->port()};
+  cli.set_read_timeout(20, 0);
+  auto get = [&](const std::string& path) {
+    auto res = cli.Get(path.c_str());
+    REQUIRE(res);
+    return std::make_pair(res->status, res->body);
+  };
+  auto post = [&](const std::string& path) {
+    auto res = cli.Post(path.c_str(),
+                        httplib::Headers{{"Authorization", "Bearer s3cret"}},
+                        "", "text/plain");
+    REQUIRE(res);
+    return std::make_pair(res->status, res->body);
+  };
+  // A trace of 16 messages of 1 MB: each is rendered within 1 KiB.
+  CHECK(post("/api/sys/trace?path=root/hog&n=16").first == 200);
+  auto hdl = f.actor_of(sup, "hog");
+  for (int i = 0; i < 16; ++i)
+    f.probe->send(hdl, std::string(1'000'000, 'm'));
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!has(get("/api/sys?path=root/hog").second, R"("messages_handled":16)")
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  REQUIRE(has(get("/api/sys?path=root/hog").second,
+              R"("messages_handled":16)"));
+  log_capture logs;
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    auto [status, trace] = get("/api/sys/trace?path=root/hog");
+    CHECK(status == 200);
+    CHECK(has(trace, R"("count":16)"));
+    CHECK(trace.size() < 16 * 2 * 1024);
+    // Numbers that are none or too large, switches that are no switch,
+    // bytes that are no path: 400 before the tree is asked.
+    for (auto path :
+         {"/api/sys/trace?path=root/hog&n=" + std::string(6000, '9'),
+          std::string{"/api/sys/trace?path=root/hog&n=18446744073709551617"},
+          std::string{"/api/sys/trace?path=root/hog&n=10001"},
+          std::string{"/api/sys/trace?path=root/hog&n=-0"},
+          std::string{"/api/sys/trace?path=root/hog&n=1%00"},
+          "/api/sys/statistics?path=root/hog&on=" + std::string(6000, 'x'),
+          std::string{"/api/sys/statistics?path=root/hog&on=true%00"},
+          std::string{"/api/sys/suspend?path=root%00/hog"},
+          "/api/sys/suspend?path=root/" + std::string(7000, 'a'),
+          std::string{"/api/sys/resume?path=root/%C0%AE%C0%AE/hog"},
+          std::string{"/api/sys/resume?path=%2F%2F"}}) {
+      auto [code, answer] = post(path);
+      INFO(path.substr(0, 60) << ": " << answer.substr(0, 200));
+      CHECK(code == 400);
+      CHECK(has(answer, "\"error\""));
+      CHECK(answer.size() < 512);
+    }
+    // Paths that climb or go through a worker name no supervisor: 404,
+    // and no worker is sent what it would not understand.
+    for (auto path : {"/api/sys?path=root/../hog", "/api/sys?path=../root/hog",
+                      "/api/sys?path=root/./hog", "/api/sys?path=root/hog/..",
+                      "/api/sys/state?path=root/a/x/y/z",
+                      "/api/sys/trace?path=root/a/../../hog",
+                      "/api/sys?path=root/%3Cscript%3E"}) {
+      auto [code, answer] = get(path);
+      INFO(path << ": " << answer.substr(0, 200));
+      CHECK(code == 404);
+      CHECK_FALSE(has(answer, "<"));
+      CHECK(answer.size() < 512);
+    }
+    CHECK(post("/api/sys/suspend?path=root/hog/..").first == 404);
+  }
+  CHECK(logs.reports("unexpected_message").empty());
+  // The hog was neither switched nor suspended by any of it.
+  auto [status, stats] = get("/api/sys?path=root/hog");
+  CHECK(status == 200);
+  CHECK(has(stats, R"("enabled":true)"));
+  CHECK(has(stats, R"("suspended":false,"trace":16)"));
+  CHECK(get("/api/tree").first == 200);
+  obs->stop();
+  stop_supervisor(f.sys, sup);
+}
+
 TEST_CASE("a flood of health probes costs only their own requests",
           "[adversarial][observer]") {
   observed o;

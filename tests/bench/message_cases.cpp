@@ -113,7 +113,11 @@ result message_stable(const options& opts) {
   return compare("message_stable", "requests/s", 0.7, better::higher, m);
 }
 
-result message_last_messages(const options& opts) {
+/// Requests to a child whose spec has an option that `with` adds, against
+/// a sibling without it, in the same tree.
+template <class With>
+result against_plain_sibling(const options& opts, const char* name,
+                             double target, With with) {
   auto count = opts.scaled(20'000);
   auto m = paired(opts.reps, [&](int rep) {
     bench_config cfg;
@@ -121,14 +125,33 @@ result message_last_messages(const options& opts) {
     auto sup = start_tree(
       sys, supervisor("bench")
              .child(worker("plain", idle_child))
-             .child(worker("logged", idle_child).keep_last_messages(16)));
-    auto res = both(sys, rep, child_at(sys, sup, "bench/logged"),
+             .child(with(worker("opted", idle_child))));
+    auto res = both(sys, rep, child_at(sys, sup, "bench/opted"),
                     child_at(sys, sup, "bench/plain"), count);
     stop_supervisor(sys, sup);
     return res;
   });
-  return compare("message_last_messages", "requests/s", 0.8, better::higher,
-                 m);
+  return compare(name, "requests/s", target, better::higher, m);
+}
+
+result message_last_messages(const options& opts) {
+  return against_plain_sibling(opts, "message_last_messages", 0.8,
+                               [](child_spec x) {
+                                 return x.keep_last_messages(16);
+                               });
+}
+
+result message_statistics(const options& opts) {
+  return against_plain_sibling(opts, "message_statistics", 0.8,
+                               [](child_spec x) {
+                                 return x.statistics(true);
+                               });
+}
+
+result message_trace(const options& opts) {
+  return against_plain_sibling(opts, "message_trace", 0.7, [](child_spec x) {
+    return x.trace(16);
+  });
 }
 
 } // namespace
@@ -146,6 +169,14 @@ void add_message_cases(std::vector<bench_case>& xs) {
                 "requests to a child that keeps its last 16 messages for its "
                 "crash reports, against a sibling that keeps none",
                 120s, message_last_messages});
+  xs.push_back({"message_statistics",
+                "requests to a child with its statistics on, against a "
+                "sibling without",
+                120s, message_statistics});
+  xs.push_back({"message_trace",
+                "requests to a child that traces its last 16 messages, "
+                "against a sibling that traces none",
+                120s, message_trace});
 }
 
 } // namespace trellis::bench

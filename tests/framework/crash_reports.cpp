@@ -160,11 +160,11 @@ TEST_CASE("a crash dump renders the child's state as the handler left it",
     auto xs = crash_shop(f, sup);
     REQUIRE(xs.size() == 1);
     CHECK(xs.front().state.empty());
-    CHECK(xs.front().state_error == "the crash dump threw: dump failed");
+    CHECK(xs.front().state_error == "the state hook threw: dump failed");
     REQUIRE(xs.front().message);
     CHECK(xs.front().last_messages.size() == 1);
     CHECK_THAT(to_string(xs.front()),
-               Catch::Contains("state: (none: the crash dump threw: dump "
+               Catch::Contains("state: (none: the state hook threw: dump "
                                "failed)"));
     // The child was restarted as any crashed child.
     CHECK(f.child(sup, "shop").restart_count == 1);
@@ -190,7 +190,7 @@ TEST_CASE("a crash dump renders the child's state as the handler left it",
     REQUIRE(xs.size() == 1);
     CHECK(xs.front().state.empty());
     CHECK_THAT(xs.front().state_error,
-               Catch::Contains("on_crash_dump expects")
+               Catch::Contains("the state hook expects")
                  && Catch::Contains("the child is another type"));
     stop_supervisor(f.sys, sup);
   }
@@ -311,7 +311,7 @@ TEST_CASE("crash report options are checked", "[crash_report][spec]") {
               remote_worker("r", "pinger")
                 .nodes({"127.0.0.1:4000"})
                 .on_crash_dump([](caf::event_based_actor*) { return ""; })),
-            "on_crash_dump");
+            "format_state");
   }
   SECTION("a blocking child") {
     auto blocking = [](caf::blocking_actor* self) {
@@ -323,7 +323,7 @@ TEST_CASE("crash report options are checked", "[crash_report][spec]") {
     refused(supervisor("root").intensity(0).child(
               worker("b", blocking).on_crash_dump(
                 [](caf::blocking_actor*) { return "x"; })),
-            "on_crash_dump");
+            "format_state");
   }
   SECTION("zero turns the log off again") {
     auto spec = shop_spec().keep_last_messages(4).keep_last_messages(0);

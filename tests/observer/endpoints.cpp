@@ -1,6 +1,7 @@
 // The observer's endpoints, driven by a real HTTP client (cpp-httplib's).
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -8,6 +9,7 @@
 
 #include "json_reader.hpp"
 #include "observer_crashes.hpp"
+#include "observer_sys.hpp"
 #include "parser_child.hpp"
 #include "test_support.hpp"
 #include "trellis/observer/observer.hpp"
@@ -41,19 +43,22 @@ struct observed {
   httplib::Client cli;
 
   /// Observes the tree `make` builds, once its `probed` children started.
-  explicit observed(supervisor_spec (*make)(fixture&) = small_tree,
-                    size_t probed = 3)
+  explicit observed(
+    const std::function<supervisor_spec(fixture&)>& make = small_tree,
+    size_t probed = 3, caf::timespan request_timeout = 5s)
     : sup(f.start(make(f))),
-      obs(start(f, sup, probed)),
+      obs(start(f, sup, probed, request_timeout)),
       cli("127.0.0.1", obs.port()) {
     cli.set_read_timeout(20, 0);
   }
 
-  static observer start(fixture& f, const caf::actor& sup, size_t probed) {
+  static observer start(fixture& f, const caf::actor& sup, size_t probed,
+                        caf::timespan request_timeout) {
     f.next_events(probed);
     observer_config cfg;
     cfg.operator_token = token;
     cfg.keep_alive = 100ms;
+    cfg.request_timeout = request_timeout;
     auto res = start_observer(f.sys, sup, cfg);
     REQUIRE(res);
     return std::move(*res);
@@ -798,5 +803,487 @@ TEST_CASE("dynamic children's metrics add up per template unless per-child "
     }
     obs->stop();
     stop_supervisor(f.sys, sup);
+  }
+}
+
+// -- looking inside a child: /api/sys ------------------------------------------
+
+namespace {
+
+using block_atom = caf::atom_constant<caf::atom("block")>;
+
+struct ledger_state {
+  std::vector<int32_t> seen;
+};
+
+/// Records the ints it gets, in order, answers a string with its length,
+/// and on `block_atom` waits in its handler until `gate` opens.
+caf::behavior ledger(caf::stateful_actor<ledger_state>* self,
+                     std::shared_future<void> gate) {
+  return {
+    [self](int32_t x) {
+      self->state.seen.push_back(x);
+      return x;
+    },
+    [](const std::string& x) { return static_cast<int32_t>(x.size()); },
+    [gate](block_atom) { gate.wait(); },
+  };
+}
+
+std::string seen_of(caf::stateful_actor<ledger_state>* self) {
+  std::string out = "seen=";
+  for (size_t i = 0; i < self->state.seen.size(); ++i)
+    out += (i > 0 ? "," : "") + std::to_string(self->state.seen[i]);
+  return out;
+}
+
+/// root (one_for_one)
+///   ledger     statistics on, renders its state
+///   a          worker: statistics off, no state hook
+///   db         supervisor with worker c
+/// The ledger's gate opens at the latest when the fixture goes, before
+/// the tree stops: a handler that never returns would hold the shutdown.
+struct sys_observed {
+  std::promise<void> opener;
+  std::shared_future<void> gate = opener.get_future().share();
+  bool opened = false;
+  observed o;
+
+  explicit sys_observed(caf::timespan request_timeout = 5s)
+    : o([this](fixture& f) { return tree(f); }, 2, request_timeout) {
+    // nop
+  }
+
+  ~sys_observed() {
+    open_gate();
+  }
+
+  supervisor_spec tree(fixture& f) {
+    return supervisor("root")
+      .child(worker("ledger", ledger, gate)
+               .statistics(true)
+               .format_state(seen_of))
+      .child(f.probed("a"))
+      .child(supervisor("db").child(f.probed("c")));
+  }
+
+  void open_gate() {
+    if (!opened)
+      opener.set_value();
+    opened = true;
+  }
+
+  caf::actor ledger_actor() {
+    auto hdl = o.f.actor_of(o.sup, "ledger");
+    REQUIRE(hdl);
+    return hdl;
+  }
+
+  /// Sends `x` to `hdl` as a request and waits for its answer.
+  template <class T>
+  void call(const caf::actor& hdl, T x) {
+    bool answered = false;
+    o.f.probe->request(hdl, patience, std::move(x))
+      .receive([&](int32_t) { answered = true; },
+               [&](caf::error& err) { FAIL(o.f.render(err)); });
+    REQUIRE(answered);
+  }
+
+  /// Polls `GET /api/sys?path=<path>` until `done` holds for its answer;
+  /// fails naming `what` after `patience`.
+  json_value await_sys(const std::string& path,
+                       const std::function<bool(const json_value&)>& done,
+                       const std::string& what) {
+    std::string body;
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto res = o.cli.Get(("/api/sys?path=" + path).c_str());
+      REQUIRE(res);
+      body = res->body;
+      REQUIRE(res->status == 200);
+      auto x = parse_json(body);
+      REQUIRE(x);
+      if (done(*x))
+        return std::move(*x);
+      std::this_thread::sleep_for(5ms);
+    }
+    FAIL("waited " << patience.count() << " s for " << what
+                   << "; last answer: " << body);
+    return {};
+  }
+
+  std::string state_of(const std::string& path) {
+    return get_json(o, "/api/sys/state?path=" + path)["state"].str;
+  }
+};
+
+} // namespace
+
+TEST_CASE("the observer shows a child's statistics, also while its handler "
+          "is stuck",
+          "[observer][sys]") {
+  sys_observed s;
+  auto& o = s.o;
+  auto hdl = s.ledger_actor();
+  auto x = get_json(o, "/api/sys?path=root/ledger");
+  CHECK(x["path"].str == "root/ledger");
+  CHECK(x["enabled"].flag);
+  CHECK_FALSE(x["suspended"].flag);
+  CHECK(x["trace"].num == 0);
+  CHECK(x["has_format_state"].flag);
+  for (int32_t i = 1; i <= 10; ++i)
+    s.call(hdl, i);
+  x = s.await_sys(
+    "root/ledger",
+    [](const json_value& y) { return y["messages_handled"].num >= 10; },
+    "10 messages handled");
+  CHECK(x["collecting"].flag);
+  CHECK(x["since_ms"].num > 1.7e12);
+  CHECK_THAT(x["since"].str, Catch::EndsWith("Z"));
+  CHECK(x["handler_max_ns"].num > 0);
+  CHECK(x["handler_p50_ns"].num <= x["handler_p90_ns"].num);
+  CHECK(x["handler_p90_ns"].num <= x["handler_p99_ns"].num);
+  CHECK(x["handler_p99_ns"].num <= x["handler_max_ns"].num);
+  CHECK_FALSE(x["handling"].flag);
+  CHECK(x["current_handler_ns"].num == 0);
+  CHECK(x["mailbox_depth"].num == 0);
+  // Stuck: its handler runs, for ever longer, and what comes waits.
+  caf::anon_send(hdl, block_atom::value);
+  auto stuck = s.await_sys(
+    "root/ledger", [](const json_value& y) { return y["handling"].flag; },
+    "the ledger's handler to block");
+  auto first = stuck["current_handler_ns"].num;
+  caf::anon_send(hdl, int32_t{11});
+  caf::anon_send(hdl, int32_t{12});
+  auto later = s.await_sys(
+    "root/ledger",
+    [first](const json_value& y) {
+      return y["current_handler_ns"].num > first
+             && y["mailbox_depth"].num >= 2;
+    },
+    "a longer running handler and two messages waiting");
+  CHECK(later["handling"].flag);
+  CHECK(later["messages_handled"].num == 10);
+  s.open_gate();
+  auto done = s.await_sys(
+    "root/ledger",
+    [](const json_value& y) {
+      return !y["handling"].flag && y["messages_handled"].num >= 13
+             && y["mailbox_depth"].num == 0;
+    },
+    "the ledger to catch up once released");
+  CHECK(done["messages_handled"].num == 13);
+  CHECK(s.state_of("root/ledger") == "seen=1,2,3,4,5,6,7,8,9,10,11,12");
+}
+
+TEST_CASE("a stuck child's state is 503, saying for how long its handler "
+          "has run",
+          "[observer][sys]") {
+  // A short request timeout: the stuck child is given up on soon.
+  sys_observed s{1s};
+  auto& o = s.o;
+  auto hdl = s.ledger_actor();
+  caf::anon_send(hdl, block_atom::value);
+  s.await_sys(
+    "root/ledger", [](const json_value& y) { return y["handling"].flag; },
+    "the ledger's handler to block");
+  auto hung = get_json(o, "/api/sys/state?path=root/ledger", 503);
+  CHECK_THAT(hung["error"].str, Catch::Contains("trellis::errc::hung"));
+  CHECK_THAT(hung["error"].str, Catch::Contains("no answer to get_state"));
+  CHECK_THAT(hung["error"].str,
+             Catch::Contains("its handler has been running for"));
+  s.open_gate();
+  s.await_sys(
+    "root/ledger", [](const json_value& y) { return !y["handling"].flag; },
+    "the released ledger to return");
+  CHECK(s.state_of("root/ledger") == "seen=");
+}
+
+TEST_CASE("an operator suspends and resumes a child; what it gets meanwhile "
+          "waits, in order",
+          "[observer][sys]") {
+  sys_observed s;
+  auto& o = s.o;
+  auto hdl = s.ledger_actor();
+  // Statistics begin with the child's first message; suspended, it takes
+  // none.
+  s.call(hdl, int32_t{0});
+  CHECK(has(o.control("/api/sys/suspend?path=root/ledger", 200),
+            R"({"ok":true,"path":"root/ledger","action":"suspend"})"));
+  // Again: no error, as OTP's sys:suspend.
+  o.control("/api/sys/suspend?path=root/ledger", 200);
+  for (int32_t i = 1; i <= 5; ++i)
+    caf::anon_send(hdl, i);
+  auto x = s.await_sys(
+    "root/ledger",
+    [](const json_value& y) { return y["mailbox_depth"].num >= 5; },
+    "five messages waiting in the suspended ledger");
+  CHECK(x["suspended"].flag);
+  CHECK(x["mailbox_depth"].num == 5);
+  CHECK(x["messages_handled"].num == 1);
+  // System messages still reach it: its state shows that nothing more was
+  // handled.
+  CHECK(s.state_of("root/ledger") == "seen=0");
+  CHECK(has(o.control("/api/sys/resume?path=root/ledger", 200),
+            R"("action":"resume")"));
+  x = s.await_sys(
+    "root/ledger",
+    [](const json_value& y) {
+      return !y["suspended"].flag && y["messages_handled"].num >= 6;
+    },
+    "the resumed ledger to handle what waited");
+  CHECK(s.state_of("root/ledger") == "seen=0,1,2,3,4,5");
+  // Resuming a child that runs is no error either.
+  o.control("/api/sys/resume?path=root/ledger", 200);
+}
+
+TEST_CASE("the observer switches a child's statistics and trace, and serves "
+          "the trace newest first",
+          "[observer][sys]") {
+  sys_observed s;
+  auto& o = s.o;
+  SECTION("statistics") {
+    auto x = get_json(o, "/api/sys?path=root/a");
+    CHECK_FALSE(x["enabled"].flag);
+    CHECK_FALSE(x["collecting"].flag);
+    CHECK(x["since"].is_null());
+    CHECK(x["since_ms"].is_null());
+    CHECK_FALSE(x["has_format_state"].flag);
+    CHECK(has(o.control("/api/sys/statistics?path=root/a&on=true", 200),
+              R"("action":"statistics","on":true})"));
+    auto a = o.f.actor_of(o.sup, "a");
+    for (int32_t i = 0; i < 3; ++i)
+      s.call(a, i);
+    s.await_sys(
+      "root/a",
+      [](const json_value& y) { return y["messages_handled"].num >= 3; },
+      "root/a's statistics to count 3 messages");
+    o.control("/api/sys/statistics?path=root/a&on=false", 200);
+    x = get_json(o, "/api/sys?path=root/a");
+    CHECK_FALSE(x["enabled"].flag);
+    CHECK(x["messages_handled"].num == 0);
+  }
+  SECTION("trace") {
+    CHECK(has(o.control("/api/sys/trace?path=root/ledger&n=3", 200),
+              R"("action":"trace","n":3})"));
+    CHECK(get_json(o, "/api/sys?path=root/ledger")["trace"].num == 3);
+    auto hdl = s.ledger_actor();
+    const std::string hostile = R"x(<img src=x onerror="alert(1)">)x";
+    s.call(hdl, int32_t{1});
+    s.call(hdl, int32_t{2});
+    s.call(hdl, hostile);
+    s.call(hdl, int32_t{4});
+    auto body = o.get("/api/sys/trace?path=root/ledger");
+    CHECK_FALSE(has(body, "<"));
+    auto x = parse_json(body);
+    REQUIRE(x);
+    auto& t = *x;
+    CHECK(t["path"].str == "root/ledger");
+    CHECK(t["count"].num == 3);
+    REQUIRE(t["entries"].size() == 3);
+    auto& newest = t["entries"][0];
+    CHECK(newest["message"]["content"].str == "(4)");
+    CHECK(newest["message"]["types"].str == "int32_t");
+    CHECK(newest["message"]["request"].flag);
+    CHECK_THAT(newest["message"]["sender"].str, Catch::StartsWith("actor #"));
+    CHECK(newest["outcome"].str == "handled");
+    CHECK(newest["took_ns"].num >= 0);
+    CHECK(newest["at_ms"].num > 1.7e12);
+    CHECK_THAT(newest["at"].str, Catch::EndsWith("Z"));
+    CHECK(t["entries"][1]["message"]["content"].str
+          == "(\"" + std::string{R"x(<img src=x onerror=\"alert(1)\">)x"}
+               + "\")");
+    CHECK(t["entries"][2]["message"]["content"].str == "(2)");
+    CHECK(t["entries"][2]["at_ms"].num <= newest["at_ms"].num);
+    // Off: the trace is dropped.
+    o.control("/api/sys/trace?path=root/ledger&n=0", 200);
+    CHECK(get_json(o, "/api/sys/trace?path=root/ledger")["count"].num == 0);
+    CHECK(get_json(o, "/api/sys?path=root/ledger")["trace"].num == 0);
+  }
+}
+
+TEST_CASE("the observer's sys endpoints refuse bad requests with a reason",
+          "[observer][sys]") {
+  sys_observed s;
+  auto& o = s.o;
+  const char* controls[] = {"/api/sys/statistics?path=root/a&on=true",
+                            "/api/sys/trace?path=root/a&n=5",
+                            "/api/sys/suspend?path=root/a",
+                            "/api/sys/resume?path=root/a"};
+  SECTION("control needs the operator's token") {
+    for (auto path : controls) {
+      INFO(path);
+      auto missing = o.post(path, "");
+      REQUIRE(missing);
+      CHECK(missing->status == 401);
+      CHECK(missing->get_header_value("WWW-Authenticate") == "Bearer");
+      auto wrong = o.post(path, "Bearer nope");
+      REQUIRE(wrong);
+      CHECK(wrong->status == 403);
+    }
+    auto x = get_json(o, "/api/sys?path=root/a");
+    CHECK_FALSE(x["enabled"].flag);
+    CHECK_FALSE(x["suspended"].flag);
+    CHECK(x["trace"].num == 0);
+  }
+  SECTION("each endpoint by its method") {
+    for (auto path : controls) {
+      INFO(path);
+      auto res = has(path, "/trace?") ? o.cli.Put(path, "", "text/plain")
+                                      : o.cli.Get(path);
+      REQUIRE(res);
+      CHECK(res->status == 405);
+      CHECK(res->get_header_value("Allow")
+            == (has(path, "/trace?") ? "GET, POST" : "POST"));
+    }
+    for (auto path : {"/api/sys?path=root/a", "/api/sys/state?path=root/a"}) {
+      INFO(path);
+      auto res = o.post(path, "Bearer " + token);
+      REQUIRE(res);
+      CHECK(res->status == 405);
+      CHECK(res->get_header_value("Allow") == "GET");
+    }
+    auto res = o.cli.Delete("/api/sys/trace?path=root/a");
+    REQUIRE(res);
+    CHECK(res->status == 405);
+  }
+  SECTION("malformed paths and parameters are 400, before the tree is "
+          "asked") {
+    for (auto path : {"/api/sys", "/api/sys?path=", "/api/sys?path=root",
+                      "/api/sys?path=root//a", "/api/sys?path=/root/a",
+                      "/api/sys?path=root/a/", "/api/sys/trace?path=root%0Aa",
+                      "/api/sys/state?path=root/%FF"}) {
+      INFO(path);
+      auto x = get_json(o, path, 400);
+      CHECK_THAT(x["error"].str, Catch::Contains("expected ?path="));
+    }
+    for (auto path : {"/api/sys/statistics?path=root/a",
+                      "/api/sys/statistics?path=root/a&on=",
+                      "/api/sys/statistics?path=root/a&on=maybe",
+                      "/api/sys/statistics?path=root/a&on=TRUE"}) {
+      auto body = o.control(path, 400);
+      CHECK(has(body, "expected on=true or on=false"));
+    }
+    for (auto path : {"/api/sys/trace?path=root/a",
+                      "/api/sys/trace?path=root/a&n=",
+                      "/api/sys/trace?path=root/a&n=abc",
+                      "/api/sys/trace?path=root/a&n=-1",
+                      "/api/sys/trace?path=root/a&n=1e3",
+                      "/api/sys/trace?path=root/a&n=99999999999999999999"}) {
+      auto x = parse_json(o.control(path, 400));
+      REQUIRE(x);
+      CHECK((*x)["error"].str
+            == "expected n=<messages to trace>, 0 (off) to 10000");
+    }
+    CHECK(has(o.control("/api/sys/trace?path=root/a&n=10001", 400),
+              "at most 10000 messages, not 10001"));
+    o.control("/api/sys/trace?path=root/a&n=10000", 200);
+    o.control("/api/sys/trace?path=root/a&n=0", 200);
+    o.control("/api/sys/suspend?path=root/a/", 400);
+  }
+  SECTION("unknown children are 404, those that cannot be looked into 409") {
+    auto x = get_json(o, "/api/sys?path=root/nope", 404);
+    CHECK_THAT(x["error"].str, Catch::Contains("nope"));
+    x = get_json(o, "/api/sys/trace?path=root/zzz/a", 404);
+    CHECK_THAT(x["error"].str, Catch::Contains("no supervisor root/zzz"));
+    x = get_json(o, "/api/sys?path=root/a/x", 404);
+    CHECK_THAT(x["error"].str, Catch::Contains("root/a"));
+    x = get_json(o, "/api/sys?path=elsewhere/a", 404);
+    x = get_json(o, "/api/sys?path=root/%3Cimg%3E", 404);
+    CHECK_THAT(x["error"].str, Catch::Contains("<img>"));
+    CHECK_FALSE(has(o.get("/api/sys?path=root/%3Cimg%3E", 404), "<"));
+    o.control("/api/sys/suspend?path=root/nope", 404);
+    // A supervisor has no handler to look into.
+    x = get_json(o, "/api/sys?path=root/db", 409);
+    CHECK_THAT(x["error"].str, Catch::Contains("not_supported"));
+    o.control("/api/sys/suspend?path=root/db", 409);
+    // A child without a state hook.
+    x = get_json(o, "/api/sys/state?path=root/a", 409);
+    CHECK_THAT(x["error"].str, Catch::Contains("format_state"));
+    // A stopped child.
+    o.control("/api/terminate?path=root/db/c", 200);
+    x = get_json(o, "/api/sys?path=root/db/c", 404);
+    CHECK_THAT(x["error"].str, Catch::Contains("not running"));
+  }
+}
+
+TEST_CASE("the sys endpoints' parameters and JSON, alone", "[observer][sys]") {
+  using namespace trellis::detail;
+  SECTION("on= and n=") {
+    CHECK(read_switch("true").value == true);
+    CHECK(read_switch("false").value == false);
+    for (auto x : {"", "1", "on", "True", "true "}) {
+      INFO(x);
+      CHECK_FALSE(read_switch(x).value);
+      CHECK_FALSE(read_switch(x).error.empty());
+    }
+    CHECK(read_trace_length("0").value == 0u);
+    CHECK(read_trace_length("50").value == 50u);
+    CHECK(read_trace_length("10000").value == 10000u);
+    CHECK(read_trace_length("00050").value == 50u);
+    for (auto x : {"", "-1", "+1", "1.5", "0x10", "10001", "99999", "123456",
+                   " 5"}) {
+      INFO(x);
+      CHECK_FALSE(read_trace_length(x).value);
+      CHECK_FALSE(read_trace_length(x).error.empty());
+    }
+  }
+  SECTION("statistics") {
+    child_statistics x;
+    x.path = "root/<w>";
+    auto off = parse_json(statistics_json(x, 0, false));
+    REQUIRE(off);
+    CHECK((*off)["path"].str == "root/<w>");
+    CHECK((*off)["since"].is_null());
+    CHECK_FALSE((*off)["has_format_state"].flag);
+    x.enabled = x.collecting = x.handling = true;
+    x.since = caf::timestamp{std::chrono::milliseconds(1'700'000'000'123)};
+    x.messages_handled = 7;
+    x.handler_p50 = 1us;
+    x.handler_max = 3ms;
+    x.current_handler = 2s;
+    x.mailbox_depth = 4;
+    auto text = statistics_json(x, 50, true);
+    CHECK_FALSE(has(text, "<"));
+    auto on = parse_json(text);
+    REQUIRE(on);
+    auto& y = *on;
+    CHECK(y["since"].str == "2023-11-14T22:13:20.123Z");
+    CHECK(y["since_ms"].num == 1'700'000'000'123.0);
+    CHECK(y["messages_handled"].num == 7);
+    CHECK(y["handler_p50_ns"].num == 1000);
+    CHECK(y["handler_max_ns"].num == 3e6);
+    CHECK(y["current_handler_ns"].num == 2e9);
+    CHECK(y["mailbox_depth"].num == 4);
+    CHECK(y["trace"].num == 50);
+    CHECK(y["has_format_state"].flag);
+  }
+  SECTION("a trace, newest first, each message bounded") {
+    std::vector<traced_message> xs;
+    for (int i = 0; i < 3; ++i) {
+      traced_message m;
+      m.at = caf::timestamp{std::chrono::milliseconds(1'700'000'000'000 + i)};
+      m.took = std::chrono::microseconds(i);
+      m.outcome = i == 2 ? trace_outcome::crashed : trace_outcome::handled;
+      m.message = logged_message{
+        caf::make_message(std::to_string(i) + std::string(100'000, 'm')),
+        "root/api", i == 0};
+      xs.push_back(std::move(m));
+    }
+    auto text = trace_json("root/w", xs);
+    CHECK(text.size() < 5 * 1024);
+    auto json = parse_json(text);
+    REQUIRE(json);
+    auto& entries = (*json)["entries"];
+    REQUIRE(entries.size() == 3);
+    CHECK(entries[0]["outcome"].str == "crashed");
+    CHECK(entries[0]["took_ns"].num == 2000);
+    CHECK(entries[0]["at"].str == "2023-11-14T22:13:20.002Z");
+    CHECK_THAT(entries[0]["message"]["content"].str,
+               Catch::StartsWith("(\"2mmm"));
+    CHECK(entries[0]["message"]["content"].str.size()
+          <= max_rendered_message + 3);
+    CHECK(entries[2]["message"]["request"].flag);
+    CHECK(entries[2]["message"]["sender"].str == "root/api");
   }
 }

@@ -5,8 +5,11 @@
 // answers "ok" (or "error ..."); "poison" starts root/parser (once), sends
 // it "hello" and then a message with markup in it, on which it crashes, and
 // answers "ok" once it was restarted; "give-up" crashes root/gateway until
-// the root gives up; "quit" or the end of input stops. The
-// operator token is "page-token".
+// the root gives up; "ledger" starts root/ledger (once), a worker that
+// renders its state (`format_state`) and parses what it gets; "traffic N"
+// sends it N texts and then one with markup in it, as requests it does not
+// wait for (the ledger may be suspended), and answers "ok" at once; "quit"
+// or the end of input stops. The operator token is "page-token".
 
 #include <chrono>
 #include <iostream>
@@ -42,6 +45,36 @@ caf::behavior session(caf::event_based_actor*, int) {
 const std::string poison
   = R"(bad <img src=x onerror="document.body.dataset.pwned='1'">)";
 
+// The same markup, in a message the ledger handles: in its trace and state.
+const std::string markup
+  = R"(<img src=x onerror="document.body.dataset.pwned='1'">)";
+
+std::string render_parser(caf::stateful_actor<parser_state>* self) {
+  return "parsed=" + std::to_string(self->state.parsed)
+         + " last=" + self->state.last;
+}
+
+/// Sends `(actor, text)`'s text to the actor as a request and forgets the
+/// answer: the page shows the request, whenever it is handled.
+caf::behavior client(caf::event_based_actor* self) {
+  return {
+    [self](const caf::actor& to, const std::string& text) {
+      self->request(to, caf::infinite, text)
+        .then([](int32_t) {}, [](caf::error&) {});
+    },
+  };
+}
+
+/// Starts root/ledger unless it runs; returns an error message, or empty.
+std::string start_ledger(caf::actor_system& sys, const caf::actor& root) {
+  if (trellis::lookup(sys, root, "root/ledger"))
+    return {};
+  auto spec = trellis::worker("ledger", parser).format_state(render_parser);
+  if (auto started = trellis::start_child(sys, root, spec); !started)
+    return "start: " + sys.render(started.error());
+  return {};
+}
+
 /// Starts root/parser unless it runs, sends it "hello" and the poison, and
 /// returns an error message, or empty once a new parser runs.
 std::string feed_poison(caf::actor_system& sys, const caf::actor& root) {
@@ -49,10 +82,7 @@ std::string feed_poison(caf::actor_system& sys, const caf::actor& root) {
   if (!p) {
     auto spec = trellis::worker("parser", parser)
                   .keep_last_messages(4)
-                  .on_crash_dump([](caf::stateful_actor<parser_state>* self) {
-                    return "parsed=" + std::to_string(self->state.parsed)
-                           + " last=" + self->state.last;
-                  });
+                  .on_crash_dump(render_parser);
     if (auto started = trellis::start_child(sys, root, spec); !started)
       return "start: " + sys.render(started.error());
     p = trellis::lookup(sys, root, "root/parser");
@@ -130,6 +160,7 @@ int main(int argc, char** argv) {
                                     1.0, 0.0)));
   if (!trellis::start_child(sys, *root, monitor))
     return 1;
+  auto sender = sys.spawn(client);
   std::cout << "port " << obs->port() << std::endl;
   std::string line;
   while (std::getline(std::cin, line) && line != "quit") {
@@ -153,6 +184,25 @@ int main(int argc, char** argv) {
       std::cout << (failure.empty() ? "ok" : "error: " + failure) << std::endl;
       continue;
     }
+    if (line == "ledger") {
+      auto failure = start_ledger(sys, *root);
+      std::cout << (failure.empty() ? "ok" : "error: " + failure) << std::endl;
+      continue;
+    }
+    const std::string traffic = "traffic ";
+    if (line.compare(0, traffic.size(), traffic) == 0) {
+      auto ledger = trellis::lookup(sys, *root, "root/ledger");
+      if (!ledger) {
+        std::cout << "error: " << sys.render(ledger.error()) << std::endl;
+        continue;
+      }
+      auto n = std::stoi(line.substr(traffic.size()));
+      for (int i = 1; i <= n; ++i)
+        caf::anon_send(sender, *ledger, "entry " + std::to_string(i));
+      caf::anon_send(sender, *ledger, markup);
+      std::cout << "ok" << std::endl;
+      continue;
+    }
     const std::string crash = "crash ";
     if (line.compare(0, crash.size(), crash) != 0) {
       std::cout << "error: unknown command" << std::endl;
@@ -165,6 +215,7 @@ int main(int argc, char** argv) {
       std::cout << "ok" << std::endl;
   }
   obs->stop();
+  caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
   trellis::stop_supervisor(sys, *root);
   return 0;
 }

@@ -8,10 +8,12 @@ CASE is `tree` (every node drawn, a crash injected in the process shows up
 on the page, a screenshot saved as DIR/observer.png; at the end the root
 gives up and the page says why), `large` (10,000
 children stay responsive: collapsed into a count, expanded a page at a
-time) or `crashes` (a click on a crashed child shows its crash reports, its
+time), `crashes` (a click on a crashed child shows its crash reports, its
 message with markup in it as text, a screenshot saved as
-DIR/observer-crashes.png). Exits 77 (skipped) only when no Chromium is
-installed.
+DIR/observer-crashes.png) or `sys` (the Look inside panel of a worker:
+statistics, trace, suspend and resume, and its state, the markup in its
+messages shown as text, a screenshot saved as DIR/observer-sys.png).
+Exits 77 (skipped) only when no Chromium is installed.
 """
 
 import argparse
@@ -240,10 +242,13 @@ def case_tree(browser, host, out):
         "document.getElementById('n-crashes').textContent") == "1"
     # Loaded again, the page opens with the server's counts, not zeros, and
     # with the events from before it connected.
-    browser.eval("location.reload(); 0")
+    # The old page answers until the new one replaces it: mark it, so that
+    # only the new one can satisfy the wait.
+    browser.eval("window.oldPage = true; location.reload(); 0")
     # Two restarts: storage is rest_for_one, the indexer follows the
     # journal.
-    browser.wait_for("document.body.dataset.ready === '1' && document."
+    browser.wait_for("!window.oldPage && "
+                     "document.body.dataset.ready === '1' && document."
                      "getElementById('n-crashes').textContent === '1' && "
                      "document.getElementById('n-restarts').textContent "
                      "=== '2'", "the server's counts after a reload")
@@ -379,6 +384,106 @@ def case_crashes(browser, host, out):
     browser.screenshot(os.path.join(out, "observer-crashes.png"))
 
 
+def case_sys(browser, host, out):
+    browser.wait_for("document.body.dataset.ready === '1'", "the first draw")
+    browser.wait_for("document.getElementById('conn').dataset.state === 'live'",
+                     "the event stream")
+    host.command("ledger")
+    browser.wait_for("document.querySelector('#tree li[data-path=\"root/"
+                     "ledger\"]') !== null", "the ledger's node")
+    line = "document.getElementById('sys-line')"
+    result = "document.getElementById('sys-result')"
+    handled = "Number(%s.dataset.handled)" % line
+    # The texts the ledger handled, newest first (its other messages, such
+    # as the test's traffic of numbers, are left out).
+    texts = ("[...document.querySelectorAll('#sys-trace li')].filter((li) => "
+             "li.textContent.includes('(std::string)'))")
+
+    def click(button):
+        browser.eval("document.getElementById('%s').click()" % button)
+
+    # A supervisor has no handler to look into: no panel.
+    click_node(browser, "root/storage")
+    assert browser.eval("document.getElementById('inside').hidden")
+    click_node(browser, "root/ledger")
+    browser.wait_for("!document.getElementById('inside').hidden && "
+                     + line + ".textContent === 'statistics off'",
+                     "the ledger's panel, statistics off")
+    # The controls need the token.
+    click("sys-statistics")
+    browser.wait_for(result + ".dataset.status === '401'",
+                     "the 401 of a missing token")
+    browser.eval("document.getElementById('token').value = 'page-token'")
+    click("sys-statistics")
+    browser.wait_for("document.getElementById('sys-statistics').textContent"
+                     " === 'statistics off'", "statistics on")
+    click("sys-trace-switch")
+    browser.wait_for("!document.getElementById('sys-trace-box').hidden",
+                     "the trace on")
+    host.command("traffic 20")
+    browser.wait_for(handled + " >= 21 && " + line + ".dataset.waiting === '0'",
+                     "21 messages handled in the statistics line")
+    text = browser.eval(line + ".textContent")
+    assert " handled \u00b7 p50 " in text and "0 waiting" in text, text
+    browser.wait_for(texts + ".length === 21", "21 traced texts")
+    # Newest first, the markup as text: no element, no handler run.
+    newest = browser.eval(texts + "[0].textContent")
+    assert "handled request from actor #" in newest, newest
+    assert '(std::string) ("<img src=x onerror=' in newest, newest
+    assert '"entry 20"' in browser.eval(texts + "[1].textContent")
+    assert '"entry 1"' in browser.eval(texts + "[20].textContent")
+    assert browser.eval("document.querySelectorAll('img').length") == 0
+    assert browser.eval("document.body.dataset.pwned") is None
+    # Suspended, what comes waits.
+    click("sys-suspend")
+    browser.wait_for(line + ".dataset.suspended === 'true'",
+                     "a suspended ledger")
+    assert browser.eval(
+        "document.getElementById('sys-suspend').textContent") == "resume"
+    before = browser.eval(handled)
+    host.command("traffic 3")
+    browser.wait_for("Number(%s.dataset.waiting) >= 4" % line,
+                     "4 messages waiting in the suspended ledger")
+    assert browser.eval(line + ".textContent").endswith("suspended")
+    assert browser.eval(handled) == before
+    click("sys-suspend")
+    browser.wait_for(line + ".dataset.suspended === 'false' && " + texts
+                     + ".length === 25", "the resumed ledger handling what "
+                     "waited")
+    # Its state, as its format_state hook renders it, as text.
+    click("sys-show-state")
+    state = "document.getElementById('sys-state')"
+    browser.wait_for(state + ".dataset.status === '200'", "the ledger's state")
+    shown = browser.eval(state + ".textContent")
+    assert shown == ('parsed=25 last=<img src=x onerror="document.body.'
+                     "dataset.pwned='1'\">"), shown
+    assert browser.eval("document.querySelectorAll('img').length") == 0
+    assert browser.eval("document.body.dataset.pwned") is None
+    host.command("traffic 2")
+    browser.wait_for(texts + ".length === 28 && " + line
+                     + ".dataset.waiting === '0'", "the next three texts")
+    browser.screenshot(os.path.join(out, "observer-sys.png"))
+    # Another node selected: the ledger is asked no more.
+    browser.eval("window.ledgerAsks = 0; const f = window.fetch;"
+                 "window.fetch = (u, o) => { if (String(u).includes("
+                 "'root%2Fledger')) ++window.ledgerAsks; return f(u, o); }; 0")
+    click_node(browser, "root/gateway")
+    browser.wait_for(line + ".textContent === 'statistics off'",
+                     "the gateway's statistics line")
+    assert browser.eval(texts + ".length") == 0
+    time.sleep(2.5)  # More than two of the ledger's polling periods.
+    assert browser.eval("window.ledgerAsks") == 0
+    # Back to the ledger, and everything off again.
+    click_node(browser, "root/ledger")
+    browser.wait_for(handled + " >= 28", "the ledger's statistics again")
+    click("sys-trace-switch")
+    browser.wait_for("document.getElementById('sys-trace-box').hidden",
+                     "the trace off")
+    click("sys-statistics")
+    browser.wait_for(line + ".textContent === 'statistics off'",
+                     "statistics off")
+
+
 def find_chromium(given):
     for name in [given, "chromium", "chromium-browser", "google-chrome"]:
         if name and shutil.which(name):
@@ -391,7 +496,7 @@ def main():
     parser.add_argument("--host", required=True)
     parser.add_argument("--chromium")
     parser.add_argument("--out", default=".")
-    parser.add_argument("case", choices=["tree", "large", "crashes"])
+    parser.add_argument("case", choices=["tree", "large", "crashes", "sys"])
     args = parser.parse_args()
     binary = find_chromium(args.chromium)
     if not binary:
@@ -401,11 +506,11 @@ def main():
     host = Host(args.host, 10000 if args.case == "large" else 3)
     browser = None
     try:
-        size = (1280, 1000) if args.case == "crashes" else (1280, 800)
+        size = (1280, 1000) if args.case in ("crashes", "sys") else (1280, 800)
         browser = Chromium(binary, host.url, size)
         browser.attach()
         cases = {"tree": case_tree, "large": case_large,
-                 "crashes": case_crashes}
+                 "crashes": case_crashes, "sys": case_sys}
         cases[args.case](browser, host, args.out)
     finally:
         if browser:

@@ -94,4 +94,30 @@ using readiness_atom = caf::atom_constant<caf::atom("tr_ready")>;
 /// is no longer its current incarnation of any child.
 using unhealthy_atom = caf::atom_constant<caf::atom("tr_unhlthy")>;
 
+// -- sys: looking inside a child (see trellis/sys.hpp) -------------------------
+
+/// `(sys_statistics_atom, std::string id, bool on)` switches the statistics
+/// of a supervisor's child on or off (answers `caf::ok_atom`);
+/// `(sys_statistics_atom, std::string id)` answers its `child_statistics`.
+using sys_statistics_atom = caf::atom_constant<caf::atom("tr_sstats")>;
+
+/// `(sys_trace_atom, std::string id, uint64_t n)` traces a child's last `n`
+/// messages, 0 for none (answers `caf::ok_atom`); `(sys_trace_atom,
+/// std::string id)` answers its trace as `std::vector<traced_message>`.
+using sys_trace_atom = caf::atom_constant<caf::atom("tr_strace")>;
+
+/// `(sys_suspend_atom, std::string id)` suspends a child; answers
+/// `caf::ok_atom`.
+using sys_suspend_atom = caf::atom_constant<caf::atom("tr_ssusp")>;
+
+/// `(sys_resume_atom, std::string id)` resumes a child; answers
+/// `caf::ok_atom`. Alone, `(sys_resume_atom)` is what the supervisor sends
+/// the child to wake it.
+using sys_resume_atom = caf::atom_constant<caf::atom("tr_sresume")>;
+
+/// `(sys_get_state_atom, std::string id, caf::timespan within)` answers a
+/// child's state as `std::string`, asking the child (`(sys_get_state_atom)`
+/// alone) to render it within `within`.
+using sys_get_state_atom = caf::atom_constant<caf::atom("tr_sstate")>;
+
 } // namespace trellis

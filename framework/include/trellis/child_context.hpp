@@ -210,8 +210,8 @@ public:
 
   /// Internal: the option of the child's spec that the blocking actor its
   /// factory spawned cannot honor, or null: `keep_mailbox` (its mailbox is
-  /// its own thread's), `keep_last_messages` or `on_crash_dump` (so is its
-  /// receive loop, which records nothing for a crash report).
+  /// its own thread's), `keep_last_messages`, `format_state`, `statistics`
+  /// or `trace` (so is its receive loop, which records nothing).
   const char* refused_option() const noexcept {
     return refused_option_;
   }
@@ -222,9 +222,7 @@ private:
     if (start_.kept)
       refused_option_ = "keep_mailbox";
     else if (start_.forensics)
-      refused_option_ = start_.forensics->last_messages > 0
-                          ? "keep_last_messages"
-                          : "on_crash_dump";
+      refused_option_ = start_.forensics->first_option();
   }
 
   /// Remembers `x` as the last actor spawned through this context.

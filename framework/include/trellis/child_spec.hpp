@@ -35,6 +35,7 @@
 #include "trellis/restart.hpp"
 #include "trellis/shutdown.hpp"
 #include "trellis/start_result.hpp"
+#include "trellis/traced_message.hpp"
 
 namespace trellis {
 
@@ -320,34 +321,35 @@ public:
     return forensics(std::move(x));
   }
 
-  /// Renders the child's state in its crash reports (`crash_report::state`),
-  /// as OTP's crash report shows a process's state. `f` takes a pointer to
-  /// the child's actor, of the type the factory spawns, such as
-  /// `caf::stateful_actor<cart>*` or a class derived from
+  /// Renders the child's state, for `get_state` and for its crash reports
+  /// (`crash_report::state`), as OTP's `format_status` does for both. `f`
+  /// takes a pointer to the child's actor, of the type the factory spawns,
+  /// such as `caf::stateful_actor<cart>*` or a class derived from
   /// `caf::event_based_actor`, and returns something convertible to
-  /// `std::string`. It runs on the child's thread as the exception leaves
-  /// the handler, so it sees the state as the handler left it. What it
-  /// throws, or a child of another type, becomes
-  /// `crash_report::state_error`; the report goes on. Needs an event-based
-  /// child spawned through `child_context::spawn`: a blocking child's start
-  /// fails with `errc::invalid_spec`.
+  /// `std::string`. It runs on the child's thread: for a crash as the
+  /// exception leaves the handler, so it sees the state as the handler left
+  /// it. What it throws, or a child of another type, becomes
+  /// `crash_report::state_error` (the report goes on), or `get_state`'s
+  /// `errc::unhealthy`. Needs an event-based child spawned through
+  /// `child_context::spawn`: a blocking child's start fails with
+  /// `errc::invalid_spec`.
   template <class F>
-  child_spec& on_crash_dump(F f) {
+  child_spec& format_state(F f) {
     using trait = caf::detail::get_callable_trait<F>;
     static_assert(trait::num_args == 1,
-                  "on_crash_dump takes a function of one argument, a "
+                  "format_state takes a function of one argument, a "
                   "pointer to the child's actor");
     using arg = caf::detail::tl_head_t<typename trait::arg_types>;
     using actor_type = std::remove_cv_t<std::remove_pointer_t<arg>>;
     static_assert(std::is_pointer<arg>::value
                     && std::is_base_of<caf::local_actor, actor_type>::value,
-                  "on_crash_dump takes a function of a pointer to the "
+                  "format_state takes a function of a pointer to the "
                   "child's actor, such as caf::stateful_actor<State>*");
     auto x = forensics_copy();
     x.dump = [f = std::move(f)](caf::local_actor* self) -> std::string {
       auto typed = dynamic_cast<actor_type*>(self);
       if (typed == nullptr)
-        throw std::logic_error("on_crash_dump expects "
+        throw std::logic_error("the state hook expects "
                                + caf::detail::pretty_type_name(
                                  typeid(actor_type))
                                + ", the child is another type");
@@ -356,7 +358,48 @@ public:
     return forensics(std::move(x));
   }
 
-  /// Returns whether the spec has an `on_crash_dump` hook.
+  /// The same as `format_state`, by the name it had first.
+  template <class F>
+  child_spec& on_crash_dump(F f) {
+    return format_state(std::move(f));
+  }
+
+  /// Returns whether each incarnation starts with its statistics on;
+  /// default false.
+  bool statistics() const noexcept {
+    return d_->forensics && d_->forensics->statistics;
+  }
+
+  /// Starts each incarnation with its statistics on (see `child_statistics`
+  /// and `get_statistics`): messages handled, handler time percentiles, the
+  /// running handler's time and the mailbox depth. Costs two clock reads
+  /// and a few stores per message, and an atomic add per message sent to
+  /// the child (docs/benchmarks.md, `message_statistics`); `set_statistics`
+  /// switches them at run time. Needs an event-based child spawned through
+  /// `child_context::spawn`, as `keep_last_messages` does.
+  child_spec& statistics(bool on) {
+    auto x = forensics_copy();
+    x.statistics = on;
+    return forensics(std::move(x));
+  }
+
+  /// Returns how many handled messages each incarnation traces; default 0.
+  size_t trace() const noexcept {
+    return d_->forensics ? d_->forensics->trace : 0;
+  }
+
+  /// Traces the last `n` messages each incarnation handles (at most
+  /// `max_traced_messages`), with when, for how long and how each ended
+  /// (see `get_trace`; `set_trace` switches it at run time). Costs a copy of
+  /// every message and a lock; 0, the default, costs nothing. Needs an
+  /// event-based child spawned through `child_context::spawn`.
+  child_spec& trace(size_t n) {
+    auto x = forensics_copy();
+    x.trace = n;
+    return forensics(std::move(x));
+  }
+
+  /// Returns whether the spec has a `format_state` hook.
   bool has_crash_dump() const noexcept {
     return d_->forensics && d_->forensics->dump != nullptr;
   }
@@ -421,8 +464,9 @@ public:
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, a positive `resume_limit` period of at most
   /// a year, a non-negative `quarantine_after` and none
-  /// for a supervisor, `keep_mailbox`, `keep_last_messages` (at most 10,000)
-  /// and `on_crash_dump` only for a local worker, significance
+  /// for a supervisor, `keep_mailbox`, `keep_last_messages` (at most 10,000),
+  /// `format_state`, `statistics` and `trace` (at most
+  /// `max_traced_messages`) only for a local worker, significance
   /// only for transient and temporary children, and for a nested supervisor its whole spec; for a remote
   /// child a type name and a non-empty list of `host:port` nodes, and nodes
   /// only for a remote child.
@@ -437,7 +481,7 @@ private:
   }
 
   child_spec& forensics(detail::forensics_spec x) {
-    if (x.last_messages == 0 && !x.dump)
+    if (x.empty())
       mut().forensics = nullptr;
     else
       mut().forensics = std::make_shared<const detail::forensics_spec>(

@@ -1,6 +1,8 @@
 #include "trellis/observer/observer.hpp"
 
 #include <atomic>
+#include <map>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -20,11 +22,16 @@
 #include "observer_metrics.hpp"
 #include "observer_page.hpp"
 #include "observer_server.hpp"
+#include "observer_sys.hpp"
 #include "trellis/atoms.hpp"
+#include "trellis/child_spec.hpp"
+#include "trellis/child_statistics.hpp"
+#include "trellis/detail/sys_control.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/mailbox_probe.hpp"
 #include "trellis/shutdown_phase.hpp"
 #include "trellis/supervisor.hpp"
+#include "trellis/traced_message.hpp"
 
 namespace trellis {
 
@@ -94,7 +101,7 @@ int status_of(const caf::error& err) {
       || is(err, errc::not_supported) || is(err, errc::shutting_down))
     return 409;
   if (is(err, errc::timeout) || is(err, errc::calling_self)
-      || err == caf::sec::request_timeout
+      || is(err, errc::hung) || err == caf::sec::request_timeout
       || err == caf::sec::request_receiver_down)
     return 503;
   return 500;
@@ -205,12 +212,24 @@ struct observer::impl {
   /// Serves `pattern` with `h` for `method` and 405 for any other method.
   void route(const std::string& pattern, const std::string& method,
              handler h) {
-    auto reject = [method](const httplib::Request& req,
-                           httplib::Response& res) {
-      res.set_header("Allow", method);
-      answer_error(res, 405, req.method + " not allowed; use " + method);
+    route(pattern, {{method, std::move(h)}});
+  }
+
+  /// Serves `pattern` with a handler per method, and 405 for any other.
+  void route(const std::string& pattern,
+             const std::map<std::string, handler>& by_method) {
+    std::string allowed;
+    for (auto& [method, h] : by_method)
+      allowed += (allowed.empty() ? "" : ", ") + method;
+    auto reject = [allowed](const httplib::Request& req,
+                            httplib::Response& res) {
+      res.set_header("Allow", allowed);
+      answer_error(res, 405, req.method + " not allowed; use " + allowed);
     };
-    auto pick = [&](const char* m) { return method == m ? h : reject; };
+    auto pick = [&](const char* m) -> handler {
+      auto i = by_method.find(m);
+      return i != by_method.end() ? i->second : reject;
+    };
     server.Get(pattern, pick("GET"));
     server.Post(pattern, pick("POST"));
     server.Put(pattern, pick("PUT"));
@@ -249,6 +268,7 @@ struct observer::impl {
           [this](const httplib::Request& req, httplib::Response& res) {
             control(req, res, false);
           });
+    install_sys_routes();
   }
 
   // -- metrics ----------------------------------------------------------------
@@ -540,44 +560,103 @@ struct observer::impl {
     return true;
   }
 
+  /// A child named by `?path=`: its supervisor, its path and its id.
+  struct child_target {
+    caf::actor supervisor;
+    std::string path;
+    std::string id;
+  };
+
+  /// Finds the supervisor of the child that `?path=<supervisor path>/<child
+  /// id>` names. Otherwise answers 400 for a malformed path (before the
+  /// tree is asked), 410 once the tree ended, or the lookup's error (404
+  /// for no such supervisor), and returns none.
+  std::optional<child_target> target_of(const httplib::Request& req,
+                                        httplib::Response& res) {
+    auto path = req.get_param_value("path");
+    auto slash = path.rfind('/');
+    auto why = detail::malformed_path(path);
+    if (!why && slash == std::string::npos)
+      why = "no child id in path";
+    if (why) {
+      answer_error(res, 400,
+                   *why + ": expected ?path=<supervisor path>/<child id>, "
+                          "e.g. root/db/writer");
+      return std::nullopt;
+    }
+    auto parent = path.substr(0, slash);
+    auto sup = call_within<caf::actor>(sys, timeout(), root,
+                                       lookup_atom::value, parent);
+    if (!sup) {
+      if (auto ended = hub->ended())
+        answer_ended(res, *ended);
+      else
+        answer_error(res, status_of(sup.error()),
+                     "no supervisor " + parent + ": " + render(sup.error()));
+      return std::nullopt;
+    }
+    // A worker would not understand, and log each request as unexpected.
+    auto ptr = caf::actor_cast<caf::abstract_actor*>(*sup);
+    if (dynamic_cast<detail::inspectable*>(ptr) != nullptr) {
+      answer_not_supervisor(res, parent);
+      return std::nullopt;
+    }
+    return child_target{std::move(*sup), path, path.substr(slash + 1)};
+  }
+
+  static void answer_not_supervisor(httplib::Response& res,
+                                    const std::string& parent) {
+    answer_error(res, 404, "no supervisor " + parent + ": it is a worker");
+  }
+
+  /// Answers an error of `t`'s supervisor, by `status_of`.
+  void answer_failure(httplib::Response& res, const child_target& t,
+                      const caf::error& err) {
+    // A worker that is not inspectable (a blocking one) gets here.
+    if (err == caf::sec::unexpected_message) {
+      answer_not_supervisor(res,
+                            t.path.substr(0, t.path.size() - t.id.size() - 1));
+      return;
+    }
+    answer_error(res, status_of(err), render(err));
+  }
+
+  /// Asks the supervisor of `t` for a `T` within `timeout()`; answers the
+  /// error and returns none if it fails.
+  template <class T, class... Ts>
+  std::optional<T> ask(const child_target& t, httplib::Response& res,
+                       Ts&&... xs) {
+    auto x = call_within<T>(sys, timeout(), t.supervisor,
+                            std::forward<Ts>(xs)...);
+    if (x)
+      return std::move(*x);
+    answer_failure(res, t, x.error());
+    return std::nullopt;
+  }
+
   void control(const httplib::Request& req, httplib::Response& res,
                bool restart) {
     if (!authorized(req, res))
       return;
-    auto path = req.get_param_value("path");
-    auto slash = path.rfind('/');
-    if (path.empty() || slash == std::string::npos || slash == 0
-        || slash + 1 == path.size()) {
-      answer_error(res, 400,
-                   "expected ?path=<supervisor path>/<child id>, got '" + path
-                     + "'");
+    auto t = target_of(req, res);
+    if (!t)
       return;
-    }
-    auto parent = path.substr(0, slash);
-    auto id = path.substr(slash + 1);
-    auto sup = call_within<caf::actor>(sys, timeout(), root,
-                                       lookup_atom::value, parent);
-    if (!sup) {
-      answer_error(res, status_of(sup.error()),
-                   "no supervisor " + parent + ": " + render(sup.error()));
-      return;
-    }
     auto terminate = [&] {
-      return call_within<caf::ok_atom>(sys, timeout(), *sup,
-                                       terminate_child_atom::value, id);
+      return call_within<caf::ok_atom>(sys, timeout(), t->supervisor,
+                                       terminate_child_atom::value, t->id);
     };
     caf::error err;
     if (restart) {
       // OTP's restart_child starts a stopped child; an operator's restart
       // of a running one means stop it, then start it.
-      auto started = call_within<caf::actor>(sys, timeout(), *sup,
-                                             restart_child_atom::value, id);
+      auto started = call_within<caf::actor>(sys, timeout(), t->supervisor,
+                                             restart_child_atom::value, t->id);
       if (!started && is(started.error(), errc::running)) {
         if (auto stopped = terminate(); !stopped)
           started = stopped.error();
         else
-          started = call_within<caf::actor>(sys, timeout(), *sup,
-                                            restart_child_atom::value, id);
+          started = call_within<caf::actor>(sys, timeout(), t->supervisor,
+                                            restart_child_atom::value, t->id);
       }
       if (!started)
         err = started.error();
@@ -585,14 +664,104 @@ struct observer::impl {
       err = stopped.error();
     }
     if (err) {
-      answer_error(res, status_of(err), render(err));
+      answer_failure(res, *t, err);
       return;
     }
-    std::string json = "{\"ok\":true,\"path\":";
-    detail::append_json_string(json, path);
-    json += ",\"action\":";
-    json += restart ? "\"restart\"}" : "\"terminate\"}";
-    answer(res, 200, json);
+    answer(res, 200,
+           detail::action_json(t->path, restart ? "restart" : "terminate"));
+  }
+
+  // -- looking inside a child (trellis/sys.hpp) -------------------------------
+
+  void install_sys_routes() {
+    auto get = [this](void (impl::*f)(const child_target&,
+                                      httplib::Response&)) {
+      return [this, f](const httplib::Request& req, httplib::Response& res) {
+        if (auto t = target_of(req, res))
+          (this->*f)(*t, res);
+      };
+    };
+    auto post = [this](void (impl::*f)(const httplib::Request&,
+                                       httplib::Response&)) {
+      return [this, f](const httplib::Request& req, httplib::Response& res) {
+        if (authorized(req, res))
+          (this->*f)(req, res);
+      };
+    };
+    route("/api/sys", "GET", get(&impl::serve_statistics));
+    route("/api/sys/trace", {{"GET", get(&impl::serve_trace)},
+                             {"POST", post(&impl::set_trace)}});
+    route("/api/sys/state", "GET", get(&impl::serve_state));
+    route("/api/sys/statistics", "POST", post(&impl::set_statistics));
+    route("/api/sys/suspend", "POST", post(&impl::suspend));
+    route("/api/sys/resume", "POST", post(&impl::resume));
+  }
+
+  /// The child's statistics, and what its spec says of its trace and state.
+  void serve_statistics(const child_target& t, httplib::Response& res) {
+    auto stats = ask<child_statistics>(t, res, sys_statistics_atom::value,
+                                       t.id);
+    if (!stats)
+      return;
+    auto spec = ask<child_spec>(t, res, get_childspec_atom::value, t.id);
+    if (!spec)
+      return;
+    answer(res, 200,
+           detail::statistics_json(*stats, spec->trace(),
+                                   spec->has_crash_dump()));
+  }
+
+  void serve_trace(const child_target& t, httplib::Response& res) {
+    auto xs = ask<std::vector<traced_message>>(t, res, sys_trace_atom::value,
+                                               t.id);
+    if (xs)
+      answer(res, 200, detail::trace_json(t.path, *xs));
+  }
+
+  void serve_state(const child_target& t, httplib::Response& res) {
+    // The supervisor gives up on the child first, and says why.
+    auto within = cfg.request_timeout - cfg.request_timeout / 4;
+    auto x = ask<std::string>(t, res, sys_get_state_atom::value, t.id,
+                              caf::timespan{within});
+    if (x)
+      answer(res, 200, detail::state_json(t.path, *x));
+  }
+
+  // The controls read their parameters before they ask the tree.
+
+  /// Sends `(head, id, xs...)` to the supervisor of `?path=`'s child and
+  /// answers the action, with `extra` JSON fields.
+  template <class Atom, class... Ts>
+  void command(const httplib::Request& req, httplib::Response& res,
+               const char* action, const std::string& extra, Atom head,
+               Ts... xs) {
+    auto t = target_of(req, res);
+    if (t && ask<caf::ok_atom>(*t, res, head, t->id, xs...))
+      answer(res, 200, detail::action_json(t->path, action, extra));
+  }
+
+  void set_statistics(const httplib::Request& req, httplib::Response& res) {
+    auto on = detail::read_switch(req.get_param_value("on"));
+    if (!on.value)
+      return answer_error(res, 400, on.error);
+    command(req, res, "statistics", *on.value ? "\"on\":true" : "\"on\":false",
+            sys_statistics_atom::value, *on.value);
+  }
+
+  void set_trace(const httplib::Request& req, httplib::Response& res) {
+    auto n = detail::read_trace_length(req.get_param_value("n"));
+    if (!n.value)
+      return answer_error(res, 400, n.error);
+    command(req, res, "trace", "\"n\":" + std::to_string(*n.value),
+            sys_trace_atom::value, *n.value);
+  }
+
+  void suspend(const httplib::Request& req, httplib::Response& res) {
+    command(req, res, "suspend", {}, sys_suspend_atom::value);
+  }
+
+  void resume(const httplib::Request& req, httplib::Response& res) {
+    command(req, res, "resume", {}, sys_resume_atom::value);
   }
 };
 

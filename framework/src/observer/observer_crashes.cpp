@@ -24,6 +24,10 @@ void append_text(std::string& out, const std::string& x) {
   append_json_text(out, x);
 }
 
+void field(std::string& out, const char* name) {
+  append_json_field(out, name);
+}
+
 /// Whether `x` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool is_utf8(const std::string& x) {
   size_t i = 0;
@@ -79,9 +83,7 @@ void append_json_text(std::string& out, const std::string& x) {
   }
 }
 
-namespace {
-
-void field(std::string& out, const char* name) {
+void append_json_field(std::string& out, const char* name) {
   if (out.back() != '{')
     out += ',';
   out += '"';
@@ -101,7 +103,7 @@ std::string iso_time(caf::timestamp t) {
   return std::string(buf, n) + '.' + millis + 'Z';
 }
 
-void append_message(std::string& out, const logged_message& x) {
+void append_message_json(std::string& out, const logged_message& x) {
   out += '{';
   field(out, "types");
   append_text(out, type_names(x.content));
@@ -113,6 +115,8 @@ void append_message(std::string& out, const logged_message& x) {
   out += x.request ? "true" : "false";
   out += '}';
 }
+
+namespace {
 
 void append_trace(std::string& out, const stack_trace& x) {
   out += '[';
@@ -227,7 +231,7 @@ std::string crash_report_json(const crash_report& x,
   }
   field(out, "message");
   if (x.message)
-    append_message(out, *x.message);
+    append_message_json(out, *x.message);
   else
     out += "null";
   field(out, "last_messages");
@@ -235,7 +239,7 @@ std::string crash_report_json(const crash_report& x,
   for (size_t i = 0; i < x.last_messages.size(); ++i) {
     if (i > 0)
       out += ',';
-    append_message(out, x.last_messages[i]);
+    append_message_json(out, x.last_messages[i]);
   }
   out += ']';
   field(out, "trace");

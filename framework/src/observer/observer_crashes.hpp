@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/timestamp.hpp>
 
 #include "trellis/crash_report.hpp"
 #include "trellis/tree_snapshot.hpp"
@@ -37,6 +38,21 @@ std::optional<std::string> malformed_path(const std::string& path);
 /// `\u003c` and so on): the observer's JSON carries user data and echoes
 /// paths, and no reader that sniffs HTML finds any in it.
 void append_json_text(std::string& out, const std::string& x);
+
+/// Appends `"name":` to the JSON object `out` is building, after a comma
+/// unless it is the object's first member.
+void append_json_field(std::string& out, const char* name);
+
+/// Renders `t` as ISO 8601 in UTC with milliseconds, e.g.
+/// `2026-12-03T05:06:57.632Z`.
+std::string iso_time(caf::timestamp t);
+
+/// Appends a message a child handled as a JSON object: its `types`, its
+/// `content` rendered within `max_rendered_message`, its `sender` and
+/// whether it was a `request`; every string escaped as by
+/// `append_json_text`. A crash report's messages and a trace's entries
+/// (observer_sys.hpp) both use it.
+void append_message_json(std::string& out, const logged_message& x);
 
 /// Whose crash reports a request gets.
 enum class crashes_scope {

@@ -15,6 +15,7 @@
 #include <caf/message.hpp>
 #include <caf/scheduled_actor.hpp>
 
+#include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
 #include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/default_handler.hpp"
@@ -23,6 +24,7 @@
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/detail/resume_limiter.hpp"
 #include "trellis/detail/running_tree.hpp"
+#include "trellis/detail/sys_control.hpp"
 
 namespace trellis::detail {
 
@@ -52,13 +54,20 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 /// before it handles it, and testifies to them (and renders its state, if
 /// its spec can) when it crashes: see `crash_witness`.
 ///
+/// A child that is looked inside (trellis/sys.hpp) has a `sys_control`,
+/// made when its spec asks for statistics or a trace, or when its
+/// supervisor first needs it; from then on the child times its handlers,
+/// traces them, and holds its messages while suspended, as the control
+/// says.
+///
 /// A child that keeps its mailbox (`child_spec::keep_mailbox`) also hands
 /// what is still queued when it ends to its `kept_mailbox`, which passes it
 /// on to the next incarnation: see `salvage` and `inherit`.
 template <class Impl>
 class crash_handled final : public explained_bounce<Impl>,
                             public tree_member,
-                            public crash_witness {
+                            public crash_witness,
+                            public inspectable {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
@@ -76,12 +85,40 @@ public:
       start_listener_(std::move(start_listener)) {
     if (forensics_ && forensics_->last_messages > 0)
       ring_ = std::make_unique<message_ring>(forensics_->last_messages);
-    guarded_ = quarantine_ != nullptr || resume_ != nullptr || ring_ != nullptr;
+    if (forensics_ && (forensics_->statistics || forensics_->trace > 0)) {
+      auto& c = control();
+      c.statistics(forensics_->statistics);
+      c.trace(forensics_->trace);
+    }
+    guarded_ = quarantine_ != nullptr || resume_ != nullptr || ring_ != nullptr
+               || sys_.load(std::memory_order_relaxed) != nullptr;
     member_of(tree, std::move(path));
     install_handlers(this);
     // As `install_crash_handler`'s, and it records the crash for the report
     // knowing what this actor is: no dynamic_cast on the restart path.
     this->set_exception_handler(on_exception);
+  }
+
+  ~crash_handled() override {
+    delete sys_.load(std::memory_order_acquire);
+  }
+
+  sys_control& control() override {
+    auto ptr = sys_.load(std::memory_order_acquire);
+    if (ptr != nullptr)
+      return *ptr;
+    auto fresh = new sys_control;
+    if (!sys_.compare_exchange_strong(ptr, fresh, std::memory_order_acq_rel)) {
+      delete fresh;
+      return *ptr;
+    }
+    // The child looks at the control from its next message on.
+    guarded_.store(true, std::memory_order_release);
+    return *fresh;
+  }
+
+  sys_control* control_if_any() const noexcept override {
+    return sys_.load(std::memory_order_acquire);
   }
 
   void testify(crash_record& x) noexcept override {
@@ -98,6 +135,9 @@ public:
       running_in_tree in_tree{static_cast<const tree_member&>(*this)};
       Impl::initialize();
     }
+    // A spec's statistics count from the start, not from the first message.
+    if (auto sys = sys_.load(std::memory_order_acquire))
+      sys->acknowledge(this);
     // Unless initialization ended the actor: then its down message tells
     // why. An exception skips this, and the down message tells too.
     if (this->alive())
@@ -108,7 +148,7 @@ public:
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     running_in_tree in_tree{static_cast<const tree_member&>(*this)};
     // Most children neither quarantine nor resume: one branch per message.
-    if (!guarded_)
+    if (!guarded_.load(std::memory_order_relaxed))
       return Impl::consume(x);
     return guarded_consume(x);
   }
@@ -116,6 +156,8 @@ public:
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
     if (!kept_) {
       explained_bounce<Impl>::enqueue(std::move(x), host);
+      if (auto c = sys_.load(std::memory_order_acquire))
+        c->arrived();
       return;
     }
     // Either this push sees the gate and hands `x` to the box, or `salvage`
@@ -128,6 +170,8 @@ public:
       return;
     }
     explained_bounce<Impl>::enqueue(std::move(x), host);
+    if (auto c = sys_.load(std::memory_order_acquire))
+      c->arrived();
     inflight_.fetch_sub(1, std::memory_order_seq_cst);
   }
 
@@ -140,6 +184,8 @@ public:
     resume_.reset();
     forensics_.reset();
     ring_.reset();
+    if (auto sys = sys_.load(std::memory_order_acquire))
+      sys->trace(0);
     return explained_bounce<Impl>::cleanup(std::move(reason), host);
   }
 
@@ -153,33 +199,98 @@ private:
   /// line, so that the other children's path stays a branch and a call.
   [[gnu::noinline]] caf::invoke_message_result
   guarded_consume(caf::mailbox_element& x) {
+    auto sys = sys_.load(std::memory_order_acquire);
+    if (sys != nullptr) {
+      // Its supervisor's messages come first, suspended or not; the rest
+      // waits while suspended (CAF keeps what is skipped, in order, and
+      // tries it again after the next message it handles).
+      if (is_sys_message(x)) {
+        serve_sys(*sys, x);
+        return caf::invoke_message_result::consumed;
+      }
+      if (sys->suspended() && quarantine::eligible(x))
+        return caf::invoke_message_result::skipped;
+    }
     auto poison = quarantine_ && quarantine::eligible(x);
-    if (poison && quarantine_->armed() && quarantine_->refuse(this, x))
+    if (poison && quarantine_->armed() && quarantine_->refuse(this, x)) {
+      if (sys != nullptr) {
+        auto t = sys->begin(this, x);
+        sys->end(t, trace_outcome::quarantined);
+      }
       return caf::invoke_message_result::dropped;
+    }
     // The message as it arrived: a handler may move from what it gets.
     caf::message arrived;
     if (poison)
       arrived = caf::message::copy(x.content());
     if (ring_)
       ring_->push(x);
+    sys_ticket ticket;
+    if (sys != nullptr)
+      ticket = sys->begin(this, x);
     try {
       auto result = Impl::consume(x);
-      if (ring_ && result == caf::invoke_message_result::skipped)
+      auto skipped = result == caf::invoke_message_result::skipped;
+      if (ring_ && skipped)
         ring_->unpush();
+      if (sys != nullptr) {
+        if (skipped)
+          sys->end_skipped(ticket);
+        else
+          sys->end(ticket, trace_outcome::handled);
+      }
       return result;
     } catch (...) {
       // A resumed exception is no crash: the quarantine does not count it.
       // An actor that installed its own exception handler chose its own
       // exit reasons, which the decider could not see here: it crashes.
       if (resume_ && has_trellis_exception_handler()
-          && resume_->resume(this, x, std::current_exception()))
+          && resume_->resume(this, x, std::current_exception())) {
+        if (sys != nullptr)
+          sys->end(ticket, trace_outcome::resumed);
         return caf::invoke_message_result::consumed;
+      }
+      if (sys != nullptr)
+        sys->end(ticket, trace_outcome::crashed);
       // The crash handler picks the exit reason; the supervisor counts the
       // message against the child's limit.
       if (poison)
         quarantine_->note_crash(this->address(), std::move(arrived));
       throw;
     }
+  }
+
+  /// Wakes the child (it begins collecting statistics, and tries what it
+  /// held while suspended), renders its state for its supervisor, or
+  /// answers a mailbox probe.
+  void serve_sys(sys_control& sys, caf::mailbox_element& x) {
+    sys.acknowledge(this);
+    // The wake that follows a resume ends the suspension here, on the
+    // child's thread, before anything newer: what it held comes first.
+    // Consuming a message flushes only its own queue's cache.
+    if (sys.take_resume()) {
+      this->get_urgent_queue().flush_cache();
+      this->get_normal_queue().flush_cache();
+    }
+    auto head = x.content().get_as<caf::atom_value>(0);
+    if (head == mailbox_probe_atom::value) {
+      // Answered here, not by the default handler behind the behavior: a
+      // suspended child answers too, counting what it holds.
+      reply_to(x, caf::make_message(static_cast<uint64_t>(waiting(this))));
+    } else if (head == sys_get_state_atom::value) {
+      auto dump = forensics_ ? forensics_->dump : crash_dump{};
+      reply_to(x, render_state(dump, this, path()));
+    }
+  }
+
+  /// Answers the request `x`, if it is one.
+  void reply_to(caf::mailbox_element& x, caf::message answer) {
+    if (!x.mid.is_request() || !x.sender)
+      return;
+    x.sender->enqueue(caf::make_mailbox_element(this->ctrl(),
+                                                x.mid.response_id(), {},
+                                                std::move(answer)),
+                      this->context());
   }
 
   static caf::error on_exception(caf::scheduled_actor* self,
@@ -255,8 +366,11 @@ private:
   std::shared_ptr<const forensics_spec> forensics_;
   /// The last messages handled, if the spec keeps them.
   std::unique_ptr<message_ring> ring_;
-  /// Whether `quarantine_`, `resume_` or `ring_` is set.
-  bool guarded_;
+  /// Made at most once, kept until the object goes (see `inspectable`).
+  std::atomic<sys_control*> sys_{nullptr};
+  /// Whether `quarantine_`, `resume_`, `ring_` or `sys_` is set; set by
+  /// the supervisor's thread when it makes `sys_`.
+  std::atomic<bool> guarded_;
   /// Set once the actor ends: what reaches it goes to `kept_`.
   std::atomic<bool> gate_{false};
   /// Pushes onto the mailbox under way.

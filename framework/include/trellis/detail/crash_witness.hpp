@@ -28,13 +28,35 @@ struct crash_record {
 /// Renders the state of a crashing child (see `child_spec::on_crash_dump`).
 using crash_dump = std::function<std::string(caf::local_actor*)>;
 
-/// What a child's spec asks its incarnations to record for a crash report;
-/// shared by the spec's copies, null when it asks for nothing.
+/// What a child's spec asks its incarnations to record, for a crash report
+/// and for looking inside (trellis/sys.hpp); shared by the spec's copies,
+/// null when it asks for nothing.
 struct forensics_spec {
   /// How many handled messages each incarnation keeps (0: none).
   size_t last_messages = 0;
-  /// Renders the child's state, if set.
+  /// Renders the child's state, if set (`child_spec::format_state`).
   crash_dump dump;
+  /// Whether each incarnation starts with its statistics on.
+  bool statistics = false;
+  /// How many handled messages each incarnation traces (0: none).
+  size_t trace = 0;
+
+  /// Returns the name of the first option it asks for, or null: what a
+  /// refusal names.
+  const char* first_option() const noexcept {
+    if (last_messages > 0)
+      return "keep_last_messages";
+    if (dump)
+      return "format_state";
+    if (statistics)
+      return "statistics";
+    return trace > 0 ? "trace" : nullptr;
+  }
+
+  /// Returns whether it asks for nothing.
+  bool empty() const noexcept {
+    return last_messages == 0 && !dump && !statistics && trace == 0;
+  }
 };
 
 /// An actor that can add to its own crash record: Trellis' children, which
@@ -68,6 +90,13 @@ std::string describe_sender(const caf::strong_actor_ptr& x);
 /// becomes `x.state_error`.
 void run_crash_dump(const crash_dump& dump, caf::local_actor* self,
                     crash_record& x) noexcept;
+
+/// Renders the state of `self` (the child at `path`) with `dump` for
+/// `get_state`: a message with the state as `std::string`, or with an
+/// error: `errc::not_supported` without a hook, `errc::unhealthy` naming
+/// what the hook threw.
+caf::message render_state(const crash_dump& dump, caf::local_actor* self,
+                          const std::string& path) noexcept;
 
 /// The last messages an incarnation handled, in a ring of fixed capacity.
 class message_ring {

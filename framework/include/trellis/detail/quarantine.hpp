@@ -58,7 +58,8 @@ public:
 
   /// Returns whether `x` may be quarantined at all: not a response (its
   /// handler waits for it) and not a system message (exit, down, error,
-  /// timeout, CAF's `sys` requests, fault injection).
+  /// timeout, CAF's `sys` requests, fault injection, a supervisor's wake and
+  /// state requests of trellis/sys.hpp).
   static bool eligible(const caf::mailbox_element& x);
 
   // -- the child's side -------------------------------------------------------

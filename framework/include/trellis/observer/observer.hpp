@@ -21,8 +21,9 @@ namespace trellis {
 ///
 /// The defaults are safe: loopback only, no control. Binding to any other
 /// address needs `allow_remote`, and the control endpoints (restart,
-/// terminate) need an `operator_token`; the observer has no TLS, so put a
-/// proxy in front of it before exposing it beyond the host.
+/// terminate, and those of `/api/sys`) need an `operator_token`; the
+/// observer has no TLS, so put a proxy in front of it before exposing it
+/// beyond the host.
 struct observer_config {
   /// The address to listen on; only loopback unless `allow_remote`.
   std::string host = "127.0.0.1";
@@ -38,7 +39,8 @@ struct observer_config {
   /// soon a client that left is noticed.
   caf::timespan keep_alive = std::chrono::seconds(10);
   /// How long a request to the tree (a snapshot, a mailbox probe, a
-  /// restart) may take before the endpoint answers 503.
+  /// restart) may take before the endpoint answers 503. A child asked for
+  /// its state (`GET /api/sys/state`) gets three quarters of it.
   caf::timespan request_timeout = std::chrono::seconds(5);
   /// How many event streams may be open at once; more are answered 503.
   size_t max_event_streams = 16;
@@ -82,7 +84,17 @@ struct observer_config {
 ///   as JSON, each with its exception, message, last messages, symbolized
 ///   trace and state (see `crash_report`);
 /// - `POST /api/restart?path=P`, `POST /api/terminate?path=P`: with
-///   `Authorization: Bearer <operator_token>`, restart or stop a child.
+///   `Authorization: Bearer <operator_token>`, restart or stop a child;
+/// - `GET /api/sys?path=P`: the `child_statistics` of child `P` (see
+///   trellis/sys.hpp), and whether its spec traces it and renders its
+///   state;
+/// - `GET /api/sys/trace?path=P`: its traced messages, newest first;
+/// - `GET /api/sys/state?path=P`: its state, as its spec's `format_state`
+///   renders it;
+/// - `POST /api/sys/statistics?path=P&on=true|false`,
+///   `POST /api/sys/trace?path=P&n=N`, `POST /api/sys/suspend?path=P`,
+///   `POST /api/sys/resume?path=P`: with the token, switch its statistics,
+///   trace its last `N` messages (0 for none), suspend or resume it.
 ///
 /// See docs/observer.md for the metrics and the JSON. Stops when destroyed;
 /// destroy (or `stop`) it before the actor system it watches.

@@ -1,0 +1,223 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/fwd.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message.hpp>
+#include <caf/timestamp.hpp>
+
+#include "trellis/child_statistics.hpp"
+#include "trellis/traced_message.hpp"
+
+namespace trellis::detail {
+
+/// Handler times in a log-linear histogram: four buckets per power of two
+/// of nanoseconds, up to about half an hour (longer ones count in the
+/// last).
+/// One thread records, any thread reads: each count is an atomic that only
+/// its writer changes, so recording takes no lock and no read-modify-write.
+class handler_times {
+public:
+  static constexpr size_t sub_buckets = 4;
+  static constexpr size_t octaves = 40;
+  static constexpr size_t buckets = sub_buckets * octaves;
+
+  /// Counts a handler that took `ns` nanoseconds; the writer's side.
+  void record(uint64_t ns) noexcept;
+
+  /// Forgets every count; the writer's side.
+  void reset() noexcept;
+
+  struct summary {
+    uint64_t count = 0;
+    uint64_t p50 = 0;
+    uint64_t p90 = 0;
+    uint64_t p99 = 0;
+    uint64_t max = 0;
+  };
+
+  /// Reads the counts; any thread. A percentile is its bucket's upper
+  /// bound, capped at the maximum.
+  summary summarize() const noexcept;
+
+
+  /// Returns the bucket of `ns`, and the largest value in bucket `i`.
+  static size_t bucket_of(uint64_t ns) noexcept;
+  static uint64_t upper_bound(size_t i) noexcept;
+
+private:
+  std::array<std::atomic<uint64_t>, buckets> counts_{};
+  std::atomic<uint64_t> max_{0};
+};
+
+/// What a child's incarnation notes as it begins a handler, to finish the
+/// statistics and the trace when the handler ends.
+struct sys_ticket {
+  /// When the handler began (steady clock, ns); 0 if not timed.
+  int64_t began = 0;
+  /// Whether the message goes to the trace, as it arrived.
+  bool traced = false;
+  caf::timestamp at;
+  caf::message content;
+  caf::actor_addr sender;
+  bool request = false;
+};
+
+/// One incarnation's `sys` state (see trellis/sys.hpp): switched and read
+/// by its supervisor, written by the incarnation on its own thread, and
+/// counted by the senders of its messages. Lives as long as the actor
+/// object, so that a supervisor holding the actor may read it any time.
+class sys_control {
+public:
+  // -- the supervisor's side --------------------------------------------------
+
+  /// Switches statistics on (afresh, unless they are on) or off.
+  void statistics(bool on) noexcept;
+
+  bool statistics() const noexcept {
+    return statistics_.load(std::memory_order_acquire);
+  }
+
+  /// Reads the statistics; `path` names the child.
+  child_statistics read(std::string path) const;
+
+  /// Suspends the incarnation at once.
+  void suspend() noexcept {
+    resume_requested_.store(false, std::memory_order_release);
+    suspended_.store(true, std::memory_order_release);
+  }
+
+  /// Asks the incarnation to resume when it handles the wake message that
+  /// follows: it ends the suspension itself, so that nothing newer overtakes
+  /// what it held.
+  void request_resume() noexcept {
+    resume_requested_.store(true, std::memory_order_release);
+  }
+
+  bool suspended() const noexcept {
+    return suspended_.load(std::memory_order_acquire);
+  }
+
+  /// Keeps the last `n` handled messages (0: none), keeping the newest that
+  /// fit of those already traced.
+  void trace(size_t n);
+
+  /// Returns the traced messages, oldest first.
+  std::vector<traced_message> trace() const;
+
+  // -- the senders' side ------------------------------------------------------
+
+  /// Counts a message pushed onto the incarnation's mailbox.
+  void arrived() noexcept {
+    if (statistics_.load(std::memory_order_relaxed))
+      arrived_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // -- the incarnation's side -------------------------------------------------
+
+  /// Begins collecting if statistics were switched on since it last looked,
+  /// and takes the depth of the mailbox of `self`, the incarnation.
+  void acknowledge(caf::scheduled_actor* self) noexcept;
+
+  /// Ends the suspension if resuming was requested; returns whether it did.
+  bool take_resume() noexcept {
+    if (!resume_requested_.exchange(false, std::memory_order_acq_rel))
+      return false;
+    suspended_.store(false, std::memory_order_release);
+    return true;
+  }
+
+  /// Notes the start of the handler of `x`.
+  sys_ticket begin(caf::scheduled_actor* self,
+                   const caf::mailbox_element& x) noexcept;
+
+  /// Notes the end of the handler that `t` began, which did not skip its
+  /// message: a skipped one is timed and traced once handled (see
+  /// `end_skipped`).
+  void end(sys_ticket& t, trace_outcome outcome) noexcept;
+
+  /// Notes the end of a handler that skipped its message.
+  void end_skipped(sys_ticket& t) noexcept;
+
+private:
+  static int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+  }
+
+  /// Takes the mailbox's depth as the new base of the arrival count.
+  void rebase(caf::scheduled_actor* self) noexcept;
+
+  struct trace_entry {
+    caf::timestamp at;
+    int64_t took = 0;
+    trace_outcome outcome = trace_outcome::handled;
+    caf::message content;
+    caf::actor_addr sender;
+    bool request = false;
+  };
+
+  // Switches.
+  std::atomic<bool> statistics_{false};
+  std::atomic<bool> suspended_{false};
+  std::atomic<bool> resume_requested_{false};
+  std::atomic<bool> tracing_{false};
+  /// Bumped by each switch on; the incarnation collects for `epoch_` once
+  /// `collecting_` equals it.
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<uint64_t> collecting_{0};
+  /// When the current collection began (system clock, ns since the epoch).
+  std::atomic<int64_t> since_{0};
+  /// When the running handler began (steady clock, ns), 0 when idle.
+  std::atomic<int64_t> running_since_{0};
+  /// Messages counted as they arrived, and the depth the mailbox had at the
+  /// last handler's start minus the count then: the depth is their sum.
+  std::atomic<uint64_t> arrived_{0};
+  std::atomic<int64_t> base_{0};
+  handler_times times_;
+  /// The trace: a ring of `ring_.size()` entries.
+  mutable std::mutex trace_mtx_;
+  std::vector<trace_entry> ring_;
+  size_t next_ = 0;
+  size_t size_ = 0;
+};
+
+/// A child that has a `sys_control`: Trellis' event-based children.
+class inspectable {
+public:
+  /// Returns the incarnation's control, creating it first if needed; its
+  /// supervisor's thread. From then on the incarnation checks it for every
+  /// message.
+  virtual sys_control& control() = 0;
+
+  /// Returns the control if there is one; any thread.
+  virtual sys_control* control_if_any() const noexcept = 0;
+
+protected:
+  ~inspectable() = default;
+};
+
+/// Returns the control of `x` if it is an inspectable actor that has one.
+sys_control* control_of(const caf::actor& x) noexcept;
+
+/// Returns whether `x` is the message a supervisor wakes a child with
+/// (`(sys_resume_atom)`), asks its state with (`(sys_get_state_atom)`), or
+/// a mailbox probe (`(mailbox_probe_atom)`): the child handles it before
+/// its behavior, suspended or not, and neither times nor traces it.
+bool is_sys_message(const caf::mailbox_element& x) noexcept;
+
+/// Returns how many messages wait for `self`, those in its caches (skipped,
+/// or held while suspended) included; on its own thread.
+size_t waiting(caf::scheduled_actor* self) noexcept;
+
+} // namespace trellis::detail
