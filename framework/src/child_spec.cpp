@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "trellis/errc.hpp"
+#include "trellis/phi_accrual.hpp"
 #include "trellis/supervisor_spec.hpp"
 
 namespace trellis {
@@ -31,6 +32,12 @@ caf::error child_spec::validate() const {
     if (hc.max_missed() < 1)
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_ + "' needs max_missed of at least 1");
+    // `!(x >= 0)` also rejects a NaN.
+    if (!(hc.suspect_at() >= 0) || hc.suspect_at() > phi_accrual::max_phi)
+      return make_error(errc::invalid_spec, "health_check",
+                        "child '" + id_
+                          + "' needs a positive suspicion level up to "
+                            "phi_accrual::max_phi, or 0 for none");
     if (hc.probe() == trellis::health_probe::readiness
         && d_->type == child_type::supervisor)
       return make_error(errc::invalid_spec, "health_check",

@@ -1,6 +1,8 @@
 #include "health_monitor.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "trellis/atoms.hpp"
@@ -18,7 +20,26 @@ health_monitor::health_monitor(caf::event_based_actor* self, host* owner,
 
 void health_monitor::watch(iterator c) {
   c->health.missed = 0;
+  if (auto& hc = c->spec.health_check()) {
+    // The start counts as the first answer: the next comes an interval and
+    // a round trip later, as every later one does.
+    auto& phi = c->health.suspicion;
+    if (!phi)
+      phi = std::make_unique<phi_accrual>(
+        100, std::max<caf::timespan>(hc->interval() / 10,
+                                     std::chrono::milliseconds(1)));
+    else
+      phi->reset();
+    phi->heartbeat(self_->clock().now());
+  }
   schedule(c);
+}
+
+double health_monitor::suspicion(const child& c) const {
+  // A restarting or stopped child has no incarnation to suspect.
+  if (!c.health.suspicion || !c.handle || c.state != child_state::running)
+    return 0.0;
+  return c.health.suspicion->phi(self_->clock().now());
 }
 
 void health_monitor::schedule(iterator c) {
@@ -70,6 +91,8 @@ void health_monitor::on_passed(const caf::actor_addr& who, uint64_t token) {
   auto c = children_.find(who);
   if (c != children_.end() && c->health.token == token) {
     c->health.missed = 0;
+    if (c->health.suspicion)
+      c->health.suspicion->heartbeat(self_->clock().now());
     schedule(c);
   }
 }
@@ -107,10 +130,17 @@ void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
   // A suspended child holds its checks as it holds its other messages.
   if (sys != nullptr && sys->suspended()) {
     c->health.missed = 0;
+    // Its silence says nothing of its health: suspicion starts afresh.
+    if (c->health.suspicion) {
+      c->health.suspicion->reset();
+      c->health.suspicion->heartbeat(self_->clock().now());
+    }
     schedule(c);
     return;
   }
-  if (++c->health.missed < hc.max_missed()) {
+  auto phi = suspicion(*c);
+  auto suspected = hc.suspect_at() > 0 && phi >= hc.suspect_at();
+  if (++c->health.missed < hc.max_missed() && !suspected) {
     schedule(c);
     return;
   }
@@ -118,6 +148,12 @@ void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
     = std::chrono::duration_cast<std::chrono::milliseconds>(hc.timeout());
   auto checks = std::to_string(c->health.missed) + " health checks of "
                 + std::to_string(timeout_ms.count()) + "ms";
+  if (suspected) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1f", phi);
+    checks += " (suspicion phi " + std::string{buf} + " >= "
+              + std::to_string(static_cast<int>(hc.suspect_at())) + ")";
+  }
   if (is(cause, caf::sec::request_timeout))
     host_->child_unhealthy(c, make_error(errc::hung, c->path,
                                          "no answer to " + checks + "; "

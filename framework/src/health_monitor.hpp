@@ -41,6 +41,10 @@ public:
   /// Starts checking the incarnation of `c` that just started, afresh.
   void watch(iterator c);
 
+  /// Returns the suspicion that the current incarnation of `c` stopped
+  /// answering its checks (`phi_accrual`); 0 for a child without checks.
+  double suspicion(const child& c) const;
+
   /// The check of incarnation `who` is due.
   void on_tick(const caf::actor_addr& who, uint64_t token);
 

@@ -1,5 +1,6 @@
 #include "json.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 namespace trellis::detail {
@@ -31,6 +32,16 @@ void append_json_string(std::string& out, const std::string& x) {
     }
   }
   out += '"';
+}
+
+void append_json_number(std::string& out, double x) {
+  if (!std::isfinite(x)) {
+    out += '0';
+    return;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", x);
+  out += buf;
 }
 
 } // namespace trellis::detail

@@ -1034,6 +1034,8 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.node = c.node;
   x.needed_for_readiness = c.spec.needed_for_readiness();
   x.missed_health_checks = static_cast<uint32_t>(std::max(0, c.health.missed));
+  x.health_checked = c.spec.health_check().has_value();
+  x.suspicion = health_.suspicion(c);
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
   if (c.backoff.due_token != 0 && c.state == child_state::restarting)

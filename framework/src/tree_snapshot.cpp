@@ -11,6 +11,7 @@ namespace trellis {
 
 namespace {
 
+using detail::append_json_number;
 using detail::append_json_string;
 
 caf::actor_id actor_id(const tree_snapshot& x) {
@@ -89,6 +90,10 @@ void append_json(std::string& out, const tree_snapshot& x) {
   out += x.needed_for_readiness ? "true" : "false";
   field("missed_health_checks");
   out += std::to_string(x.missed_health_checks);
+  field("health_checked");
+  out += x.health_checked ? "true" : "false";
+  field("suspicion");
+  append_json_number(out, x.suspicion);
   field("children");
   out += '[';
   for (size_t i = 0; i < x.children.size(); ++i) {

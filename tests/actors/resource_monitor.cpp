@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "trellis/actors/process_stats.hpp"
 #include "trellis/actors/resource_monitor.hpp"
@@ -328,4 +330,145 @@ TEST_CASE("a probe-time alarm goes off when a watched actor stops reading "
   CHECK(cleared.kind == alarm_cleared);
   CHECK(cleared.id == "latency");
   stop_supervisor(f.sys, sup);
+}
+
+namespace {
+
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+
+/// Throws 20 ms after it starts while `storm` is set; polls it otherwise.
+caf::behavior storm_worker(caf::event_based_actor* self,
+                           std::shared_ptr<std::atomic<bool>> storm) {
+  self->delayed_send(self, 20ms, poll_atom::value);
+  return {
+    [self, storm](poll_atom) {
+      if (storm->load())
+        throw std::runtime_error("the backend is gone");
+      self->delayed_send(self, 20ms, poll_atom::value);
+    },
+  };
+}
+
+/// A tree whose `root/sub/flaky` restarts while `storm` is set, watched by
+/// a monitor sampling every `interval` with `t`.
+supervisor_spec storm_tree(std::shared_ptr<std::atomic<bool>> storm,
+                           caf::timespan interval, threshold t) {
+  return supervisor("root")
+    .intensity(100'000)
+    .child(supervisor("sub")
+             .intensity(100'000)
+             .child(worker("flaky", storm_worker, storm))
+             .as_child())
+    .child(resource_monitor(
+      "monitor", resource_monitor_config{}.interval(interval).add(t)));
+}
+
+bool about_alarms(const lifecycle_event& ev) {
+  return ev.kind == alarm_set || ev.kind == alarm_cleared
+         || ev.kind == alarm_predicted || ev.kind == alarm_prediction_cleared;
+}
+
+} // namespace
+
+TEST_CASE("a threshold that forecasts predicts a rising restart rate before "
+          "it reaches its level",
+          "[actors][resource_monitor][prediction]") {
+  fixture f;
+  auto storm = std::make_shared<std::atomic<bool>>(true);
+  std::vector<alarm> seen;
+  auto t = threshold("storm", metric::restart_rate, 60, 5)
+             .target("root/sub")
+             .forecast(1min, trend_params{0.5, 0.5, 3})
+             .on_change([&](const alarm& x) { seen.push_back(x); });
+  auto sup = f.start(storm_tree(storm, 50ms, t));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  auto predicted = await_event_if(f.probe, about_alarms);
+  CHECK(predicted.kind == alarm_predicted);
+  CHECK(predicted.path == "root/sub");
+  CHECK(predicted.id == "storm");
+  CHECK_THAT(predicted.detail,
+             Catch::StartsWith("metric=restart_rate value=")
+               && Catch::Contains(" raise_at=60 ") && Catch::Contains(" trend=")
+               && Catch::Contains(" reached_in_ms=")
+               && Catch::Contains(" horizon_ms=60000"));
+  // The prediction ends as the level is reached, before the alarm.
+  auto reached = await_event_if(f.probe, about_alarms);
+  CHECK(reached.kind == alarm_prediction_cleared);
+  CHECK_THAT(reached.detail, Catch::EndsWith(" outcome=reached"));
+  auto set = await_event_if(f.probe, about_alarms);
+  CHECK(set.kind == alarm_set);
+  CHECK(set.id == "storm");
+  storm->store(false);
+  stop_supervisor(f.sys, sup);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].predicted);
+  CHECK_FALSE(seen[0].active);
+  CHECK_FALSE(seen[1].predicted);
+  CHECK(seen[2].active);
+}
+
+TEST_CASE("a restart storm in a subtree leaves its own band and clears "
+          "after it",
+          "[actors][resource_monitor][prediction]") {
+  fixture f;
+  auto storm = std::make_shared<std::atomic<bool>>(false);
+  auto sup = f.start(storm_tree(
+    storm, 20ms,
+    threshold::anomalous("storm", rate_anomaly_params{500ms, 500ms, 1min,
+                                                      1e-4, 1e-2, 1})
+      .target("root/sub")));
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  // Learns a quiet normal, then storms.
+  std::this_thread::sleep_for(800ms);
+  storm->store(true);
+  auto set = await_event_if(f.probe, about_alarms);
+  CHECK(set.kind == alarm_set);
+  CHECK(set.path == "root/sub");
+  CHECK_THAT(set.detail, Catch::StartsWith("metric=restart_rate value=")
+                           && Catch::Contains(" target=root/sub")
+                           && Catch::Contains(" window_ms=500")
+                           && Catch::Contains(" baseline_per_minute="));
+  storm->store(false);
+  auto cleared = await_event_if(f.probe, about_alarms);
+  CHECK(cleared.kind == alarm_cleared);
+  CHECK(cleared.id == "storm");
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("forecasts and bands are checked", "[actors][resource_monitor]") {
+  auto invalid = [](const threshold& t) {
+    return is(resource_monitor_config{}.add(t).validate(), errc::invalid_spec);
+  };
+  CHECK(invalid(threshold::anomalous("a")));
+  CHECK_FALSE(invalid(threshold::anomalous("a").target("root/x")));
+  CHECK(invalid(threshold::anomalous("a").target("root/x").forecast(1min)));
+  CHECK(invalid(threshold::anomalous(
+                  "a", rate_anomaly_params{1min, 10min, 1h, 0.5, 0.1, 1})
+                  .target("root/x")));
+  CHECK(invalid(threshold::anomalous(
+                  "a", rate_anomaly_params{0s, 10min, 1h, 1e-4, 1e-2, 1})
+                  .target("root/x")));
+  auto memory = threshold("m", metric::resident_bytes, 2e9, 1e9);
+  CHECK_FALSE(invalid(memory.forecast(10min)));
+  CHECK(invalid(memory.forecast(0s)));
+  CHECK(invalid(memory.forecast(10min, trend_params{0, 0.1, 10})));
+  CHECK(invalid(memory.forecast(10min, trend_params{0.1, 1.5, 10})));
+  CHECK(invalid(threshold("r", metric::restart_rate, 10, 1)));
+  CHECK(invalid(threshold("n", metric::threads, std::nan(""), 1)));
+  CHECK(invalid(threshold::anomalous(
+                  "a", rate_anomaly_params{1min, 10min, 1h, 1e-4, 1e-2,
+                                           std::numeric_limits<double>::infinity()})
+                  .target("root/x")));
+  // A band's window holds whole samples, several of them.
+  auto band = threshold::anomalous("a", rate_anomaly_params{500ms}).target("root/x");
+  CHECK_FALSE(is(resource_monitor_config{}.interval(100ms).add(band).validate(),
+                 errc::invalid_spec));
+  CHECK(is(resource_monitor_config{}.interval(200ms).add(band).validate(),
+           errc::invalid_spec));
+  CHECK(is(resource_monitor_config{}.interval(150ms).add(band).validate(),
+           errc::invalid_spec));
 }

@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <set>
 
 using namespace trellis;
@@ -262,4 +263,60 @@ TEST_CASE("a subscriber sees the exact events of a crash and a restart",
   CHECK(a_stopped.reason == caf::exit_reason::user_shutdown);
   CHECK(to_string(given_up).rfind("restart_given_up path=root id=b", 0) == 0);
   await_exit(f.sys, sup);
+}
+
+TEST_CASE("a suspicion level decides before max_missed for a child that "
+          "answered like a metronome",
+          "[health][detection][phi_accrual]") {
+  fixture f;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  release_on_exit guard{release};
+  // 100 misses would take seconds; the child answers every 30 ms within a
+  // fraction of one, so two misses in a row are damning.
+  auto sup = f.start(
+    supervisor("root")
+      .intensity(5)
+      .child(worker("stuck", hangs_on_request, release)
+               .health_check(health_check{30ms, 20ms, 100}.suspect_at(8))));
+  f.next_event();
+  // A running child's suspicion is on record (its level depends on the
+  // machine's jitter: the model's figures are tested on synthetic series).
+  std::this_thread::sleep_for(300ms);
+  auto infos = which_children(f.sys, sup);
+  REQUIRE(infos);
+  REQUIRE(infos->size() == 1);
+  CHECK(infos->front().health_checked);
+  CHECK(infos->front().suspicion >= 0);
+  CHECK(infos->front().suspicion <= phi_accrual::max_phi);
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  f.probe->send(f.actor_of(sup, "stuck"), hang_atom::value);
+  auto ev = await_event(f.probe, lifecycle_kind::child_unhealthy, "root/stuck");
+  CHECK(is(ev.reason, errc::hung));
+  CHECK_THAT(f.render(ev.reason), Catch::Contains("(suspicion phi ")
+                                    && Catch::Contains(" >= 8)"));
+  // Given up within a few misses, not a hundred.
+  CHECK_THAT(f.render(ev.reason), !Catch::Contains("no answer to 100 "));
+  release->store(true);
+  await_event(f.probe, lifecycle_kind::child_restarted, "root/stuck");
+}
+
+TEST_CASE("a suspicion level must be a number", "[health][phi_accrual]") {
+  fixture f;
+  auto spec = worker("w", hangs_on_request,
+                     std::make_shared<std::atomic<bool>>(true))
+                .health_check(health_check{30ms, 20ms}.suspect_at(-1));
+  auto err = spec.validate();
+  CHECK(is(err, errc::invalid_spec));
+  CHECK_THAT(f.render(err), Catch::Contains("positive suspicion level"));
+  auto nan = worker("w", hangs_on_request,
+                    std::make_shared<std::atomic<bool>>(true))
+               .health_check(health_check{30ms, 20ms}.suspect_at(std::nan("")));
+  CHECK(is(nan.validate(), errc::invalid_spec));
+  // Past the cap, it could never be reached.
+  auto unreachable = worker("w", hangs_on_request,
+                            std::make_shared<std::atomic<bool>>(true))
+                       .health_check(health_check{30ms, 20ms}.suspect_at(101));
+  CHECK(is(unreachable.validate(), errc::invalid_spec));
 }

@@ -38,6 +38,7 @@
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
 #include "trellis/mailbox_probe.hpp"
+#include "trellis/phi_accrual.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/restart_backoff.hpp"
 #include "trellis/shutdown.hpp"

@@ -61,6 +61,14 @@ struct child_info {
   /// Health checks the current incarnation missed in a row; 0 while it
   /// answers, and for a child without `health_check`.
   uint32_t missed_health_checks = 0;
+  /// Whether the child has a `health_check`.
+  bool health_checked = false;
+  /// The suspicion that the current incarnation stopped answering its
+  /// health checks: phi of a `phi_accrual` detector learned from the
+  /// intervals between its answers (1: a 10% chance that the next answer is
+  /// merely late, 3: 0.1%, 8: 10^-8); 0 for a child without `health_check`
+  /// or without a running incarnation.
+  double suspicion = 0;
 };
 
 /// Lets CAF print a `child_info` (`caf::deep_to_string`) and serialize it,
@@ -70,7 +78,7 @@ typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
            x.restart_type, x.state, x.restart_count, x.last_exit_reason,
            x.restart_due_in, x.node, x.needed_for_readiness,
-           x.missed_health_checks);
+           x.missed_health_checks, x.health_checked, x.suspicion);
 }
 
 /// The counts of `count_children` (OTP's `count_children/1`).

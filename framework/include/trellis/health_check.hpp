@@ -46,6 +46,27 @@ public:
     // nop
   }
 
+  /// Returns this check with a verdict that adapts to the child: at a
+  /// missed check, the child is also unhealthy if the suspicion that it
+  /// stopped answering (`phi_accrual`, learned from the intervals between
+  /// its answers) has reached `phi`, before `max_missed` misses. A child
+  /// that answered like a metronome is given up at its first miss; one on
+  /// a jittery link, later. The suspicion is a metric either way
+  /// (`child_info::suspicion`, `trellis_suspicion` in the observer's
+  /// `/metrics`). Akka's cluster uses 8 to 12; 8 means a one in 10^8 chance
+  /// that the answer is merely late.
+  health_check suspect_at(double phi) const noexcept {
+    auto result = *this;
+    result.suspect_at_ = phi;
+    return result;
+  }
+
+  /// Returns the suspicion at which a missed check is enough; 0: off (only
+  /// `max_missed` decides).
+  double suspect_at() const noexcept {
+    return suspect_at_;
+  }
+
   /// Returns this check with the actor's own readiness answer as probe.
   health_check readiness() const noexcept {
     auto result = *this;
@@ -79,6 +100,7 @@ private:
   caf::timespan timeout_;
   int max_missed_;
   health_probe probe_ = health_probe::system;
+  double suspect_at_ = 0;
 };
 
 } // namespace trellis

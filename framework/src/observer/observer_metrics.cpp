@@ -1,8 +1,10 @@
 #include "observer_metrics.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <initializer_list>
+#include <map>
 #include <utility>
 
 namespace trellis::detail {
@@ -170,6 +172,25 @@ std::string render_metrics(const metrics_input& in) {
           && (in.per_child_series || series_path(x.path) == x.path))
         f.sample({{"path", x.path}}, seconds(x.uptime));
     });
+  }
+  {
+    family f{out, "trellis_suspicion", "gauge",
+             "phi of the accrual failure detector over each running child's "
+             "health-check answers, for children with health checks (the "
+             "highest per template for dynamic children unless per-child "
+             "series are on)."};
+    std::map<std::string, double> levels;
+    each_node_of(in, [&](const tree_snapshot& x) {
+      if (x.state != child_state::running || !x.health_checked)
+        return;
+      auto& level = levels[in.per_child_series ? x.path : series_path(x.path)];
+      level = std::max(level, x.suspicion);
+    });
+    for (auto& [path, phi] : levels) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.4g", phi);
+      f.sample({{"path", path}}, buf);
+    }
   }
   {
     family f{out, "trellis_restart_intensity", "gauge",

@@ -3,13 +3,17 @@
 /// @file
 /// Thresholds and alarms of the resource monitor. Part of `trellis::actors`.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "trellis/actors/rate_anomaly.hpp"
+#include "trellis/actors/trend_forecast.hpp"
 #include "trellis/lifecycle_event.hpp"
 
 namespace trellis {
@@ -23,7 +27,27 @@ inline constexpr lifecycle_kind alarm_set{first_library_kind};
 /// went back to its threshold's clear level; its fields as for `alarm_set`.
 inline constexpr lifecycle_kind alarm_cleared{first_library_kind + 1};
 
+/// The kind of `lifecycle_event` a resource monitor publishes when a
+/// threshold that forecasts (`threshold::forecast`) predicts that its value
+/// reaches `raise_at` within the horizon at its current trend; its fields
+/// as for `alarm_set`, and `detail` adds the estimate: `trend=<per second>
+/// reached_in_ms=<estimate> horizon_ms=<horizon>`.
+inline constexpr lifecycle_kind alarm_predicted{first_library_kind + 3};
+
+/// The kind of `lifecycle_event` a resource monitor publishes when a
+/// prediction ends; `detail` adds `outcome=trend_turned` (the estimate left
+/// twice the horizon, or the trend turned) or `outcome=reached` (the value
+/// reached `raise_at`: `alarm_set` follows).
+inline constexpr lifecycle_kind alarm_prediction_cleared{first_library_kind
+                                                         + 4};
+
 namespace detail {
+
+inline constexpr lifecycle_kind_info alarm_predicted_info{
+  "alarm_predicted", "monitor", "name"};
+
+inline constexpr lifecycle_kind_info alarm_prediction_cleared_info{
+  "alarm_prediction_cleared", "monitor", "name"};
 
 inline constexpr lifecycle_kind_info alarm_set_info{
   "alarm_set", "monitor", "name", alarm_effect::raises};
@@ -35,7 +59,9 @@ inline constexpr lifecycle_kind_info alarm_cleared_info{
 /// `main` runs.
 inline const bool alarm_kinds_described
   = register_kind(alarm_set, alarm_set_info)
-    && register_kind(alarm_cleared, alarm_cleared_info);
+    && register_kind(alarm_cleared, alarm_cleared_info)
+    && register_kind(alarm_predicted, alarm_predicted_info)
+    && register_kind(alarm_prediction_cleared, alarm_prediction_cleared_info);
 
 } // namespace detail
 
@@ -56,6 +82,10 @@ enum class metric : uint8_t {
   /// milliseconds: its queueing delay (per target). A probe that times out
   /// counts as the timeout.
   probe_rtt_ms,
+  /// Restarts of a supervised actor, or of a whole subtree when the target
+  /// is a supervisor, in the last minute (per target), counted from the
+  /// tree's `child_restarted` events.
+  restart_rate,
 };
 
 /// Returns the enumerator's name.
@@ -83,13 +113,16 @@ struct alarm {
   double clear_at = 0;
   /// Whether the alarm is set.
   bool active = false;
+  /// Whether the threshold predicts that `raise_at` is reached within its
+  /// horizon (see `threshold::forecast`).
+  bool predicted = false;
 };
 
 /// Lets CAF print an `alarm` (`caf::deep_to_string`) and serialize it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alarm& x) {
   return f(caf::meta::type_name("trellis::alarm"), x.name, x.what, x.target,
-           x.value, x.raise_at, x.clear_at, x.active);
+           x.value, x.raise_at, x.clear_at, x.active, x.predicted);
 }
 
 /// Renders an alarm's facts: `metric=mailbox_depth value=1200 raise_at=1000
@@ -119,6 +152,47 @@ public:
     return *this;
   }
 
+  /// A threshold on the target's restart rate (`metric::restart_rate`)
+  /// whose levels are the target's own: it raises alarm `name` when the
+  /// restarts in a window leave the band learned from the target's past
+  /// (see `rate_anomaly`), and clears when they are back within it. Needs a
+  /// `target`; `raise_at` and `clear_at` in its alarm are the band's upper
+  /// edge plus one and the baseline per window.
+  static threshold anomalous(std::string name, rate_anomaly_params params = {}) {
+    threshold result{std::move(name), metric::restart_rate, 1, 0};
+    result.anomaly_ = params;
+    return result;
+  }
+
+  /// Also forecasts: from a smoothed level and slope of the metric (see
+  /// `trend_forecast`), publishes `alarm_predicted` when the value will
+  /// reach `raise_at` within `horizon`, with the estimate, and
+  /// `alarm_prediction_cleared` when the trend turns or the value gets
+  /// there. Time to act before the alarm: add capacity, shed load, restart
+  /// a leaking child at a quiet moment.
+  template <class Rep, class Period>
+  threshold& forecast(std::chrono::duration<Rep, Period> horizon,
+                      trend_params params = {}) {
+    horizon_ = std::chrono::duration_cast<caf::timespan>(horizon);
+    trend_ = params;
+    return *this;
+  }
+
+  /// Returns the forecast's horizon, if the threshold forecasts.
+  const std::optional<caf::timespan>& horizon() const noexcept {
+    return horizon_;
+  }
+
+  /// Returns the forecast's parameters.
+  const trend_params& trend() const noexcept {
+    return trend_;
+  }
+
+  /// Returns the band's parameters, if the threshold is `anomalous`.
+  const std::optional<rate_anomaly_params>& anomaly() const noexcept {
+    return anomaly_;
+  }
+
   /// When the alarm is set, kill the target with `errc::unhealthy` so that
   /// its supervisor restarts it by its strategy and intensity.
   threshold& restart_target(bool x = true) noexcept {
@@ -126,7 +200,8 @@ public:
     return *this;
   }
 
-  /// Calls `f` inside the monitor each time the alarm is set or cleared.
+  /// Calls `f` inside the monitor each time the alarm is set or cleared,
+  /// and each time a prediction starts or ends (`alarm::predicted`).
   threshold& on_change(std::function<void(const alarm&)> f) {
     on_change_ = std::move(f);
     return *this;
@@ -178,6 +253,9 @@ private:
   std::string target_;
   bool restart_target_ = false;
   std::function<void(const alarm&)> on_change_;
+  std::optional<caf::timespan> horizon_;
+  trend_params trend_;
+  std::optional<rate_anomaly_params> anomaly_;
 };
 
 } // namespace trellis
