@@ -149,7 +149,11 @@ void restart(monitor_actor* self, const alarm& x, const caf::actor& target) {
     self
       ->request(self->state.seat.supervisor, self->state.config.probe_timeout(),
                 lookup_atom::value, x.target)
-      .then([self, x](caf::actor& hdl) { restart(self, x, hdl); },
+      .then(
+        [self, x](caf::actor& hdl) {
+          if (hdl)
+            restart(self, x, hdl);
+        },
             [](caf::error&) {
               // Restarting or gone: nothing to restart now.
             });
@@ -227,12 +231,16 @@ void update(monitor_actor* self, size_t i, double value,
 void sample_restarts(monitor_actor* self) {
   auto& st = self->state;
   auto now = self->clock().now();
+  // Once per target: two bands on one target see the same restarts.
+  std::map<std::string, uint64_t> fresh;
+  for (auto& [target, count] : st.restarts)
+    fresh[target] = count.take_since_sample();
   for (size_t i = 0; i < st.alarms.size(); ++i) {
     auto& band = st.anomalies[i];
     if (!band)
       continue;
     auto& x = st.alarms[i];
-    auto changed = band->add(now, st.restarts[x.target].take_since_sample());
+    auto changed = band->add(now, fresh[x.target]);
     x.value = static_cast<double>(band->in_window());
     x.raise_at = static_cast<double>(band->band() + 1);
     x.clear_at = band->expected();
@@ -244,12 +252,9 @@ void sample_restarts(monitor_actor* self) {
         restart(self, x, caf::actor{});
     }
   }
-  for (auto& [target, count] : st.restarts) {
-    // Bands took theirs above; a target without one starts afresh.
-    count.take_since_sample();
+  for (auto& [target, count] : st.restarts)
     update_all(self, metric::restart_rate, target,
                static_cast<double>(count.last_minute(now)));
-  }
 }
 
 /// Counts a restart in the tree for every target it falls under.
