@@ -13,6 +13,7 @@
 #include "actor_name.hpp"
 #include "report.hpp"
 #include "stop_outcome.hpp"
+#include "system_guard.hpp"
 #include "tell.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/crash_handler.hpp"
@@ -58,6 +59,8 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
             spec_.period()),
     checkpoints_(make_memory_checkpoint_store()) {
   member_of(feed_.get(), std::move(path));
+  if (auto guard = system_guard::of(system()))
+    pacers_ = guard->pacers_for(tree(), this->path(), spec_.restart_limit());
   // A dynamic supervisor's only spec is a template, not a child.
   if (!spec_.dynamic())
     for (auto& child : spec_.children())
@@ -649,17 +652,27 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
     report::child_terminated(system(), path(), c->spec.id(), c->last_reason,
                              c->restart_count);
   switch (plan.what) {
-    case exit_plan::action::restart:
-      if (plan.delay > caf::timespan{0}) {
+    case exit_plan::action::restart: {
+      auto delay = plan.delay;
+      if (!pacers_.empty()) {
+        // Its turn in every limit above it; the latest one counts.
+        auto at = clock().now() + delay;
+        caf::timespan wait{0};
+        for (auto& pacer : pacers_)
+          wait = std::max(wait, pacer->reserve(at));
+        delay += wait;
+      }
+      if (delay > caf::timespan{0}) {
         c->state = child_state::restarting;
-        c->backoff.due = clock().now() + plan.delay;
+        c->backoff.due = clock().now() + delay;
         c->backoff.due_token = ++next_token_;
-        delayed_send(this, plan.delay, restart_due_atom::value, c->spec.id(),
+        delayed_send(this, delay, restart_due_atom::value, c->spec.id(),
                      c->backoff.due_token);
       } else {
         restart_group(c);
       }
       break;
+    }
     case exit_plan::action::leave_stopped:
       c->state = child_state::stopped;
       if (c->kept)

@@ -22,6 +22,7 @@
 #include "health_monitor.hpp"
 #include "operation_queue.hpp"
 #include "restart_budget.hpp"
+#include "restart_pacer.hpp"
 #include "shutdown_sequencer.hpp"
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/crash_report.hpp"
@@ -451,6 +452,9 @@ private:
   std::vector<std::string> lost_nodes_;
   /// Whether a takeover tick is pending.
   bool takeover_armed_ = false;
+  /// The pacers every restart goes through (see `trellis::restart_limit`):
+  /// the node's, the subtrees' above, this subtree's; usually none.
+  std::vector<std::shared_ptr<restart_pacer>> pacers_;
   /// Restarting dynamic children by the actor whose exit they restart from.
   std::unordered_map<caf::actor_addr, iterator> restarting_by_old_;
 };

@@ -55,6 +55,11 @@ caf::error supervisor_spec::validate() const {
   if (period_ <= caf::timespan{0})
     return make_error(errc::invalid_spec, "period",
                       "supervisor '" + id_ + "' needs a positive period", id_);
+  if (restart_limit_) {
+    if (auto what = problem_of(*restart_limit_))
+      return make_error(errc::invalid_spec, "restart_limit",
+                        "supervisor '" + id_ + "' " + what, id_);
+  }
   if (kill_timeout_ < caf::timespan{0})
     return make_error(errc::invalid_spec, "kill_timeout",
                       "supervisor '" + id_ + "' has a negative kill_timeout",

@@ -80,6 +80,43 @@ std::shared_ptr<system_guard> system_guard::of(const caf::actor_system& sys) {
   return i != guards.end() ? i->second.lock() : nullptr;
 }
 
+void system_guard::limit_restarts(restart_limit x) {
+  std::lock_guard<std::mutex> lock{mtx_};
+  node_pacer_ = std::make_shared<restart_pacer>(x);
+}
+
+std::vector<std::shared_ptr<restart_pacer>>
+system_guard::pacers_for(const void* tree, const std::string& path,
+                         const std::optional<restart_limit>& own) {
+  std::vector<std::shared_ptr<restart_pacer>> result;
+  std::lock_guard<std::mutex> lock{mtx_};
+  if (node_pacer_)
+    result.push_back(node_pacer_);
+  // The ancestors': every prefix of the path that ends before a '/'.
+  if (!subtree_pacers_.empty())
+    for (auto pos = path.find('/'); pos != std::string::npos;
+         pos = path.find('/', pos + 1)) {
+      auto i = subtree_pacers_.find({tree, path.substr(0, pos)});
+      if (i != subtree_pacers_.end())
+        if (auto pacer = i->second.lock())
+          result.push_back(std::move(pacer));
+    }
+  if (own) {
+    // Entries of subtrees that are gone go as new ones come.
+    for (auto i = subtree_pacers_.begin(); i != subtree_pacers_.end();)
+      i = i->second.expired() ? subtree_pacers_.erase(i) : std::next(i);
+    auto& slot = subtree_pacers_[{tree, path}];
+    // A new incarnation of a supervisor keeps its subtree's pace.
+    auto pacer = slot.lock();
+    if (!pacer) {
+      pacer = std::make_shared<restart_pacer>(*own);
+      slot = pacer;
+    }
+    result.push_back(std::move(pacer));
+  }
+  return result;
+}
+
 caf::error system_guard::hold(const caf::actor& root) {
   {
     std::lock_guard<std::mutex> lock{mtx_};
@@ -195,6 +232,19 @@ namespace trellis {
 shutdown_phase current_shutdown_phase(const caf::actor_system& sys) {
   auto guard = detail::system_guard::of(sys);
   return guard ? guard->phase() : shutdown_phase::running;
+}
+
+caf::error limit_node_restarts(caf::actor_system& sys, restart_limit x) {
+  if (auto what = problem_of(x))
+    return make_error(errc::invalid_spec, "restart_limit",
+                      std::string{"the node "} + what);
+  auto guard = detail::system_guard::of(sys);
+  if (!guard)
+    return make_error(errc::invalid_spec, "restart_limit",
+                      "trellis::configure was not called on the actor "
+                      "system's config");
+  guard->limit_restarts(x);
+  return caf::none;
 }
 
 } // namespace trellis

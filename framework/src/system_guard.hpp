@@ -3,8 +3,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -13,6 +17,8 @@
 #include <caf/fwd.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "restart_pacer.hpp"
+#include "trellis/restart_limit.hpp"
 #include "trellis/shutdown_phase.hpp"
 
 namespace trellis::detail {
@@ -59,6 +65,18 @@ public:
     return phase_.load(std::memory_order_acquire);
   }
 
+  /// Paces every restart on this node to `x` from now on (see
+  /// `trellis::limit_node_restarts`).
+  void limit_restarts(restart_limit x);
+
+  /// Returns the pacers a new incarnation of the supervisor at `path` in
+  /// `tree` restarts through: the node's, its ancestors' and, if `own` is
+  /// set, a new one of its own for its subtree, which it holds (the
+  /// registry keeps it only while some supervisor does).
+  std::vector<std::shared_ptr<restart_pacer>>
+  pacers_for(const void* tree, const std::string& path,
+             const std::optional<restart_limit>& own);
+
   /// Moves the shutdown to phase `x`; a phase never goes back.
   void enter(shutdown_phase x) noexcept;
 
@@ -77,6 +95,11 @@ private:
   std::atomic<shutdown_phase> phase_{shutdown_phase::running};
   /// Running roots, oldest first.
   std::vector<caf::actor> roots_;
+  /// The node's pacer, if limited.
+  std::shared_ptr<restart_pacer> node_pacer_;
+  /// The pacers of supervisors with a `restart_limit`, by tree and path.
+  std::map<std::pair<const void*, std::string>, std::weak_ptr<restart_pacer>>
+    subtree_pacers_;
 };
 
 /// Waits until `sys` runs no more than `remaining` actors (hidden ones do

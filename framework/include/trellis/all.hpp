@@ -41,6 +41,7 @@
 #include "trellis/phi_accrual.hpp"
 #include "trellis/restart.hpp"
 #include "trellis/restart_backoff.hpp"
+#include "trellis/restart_limit.hpp"
 #include "trellis/shutdown.hpp"
 #include "trellis/shutdown_phase.hpp"
 #include "trellis/shutdown_reason.hpp"

@@ -15,6 +15,7 @@
 
 #include "trellis/auto_shutdown.hpp"
 #include "trellis/child_spec.hpp"
+#include "trellis/restart_limit.hpp"
 #include "trellis/strategy.hpp"
 
 namespace trellis {
@@ -131,6 +132,18 @@ public:
     return *this;
   }
 
+  /// Returns the limit on restarts in this supervisor's subtree, if any.
+  const std::optional<trellis::restart_limit>& restart_limit() const noexcept {
+    return restart_limit_;
+  }
+
+  /// Paces the restarts of this supervisor's whole subtree (on a root: the
+  /// tree, within this process) to `x`; see `trellis::restart_limit`.
+  supervisor_spec& restart_limit(trellis::restart_limit x) noexcept {
+    restart_limit_ = x;
+    return *this;
+  }
+
   /// Returns whether the supervisor runs on a thread of its own.
   bool detached() const noexcept {
     return detached_;
@@ -174,7 +187,9 @@ public:
   /// Besides each child's own checks: an id without '/', a non-negative
   /// intensity and kill_timeout, a positive period, unique child ids,
   /// significant children only with an auto_shutdown other than `never`,
-  /// a non-negative `max_children` only for a dynamic supervisor, and for a
+  /// a non-negative `max_children` only for a dynamic supervisor, a
+  /// `restart_limit` with a positive, finite rate up to 10^9 a second and a
+  /// burst of at least 1, and for a
   /// dynamic supervisor exactly one child (its template) and no
   /// auto_shutdown.
   /// The error's context is the field, what is wrong, and the path of the
@@ -196,6 +211,7 @@ private:
   trellis::auto_shutdown auto_shutdown_ = trellis::auto_shutdown::never;
   std::optional<int> max_children_;
   bool detached_ = false;
+  std::optional<trellis::restart_limit> restart_limit_;
   std::vector<child_spec> children_;
 };
 
