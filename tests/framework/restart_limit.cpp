@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "restart_pacer.hpp"
 #include "synthetic_clock.hpp"
@@ -136,4 +138,53 @@ TEST_CASE("a node's restart limit paces the trees started after it",
   listen(f, sup);
   auto times = storm(f, sup, paths("root/w", 10));
   CHECK(times.back() >= 0.3);
+}
+
+TEST_CASE("a dynamic supervisor's paced restarts keep their arguments",
+          "[restart_limit][dynamic]") {
+  fixture f;
+  auto probe = caf::actor{f.probe};
+  auto sup = f.start(
+    dynamic_supervisor("sessions",
+                       worker("session",
+                              [probe](child_context& ctx,
+                                      const std::string& name) {
+                                return ctx.spawn(probed_worker, name, probe);
+                              }))
+      .intensity(100)
+      .restart_limit(restart_limit{20, 1}));
+  std::vector<caf::actor> sessions;
+  for (int i = 0; i < 5; ++i) {
+    auto x = start_child(f.sys, sup,
+                         caf::make_message("s" + std::to_string(i)));
+    REQUIRE(x);
+    sessions.push_back(*x);
+    CHECK(f.next_event() == "started:s" + std::to_string(i));
+  }
+  listen(f, sup);
+  for (auto& x : sessions)
+    f.probe->send(x, crash_atom::value);
+  std::set<std::string> restarted;
+  while (restarted.size() < 5)
+    restarted.insert(
+      await_event_if(f.probe, [](const lifecycle_event& ev) {
+        return ev.kind == lifecycle_kind::child_restarted;
+      }).path);
+  CHECK(restarted
+        == std::set<std::string>{"sessions/session#1", "sessions/session#2",
+                                 "sessions/session#3", "sessions/session#4",
+                                 "sessions/session#5"});
+  // Each came back as itself: the five started again with their names.
+  std::set<std::string> started;
+  for (auto& x : f.next_events(10))
+    if (x.rfind("started:", 0) == 0)
+      started.insert(x);
+  CHECK(started
+        == std::set<std::string>{"started:s0", "started:s1", "started:s2",
+                                 "started:s3", "started:s4"});
+  auto kids = f.children(sup);
+  CHECK(kids.size() == 5);
+  CHECK(std::all_of(kids.begin(), kids.end(), [](const child_info& x) {
+    return x.state == child_state::running;
+  }));
 }
