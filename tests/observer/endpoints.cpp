@@ -785,8 +785,12 @@ TEST_CASE("dynamic children's metrics add up per template unless per-child "
       auto res = cli.Get("/metrics");
       REQUIRE(res);
       metrics = res->body;
+      // The events are counted as they come; the snapshot in the same
+      // scrape may be older: wait until it shows all three running again.
       if (has(metrics, "trellis_lifecycle_events_total{kind=\"child_"
-                       "restarted\"} 3\n"))
+                       "restarted\"} 3\n")
+          && has(metrics, "trellis_children{path=\"root/jobs\","
+                          "state=\"running\"} 3\n"))
         break;
       std::this_thread::sleep_for(10ms);
     }
