@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "trellis/atoms.hpp"
+#include "trellis/dependency.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/log.hpp"
@@ -48,6 +49,17 @@ void change_state(breaker_actor* self, breaker_state to) {
   st.seat.tell(self->system(), breaker_state_changed,
                to == breaker_state::open ? log_level::warn : log_level::info,
                st.seat.path, st.config.target(), std::move(detail));
+  auto& dep = st.config.dependency();
+  if (!dep.empty() && to != breaker_state::half_open)
+    report_dependency(self->system(), dep,
+                      to == breaker_state::open ? dependency_status::down
+                                                : dependency_status::up,
+                      st.seat.path,
+                      to == breaker_state::open
+                        ? std::to_string(st.failures) + " calls to "
+                            + st.config.target() + " failed"
+                        : std::string{"a trial call succeeded"},
+                      st.seat.events);
   if (to == breaker_state::open) {
     st.trial_pending = false;
     self->delayed_send(self, st.config.reset_timeout(),
@@ -120,6 +132,16 @@ caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
   auto& st = self->state;
   st.config = std::move(config);
   st.seat = std::move(seat);
+  if (auto& dep = st.config.dependency(); !dep.empty()) {
+    // A breaker that stops withdraws what it said: its next incarnation
+    // starts closed, and an incident must not wait for a report that never
+    // comes.
+    auto withdraw = [&sys = self->system(), dep, path = st.seat.path] {
+      report_dependency(sys, dep, dependency_status::up, path);
+    };
+    withdraw();
+    self->attach_functor(withdraw);
+  }
   // Every message the behavior does not match is a call to forward.
   self->set_default_handler(
     [self](caf::scheduled_actor*,

@@ -19,6 +19,9 @@ struct backoff_state {
   /// none pending; whatever starts the child meanwhile supersedes it).
   caf::actor_clock::time_point due;
   uint64_t due_token = 0;
+  /// The dependency incident the child is paused for (0: none; see
+  /// `dependency_board`): it restarts when the incident closes.
+  uint64_t paused_for = 0;
 
   /// Returns the delay before the next restart under `policy`, given
   /// `random` in [0, 1), and counts the attempt. A stable run (at least

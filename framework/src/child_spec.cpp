@@ -105,6 +105,10 @@ caf::error child_spec::validate() const {
                       "child '" + id_
                         + "' is permanent; only transient and temporary "
                           "children may be significant");
+  for (auto& dep : d_->dependencies)
+    if (dep.empty())
+      return make_error(errc::invalid_spec, "depends_on",
+                        "child '" + id_ + "' names a dependency without a name");
   if (auto err = validate_placement())
     return err;
   if (d_->nested)

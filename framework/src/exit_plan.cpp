@@ -40,6 +40,12 @@ exit_plan plan_exit(const exit_facts& x, restart_budget& budget,
                     const restart_backoff* policy, backoff_state* state,
                     double random) {
   auto restart_it = [&] {
+    if (x.dependency_down) {
+      exit_plan plan;
+      plan.what = action::pause;
+      plan.report = true;
+      return plan;
+    }
     auto plan = plan_restart(budget, now, policy, state, random);
     plan.report = true;
     return plan;

@@ -80,6 +80,9 @@ struct exit_facts {
   /// happened, nothing is left to resume (an exception the child resumed
   /// from is no exit; one past the resume limit is).
   std::optional<decision> decided;
+  /// Whether a dependency of the child has an open incident (see
+  /// `dependency_policy`): a restart is paused instead.
+  bool dependency_down = false;
 };
 
 /// What to do about one child's exit, as a value.
@@ -88,6 +91,9 @@ struct exit_plan {
     /// Restart the child's group (see `restart_group`) after `delay`
     /// (zero: now). The budget is charged already.
     restart,
+    /// Restart the child once its dependency's incident closes; nothing is
+    /// charged to the budget (storm control, see `dependency_policy`).
+    pause,
     /// Keep the spec; the child stays stopped until `restart_child`.
     leave_stopped,
     /// Forget the child (see `removed_when_stopped`).
@@ -113,7 +119,8 @@ struct exit_plan {
 };
 
 /// Decides what the exit described by `x` asks for: OTP's rules by restart
-/// type, or the decider's answer. A restart is charged to `budget` at `now`;
+/// type, or the decider's answer. A restart whose dependency is down is
+/// paused instead, uncharged; a restart is charged to `budget` at `now`;
 /// if it does not fit, the plan gives up. If the child has a backoff
 /// (`policy` and `state` both set), a restart waits for its next delay,
 /// with `random` in [0, 1) for the jitter.

@@ -66,6 +66,10 @@ std::string to_string(lifecycle_kind x) {
       return "messages_lost";
     case lifecycle_kind::child_resumed:
       return "child_resumed";
+    case lifecycle_kind::incident_opened:
+      return "incident_opened";
+    case lifecycle_kind::incident_closed:
+      return "incident_closed";
   }
   if (auto info = info_of(x))
     return info->name;

@@ -207,7 +207,10 @@ log_level level_of(lifecycle_kind kind) {
     case lifecycle_kind::message_dropped:
     case lifecycle_kind::messages_lost:
     case lifecycle_kind::child_resumed:
+    case lifecycle_kind::incident_opened:
       return log_level::warn;
+    case lifecycle_kind::incident_closed:
+      return log_level::info;
     default:
       return log_level::error;
   }
@@ -261,6 +264,11 @@ void event(const caf::actor_system& sys, const lifecycle_event& ev,
               "{} supervisor={} child={} reason=\"{}\" restart_count={} {}",
               to_string(ev.kind), parent_of(ev.path), ev.id,
               render(sys, ev.reason, scratch), ev.restart_count, ev.detail);
+      return;
+    case lifecycle_kind::incident_opened:
+    case lifecycle_kind::incident_closed:
+      log.log(lvl, "{} dependency={} path={} {}", to_string(ev.kind), ev.id,
+              ev.path, ev.detail);
       return;
     case lifecycle_kind::message_dropped: {
       static line_budget budget{20};

@@ -150,6 +150,16 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](restart_due_atom, const std::string& id, uint64_t token) {
       when_idle([this, id, token] { on_restart_due(id, token); });
     },
+    [this](dependency_canary_atom, uint64_t incident, uint64_t epoch,
+           const std::string& id) {
+      when_idle([this, incident, epoch, id] { on_canary(incident, epoch, id); });
+    },
+    [this](dependency_resume_atom, uint64_t incident, const std::string& id,
+           caf::timespan delay) {
+      when_idle([this, incident, id, delay] {
+        on_dependency_back(incident, id, delay);
+      });
+    },
     [this](events_atom) { return feed_->hand_out(); },
     [this](resumed_atom, caf::error& reason, uint64_t resumes) {
       on_resumed(std::move(reason), resumes);
@@ -210,6 +220,8 @@ void supervisor_actor::on_exit() {
   for (auto& kvp : abandoned_)
     send_exit(kvp.second.handle, caf::exit_reason::kill);
   abandoned_.clear();
+  if (board_)
+    board_->forget(address());
   if (!started_)
     answer_started(start_failure_ ? start_failure_
                                   : caf::error{caf::exit_reason::user_shutdown});
@@ -251,8 +263,9 @@ caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
 
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
-  // Whatever starts the child now supersedes a delayed restart.
+  // Whatever starts the child now supersedes a delayed restart, and a pause.
   c->backoff.due_token = 0;
+  unpause(*c);
   if (c->spec.quarantine_after() > 0 && !c->poison)
     c->poison = std::make_shared<quarantine>(child_path(*c));
   if (c->spec.keep_mailbox() && !c->kept)
@@ -642,37 +655,38 @@ void supervisor_actor::handle_exit(iterator c) {
       facts.decided = decision::escalate;
     }
   }
+  std::pair<uint64_t, std::string> incident;
+  if (!facts.normal && !c->spec.dependencies().empty()) {
+    incident = dependency_failed(*c, false);
+    facts.dependency_down = incident.first != 0;
+  }
   auto& backoff = c->spec.backoff();
-  run(c, plan_exit(facts, budget_, clock().now(), backoff ? &*backoff : nullptr,
-                   &c->backoff, backoff ? jitter_(rng_) : 0.0));
+  run(c,
+      plan_exit(facts, budget_, clock().now(), backoff ? &*backoff : nullptr,
+                &c->backoff, backoff ? jitter_(rng_) : 0.0),
+      incident);
 }
 
-void supervisor_actor::run(iterator c, const exit_plan& plan) {
+void supervisor_actor::run(iterator c, const exit_plan& plan,
+                           const std::pair<uint64_t, std::string>& incident) {
   if (plan.report)
     report::child_terminated(system(), path(), c->spec.id(), c->last_reason,
                              c->restart_count);
   switch (plan.what) {
-    case exit_plan::action::restart: {
-      auto delay = plan.delay;
-      if (!pacers_.empty()) {
-        // Its turn in every limit above it; the latest one counts.
-        auto at = clock().now() + delay;
-        caf::timespan wait{0};
-        for (auto& pacer : pacers_)
-          wait = std::max(wait, pacer->reserve(at));
-        delay += wait;
-      }
-      if (delay > caf::timespan{0}) {
-        c->state = child_state::restarting;
-        c->backoff.due = clock().now() + delay;
-        c->backoff.due_token = ++next_token_;
-        delayed_send(this, delay, restart_due_atom::value, c->spec.id(),
-                     c->backoff.due_token);
-      } else {
-        restart_group(c);
+    case exit_plan::action::restart:
+      restart_after(c, plan.delay);
+      break;
+    case exit_plan::action::pause:
+      if (!pause(c, incident)) {
+        // The incident closed meanwhile: an ordinary restart after all.
+        auto& backoff = c->spec.backoff();
+        auto retry = plan_restart(budget_, clock().now(),
+                                  backoff ? &*backoff : nullptr, &c->backoff,
+                                  backoff ? jitter_(rng_) : 0.0);
+        retry.report = false;
+        run(c, retry);
       }
       break;
-    }
     case exit_plan::action::leave_stopped:
       c->state = child_state::stopped;
       if (c->kept)
@@ -700,6 +714,91 @@ void supervisor_actor::run(iterator c, const exit_plan& plan) {
   }
 }
 
+void supervisor_actor::restart_after(iterator c, caf::timespan delay) {
+  if (!pacers_.empty()) {
+    // Its turn in every limit above it; the latest one counts.
+    auto at = clock().now() + delay;
+    caf::timespan wait{0};
+    for (auto& pacer : pacers_)
+      wait = std::max(wait, pacer->reserve(at));
+    delay += wait;
+  }
+  if (delay > caf::timespan{0}) {
+    c->state = child_state::restarting;
+    c->backoff.due = clock().now() + delay;
+    c->backoff.due_token = ++next_token_;
+    delayed_send(this, delay, restart_due_atom::value, c->spec.id(),
+                 c->backoff.due_token);
+  } else {
+    restart_group(c);
+  }
+}
+
+dependency_board* supervisor_actor::board() {
+  if (!board_)
+    if (auto guard = system_guard::of(system()))
+      board_ = guard->dependencies();
+  return board_.get();
+}
+
+std::pair<uint64_t, std::string>
+supervisor_actor::dependency_failed(const child& c, bool start) {
+  auto b = board();
+  if (b == nullptr)
+    return {0, {}};
+  return b->child_failed(c.spec.dependencies(), child_path(c), start,
+                         clock().now());
+}
+
+bool supervisor_actor::pause(iterator c,
+                             const std::pair<uint64_t, std::string>& incident) {
+  auto b = board();
+  if (b == nullptr
+      || !b->pause(incident.second, incident.first, this, c->spec.id(),
+                   child_path(*c), feed_))
+    return false;
+  c->state = child_state::restarting;
+  c->backoff.paused_for = incident.first;
+  return true;
+}
+
+void supervisor_actor::unpause(child& c) {
+  if (c.backoff.paused_for == 0)
+    return;
+  if (board_)
+    board_->unpause(c.backoff.paused_for, address(), c.spec.id());
+  c.backoff.paused_for = 0;
+}
+
+void supervisor_actor::on_canary(uint64_t incident, uint64_t epoch,
+                                 const std::string& id) {
+  auto c = children_.find(id);
+  auto paused = !shutting_down_ && c != children_.end()
+                && c->backoff.paused_for == incident && !c->handle
+                && c->state == child_state::restarting;
+  if (!board_ || !board_->canary_answered(incident, epoch, paused, clock().now()))
+    return;
+  // The canary is the probe: restarted alone, uncharged.
+  c->backoff.paused_for = 0;
+  restart_after(c, caf::timespan{0});
+}
+
+void supervisor_actor::on_dependency_back(uint64_t incident,
+                                          const std::string& id,
+                                          caf::timespan delay) {
+  auto c = children_.find(id);
+  if (shutting_down_ || c == children_.end()
+      || c->backoff.paused_for != incident || c->handle
+      || c->state != child_state::restarting)
+    return;
+  c->backoff.paused_for = 0;
+  // Another of its dependencies may still be down.
+  if (auto other = board()->open_incident(c->spec.dependencies());
+      other.first != 0 && pause(c, other))
+    return;
+  restart_after(c, delay);
+}
+
 void supervisor_actor::auto_shutdown_after(bool significant) {
   auto mode = spec_.auto_shutdown();
   if (!significant || mode == trellis::auto_shutdown::never)
@@ -713,6 +812,12 @@ void supervisor_actor::auto_shutdown_after(bool significant) {
 }
 
 void supervisor_actor::retry_restart(iterator c) {
+  // A retry while its dependency is down would only fail again: paused,
+  // uncharged.
+  if (!c->spec.dependencies().empty() && board() != nullptr)
+    if (auto incident = board_->open_incident(c->spec.dependencies());
+        incident.first != 0 && pause(c, incident))
+      return;
   auto& backoff = c->spec.backoff();
   run(c, plan_restart(budget_, clock().now(), backoff ? &*backoff : nullptr,
                       &c->backoff, backoff ? jitter_(rng_) : 0.0));
@@ -811,6 +916,10 @@ void supervisor_actor::retry_later(iterator failed, const caf::error& err) {
   // charges the budget again and restarts its group from it (OTP's
   // try_again_restart with the failed child's id).
   failed->state = child_state::restarting;
+  if (!failed->spec.dependencies().empty())
+    if (auto incident = dependency_failed(*failed, true);
+        incident.first != 0 && pause(failed, incident))
+      return;
   send(this, try_again_atom::value, failed->spec.id());
 }
 
@@ -902,6 +1011,7 @@ void supervisor_actor::tell(lifecycle_kind kind, const child& c,
 // -- recovery -----------------------------------------------------------------
 
 void supervisor_actor::remove_child(iterator c) {
+  unpause(*c);
   // A child that left for good must not hand its state to a newcomer with
   // the same id.
   store_of(*c)->erase(child_path(*c));
@@ -1054,6 +1164,8 @@ child_info supervisor_actor::info_of(const child& c) const {
   if (c.backoff.due_token != 0 && c.state == child_state::restarting)
     x.restart_due_in = std::max(caf::timespan{0},
                                 c.backoff.due - clock().now());
+  if (c.backoff.paused_for != 0 && board_)
+    x.paused_for = board_->dependency_of(c.backoff.paused_for);
   return x;
 }
 

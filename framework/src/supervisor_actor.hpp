@@ -18,6 +18,7 @@
 #include <caf/result.hpp>
 
 #include "child_registry.hpp"
+#include "dependency_board.hpp"
 #include "exit_plan.hpp"
 #include "health_monitor.hpp"
 #include "operation_queue.hpp"
@@ -311,8 +312,38 @@ private:
   /// Asks `plan_exit` what the exit of `c` asks for, and runs the plan.
   void handle_exit(iterator c);
 
-  /// Carries out `plan` for child `c`.
-  void run(iterator c, const exit_plan& plan);
+  /// Carries out `plan` for child `c`; `incident` is the open incident a
+  /// `pause` waits for and its dependency.
+  void run(iterator c, const exit_plan& plan,
+           const std::pair<uint64_t, std::string>& incident = {});
+
+  /// Restarts `c`'s group after `delay` and its turn in the restart limits
+  /// above it (see `restart_limit`); charged already, or never (a resume).
+  void restart_after(iterator c, caf::timespan delay);
+
+  // -- storm control (see `dependency_policy`) --------------------------------
+
+  /// Returns the node's dependency board, fetched on first use.
+  dependency_board* board();
+
+  /// Counts the failure of `c` (its start, if `start`) towards its
+  /// dependencies' incidents; returns the open one it is to pause for, if
+  /// any.
+  std::pair<uint64_t, std::string> dependency_failed(const child& c,
+                                                     bool start);
+
+  /// Pauses `c` for `incident`; false if the incident closed meanwhile.
+  bool pause(iterator c, const std::pair<uint64_t, std::string>& incident);
+
+  /// Forgets that `c` was paused: it was stopped, removed or started.
+  void unpause(child& c);
+
+  /// The incident asked for `id` as its canary.
+  void on_canary(uint64_t incident, uint64_t epoch, const std::string& id);
+
+  /// The incident closed: `id` restarts after `delay`.
+  void on_dependency_back(uint64_t incident, const std::string& id,
+                          caf::timespan delay);
 
   /// Retries a restart whose start failed: charged to the budget again,
   /// then the group restarts from `c`.
@@ -455,6 +486,8 @@ private:
   /// The pacers every restart goes through (see `trellis::restart_limit`):
   /// the node's, the subtrees' above, this subtree's; usually none.
   std::vector<std::shared_ptr<restart_pacer>> pacers_;
+  /// The node's dependency board, once a child with dependencies failed.
+  std::shared_ptr<dependency_board> board_;
   /// Restarting dynamic children by the actor whose exit they restart from.
   std::unordered_map<caf::actor_addr, iterator> restarting_by_old_;
 };

@@ -225,6 +225,7 @@ void supervisor_actor::api_terminate_child(iterator c,
                // A decision on an earlier exit of this child is moot now.
                c->exit_pending = false;
                c->backoff.due_token = 0;
+               unpause(*c);
                c->state = child_state::stopped;
                if (removed_when_stopped(c->spec.restart(), spec_.dynamic()))
                  remove_child(c);

@@ -80,6 +80,13 @@ std::shared_ptr<system_guard> system_guard::of(const caf::actor_system& sys) {
   return i != guards.end() ? i->second.lock() : nullptr;
 }
 
+std::shared_ptr<dependency_board> system_guard::dependencies() {
+  std::lock_guard<std::mutex> lock{mtx_};
+  if (!dependencies_)
+    dependencies_ = std::make_shared<dependency_board>(sys_);
+  return dependencies_;
+}
+
 void system_guard::limit_restarts(restart_limit x) {
   std::lock_guard<std::mutex> lock{mtx_};
   node_pacer_ = std::make_shared<restart_pacer>(x);
@@ -186,6 +193,7 @@ void system_guard::stop_all() {
     });
   }
   roots.clear();
+  stop_dependencies();
   // What CAF would have waited for, with a bound: a handler that never
   // returns cannot be preempted, and CAF would then wait for ever.
   if (auto left = await_running(sys_, 0, deadline); left > 0) {
@@ -194,11 +202,22 @@ void system_guard::stop_all() {
   }
 }
 
+void system_guard::stop_dependencies() {
+  std::shared_ptr<dependency_board> board;
+  {
+    std::lock_guard<std::mutex> lock{mtx_};
+    board = dependencies_;
+  }
+  if (board)
+    board->stop();
+}
+
 void system_guard::stop_on_test_scheduler(
   caf::scheduler::test_coordinator& sched, std::vector<caf::actor> roots) {
   for (auto i = roots.rbegin(); i != roots.rend(); ++i)
     supervisor_actor::ask_to_stop(*i, caf::exit_reason::user_shutdown);
   roots.clear();
+  stop_dependencies();
   // The test clock stands still unless driven: fire the shutdown timers as
   // they come, a bounded number of times.
   for (int round = 0; round < 10000; ++round) {

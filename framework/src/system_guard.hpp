@@ -17,6 +17,7 @@
 #include <caf/fwd.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "dependency_board.hpp"
 #include "restart_pacer.hpp"
 #include "trellis/restart_limit.hpp"
 #include "trellis/shutdown_phase.hpp"
@@ -77,11 +78,17 @@ public:
   pacers_for(const void* tree, const std::string& path,
              const std::optional<restart_limit>& own);
 
+  /// Returns the node's dependencies and their incidents, made on first use.
+  std::shared_ptr<dependency_board> dependencies();
+
   /// Moves the shutdown to phase `x`; a phase never goes back.
   void enter(shutdown_phase x) noexcept;
 
 private:
   void forget(const caf::actor_addr& root);
+
+  /// Stops the dependency board's timers: no incident outlives the trees.
+  void stop_dependencies();
 
   /// Stops `roots` on CAF's deterministic test scheduler, which runs only
   /// when driven.
@@ -100,6 +107,7 @@ private:
   /// The pacers of supervisors with a `restart_limit`, by tree and path.
   std::map<std::pair<const void*, std::string>, std::weak_ptr<restart_pacer>>
     subtree_pacers_;
+  std::shared_ptr<dependency_board> dependencies_;
 };
 
 /// Waits until `sys` runs no more than `remaining` actors (hidden ones do

@@ -39,6 +39,8 @@ void append_text(std::string& out, const tree_snapshot& x, size_t depth) {
     out += " node=" + x.node;
   if (x.restart_due_in > caf::timespan{0})
     out += " restart_due_in=" + seconds(x.restart_due_in) + "s";
+  if (!x.paused_for.empty())
+    out += " paused_for=" + x.paused_for;
   if (!x.last_exit_reason.empty()) {
     out += " last_exit=";
     append_json_string(out, x.last_exit_reason);
@@ -94,6 +96,8 @@ void append_json(std::string& out, const tree_snapshot& x) {
   out += x.health_checked ? "true" : "false";
   field("suspicion");
   append_json_number(out, x.suspicion);
+  field("paused_for");
+  append_json_string(out, x.paused_for);
   field("children");
   out += '[';
   for (size_t i = 0; i < x.children.size(); ++i) {

@@ -1,6 +1,8 @@
 #include "clock_fixture.hpp"
 
 #include "trellis/actors/circuit_breaker.hpp"
+#include "trellis/dependency.hpp"
+#include "trellis/incident.hpp"
 
 using namespace trellis;
 using namespace trellis::test;
@@ -335,4 +337,68 @@ TEST_CASE("while its trial call is pending, a half-open circuit breaker "
     CHECK(b.answer() == "system_error(request_timeout)");
     CHECK(b.state() == breaker_state::open);
   }
+}
+
+TEST_CASE("a circuit breaker with a dependency pauses the children that "
+          "depend on it while it is open",
+          "[actors][circuit_breaker][storm_control]") {
+  fixture f;
+  // Failures alone never open an incident here: only the breaker does.
+  REQUIRE_FALSE(declare_dependency(f.sys, dependency_policy{"db"}
+                                            .incident_after(100, 10s)
+                                            .resume_over(0s)));
+  auto sup = f.start(
+    supervisor("root")
+      .child(worker("db", flaky))
+      .child(circuit_breaker("breaker", circuit_breaker_config{}
+                                          .target("root/db")
+                                          .failure_threshold(2)
+                                          .reset_timeout(100ms)
+                                          .dependency("db")))
+      .child(f.probed("user").depends_on("db")));
+  CHECK(f.next_event() == "started:user");
+  auto events = lifecycle_events(f.sys, sup);
+  REQUIRE(events);
+  f.probe->join(*events);
+  auto breaker = f.actor_of(sup, "breaker");
+  auto call = [&](int x) {
+    std::string result;
+    f.probe->request(breaker, patience, x)
+      .receive([&](int y) { result = std::to_string(y); },
+               [&](caf::error& err) { result = f.sys.render(err); });
+    return result;
+  };
+  f.probe->send(f.actor_of(sup, "db"), fail_atom::value);
+  call(1);
+  call(2);
+  auto opened = await_event_if(f.probe, [](const lifecycle_event& ev) {
+    return ev.kind == lifecycle_kind::incident_opened;
+  });
+  CHECK(opened.id == "db");
+  CHECK(opened.path == "root/breaker");
+  CHECK_THAT(opened.detail,
+             Catch::Contains("reported down by root/breaker: 2 calls to "
+                             "root/db failed"));
+  // The first failure of a child that depends on it pauses it.
+  f.crash(sup, "user");
+  CHECK(f.next_event() == "stopped:user");
+  for (int i = 0; f.child(sup, "user").paused_for != "db"; ++i) {
+    REQUIRE(i < 4000);
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(f.child(sup, "user").state == child_state::restarting);
+  // The backend heals; the breaker's trial call closes it, and the paused
+  // child comes back.
+  f.probe->send(f.actor_of(sup, "db"), heal_atom::value);
+  for (int i = 0; call(21) != "42"; ++i) {
+    REQUIRE(i < 400);
+    std::this_thread::sleep_for(50ms);
+  }
+  auto closed = await_event_if(f.probe, [](const lifecycle_event& ev) {
+    return ev.kind == lifecycle_kind::incident_closed;
+  });
+  CHECK_THAT(closed.detail,
+             Catch::Contains("outcome=reported_up") && Catch::Contains("paused=1"));
+  CHECK(f.next_event() == "started:user");
+  CHECK(open_incidents(f.sys).empty());
 }

@@ -245,3 +245,36 @@ TEST_CASE("a retry of a failed restart is charged but reports no exit",
   CHECK(second.what == action::give_up);
   CHECK(second.reason == errc::reached_max_restart_intensity);
 }
+
+TEST_CASE("a restart whose dependency is down is paused, uncharged, and "
+          "every other answer stands",
+          "[exit_plan][storm_control]") {
+  restart_budget::time_point now{};
+  auto plan = [&](restart type, bool normal_exit, budget_state b,
+                  std::optional<decision> decided = std::nullopt) {
+    restart_budget budget{b == room ? 1u : 0u, 5s};
+    exit_facts facts;
+    facts.type = type;
+    facts.normal = normal_exit;
+    facts.decided = decided;
+    facts.dependency_down = true;
+    auto left = budget.remaining(now);
+    auto result = plan_exit(facts, budget, now);
+    CHECK(budget.remaining(now) == left);
+    return result;
+  };
+  // What would restart pauses, even with the budget spent.
+  CHECK(plan(restart::permanent, false, room).what == action::pause);
+  CHECK(plan(restart::permanent, false, spent).what == action::pause);
+  CHECK(plan(restart::permanent, false, spent).report);
+  CHECK(plan(restart::transient, false, room).what == action::pause);
+  CHECK(plan(restart::temporary, false, room, decision::restart).what
+        == action::pause);
+  // What would not restart is unchanged.
+  CHECK(plan(restart::temporary, false, room).what == action::remove);
+  CHECK(plan(restart::transient, true, room).what == action::leave_stopped);
+  CHECK(plan(restart::permanent, false, room, decision::stop).what
+        == action::leave_stopped);
+  CHECK(plan(restart::permanent, false, room, decision::escalate).what
+        == action::give_up);
+}

@@ -191,13 +191,14 @@ TEST_CASE("a snapshot renders as indented text and as JSON",
            R"("restart":"permanent","state":"running","actor_id":)" + id + ","
            R"("restart_count":0,"last_exit_reason":"","uptime_ms":1500,)"
            R"("restart_due_in_ms":0,"intensity":5,"restarts_left":4,"node":"",)"
-           R"("needed_for_readiness":false,"missed_health_checks":0,"health_checked":false,"suspicion":0,)"
+           R"("needed_for_readiness":false,"missed_health_checks":0,"health_checked":false,"suspicion":0,"paused_for":"",)"
            R"("children":[{"path":"root/db","id":"db","type":"worker",)"
            R"("restart":"transient","state":"restarting","actor_id":0,)"
            R"("restart_count":2,"last_exit_reason":"said \"no\"\n",)"
            R"("uptime_ms":0,"restart_due_in_ms":0,"intensity":0,)"
            R"("restarts_left":0,"node":"","needed_for_readiness":false,)"
-           R"("missed_health_checks":0,"health_checked":false,"suspicion":0,"children":[]}]})");
+           R"("missed_health_checks":0,"health_checked":false,"suspicion":0,"paused_for":"",)"
+    R"("children":[]}]})");
   CHECK(find(root, "root/db") == &root.children[0]);
   CHECK(find(root, "root/d") == nullptr);
 }

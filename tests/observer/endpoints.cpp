@@ -1291,3 +1291,39 @@ TEST_CASE("the sys endpoints' parameters and JSON, alone", "[observer][sys]") {
     CHECK(entries[2]["message"]["sender"].str == "root/api");
   }
 }
+
+TEST_CASE("the observer shows open incidents and paused children",
+          "[observer][storm_control]") {
+  observed o{[](fixture& f) {
+               return supervisor("root")
+                 .child(f.probed("a").depends_on("db"))
+                 .child(f.probed("b"));
+             },
+             2};
+  CHECK(get_json(o, "/api/incidents").size() == 0);
+  REQUIRE_FALSE(report_dependency(o.f.sys, "db", dependency_status::down,
+                                  "pool", "refused \"x\""));
+  auto a = o.f.actor_of(o.sup, "a");
+  o.f.crash(o.sup, "a");
+  for (int i = 0; o.f.child(o.sup, "a").paused_for != "db"; ++i) {
+    REQUIRE(i < 4000);
+    std::this_thread::sleep_for(5ms);
+  }
+  auto xs = get_json(o, "/api/incidents");
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0]["dependency"].str == "db");
+  CHECK(xs[0]["state"].str == "waiting");
+  CHECK(xs[0]["cause"].str == "reported down by pool: refused \"x\"");
+  CHECK(xs[0]["paused"].num == 1);
+  CHECK(xs[0]["reported_down_by"].str == "pool");
+  CHECK(has(o.get("/api/tree"), R"("id":"a","type":"worker")"));
+  CHECK(has(o.get("/api/tree"), R"("paused_for":"db")"));
+  auto metrics = o.get("/metrics");
+  CHECK(has(metrics, "trellis_paused_children{path=\"root\"} 1\n"));
+  CHECK(has(metrics, "trellis_incident_open{dependency=\"db\",incident=\""));
+  REQUIRE_FALSE(report_dependency(o.f.sys, "db", dependency_status::up,
+                                  "pool"));
+  o.f.await_replaced(o.sup, "a", a);
+  CHECK(get_json(o, "/api/incidents").size() == 0);
+  o.await_metric("trellis_paused_children{path=\"root\"} 0\n");
+}

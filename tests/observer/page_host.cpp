@@ -9,7 +9,10 @@
 // renders its state (`format_state`) and parses what it gets; "traffic N"
 // sends it N texts and then one with markup in it, as requests it does not
 // wait for (the ledger may be suspended), and answers "ok" at once; "quit"
-// or the end of input stops. The operator token is "page-token".
+// or the end of input stops; "outage" starts root/reader (once), a worker
+// that depends on "db", reports "db" down and crashes the reader, and
+// answers "ok" once it is paused; "recover" reports "db" up again and
+// answers "ok" once the reader runs. The operator token is "page-token".
 
 #include <chrono>
 #include <iostream>
@@ -72,6 +75,42 @@ std::string start_ledger(caf::actor_system& sys, const caf::actor& root) {
   auto spec = trellis::worker("ledger", parser).format_state(render_parser);
   if (auto started = trellis::start_child(sys, root, spec); !started)
     return "start: " + sys.render(started.error());
+  return {};
+}
+
+/// Whether root/reader is paused for "db" (`paused`) or runs.
+bool reader_is(caf::actor_system& sys, const caf::actor& root, bool paused) {
+  auto children = trellis::which_children(sys, root);
+  if (children)
+    for (auto& x : *children)
+      if (x.id == "reader")
+        return paused ? x.paused_for == "db"
+                      : x.state == trellis::child_state::running;
+  return false;
+}
+
+/// Takes "db" down and crashes root/reader, which depends on it, until it is
+/// paused (`down`); or brings "db" back until the reader runs. Returns an
+/// error message, or empty.
+std::string outage(caf::actor_system& sys, const caf::actor& root, bool down) {
+  using trellis::dependency_status;
+  if (down && !trellis::lookup(sys, root, "root/reader")) {
+    auto spec = trellis::worker("reader", echo, 0).depends_on("db");
+    if (auto started = trellis::start_child(sys, root, spec); !started)
+      return "start: " + sys.render(started.error());
+  }
+  if (auto err = trellis::report_dependency(
+        sys, "db", down ? dependency_status::down : dependency_status::up,
+        "pool", "connection <refused>"))
+    return sys.render(err);
+  if (down)
+    trellis::inject(sys, root,
+                    trellis::fault{trellis::fault_kind::exception,
+                                   "root/reader"});
+  for (int i = 0; i < 2000 && !reader_is(sys, root, down); ++i)
+    std::this_thread::sleep_for(10ms);
+  if (!reader_is(sys, root, down))
+    return down ? "the reader did not pause" : "the reader did not come back";
   return {};
 }
 
@@ -177,6 +216,11 @@ int main(int argc, char** argv) {
       else
         std::cout << "error: the root did not give up: " << sys.render(reason)
                   << std::endl;
+      continue;
+    }
+    if (line == "outage" || line == "recover") {
+      auto failure = outage(sys, *root, line == "outage");
+      std::cout << (failure.empty() ? "ok" : "error: " + failure) << std::endl;
       continue;
     }
     if (line == "poison") {

@@ -12,7 +12,9 @@ time), `crashes` (a click on a crashed child shows its crash reports, its
 message with markup in it as text, a screenshot saved as
 DIR/observer-crashes.png) or `sys` (the Look inside panel of a worker:
 statistics, trace, suspend and resume, and its state, the markup in its
-messages shown as text, a screenshot saved as DIR/observer-sys.png).
+messages shown as text, a screenshot saved as DIR/observer-sys.png) or `incidents` (a dependency goes down: the
+Incidents panel lists it, its cause shown as text, and the paused child
+carries its badge; both go once it is back).
 Exits 77 (skipped) only when no Chromium is installed.
 """
 
@@ -484,6 +486,30 @@ def case_sys(browser, host, out):
                      "statistics off")
 
 
+def case_incidents(browser, host, out):
+    browser.wait_for("document.body.dataset.ready === '1'", "the first draw")
+    browser.wait_for("document.getElementById('conn').dataset.state === 'live'",
+                     "the event stream")
+    assert browser.eval(
+        "document.querySelector('#incidents li.empty') !== null"), \
+        "an incident before the outage"
+    host.command("outage")
+    listed = "document.querySelector('#incidents li[data-dependency=\"db\"]')"
+    browser.wait_for(listed + " !== null", "the incident in its panel")
+    text = browser.eval(listed + ".textContent")
+    assert "reported down by pool: connection <refused>" in text, text
+    assert "1 paused" in text, text
+    badge = ("document.querySelector('#tree li[data-path=\"root/reader\"] "
+             ".badge.paused')")
+    browser.wait_for(badge + " !== null", "the paused badge on root/reader")
+    assert browser.eval(badge + ".textContent") == "paused: db"
+    assert browser.eval("document.body.dataset.pwned === undefined")
+    host.command("recover")
+    browser.wait_for("document.querySelector('#incidents li.empty') !== null",
+                     "the incident gone from its panel")
+    browser.wait_for(badge + " === null", "the badge gone")
+
+
 def find_chromium(given):
     for name in [given, "chromium", "chromium-browser", "google-chrome"]:
         if name and shutil.which(name):
@@ -496,7 +522,8 @@ def main():
     parser.add_argument("--host", required=True)
     parser.add_argument("--chromium")
     parser.add_argument("--out", default=".")
-    parser.add_argument("case", choices=["tree", "large", "crashes", "sys"])
+    parser.add_argument("case", choices=["tree", "large", "crashes", "sys",
+                                         "incidents"])
     args = parser.parse_args()
     binary = find_chromium(args.chromium)
     if not binary:
@@ -510,7 +537,8 @@ def main():
         browser = Chromium(binary, host.url, size)
         browser.attach()
         cases = {"tree": case_tree, "large": case_large,
-                 "crashes": case_crashes, "sys": case_sys}
+                 "crashes": case_crashes, "sys": case_sys,
+                 "incidents": case_incidents}
         cases[args.case](browser, host, args.out)
     finally:
         if browser:

@@ -1,6 +1,7 @@
 // The chaos soak: a three-level tree of about 1,000 actors, every restart
 // type and strategy, under random faults while traffic flows through stable
-// handles. TRELLIS_SOAK_SECONDS sets how long the faults go on (default 3;
+// handles, while a database that 40 workers depend on is down (storm
+// control). TRELLIS_SOAK_SECONDS sets how long the faults go on (default 3;
 // `./dev soak SECONDS` for long runs).
 
 #include "test_support.hpp"
@@ -11,6 +12,9 @@
 #include <mutex>
 #include <set>
 
+#include "trellis/dependency.hpp"
+#include "trellis/incident.hpp"
+
 using namespace trellis;
 using namespace trellis::test;
 using namespace std::chrono_literals;
@@ -19,6 +23,29 @@ namespace {
 
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using query_atom = caf::atom_constant<caf::atom("query")>;
+
+/// The database of the `deps` subtree, which the soak takes down.
+using backend = std::shared_ptr<std::atomic<bool>>;
+
+/// A worker that needs the database: its start fails while it is down, and
+/// a query then crashes it.
+child_spec db_user(const std::string& id, backend up) {
+  return worker(id,
+                [up](child_context& ctx) -> start_result {
+                  if (!*up)
+                    return make_error(errc::unhealthy, "db unreachable");
+                  return ctx.spawn([up](caf::event_based_actor*) -> caf::behavior {
+                    return {
+                      [up](query_atom) {
+                        if (!*up)
+                          throw std::runtime_error("db unreachable");
+                      },
+                    };
+                  });
+                })
+    .depends_on("db");
+}
 
 /// What the workers saw: per path, the last sequence number, and how often
 /// one arrived out of order.
@@ -52,6 +79,9 @@ constexpr int workers_per_subtree = 30;
 constexpr int sessions = 100;
 constexpr int fragile_intensity = 3;
 constexpr int kept_workers = 10;
+constexpr int db_users = 40;
+/// Less than `db_users`: without storm control the outage escalates.
+constexpr int deps_intensity = 20;
 
 /// root
 ///   g_<strategy> x3            (level 1; strategies differ)
@@ -60,9 +90,10 @@ constexpr int kept_workers = 10;
 ///   g_sessions                 (a dynamic supervisor, 100 transient children)
 ///   fragile                    (intensity 3: escalates as the rule says)
 ///   kept                       (10 workers that keep their mailboxes)
+///   deps                       (40 workers of one database, which goes down)
 supervisor_spec soak_tree(const std::shared_ptr<order_book>& book,
                           std::vector<std::string>& stable_paths,
-                          std::vector<std::string>& kept_paths) {
+                          std::vector<std::string>& kept_paths, backend db) {
   auto root = supervisor("root").intensity(1'000'000).period(1h);
   for (auto st : strategies) {
     auto g = supervisor("g_" + to_string(st))
@@ -106,6 +137,10 @@ supervisor_spec soak_tree(const std::shared_ptr<order_book>& book,
     kept.child(worker(id, echo, kept_paths.back(), book).keep_mailbox(true));
   }
   root.child(kept);
+  auto deps = supervisor("deps").intensity(deps_intensity).period(1h);
+  for (int k = 0; k < db_users; ++k)
+    deps.child(db_user("d" + std::to_string(k), db));
+  root.child(deps);
   return root;
 }
 
@@ -285,7 +320,13 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   auto book = std::make_shared<order_book>();
   std::vector<std::string> stable_paths;
   std::vector<std::string> kept_paths;
-  auto root = f.start(soak_tree(book, stable_paths, kept_paths));
+  REQUIRE_FALSE(declare_dependency(f.sys, dependency_policy{"db"}
+                                            .incident_after(3, 10s)
+                                            .probe_after(100ms, 1s)
+                                            .settle(200ms)
+                                            .resume_over(500ms)));
+  auto db = std::make_shared<std::atomic<bool>>(true);
+  auto root = f.start(soak_tree(book, stable_paths, kept_paths, db));
   auto group = lifecycle_events(f.sys, root);
   REQUIRE(group);
   auto rec = f.sys.spawn(recorder, *group);
@@ -335,6 +376,13 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   kept_cfg.kinds = {fault_kind::kill, fault_kind::exception};
   kept_cfg.under = "root/kept/";
   auto kept_monkey = spawn_chaos_monkey(f.sys, root, kept_cfg);
+  // The database goes down for the length of the fault schedule, and every
+  // worker of it fails.
+  *db = false;
+  auto deps_sup = lookup(f.sys, root, "root/deps");
+  REQUIRE(deps_sup);
+  for (auto& x : f.children(*deps_sup))
+    f.probe->send(x.actor, query_atom::value);
   // Meanwhile, the fragile subtree escalates exactly at its limit.
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::seconds(soak_seconds());
@@ -371,6 +419,12 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
     std::this_thread::sleep_for(100ms);
   }
   CHECK(escalations > 0);
+  // Storm control held the database's workers: one incident, all paused.
+  auto outage = open_incidents(f.sys);
+  REQUIRE(outage.size() == 1);
+  CHECK(outage[0].dependency == "db");
+  CHECK(outage[0].failures >= static_cast<uint64_t>(db_users));
+  *db = true;
   // Stop the faults (asking first what they were), then the traffic, and
   // let the tree heal.
   std::vector<fault> faults;
@@ -524,6 +578,22 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   CHECK(2 * exits >= crashing);
   CHECK(repaired == landed);
   CHECK(temporary_restarted.empty());
+  // The outage: one incident opened and closed by a canary, the workers
+  // all back (see await_healed), and their supervisor never gave up.
+  auto kind_count = [&](lifecycle_kind kind) {
+    return std::count_if(events.begin(), events.end(),
+                         [&](const lifecycle_event& ev) {
+                           return ev.kind == kind && ev.id == "db";
+                         });
+  };
+  CHECK(kind_count(lifecycle_kind::incident_opened) == 1);
+  CHECK(kind_count(lifecycle_kind::incident_closed) == 1);
+  CHECK(std::none_of(events.begin(), events.end(),
+                     [](const lifecycle_event& ev) {
+                       return ev.kind == lifecycle_kind::restart_given_up
+                              && ev.path == "root/deps";
+                     }));
+  CHECK(open_incidents(f.sys).empty());
   // Shutdown: the whole tree stops, and no actor outlives it.
   for (auto& h : handles)
     f.probe->send_exit(h, caf::exit_reason::user_shutdown);

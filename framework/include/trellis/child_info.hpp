@@ -69,6 +69,10 @@ struct child_info {
   /// merely late, 3: 0.1%, 8: 10^-8); 0 for a child without `health_check`
   /// or without a running incarnation.
   double suspicion = 0;
+  /// For a child paused by storm control (state `restarting`): the
+  /// dependency whose incident it waits for (see `dependency_policy`);
+  /// empty otherwise.
+  std::string paused_for;
 };
 
 /// Lets CAF print a `child_info` (`caf::deep_to_string`) and serialize it,
@@ -78,7 +82,8 @@ typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("trellis::child_info"), x.id, x.actor, x.type,
            x.restart_type, x.state, x.restart_count, x.last_exit_reason,
            x.restart_due_in, x.node, x.needed_for_readiness,
-           x.missed_health_checks, x.health_checked, x.suspicion);
+           x.missed_health_checks, x.health_checked, x.suspicion,
+           x.paused_for);
 }
 
 /// The counts of `count_children` (OTP's `count_children/1`).

@@ -4,6 +4,7 @@
 /// `child_spec`, one child of a supervisor (OTP's child specification), and
 /// the `worker` builders.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -179,6 +180,25 @@ public:
   /// Delays the child's restarts exponentially (see `restart_backoff`).
   child_spec& backoff(restart_backoff x) {
     mut().backoff = x;
+    return *this;
+  }
+
+  /// Returns the dependencies the child names (see `depends_on`).
+  const std::vector<std::string>& dependencies() const noexcept {
+    return d_->dependencies;
+  }
+
+  /// Names something the child needs, such as `"db"`; may be called for
+  /// several. The child's failures count towards an incident of that
+  /// dependency, and while one is open its failures pause it rather than
+  /// restart it, charged to no restart intensity (see
+  /// `dependency_policy`). For the children a shared outage takes down
+  /// together: their restarts would only fail again and exhaust the
+  /// restart intensities of every supervisor above them.
+  child_spec& depends_on(std::string dependency) {
+    auto& deps = mut().dependencies;
+    if (std::find(deps.begin(), deps.end(), dependency) == deps.end())
+      deps.push_back(std::move(dependency));
     return *this;
   }
 
@@ -469,7 +489,7 @@ public:
   /// `max_traced_messages`) only for a local worker, significance
   /// only for transient and temporary children, and for a nested supervisor its whole spec; for a remote
   /// child a type name and a non-empty list of `host:port` nodes, and nodes
-  /// only for a remote child.
+  /// only for a remote child, and dependencies with non-empty names.
   /// Returns an `errc::invalid_spec` naming the field, or none.
   caf::error validate() const;
 
@@ -513,6 +533,7 @@ private:
     bool placed = false;
     bool takeover = false;
     std::string remote_type;
+    std::vector<std::string> dependencies;
   };
 
   /// Returns the data for a change, copied first if another spec shares it.

@@ -70,6 +70,20 @@ enum class lifecycle_kind : uint8_t {
   /// `child_restarted` follows; `restart_count` is unchanged; `detail` says
   /// `resumes=N`, the resumes within the limit's period, this one included.
   child_resumed,
+  /// A dependency went down (see `dependency_policy`): failed children that
+  /// depend on it are paused from now on, charged to no restart intensity.
+  /// `id` is the dependency, `path` the child or reporter whose failure or
+  /// report opened it (or, in a tree that joins later, its first paused
+  /// child); `detail` says `incident=N cause="..."`. Published once on each
+  /// tree it pauses children of.
+  incident_opened,
+  /// The dependency is back: the incident's paused children restart,
+  /// staggered. `id` and `path` as for `incident_opened`; `detail` says
+  /// `incident=N outcome=... failures=F paused=P duration_ms=D
+  /// resume_over_ms=R`, the outcome `reported_up` (every reporter said it
+  /// is up), `canary_ran` (a canary ran for the policy's `settle`) or
+  /// `nothing_paused` (no paused child was left to probe with).
+  incident_closed,
 };
 
 /// Kinds from here up belong to libraries built on Trellis, which describe

@@ -54,7 +54,8 @@ typename Inspector::result_type inspect(Inspector& f, tree_snapshot& x) {
 /// `writer  path=root/db/writer type=worker restart=permanent state=running
 /// actor=42 restarts=1 uptime=2.503s node=127.0.0.1:4242 last_exit="..."`
 /// (actor 0: none; `node` only for a remote child;
-/// `restart_due_in=0.250s` while a backoff delays a restart).
+/// `restart_due_in=0.250s` while a backoff delays a restart,
+/// `paused_for=db` while storm control pauses it).
 std::string to_text(const tree_snapshot& x);
 
 /// Renders a snapshot as one JSON object with the fields of `tree_snapshot`

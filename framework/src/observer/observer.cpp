@@ -28,6 +28,7 @@
 #include "trellis/child_statistics.hpp"
 #include "trellis/detail/sys_control.hpp"
 #include "trellis/errc.hpp"
+#include "trellis/incident.hpp"
 #include "trellis/mailbox_probe.hpp"
 #include "trellis/shutdown_phase.hpp"
 #include "trellis/supervisor.hpp"
@@ -254,6 +255,7 @@ struct observer::impl {
     route("/livez", "GET", &impl::serve_livez);
     route("/readyz", "GET", &impl::serve_readyz);
     route("/api/mailboxes", "GET", &impl::serve_mailboxes);
+    route("/api/incidents", "GET", &impl::serve_incidents);
     route("/metrics", "GET", &impl::serve_metrics);
     route("/api/events", "GET", &impl::serve_events);
     route("/api/crashes", "GET",
@@ -399,6 +401,34 @@ struct observer::impl {
     answer(res, 200, json);
   }
 
+  /// The node's open incidents (see `dependency_policy`), oldest first.
+  void serve_incidents(httplib::Response& res) {
+    auto ms = [](auto x) {
+      return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
+    };
+    std::string json = "[";
+    for (auto& x : open_incidents(sys)) {
+      if (json.size() > 1)
+        json += ',';
+      json += "{\"id\":" + std::to_string(x.id) + ",\"dependency\":";
+      detail::append_json_string(json, x.dependency);
+      json += ",\"state\":";
+      detail::append_json_string(json, x.state);
+      json += ",\"cause\":";
+      detail::append_json_string(json, x.cause);
+      json += ",\"opened_at_ms\":" + ms(x.opened_at.time_since_epoch())
+              + ",\"failures\":" + std::to_string(x.failures)
+              + ",\"paused\":" + std::to_string(x.paused)
+              + ",\"probes\":" + std::to_string(x.probes)
+              + ",\"reported_down_by\":";
+      detail::append_json_string(json, x.reported_down_by);
+      json += ",\"next_probe_in_ms\":" + ms(x.next_probe_in) + "}";
+    }
+    json += "]";
+    answer(res, 200, json);
+  }
+
   void serve_metrics(httplib::Response& res) {
     detail::metrics_input in;
     auto snap = tree();
@@ -410,6 +440,7 @@ struct observer::impl {
         std::min(cfg.request_timeout, caf::timespan{std::chrono::seconds(1)}));
     }
     in.counters = hub->counters();
+    in.incidents = open_incidents(sys);
     in.per_child_series = cfg.per_dynamic_child_series;
     in.event_streams = streams.load();
     res.set_content(detail::render_metrics(in),

@@ -164,6 +164,29 @@ std::string render_metrics(const metrics_input& in) {
     });
   }
   {
+    family f{out, "trellis_paused_children", "gauge",
+             "Children of each supervisor that storm control pauses until "
+             "their dependency's incident closes (counted as restarting in "
+             "trellis_children too)."};
+    each_node_of(in, [&](const tree_snapshot& x) {
+      if (x.type != child_type::supervisor)
+        return;
+      uint64_t n = 0;
+      for (auto& child : x.children)
+        n += child.paused_for.empty() ? 0 : 1;
+      f.sample({{"path", x.path}}, n);
+    });
+  }
+  {
+    family f{out, "trellis_incident_open", "gauge",
+             "1 for each dependency with an open incident on this node, "
+             "with its number."};
+    for (auto& x : in.incidents)
+      f.sample({{"dependency", x.dependency},
+                {"incident", std::to_string(x.id)}},
+               1);
+  }
+  {
     family f{out, "trellis_uptime_seconds", "gauge",
              "How long each running node's current actor has run (not for "
              "dynamic children unless per-child series are on)."};

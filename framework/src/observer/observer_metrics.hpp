@@ -6,7 +6,10 @@
 #include <map>
 #include <string>
 
+#include <vector>
+
 #include "observer_hub.hpp"
+#include "trellis/incident.hpp"
 #include "trellis/tree_snapshot.hpp"
 
 namespace trellis::detail {
@@ -18,6 +21,8 @@ struct metrics_input {
   observer_counters counters;
   /// Mailbox depths by path, for the actors that answered the probe.
   std::map<std::string, uint64_t> mailbox_depths;
+  /// The node's open incidents.
+  std::vector<incident_info> incidents;
   /// Open event streams.
   size_t event_streams = 0;
   /// A series per dynamic child, rather than per template (`series_path`).

@@ -139,11 +139,26 @@ public:
     return reset_timeout_;
   }
 
+  /// Names the dependency the target stands for, such as `"db"`: while the
+  /// breaker is open it reports the dependency down (see
+  /// `report_dependency`), so that storm control pauses the failed children
+  /// that depend on it at once; closed again, or stopped, it reports it up.
+  circuit_breaker_config& dependency(std::string name) {
+    dependency_ = std::move(name);
+    return *this;
+  }
+
+  /// Returns the dependency the breaker reports on; empty for none.
+  const std::string& dependency() const noexcept {
+    return dependency_;
+  }
+
   /// Checks the target, the threshold and the timeouts.
   caf::error validate() const;
 
 private:
   std::string target_;
+  std::string dependency_;
   uint32_t failure_threshold_ = 5;
   caf::timespan call_timeout_ = std::chrono::seconds(1);
   caf::timespan reset_timeout_ = std::chrono::seconds(10);
