@@ -277,7 +277,9 @@ void dependency_board::stop() {
 
 void dependency_board::open(dependency_state& d, std::string opened_by,
                             std::string cause, time_point now) {
-  d.incident = ++next_incident_;
+  if (++next_incident_ == 0)
+    ++next_incident_;
+  d.incident = next_incident_;
   d.rules = d.policy;
   d.state = phase::waiting;
   d.opened_by = std::move(opened_by);

@@ -191,7 +191,9 @@ private:
   caf::actor_system& sys_;
   std::mutex mtx_;
   bool stopped_ = false;
-  uint64_t next_incident_ = 0;
+  /// The last incident's number; 32 bits, so that a child keeps its pause
+  /// in what would be padding (and 0 means none).
+  uint32_t next_incident_ = 0;
   std::map<std::string, dependency_state> deps_;
   caf::actor timers_;
   std::minstd_rand rng_;

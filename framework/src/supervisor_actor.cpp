@@ -758,7 +758,7 @@ bool supervisor_actor::pause(iterator c,
                    child_path(*c), feed_))
     return false;
   c->state = child_state::restarting;
-  c->backoff.paused_for = incident.first;
+  c->backoff.paused_for = static_cast<uint32_t>(incident.first);
   return true;
 }
 
