@@ -49,17 +49,19 @@ void change_state(breaker_actor* self, breaker_state to) {
   st.seat.tell(self->system(), breaker_state_changed,
                to == breaker_state::open ? log_level::warn : log_level::info,
                st.seat.path, st.config.target(), std::move(detail));
-  auto& dep = st.config.dependency();
-  if (!dep.empty() && to != breaker_state::half_open)
-    report_dependency(self->system(), dep,
-                      to == breaker_state::open ? dependency_status::down
-                                                : dependency_status::up,
-                      st.seat.path,
+  // Half open, it needs a caller for its trial, and the children that
+  // depend on it are paused: it takes its word back, and canaries call.
+  if (auto& dep = st.config.dependency(); !dep.empty()) {
+    auto status = to == breaker_state::open     ? dependency_status::down
+                  : to == breaker_state::closed ? dependency_status::up
+                                                : dependency_status::withdrawn;
+    report_dependency(self->system(), dep, status, st.seat.path,
                       to == breaker_state::open
                         ? std::to_string(st.failures) + " calls to "
                             + st.config.target() + " failed"
-                        : std::string{"a trial call succeeded"},
+                        : std::string{},
                       st.seat.events);
+  }
   if (to == breaker_state::open) {
     st.trial_pending = false;
     self->delayed_send(self, st.config.reset_timeout(),
@@ -133,11 +135,11 @@ caf::behavior run_breaker(breaker_actor* self, circuit_breaker_config config,
   st.config = std::move(config);
   st.seat = std::move(seat);
   if (auto& dep = st.config.dependency(); !dep.empty()) {
-    // A breaker that stops withdraws what it said: its next incarnation
+    // A breaker that stops takes back what it said: its next incarnation
     // starts closed, and an incident must not wait for a report that never
     // comes.
     auto withdraw = [&sys = self->system(), dep, path = st.seat.path] {
-      report_dependency(sys, dep, dependency_status::up, path);
+      report_dependency(sys, dep, dependency_status::withdrawn, path);
     };
     withdraw();
     self->attach_functor(withdraw);

@@ -1,11 +1,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -58,6 +62,10 @@ public:
   child_failed(const std::vector<std::string>& deps, const std::string& path,
                bool start, time_point now);
 
+  /// Returns how long a child that depends on `deps` waits before its
+  /// failed restart is retried: the shortest first canary wait among them.
+  caf::timespan retry_pause(const std::vector<std::string>& deps);
+
   /// Returns an open incident of one of `deps` (the first), or `{0, ""}`.
   std::pair<uint64_t, std::string>
   open_incident(const std::vector<std::string>& deps);
@@ -81,6 +89,10 @@ public:
   /// board asks for another).
   bool canary_answered(uint64_t incident, uint64_t epoch, bool paused,
                        time_point now);
+
+  /// The canary of `incident` asked with `epoch` runs: it must now run for
+  /// the policy's `settle` with no failure of a dependent.
+  void canary_started(uint64_t incident, uint64_t epoch);
 
   /// Supervisor `sup` exits: its paused children go with it.
   void forget(const caf::actor_addr& sup);
@@ -116,13 +128,48 @@ private:
     std::string path;
   };
 
+  /// Paused children in the order they failed, found by supervisor and id
+  /// in O(1): a dynamic supervisor may pause 100,000 of them.
+  class paused_list {
+  public:
+    using iterator = std::list<paused_child>::iterator;
+
+    bool add(paused_child x, bool first = false);
+    void remove(const caf::actor_addr& sup, const std::string& id);
+    void remove_all(const caf::actor_addr& sup);
+    /// Removes and returns the first one.
+    paused_child take_first();
+    bool empty() const noexcept {
+      return order_.empty();
+    }
+    size_t size() const noexcept {
+      return order_.size();
+    }
+    const std::list<paused_child>& order() const noexcept {
+      return order_;
+    }
+    void clear() {
+      order_.clear();
+      index_.clear();
+    }
+
+  private:
+    static std::string key(const caf::actor_addr& sup, const std::string& id);
+
+    std::list<paused_child> order_;
+    std::unordered_map<std::string, iterator> index_;
+  };
+
   enum class phase : uint8_t {
     /// No incident.
     quiet,
     /// Paused children wait for a reporter or the next canary.
     waiting,
-    /// A canary was asked for and has not restarted yet.
+    /// A canary was asked for and its supervisor has not answered yet; if
+    /// it does not within `settle`, the next paused child is asked.
     canary_asked,
+    /// The canary is starting.
+    canary_starting,
     /// A canary runs; the incident closes if it runs for `settle`.
     settling,
   };
@@ -138,6 +185,9 @@ private:
     std::vector<std::pair<std::string, time_point>> recent;
     /// Reporters that say it is down, with why.
     std::map<std::string, std::string> down;
+    /// Reporters that took their `down` back during the open incident: their
+    /// `up` still closes it.
+    std::set<std::string> withdrawn;
     // -- the open incident -----------------------------------------------------
     phase state = phase::quiet;
     uint64_t incident = 0;
@@ -149,7 +199,7 @@ private:
     time_point opened_steady;
     uint64_t failures = 0;
     uint64_t probes = 0;
-    std::vector<paused_child> paused;
+    paused_list paused;
     paused_child canary;
     std::vector<listener> listeners;
     /// The wait before the next canary, and when it is due.
@@ -179,17 +229,29 @@ private:
   /// it is new.
   void listen(dependency_state& d, listener x, const std::string& path);
 
+  /// Whether the failures lately come from enough children to open an
+  /// incident.
+  static bool enough(const dependency_state& d);
+
   /// Returns the dependency whose open incident is `incident`, or null.
   dependency_state* with_incident(uint64_t incident);
 
-  void tell(const dependency_state& d, lifecycle_kind kind, const std::string& path,
-            std::string detail, const listener* only = nullptr);
+  /// Queues telling of an event; `flush` tells after the lock is released,
+  /// so that no log sink runs under it.
+  void tell(const dependency_state& d, lifecycle_kind kind,
+            const std::string& path, std::string detail,
+            const listener* only = nullptr);
+
+  /// Runs what the locked section queued; call with the lock released.
+  void flush();
 
   /// Returns the board's actor, spawned on first use.
   caf::actor timers();
 
   caf::actor_system& sys_;
   std::mutex mtx_;
+  /// What to tell once the lock is released.
+  std::vector<std::function<void()>> outbox_;
   bool stopped_ = false;
   /// The last incident's number; 32 bits, so that a child keeps its pause
   /// in what would be padding (and 0 means none).

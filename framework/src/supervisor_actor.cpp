@@ -437,6 +437,8 @@ void supervisor_actor::on_started(iterator c) {
   c->restart_pending = false;
   health_.watch(c);
   arm_takeover(*c);
+  if (!canaries_.empty())
+    canary_ran(*c, true);
   k(caf::none);
 }
 
@@ -778,9 +780,24 @@ void supervisor_actor::on_canary(uint64_t incident, uint64_t epoch,
                 && c->state == child_state::restarting;
   if (!board_ || !board_->canary_answered(incident, epoch, paused, clock().now()))
     return;
-  // The canary is the probe: restarted alone, uncharged.
+  // The canary is the probe: restarted as the strategy restarts it,
+  // uncharged; it settles once it runs (see `on_started`).
   c->backoff.paused_for = 0;
+  canaries_.erase(std::remove_if(canaries_.begin(), canaries_.end(),
+                                 [&](auto& x) { return x.id == id; }),
+                  canaries_.end());
+  canaries_.push_back(canary_start{id, incident, epoch});
   restart_after(c, caf::timespan{0});
+}
+
+void supervisor_actor::canary_ran(const child& c, bool started) {
+  auto i = std::find_if(canaries_.begin(), canaries_.end(),
+                        [&](auto& x) { return x.id == c.spec.id(); });
+  if (i == canaries_.end())
+    return;
+  if (started && board_)
+    board_->canary_started(i->incident, i->epoch);
+  canaries_.erase(i);
 }
 
 void supervisor_actor::on_dependency_back(uint64_t incident,
@@ -873,6 +890,8 @@ void supervisor_actor::restart_group(iterator c) {
                        if (*i != children_.end()) {
                          (*i)->state = child_state::stopped;
                          (*i)->restart_pending = false;
+                         // They wait for the failed child's retry now.
+                         unpause(**i);
                        }
                      retry_later(failed, err);
                    }
@@ -916,10 +935,21 @@ void supervisor_actor::retry_later(iterator failed, const caf::error& err) {
   // charges the budget again and restarts its group from it (OTP's
   // try_again_restart with the failed child's id).
   failed->state = child_state::restarting;
-  if (!failed->spec.dependencies().empty())
+  if (!canaries_.empty())
+    canary_ran(*failed, false);
+  if (!failed->spec.dependencies().empty()) {
     if (auto incident = dependency_failed(*failed, true);
         incident.first != 0 && pause(failed, incident))
       return;
+    // Not at once, as OTP would: retries in a row would spend the
+    // intensity in microseconds, before the failures of the other children
+    // of the dependency arrive to open its incident.
+    if (auto b = board()) {
+      delayed_send(this, b->retry_pause(failed->spec.dependencies()),
+                   try_again_atom::value, failed->spec.id());
+      return;
+    }
+  }
   send(this, try_again_atom::value, failed->spec.id());
 }
 

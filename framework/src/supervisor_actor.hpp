@@ -228,6 +228,9 @@ private:
   /// supervisor, else none.
   caf::error unsupported(const char* op, bool for_dynamic) const;
 
+  /// Returns `errc::restarting` for `c`, saying so if it is paused.
+  caf::error restarting_error(const child& c) const;
+
   /// Returns `errc::not_found` naming `id`.
   caf::error no_child(const std::string& id) const;
 
@@ -340,6 +343,10 @@ private:
 
   /// The incident asked for `id` as its canary.
   void on_canary(uint64_t incident, uint64_t epoch, const std::string& id);
+
+  /// If `c` is a canary restarting: tells the board it runs (`started`), or
+  /// forgets it (its start failed, which the board counts as a failure).
+  void canary_ran(const child& c, bool started);
 
   /// The incident closed: `id` restarts after `delay`.
   void on_dependency_back(uint64_t incident, const std::string& id,
@@ -488,6 +495,14 @@ private:
   std::vector<std::shared_ptr<restart_pacer>> pacers_;
   /// The node's dependency board, once a child with dependencies failed.
   std::shared_ptr<dependency_board> board_;
+  /// Canaries restarting: child id, incident and the board's epoch, until
+  /// their start ends.
+  struct canary_start {
+    std::string id;
+    uint64_t incident;
+    uint64_t epoch;
+  };
+  std::vector<canary_start> canaries_;
   /// Restarting dynamic children by the actor whose exit they restart from.
   std::unordered_map<caf::actor_addr, iterator> restarting_by_old_;
 };

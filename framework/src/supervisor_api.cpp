@@ -243,7 +243,7 @@ void supervisor_actor::api_restart_child(const std::string& id,
   if (c->handle)
     return rp.deliver(make_error(errc::running, path(), id));
   if (c->state == child_state::restarting)
-    return rp.deliver(make_error(errc::restarting, path(), id));
+    return rp.deliver(restarting_error(*c));
   auto op = begin_reply(std::move(rp));
   start_child(c, guarded([this, c, op](caf::error err) {
                 if (err) {
@@ -265,9 +265,19 @@ supervisor_actor::api_delete_child(const std::string& id) {
   if (c->handle)
     return make_error(errc::running, path(), id);
   if (c->state == child_state::restarting)
-    return make_error(errc::restarting, path(), id);
+    return restarting_error(*c);
   remove_child(c);
   return caf::ok_atom::value;
+}
+
+caf::error supervisor_actor::restarting_error(const child& c) const {
+  if (c.backoff.paused_for != 0 && board_)
+    // OTP's answer, saying what it waits for and how to act now.
+    return make_error(errc::restarting, path(), c.spec.id(),
+                      "paused until the incident of dependency '"
+                        + board_->dependency_of(c.backoff.paused_for)
+                        + "' closes; terminate_child stops it now");
+  return make_error(errc::restarting, path(), c.spec.id());
 }
 
 caf::expected<child_spec>

@@ -177,6 +177,10 @@ TEST_CASE("storm control: a reporter opens and closes an incident, and "
   });
   CHECK(opened.id == "db");
   await("three paused children", [&] { return count_paused(f, sup) == 3; });
+  CHECK_THAT(f.render(restart_child(f.sys, sup, "w0").error()),
+             Catch::Contains("restarting")
+               && Catch::Contains("paused until the incident of dependency "
+                                  "'db' closes"));
   CHECK_FALSE(terminate_child(f.sys, sup, "w1"));
   CHECK(f.child(sup, "w1").state == child_state::stopped);
   CHECK(f.child(sup, "w1").paused_for.empty());
@@ -218,8 +222,70 @@ TEST_CASE("storm control: a decider's stop wins over a pause, and a paused "
   CHECK(open_incidents(f.sys)[0].paused == 1);
   REQUIRE_FALSE(stop_supervisor(f.sys, sup, caf::exit_reason::user_shutdown));
   // Its paused child went with it.
-  await("the board to forget the paused child",
-        [&] { return open_incidents(f.sys)[0].paused == 0; });
+  await("the board to forget the paused child", [&] {
+    auto xs = open_incidents(f.sys);
+    return xs.size() == 1 && xs[0].paused == 0;
+  });
+}
+
+TEST_CASE("storm control: one child failing alone opens no incident, and "
+          "its supervisor gives up as OTP's would",
+          "[storm_control]") {
+  fixture f;
+  REQUIRE_FALSE(declare_dependency(f.sys, dependency_policy{"db"}.probe_after(
+                                            10ms, 100ms)));
+  auto up = std::make_shared<std::atomic<bool>>(true);
+  auto sup = f.start(supervisor("root").intensity(3).child(
+    db_user("only", up).depends_on("db")));
+  *up = false;
+  query_all(f, sup);
+  CHECK_THAT(f.exit_reason_of(sup),
+             Catch::Contains("reached_max_restart_intensity"));
+  CHECK(open_incidents(f.sys).empty());
+}
+
+TEST_CASE("storm control: a withdrawn report falls back to canaries, and a "
+          "one_for_all group restarts with its canary",
+          "[storm_control]") {
+  fixture f;
+  REQUIRE_FALSE(declare_dependency(f.sys, dependency_policy{"db"}
+                                            .probe_after(50ms, 200ms)
+                                            .settle(100ms)
+                                            .resume_over(0s)));
+  auto up = std::make_shared<std::atomic<bool>>(true);
+  auto sup = f.start(supervisor("root")
+                       .strategy(strategy::one_for_all)
+                       .intensity(3)
+                       .child(db_user("a", up).depends_on("db"))
+                       .child(f.probed("b")));
+  CHECK(f.next_event() == "started:b");
+  listen(f, sup);
+  REQUIRE_FALSE(report_dependency(f.sys, "db", dependency_status::down,
+                                  "pool"));
+  *up = false;
+  f.probe->send(f.actor_of(sup, "a"), query_atom::value);
+  await("a to pause", [&] { return count_paused(f, sup) == 1; });
+  // Its sibling runs on: a pause restarts no group.
+  CHECK(f.child(sup, "b").restart_count == 0);
+  // Nobody says up; canaries take over once the reporter withdraws.
+  REQUIRE_FALSE(report_dependency(f.sys, "db", dependency_status::withdrawn,
+                                  "pool"));
+  await("a canary", [&] {
+    auto xs = open_incidents(f.sys);
+    return xs.size() == 1 && xs[0].probes >= 1;
+  });
+  *up = true;
+  auto closed = await_event_if(f.probe, [](const lifecycle_event& ev) {
+    return ev.kind == lifecycle_kind::incident_closed;
+  });
+  CHECK_THAT(closed.detail, Catch::Contains("outcome=canary_ran"));
+  await("a and b running", [&] {
+    return f.child(sup, "a").state == child_state::running
+           && f.child(sup, "b").state == child_state::running;
+  });
+  // The canary restarted its group, as any restart under one_for_all does.
+  CHECK(f.child(sup, "b").restart_count >= 1);
+  CHECK(count_paused(f, sup) == 0);
 }
 
 TEST_CASE("storm control: policies and reports are checked",
@@ -238,7 +304,8 @@ TEST_CASE("storm control: policies and reports are checked",
   CHECK_FALSE(declare_dependency(f.sys, dependency_policy{"db"}));
   CHECK_THAT(f.render(declare_dependency(f.sys, dependency_policy{"db"}
                                                   .incident_after(0, 1s))),
-             Catch::Contains("dependency 'db' needs at least 1 child"));
+             Catch::Contains("dependency 'db' needs 1 to 10,000 failures"));
+  CHECK(bad(dependency_policy{"db"}.incident_after(10'001, 1s)));
   CHECK(is(report_dependency(f.sys, "", dependency_status::down, "x"),
            errc::invalid_spec));
   CHECK(is(report_dependency(f.sys, "db", dependency_status::down, ""),

@@ -25,12 +25,17 @@ namespace trellis {
 /// charged for it. One `incident_opened` event groups the failures; the
 /// observer lists the incident and the paused children.
 ///
+/// A dependent child whose restart fails to start is retried after
+/// `probe_after`, not at once as OTP would: retries in a row would spend its
+/// supervisor's intensity before the others' failures open the incident.
+///
 /// The incident closes when the dependency is back: every reporter that
-/// said it was down says it is up again, or, when nobody reports, a
-/// *canary* (the oldest paused child, restarted alone after `probe_after`)
-/// runs for `settle` without a failure of any child that depends on it. A
-/// canary that fails too puts the incident back to waiting, for twice as
-/// long, up to `max_probe_after`. At the close the paused children restart
+/// said it was down says it is up again, or, when nobody says it is down, a
+/// *canary* (the oldest paused child, restarted after `probe_after` as its
+/// supervisor restarts it) runs for `settle` without a failure of any child
+/// that depends on it. A canary that fails too puts the incident back to
+/// waiting, for twice as long, up to `max_probe_after`, and the next paused
+/// child is the next canary. At the close the paused children restart
 /// staggered over `resume_over`, each at a random point of its own slot,
 /// in the order they failed; restart limits still apply.
 ///
@@ -49,10 +54,11 @@ public:
   }
 
   /// Opens an incident once `children` failures of children that depend on
-  /// it came within `within` (default: 3 within 10 s). A crash counts once
-  /// per child: one child crashing again and again is its own supervisor's
-  /// business. A failed start counts every time: a child that cannot even
-  /// start is the clearest sign, and its restarts are retried at once.
+  /// it came within `within`, from two children at least unless `children`
+  /// is 1 (default: 3 within 10 s). A crash counts once per child, a failed start every time (a
+  /// child that cannot even start is the clearest sign, and OTP retries a
+  /// failed restart at once); one child failing alone, however often, is
+  /// its own supervisor's business.
   template <class Rep, class Period>
   dependency_policy& incident_after(uint32_t children,
                                     std::chrono::duration<Rep, Period> within) {
@@ -119,7 +125,7 @@ public:
   }
 
   /// Returns what is wrong with the policy, or null: an empty name, no
-  /// children, a window, a settle time or probe waits that are not positive
+  /// children or more than 10,000, a window, a settle time or probe waits that are not positive
   /// (or past a day), a first probe wait past the longest, or a negative
   /// spread (or past an hour).
   const char* problem() const noexcept;
@@ -148,6 +154,11 @@ enum class dependency_status : uint8_t {
   /// It is back. The incident closes once no reporter says it is down. A
   /// reporter that said nothing before is ignored.
   up,
+  /// The reporter no longer knows: it takes back its `down` without saying
+  /// `up`, and an open incident falls back to canaries (a circuit breaker
+  /// that turns half open, or stops, says this: its trial call needs a
+  /// caller, and the paused children are its callers).
+  withdrawn,
 };
 
 /// Returns the enumerator's name.

@@ -30,7 +30,8 @@ struct incident_info {
   std::string cause;
   /// When it opened (system clock).
   caf::timestamp opened_at;
-  /// Failures of children that depend on it since it opened.
+  /// Failures of children that depend on it, those that opened it
+  /// included.
   uint64_t failures = 0;
   /// Children paused now, waiting for the incident to close.
   uint64_t paused = 0;

@@ -139,10 +139,12 @@ public:
     return reset_timeout_;
   }
 
-  /// Names the dependency the target stands for, such as `"db"`: while the
-  /// breaker is open it reports the dependency down (see
-  /// `report_dependency`), so that storm control pauses the failed children
-  /// that depend on it at once; closed again, or stopped, it reports it up.
+  /// Names the dependency the target stands for, such as `"db"`: when the
+  /// breaker opens it reports the dependency down (see `report_dependency`),
+  /// so that storm control pauses the failed children that depend on it at
+  /// once; half open (its trial call needs a caller, and those callers are
+  /// paused) or stopped it takes that back (`withdrawn`), and canaries
+  /// probe; closed by a trial call, it reports it up.
   circuit_breaker_config& dependency(std::string name) {
     dependency_ = std::move(name);
     return *this;
