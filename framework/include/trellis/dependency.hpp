@@ -55,10 +55,10 @@ public:
 
   /// Opens an incident once `children` failures of children that depend on
   /// it came within `within`, from two children at least unless `children`
-  /// is 1 (default: 3 within 10 s). A crash counts once per child, a failed start every time (a
-  /// child that cannot even start is the clearest sign, and OTP retries a
-  /// failed restart at once); one child failing alone, however often, is
-  /// its own supervisor's business.
+  /// is 1 (default: 3 within 10 s). A crash counts once per child, a failed
+  /// start every time (a child that cannot even start is the clearest
+  /// sign); one child failing alone, however often, is its own
+  /// supervisor's business.
   template <class Rep, class Period>
   dependency_policy& incident_after(uint32_t children,
                                     std::chrono::duration<Rep, Period> within) {
