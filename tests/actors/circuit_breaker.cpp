@@ -384,10 +384,8 @@ TEST_CASE("a circuit breaker with a dependency pauses the children that "
   // The first failure of a child that depends on it pauses it.
   f.crash(sup, "user");
   CHECK(f.next_event() == "stopped:user");
-  for (int i = 0; f.child(sup, "user").paused_for != "db"; ++i) {
-    REQUIRE(i < 4000);
-    std::this_thread::sleep_for(5ms);
-  }
+  eventually("user to pause",
+             [&] { return f.child(sup, "user").paused_for == "db"; });
   CHECK(f.child(sup, "user").state == child_state::restarting);
   SECTION("a trial call closes the breaker and the incident") {
     f.probe->send(f.actor_of(sup, "db"), heal_atom::value);

@@ -57,17 +57,6 @@ child_spec tally_spec(std::shared_ptr<gate> g = std::make_shared<gate>()) {
   return worker("tally", tallying, std::move(g)).format_state(seen_of);
 }
 
-/// Polls `f` until it returns true; fails saying what it waited for.
-template <class F>
-void await(const std::string& what, F f) {
-  auto until = std::chrono::steady_clock::now() + patience;
-  while (!f()) {
-    if (std::chrono::steady_clock::now() > until)
-      FAIL("waited " << patience.count() << " s for " << what);
-    std::this_thread::sleep_for(2ms);
-  }
-}
-
 child_statistics stats(fixture& f, const caf::actor& sup) {
   auto x = get_statistics(f.sys, sup, "tally");
   REQUIRE(x);
@@ -106,7 +95,7 @@ TEST_CASE("statistics count the handled messages and time their handlers",
     CHECK_FALSE(off.enabled);
     CHECK(off.messages_handled == 0);
     REQUIRE_FALSE(set_statistics(f.sys, sup, "tally", true));
-    await("the child to begin collecting again",
+    eventually("the child to begin collecting again",
           [&] { return stats(f, sup).collecting; });
     CHECK(stats(f, sup).messages_handled == 0);
   }
@@ -121,12 +110,12 @@ TEST_CASE("a stuck handler shows how long it has run and what waits behind "
   auto tally = f.actor_of(sup, "tally");
   SECTION("statistics switched on before the handler began") {
     REQUIRE_FALSE(set_statistics(f.sys, sup, "tally", true));
-    await("the idle child to begin collecting",
+    eventually("the idle child to begin collecting",
           [&] { return stats(f, sup).collecting; });
     caf::anon_send(tally, block_atom::value);
     for (int32_t i = 0; i < 5; ++i)
       caf::anon_send(tally, i);
-    await("the handler to run with 5 messages behind it", [&] {
+    eventually("the handler to run with 5 messages behind it", [&] {
       auto x = stats(f, sup);
       return x.handling && x.mailbox_depth == 5;
     });
@@ -135,21 +124,21 @@ TEST_CASE("a stuck handler shows how long it has run and what waits behind "
     CHECK(stats(f, sup).current_handler > first);
     CHECK_THAT(to_string(stats(f, sup)), Catch::Contains("handling for"));
     g->open();
-    await("the child to catch up", [&] {
+    eventually("the child to catch up", [&] {
       auto x = stats(f, sup);
       return !x.handling && x.mailbox_depth == 0 && x.messages_handled == 6;
     });
   }
   SECTION("statistics switched on while it is stuck: not collecting") {
     caf::anon_send(tally, block_atom::value);
-    await("the handler to block", [&] { return g->waiting == 1; });
+    eventually("the handler to block", [&] { return g->waiting == 1; });
     REQUIRE_FALSE(set_statistics(f.sys, sup, "tally", true));
     auto x = stats(f, sup);
     CHECK(x.enabled);
     CHECK_FALSE(x.collecting);
     CHECK_FALSE(x.handling);
     g->open();
-    await("the woken child to begin collecting",
+    eventually("the woken child to begin collecting",
           [&] { return stats(f, sup).collecting; });
   }
 }
@@ -201,7 +190,7 @@ TEST_CASE("a suspended child holds its messages, in order, until resumed",
   // Sent at once: they come after what was held.
   for (int32_t i = 4; i <= 6; ++i)
     caf::anon_send(tally, i);
-  await("the held messages to be handled, then the newer ones", [&] {
+  eventually("the held messages to be handled, then the newer ones", [&] {
     auto x = get_state(f.sys, sup, "tally");
     return x && *x == "1,2,3,4,5,6";
   });
@@ -236,7 +225,7 @@ TEST_CASE("a trace keeps the last messages, with how each ended", "[sys]") {
   REQUIRE_FALSE(set_trace(f.sys, sup, "tally", 3));
   for (int32_t i = 1; i <= 5; ++i)
     f.probe->send(tally, i);
-  await("five traced messages", [&] {
+  eventually("five traced messages", [&] {
     auto x = get_state(f.sys, sup, "tally");
     return x && *x == "1,2,3,4,5";
   });
@@ -286,7 +275,7 @@ TEST_CASE("the switches stay with the child across its restarts", "[sys]") {
   CHECK(spec->statistics());
   CHECK(spec->trace() == 10);
   caf::anon_send(next, int32_t{7});
-  await("the new incarnation to handle a message (it is not suspended)", [&] {
+  eventually("the new incarnation to handle a message (it is not suspended)", [&] {
     auto x = stats(f, sup);
     return x.enabled && x.collecting && x.messages_handled == 1;
   });
@@ -305,7 +294,7 @@ TEST_CASE("get_state renders the child's state on its own thread", "[sys]") {
   auto tally = f.actor_of(sup, "tally");
   caf::anon_send(tally, int32_t{1});
   caf::anon_send(tally, int32_t{2});
-  await("the state after two messages", [&] {
+  eventually("the state after two messages", [&] {
     auto x = get_state(f.sys, sup, "tally");
     return x && *x == "1,2";
   });
@@ -317,10 +306,10 @@ TEST_CASE("get_state renders the child's state on its own thread", "[sys]") {
   }
   SECTION("a stuck child is named hung, with how long its handler ran") {
     REQUIRE_FALSE(set_statistics(f.sys, sup, "tally", true));
-    await("the child to begin collecting",
+    eventually("the child to begin collecting",
           [&] { return stats(f, sup).collecting; });
     caf::anon_send(tally, block_atom::value);
-    await("the handler to block", [&] { return g->waiting == 1; });
+    eventually("the handler to block", [&] { return g->waiting == 1; });
     auto x = get_state(f.sys, sup, "tally", 400ms);
     g->open();
     REQUIRE_FALSE(x);

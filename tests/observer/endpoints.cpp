@@ -1305,10 +1305,8 @@ TEST_CASE("the observer shows open incidents and paused children",
                                   "pool", "refused \"x\""));
   auto a = o.f.actor_of(o.sup, "a");
   o.f.crash(o.sup, "a");
-  for (int i = 0; o.f.child(o.sup, "a").paused_for != "db"; ++i) {
-    REQUIRE(i < 4000);
-    std::this_thread::sleep_for(5ms);
-  }
+  eventually("a to pause",
+             [&] { return o.f.child(o.sup, "a").paused_for == "db"; });
   auto xs = get_json(o, "/api/incidents");
   REQUIRE(xs.size() == 1);
   CHECK(xs[0]["dependency"].str == "db");

@@ -27,6 +27,18 @@ using quit_atom = caf::atom_constant<caf::atom("quit")>;
 /// Generous bound for "this eventually happens"; never a speed assertion.
 constexpr auto patience = std::chrono::seconds(20);
 
+/// Polls `pred()` until it holds; fails saying it waited for `what` after
+/// `patience`.
+template <class Predicate>
+void eventually(const std::string& what, Predicate pred) {
+  auto until = std::chrono::steady_clock::now() + patience;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until)
+      FAIL("waited " << patience.count() << " s for " << what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 /// Receives one message that a handler in `fs` takes. Fails the test, saying
 /// that it waited for `what`, when none arrives within `patience` or when an
 /// error arrives that no handler in `fs` takes (a failed request, say), so
