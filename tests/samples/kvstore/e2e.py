@@ -41,8 +41,9 @@ def _die_with_parent():
 class Server:
     """A kvstore process on a free port; a context manager that kills it."""
 
-    def __init__(self, *args, expect_start=True):
-        self.args = [SERVER, "--port", "0", "--log-level", "error", *args]
+    def __init__(self, *args, expect_start=True, wrap=()):
+        # wrap: a command that execs the server, such as prlimit.
+        self.args = [*wrap, SERVER, "--port", "0", "--log-level", "error", *args]
         self.proc = subprocess.Popen(
             self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, preexec_fn=_die_with_parent)
