@@ -55,6 +55,9 @@ struct child {
   caf::message args;
   /// Whether the pending start is a restart (for lifecycle events).
   bool restart_pending = false;
+  /// Whether the incarnation was spawned through its `child_context`, and
+  /// so is no supervisor (see `ask_child_to_stop`).
+  bool spawned_by_context = false;
   /// The current incarnation's health checks (see `health_monitor`).
   health_state health;
   /// The backoff's restarts in a row and its pending delayed restart (see
@@ -120,7 +123,10 @@ public:
   /// Appends a child; its id must not be present yet.
   iterator add(child_spec spec) {
     auto i = children_.emplace(children_.end(), std::move(spec));
-    i->path = prefix_ + i->spec.id();
+    // Sized once: `prefix_ + id` would leave room for twice the prefix.
+    auto& id = i->spec.id();
+    i->path.reserve(prefix_.size() + id.size());
+    i->path.append(prefix_).append(id);
     if (ids_indexed_)
       by_id_.insert(id_hash(i->spec.id()), i);
     return i;

@@ -48,17 +48,25 @@ const std::string& demangled(const char* name) {
 } // namespace detail
 
 
+caf::error detail::current_crash_reason(const std::exception* e) {
+  if (e != nullptr)
+    return make_error(errc::unhandled_exception,
+                      detail::demangled(typeid(*e).name()),
+                      std::string{e->what()});
+  auto type = abi::__cxa_current_exception_type();
+  return make_error(errc::unhandled_exception,
+                    type ? detail::demangled(type->name())
+                         : std::string{"unknown"},
+                    std::string{"(not a std::exception)"});
+}
+
 caf::error crash_reason(const std::exception_ptr& x) {
   try {
     std::rethrow_exception(x);
   } catch (const std::exception& e) {
-    return make_error(errc::unhandled_exception, detail::demangled(typeid(e).name()),
-                      std::string{e.what()});
+    return detail::current_crash_reason(&e);
   } catch (...) {
-    auto type = abi::__cxa_current_exception_type();
-    return make_error(errc::unhandled_exception,
-                      type ? detail::demangled(type->name()) : std::string{"unknown"},
-                      std::string{"(not a std::exception)"});
+    return detail::current_crash_reason(nullptr);
   }
 }
 

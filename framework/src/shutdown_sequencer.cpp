@@ -43,11 +43,11 @@ void shutdown_sequencer::stop(iterator c, continuation k) {
       st.deadline = now + kill_timeout_;
       break;
     case trellis::shutdown_kind::timeout:
-      host_->ask_child_to_stop(c->handle);
+      host_->ask_child_to_stop(*c);
       st.deadline = now + policy.time();
       break;
     case trellis::shutdown_kind::infinity:
-      host_->ask_child_to_stop(c->handle);
+      host_->ask_child_to_stop(*c);
       return;
   }
   arm(*st.deadline);

@@ -39,8 +39,8 @@ public:
   public:
     virtual ~host() = default;
 
-    /// Asks child actor `hdl` to stop with `user_shutdown`.
-    virtual void ask_child_to_stop(const caf::actor& hdl) = 0;
+    /// Asks the incarnation of `c` to stop with `user_shutdown`.
+    virtual void ask_child_to_stop(const child& c) = 0;
 
     /// Child `c` is gone for `reason`, or was given up on: reports it and
     /// forgets its incarnation. The sequencer then runs the stop's

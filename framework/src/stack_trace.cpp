@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 #include "demangle.hpp"
 
@@ -29,6 +30,23 @@ public:
     std::lock_guard<std::mutex> guard{mtx_};
     if (dwfl_ == nullptr)
       return;
+    // A crash that repeats repeats its frames: libdw's lookups (millions of
+    // instructions a trace) once per address. As stale as libdw's own view
+    // after a library is unloaded, no more.
+    if (auto i = resolved_.find(f.address); i != resolved_.end()) {
+      f = i->second;
+      return;
+    }
+    lookup(f);
+    if (resolved_.size() >= max_resolved)
+      resolved_.clear();
+    resolved_.emplace(f.address, f);
+  }
+
+private:
+  static constexpr size_t max_resolved = 4096;
+
+  void lookup(stack_frame& f) {
     // A return address points past its call: look up the call itself.
     auto addr = static_cast<Dwarf_Addr>(f.address - 1);
     auto* mod = dwfl_addrmodule(dwfl_, addr);
@@ -55,7 +73,6 @@ public:
     }
   }
 
-private:
   symbolizer() {
     callbacks_.find_elf = dwfl_linux_proc_find_elf;
     callbacks_.find_debuginfo = dwfl_standard_find_debuginfo;
@@ -67,6 +84,7 @@ private:
   }
 
   bool report() {
+    resolved_.clear();
     dwfl_report_begin(dwfl_);
     auto rc = dwfl_linux_proc_report(dwfl_, getpid());
     return dwfl_report_end(dwfl_, nullptr, nullptr) == 0 && rc == 0;
@@ -75,6 +93,7 @@ private:
   std::mutex mtx_;
   Dwfl_Callbacks callbacks_{};
   Dwfl* dwfl_ = nullptr;
+  std::unordered_map<uintptr_t, stack_frame> resolved_;
 };
 
 } // namespace

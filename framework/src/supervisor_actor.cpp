@@ -308,9 +308,10 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   auto res = start_or_fault(c, ctx);
   c->node = ctx.node();
   // A node that took a child is back.
-  lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(),
-                                c->node),
-                    lost_nodes_.end());
+  if (!lost_nodes_.empty())
+    lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(),
+                                  c->node),
+                      lost_nodes_.end());
   if (auto& err = ctx.recovery_error()) {
     if (res.actor())
       send_exit(res.actor(), caf::exit_reason::kill);
@@ -356,7 +357,8 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   ++pending_starts_;
   // An actor spawned through the context says when its initialization is
   // done (see `crash_handled`).
-  if (ctx.announces_start(hdl))
+  c->spawned_by_context = ctx.announces_start(hdl);
+  if (c->spawned_by_context)
     return;
   auto who = hdl.address();
   // Any other worker has started once it answers a system message, which CAF
@@ -498,12 +500,17 @@ void supervisor_actor::start_group(
 
 // -- stopping -----------------------------------------------------------------
 
-void supervisor_actor::ask_child_to_stop(const caf::actor& hdl) {
+void supervisor_actor::ask_child_to_stop(const child& c) {
+  auto& hdl = c.handle;
   // A supervisor that a factory started as a tree of its own (not through
   // `supervisor_spec::as_child`) does not know us as its parent and would
-  // ignore our signal: ask it as `stop_supervisor` does.
-  auto sup = dynamic_cast<supervisor_actor*>(
-    caf::actor_cast<caf::abstract_actor*>(hdl));
+  // ignore our signal: ask it as `stop_supervisor` does. What the context
+  // spawned is none, and needs no cast (a failed one costs more than the
+  // signal).
+  auto sup = c.spawned_by_context
+               ? nullptr
+               : dynamic_cast<supervisor_actor*>(
+                   caf::actor_cast<caf::abstract_actor*>(hdl));
   if (sup != nullptr && sup->parent_ != address())
     send(hdl, stop_atom::value, caf::error{caf::exit_reason::user_shutdown});
   else

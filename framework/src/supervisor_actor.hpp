@@ -161,7 +161,7 @@ private:
 
   /// Asks child `hdl` to stop with `user_shutdown`: by an exit signal, or
   /// by the stop message for a supervisor whose parent we are not.
-  void ask_child_to_stop(const caf::actor& hdl) override;
+  void ask_child_to_stop(const child& c) override;
 
   /// Reports and forgets the incarnation of `c`, whose stop ended.
   void child_stopped(iterator c, caf::error reason) override;

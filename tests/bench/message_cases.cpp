@@ -110,7 +110,7 @@ result message_stable(const options& opts) {
     caf::anon_send_exit(*stable, caf::exit_reason::user_shutdown);
     return res;
   });
-  return compare("message_stable", "requests/s", 0.7, better::higher, m);
+  return compare("message_stable", "requests/s", 0.90, better::higher, m);
 }
 
 /// Requests to a child whose spec has an option that `with` adds, against

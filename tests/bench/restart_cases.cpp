@@ -134,12 +134,12 @@ kick_plan cycle_plan(const options& opts, kick how) {
 }
 
 result restart_cycle(const options& opts) {
-  return against_baseline(opts, "restart_cycle", "restarts/s", 0.8,
+  return against_baseline(opts, "restart_cycle", "restarts/s", 0.95,
                           tree_shape{}, cycle_plan(opts, kick::kill), 1);
 }
 
 result restart_cycle_exception(const options& opts) {
-  return against_baseline(opts, "restart_cycle_exception", "restarts/s", 0.8,
+  return against_baseline(opts, "restart_cycle_exception", "restarts/s", 0.90,
                           tree_shape{}, cycle_plan(opts, kick::exception), 1);
 }
 
@@ -169,7 +169,7 @@ result restart_storm(const options& opts) {
   plan.expect = static_cast<size_t>(shape.children);
   plan.warmup = 1;
   plan.rounds = opts.scaled(1);
-  return against_baseline(opts, "restart_storm", "restarts/s", 0.8, shape,
+  return against_baseline(opts, "restart_storm", "restarts/s", 0.90, shape,
                           plan, shape.children);
 }
 
@@ -182,7 +182,7 @@ result one_for_all_100(const options& opts) {
   plan.expect = static_cast<size_t>(shape.children);
   plan.warmup = 5;
   plan.rounds = opts.scaled(15);
-  return against_baseline(opts, "one_for_all_100", "cycles/s", 0.7, shape,
+  return against_baseline(opts, "one_for_all_100", "cycles/s", 0.85, shape,
                           plan, 1);
 }
 

@@ -103,7 +103,7 @@ result memory_per_child(const options& opts) {
     [&] {
       return sample{probe_in_child_process(opts, "baseline", children), {}};
     });
-  return compare("memory_per_child", "bytes", 1.5, better::lower, m);
+  return compare("memory_per_child", "bytes", 1.25, better::lower, m);
 }
 
 // -- tree_start_stop ----------------------------------------------------------
@@ -132,7 +132,7 @@ result tree_start_stop(const options& opts) {
   auto m = alternate(
     opts.reps, [&] { return start_stop(n, true); },
     [&] { return start_stop(n, false); });
-  return compare("tree_start_stop", "children/s", 0.5, better::higher, m);
+  return compare("tree_start_stop", "children/s", 0.75, better::higher, m);
 }
 
 } // namespace

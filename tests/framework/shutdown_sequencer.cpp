@@ -74,8 +74,8 @@ public:
   }
 
 private:
-  void ask_child_to_stop(const caf::actor& hdl) override {
-    send_exit(hdl, caf::exit_reason::user_shutdown);
+  void ask_child_to_stop(const trellis::detail::child& c) override {
+    send_exit(c.handle, caf::exit_reason::user_shutdown);
   }
 
   void child_stopped(child_registry::iterator c, caf::error reason) override {

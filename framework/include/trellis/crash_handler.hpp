@@ -36,4 +36,13 @@ std::optional<crash_details> crash_details_of(const caf::error& reason);
 /// this handler automatically; call it yourself in actors you spawn by hand.
 void install_crash_handler(caf::scheduled_actor* self);
 
+namespace detail {
+
+/// `crash_reason` for the exception being handled, called inside its catch
+/// clause: `e` if it is a `std::exception`, else null. No second throw to
+/// learn what the exception is.
+caf::error current_crash_reason(const std::exception* e);
+
+} // namespace detail
+
 } // namespace trellis

@@ -12,6 +12,7 @@
 #include <caf/message.hpp>
 
 #include "trellis/crash_report.hpp"
+#include "trellis/detail/sys_control.hpp"
 
 namespace trellis::detail {
 
@@ -59,9 +60,10 @@ struct forensics_spec {
   }
 };
 
-/// An actor that can add to its own crash record: Trellis' children, which
-/// know their last messages and their state's hook.
-class crash_witness {
+/// An actor that can add to its own crash record: Trellis' event-based
+/// children, which know their last messages and their state's hook (and
+/// are `inspectable`: one line of bases, see there).
+class crash_witness : public inspectable {
 public:
   /// Adds what the actor knows to `x`, on its own thread.
   virtual void testify(crash_record& x) noexcept = 0;
@@ -69,8 +71,6 @@ public:
 protected:
   ~crash_witness() = default;
 };
-
-class tree_member;
 
 /// Records the crash of `self`, a member of a tree (`member` is the same
 /// actor), on `x`: the throw's stack, the message being handled and what
