@@ -76,19 +76,24 @@ public:
                          caf::actor_addr start_listener, const void* tree,
                          std::string path, Ts&&... xs)
     : explained_bounce<Impl>(cfg, std::forward<Ts>(xs)...),
-      quarantine_(std::move(q)),
-      kept_(std::move(kept)),
-      resume_(std::move(resume)),
-      forensics_(std::move(forensics)),
       start_listener_(std::move(start_listener)) {
-    if (forensics_ && forensics_->last_messages > 0)
-      ring_ = std::make_unique<message_ring>(forensics_->last_messages);
-    if (forensics_ && (forensics_->statistics || forensics_->trace > 0)) {
-      auto& c = control();
-      c.statistics(forensics_->statistics);
-      c.trace(forensics_->trace);
+    if (q || kept || resume || forensics) {
+      parts_ = std::make_unique<optional_parts>();
+      parts_->poison = std::move(q);
+      parts_->kept = std::move(kept);
+      parts_->resume = std::move(resume);
+      parts_->forensics = std::move(forensics);
+      auto f = parts_->forensics.get();
+      if (f && f->last_messages > 0)
+        parts_->ring = std::make_unique<message_ring>(f->last_messages);
+      if (f && (f->statistics || f->trace > 0)) {
+        auto& c = control();
+        c.statistics(f->statistics);
+        c.trace(f->trace);
+      }
     }
-    guarded_ = quarantine_ != nullptr || resume_ != nullptr || ring_ != nullptr
+    guarded_ = quarantine_ptr() != nullptr || resume_ptr() != nullptr
+               || ring_ptr() != nullptr
                || sys_.load(std::memory_order_relaxed) != nullptr;
     member_of(tree, std::move(path));
     // `install_handlers`, with an exception handler as
@@ -121,14 +126,14 @@ public:
   }
 
   void testify(crash_record& x) noexcept override {
-    if (ring_)
-      x.last_messages = ring_->snapshot();
-    if (forensics_ && forensics_->dump)
-      run_crash_dump(forensics_->dump, this, x);
+    if (auto ring = ring_ptr())
+      x.last_messages = ring->snapshot();
+    if (auto f = forensics_ptr(); f && f->dump)
+      run_crash_dump(f->dump, this, x);
   }
 
   void initialize() override {
-    if (kept_)
+    if (kept_ptr())
       inherit();
     {
       running_in_tree in_tree{static_cast<const tree_member&>(*this)};
@@ -163,7 +168,8 @@ public:
   }
 
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
-    if (!kept_) {
+    auto kept = kept_ptr();
+    if (!kept) {
       explained_bounce<Impl>::enqueue(std::move(x), host);
       if (auto c = sys_.load(std::memory_order_acquire))
         c->arrived();
@@ -175,7 +181,7 @@ public:
     inflight_.fetch_add(1, std::memory_order_seq_cst);
     if (gate_.load(std::memory_order_seq_cst)) {
       inflight_.fetch_sub(1, std::memory_order_seq_cst);
-      kept_->late(std::move(x));
+      kept->late(std::move(x));
       return;
     }
     explained_bounce<Impl>::enqueue(std::move(x), host);
@@ -185,14 +191,16 @@ public:
   }
 
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
-    if (kept_ && !this->mailbox().closed())
+    if (kept_ptr() && !this->mailbox().closed())
       salvage(reason);
     // Handles may keep an ended incarnation's object alive: it lets go of
     // its spec (the decider and the factory's captures) and of the messages
     // it logged now.
-    resume_.reset();
-    forensics_.reset();
-    ring_.reset();
+    if (parts_) {
+      parts_->resume.reset();
+      parts_->forensics.reset();
+      parts_->ring.reset();
+    }
     if (auto sys = sys_.load(std::memory_order_acquire))
       sys->trace(0);
     return explained_bounce<Impl>::cleanup(std::move(reason), host);
@@ -220,8 +228,10 @@ private:
       if (sys->suspended() && quarantine::eligible(x))
         return caf::invoke_message_result::skipped;
     }
-    auto poison = quarantine_ && quarantine::eligible(x);
-    if (poison && quarantine_->armed() && quarantine_->refuse(this, x)) {
+    auto q = quarantine_ptr();
+    auto ring = ring_ptr();
+    auto poison = q && quarantine::eligible(x);
+    if (poison && q->armed() && q->refuse(this, x)) {
       if (sys != nullptr) {
         auto t = sys->begin(this, x);
         sys->end(t, trace_outcome::quarantined);
@@ -232,16 +242,16 @@ private:
     caf::message arrived;
     if (poison)
       arrived = caf::message::copy(x.content());
-    if (ring_)
-      ring_->push(x);
+    if (ring)
+      ring->push(x);
     sys_ticket ticket;
     if (sys != nullptr)
       ticket = sys->begin(this, x);
     try {
       auto result = Impl::consume(x);
       auto skipped = result == caf::invoke_message_result::skipped;
-      if (ring_ && skipped)
-        ring_->unpush();
+      if (ring && skipped)
+        ring->unpush();
       if (sys != nullptr) {
         if (skipped)
           sys->end_skipped(ticket);
@@ -264,8 +274,9 @@ private:
     // A resumed exception is no crash: the quarantine does not count it.
     // An actor that installed its own exception handler chose its own
     // exit reasons, which the decider could not see here: it crashes.
-    if (resume_ && has_trellis_exception_handler()
-        && resume_->resume(this, x, std::current_exception())) {
+    auto resume = resume_ptr();
+    if (resume && has_trellis_exception_handler()
+        && resume->resume(this, x, std::current_exception())) {
       if (sys != nullptr)
         sys->end(ticket, trace_outcome::resumed);
       return caf::invoke_message_result::consumed;
@@ -274,7 +285,7 @@ private:
       sys->end(ticket, trace_outcome::crashed);
     // The supervisor counts the message against the child's limit.
     if (poison)
-      quarantine_->note_crash(this->address(), std::move(arrived));
+      quarantine_ptr()->note_crash(this->address(), std::move(arrived));
     return crashed(x, e);
   }
 
@@ -316,7 +327,8 @@ private:
       // suspended child answers too, counting what it holds.
       reply_to(x, caf::make_message(static_cast<uint64_t>(waiting(this))));
     } else if (head == sys_get_state_atom::value) {
-      auto dump = forensics_ ? forensics_->dump : crash_dump{};
+      auto f = forensics_ptr();
+      auto dump = f ? f->dump : crash_dump{};
       reply_to(x, render_state(dump, this, path()));
     }
   }
@@ -356,7 +368,8 @@ private:
   /// thread as it ends (before CAF's cleanup would bounce it).
   void salvage(const caf::error& reason) {
     auto answer = receiver_down(reason);
-    auto keep = kept_->begin_drain(this->ctrl(), answer);
+    auto kept = kept_ptr();
+    auto keep = kept->begin_drain(this->ctrl(), answer);
     gate_.store(true, std::memory_order_seq_cst);
     while (inflight_.load(std::memory_order_seq_cst) != 0)
       std::this_thread::yield();
@@ -370,19 +383,19 @@ private:
       else if (keep)
         xs.push_back(std::move(x));
       else
-        kept_->lose(*x, answer);
+        kept->lose(*x, answer);
     };
     take_all(this->get_urgent_queue(), take);
     take_all(this->get_normal_queue(), take);
     if (keep)
-      kept_->end_drain(std::move(xs));
+      kept->end_drain(std::move(xs));
   }
 
   /// Takes what the previous incarnation left, ahead of anything that
   /// reached this one already; on the actor's own thread, before its first
   /// message.
   void inherit() {
-    auto xs = kept_->claim(this->ctrl());
+    auto xs = kept_ptr()->claim(this->ctrl());
     if (xs.empty())
       return;
     std::vector<caf::mailbox_element_ptr> newer;
@@ -398,18 +411,47 @@ private:
       q.push_back(x.release());
   }
 
-  std::shared_ptr<quarantine> quarantine_;
-  std::shared_ptr<kept_mailbox> kept_;
-  std::shared_ptr<resume_limiter> resume_;
-  std::shared_ptr<const forensics_spec> forensics_;
-  /// The last messages handled, if the spec keeps them.
-  std::unique_ptr<message_ring> ring_;
+  /// What a child has only if its spec asks for it: one pointer in the
+  /// actor, null for most children, rather than five (64 bytes a child).
+  struct optional_parts {
+    /// The poison-message quarantine.
+    std::shared_ptr<quarantine> poison;
+    std::shared_ptr<kept_mailbox> kept;
+    std::shared_ptr<resume_limiter> resume;
+    std::shared_ptr<const forensics_spec> forensics;
+    /// The last messages handled, if the spec keeps them.
+    std::unique_ptr<message_ring> ring;
+  };
+
+  quarantine* quarantine_ptr() const noexcept {
+    return parts_ ? parts_->poison.get() : nullptr;
+  }
+
+  /// Set in the constructor and kept until the object goes: read by
+  /// `enqueue` on any thread.
+  kept_mailbox* kept_ptr() const noexcept {
+    return parts_ ? parts_->kept.get() : nullptr;
+  }
+
+  resume_limiter* resume_ptr() const noexcept {
+    return parts_ ? parts_->resume.get() : nullptr;
+  }
+
+  const forensics_spec* forensics_ptr() const noexcept {
+    return parts_ ? parts_->forensics.get() : nullptr;
+  }
+
+  message_ring* ring_ptr() const noexcept {
+    return parts_ ? parts_->ring.get() : nullptr;
+  }
+
+  std::unique_ptr<optional_parts> parts_;
   /// Made at most once, kept until the object goes (see `inspectable`).
   std::atomic<sys_control*> sys_{nullptr};
-  /// Whether `quarantine_`, `resume_`, `ring_` or `sys_` is set; set by
-  /// the supervisor's thread when it makes `sys_`.
+  /// Whether the child quarantines, may resume, keeps its last messages, or
+  /// has a `sys_`; set by the supervisor's thread when it makes `sys_`.
   std::atomic<bool> guarded_;
-  /// Set once the actor ends: what reaches it goes to `kept_`.
+  /// Set once the actor ends: what reaches it goes to its kept mailbox.
   std::atomic<bool> gate_{false};
   /// Pushes onto the mailbox under way.
   std::atomic<int> inflight_{0};
