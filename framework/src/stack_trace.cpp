@@ -37,7 +37,9 @@ public:
       f = i->second;
       return;
     }
-    lookup(f);
+    // An address in no module is not kept: a later report may find it.
+    if (!lookup(f))
+      return;
     if (resolved_.size() >= max_resolved)
       resolved_.clear();
     resolved_.emplace(f.address, f);
@@ -46,14 +48,15 @@ public:
 private:
   static constexpr size_t max_resolved = 4096;
 
-  void lookup(stack_frame& f) {
+  /// Returns whether a module holds the address.
+  bool lookup(stack_frame& f) {
     // A return address points past its call: look up the call itself.
     auto addr = static_cast<Dwarf_Addr>(f.address - 1);
     auto* mod = dwfl_addrmodule(dwfl_, addr);
     if (mod == nullptr && report()) // A library loaded since?
       mod = dwfl_addrmodule(dwfl_, addr);
     if (mod == nullptr)
-      return;
+      return false;
     // The module's name is the path that /proc/self/maps shows.
     auto path = dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr,
                                  nullptr, nullptr, nullptr);
@@ -71,6 +74,7 @@ private:
         f.line = lineno > 0 ? static_cast<unsigned>(lineno) : 0;
       }
     }
+    return true;
   }
 
   symbolizer() {

@@ -295,6 +295,9 @@ private:
   /// clause.
   caf::invoke_message_result crashed(caf::mailbox_element& x,
                                      const std::exception* e) {
+    // Outside the tree, as when CAF called the handlers after `consume`: a
+    // handler or state hook may still make blocking calls into it.
+    running_in_tree outside{static_cast<const void*>(nullptr)};
     auto eptr = std::current_exception();
     caf::error reason;
     if (has_trellis_exception_handler()) {
