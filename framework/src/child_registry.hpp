@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory_resource>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +18,6 @@
 #include <caf/message.hpp>
 
 #include "backoff_state.hpp"
-#include "checkpoint_state.hpp"
 #include "hash_index.hpp"
 #include "health_state.hpp"
 #include "node_pool.hpp"
@@ -30,38 +31,20 @@
 
 namespace trellis::detail {
 
-/// What a supervisor keeps of one child.
-struct child {
-  explicit child(child_spec x) : spec(std::move(x)) {
-    // nop
-  }
-
-  child_spec spec;
-  /// The child's path, `<supervisor path>/<id>`, built once.
-  std::string path;
-  /// The running incarnation; invalid while the child has no actor.
-  caf::actor handle;
+/// What a supervisor keeps of a child only if the child uses it (a health
+/// check, a backoff or a delayed restart, a pause, a quarantine, a kept
+/// mailbox, a decider, checkpoints, a node, a dynamic child's restart):
+/// made on first use, so that the 100,000 children of a dynamic supervisor
+/// that use none of it pay one null pointer each.
+struct child_extras {
   /// The incarnation whose exit left a dynamic child restarting, until it
   /// runs again: OTP's `{restarting, OldPid}`, by which `terminate_child`
   /// still finds it.
   caf::actor_addr exited_as;
-  child_state state = child_state::stopped;
-  /// Whether this incarnation exited and awaits a restart decision.
-  bool exit_pending = false;
-  uint64_t restart_count = 0;
-  caf::error last_reason;
-  caf::actor_clock::time_point started_at;
-  /// The start arguments of a dynamic child, passed on every restart.
-  caf::message args;
-  /// Whether the pending start is a restart (for lifecycle events).
-  bool restart_pending = false;
-  /// Whether the incarnation was spawned through its `child_context`, and
-  /// so is no supervisor (see `ask_child_to_stop`).
-  bool spawned_by_context = false;
   /// The current incarnation's health checks (see `health_monitor`).
   health_state health;
-  /// The backoff's restarts in a row and its pending delayed restart (see
-  /// `restart_backoff`).
+  /// The backoff's restarts in a row, a pending delayed restart and a pause
+  /// (see `restart_backoff`).
   backoff_state backoff;
   /// Poison-message bookkeeping shared with the incarnations, if the spec
   /// asks for it.
@@ -72,18 +55,107 @@ struct child {
   /// The decider on the incarnations' side and their resumes, if the spec
   /// has a decider.
   std::shared_ptr<resume_limiter> resume;
+  /// The latest incarnation, shared with the checkpoints so that a
+  /// superseded incarnation (a hung one, say) cannot save over its
+  /// replacement; made by the first checkpoint.
+  std::shared_ptr<std::atomic<uint64_t>> latest;
+  /// The node the current (or last) incarnation runs on; empty if local.
+  std::string node;
+};
+
+/// What a supervisor keeps of one child. Small: a dynamic supervisor keeps
+/// 100,000 of them. What few children use is in `extras`, and a start's or
+/// a stop's state lives only while one is pending (see `child_registry`).
+struct child {
+  explicit child(child_spec x) : spec(std::move(x)) {
+    // nop
+  }
+
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  child_spec spec;
+  /// The running incarnation; invalid while the child has no actor.
+  caf::actor handle;
+  caf::error last_reason;
+  caf::actor_clock::time_point started_at;
+  /// The start arguments of a dynamic child, passed on every restart: a
+  /// message's data, 8 bytes where a `caf::message` (with its vtable) takes
+  /// 16.
+  caf::message::data_ptr args;
+  uint64_t restart_count = 0;
+  /// The child's incarnations, counted, so that each checkpoint knows its
+  /// own.
+  uint64_t incarnations = 0;
+  std::unique_ptr<child_extras> extras;
+  /// The current incarnation's start, while it is pending (else null).
+  start_state* start = nullptr;
+  /// The current incarnation's stop, while one is in flight (else null; see
+  /// `shutdown_sequencer`).
+  stop_state* stop = nullptr;
+  child_state state = child_state::stopped;
+  /// Whether this incarnation exited and awaits a restart decision.
+  bool exit_pending = false;
+  /// Whether the pending start is a restart (for lifecycle events).
+  bool restart_pending = false;
+  /// Whether the incarnation was spawned through its `child_context`, and
+  /// so is no supervisor (see `ask_child_to_stop`).
+  bool spawned_by_context = false;
   /// The decision an incarnation took itself for the exception it crashed
   /// on, until its exit is handled: asked once, on its thread.
   std::optional<decision> decided;
-  /// The child's incarnations, for its checkpoints.
-  checkpoint_state checkpoints;
-  /// The node the current (or last) incarnation runs on; empty if local.
-  std::string node;
-  /// The current incarnation's start, while it is pending.
-  start_state start;
-  /// The current incarnation's stop, while one is in flight (see
-  /// `shutdown_sequencer`).
-  stop_state stop;
+
+  /// Returns the child's extras, made on first use.
+  child_extras& more() {
+    if (!extras)
+      extras = std::make_unique<child_extras>();
+    return *extras;
+  }
+
+  /// Counts a new incarnation, which supersedes every older one; returns
+  /// its number.
+  uint64_t next_incarnation() {
+    auto n = ++incarnations;
+    if (extras && extras->latest)
+      extras->latest->store(n, std::memory_order_release);
+    return n;
+  }
+
+  /// Returns the delayed restart that is due (0: none).
+  uint64_t due_token() const noexcept {
+    return extras ? extras->backoff.due_token : 0;
+  }
+
+  /// Returns the dependency incident the child is paused for (0: none).
+  uint32_t paused_for() const noexcept {
+    return extras ? extras->backoff.paused_for : 0;
+  }
+
+  /// Returns the incarnation whose exit left the child restarting, if any.
+  const caf::actor_addr* exited_as() const noexcept {
+    return extras && extras->exited_as ? &extras->exited_as : nullptr;
+  }
+
+  /// Returns the child's quarantine, if its spec asks for one.
+  quarantine* poison() const noexcept {
+    return extras ? extras->poison.get() : nullptr;
+  }
+
+  /// Returns the child's kept mailbox, if its spec keeps one.
+  kept_mailbox* kept() const noexcept {
+    return extras ? extras->kept.get() : nullptr;
+  }
+
+  /// Returns the child's resume limiter, if its spec has a decider.
+  resume_limiter* resume() const noexcept {
+    return extras ? extras->resume.get() : nullptr;
+  }
+
+  /// Returns the node the child's incarnation runs on, or "" if local.
+  const std::string& node() const noexcept {
+    static const std::string local;
+    return extras ? extras->node : local;
+  }
 };
 
 /// The children of one supervisor in start order, found by id and by actor
@@ -123,13 +195,44 @@ public:
   /// Appends a child; its id must not be present yet.
   iterator add(child_spec spec) {
     auto i = children_.emplace(children_.end(), std::move(spec));
-    // Sized once: `prefix_ + id` would leave room for twice the prefix.
-    auto& id = i->spec.id();
-    i->path.reserve(prefix_.size() + id.size());
-    i->path.append(prefix_).append(id);
     if (ids_indexed_)
       by_id_.insert(id_hash(i->spec.id()), i);
     return i;
+  }
+
+  /// Returns the path of `x`, `<supervisor path>/<id>`: built when asked
+  /// for (in reports and errors), not kept per child.
+  std::string path_of(const child& x) const {
+    auto& id = x.spec.id();
+    std::string result;
+    // Sized once: `prefix_ + id` would leave room for twice the prefix.
+    result.reserve(prefix_.size() + id.size());
+    result.append(prefix_).append(id);
+    return result;
+  }
+
+  /// Marks the start of `x` pending: its state lives until `end_start`.
+  start_state& begin_start(child& x) {
+    if (x.start == nullptr)
+      x.start = make<start_state>();
+    return *x.start;
+  }
+
+  /// Forgets the pending start of `x`, if any.
+  void end_start(child& x) noexcept {
+    destroy(x.start);
+  }
+
+  /// Marks a stop of `x` in flight: its state lives until `end_stop`.
+  stop_state& begin_stop(child& x) {
+    if (x.stop == nullptr)
+      x.stop = make<stop_state>();
+    return *x.stop;
+  }
+
+  /// Forgets the stop of `x` in flight, if any.
+  void end_stop(child& x) noexcept {
+    destroy(x.stop);
   }
 
   /// Returns the child with id `x`, or `end()`.
@@ -198,6 +301,8 @@ public:
     unbind(i);
     if (ids_indexed_)
       by_id_.erase(id_hash(i->spec.id()), i);
+    end_start(*i);
+    end_stop(*i);
     children_.erase(i);
   }
 
@@ -206,7 +311,15 @@ public:
     by_id_.clear();
     ids_indexed_ = false;
     by_addr_.clear();
+    for (auto& x : children_) {
+      end_start(x);
+      end_stop(x);
+    }
     children_.clear();
+  }
+
+  ~child_registry() {
+    clear();
   }
 
   iterator begin() noexcept {
@@ -248,6 +361,23 @@ private:
       throw;
     }
     ids_indexed_ = true;
+  }
+
+  /// A start's or a stop's state, from the records' pool: one comes and
+  /// goes with every restart.
+  template <class T>
+  T* make() {
+    auto p = records_.allocate(sizeof(T), alignof(T));
+    return new (p) T{};
+  }
+
+  template <class T>
+  void destroy(T*& x) noexcept {
+    if (x == nullptr)
+      return;
+    x->~T();
+    records_.deallocate(x, sizeof(T), alignof(T));
+    x = nullptr;
   }
 
   iterator find_incarnation(const caf::actor_control_block* x) {

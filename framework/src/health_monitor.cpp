@@ -19,44 +19,48 @@ health_monitor::health_monitor(caf::event_based_actor* self, host* owner,
 }
 
 void health_monitor::watch(iterator c) {
-  c->health.missed = 0;
-  if (auto& hc = c->spec.health_check()) {
-    // The start counts as the first answer: the next comes an interval and
-    // a round trip later, as every later one does.
-    auto& phi = c->health.suspicion;
-    if (!phi)
-      phi = std::make_unique<phi_accrual>(
-        100, std::max<caf::timespan>(hc->interval() / 10,
-                                     std::chrono::milliseconds(1)));
-    else
-      phi->reset();
-    phi->heartbeat(self_->clock().now());
-  }
+  auto& hc = c->spec.health_check();
+  if (!hc)
+    return;
+  auto& health = c->more().health;
+  health.missed = 0;
+  // The start counts as the first answer: the next comes an interval and a
+  // round trip later, as every later one does.
+  auto& phi = health.suspicion;
+  if (!phi)
+    phi = std::make_unique<phi_accrual>(
+      100, std::max<caf::timespan>(hc->interval() / 10,
+                                   std::chrono::milliseconds(1)));
+  else
+    phi->reset();
+  phi->heartbeat(self_->clock().now());
   schedule(c);
 }
 
 double health_monitor::suspicion(const child& c) const {
   // A restarting or stopped child has no incarnation to suspect.
-  if (!c.health.suspicion || !c.handle || c.state != child_state::running)
+  if (!c.extras || !c.extras->health.suspicion || !c.handle
+      || c.state != child_state::running)
     return 0.0;
-  return c.health.suspicion->phi(self_->clock().now());
+  return c.extras->health.suspicion->phi(self_->clock().now());
 }
 
 void health_monitor::schedule(iterator c) {
   auto& hc = c->spec.health_check();
   if (!hc || !c->handle)
     return;
-  c->health.token = ++next_token_;
+  auto& health = c->more().health;
+  health.token = ++next_token_;
   self_->delayed_send(self_, hc->interval(), tick_atom::value,
-                      c->handle.address(), c->health.token);
+                      c->handle.address(), health.token);
 }
 
 health_monitor::iterator health_monitor::find(const caf::actor_addr& who,
                                               uint64_t token) {
   auto c = children_.find(who);
   // Ticks and answers of incarnations that ended or are being stopped.
-  if (closed_ || c == children_.end() || c->health.token != token
-      || c->stop.in_flight)
+  if (closed_ || c == children_.end() || !c->extras
+      || c->extras->health.token != token || c->stop != nullptr)
     return children_.end();
   return c;
 }
@@ -89,10 +93,12 @@ void health_monitor::on_passed(const caf::actor_addr& who, uint64_t token) {
   // Only reschedules: `on_tick` ignores the next check if the child is
   // being stopped by then.
   auto c = children_.find(who);
-  if (c != children_.end() && c->health.token == token) {
-    c->health.missed = 0;
-    if (c->health.suspicion)
-      c->health.suspicion->heartbeat(self_->clock().now());
+  if (c != children_.end() && c->extras
+      && c->extras->health.token == token) {
+    auto& health = c->extras->health;
+    health.missed = 0;
+    if (health.suspicion)
+      health.suspicion->heartbeat(self_->clock().now());
     schedule(c);
   }
 }
@@ -126,27 +132,29 @@ void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
   if (c == children_.end())
     return;
   auto& hc = *c->spec.health_check();
+  // Found: it has extras.
+  auto& health = c->extras->health;
   auto sys = control_of(c->handle);
   // A suspended child holds its checks as it holds its other messages.
   if (sys != nullptr && sys->suspended()) {
-    c->health.missed = 0;
+    health.missed = 0;
     // Its silence says nothing of its health: suspicion starts afresh.
-    if (c->health.suspicion) {
-      c->health.suspicion->reset();
-      c->health.suspicion->heartbeat(self_->clock().now());
+    if (health.suspicion) {
+      health.suspicion->reset();
+      health.suspicion->heartbeat(self_->clock().now());
     }
     schedule(c);
     return;
   }
   auto phi = suspicion(*c);
   auto suspected = hc.suspect_at() > 0 && phi >= hc.suspect_at();
-  if (++c->health.missed < hc.max_missed() && !suspected) {
+  if (++health.missed < hc.max_missed() && !suspected) {
     schedule(c);
     return;
   }
   auto timeout_ms
     = std::chrono::duration_cast<std::chrono::milliseconds>(hc.timeout());
-  auto checks = std::to_string(c->health.missed) + " health checks of "
+  auto checks = std::to_string(health.missed) + " health checks of "
                 + std::to_string(timeout_ms.count()) + "ms";
   if (suspected) {
     char buf[32];
@@ -154,12 +162,13 @@ void health_monitor::on_missed(const caf::actor_addr& who, uint64_t token,
     checks += " (suspicion phi " + std::string{buf} + " >= "
               + std::to_string(static_cast<int>(hc.suspect_at())) + ")";
   }
+  auto path = children_.path_of(*c);
   if (is(cause, caf::sec::request_timeout))
-    host_->child_unhealthy(c, make_error(errc::hung, c->path,
+    host_->child_unhealthy(c, make_error(errc::hung, path,
                                          "no answer to " + checks + "; "
-                                           + why_no_answer(sys, c->path)));
+                                           + why_no_answer(sys, path)));
   else
-    host_->child_unhealthy(c, make_error(errc::unhealthy, c->path,
+    host_->child_unhealthy(c, make_error(errc::unhealthy, path,
                                          "failed " + checks,
                                          std::move(cause)));
 }

@@ -25,15 +25,14 @@ void shutdown_sequencer::stop(iterator c, continuation k) {
     k();
     return;
   }
-  auto& st = c->stop;
-  st.k = std::move(k);
-  if (st.in_flight)
+  if (c->stop != nullptr) {
+    c->stop->k = std::move(k);
     return;
-  // Filed first: the flag must not say in flight if filing it failed.
+  }
+  // Filed first: the child must not look in flight if filing it failed.
   in_flight_.insert(child_registry::incarnation_hash(*c), c);
-  st.in_flight = true;
-  st.killed = false;
-  st.deadline = std::nullopt;
+  auto& st = children_.begin_stop(*c);
+  st.k = std::move(k);
   auto policy = c->spec.shutdown();
   auto now = self_->clock().now();
   switch (policy.kind()) {
@@ -119,7 +118,7 @@ void shutdown_sequencer::on_timeout(uint64_t token) {
   // another's stop.
   std::vector<const caf::actor_control_block*> due;
   in_flight_.for_each([&](iterator c) {
-    if (c->stop.deadline && *c->stop.deadline <= now)
+    if (c->stop->deadline && *c->stop->deadline <= now)
       due.push_back(child_registry::incarnation(*c));
   });
   for (auto who : due) {
@@ -127,21 +126,21 @@ void shutdown_sequencer::on_timeout(uint64_t token) {
       return child_registry::incarnation(*c) == who;
     };
     auto c = in_flight_.find(child_registry::incarnation_hash(who), is_who);
-    if (c && (*c)->stop.deadline && *(*c)->stop.deadline <= now)
+    if (c && (*c)->stop->deadline && *(*c)->stop->deadline <= now)
       escalate(*c);
   }
   // Re-arm for the earliest stop still in flight.
   std::optional<caf::actor_clock::time_point> next;
   in_flight_.for_each([&](iterator c) {
-    if (c->stop.deadline && (!next || *c->stop.deadline < *next))
-      next = c->stop.deadline;
+    if (c->stop->deadline && (!next || *c->stop->deadline < *next))
+      next = c->stop->deadline;
   });
   if (next)
     arm(*next);
 }
 
 void shutdown_sequencer::escalate(iterator c) {
-  auto& st = c->stop;
+  auto& st = *c->stop;
   if (!st.killed) {
     st.killed = true;
     st.deadline = self_->clock().now() + kill_timeout_;
@@ -162,17 +161,17 @@ void shutdown_sequencer::on_down(iterator c, caf::error reason) {
 
 void shutdown_sequencer::finish(iterator c, caf::error reason) {
   in_flight_.erase(child_registry::incarnation_hash(*c), c);
-  auto& st = c->stop;
-  st.in_flight = false;
-  auto k = std::move(st.k);
-  st.k = nullptr;
+  auto k = std::move(c->stop->k);
+  children_.end_stop(*c);
   host_->child_stopped(c, std::move(reason));
   k();
 }
 
 void shutdown_sequencer::forget(iterator c) {
-  if (c->stop.in_flight)
+  if (c->stop != nullptr) {
     in_flight_.erase(child_registry::incarnation_hash(*c), c);
+    children_.end_stop(*c);
+  }
 }
 
 void shutdown_sequencer::clear() {

@@ -8,10 +8,10 @@
 namespace trellis::detail {
 
 /// What the shutdown sequencer keeps per child while that child's stop is
-/// in flight: when to escalate (kill, then abandon; none for `infinity`),
-/// whether it was killed, and what runs once it is down.
+/// in flight (and only then: see `child_registry::begin_stop`): when to
+/// escalate (kill, then abandon; none for `infinity`), whether it was
+/// killed, and what runs once it is down.
 struct stop_state {
-  bool in_flight = false;
   bool killed = false;
   std::optional<caf::actor_clock::time_point> deadline;
   std::function<void()> k;

@@ -179,7 +179,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](unhealthy_atom, const caf::actor& who,
            caf::error& reason) -> caf::result<caf::ok_atom> {
       auto c = who ? children_.find(who.address()) : children_.end();
-      if (c == children_.end() || shutting_down_ || c->stop.in_flight)
+      if (c == children_.end() || shutting_down_ || c->stop != nullptr)
         return make_error(errc::not_found, path(),
                           "no running child is actor "
                             + std::to_string(who ? who.id() : 0));
@@ -202,7 +202,7 @@ supervisor_actor::consume(caf::mailbox_element& x) {
     // As CAF's own `consume` does, for whatever the handling reads.
     current_mailbox_element(&x);
     auto c = children_.find(x.sender);
-    if (c != children_.end() && c->start.token != 0)
+    if (c != children_.end() && c->start != nullptr)
       on_started(c);
     return caf::invoke_message_result::consumed;
   }
@@ -215,7 +215,7 @@ void supervisor_actor::on_exit() {
   children_.for_each_running(
     [this](child& c) { send_exit(c.handle, caf::exit_reason::kill); });
   for (auto& c : children_)
-    if (c.kept)
+    if (c.kept())
       discard_kept(c, true);
   for (auto& kvp : abandoned_)
     send_exit(kvp.second.handle, caf::exit_reason::kill);
@@ -264,20 +264,21 @@ caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
   // Whatever starts the child now supersedes a delayed restart, and a pause.
-  c->backoff.due_token = 0;
+  if (c->extras)
+    c->extras->backoff.due_token = 0;
   unpause(*c);
-  if (c->spec.quarantine_after() > 0 && !c->poison)
-    c->poison = std::make_shared<quarantine>(child_path(*c));
-  if (c->spec.keep_mailbox() && !c->kept)
-    c->kept = std::make_shared<kept_mailbox>(child_path(*c));
+  if (c->spec.quarantine_after() > 0 && !c->poison())
+    c->more().poison = std::make_shared<quarantine>(child_path(*c));
+  if (c->spec.keep_mailbox() && !c->kept())
+    c->more().kept = std::make_shared<kept_mailbox>(child_path(*c));
   // Only a worker can resume: a supervisor child decides nothing itself.
   if (c->spec.decider() && c->spec.type() == child_type::worker
-      && !c->resume)
-    c->resume = std::make_shared<resume_limiter>(c->spec, address());
-  if (c->kept) {
+      && !c->resume())
+    c->more().resume = std::make_shared<resume_limiter>(c->spec, address());
+  if (auto kept = c->kept()) {
     // What did not fit is lost now, whatever the next incarnation handles.
-    publish_lost(*c, c->kept->take_lost());
-    if (auto n = c->kept->held(); n > 0) {
+    publish_lost(*c, kept->take_lost());
+    if (auto n = kept->held(); n > 0) {
       constexpr auto kind = lifecycle_kind::messages_kept;
       detail::tell(system(), listened(feed_.get()), kind, [&] {
         return event_about(kind, *c, c->last_reason)
@@ -288,12 +289,17 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   detail::child_start start;
   start.store = store_of(*c);
   start.fresh = spec_.dynamic() && c->restart_count == 0;
-  start.latest = &c->checkpoints.latest;
+  // The first checkpoint makes the child's `latest`, kept below.
+  std::shared_ptr<std::atomic<uint64_t>> latest;
+  start.latest = &latest;
   // Older incarnations, hung ones included, may no longer save.
-  start.incarnation = c->checkpoints.next_incarnation();
-  start.poison = c->poison;
-  start.kept = c->kept;
-  start.resume = c->resume;
+  start.incarnation = c->next_incarnation();
+  if (auto& x = c->extras) {
+    latest = x->latest;
+    start.poison = x->poison;
+    start.kept = x->kept;
+    start.resume = x->resume;
+  }
   start.forensics = c->spec.forensics();
   if (!c->spec.nodes().empty()) {
     start.nodes = c->spec.nodes();
@@ -302,15 +308,18 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   start.listener = address();
   child_context ctx{system(),          caf::actor_cast<caf::actor>(this),
                     child_path(*c),    c->spec.id(),
-                    c->restart_count,  c->args,
+                    c->restart_count,  caf::message{c->args},
                     feed_,             c->spec.detached(),
                     std::move(start)};
   auto res = start_or_fault(c, ctx);
-  c->node = ctx.node();
+  if (latest && !c->more().latest)
+    c->extras->latest = std::move(latest);
+  if (!ctx.node().empty() || c->extras)
+    c->more().node = ctx.node();
   // A node that took a child is back.
   if (!lost_nodes_.empty())
     lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(),
-                                  c->node),
+                                  c->node()),
                       lost_nodes_.end());
   if (auto& err = ctx.recovery_error()) {
     if (res.actor())
@@ -352,8 +361,9 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // Running once initialized (`on_started`); a snapshot meanwhile shows a
   // restart as still restarting.
   auto token = ++next_token_;
-  c->start.token = token;
-  c->start.k = std::move(k);
+  auto& st = children_.begin_start(*c);
+  st.token = token;
+  st.k = std::move(k);
   ++pending_starts_;
   // An actor spawned through the context says when its initialization is
   // done (see `crash_handled`).
@@ -368,8 +378,10 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   // found by its incarnation and its start's token.
   auto starting = [this, who, token] {
     auto i = children_.find(who);
-    return i != children_.end() && i->start.token == token ? i
-                                                            : children_.end();
+    return i != children_.end() && i->start != nullptr
+               && i->start->token == token
+             ? i
+             : children_.end();
   };
   auto started = [this, starting] {
     if (auto i = starting(); i != children_.end())
@@ -432,7 +444,7 @@ void supervisor_actor::on_started(iterator c) {
   // dynamic supervisor would flood the log.
   if (!spec_.dynamic())
     report::child_started(path(), c->spec.id(), c->handle.address(),
-                          c->restart_count, c->node);
+                          c->restart_count, c->node());
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,
           *c);
@@ -445,10 +457,9 @@ void supervisor_actor::on_started(iterator c) {
 }
 
 supervisor_actor::start_continuation supervisor_actor::end_start(iterator c) {
-  c->start.token = 0;
   --pending_starts_;
-  auto k = std::move(c->start.k);
-  c->start.k = nullptr;
+  auto k = std::move(c->start->k);
+  children_.end_start(*c);
   return k;
 }
 
@@ -462,7 +473,8 @@ void supervisor_actor::fail_start(iterator c, caf::error reason) {
     children_.unbind(c);
   }
   c->last_reason = reason;
-  c->backoff.ran_for = caf::timespan{0};
+  if (c->extras)
+    c->extras->backoff.ran_for = caf::timespan{0};
   k(std::move(reason));
 }
 
@@ -528,7 +540,7 @@ void supervisor_actor::child_stopped(iterator c, caf::error reason) {
   c->state = child_state::stopped;
   c->exit_pending = false;
   c->last_reason = std::move(reason);
-  if (c->kept)
+  if (c->kept())
     discard_kept(*c, false);
 }
 
@@ -541,31 +553,31 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
     if (auto i = abandoned_.find(msg.source); i != abandoned_.end()) {
       auto c = children_.find(i->second.id);
       abandoned_.erase(i);
-      if (c != children_.end() && c->kept)
-        publish_lost(*c, c->kept->take_lost());
+      if (c != children_.end() && c->kept())
+        publish_lost(*c, c->kept()->take_lost());
       return;
     }
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
   auto crash = keep_crash(*c, msg.source, msg.reason);
-  if (c->poison)
+  if (c->poison())
     count_poison(*c, msg.source, msg.reason);
   // Taken whatever follows, so that no decision outlives its exit.
   std::optional<decision> decided;
-  if (c->resume)
-    decided = c->resume->decided(msg.source, msg.reason);
-  if (!c->node.empty()
+  if (auto resume = c->resume())
+    decided = resume->decided(msg.source, msg.reason);
+  if (!c->node().empty()
       && is(msg.reason, caf::exit_reason::remote_link_unreachable)) {
-    lose_node(c->node);
-    msg.reason = make_error(errc::node_down, child_path(*c), c->node,
+    lose_node(c->node());
+    msg.reason = make_error(errc::node_down, child_path(*c), c->node(),
                             "the connection to the node was lost");
   }
-  if (c->stop.in_flight) {
+  if (c->stop != nullptr) {
     stops_.on_down(c, std::move(msg.reason));
     return;
   }
-  if (c->start.token != 0) {
+  if (c->start != nullptr) {
     children_.unbind(c);
     fail_start(c, std::move(msg.reason));
     return;
@@ -577,7 +589,7 @@ std::shared_ptr<const crash_report>
 supervisor_actor::keep_crash(const child& c, const caf::actor_addr& who,
                              const caf::error& reason) {
   // A remote child's record stays on its node, where it crashed.
-  if (!c.node.empty() || !is(reason, errc::unhandled_exception))
+  if (!c.node().empty() || !is(reason, errc::unhandled_exception))
     return nullptr;
   auto record = take_crash_record(who.id());
   if (!record)
@@ -616,7 +628,7 @@ void supervisor_actor::child_exited(iterator c, caf::error reason,
                                     std::shared_ptr<const crash_report> crash) {
   // Only a backoff asks how long the child ran.
   if (c->state == child_state::running && c->spec.backoff())
-    c->backoff.ran_for = clock().now() - c->started_at;
+    c->more().backoff.ran_for = clock().now() - c->started_at;
   if (spec_.dynamic())
     remember_exit(c);
   children_.unbind(c);
@@ -672,7 +684,8 @@ void supervisor_actor::handle_exit(iterator c) {
   auto& backoff = c->spec.backoff();
   run(c,
       plan_exit(facts, budget_, clock().now(), backoff ? &*backoff : nullptr,
-                &c->backoff, backoff ? jitter_(rng_) : 0.0),
+                backoff ? &c->more().backoff : nullptr,
+                backoff ? jitter_(rng_) : 0.0),
       incident);
 }
 
@@ -690,7 +703,8 @@ void supervisor_actor::run(iterator c, const exit_plan& plan,
         // The incident closed meanwhile: an ordinary restart after all.
         auto& backoff = c->spec.backoff();
         auto retry = plan_restart(budget_, clock().now(),
-                                  backoff ? &*backoff : nullptr, &c->backoff,
+                                  backoff ? &*backoff : nullptr,
+                                  backoff ? &c->more().backoff : nullptr,
                                   backoff ? jitter_(rng_) : 0.0);
         retry.report = false;
         run(c, retry);
@@ -698,7 +712,7 @@ void supervisor_actor::run(iterator c, const exit_plan& plan,
       break;
     case exit_plan::action::leave_stopped:
       c->state = child_state::stopped;
-      if (c->kept)
+      if (c->kept())
         discard_kept(*c, false);
       auto_shutdown_after(plan.significant);
       break;
@@ -707,7 +721,7 @@ void supervisor_actor::run(iterator c, const exit_plan& plan,
       auto_shutdown_after(plan.significant);
       break;
     case exit_plan::action::give_up:
-      if (c->kept)
+      if (c->kept())
         discard_kept(*c, true);
       if (plan.reason == errc::reached_max_restart_intensity) {
         // About the supervisor itself: its path, the child's id.
@@ -734,10 +748,11 @@ void supervisor_actor::restart_after(iterator c, caf::timespan delay) {
   }
   if (delay > caf::timespan{0}) {
     c->state = child_state::restarting;
-    c->backoff.due = clock().now() + delay;
-    c->backoff.due_token = ++next_token_;
+    auto& b = c->more().backoff;
+    b.due = clock().now() + delay;
+    b.due_token = ++next_token_;
     delayed_send(this, delay, restart_due_atom::value, c->spec.id(),
-                 c->backoff.due_token);
+                 b.due_token);
   } else {
     restart_group(c);
   }
@@ -767,29 +782,29 @@ bool supervisor_actor::pause(iterator c,
                    child_path(*c), feed_))
     return false;
   c->state = child_state::restarting;
-  c->backoff.paused_for = static_cast<uint32_t>(incident.first);
+  c->more().backoff.paused_for = static_cast<uint32_t>(incident.first);
   return true;
 }
 
 void supervisor_actor::unpause(child& c) {
-  if (c.backoff.paused_for == 0)
+  if (c.paused_for() == 0)
     return;
   if (board_)
-    board_->unpause(c.backoff.paused_for, address(), c.spec.id());
-  c.backoff.paused_for = 0;
+    board_->unpause(c.paused_for(), address(), c.spec.id());
+  c.extras->backoff.paused_for = 0;
 }
 
 void supervisor_actor::on_canary(uint64_t incident, uint64_t epoch,
                                  const std::string& id) {
   auto c = children_.find(id);
   auto paused = !shutting_down_ && c != children_.end()
-                && c->backoff.paused_for == incident && !c->handle
+                && c->paused_for() == incident && !c->handle
                 && c->state == child_state::restarting;
   if (!board_ || !board_->canary_answered(incident, epoch, paused, clock().now()))
     return;
   // The canary is the probe: restarted as the strategy restarts it,
   // uncharged; it settles once it runs (see `on_started`).
-  c->backoff.paused_for = 0;
+  c->extras->backoff.paused_for = 0;
   canaries_.erase(std::remove_if(canaries_.begin(), canaries_.end(),
                                  [&](auto& x) { return x.id == id; }),
                   canaries_.end());
@@ -812,10 +827,10 @@ void supervisor_actor::on_dependency_back(uint64_t incident,
                                           caf::timespan delay) {
   auto c = children_.find(id);
   if (shutting_down_ || c == children_.end()
-      || c->backoff.paused_for != incident || c->handle
+      || c->paused_for() != incident || c->handle
       || c->state != child_state::restarting)
     return;
-  c->backoff.paused_for = 0;
+  c->extras->backoff.paused_for = 0;
   // Another of its dependencies may still be down.
   if (auto other = board()->open_incident(c->spec.dependencies());
       other.first != 0 && pause(c, other))
@@ -844,16 +859,17 @@ void supervisor_actor::retry_restart(iterator c) {
       return;
   auto& backoff = c->spec.backoff();
   run(c, plan_restart(budget_, clock().now(), backoff ? &*backoff : nullptr,
-                      &c->backoff, backoff ? jitter_(rng_) : 0.0));
+                      backoff ? &c->more().backoff : nullptr,
+                      backoff ? jitter_(rng_) : 0.0));
 }
 
 void supervisor_actor::on_restart_due(const std::string& id, uint64_t token) {
   auto c = children_.find(id);
   // Terminated, deleted, or restarted otherwise since: nothing is due.
-  if (shutting_down_ || c == children_.end() || c->backoff.due_token != token
+  if (shutting_down_ || c == children_.end() || c->due_token() != token
       || c->state != child_state::restarting || c->handle)
     return;
-  c->backoff.due_token = 0;
+  c->extras->backoff.due_token = 0;
   restart_group(c);
 }
 
@@ -967,10 +983,8 @@ void supervisor_actor::shutdown(caf::error reason) {
   // Drop the continuations of whatever operation was running.
   guard_.cancel_all();
   if (pending_starts_ > 0)
-    children_.for_each_running([](child& c) {
-      c.start.token = 0;
-      c.start.k = nullptr;
-    });
+    children_.for_each_running(
+      [this](child& c) { children_.end_start(c); });
   pending_starts_ = 0;
   if (!started_ && !start_failure_)
     start_failure_ = reason;
@@ -1005,15 +1019,15 @@ void supervisor_actor::child_unhealthy(iterator c, caf::error reason) {
   send_exit(c->handle, caf::exit_reason::kill);
   abandoned_.emplace(c->handle.address(),
                      abandoned_incarnation{c->handle, c->spec.id()});
-  if (c->start.token != 0) {
+  if (c->start != nullptr) {
     // Not started yet: its start fails instead.
     children_.unbind(c);
     fail_start(c, std::move(reason));
     return;
   }
   // A remote child that stops answering most likely has a hung node.
-  if (!c->node.empty())
-    lose_node(c->node);
+  if (!c->node().empty())
+    lose_node(c->node());
   child_exited(c, std::move(reason));
 }
 
@@ -1025,7 +1039,7 @@ lifecycle_event supervisor_actor::event_about(lifecycle_kind kind,
   return lifecycle_event::about(kind, child_path(c), c.spec.id())
     .with_reason(reason)
     .with_restart_count(c.restart_count)
-    .with_node(c.node);
+    .with_node(c.node());
 }
 
 void supervisor_actor::publish(lifecycle_kind kind, const child& c,
@@ -1054,10 +1068,10 @@ void supervisor_actor::remove_child(iterator c) {
   store_of(*c)->erase(child_path(*c));
   stops_.forget(c);
   forget_exit(*c);
-  if (c->kept)
+  if (c->kept())
     discard_kept(*c, true);
-  if (c->poison)
-    for (auto& x : c->poison->letters()) {
+  if (auto poison = c->poison())
+    for (auto& x : poison->letters()) {
       if (retired_letters_.size() == quarantine::max_letters)
         retired_letters_.pop_front();
       retired_letters_.push_back(std::move(x));
@@ -1067,17 +1081,18 @@ void supervisor_actor::remove_child(iterator c) {
 
 void supervisor_actor::remember_exit(iterator c) {
   // A restart that fails keeps the first exited actor, as OTP does.
-  if (c->exited_as || !c->handle)
+  if (c->exited_as() || !c->handle)
     return;
-  c->exited_as = c->handle.address();
-  restarting_by_old_.emplace(c->exited_as, c);
+  auto& old = c->more().exited_as;
+  old = c->handle.address();
+  restarting_by_old_.emplace(old, c);
 }
 
 void supervisor_actor::forget_exit(child& c) {
-  if (!c.exited_as)
+  if (!c.exited_as())
     return;
-  restarting_by_old_.erase(c.exited_as);
-  c.exited_as = caf::actor_addr{};
+  restarting_by_old_.erase(c.extras->exited_as);
+  c.extras->exited_as = caf::actor_addr{};
 }
 
 const std::shared_ptr<checkpoint_store>&
@@ -1086,7 +1101,7 @@ supervisor_actor::store_of(const child& c) const {
 }
 
 void supervisor_actor::discard_kept(child& c, bool retire) {
-  publish_lost(c, c.kept->discard(retire));
+  publish_lost(c, c.kept()->discard(retire));
 }
 
 void supervisor_actor::publish_lost(child& c, const lost_messages& lost) {
@@ -1114,7 +1129,7 @@ void supervisor_actor::on_resumed(caf::error reason, uint64_t resumes) {
 
 void supervisor_actor::count_poison(child& c, const caf::actor_addr& who,
                                     const caf::error& reason) {
-  auto letter = c.poison->count_exit(who, reason,
+  auto letter = c.poison()->count_exit(who, reason,
                                      static_cast<size_t>(c.spec.quarantine_after()));
   if (!letter)
     return;
@@ -1140,8 +1155,8 @@ std::vector<dead_letter> supervisor_actor::dead_letters() const {
   std::vector<dead_letter> result{retired_letters_.begin(),
                                   retired_letters_.end()};
   for (auto& c : children_)
-    if (c.poison)
-      for (auto& x : c.poison->letters())
+    if (auto poison = c.poison())
+      for (auto& x : poison->letters())
         result.push_back(std::move(x));
   return result;
 }
@@ -1154,8 +1169,8 @@ void supervisor_actor::lose_node(const std::string& node) {
     lost_nodes_.push_back(node);
 }
 
-const std::string& supervisor_actor::child_path(const child& c) const {
-  return c.path;
+std::string supervisor_actor::child_path(const child& c) const {
+  return children_.path_of(c);
 }
 
 caf::error supervisor_actor::shutting_down_error() const {
@@ -1191,18 +1206,20 @@ child_info supervisor_actor::info_of(const child& c) const {
   x.restart_type = c.spec.restart();
   x.state = c.state;
   x.restart_count = c.restart_count;
-  x.node = c.node;
+  x.node = c.node();
   x.needed_for_readiness = c.spec.needed_for_readiness();
-  x.missed_health_checks = static_cast<uint32_t>(std::max(0, c.health.missed));
+  if (c.extras)
+    x.missed_health_checks
+      = static_cast<uint32_t>(std::max(0, c.extras->health.missed));
   x.health_checked = c.spec.health_check().has_value();
   x.suspicion = health_.suspicion(c);
   if (c.last_reason)
     x.last_exit_reason = system().render(c.last_reason);
-  if (c.backoff.due_token != 0 && c.state == child_state::restarting)
+  if (c.due_token() != 0 && c.state == child_state::restarting)
     x.restart_due_in = std::max(caf::timespan{0},
-                                c.backoff.due - clock().now());
-  if (c.backoff.paused_for != 0 && board_)
-    x.paused_for = board_->dependency_of(c.backoff.paused_for);
+                                c.extras->backoff.due - clock().now());
+  if (c.paused_for() != 0 && board_)
+    x.paused_for = board_->dependency_of(c.paused_for());
   return x;
 }
 

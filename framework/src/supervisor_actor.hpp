@@ -394,7 +394,7 @@ private:
     return guard_.guarded(std::move(f));
   }
 
-  const std::string& child_path(const child& c) const;
+  std::string child_path(const child& c) const;
 
   /// Remembers `node` as lost: remote starts try it last until a child
   /// starts there again.

@@ -189,7 +189,7 @@ void supervisor_actor::api_start_dynamic_child(caf::message args,
   auto spec = spec_.children().front();
   spec.id(spec.id() + '#' + std::to_string(++next_dynamic_id_));
   auto c = children_.add(std::move(spec));
-  c->args = std::move(args);
+  c->args = std::move(args.vals());
   start_new_child(c, rp, true);
 }
 
@@ -213,7 +213,7 @@ void supervisor_actor::start_new_child(iterator c, caf::response_promise& rp,
                   remove_child(c);
                 else if (c->spec.restart() == restart::temporary
                          && !c->spec.decider())
-                  c->args = caf::message{};
+                  c->args.reset();
                 reply(op, std::move(hdl));
               }));
 }
@@ -224,7 +224,8 @@ void supervisor_actor::api_terminate_child(iterator c,
   stops_.stop(c, guarded([this, c, op] {
                // A decision on an earlier exit of this child is moot now.
                c->exit_pending = false;
-               c->backoff.due_token = 0;
+               if (c->extras)
+                 c->extras->backoff.due_token = 0;
                unpause(*c);
                c->state = child_state::stopped;
                if (removed_when_stopped(c->spec.restart(), spec_.dynamic()))
@@ -271,11 +272,11 @@ supervisor_actor::api_delete_child(const std::string& id) {
 }
 
 caf::error supervisor_actor::restarting_error(const child& c) const {
-  if (c.backoff.paused_for != 0 && board_)
+  if (c.paused_for() != 0 && board_)
     // OTP's answer, saying what it waits for and how to act now.
     return make_error(errc::restarting, path(), c.spec.id(),
                       "paused until the incident of dependency '"
-                        + board_->dependency_of(c.backoff.paused_for)
+                        + board_->dependency_of(c.paused_for())
                         + "' closes; terminate_child stops it now");
   return make_error(errc::restarting, path(), c.spec.id());
 }
@@ -347,12 +348,12 @@ void supervisor_actor::api_snapshot(caf::response_promise rp) {
     // A child supervisor that is gone by now shows without children.
     // A remote subtree's node may hang: wait no longer than for a spawn.
     auto d = installed_distribution();
-    auto timeout = c.node.empty() || d == nullptr
+    auto timeout = c.node().empty() || d == nullptr
                      ? caf::duration{caf::infinite}
                      : caf::duration{d->spawn_timeout(system())};
     request(c.handle, timeout, snapshot_atom::value)
       .then(
-        [g, index, one_done, node = c.node](tree_snapshot& sub) {
+        [g, index, one_done, node = c.node()](tree_snapshot& sub) {
           auto& entry = g->root.children[index];
           entry.intensity = sub.intensity;
           entry.restarts_left = sub.restarts_left;

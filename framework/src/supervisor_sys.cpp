@@ -33,7 +33,7 @@ supervisor_actor::inspected(const std::string& id, const char* op) {
   if (c == children_.end())
     return no_child(id);
   auto refuse = [&](const std::string& why) {
-    return make_error(errc::not_supported, c->path,
+    return make_error(errc::not_supported, child_path(*c),
                       std::string{op} + " needs a local event-based worker; "
                         + why);
   };
@@ -43,8 +43,8 @@ supervisor_actor::inspected(const std::string& id, const char* op) {
     return refuse("this is a remote child");
   if (!c->handle)
     return c->state == child_state::restarting
-             ? make_error(errc::restarting, c->path)
-             : make_error(errc::not_found, c->path, "not running");
+             ? make_error(errc::restarting, child_path(*c))
+             : make_error(errc::not_found, child_path(*c), "not running");
   auto ptr = caf::actor_cast<caf::abstract_actor*>(c->handle);
   if (dynamic_cast<inspectable*>(ptr) == nullptr)
     return refuse("this one is blocking, or its factory did not spawn it "
@@ -83,9 +83,9 @@ caf::message_handler supervisor_actor::sys_handlers() {
       if (!c)
         return std::move(c.error());
       if (auto sys = control_of((*c)->handle))
-        return sys->read((*c)->path);
+        return sys->read(child_path(**c));
       child_statistics x;
-      x.path = (*c)->path;
+      x.path = child_path(**c);
       return x;
     },
     [this, control](sys_trace_atom, const std::string& id,
@@ -95,7 +95,7 @@ caf::message_handler supervisor_actor::sys_handlers() {
         return std::move(c.error());
       if (n > max_traced_messages)
         return make_error(errc::invalid_spec, "trace",
-                          (*c)->path + " may trace at most "
+                          child_path(**c) + " may trace at most "
                             + std::to_string(max_traced_messages)
                             + " messages, not " + std::to_string(n));
       (*c)->spec.trace(n);
@@ -144,7 +144,7 @@ caf::message_handler supervisor_actor::sys_handlers() {
       if (!c)
         return std::move(c.error());
       if (!(*c)->spec.has_crash_dump())
-        return make_error(errc::not_supported, (*c)->path,
+        return make_error(errc::not_supported, child_path(**c),
                           "get_state needs a format_state hook in the "
                           "child's spec");
       auto rp = make_response_promise();
@@ -158,19 +158,19 @@ void supervisor_actor::sys_get_state(iterator c, caf::timespan within,
                                      caf::response_promise rp) {
   auto child = c->handle;
   auto& sys = control_of_inspected(child);
-  auto child_path = c->path;
+  auto where = child_path(*c);
   // Ahead of the child's backlog: a child behind is no hung child.
   request<caf::message_priority::high>(child, within,
                                        sys_get_state_atom::value)
     .then([rp](std::string& x) mutable { rp.deliver(std::move(x)); },
-          [rp, child, child_path, within,
+          [rp, child, where, within,
            &sys](caf::error& err) mutable {
             if (!is(err, caf::sec::request_timeout)) {
               rp.deliver(std::move(err));
               return;
             }
             // The child holds `sys` alive: `child` is a strong handle.
-            auto x = sys.read(child_path);
+            auto x = sys.read(where);
             std::string why = "no answer to get_state within " + in_ms(within);
             if (x.collecting && x.handling)
               why += "; its handler has been running for "
@@ -178,7 +178,7 @@ void supervisor_actor::sys_get_state(iterator c, caf::timespan within,
             else if (!x.collecting)
               why += "; switch its statistics on to see whether a handler "
                      "runs";
-            rp.deliver(make_error(errc::hung, child_path, why));
+            rp.deliver(make_error(errc::hung, where, why));
           });
 }
 

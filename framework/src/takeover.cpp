@@ -14,7 +14,7 @@ namespace {
 /// Whether `c` runs on a node after the first of its candidates.
 bool displaced(const child& c) {
   return c.spec.takeover() && c.handle && c.state == child_state::running
-         && !c.node.empty() && c.node != c.spec.nodes().front();
+         && !c.node().empty() && c.node() != c.spec.nodes().front();
 }
 
 } // namespace
@@ -46,7 +46,7 @@ void supervisor_actor::on_takeover_tick() {
     // Probe each node preferred to the current one; the first that answers
     // gets the child back.
     for (auto& node : c.spec.nodes()) {
-      if (node == c.node)
+      if (node == c.node())
         break;
       auto where = parse_node_address(node);
       d->probe(this, where->first, where->second,
@@ -65,7 +65,7 @@ void supervisor_actor::take_over(const std::string& id,
   auto& nodes = c->spec.nodes();
   // Another probe may have brought it to a node preferred to `node` already.
   if (std::find(nodes.begin(), nodes.end(), node)
-      > std::find(nodes.begin(), nodes.end(), c->node))
+      > std::find(nodes.begin(), nodes.end(), c->node()))
     return;
   lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(), node),
                     lost_nodes_.end());

@@ -40,7 +40,7 @@ public:
   caf::behavior make_behavior() override {
     set_down_handler([this](caf::down_msg& msg) {
       auto c = children_.find(msg.source);
-      if (c != children_.end() && c->stop.in_flight)
+      if (c != children_.end() && c->stop != nullptr)
         stops_.on_down(c, std::move(msg.reason));
     });
     return {
