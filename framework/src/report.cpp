@@ -77,52 +77,6 @@ const std::string& render(const caf::actor_system& sys, const caf::error& x,
   return i->second;
 }
 
-// The reports that name a child, its reason and its restart count; one is
-// written with every restart, so its format is compiled, not parsed.
-void child_error(const char* report, const caf::actor_system& sys,
-                 const std::string& supervisor, const std::string& child,
-                 const caf::error& reason, size_t restart_count,
-                 spdlog::level::level_enum level = spdlog::level::err) {
-  auto& log = logger();
-  if (!log.should_log(level))
-    return;
-  std::string scratch;
-  fmt::memory_buffer line;
-  fmt::format_to(std::back_inserter(line),
-                 FMT_COMPILE("{} supervisor={} child={} reason=\"{}\" "
-                             "restart_count={}"),
-                 report, supervisor, child, render(sys, reason, scratch),
-                 restart_count);
-  log.log(level, spdlog::string_view_t{line.data(), line.size()});
-}
-
-} // namespace
-
-void child_terminated(const caf::actor_system& sys,
-                      const std::string& supervisor, const std::string& child,
-                      const caf::error& reason, size_t restart_count) {
-  child_error("child_terminated", sys, supervisor, child, reason,
-              restart_count);
-}
-
-void start_error(const caf::actor_system& sys, const std::string& supervisor,
-                 const std::string& child, const caf::error& reason,
-                 size_t restart_count) {
-  child_error("start_error", sys, supervisor, child, reason, restart_count);
-}
-
-void shutdown_error(const caf::actor_system& sys,
-                    const std::string& supervisor, const std::string& child,
-                    const caf::error& reason) {
-  auto& log = logger();
-  std::string scratch;
-  if (log.should_log(spdlog::level::err))
-    log.error("shutdown_error supervisor={} child={} reason=\"{}\"",
-              supervisor, child, render(sys, reason, scratch));
-}
-
-namespace {
-
 /// Lets at most `per_second` lines of one kind through, so that a flood of
 /// messages or connections does not become a flood of lines; the next line
 /// written tells how many were left out.
@@ -179,7 +133,67 @@ void warn_within(line_budget& budget, F write) {
   log_within(budget, spdlog::level::warn, std::move(write));
 }
 
+// The reports that name a child, its reason and its restart count; one is
+// written with every restart, so its format is compiled, not parsed. Within
+// `budget`, if given.
+void child_error(const char* report, const caf::actor_system& sys,
+                 const std::string& supervisor, const std::string& child,
+                 const caf::error& reason, size_t restart_count,
+                 spdlog::level::level_enum level = spdlog::level::err,
+                 line_budget* budget = nullptr) {
+  auto& log = logger();
+  if (!log.should_log(level))
+    return;
+  std::string left_out;
+  if (budget != nullptr && !budget->take(left_out))
+    return;
+  std::string scratch;
+  fmt::memory_buffer line;
+  fmt::format_to(std::back_inserter(line),
+                 FMT_COMPILE("{} supervisor={} child={} reason=\"{}\" "
+                             "restart_count={}{}"),
+                 report, supervisor, child, render(sys, reason, scratch),
+                 restart_count, left_out);
+  log.log(level, spdlog::string_view_t{line.data(), line.size()});
+}
+
+// The reports written with every restart (`child_terminated`, `start_error`)
+// share a budget: a crash loop of 100,000 restarts a second would otherwise
+// be as many lines, and format each. OTP's logger handlers drop what passes
+// a burst limit as well, by default 500 events a second
+// (`burst_limit_max_count`, `burst_limit_window_time`); here the next line
+// written says how many were left out.
+line_budget& restart_reports() {
+  static line_budget budget{500};
+  return budget;
+}
+
 } // namespace
+
+void child_terminated(const caf::actor_system& sys,
+                      const std::string& supervisor, const std::string& child,
+                      const caf::error& reason, size_t restart_count) {
+  child_error("child_terminated", sys, supervisor, child, reason,
+              restart_count, spdlog::level::err, &restart_reports());
+}
+
+void start_error(const caf::actor_system& sys, const std::string& supervisor,
+                 const std::string& child, const caf::error& reason,
+                 size_t restart_count) {
+  child_error("start_error", sys, supervisor, child, reason, restart_count,
+              spdlog::level::err, &restart_reports());
+}
+
+void shutdown_error(const caf::actor_system& sys,
+                    const std::string& supervisor, const std::string& child,
+                    const caf::error& reason) {
+  auto& log = logger();
+  std::string scratch;
+  if (log.should_log(spdlog::level::err))
+    log.error("shutdown_error supervisor={} child={} reason=\"{}\"",
+              supervisor, child, render(sys, reason, scratch));
+}
+
 
 void crash(const caf::actor_system&, const std::string& supervisor,
            const crash_report& x) {

@@ -67,3 +67,47 @@ TEST_CASE("a dynamic supervisor writes no progress report for its children, "
         == 1);
   stop_supervisor(f.sys, sup);
 }
+
+TEST_CASE("restart reports stay within a burst limit and count what they "
+          "leave out",
+          "[supervisor][reports]") {
+  fixture f;
+  log_capture logs;
+  // Error reports only: the progress reports of a thousand restarts would
+  // push them out of the capture.
+  spdlog::get(logger_name)->set_level(spdlog::level::warn);
+  // Crashes on the first message it handles, which it sends itself.
+  auto loop = worker("loop", [](child_context& ctx) -> start_result {
+    return ctx.spawn([](caf::event_based_actor* self) -> caf::behavior {
+      self->send(self, caf::ok_atom::value);
+      return {[](caf::ok_atom) { throw std::runtime_error("loop"); }};
+    });
+  });
+  f.start(supervisor("hot").intensity(1200).period(std::chrono::hours(1))
+            .child(loop));
+  eventually("the looping tree to give up", [&] {
+    return !logs.reports("reached_max_restart_intensity supervisor=hot")
+              .empty();
+  });
+  auto given_up = logs.reports("reached_max_restart_intensity supervisor=hot");
+  CHECK_THAT(given_up[0], Catch::Contains("restart_count=1200"));
+  auto written = logs.reports("child_terminated supervisor=hot child=loop");
+  // 1,201 crashes in far less than a second here, and at most 500 lines in
+  // any one second.
+  CHECK(written.size() < 1201);
+  for (auto& line : written)
+    CHECK_THAT(line, !Catch::Contains("left_out="));
+  // The next report, a window later, says how many were left out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto calm = f.start(supervisor("calm").child(f.probed("w")));
+  f.next_event();
+  f.crash(calm, "w");
+  f.next_events(2);
+  auto next = logs.reports("child_terminated supervisor=calm child=w");
+  REQUIRE(next.size() == 1);
+  auto at = next[0].find(" left_out=");
+  REQUIRE(at != std::string::npos);
+  auto left_out = std::stoul(next[0].substr(at + 10));
+  CHECK(written.size() + left_out == 1201);
+  stop_supervisor(f.sys, calm);
+}
