@@ -39,7 +39,7 @@ constexpr char set_record = 'S';
 constexpr char del_record = 'D';
 constexpr char flush_record = 'F';
 
-void put_string(std::string& out, const std::string& x) {
+void put_string(std::string& out, std::string_view x) {
   auto n = static_cast<uint32_t>(x.size());
   for (int i = 0; i < 4; ++i)
     out += static_cast<char>((n >> (8 * i)) & 0xFF);
@@ -87,8 +87,8 @@ private:
   const char* last_;
 };
 
-void journal_set(std::string* journal, const std::string& key,
-                 const std::string& value, millis expire_at) {
+void journal_set(std::string* journal, std::string_view key,
+                 std::string_view value, millis expire_at) {
   if (!journal)
     return;
   *journal += set_record;
@@ -108,9 +108,9 @@ resp::reply not_an_integer() {
 } // namespace
 
 void keyspace::dump(std::string& out, millis now) const {
-  for (auto& [key, e] : map_)
+  for (auto& e : map_)
     if (!expired(e.expire_at, now))
-      journal_set(&out, key, e.value, e.expire_at);
+      journal_set(&out, e.key(), e.value(), e.expire_at);
 }
 
 bool keyspace::replay(const char* first, const char* last, millis now) {
@@ -129,7 +129,7 @@ bool keyspace::replay(const char* first, const char* last, millis now) {
         if (expired(when, now))
           remove(key, now, nullptr);
         else
-          store(key, std::move(value), when, nullptr);
+          store(key, value, when, nullptr);
         break;
       }
       case del_record:
@@ -150,55 +150,52 @@ bool keyspace::replay(const char* first, const char* last, millis now) {
 
 // -- the map ------------------------------------------------------------------
 
-keyspace::entry* keyspace::find(const std::string& key, millis now) {
-  auto i = map_.find(key);
-  if (i == map_.end())
-    return nullptr;
-  if (expired(i->second.expire_at, now)) {
+key_entry* keyspace::find(const std::string& key, millis now) {
+  auto e = map_.find(key);
+  if (e && expired(e->expire_at, now)) {
     // Lazy expiry, as in Redis. Not journaled: replaying the key's last
     // record finds it expired as well.
     --volatile_;
-    map_.erase(i);
+    map_.erase(e);
     return nullptr;
   }
-  return &i->second;
+  return e;
 }
 
-void keyspace::store(const std::string& key, std::string value,
-                     millis expire_at, std::string* journal, entry* found) {
+void keyspace::store(const std::string& key, std::string_view value,
+                     millis expire_at, std::string* journal,
+                     key_entry* found) {
   journal_set(journal, key, value, expire_at);
   // A key just found is not looked up (and hashed) again.
-  auto& e = found ? *found : map_[key];
+  auto& e = found ? *found : map_.insert(key);
   volatile_ += (expire_at != 0) - (e.expire_at != 0);
-  e.value = std::move(value);
+  e.value(value);
   e.expire_at = expire_at;
 }
 
 bool keyspace::remove(const std::string& key, millis now,
                       std::string* journal) {
-  if (!find(key, now))
+  auto e = find(key, now);
+  if (!e)
     return false;
   if (journal) {
     *journal += del_record;
     put_string(*journal, key);
   }
-  auto i = map_.find(key);
-  volatile_ -= i->second.expire_at != 0;
-  map_.erase(i);
+  volatile_ -= e->expire_at != 0;
+  map_.erase(e);
   return true;
 }
 
 void keyspace::purge(millis now) {
   if (volatile_ == 0)
     return;
-  for (auto i = map_.begin(); i != map_.end();) {
-    if (expired(i->second.expire_at, now)) {
-      --volatile_;
-      i = map_.erase(i);
-    } else {
-      ++i;
-    }
-  }
+  map_.erase_if([this, now](const key_entry& e) {
+    if (!expired(e.expire_at, now))
+      return false;
+    --volatile_;
+    return true;
+  });
 }
 
 // -- commands -----------------------------------------------------------------
@@ -214,7 +211,7 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
   auto is = [cmd](const char* name) { return std::strcmp(cmd->name, name) == 0; };
   if (is("get")) {
     auto e = find(args[1], now);
-    return e ? resp::bulk(e->value) : resp::null();
+    return e ? resp::bulk(std::string{e->value()}) : resp::null();
   }
   if (is("set"))
     return set(args, now, journal);
@@ -236,7 +233,8 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
     values.reserve(args.size() - 1);
     for (size_t i = 1; i < args.size(); ++i) {
       auto e = find(args[i], now);
-      values.emplace_back(e ? resp::bulk(e->value) : resp::null());
+      values.emplace_back(e ? resp::bulk(std::string{e->value()})
+                            : resp::null());
     }
     return resp::array(std::move(values));
   }
@@ -254,9 +252,9 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
   if (is("keys")) {
     std::vector<resp::reply> keys;
     glob_pattern pattern{args[1]};
-    for (auto& [key, e] : map_)
-      if (!expired(e.expire_at, now) && pattern.matches(key))
-        keys.emplace_back(resp::bulk(key));
+    for (auto& e : map_)
+      if (!expired(e.expire_at, now) && pattern.matches(e.key()))
+        keys.emplace_back(resp::bulk(std::string{e.key()}));
     return resp::array(std::move(keys));
   }
   if (is("flushall") || is("flushdb")) {
@@ -320,7 +318,7 @@ resp::reply keyspace::add(const std::string& key, const std::string* by,
   millis expire_at = 0;
   auto e = find(key, now);
   if (e) {
-    if (!resp::parse_int(e->value, value))
+    if (!resp::parse_int(e->value(), value))
       return not_an_integer();
     expire_at = e->expire_at;
   }
@@ -454,7 +452,7 @@ glob_pattern::glob_pattern(const std::string& pattern) {
   }
 }
 
-bool glob_pattern::part::matches_at(const std::string& text,
+bool glob_pattern::part::matches_at(std::string_view text,
                                     size_t pos) const {
   if (pos + size() > text.size())
     return false;
@@ -466,7 +464,7 @@ bool glob_pattern::part::matches_at(const std::string& text,
   return true;
 }
 
-size_t glob_pattern::part::find(const std::string& text, size_t from) const {
+size_t glob_pattern::part::find(std::string_view text, size_t from) const {
   auto k = size();
   if (is_literal) {
     for (size_t i = from, len = 0; i < text.size(); ++i) {
@@ -477,7 +475,7 @@ size_t glob_pattern::part::find(const std::string& text, size_t from) const {
       if (len == k)
         return i + 1 - k;
     }
-    return std::string::npos;
+    return std::string_view::npos;
   }
   // Bit i of `state` is set when the part's first i + 1 elements match the
   // text that ends here.
@@ -494,10 +492,10 @@ size_t glob_pattern::part::find(const std::string& text, size_t from) const {
     if (state[words - 1] & top)
       return i + 1 - k;
   }
-  return std::string::npos;
+  return std::string_view::npos;
 }
 
-bool glob_pattern::matches(const std::string& text) const {
+bool glob_pattern::matches(std::string_view text) const {
   if (!any_star_)
     return parts_.empty() ? text.empty()
                           : parts_[0].size() == text.size()
@@ -523,7 +521,7 @@ bool glob_pattern::matches(const std::string& text) const {
   // rest, never more.
   for (size_t i = first; i < last; ++i) {
     auto found = parts_[i].find(text, pos);
-    if (found == std::string::npos || found + parts_[i].size() > end)
+    if (found == std::string_view::npos || found + parts_[i].size() > end)
       return false;
     pos = found + parts_[i].size();
   }

@@ -7,16 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
+#include "key_table.hpp"
 #include "resp.hpp"
 
 namespace kvstore {
-
-/// Milliseconds since the Unix epoch. Expiry times are absolute, so that they
-/// mean the same after a restart.
-using millis = int64_t;
 
 /// Returns the current time in `millis`.
 millis now_ms();
@@ -55,21 +52,14 @@ public:
   bool replay(const char* first, const char* last, millis now);
 
 private:
-  struct entry {
-    std::string value;
-    millis expire_at = 0; // 0: never
-  };
-
-  using map_type = std::unordered_map<std::string, entry>;
-
   // Returns the key's entry, or null if it is missing or expired (and then
   // removes it).
-  entry* find(const std::string& key, millis now);
+  key_entry* find(const std::string& key, millis now);
 
   // Stores `value` under `key` and journals it; `found` is the key's entry
   // if the caller has it.
-  void store(const std::string& key, std::string value, millis expire_at,
-             std::string* journal, entry* found = nullptr);
+  void store(const std::string& key, std::string_view value, millis expire_at,
+             std::string* journal, key_entry* found = nullptr);
 
   // Removes `key` if present (and not expired) and journals it.
   bool remove(const std::string& key, millis now, std::string* journal);
@@ -83,7 +73,7 @@ private:
                   int64_t sign, millis now, std::string* journal);
   resp::reply ttl(const std::string& key, millis now, millis unit);
 
-  map_type map_;
+  key_table map_;
   size_t volatile_ = 0;
 };
 
@@ -108,7 +98,7 @@ public:
   explicit glob_pattern(const std::string& pattern);
 
   /// Returns whether `text` matches the whole pattern.
-  bool matches(const std::string& text) const;
+  bool matches(std::string_view text) const;
 
 private:
   // The elements between two stars: a literal, or each element the set of
@@ -123,8 +113,8 @@ private:
     size_t size() const {
       return is_literal ? literal.size() : elements.size();
     }
-    bool matches_at(const std::string& text, size_t pos) const;
-    size_t find(const std::string& text, size_t from) const;
+    bool matches_at(std::string_view text, size_t pos) const;
+    size_t find(std::string_view text, size_t from) const;
   };
 
   std::vector<part> parts_;

@@ -153,7 +153,7 @@ bool is_space(char c) {
 
 } // namespace
 
-bool parse_int(const std::string& x, int64_t& out) {
+bool parse_int(std::string_view x, int64_t& out) {
   return parse_int(x.data(), x.data() + x.size(), out);
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -139,6 +140,6 @@ bool split_inline(const char* first, const char* last,
                   std::vector<std::string>& args);
 
 /// Parses a whole decimal int64 (an optional '-' and digits, nothing else).
-bool parse_int(const std::string& x, int64_t& out);
+bool parse_int(std::string_view x, int64_t& out);
 
 } // namespace kvstore::resp

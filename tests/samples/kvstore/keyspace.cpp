@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -131,6 +132,64 @@ TEST_CASE("replaying a keyspace's journal rebuilds it", "[kvstore][keyspace]") {
     std::string junk = "Zjunk";
     CHECK_FALSE(copy.replay(junk.data(), junk.data() + junk.size(), t0));
   }
+}
+
+TEST_CASE("a key table holds what a std::map would", "[kvstore][keyspace]") {
+  // Random inserts, value changes across the 48 bytes held inline,
+  // erasures (each moves the last entry) and sweeps, on few keys, so that
+  // probe chains collide and wrap.
+  kvstore::key_table table;
+  std::map<std::string, std::string> expected;
+  std::mt19937 gen{27};
+  auto random_key = [&] {
+    auto n = gen() % 300;
+    return std::string(1 + gen() % 3 * 20, 'k') + std::to_string(n);
+  };
+  auto check = [&] {
+    REQUIRE(table.size() == expected.size());
+    for (auto& e : table)
+      REQUIRE(expected.at(std::string{e.key()}) == e.value());
+  };
+  for (int i = 0; i < 20000; ++i) {
+    auto key = random_key();
+    CAPTURE(i, key);
+    switch (gen() % 4) {
+      case 0:
+      case 1: {
+        auto value = std::string(gen() % 70, static_cast<char>('a' + i % 26));
+        table.insert(key).value(value);
+        expected[key] = value;
+        break;
+      }
+      case 2:
+        if (auto e = table.find(key)) {
+          REQUIRE(expected.count(key) == 1);
+          table.erase(e);
+          expected.erase(key);
+        } else {
+          REQUIRE(expected.count(key) == 0);
+        }
+        break;
+      default:
+        if (auto e = table.find(key))
+          REQUIRE(expected.at(key) == e->value());
+        else
+          REQUIRE(expected.count(key) == 0);
+    }
+    if (i % 5000 == 4999) {
+      check();
+      auto odd = [](std::string_view x) { return x.size() % 2 == 1; };
+      table.erase_if([&](const kvstore::key_entry& e) { return odd(e.value()); });
+      for (auto j = expected.begin(); j != expected.end();)
+        j = odd(j->second) ? expected.erase(j) : std::next(j);
+    }
+  }
+  check();
+  table.clear();
+  CHECK(table.size() == 0);
+  CHECK(table.find("k1") == nullptr);
+  table.insert("k1").value("v");
+  CHECK(table.find("k1")->value() == "v");
 }
 
 TEST_CASE("KEYS patterns match as in Redis", "[kvstore][keyspace]") {
