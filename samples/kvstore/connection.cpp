@@ -43,6 +43,11 @@ constexpr size_t max_pipeline = 1024;
 constexpr size_t small_read = 4 * 1024;
 constexpr size_t large_read = 64 * 1024;
 
+// Replies wait in the write buffer while a shard still owes answers, so
+// that a pipeline's replies go out in one send rather than one per shard
+// that answers; past this many bytes they go out at once.
+constexpr size_t max_held_replies = 16 * 1024;
+
 // A batch that reached a shard incarnation that died before executing it is
 // sent again (`runtime::shard_attempts` times), after 1, 2, 4, ... ms, at
 // most 100 ms apart.
@@ -288,6 +293,8 @@ void on_failure(connection_actor* self, size_t s, const caf::error& err) {
     ln.retrying = true;
     self->delayed_send(self, backoff(ln.attempts++), retry_atom::value,
                        static_cast<uint64_t>(s));
+    // The replies held for this batch's answers go out now.
+    serve(self);
     return;
   }
   auto text = "ERR shard " + std::to_string(s)
@@ -405,12 +412,20 @@ void disconnect(connection_actor* self, const char* why) {
   self->quit();
 }
 
-// Writes the replies that are ready, in order, with one flush; returns
-// false once the connection ends.
+// Whether a batch is under way to a shard. One that waits to be sent again
+// (its shard died) may wait long: the replies ready before it go out.
+bool shards_owe(const connection_state& st) {
+  return std::any_of(st.lanes.begin(), st.lanes.end(), [](const lane& ln) {
+    return ln.busy && !ln.retrying;
+  });
+}
+
+// Writes the replies that are ready, in order, and sends them once no shard
+// owes more (see `max_held_replies`); returns false once the connection
+// ends.
 bool write_replies(connection_actor* self) {
   auto& st = self->state;
   auto& buf = self->wr_buf(st.hdl);
-  auto wrote = false;
   auto done = false;
   while (!done && !st.queue.empty() && st.queue.front().ready) {
     auto& pd = st.queue.front();
@@ -419,7 +434,6 @@ bool write_replies(connection_actor* self) {
     done = pd.close_after;
     st.queue.pop_front();
     ++st.first_seq;
-    wrote = true;
   }
   if (auto why = over_limit(st)) {
     disconnect(self, why);
@@ -430,7 +444,8 @@ bool write_replies(connection_actor* self) {
     st.stalled_since = std::chrono::steady_clock::now();
     self->delayed_send(self, st.rt->output.stall_timeout, stall_atom::value);
   }
-  if (wrote)
+  if (!buf.empty()
+      && (done || buf.size() >= max_held_replies || !shards_owe(st)))
     self->flush(st.hdl);
   if (done)
     self->quit(); // a normal end: the client asked, or broke the protocol
