@@ -165,6 +165,22 @@ public:
     return e;
   }
 
+  /// Starts loading the key's home slot into the cache (see `keyspace::
+  /// prefetch`).
+  void prefetch_slot(std::string_view key) const noexcept {
+    if (!slots_.empty())
+      __builtin_prefetch(&slots_[tag_of(key) & mask()]);
+  }
+
+  /// Starts loading the entry in the key's home slot into the cache, once
+  /// `prefetch_slot` brought the slot in.
+  void prefetch_entry(std::string_view key) const noexcept {
+    if (slots_.empty())
+      return;
+    if (auto index = slots_[tag_of(key) & mask()].index)
+      __builtin_prefetch(&entries_[index - 1]);
+  }
+
   /// Removes an entry of this table.
   void erase(key_entry* e) {
     auto index = static_cast<size_t>(e - entries_.data());

@@ -200,6 +200,17 @@ void keyspace::purge(millis now) {
 
 // -- commands -----------------------------------------------------------------
 
+void keyspace::prefetch(
+  const std::vector<std::vector<std::string>>& commands) const {
+  // The first key of each command; a hint, whatever the command.
+  for (auto& args : commands)
+    if (args.size() > 1)
+      map_.prefetch_slot(args[1]);
+  for (auto& args : commands)
+    if (args.size() > 1)
+      map_.prefetch_entry(args[1]);
+}
+
 resp::reply keyspace::execute(const std::vector<std::string>& args,
                               millis now, std::string* journal) {
   auto cmd = args.empty() ? nullptr : find_command(args[0]);

@@ -32,6 +32,11 @@ public:
   resp::reply execute(const std::vector<std::string>& args, millis now,
                       std::string* journal = nullptr);
 
+  /// Starts loading what executing `commands` will look up into the cache:
+  /// each lookup misses twice (a slot, an entry), and a batch's misses
+  /// overlap when they are all asked for before the first is needed.
+  void prefetch(const std::vector<std::vector<std::string>>& commands) const;
+
   /// Returns the number of keys, expired ones included until they are
   /// removed.
   size_t size() const noexcept {

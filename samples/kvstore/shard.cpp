@@ -270,6 +270,7 @@ void flush(shard_actor* self) {
 void execute(shard_actor* self, const batch& commands) {
   auto& st = self->state;
   auto now = now_ms();
+  st.data.prefetch(commands);
   std::vector<resp::reply> answers;
   answers.reserve(commands.size());
   size_t reply_bytes = 0;
