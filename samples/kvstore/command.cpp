@@ -43,8 +43,10 @@ constexpr command table[] = {
 } // namespace
 
 const command* find_command(const std::string& name) {
+  // Names of another length are skipped without a call.
   for (auto& cmd : table)
-    if (strcasecmp(cmd.name, name.c_str()) == 0)
+    if (std::char_traits<char>::length(cmd.name) == name.size()
+        && strcasecmp(cmd.name, name.c_str()) == 0)
       return &cmd;
   return nullptr;
 }
