@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <deque>
 #include <iostream>
 #include <sstream>
 
@@ -48,6 +47,11 @@ constexpr size_t large_read = 64 * 1024;
 // that answers; past this many bytes they go out at once.
 constexpr size_t max_held_replies = 16 * 1024;
 
+// A slot of the commands under way keeps a reply buffer up to this size for
+// the next command, and an answered queue up to this many slots.
+constexpr size_t max_kept_reply = 1024;
+constexpr size_t max_idle_slots = 64;
+
 // A batch that reached a shard incarnation that died before executing it is
 // sent again (`runtime::shard_attempts` times), after 1, 2, 4, ... ms, at
 // most 100 ms apart.
@@ -90,6 +94,79 @@ struct pending {
   std::string out; // the encoded reply, once ready
   bool ready = false;
   bool close_after = false;
+
+  // Empties it for the next command, keeping its buffers' capacity unless
+  // a large reply took it: that would stay with the slot for as long as the
+  // connection lives.
+  void clear() {
+    routed = plan{};
+    answers.clear();
+    awaiting = 0;
+    if (out.capacity() > max_kept_reply)
+      std::string{}.swap(out); // a move assignment would keep the buffer
+    else
+      out.clear();
+    ready = false;
+    close_after = false;
+  }
+};
+
+// The commands under way, oldest first: a ring whose slots keep their
+// buffers for the commands after them (a std::deque allocated a block every
+// two commands and freed it again).
+class pending_queue {
+public:
+  bool empty() const noexcept {
+    return size_ == 0;
+  }
+
+  size_t size() const noexcept {
+    return size_;
+  }
+
+  pending& operator[](size_t i) {
+    return slots_[(head_ + i) & (slots_.size() - 1)];
+  }
+
+  pending& front() {
+    return (*this)[0];
+  }
+
+  pending& back() {
+    return (*this)[size_ - 1];
+  }
+
+  pending& emplace_back() {
+    if (size_ == slots_.size())
+      grow();
+    ++size_;
+    return back();
+  }
+
+  void pop_front() {
+    front().clear();
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --size_;
+    // A deep pipeline's slots go once it is answered, so that an idle
+    // connection holds few.
+    if (size_ == 0 && slots_.size() > max_idle_slots) {
+      slots_ = std::vector<pending>{};
+      head_ = 0;
+    }
+  }
+
+private:
+  void grow() {
+    std::vector<pending> larger(std::max<size_t>(4, slots_.size() * 2));
+    for (size_t i = 0; i < size_; ++i)
+      larger[i] = std::move((*this)[i]);
+    slots_ = std::move(larger);
+    head_ = 0;
+  }
+
+  std::vector<pending> slots_; // a power of two
+  size_t head_ = 0;
+  size_t size_ = 0;
 };
 
 struct connection_state {
@@ -98,7 +175,7 @@ struct connection_state {
   resp::request_parser parser;
   std::vector<caf::actor> shards;
   std::vector<lane> lanes;
-  std::deque<pending> queue;
+  pending_queue queue;
   uint64_t first_seq = 0;
   bool closing = false; // QUIT or a protocol error: read no more commands
   bool halted = false;  // not reading: too many commands under way
