@@ -501,11 +501,43 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
   };
 }
 
+/// Whether CAF's `consume` or the proxy's behavior could take `x` for
+/// itself: a response, a system message CAF handles before any behavior,
+/// or a message of one of the proxy's own handlers' types. By type token
+/// (integers compared; CAF's `match_elements` would compare type names), so
+/// conservative: a message of the user's with one of these shapes takes the
+/// longer way, to the same result.
+bool for_the_proxy(const caf::mailbox_element& x) {
+  if (x.mid.is_response())
+    return true;
+  using caf::atom_value;
+  using caf::make_type_token;
+  switch (x.content().type_token()) {
+    case make_type_token<caf::exit_msg>():
+    case make_type_token<caf::down_msg>():
+    case make_type_token<caf::error>():
+    case make_type_token<caf::timeout_msg>():
+    case make_type_token<caf::open_stream_msg>():
+    case make_type_token<atom_value, atom_value, std::string>():
+    case make_type_token<atom_value, uint64_t>():
+    case make_type_token<atom_value>():
+    case make_type_token<atom_value, atom_value>():
+      return true;
+    case make_type_token<lifecycle_event>():
+      // The token of any one value of a type CAF does not number.
+      return x.content().match_element<lifecycle_event>(0);
+    default:
+      return false;
+  }
+}
+
 /// The proxy, answering requests that reach it after it ended (its tree
 /// ended) with the reason.
 class stable_proxy final
   : public detail::explained_bounce<caf::stateful_actor<proxy_state>> {
 public:
+  using super = detail::explained_bounce<caf::stateful_actor<proxy_state>>;
+
   stable_proxy(caf::actor_config& cfg, caf::actor root, std::string path,
                const stable_handle_options& opts, caf::group events)
     : explained_bounce(cfg),
@@ -518,6 +550,21 @@ public:
 
   caf::behavior make_behavior() override {
     return proxy(this, std::move(root_), path_, opts_, std::move(events_));
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    // A running child's messages, the proxy's whole work, go straight to
+    // it, as the default handler would send them: CAF's own consume first
+    // tries its system messages and the proxy's handlers on each (400 to
+    // 600 of about 6,000 instructions a request, measured).
+    auto& st = state;
+    if (st.buffer.empty() && !(retrying(st) && x.mid.is_request())
+        && !for_the_proxy(x) && may_forward(this)) {
+      current_mailbox_element(&x);
+      delegate(st.target, x.move_content_to_message());
+      return caf::invoke_message_result::consumed;
+    }
+    return super::consume(x);
   }
 
 protected:
