@@ -39,11 +39,9 @@ const trellis::checkpoint& child_context::checkpoint() {
   core->sys = sys_;
   core->store = start_.store;
   core->key = path_;
-  if (auto latest = start_.latest) {
-    if (!*latest)
-      *latest = std::make_shared<std::atomic<uint64_t>>(start_.incarnation);
-    core->latest = *latest;
-  }
+  if (!start_.latest)
+    start_.latest = std::make_shared<std::atomic<uint64_t>>(start_.incarnation);
+  core->latest = start_.latest;
   core->incarnation = start_.incarnation;
   core->feed = feed_;
   core->id = id_;

@@ -82,7 +82,9 @@ const std::string& render(const caf::actor_system& sys, const caf::error& x,
 /// written tells how many were left out.
 class line_budget {
 public:
-  explicit line_budget(size_t per_second) : per_second_(per_second) {
+  /// A budget whose lines name what they left out as `label=N`.
+  explicit line_budget(size_t per_second, const char* label = "left_out")
+    : per_second_(per_second), label_(label) {
     // nop
   }
 
@@ -101,13 +103,14 @@ public:
       return false;
     }
     if (auto n = std::exchange(left_out_, 0); n > 0)
-      left_out = fmt::format(" left_out={}", n);
+      left_out = fmt::format(" {}={}", label_, n);
     return true;
   }
 
 private:
   std::mutex mtx_;
   size_t per_second_;
+  const char* label_;
   std::chrono::steady_clock::time_point second_;
   size_t written_ = 0;
   size_t left_out_ = 0;
@@ -162,9 +165,9 @@ void child_error(const char* report, const caf::actor_system& sys,
 // be as many lines, and format each. OTP's logger handlers drop what passes
 // a burst limit as well, by default 500 events a second
 // (`burst_limit_max_count`, `burst_limit_window_time`); here the next line
-// written says how many were left out.
+// written says how many were left out, of any supervisor's.
 line_budget& restart_reports() {
-  static line_budget budget{500};
+  static line_budget budget{500, "restart_reports_left_out"};
   return budget;
 }
 

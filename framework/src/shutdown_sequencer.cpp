@@ -29,9 +29,14 @@ void shutdown_sequencer::stop(iterator c, continuation k) {
     c->stop->k = std::move(k);
     return;
   }
-  // Filed first: the child must not look in flight if filing it failed.
-  in_flight_.insert(child_registry::incarnation_hash(*c), c);
   auto& st = children_.begin_stop(*c);
+  try {
+    in_flight_.insert(child_registry::incarnation_hash(*c), c);
+  } catch (...) {
+    // The child must not look in flight if filing it failed.
+    children_.end_stop(*c);
+    throw;
+  }
   st.k = std::move(k);
   auto policy = c->spec.shutdown();
   auto now = self_->clock().now();

@@ -289,13 +289,10 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   detail::child_start start;
   start.store = store_of(*c);
   start.fresh = spec_.dynamic() && c->restart_count == 0;
-  // The first checkpoint makes the child's `latest`, kept below.
-  std::shared_ptr<std::atomic<uint64_t>> latest;
-  start.latest = &latest;
   // Older incarnations, hung ones included, may no longer save.
   start.incarnation = c->next_incarnation();
   if (auto& x = c->extras) {
-    latest = x->latest;
+    start.latest = x->latest;
     start.poison = x->poison;
     start.kept = x->kept;
     start.resume = x->resume;
@@ -312,8 +309,9 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
                     feed_,             c->spec.detached(),
                     std::move(start)};
   auto res = start_or_fault(c, ctx);
-  if (latest && !c->more().latest)
-    c->extras->latest = std::move(latest);
+  // The first checkpoint made the child's `latest`: kept for the next.
+  if (auto& latest = ctx.latest(); latest && !c->more().latest)
+    c->extras->latest = latest;
   if (!ctx.node().empty() || c->extras)
     c->more().node = ctx.node();
   // A node that took a child is back.

@@ -194,6 +194,12 @@ public:
 
   // -- what the supervisor learns from a start --------------------------------
 
+  /// Internal: the child's latest incarnation, if a checkpoint made or
+  /// shared it (see `detail::child_start::latest`).
+  const std::shared_ptr<std::atomic<uint64_t>>& latest() const noexcept {
+    return start_.latest;
+  }
+
   /// Internal: why the checkpoint could not be read, if it failed for
   /// another reason than corruption. The start fails then, and is retried.
   const caf::error& recovery_error() const noexcept {

@@ -27,9 +27,11 @@ struct child_start {
   /// Whether the child must start without a checkpoint (a dynamic child's
   /// first start).
   bool fresh = false;
-  /// The supervisor's record of the child's latest incarnation, which the
-  /// first checkpoint creates; outlives the context.
-  std::shared_ptr<std::atomic<uint64_t>>* latest = nullptr;
+  /// The child's latest incarnation, shared with its checkpoints so that a
+  /// superseded incarnation cannot save over its replacement: the
+  /// supervisor's, or null until the first checkpoint makes it (and the
+  /// supervisor takes it from the context after the start).
+  std::shared_ptr<std::atomic<uint64_t>> latest;
   /// Which incarnation this start makes.
   uint64_t incarnation = 0;
   /// The child's poison-message quarantine.
