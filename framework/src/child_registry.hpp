@@ -213,9 +213,7 @@ public:
 
   /// Marks the start of `x` pending: its state lives until `end_start`.
   start_state& begin_start(child& x) {
-    if (x.start == nullptr)
-      x.start = make<start_state>();
-    return *x.start;
+    return held(x.start);
   }
 
   /// Forgets the pending start of `x`, if any.
@@ -225,9 +223,7 @@ public:
 
   /// Marks a stop of `x` in flight: its state lives until `end_stop`.
   stop_state& begin_stop(child& x) {
-    if (x.stop == nullptr)
-      x.stop = make<stop_state>();
-    return *x.stop;
+    return held(x.stop);
   }
 
   /// Forgets the stop of `x` in flight, if any.
@@ -363,12 +359,13 @@ private:
     ids_indexed_ = true;
   }
 
-  /// A start's or a stop's state, from the records' pool: one comes and
-  /// goes with every restart.
+  /// A start's or a stop's state, from the records' pool (one comes and
+  /// goes with every restart): `x`, made first if null.
   template <class T>
-  T* make() {
-    auto p = records_.allocate(sizeof(T), alignof(T));
-    return new (p) T{};
+  T& held(T*& x) {
+    if (x == nullptr)
+      x = new (records_.allocate(sizeof(T), alignof(T))) T{};
+    return *x;
   }
 
   template <class T>
