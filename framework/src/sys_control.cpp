@@ -110,9 +110,10 @@ child_statistics sys_control::read(std::string path) const {
     x.current_handler = ns(static_cast<uint64_t>(
       std::max<int64_t>(0, steady_ns() - began)));
   }
+  auto done = pushes_done_.load(std::memory_order_acquire);
+  auto taken = taken_.load(std::memory_order_acquire);
   auto depth = base_.load(std::memory_order_acquire)
-               + static_cast<int64_t>(
-                 arrived_.load(std::memory_order_acquire));
+               + static_cast<int64_t>(done - taken);
   x.mailbox_depth = static_cast<uint64_t>(std::max<int64_t>(0, depth));
   return x;
 }
@@ -167,12 +168,20 @@ size_t waiting(caf::scheduled_actor* self) noexcept {
 }
 
 void sys_control::rebase(caf::scheduled_actor* self) noexcept {
-  // Arrivals counted before this load are in the mailbox or were handled:
-  // each is counted after its push.
-  auto counted = arrived_.load(std::memory_order_acquire);
-  auto depth = waiting(self);
-  base_.store(static_cast<int64_t>(depth) - static_cast<int64_t>(counted),
+  // A push done before `done` was read is in the mailbox (or was taken); a
+  // push begun after `begun` was read is not. When the two counts agree,
+  // no push was half done meanwhile: the depth holds exactly `done` pushes.
+  auto done = pushes_done_.load(std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  auto depth = static_cast<int64_t>(waiting(self));
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  auto begun = pushes_begun_.load(std::memory_order_seq_cst);
+  if (begun != done && based_)
+    return;
+  auto taken = taken_.load(std::memory_order_relaxed);
+  base_.store(depth - static_cast<int64_t>(done - taken),
               std::memory_order_release);
+  based_ = true;
 }
 
 void sys_control::acknowledge(caf::scheduled_actor* self) noexcept {

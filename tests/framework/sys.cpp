@@ -1,4 +1,6 @@
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <memory>
 #include <numeric>
 #include <thread>
@@ -145,6 +147,79 @@ TEST_CASE("a stuck handler shows how long it has run and what waits behind "
     g->open();
     eventually("the woken child to begin collecting",
           [&] { return stats(f, sup).collecting; });
+  }
+}
+
+namespace {
+
+/// Holds each handler that waits on it until the test lets one pass; never
+/// longer than `patience`.
+struct turnstile {
+  std::mutex mtx;
+  std::condition_variable cv;
+  int passes = 0;
+  std::atomic<int> waiting{0};
+
+  void wait() {
+    std::unique_lock<std::mutex> guard{mtx};
+    ++waiting;
+    cv.wait_for(guard, patience, [this] { return passes > 0; });
+    passes = std::max(0, passes - 1);
+    --waiting;
+  }
+
+  void pass() {
+    std::lock_guard<std::mutex> guard{mtx};
+    ++passes;
+    cv.notify_all();
+  }
+};
+
+caf::behavior counting(caf::event_based_actor*, std::shared_ptr<turnstile> t) {
+  return {
+    [](int32_t x) { return x; },
+    [t](block_atom) { t->wait(); },
+  };
+}
+
+} // namespace
+
+TEST_CASE("the mailbox depth counts each message once when senders push as "
+          "a handler begins",
+          "[sys]") {
+  fixture f;
+  auto t = std::make_shared<turnstile>();
+  auto sup = f.start(supervisor("root").child(
+    worker("tally", counting, t).statistics(true)));
+  auto tally = f.actor_of(sup, "tally");
+  constexpr int32_t per_sender = 200;
+  constexpr uint64_t per_round = 2 * per_sender + 1;
+  for (uint64_t round = 1; round <= 40; ++round) {
+    std::atomic<bool> go{false};
+    auto push = [&] {
+      while (!go.load())
+        std::this_thread::yield();
+      for (int32_t i = 0; i < per_sender; ++i)
+        caf::anon_send(tally, i);
+    };
+    std::thread a{push};
+    std::thread b{push};
+    go = true;
+    // The handler that blocks takes the depth while the others push.
+    caf::anon_send(tally, block_atom::value);
+    a.join();
+    b.join();
+    eventually("the handler to block", [&] { return t->waiting == 1; });
+    auto x = stats(f, sup);
+    CHECK(x.handling);
+    // What was sent, less what was handled, less the blocked one.
+    CHECK(x.mailbox_depth == round * per_round - x.messages_handled - 1);
+    t->pass();
+    eventually("the round's messages to be handled", [&] {
+      auto y = stats(f, sup);
+      return !y.handling && y.mailbox_depth == 0
+             && y.messages_handled == round * per_round;
+    });
   }
 }
 

@@ -393,7 +393,7 @@ public:
   /// Starts each incarnation with its statistics on (see `child_statistics`
   /// and `get_statistics`): messages handled, handler time percentiles, the
   /// running handler's time and the mailbox depth. Costs two clock reads
-  /// and a few stores per message, and an atomic add per message sent to
+  /// and a few stores per message, and two atomic adds per message sent to
   /// the child (docs/benchmarks.md, `message_statistics`); `set_statistics`
   /// switches them at run time. Needs an event-based child spawned through
   /// `child_context::spawn`, as `keep_last_messages` does.

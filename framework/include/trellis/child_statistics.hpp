@@ -55,9 +55,10 @@ struct child_statistics {
   /// For how long the running handler has been running: read from outside
   /// the child, so that it is known while the handler is stuck.
   caf::timespan current_handler{0};
-  /// Messages waiting in the mailbox: counted as they arrive, and taken
-  /// from the mailbox itself at the start of each handler, so it is right
-  /// within the messages that arrived during one handler.
+  /// Messages waiting in the mailbox (not the one being handled): pushes
+  /// counted by their senders less those the child took out, checked
+  /// against the mailbox itself at a handler's start. Exact whenever no
+  /// send to the child is half done.
   uint64_t mailbox_depth = 0;
   /// Whether the child is suspended (see `suspend_child`).
   bool suspended = false;

@@ -88,6 +88,7 @@ public:
         parts_->ring = std::make_unique<message_ring>(f->last_messages);
       if (f && (f->statistics || f->trace > 0)) {
         auto& c = control();
+        c.counting_from_start();
         c.statistics(f->statistics);
         c.trace(f->trace);
       }
@@ -170,9 +171,14 @@ public:
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
     auto kept = kept_ptr();
     if (!kept) {
+      auto c = sys_.load(std::memory_order_acquire);
+      if (c == nullptr) {
+        explained_bounce<Impl>::enqueue(std::move(x), host);
+        return;
+      }
+      c->pushing();
       explained_bounce<Impl>::enqueue(std::move(x), host);
-      if (auto c = sys_.load(std::memory_order_acquire))
-        c->arrived();
+      c->pushed();
       return;
     }
     // Either this push sees the gate and hands `x` to the box, or `salvage`
@@ -184,9 +190,12 @@ public:
       kept->late(std::move(x));
       return;
     }
+    auto c = sys_.load(std::memory_order_acquire);
+    if (c != nullptr)
+      c->pushing();
     explained_bounce<Impl>::enqueue(std::move(x), host);
-    if (auto c = sys_.load(std::memory_order_acquire))
-      c->arrived();
+    if (c != nullptr)
+      c->pushed();
     inflight_.fetch_sub(1, std::memory_order_seq_cst);
   }
 
@@ -222,11 +231,13 @@ private:
       // waits while suspended (CAF keeps what is skipped, in order, and
       // tries it again after the next message it handles).
       if (is_sys_message(x)) {
+        sys->taking();
         serve_sys(*sys, x);
         return caf::invoke_message_result::consumed;
       }
       if (sys->suspended() && quarantine::eligible(x))
         return caf::invoke_message_result::skipped;
+      sys->taking();
     }
     auto q = quarantine_ptr();
     auto ring = ring_ptr();
@@ -253,8 +264,10 @@ private:
       if (ring && skipped)
         ring->unpush();
       if (sys != nullptr) {
-        if (skipped)
+        if (skipped) {
+          sys->put_back();
           sys->end_skipped(ticket);
+        }
         else
           sys->end(ticket, trace_outcome::handled);
       }
@@ -412,6 +425,8 @@ private:
       q.push_back(x.release());
     for (auto& x : newer)
       q.push_back(x.release());
+    if (auto c = sys_.load(std::memory_order_acquire))
+      c->handed_over(xs.size());
   }
 
   /// What a child has only if its spec asks for it: one pointer in the

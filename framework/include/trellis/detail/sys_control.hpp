@@ -115,15 +115,33 @@ public:
   /// Returns the traced messages, oldest first.
   std::vector<traced_message> trace() const;
 
+  /// Notes that this control exists since before anything was pushed: its
+  /// counts cover the whole mailbox, whose depth needs no base.
+  void counting_from_start() noexcept {
+    based_ = true;
+  }
+
   // -- the senders' side ------------------------------------------------------
 
-  /// Counts a message pushed onto the incarnation's mailbox.
-  void arrived() noexcept {
-    if (statistics_.load(std::memory_order_relaxed))
-      arrived_.fetch_add(1, std::memory_order_relaxed);
+  /// Counts a push onto the incarnation's mailbox: `pushing` before it,
+  /// `pushed` once done. Counted whatever the switches say, so that the
+  /// depth stays true when statistics are switched on.
+  void pushing() noexcept {
+    pushes_begun_.fetch_add(1, std::memory_order_seq_cst);
+  }
+
+  void pushed() noexcept {
+    pushes_done_.fetch_add(1, std::memory_order_seq_cst);
   }
 
   // -- the incarnation's side -------------------------------------------------
+
+  /// Counts `n` messages the incarnation put into its own mailbox, as those
+  /// its previous incarnation left.
+  void handed_over(uint64_t n) noexcept {
+    pushes_begun_.fetch_add(n, std::memory_order_seq_cst);
+    pushes_done_.fetch_add(n, std::memory_order_seq_cst);
+  }
 
   /// Begins collecting if statistics were switched on since it last looked,
   /// and takes the depth of the mailbox of `self`, the incarnation.
@@ -135,6 +153,18 @@ public:
       return false;
     suspended_.store(false, std::memory_order_release);
     return true;
+  }
+
+  /// Counts a message taken from the mailbox (before its handler), and one
+  /// put back because it was skipped: CAF keeps it in the mailbox.
+  void taking() noexcept {
+    taken_.store(taken_.load(std::memory_order_relaxed) + 1,
+                 std::memory_order_release);
+  }
+
+  void put_back() noexcept {
+    taken_.store(taken_.load(std::memory_order_relaxed) - 1,
+                 std::memory_order_release);
   }
 
   /// Notes the start of the handler of `x`.
@@ -156,7 +186,8 @@ private:
       .count();
   }
 
-  /// Takes the mailbox's depth as the new base of the arrival count.
+  /// Takes the mailbox's depth into `base_` when it can tell which pushes
+  /// it holds, or when it never did.
   void rebase(caf::scheduled_actor* self) noexcept;
 
   struct trace_entry {
@@ -181,10 +212,18 @@ private:
   std::atomic<int64_t> since_{0};
   /// When the running handler began (steady clock, ns), 0 when idle.
   std::atomic<int64_t> running_since_{0};
-  /// Messages counted as they arrived, and the depth the mailbox had at the
-  /// last handler's start minus the count then: the depth is their sum.
-  std::atomic<uint64_t> arrived_{0};
+  /// The mailbox's depth is `base_ + pushes_done_ - taken_`, true
+  /// whenever no push is half done (a message may be taken before its push
+  /// is counted done, a skipped one is put back). `base_` holds what
+  /// the counts miss (messages pushed before this control existed, or taken
+  /// out without `consume`, as CAF's stream messages) and is taken afresh
+  /// at a handler's start when no push is half done.
+  std::atomic<uint64_t> pushes_begun_{0};
+  std::atomic<uint64_t> pushes_done_{0};
+  std::atomic<uint64_t> taken_{0};
   std::atomic<int64_t> base_{0};
+  /// Whether `base_` was ever taken; the incarnation's.
+  bool based_ = false;
   handler_times times_;
   /// The trace: a ring of `ring_.size()` entries.
   mutable std::mutex trace_mtx_;
