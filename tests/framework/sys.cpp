@@ -1,7 +1,7 @@
 #include <condition_variable>
 #include <future>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <thread>
 

@@ -171,14 +171,7 @@ public:
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
     auto kept = kept_ptr();
     if (!kept) {
-      auto c = sys_.load(std::memory_order_acquire);
-      if (c == nullptr) {
-        explained_bounce<Impl>::enqueue(std::move(x), host);
-        return;
-      }
-      c->pushing();
-      explained_bounce<Impl>::enqueue(std::move(x), host);
-      c->pushed();
+      push(std::move(x), host);
       return;
     }
     // Either this push sees the gate and hands `x` to the box, or `salvage`
@@ -190,12 +183,7 @@ public:
       kept->late(std::move(x));
       return;
     }
-    auto c = sys_.load(std::memory_order_acquire);
-    if (c != nullptr)
-      c->pushing();
-    explained_bounce<Impl>::enqueue(std::move(x), host);
-    if (c != nullptr)
-      c->pushed();
+    push(std::move(x), host);
     inflight_.fetch_sub(1, std::memory_order_seq_cst);
   }
 
@@ -221,6 +209,18 @@ protected:
   }
 
 private:
+  /// Pushes `x` onto the mailbox, counted for the depth if `sys_` exists.
+  void push(caf::mailbox_element_ptr x, caf::execution_unit* host) {
+    auto c = sys_.load(std::memory_order_acquire);
+    if (c == nullptr) {
+      explained_bounce<Impl>::enqueue(std::move(x), host);
+      return;
+    }
+    c->pushing();
+    explained_bounce<Impl>::enqueue(std::move(x), host);
+    c->pushed();
+  }
+
   /// `consume` for a child that quarantines messages or may resume. Out of
   /// line, so that the other children's path stays a branch and a call.
   [[gnu::noinline]] caf::invoke_message_result
