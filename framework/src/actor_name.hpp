@@ -8,6 +8,7 @@
 #include <caf/node_id.hpp>
 #include <caf/actor_control_block.hpp>
 
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/running_tree.hpp"
 
 namespace trellis::detail {
@@ -26,7 +27,7 @@ inline std::string name_of(const caf::strong_actor_ptr& x) {
   if (!x)
     return "anonymous";
   auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
-  if (auto member = dynamic_cast<const tree_member*>(ptr))
+  if (auto member = tree_member_of(ptr))
     return member->path();
   return name_of(x->id(), x->node());
 }

@@ -3,6 +3,7 @@
 #include <caf/actor_cast.hpp>
 
 #include "trellis/atoms.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/fault_injection.hpp"
 
@@ -12,8 +13,7 @@ caf::error refuse_calling_self(const caf::actor& target, const char* what) {
   if (running_tree == nullptr)
     return caf::none;
   // Remote actors (proxies) are no tree member: never refused.
-  auto member = dynamic_cast<const tree_member*>(
-    caf::actor_cast<caf::abstract_actor*>(target));
+  auto member = tree_member_of(caf::actor_cast<caf::abstract_actor*>(target));
   if (member == nullptr || member->tree() != running_tree)
     return caf::none;
   return make_error(errc::calling_self, what,

@@ -11,6 +11,7 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/node_id.hpp>
 
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/errc.hpp"
 
@@ -69,7 +70,7 @@ namespace {
 std::string describe_now(const caf::strong_actor_ptr& x) {
   auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
   if (x->node() == ptr->home_system().node())
-    if (auto member = dynamic_cast<const tree_member*>(ptr);
+    if (auto member = tree_member_of(ptr);
         member != nullptr && !member->path().empty())
       return member->path();
   auto result = "actor #" + std::to_string(x->id());
@@ -84,8 +85,8 @@ std::string describe_sender(const caf::strong_actor_ptr& x) {
   if (!x)
     return {};
   // A crash loop crashes on the same few senders: each thread remembers the
-  // last ones, since finding a path takes a dynamic_cast through CAF's
-  // hierarchy. An actor keeps its path for life, and its id is never
+  // last ones, since finding a path takes a lookup by type under a lock
+  // and a copy. An actor keeps its path for life, and its id is never
   // reused on its node.
   struct entry {
     caf::actor_id id = 0;
@@ -139,16 +140,16 @@ caf::message render_state(const crash_dump& dump, caf::local_actor* self,
   }
 }
 
-void note_crash(caf::local_actor* self, const tree_member&,
-                crash_witness* witness, const std::exception_ptr& x) noexcept {
+void note_crash(caf::local_actor* self, const std::exception_ptr& x,
+                crash_testimony testify) noexcept {
   try {
     crash_record rec;
     if (x)
       rec.trace = take_throw_trace(x);
     if (auto e = self->current_mailbox_element())
       rec.message = logged(*e);
-    if (witness != nullptr)
-      witness->testify(rec);
+    if (testify != nullptr)
+      testify(self, rec);
     records().leave(self->id(), std::move(rec));
   } catch (...) {
     // Out of memory while recording: the report goes without forensics

@@ -59,6 +59,7 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
             spec_.period()),
     checkpoints_(make_memory_checkpoint_store()) {
   member_of(feed_.get(), std::move(path));
+  register_member_class_once<supervisor_actor>({member_fn, nullptr});
   if (auto guard = system_guard::of(system()))
     pacers_ = guard->pacers_for(tree(), this->path(), spec_.restart_limit());
   // A dynamic supervisor's only spec is a template, not a child.
@@ -87,6 +88,11 @@ void supervisor_actor::ask_to_stop(const caf::actor& hdl, caf::error reason) {
     // What `anon_send_exit` does, with any reason, not only an exit_reason.
     caf::anon_send<caf::message_priority::high>(
       hdl, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
+}
+
+const tree_member&
+supervisor_actor::member_fn(const caf::abstract_actor& x) noexcept {
+  return static_cast<const supervisor_actor&>(x);
 }
 
 const char* supervisor_actor::name() const {

@@ -32,6 +32,7 @@
 #include "trellis/fault_injection.hpp"
 #include "trellis/detail/event_feed.hpp"
 #include "trellis/detail/explained_bounce.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/lifecycle_event.hpp"
 #include "trellis/supervisor_spec.hpp"
@@ -75,7 +76,7 @@ struct abandoned_incarnation {
 /// the guarantee a link would (no orphans), even when the supervisor is
 /// killed.
 class supervisor_actor : public explained_bounce<caf::event_based_actor>,
-                         public tree_member,
+                         private tree_member,
                          private shutdown_sequencer::host,
                          private health_monitor::host {
 public:
@@ -114,6 +115,10 @@ public:
   const char* name() const override;
 
 private:
+  /// Finds the private `tree_member` base (see `member_class`): a public one
+  /// would lengthen CAF's cast of every job it resumes.
+  static const tree_member& member_fn(const caf::abstract_actor& x) noexcept;
+
   /// Stops with a signal from the parent; ignores and reports one from a
   /// stranger (OTP's supervisor ignores them too).
   void on_exit_signal(caf::exit_msg& msg);

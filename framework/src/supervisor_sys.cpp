@@ -5,6 +5,7 @@
 
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/sys_control.hpp"
 #include "trellis/errc.hpp"
 
@@ -15,8 +16,8 @@ namespace {
 /// The control of `x`, an inspectable child (see `inspected`), made first
 /// if needed.
 sys_control& control_of_inspected(const caf::actor& x) {
-  return dynamic_cast<inspectable*>(caf::actor_cast<caf::abstract_actor*>(x))
-    ->control();
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
+  return *member_class_of(ptr)->control(*ptr, true);
 }
 
 std::string in_ms(caf::timespan x) {
@@ -46,7 +47,7 @@ supervisor_actor::inspected(const std::string& id, const char* op) {
              ? make_error(errc::restarting, child_path(*c))
              : make_error(errc::not_found, child_path(*c), "not running");
   auto ptr = caf::actor_cast<caf::abstract_actor*>(c->handle);
-  if (dynamic_cast<inspectable*>(ptr) == nullptr)
+  if (!inspectable(ptr))
     return refuse("this one is blocking, or its factory did not spawn it "
                   "through child_context::spawn");
   return c;

@@ -11,6 +11,7 @@
 
 #include "trellis/atoms.hpp"
 #include "trellis/detail/crash_witness.hpp"
+#include "trellis/detail/member_class.hpp"
 
 namespace trellis::detail {
 
@@ -266,8 +267,9 @@ sys_control* control_of(const caf::actor& x) noexcept {
   if (!x)
     return nullptr;
   auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
-  auto member = dynamic_cast<inspectable*>(ptr);
-  return member != nullptr ? member->control_if_any() : nullptr;
+  auto cls = member_class_of(ptr);
+  return cls != nullptr && cls->control != nullptr ? cls->control(*ptr, false)
+                                                   : nullptr;
 }
 
 bool is_sys_message(const caf::mailbox_element& x) noexcept {

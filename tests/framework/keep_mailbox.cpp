@@ -1,6 +1,7 @@
 #include "clock_fixture.hpp"
 #include "journal.hpp"
 #include "test_support.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/running_tree.hpp"
 #include "trellis/io/remote.hpp"
 
@@ -370,8 +371,8 @@ struct ordered_fixture : clock_fixture {
   /// next incarnation, and returns it before it ran at all.
   caf::actor next_incarnation(const caf::actor& old) {
     auto is_next = [&](caf::resumable* r) {
-      auto member = dynamic_cast<detail::tree_member*>(r);
       auto actor = dynamic_cast<caf::abstract_actor*>(r);
+      auto member = detail::tree_member_of(actor);
       return member != nullptr && actor != nullptr
              && member->path() == "root/w" && actor->address() != old.address();
     };

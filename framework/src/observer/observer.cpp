@@ -26,6 +26,7 @@
 #include "trellis/atoms.hpp"
 #include "trellis/child_spec.hpp"
 #include "trellis/child_statistics.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/sys_control.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/incident.hpp"
@@ -628,7 +629,7 @@ struct observer::impl {
     }
     // A worker would not understand, and log each request as unexpected.
     auto ptr = caf::actor_cast<caf::abstract_actor*>(*sup);
-    if (dynamic_cast<detail::inspectable*>(ptr) != nullptr) {
+    if (detail::inspectable(ptr)) {
       answer_not_supervisor(res, parent);
       return std::nullopt;
     }

@@ -14,6 +14,7 @@
 #include "trellis/detail/crash_handled.hpp"
 #include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/explained_bounce.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/running_tree.hpp"
 
 namespace trellis::detail {
@@ -21,7 +22,8 @@ namespace trellis::detail {
 /// A blocking actor spawned through a child context (`void f(blocking_actor*)`
 /// or a class derived from `caf::blocking_actor`), on its thread of its own:
 /// it tells its supervisor that it started once its thread runs, ends with a
-/// reason that names an exception escaping it, and belongs to its tree.
+/// reason that names an exception escaping it, and belongs to its tree (a
+/// private base, found through `member_class`).
 ///
 /// CAF 0.17's blocking actors treat an exit signal as an ordinary message,
 /// which a `receive` that does not match it leaves in the mailbox: such a
@@ -37,7 +39,7 @@ namespace trellis::detail {
 /// and a decider's `resume` for them means `restart`.
 template <class Impl>
 class blocking_child final : public explained_bounce<Impl>,
-                             public tree_member {
+                             private tree_member {
 public:
   using super = explained_bounce<Impl>;
 
@@ -48,6 +50,7 @@ public:
     : super(cfg, std::forward<Ts>(xs)...),
       start_listener_(std::move(start_listener)) {
     member_of(tree, std::move(path));
+    register_member_class_once<blocking_child>({member_fn, nullptr});
   }
 
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
@@ -70,7 +73,7 @@ public:
       this->fail_state(exit_reason_);
     } catch (...) {
       auto x = std::current_exception();
-      note_crash(this, *this, nullptr, x);
+      note_crash(this, x);
       this->fail_state(crash_reason(x));
     }
   }
@@ -94,6 +97,10 @@ protected:
 private:
   /// Unwinds the child's `receive` once an exit signal came.
   struct exit_signal {};
+
+  static const tree_member& member_fn(const caf::abstract_actor& x) noexcept {
+    return static_cast<const blocking_child&>(x);
+  }
 
   void end_if_asked() {
     std::lock_guard<std::mutex> guard{exit_mtx_};

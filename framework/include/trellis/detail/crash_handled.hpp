@@ -21,6 +21,7 @@
 #include "trellis/detail/default_handler.hpp"
 #include "trellis/detail/explained_bounce.hpp"
 #include "trellis/detail/kept_mailbox.hpp"
+#include "trellis/detail/member_class.hpp"
 #include "trellis/detail/quarantine.hpp"
 #include "trellis/detail/resume_limiter.hpp"
 #include "trellis/detail/running_tree.hpp"
@@ -52,7 +53,7 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 ///
 /// A child whose spec keeps its last messages logs each message in a ring
 /// before it handles it, and testifies to them (and renders its state, if
-/// its spec can) when it crashes: see `crash_witness`.
+/// its spec can) when it crashes: see `crash_testimony`.
 ///
 /// A child that is looked inside (trellis/sys.hpp) has a `sys_control`,
 /// made when its spec asks for statistics or a trace, or when its
@@ -63,9 +64,12 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 /// A child that keeps its mailbox (`child_spec::keep_mailbox`) also hands
 /// what is still queued when it ends to its `kept_mailbox`, which passes it
 /// on to the next incarnation: see `salvage` and `inherit`.
+///
+/// Its place in the tree is a member, not a base, and the class registers
+/// how to find it and its control (see `member_class`): one line of bases,
+/// which CAF's cast of every job it resumes walks.
 template <class Impl>
-class crash_handled final : public explained_bounce<Impl>,
-                            public crash_witness {
+class crash_handled final : public explained_bounce<Impl> {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
@@ -96,7 +100,8 @@ public:
     guarded_ = quarantine_ptr() != nullptr || resume_ptr() != nullptr
                || ring_ptr() != nullptr
                || sys_.load(std::memory_order_relaxed) != nullptr;
-    member_of(tree, std::move(path));
+    member_.member_of(tree, std::move(path));
+    register_member_class_once<crash_handled>({member_fn, control_fn});
     // `install_handlers`, with an exception handler as
     // `install_crash_handler`'s that records the crash for the report
     // knowing what this actor is: no dynamic_cast on the restart path.
@@ -108,7 +113,10 @@ public:
     delete sys_.load(std::memory_order_acquire);
   }
 
-  sys_control& control() override {
+  /// Returns the incarnation's control, creating it first if needed; its
+  /// supervisor's thread. From then on the incarnation checks it for every
+  /// message.
+  sys_control& control() {
     auto ptr = sys_.load(std::memory_order_acquire);
     if (ptr != nullptr)
       return *ptr;
@@ -122,22 +130,16 @@ public:
     return *fresh;
   }
 
-  sys_control* control_if_any() const noexcept override {
+  /// Returns the control if there is one; any thread.
+  sys_control* control_if_any() const noexcept {
     return sys_.load(std::memory_order_acquire);
-  }
-
-  void testify(crash_record& x) noexcept override {
-    if (auto ring = ring_ptr())
-      x.last_messages = ring->snapshot();
-    if (auto f = forensics_ptr(); f && f->dump)
-      run_crash_dump(f->dump, this, x);
   }
 
   void initialize() override {
     if (kept_ptr())
       inherit();
     {
-      running_in_tree in_tree{static_cast<const tree_member&>(*this)};
+      running_in_tree in_tree{member_};
       Impl::initialize();
     }
     // A spec's statistics count from the start, not from the first message.
@@ -151,7 +153,7 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    running_in_tree in_tree{static_cast<const tree_member&>(*this)};
+    running_in_tree in_tree{member_};
     // Caught here, not by CAF around this call: the exception unwinds
     // fewer frames (none with a destructor), and its reason is read in the
     // catch clause rather than by throwing it again: about a quarter of a
@@ -209,6 +211,11 @@ protected:
   }
 
 private:
+  /// Returns the child's path in its tree.
+  const std::string& path() const noexcept {
+    return member_.path();
+  }
+
   /// Pushes `x` onto the mailbox, counted for the depth if `sys_` exists.
   void push(caf::mailbox_element_ptr x, caf::execution_unit* host) {
     auto c = sys_.load(std::memory_order_acquire);
@@ -314,7 +321,7 @@ private:
     auto eptr = std::current_exception();
     caf::error reason;
     if (has_trellis_exception_handler()) {
-      note_crash(this, *this, this, eptr);
+      note_crash(this, eptr, testify);
       reason = current_crash_reason(e);
     } else {
       reason = this->call_handler(this->exception_handler_, this, eptr);
@@ -361,9 +368,26 @@ private:
 
   static caf::error on_exception(caf::scheduled_actor* self,
                                  std::exception_ptr& x) {
-    auto me = static_cast<crash_handled*>(self);
-    note_crash(me, *me, me, x);
+    note_crash(self, x, testify);
     return crash_reason(x);
+  }
+
+  /// Adds the last messages and the rendered state to a crash record.
+  static void testify(caf::local_actor* self, crash_record& x) noexcept {
+    auto me = static_cast<crash_handled*>(self);
+    if (auto ring = me->ring_ptr())
+      x.last_messages = ring->snapshot();
+    if (auto f = me->forensics_ptr(); f && f->dump)
+      run_crash_dump(f->dump, me, x);
+  }
+
+  static const tree_member& member_fn(const caf::abstract_actor& x) noexcept {
+    return static_cast<const crash_handled&>(x).member_;
+  }
+
+  static sys_control* control_fn(caf::abstract_actor& x, bool make) {
+    auto& me = static_cast<crash_handled&>(x);
+    return make ? &me.control() : me.control_if_any();
   }
 
   /// Returns whether the actor still has the exception handler Trellis
@@ -463,8 +487,9 @@ private:
     return parts_ ? parts_->ring.get() : nullptr;
   }
 
+  tree_member member_;
   std::unique_ptr<optional_parts> parts_;
-  /// Made at most once, kept until the object goes (see `inspectable`).
+  /// Made at most once, kept until the object goes.
   std::atomic<sys_control*> sys_{nullptr};
   /// Whether the child quarantines, may resume, keeps its last messages, or
   /// has a `sys_`; set by the supervisor's thread when it makes `sys_`.

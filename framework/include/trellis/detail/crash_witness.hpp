@@ -60,24 +60,17 @@ struct forensics_spec {
   }
 };
 
-/// An actor that can add to its own crash record: Trellis' event-based
-/// children, which know their last messages and their state's hook (and
-/// are `inspectable`: one line of bases, see there).
-class crash_witness : public inspectable {
-public:
-  /// Adds what the actor knows to `x`, on its own thread.
-  virtual void testify(crash_record& x) noexcept = 0;
+/// Adds what `self` knows to its crash record `x`, on its own thread:
+/// Trellis' event-based children know their last messages and their
+/// state's hook.
+using crash_testimony = void (*)(caf::local_actor* self,
+                                 crash_record& x) noexcept;
 
-protected:
-  ~crash_witness() = default;
-};
-
-/// Records the crash of `self`, a member of a tree (`member` is the same
-/// actor), on `x`: the throw's stack, the message being handled and what
-/// `witness` (the same actor again, or null) testifies, kept until its
-/// supervisor takes it. On the crashing actor's thread.
-void note_crash(caf::local_actor* self, const tree_member& member,
-                crash_witness* witness, const std::exception_ptr& x) noexcept;
+/// Records the crash of `self` on `x`: the throw's stack, the message being
+/// handled and what `testify` (if any) adds, kept until its supervisor
+/// takes it. On the crashing actor's thread.
+void note_crash(caf::local_actor* self, const std::exception_ptr& x,
+                crash_testimony testify = nullptr) noexcept;
 
 /// Takes the record the incarnation `who` left, if any.
 std::optional<crash_record> take_crash_record(caf::actor_id who);

@@ -11,13 +11,12 @@ namespace trellis::detail {
 /// `calling_self`).
 inline thread_local const void* running_tree = nullptr;
 
-/// A base of the actors Trellis runs in a tree (supervisors, and children
-/// spawned through `child_context::spawn`): names their tree and their
-/// place in it.
+/// The place of an actor Trellis runs in a tree (supervisors, and children
+/// spawned through `child_context::spawn`): its tree and its path. A member
+/// or a private base of those actors, found from outside through
+/// `tree_member_of` (trellis/detail/member_class.hpp).
 class tree_member {
 public:
-  virtual ~tree_member() = default;
-
   /// Returns the tree this actor belongs to (null outside a tree).
   const void* tree() const noexcept {
     return tree_;
@@ -28,7 +27,6 @@ public:
     return path_;
   }
 
-protected:
   /// Sets the tree and the path; once, before the actor runs.
   void member_of(const void* tree, std::string path) {
     tree_ = tree;

@@ -232,26 +232,8 @@ private:
   size_t size_ = 0;
 };
 
-/// A child that has a `sys_control`: Trellis' event-based children.
-/// Derived from `tree_member`, and `crash_witness` from it, so that those
-/// children have one interface base rather than three: CAF casts every job
-/// to `abstract_actor` when it resumes it, and the cast walks all bases
-/// (about 700 instructions a restart more with three, measured).
-class inspectable : public tree_member {
-public:
-  /// Returns the incarnation's control, creating it first if needed; its
-  /// supervisor's thread. From then on the incarnation checks it for every
-  /// message.
-  virtual sys_control& control() = 0;
-
-  /// Returns the control if there is one; any thread.
-  virtual sys_control* control_if_any() const noexcept = 0;
-
-protected:
-  ~inspectable() = default;
-};
-
-/// Returns the control of `x` if it is an inspectable actor that has one.
+/// Returns the control of `x` if it is an inspectable actor that has one
+/// (see `inspectable`).
 sys_control* control_of(const caf::actor& x) noexcept;
 
 /// Returns whether `x` is the message a supervisor wakes a child with
