@@ -65,11 +65,11 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 /// what is still queued when it ends to its `kept_mailbox`, which passes it
 /// on to the next incarnation: see `salvage` and `inherit`.
 ///
-/// Its place in the tree is a member, not a base, and the class registers
-/// how to find it and its control (see `member_class`): one line of bases,
-/// which CAF's cast of every job it resumes walks.
+/// Its place in the tree and its `closing_bouncer` are members, not bases,
+/// and the class registers how to find the first and its control (see
+/// `member_class`): CAF's cast of every job it resumes walks every base.
 template <class Impl>
-class crash_handled final : public explained_bounce<Impl> {
+class crash_handled final : public Impl {
 public:
   template <class... Ts>
   explicit crash_handled(caf::actor_config& cfg,
@@ -79,7 +79,7 @@ public:
                          std::shared_ptr<const forensics_spec> forensics,
                          caf::actor_addr start_listener, const void* tree,
                          std::string path, Ts&&... xs)
-    : explained_bounce<Impl>(cfg, std::forward<Ts>(xs)...),
+    : Impl(cfg, std::forward<Ts>(xs)...),
       start_listener_(std::move(start_listener)) {
     if (q || kept || resume || forensics) {
       parts_ = std::make_unique<optional_parts>();
@@ -202,15 +202,27 @@ public:
     }
     if (auto sys = sys_.load(std::memory_order_acquire))
       sys->trace(0);
-    return explained_bounce<Impl>::cleanup(std::move(reason), host);
-  }
-
-protected:
-  caf::error receiver_down(const caf::error& reason) const override {
-    return child_receiver_down(this->home_system(), path(), reason);
+    bouncer_.close(this, reason, explain());
+    return Impl::cleanup(std::move(reason), host);
   }
 
 private:
+  /// Returns the answer to a request that this incarnation, ended for
+  /// `reason`, cannot handle.
+  caf::error receiver_down(const caf::error& reason) const {
+    return child_receiver_down(this->home_system(), path(), reason);
+  }
+
+  auto explain() const {
+    return [this](const caf::error& reason) { return receiver_down(reason); };
+  }
+
+  /// Pushes `x` onto the mailbox, or answers it if the mailbox is closed.
+  void push_or_bounce(caf::mailbox_element_ptr x, caf::execution_unit* host) {
+    if (!bouncer_.bounced(this, x, explain()))
+      Impl::enqueue(std::move(x), host);
+  }
+
   /// Returns the child's path in its tree.
   const std::string& path() const noexcept {
     return member_.path();
@@ -220,11 +232,11 @@ private:
   void push(caf::mailbox_element_ptr x, caf::execution_unit* host) {
     auto c = sys_.load(std::memory_order_acquire);
     if (c == nullptr) {
-      explained_bounce<Impl>::enqueue(std::move(x), host);
+      push_or_bounce(std::move(x), host);
       return;
     }
     c->pushing();
-    explained_bounce<Impl>::enqueue(std::move(x), host);
+    push_or_bounce(std::move(x), host);
     c->pushed();
   }
 
@@ -488,6 +500,7 @@ private:
   }
 
   tree_member member_;
+  closing_bouncer bouncer_;
   std::unique_ptr<optional_parts> parts_;
   /// Made at most once, kept until the object goes.
   std::atomic<sys_control*> sys_{nullptr};
