@@ -3,6 +3,8 @@
 // from inside the tree it would block fails at once (OTP's calling_self).
 
 #include "test_support.hpp"
+#include "trellis/detail/member_class.hpp"
+#include "trellis/detail/running_tree.hpp"
 
 using namespace trellis;
 using namespace trellis::test;
@@ -65,14 +67,21 @@ public:
 };
 
 struct kinds : fixture {
-  /// Starts `spec` alone under a root, checks that it answers, crashes it,
-  /// checks that its replacement answers, and stops the tree.
-  void exercise(child_spec spec) {
+  /// Starts `spec` alone under a root, checks that it answers and that
+  /// Trellis finds its place in the tree (and, for an event-based kind, its
+  /// `sys` control), crashes it, checks that its replacement answers, and
+  /// stops the tree.
+  void exercise(child_spec spec, bool event_based = true) {
     auto id = spec.id();
     auto root = start(supervisor("root").intensity(5).period(30s).child(
       std::move(spec)));
     auto first = actor_of(root, id);
     REQUIRE(first);
+    auto ptr = caf::actor_cast<caf::abstract_actor*>(first);
+    auto member = detail::tree_member_of(ptr);
+    REQUIRE(member != nullptr);
+    CHECK(member->path() == "root/" + id);
+    CHECK(detail::inspectable(ptr) == event_based);
     CHECK(ask(first, 7) == 7);
     probe->send(first, crash_atom::value);
     auto second = await_replaced(root, id, first);
@@ -116,11 +125,32 @@ TEST_CASE_METHOD(kinds, "every kind of CAF actor starts, restarts and stops "
     exercise(worker("stateful", stateful_worker));
   }
   SECTION("blocking function") {
-    exercise(worker("blocking", blocking_worker));
+    exercise(worker("blocking", blocking_worker), false);
   }
   SECTION("blocking class") {
-    exercise(worker<blocking_class>("blocking_class"));
+    exercise(worker<blocking_class>("blocking_class"), false);
   }
+}
+
+TEST_CASE_METHOD(kinds, "Trellis finds a supervisor's place in its tree, and "
+                        "no place for an actor it did not make",
+                 "[child_kinds]") {
+  auto root = start(supervisor("root").child(
+    worker("w", [](caf::event_based_actor*) -> caf::behavior {
+      return {[](int x) { return x; }};
+    })));
+  auto sup = caf::actor_cast<caf::abstract_actor*>(root);
+  auto member = detail::tree_member_of(sup);
+  REQUIRE(member != nullptr);
+  CHECK(member->path() == "root");
+  CHECK_FALSE(detail::inspectable(sup));
+  auto plain = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  CHECK(detail::tree_member_of(caf::actor_cast<caf::abstract_actor*>(plain))
+        == nullptr);
+  CHECK_FALSE(detail::inspectable(caf::actor_cast<caf::abstract_actor*>(plain)));
+  CHECK(detail::tree_member_of(nullptr) == nullptr);
+  caf::anon_send_exit(plain, caf::exit_reason::user_shutdown);
+  CHECK(is(stop_and_await(sys, root), caf::exit_reason::user_shutdown));
 }
 
 TEST_CASE_METHOD(kinds, "a worker declared as a supervisor fails its start "
