@@ -257,6 +257,17 @@ void supervisor_actor::on_exit_signal(caf::exit_msg& msg) {
                               msg.reason);
 }
 
+void supervisor_actor::enqueue(caf::mailbox_element_ptr x,
+                               caf::execution_unit* host) {
+  if (!bouncer_.bounced(this, x, explain()))
+    super::enqueue(std::move(x), host);
+}
+
+bool supervisor_actor::cleanup(caf::error&& reason, caf::execution_unit* host) {
+  bouncer_.close(this, reason, explain());
+  return super::cleanup(std::move(reason), host);
+}
+
 caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
   return detail::receiver_down(home_system(), path(), reason,
                                "its children ended with it, and no call to "

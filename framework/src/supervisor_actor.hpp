@@ -75,12 +75,12 @@ struct abandoned_incarnation {
 /// a link. Instead, `on_exit` kills whatever children remain, which gives
 /// the guarantee a link would (no orphans), even when the supervisor is
 /// killed.
-class supervisor_actor : public explained_bounce<caf::event_based_actor>,
+class supervisor_actor : public caf::event_based_actor,
                          private tree_member,
                          private shutdown_sequencer::host,
                          private health_monitor::host {
 public:
-  using super = explained_bounce<caf::event_based_actor>;
+  using super = caf::event_based_actor;
 
   /// A supervisor keeps this many crash reports of its children.
   static constexpr size_t max_crash_reports = 64;
@@ -114,6 +114,13 @@ public:
 
   const char* name() const override;
 
+  /// Answers a request that reaches the supervisor after it ended (see
+  /// `closing_bouncer`: a member, not the `explained_bounce` mixin, which
+  /// would be one more class for CAF's cast of every job it resumes).
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override;
+
+  bool cleanup(caf::error&& reason, caf::execution_unit* host) override;
+
 private:
   /// Finds the private `tree_member` base (see `member_class`): a public one
   /// would lengthen CAF's cast of every job it resumes.
@@ -123,10 +130,14 @@ private:
   /// stranger (OTP's supervisor ignores them too).
   void on_exit_signal(caf::exit_msg& msg);
 
-protected:
-  caf::error receiver_down(const caf::error& reason) const override;
+  /// Returns the answer to a request the supervisor, ended for `reason`,
+  /// cannot handle.
+  caf::error receiver_down(const caf::error& reason) const;
 
-private:
+  auto explain() const {
+    return [this](const caf::error& reason) { return receiver_down(reason); };
+  }
+
   using iterator = child_registry::iterator;
 
   /// A list of children an operation walks; erased children become `end()`.
@@ -485,6 +496,7 @@ private:
   caf::error start_failure_;
   /// The children's default checkpoint store.
   std::shared_ptr<checkpoint_store> checkpoints_;
+  closing_bouncer bouncer_;
   /// Dead letters of children that are gone, oldest first.
   std::deque<dead_letter> retired_letters_;
   /// The children's last crash reports, oldest first.
