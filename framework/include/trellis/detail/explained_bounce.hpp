@@ -94,9 +94,9 @@ private:
 };
 
 /// Makes an actor class answer its requests as `closing_bouncer` says, with
-/// the answer from its `receiver_down`. Trellis' children use the bouncer
-/// directly: this mixin is one more class CAF's cast of every job it
-/// resumes walks.
+/// the answer from its `receiver_down`. Trellis' event-based children and
+/// supervisors use the bouncer directly: this mixin is one more class for
+/// CAF's cast of every job it resumes to walk.
 template <class Base>
 class explained_bounce : public Base {
 public:

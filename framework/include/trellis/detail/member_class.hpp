@@ -17,8 +17,8 @@ class tree_member;
 /// `abstract_actor` when it resumes it, a cross cast that walks every public
 /// base of the actor's class and compares type names on the way. A child
 /// with Trellis' interfaces as a line of public bases paid about 475
-/// instructions a resume for it, against about 150 with them as members
-/// (measured with callgrind, docs/benchmarks.md).
+/// instructions a resume more than a plain CAF actor, against about 150
+/// with them as members (callgrind, docs/benchmarks.md).
 struct member_class {
   /// Returns the actor's place in its tree.
   const tree_member& (*member)(const caf::abstract_actor& self) noexcept;
