@@ -12,7 +12,6 @@
 #include <caf/message.hpp>
 
 #include "trellis/crash_report.hpp"
-#include "trellis/detail/sys_control.hpp"
 
 namespace trellis::detail {
 

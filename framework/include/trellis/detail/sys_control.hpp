@@ -16,7 +16,6 @@
 #include <caf/timestamp.hpp>
 
 #include "trellis/child_statistics.hpp"
-#include "trellis/detail/running_tree.hpp"
 #include "trellis/traced_message.hpp"
 
 namespace trellis::detail {
