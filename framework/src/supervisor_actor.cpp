@@ -320,6 +320,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     start.lost = lost_nodes_;
   }
   start.listener = address();
+  start.host = context();
   child_context ctx{system(),          caf::actor_cast<caf::actor>(this),
                     child_path(*c),    c->spec.id(),
                     c->restart_count,  caf::message{c->args},
@@ -380,9 +381,14 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   st.token = token;
   st.k = std::move(k);
   ++pending_starts_;
-  // An actor spawned through the context says when its initialization is
-  // done (see `crash_handled`).
-  c->spawned_by_context = ctx.announces_start(hdl);
+  // An actor spawned through the context initialized on this thread, or
+  // says when it is done (see `crash_handled`).
+  auto init = ctx.initialization_of(hdl);
+  c->spawned_by_context = init.has_value();
+  if (init == detail::init_outcome::done) {
+    on_started(c);
+    return;
+  }
   if (c->spawned_by_context)
     return;
   auto who = hdl.address();
@@ -493,36 +499,66 @@ void supervisor_actor::fail_start(iterator c, caf::error reason) {
   k(std::move(reason));
 }
 
+/// A start of a group in progress (see `start_group`).
+struct supervisor_actor::group_start {
+  group g;
+  size_t pos;
+  bool undo;
+  std::function<void(iterator, caf::error)> k;
+  /// Whether `start_next` waits in `start_child` for the child at `pos`.
+  bool waiting = false;
+  /// Whether that child started before `start_child` returned.
+  bool started_at_once = false;
+};
+
 void supervisor_actor::start_group(
   group g, size_t pos, bool undo,
   std::function<void(iterator, caf::error)> k) {
-  while (pos < g->size() && (*g)[pos] == children_.end())
-    ++pos;
-  if (pos == g->size()) {
-    k(children_.end(), caf::none);
-    return;
+  start_next(std::make_shared<group_start>(
+    group_start{std::move(g), pos, undo, std::move(k)}));
+}
+
+void supervisor_actor::start_next(std::shared_ptr<group_start> st) {
+  // A child that started before `start_child` returned (it initialized on
+  // this thread) goes on with this loop rather than call it again: a group
+  // of thousands would recurse as deep.
+  auto& g = *st->g;
+  for (;;) {
+    while (st->pos < g.size() && g[st->pos] == children_.end())
+      ++st->pos;
+    if (st->pos == g.size()) {
+      st->k(children_.end(), caf::none);
+      return;
+    }
+    auto c = g[st->pos];
+    st->waiting = true;
+    st->started_at_once = false;
+    start_child(c, guarded([this, st, c](caf::error err) {
+                  if (!err) {
+                    if (drop_if_ignored(c))
+                      (*st->g)[st->pos] = children_.end();
+                    ++st->pos;
+                    if (st->waiting)
+                      st->started_at_once = true;
+                    else
+                      start_next(st);
+                    return;
+                  }
+                  if (!st->undo) {
+                    st->k(c, std::move(err));
+                    return;
+                  }
+                  // Undo this start: stop what it started, newest first.
+                  auto pos = static_cast<std::ptrdiff_t>(st->pos);
+                  auto started = std::make_shared<std::vector<iterator>>(
+                    st->g->rend() - pos, st->g->rend());
+                  stops_.stop_group(std::move(started), 0,
+                                    [c, st, err] { st->k(c, err); });
+                }));
+    st->waiting = false;
+    if (!st->started_at_once)
+      return;
   }
-  auto c = (*g)[pos];
-  // Each continuation runs once: it hands `g` and `k` on rather than copy
-  // them (a copy of `k` allocates, per child).
-  start_child(c, guarded([this, g = std::move(g), pos, c, undo,
-                          k = std::move(k)](caf::error err) mutable {
-                if (!err) {
-                  if (drop_if_ignored(c))
-                    (*g)[pos] = children_.end();
-                  start_group(std::move(g), pos + 1, undo, std::move(k));
-                  return;
-                }
-                if (!undo) {
-                  k(c, std::move(err));
-                  return;
-                }
-                // Undo this start: stop what it started, newest first.
-                auto started = std::make_shared<std::vector<iterator>>(
-                  g->rend() - static_cast<std::ptrdiff_t>(pos), g->rend());
-                stops_.stop_group(std::move(started), 0,
-                           [c, k = std::move(k), err] { k(c, err); });
-              }));
 }
 
 // -- stopping -----------------------------------------------------------------

@@ -173,6 +173,12 @@ private:
   void start_group(group g, size_t pos, bool undo,
                    std::function<void(iterator, caf::error)> k);
 
+  struct group_start;
+
+  /// Starts the next children of `st`'s group, for as long as each starts
+  /// at once.
+  void start_next(std::shared_ptr<group_start> st);
+
   // -- stopping ---------------------------------------------------------------
 
   /// Asks child `hdl` to stop with `user_shutdown`: by an exit signal, or

@@ -138,19 +138,24 @@ TEST_CASE("detection works while stuck children hold every scheduler thread",
   REQUIRE((x && y));
   self->send(*x, hang_atom::value);
   self->send(*y, hang_atom::value);
-  CHECK(is(await_event(self, lifecycle_kind::child_unhealthy, "root/x").reason,
-           errc::hung));
-  CHECK(is(await_event(self, lifecycle_kind::child_unhealthy, "root/y").reason,
-           errc::hung));
-  // Replacements need a scheduler thread: they start once the stuck
-  // handlers return.
-  // Both restarts overlap, so either may finish first.
-  release->store(true);
+  // The replacements initialize on the supervisor's thread: they start
+  // while the stuck handlers still hold both scheduler threads.
+  std::set<std::string> hung;
   std::set<std::string> restarted;
-  while (restarted.size() < 2)
-    restarted.insert(await_event_if(self, [](const lifecycle_event& ev) {
-                       return ev.kind == lifecycle_kind::child_restarted;
-                     }).path);
+  while (hung.size() < 2 || restarted.size() < 2) {
+    auto ev = await_event_if(self, [](const lifecycle_event& e) {
+      return e.kind == lifecycle_kind::child_unhealthy
+             || e.kind == lifecycle_kind::child_restarted;
+    });
+    if (ev.kind == lifecycle_kind::child_restarted) {
+      restarted.insert(ev.path);
+      continue;
+    }
+    CHECK(is(ev.reason, errc::hung));
+    hung.insert(ev.path);
+  }
+  release->store(true);
+  CHECK(hung == std::set<std::string>{"root/x", "root/y"});
   CHECK(restarted == std::set<std::string>{"root/x", "root/y"});
   stop_supervisor(sys, *sup);
 }

@@ -2,7 +2,10 @@
 // supervisor's start_child) overlap: the supervisor does not wait for one
 // new actor's initialization before it starts the next. Other operations
 // still run alone and in arrival order. On the deterministic scheduler, a
-// new actor initializes only when the test lets it run.
+// new actor initializes only when the test lets it run. (An actor spawned
+// through the context initializes before its factory returns: these
+// children are spawned outside it, as a nested supervisor or a detached
+// child start elsewhere too.)
 
 #include <algorithm>
 #include <memory>
@@ -18,11 +21,12 @@ caf::behavior idle(caf::event_based_actor*) {
   return {[](int x) { return x; }};
 }
 
-/// A worker that counts its factory calls.
+/// A worker that counts its factory calls, and initializes on a scheduler
+/// thread.
 child_spec counted(const std::string& id, std::shared_ptr<int> starts) {
   return worker(id, [starts](child_context& ctx) -> start_result {
     ++*starts;
-    return ctx.spawn(idle);
+    return ctx.system().spawn(idle);
   });
 }
 

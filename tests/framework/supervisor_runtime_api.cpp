@@ -279,9 +279,12 @@ TEST_CASE("requests waiting for a supervisor that stops get an answer",
   caf::actor probe{f.probe};
   auto release = std::make_shared<std::atomic<bool>>(false);
   // A child whose start takes until the test releases it keeps the
-  // supervisor busy in start_child, so the requests after it wait.
+  // supervisor busy in start_child, so the requests after it wait. Spawned
+  // outside the context, it initializes on a scheduler thread, not on the
+  // supervisor's.
   auto slow = worker("slow", [release](child_context& ctx) -> start_result {
-    return ctx.spawn([release](caf::event_based_actor*) -> caf::behavior {
+    return ctx.system().spawn([release](caf::event_based_actor*)
+                                -> caf::behavior {
       while (!release->load())
         std::this_thread::sleep_for(1ms);
       return {[](int x) { return x; }};

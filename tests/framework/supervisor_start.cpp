@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <atomic>
+
 #include "test_support.hpp"
 
 using namespace trellis;
@@ -187,4 +190,56 @@ TEST_CASE("an actor not spawned through ctx.spawn starts after its "
   CHECK(stop_and_await(f.sys, sup) == caf::exit_reason::user_shutdown);
   CHECK(f.next_events(2)
         == std::vector<std::string>{"stopped:after", "stopped:p"});
+}
+
+TEST_CASE("a child spawned through ctx.spawn has initialized when its "
+          "factory returns, and handles what it sent itself meanwhile",
+          "[supervisor][start]") {
+  fixture f;
+  auto inits = std::make_shared<std::atomic<int>>(0);
+  auto seen_by_factory = std::make_shared<std::atomic<int>>(-1);
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  auto w = worker("w", [=](child_context& ctx) -> start_result {
+    auto x = ctx.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      ++*inits;
+      // Sent while it initializes: it is scheduled for it afterwards.
+      self->send(self, 1);
+      return {[=](int) { ++*handled; }};
+    });
+    *seen_by_factory = inits->load();
+    return x;
+  });
+  auto sup = f.start(supervisor("root").child(w));
+  // As OTP's start_link returns after init: on the supervisor's thread.
+  CHECK(*seen_by_factory == 1);
+  eventually("w to handle what it sent itself", [&] { return *handled == 1; });
+  CHECK(f.child(sup, "w").state == child_state::running);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a group of 50,000 children that initialize at once starts and "
+          "restarts in a loop, not a recursion as deep",
+          "[supervisor][start]") {
+  fixture f;
+  auto spec = supervisor("root").strategy(strategy::one_for_all).intensity(1);
+  constexpr int n = 50'000;
+  for (int i = 0; i < n; ++i)
+    spec.child(worker("w" + std::to_string(i), [](caf::event_based_actor*)
+                                                  -> caf::behavior {
+      return {[](int x) { return x; }};
+    }));
+  auto sup = f.start(std::move(spec));
+  auto first = f.actor_of(sup, "w0");
+  REQUIRE(first);
+  f.probe->send_exit(f.actor_of(sup, "w" + std::to_string(n - 1)),
+                     caf::exit_reason::kill);
+  f.await_replaced(sup, "w0", first);
+  eventually("every child to run again", [&] {
+    auto xs = f.children(sup);
+    return xs.size() == n
+           && std::all_of(xs.begin(), xs.end(), [](const child_info& x) {
+                return x.state == child_state::running && x.restart_count == 1;
+              });
+  });
+  stop_supervisor(f.sys, sup);
 }

@@ -112,28 +112,27 @@ public:
   }
 
   /// Spawns a function-based actor with Trellis' handlers installed, on a
-  /// thread of its own if the spec is `detached`.
+  /// thread of its own if the spec is `detached`. In a tree, an event-based
+  /// actor initializes before this returns, on its supervisor's thread, as
+  /// OTP's `start_link` runs `init`.
   template <caf::spawn_options Os = caf::no_spawn_options, class F,
             class... Ts>
   auto spawn(F fun, Ts&&... xs) const {
     using impl = caf::infer_impl_from_fun_t<F>;
+    caf::actor_config cfg;
     if constexpr (std::is_base_of<caf::scheduled_actor, impl>::value) {
       using wrapped = detail::crash_handled<impl>;
-      caf::actor_config cfg;
       caf::detail::init_fun_factory<wrapped, F> fac;
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
-      if (detached_)
-        return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
+      return spawn_event_based<wrapped, Os>([&](auto os) {
+        return sys_->spawn_class<wrapped, decltype(os)::value>(
           cfg, start_.poison, start_.kept, start_.resume, start_.forensics,
-          start_.listener, feed_.get(), path_));
-      return announcing(sys_->spawn_class<wrapped, Os>(
-        cfg, start_.poison, start_.kept, start_.resume, start_.forensics,
-        start_.listener, feed_.get(), path_));
+          start_.listener, feed_.get(), path_);
+      });
     } else {
       // A blocking actor runs on a thread of its own anyway.
       refuse_for_blocking();
       using wrapped = detail::blocking_child<impl>;
-      caf::actor_config cfg;
       caf::detail::init_fun_factory<wrapped, F> fac;
       cfg.init_fun = fac(std::move(fun), std::forward<Ts>(xs)...);
       return announcing(sys_->spawn_class<wrapped, Os + caf::detached>(
@@ -142,7 +141,8 @@ public:
   }
 
   /// Spawns a class-based actor with Trellis' handlers installed, on a
-  /// thread of its own if the spec is `detached`.
+  /// thread of its own if the spec is `detached`; an event-based one
+  /// initializes as `spawn(fun)` says.
   template <class Impl, caf::spawn_options Os = caf::no_spawn_options,
             class... Ts>
   auto spawn(Ts&&... xs) const {
@@ -152,14 +152,12 @@ public:
         sys_->spawn<detail::blocking_child<Impl>, Os + caf::detached>(
           start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
     } else {
-      if (detached_)
-        return announcing(
-          sys_->spawn<detail::crash_handled<Impl>, Os + caf::detached>(
-            start_.poison, start_.kept, start_.resume, start_.forensics,
-            start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
-      return announcing(sys_->spawn<detail::crash_handled<Impl>, Os>(
-        start_.poison, start_.kept, start_.resume, start_.forensics,
-        start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...));
+      using wrapped = detail::crash_handled<Impl>;
+      return spawn_event_based<wrapped, Os>([&](auto os) {
+        return sys_->spawn<wrapped, decltype(os)::value>(
+          start_.poison, start_.kept, start_.resume, start_.forensics,
+          start_.listener, feed_.get(), path_, std::forward<Ts>(xs)...);
+      });
     }
   }
 
@@ -206,12 +204,16 @@ public:
     return recovery_error_;
   }
 
-  /// Internal: whether `x` is the last actor spawned through this context,
-  /// which announces its start to the supervisor. (A factory returns the
-  /// last one it spawned as a rule; for another, the supervisor asks.)
-  bool announces_start(const caf::actor& x) const {
-    return start_.listener
-           && caf::actor_cast<caf::actor_control_block*>(x) == last_spawned_;
+  /// Internal: how `x` initialized if it is the last actor spawned through
+  /// this context, which tells the supervisor when it initializes later;
+  /// nothing for another actor. (A factory returns the last one it spawned
+  /// as a rule; for another, the supervisor asks.)
+  std::optional<detail::init_outcome>
+  initialization_of(const caf::actor& x) const {
+    if (!start_.listener
+        || caf::actor_cast<caf::actor_control_block*>(x) != last_spawned_)
+      return std::nullopt;
+    return last_init_;
   }
 
   /// Internal: the option of the child's spec that the blocking actor its
@@ -231,10 +233,32 @@ private:
       refused_option_ = start_.forensics->first_option();
   }
 
-  /// Remembers `x` as the last actor spawned through this context.
+  /// Remembers `x` as the last actor spawned through this context, which
+  /// announces its start.
   template <class Handle>
   Handle announcing(Handle x) const {
     last_spawned_ = caf::actor_cast<caf::actor_control_block*>(x);
+    last_init_ = detail::init_outcome::later;
+    return x;
+  }
+
+  /// Spawns an event-based `Wrapped` with `spawn(options)`: detached if
+  /// the spec says so; else in a tree lazily, and initializes it here. (It
+  /// is never scheduled before a message comes, which is what `lazy_init`
+  /// asks; initialized only then, it would never count as started.)
+  template <class Wrapped, caf::spawn_options Os, class Spawn>
+  auto spawn_event_based(Spawn spawn) const {
+    using caf::spawn_options;
+    if (detached_)
+      return announcing(
+        spawn(std::integral_constant<spawn_options, Os + caf::detached>{}));
+    if (start_.host == nullptr)
+      return announcing(spawn(std::integral_constant<spawn_options, Os>{}));
+    auto x = spawn(
+      std::integral_constant<spawn_options, Os + caf::lazy_init>{});
+    last_spawned_ = caf::actor_cast<caf::actor_control_block*>(x);
+    last_init_ = static_cast<Wrapped*>(caf::actor_cast<caf::abstract_actor*>(x))
+                   ->initialize_on(start_.host);
     return x;
   }
 
@@ -252,6 +276,7 @@ private:
   std::string node_;
   /// Compared only, never followed: no reference count to pay per start.
   mutable caf::actor_control_block* last_spawned_ = nullptr;
+  mutable detail::init_outcome last_init_ = detail::init_outcome::later;
   mutable const char* refused_option_ = nullptr;
 };
 

@@ -48,8 +48,11 @@ struct child_start {
   std::vector<std::string> nodes;
   std::vector<std::string> lost;
   /// Actors spawned through the context send it `(started_atom)` once
-  /// initialized.
+  /// initialized, unless they initialize on `host`.
   caf::actor_addr listener;
+  /// The supervisor's thread: an event-based child spawned through the
+  /// context initializes there, before the factory returns.
+  caf::execution_unit* host = nullptr;
 };
 
 } // namespace trellis::detail

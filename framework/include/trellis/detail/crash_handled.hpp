@@ -10,6 +10,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/actor_config.hpp>
 #include <caf/error.hpp>
+#include <caf/execution_unit.hpp>
 #include <caf/invoke_message_result.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
@@ -39,6 +40,17 @@ inline void install_handlers(caf::scheduled_actor* self) {
 /// Tells `listener` (if any, and still alive) that `self` has started, and
 /// forgets it: one message instead of the supervisor's start probe.
 void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
+
+/// How an actor that its supervisor's context spawned initialized (see
+/// `crash_handled::initialize_on`).
+enum class init_outcome {
+  /// On a thread of its own, or on a worker: it announces its start.
+  later,
+  /// On its supervisor's thread, and it lives on.
+  done,
+  /// On its supervisor's thread, and it ended: its down message tells why.
+  failed,
+};
 
 /// Wraps an event-based actor class so that Trellis' handlers are installed
 /// before it runs, its child's poison-message quarantine (if any) sees every
@@ -133,6 +145,28 @@ public:
   /// Returns the control if there is one; any thread.
   sys_control* control_if_any() const noexcept {
     return sys_.load(std::memory_order_acquire);
+  }
+
+  /// Initializes this actor on the calling thread, its supervisor's, before
+  /// its factory returns, as OTP's `start_link` runs `init`: spawned with
+  /// `lazy_init`, it was never scheduled. No start announcement, no resume
+  /// of the supervisor for it, and none of its own until a message comes.
+  init_outcome initialize_on(caf::execution_unit* host) {
+    // Open while it initializes, as when it runs: what it sends itself
+    // waits in the mailbox instead of scheduling it. A message that came
+    // first (its constructor gave its address away) scheduled it already:
+    // it initializes there, and announces its start.
+    if (!this->mailbox().try_unblock())
+      return init_outcome::later;
+    start_listener_ = nullptr;
+    if (!this->activate(host))
+      return init_outcome::failed;
+    // As `resume` ends: asleep if nothing came, else scheduled.
+    if (!this->mailbox().try_block()) {
+      intrusive_ptr_add_ref(this->ctrl());
+      host->exec_later(this);
+    }
+    return init_outcome::done;
   }
 
   void initialize() override {
