@@ -1,5 +1,8 @@
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -213,6 +216,42 @@ TEST_CASE("a child spawned through ctx.spawn has initialized when its "
   // As OTP's start_link returns after init: on the supervisor's thread.
   CHECK(*seen_by_factory == 1);
   eventually("w to handle what it sent itself", [&] { return *handled == 1; });
+  CHECK(f.child(sup, "w").state == child_state::running);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a child its factory spawns detached, in a spec that is not, "
+          "initializes on its own thread and is supervised",
+          "[supervisor][start]") {
+  fixture f;
+  caf::actor probe{f.probe};
+  auto threads = std::make_shared<std::vector<std::thread::id>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto w = worker("w", [=](child_context& ctx) -> start_result {
+    {
+      std::lock_guard<std::mutex> guard{*mtx};
+      threads->push_back(std::this_thread::get_id());
+    }
+    return ctx.spawn<caf::detached>(
+      [=](caf::event_based_actor* self) -> caf::behavior {
+        {
+          std::lock_guard<std::mutex> guard{*mtx};
+          threads->push_back(std::this_thread::get_id());
+        }
+        return probed_worker(self, "w", probe);
+      });
+  });
+  auto sup = f.start(supervisor("root").intensity(5).child(w));
+  CHECK(f.next_event() == "started:w");
+  {
+    std::lock_guard<std::mutex> guard{*mtx};
+    REQUIRE(threads->size() == 2);
+    CHECK((*threads)[0] != (*threads)[1]);
+  }
+  auto before = f.actor_of(sup, "w");
+  f.probe->send_exit(before, caf::exit_reason::kill);
+  CHECK(f.next_events(2) == std::vector<std::string>{"stopped:w", "started:w"});
+  CHECK(f.await_replaced(sup, "w", before));
   CHECK(f.child(sup, "w").state == child_state::running);
   stop_supervisor(f.sys, sup);
 }

@@ -243,16 +243,19 @@ private:
   }
 
   /// Spawns an event-based `Wrapped` with `spawn(options)`: detached if
-  /// the spec says so; else in a tree lazily, and initializes it here. (It
-  /// is never scheduled before a message comes, which is what `lazy_init`
-  /// asks; initialized only then, it would never count as started.)
+  /// the spec or the caller says so; else in a tree lazily, and initializes
+  /// it here. (It is never scheduled before a message comes, which is what
+  /// `lazy_init` asks; initialized only then, it would never count as
+  /// started.)
   template <class Wrapped, caf::spawn_options Os, class Spawn>
   auto spawn_event_based(Spawn spawn) const {
     using caf::spawn_options;
     if (detached_)
       return announcing(
         spawn(std::integral_constant<spawn_options, Os + caf::detached>{}));
-    if (start_.host == nullptr)
+    // CAF starts a detached actor's thread whether lazy or not: it runs the
+    // initialization there.
+    if (start_.host == nullptr || caf::has_detach_flag(Os))
       return announcing(spawn(std::integral_constant<spawn_options, Os>{}));
     auto x = spawn(
       std::integral_constant<spawn_options, Os + caf::lazy_init>{});
