@@ -227,17 +227,15 @@ TEST_CASE("a child its factory spawns detached, in a spec that is not, "
   caf::actor probe{f.probe};
   auto threads = std::make_shared<std::vector<std::thread::id>>();
   auto mtx = std::make_shared<std::mutex>();
+  auto note_thread = [threads, mtx] {
+    std::lock_guard<std::mutex> guard{*mtx};
+    threads->push_back(std::this_thread::get_id());
+  };
   auto w = worker("w", [=](child_context& ctx) -> start_result {
-    {
-      std::lock_guard<std::mutex> guard{*mtx};
-      threads->push_back(std::this_thread::get_id());
-    }
+    note_thread();
     return ctx.spawn<caf::detached>(
       [=](caf::event_based_actor* self) -> caf::behavior {
-        {
-          std::lock_guard<std::mutex> guard{*mtx};
-          threads->push_back(std::this_thread::get_id());
-        }
+        note_thread();
         return probed_worker(self, "w", probe);
       });
   });
