@@ -7,6 +7,7 @@
 
 #include <caf/abstract_actor.hpp>
 #include <caf/actor.hpp>
+#include <caf/default_attachable.hpp>
 #include <caf/message_id.hpp>
 
 #include "distribution.hpp"
@@ -28,6 +29,12 @@ void announce_started(caf::actor_addr& listener, caf::abstract_actor* self) {
     dest->eq_impl(caf::make_message_id(), self->ctrl(), nullptr,
                   started_atom::value);
   listener = nullptr;
+}
+
+void monitored_by(const caf::actor_addr& listener, caf::abstract_actor* self) {
+  if (listener)
+    self->attach(
+      caf::default_attachable::make_monitor(self->address(), listener));
 }
 
 } // namespace detail

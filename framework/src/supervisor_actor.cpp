@@ -372,7 +372,12 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     return;
   }
   auto& hdl = res.actor();
-  monitor(hdl);
+  // An actor spawned through the context is monitored already, initialized
+  // on this thread, or says when it is done (see `crash_handled`).
+  auto init = ctx.initialization_of(hdl);
+  c->spawned_by_context = init.has_value();
+  if (!c->spawned_by_context)
+    monitor(hdl);
   children_.bind(c, hdl);
   // Running once initialized (`on_started`); a snapshot meanwhile shows a
   // restart as still restarting.
@@ -381,10 +386,6 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   st.token = token;
   st.k = std::move(k);
   ++pending_starts_;
-  // An actor spawned through the context initialized on this thread, or
-  // says when it is done (see `crash_handled`).
-  auto init = ctx.initialization_of(hdl);
-  c->spawned_by_context = init.has_value();
   if (init == detail::init_outcome::done) {
     on_started(c);
     return;

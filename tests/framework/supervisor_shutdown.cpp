@@ -79,6 +79,31 @@ TEST_CASE("a tree shuts down in reverse start order, depth first",
                                     "stopped:a"});
 }
 
+TEST_CASE("a child's own cleanup has run when its supervisor hears of its "
+          "exit, as OTP's terminate/2 runs before the 'EXIT'",
+          "[supervisor][shutdown]") {
+  // The child attaches its cleanup while it initializes, on whatever thread:
+  // the supervisor must still hear of the exit last.
+  fixture f;
+  auto cleaned = std::make_shared<std::atomic<bool>>(false);
+  auto slow_cleanup = [cleaned](caf::event_based_actor* self) -> caf::behavior {
+    self->attach_functor([cleaned] {
+      std::this_thread::sleep_for(200ms);
+      *cleaned = true;
+    });
+    return {[](int x) { return x; }};
+  };
+  auto spec = worker("slow", slow_cleanup);
+  SECTION("initialized on the supervisor's thread") {
+  }
+  SECTION("initialized on a thread of its own") {
+    spec.detached(true);
+  }
+  auto sup = f.start(supervisor("root").child(spec));
+  REQUIRE(stop_supervisor(f.sys, sup) == caf::none);
+  CHECK(*cleaned);
+}
+
 TEST_CASE("a child that ignores shutdown is killed after its timeout",
           "[supervisor][shutdown]") {
   fixture f;

@@ -207,7 +207,9 @@ public:
   /// Internal: how `x` initialized if it is the last actor spawned through
   /// this context, which tells the supervisor when it initializes later;
   /// nothing for another actor. (A factory returns the last one it spawned
-  /// as a rule; for another, the supervisor asks.)
+  /// as a rule; for another, the supervisor asks.) An actor spawned
+  /// through the context is monitored by the supervisor already (see
+  /// `detail::monitored_by`).
   std::optional<detail::init_outcome>
   initialization_of(const caf::actor& x) const {
     if (!start_.listener

@@ -49,6 +49,7 @@ public:
                           std::string path, Ts&&... xs)
     : super(cfg, std::forward<Ts>(xs)...),
       start_listener_(std::move(start_listener)) {
+    monitored_by(start_listener_, this);
     member_of(tree, std::move(path));
     register_member_class_once<blocking_child>({member_fn, nullptr});
   }

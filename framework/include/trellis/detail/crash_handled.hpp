@@ -41,6 +41,14 @@ inline void install_handlers(caf::scheduled_actor* self) {
 /// forgets it: one message instead of the supervisor's start probe.
 void announce_started(caf::actor_addr& listener, caf::abstract_actor* self);
 
+/// Has `listener` (the supervisor, if any) monitor `self`, from `self`'s
+/// constructor: before it initializes, as OTP's `start_link` links before
+/// `init`, whatever thread initializes it. CAF runs an exiting actor's
+/// attachables newest first, so the supervisor's down message comes after
+/// every cleanup the child attached (`attach_functor`), which a shutdown in
+/// order relies on.
+void monitored_by(const caf::actor_addr& listener, caf::abstract_actor* self);
+
 /// How an actor that its supervisor's context spawned initialized (see
 /// `crash_handled::initialize_on`).
 enum class init_outcome {
@@ -93,6 +101,7 @@ public:
                          std::string path, Ts&&... xs)
     : Impl(cfg, std::forward<Ts>(xs)...),
       start_listener_(std::move(start_listener)) {
+    monitored_by(start_listener_, this);
     if (q || kept || resume || forensics) {
       parts_ = std::make_unique<optional_parts>();
       parts_->poison = std::move(q);
