@@ -285,6 +285,12 @@ public:
     }
   }
 
+  /// Every child is about to stop, and the registry to go with its
+  /// supervisor: the index of incarnations keeps its memory until then.
+  void all_stopping() noexcept {
+    by_addr_.keep_capacity();
+  }
+
   /// Calls `f` with every child that has a running incarnation, without
   /// visiting the others.
   template <class F>

@@ -80,7 +80,8 @@ public:
     // steps: each allocates, and a large allocation has malloc sort its
     // free lists first. Best effort: an erase does not fail for want of
     // memory (a failed rehash leaves the index as it was).
-    if (slots_.size() > min_capacity && size_ * 16 < slots_.size()) {
+    if (!keep_capacity_ && slots_.size() > min_capacity
+        && size_ * 16 < slots_.size()) {
       try {
         rehash(std::max(min_capacity, fitting(size_ * 4)));
       } catch (const std::bad_alloc&) {
@@ -98,6 +99,13 @@ public:
     for (auto& x : slots_)
       if (x.tag != 0)
         f(x.value);
+  }
+
+  /// Erases no longer give memory back: the whole index goes soon (its
+  /// supervisor stops every child), and shrinking on the way cost a fifth
+  /// of a dynamic supervisor's work per down message while it stopped.
+  void keep_capacity() noexcept {
+    keep_capacity_ = true;
   }
 
   /// Removes all entries and gives back their memory.
@@ -170,6 +178,7 @@ private:
 
   std::pmr::vector<slot> slots_;
   size_t size_ = 0;
+  bool keep_capacity_ = false;
   /// 64 minus log2 of the slot count.
   unsigned shift_ = 64;
 };

@@ -34,8 +34,10 @@ void operation_queue::close(const caf::error& reason) {
   overlapping_ = 0;
   auto replies = std::move(open_replies_);
   open_replies_.clear();
-  for (auto& kvp : replies)
-    kvp.second.rp.deliver(reason);
+  free_replies_.clear();
+  for (auto& x : replies)
+    if (x.open)
+      x.rp.deliver(reason);
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& x : waiting)

@@ -1032,6 +1032,7 @@ void supervisor_actor::shutdown(caf::error reason) {
   if (shutting_down_)
     return;
   shutting_down_ = true;
+  children_.all_stopping();
   // Drop the continuations of whatever operation was running.
   guard_.cancel_all();
   if (pending_starts_ > 0)

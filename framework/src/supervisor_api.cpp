@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <memory>
 #include <utility>
 
@@ -187,7 +188,16 @@ void supervisor_actor::api_start_dynamic_child(caf::message args,
                                  std::to_string(*limit)));
   // Dynamic children get ids of their own, so paths and snapshots name them.
   auto spec = spec_.children().front();
-  spec.id(spec.id() + '#' + std::to_string(++next_dynamic_id_));
+  // One allocation for the id, none for temporaries.
+  char digits[24];
+  auto n = std::to_chars(digits, digits + sizeof(digits), ++next_dynamic_id_)
+             .ptr;
+  std::string id;
+  id.reserve(spec.id().size() + 1 + static_cast<size_t>(n - digits));
+  id += spec.id();
+  id += '#';
+  id.append(digits, n);
+  spec.id(std::move(id));
   auto c = children_.add(std::move(spec));
   c->args = std::move(args.vals());
   start_new_child(c, rp, true);

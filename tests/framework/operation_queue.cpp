@@ -125,3 +125,22 @@ TEST_CASE("a closed queue runs what waits once, for it to refuse itself, "
   x.q.when_idle(x.note("late"));
   CHECK(x.log.back() == "late");
 }
+
+TEST_CASE("an answered operation ends once: its token, used again or after "
+          "its slot went to another operation, ends nothing",
+          "[operation_queue]") {
+  idle_queue x;
+  auto a = x.q.begin_reply(caf::response_promise{}, true);
+  auto b = x.q.begin_reply(caf::response_promise{}, true);
+  x.q.when_idle(x.note("after"));
+  x.q.reply(a, caf::error{});
+  x.q.reply(a, caf::error{});
+  CHECK(x.log.empty()); // b still runs
+  auto c = x.q.begin_reply(caf::response_promise{}, true);
+  CHECK(c != a);
+  x.q.reply(b, caf::error{});
+  x.q.reply(a, caf::error{});
+  CHECK(x.log.empty()); // c still runs, in a's slot
+  x.q.reply(c, caf::error{});
+  CHECK(x.log == std::vector<std::string>{"after"});
+}
