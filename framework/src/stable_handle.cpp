@@ -1,7 +1,9 @@
 #include "trellis/stable_handle.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -518,6 +520,8 @@ bool for_the_proxy(const caf::mailbox_element& x) {
     case make_type_token<caf::error>():
     case make_type_token<caf::timeout_msg>():
     case make_type_token<caf::open_stream_msg>():
+    case make_type_token<caf::upstream_msg>():
+    case make_type_token<caf::downstream_msg>():
     case make_type_token<atom_value, atom_value, std::string>():
     case make_type_token<atom_value, uint64_t>():
     case make_type_token<atom_value>():
@@ -531,8 +535,37 @@ bool for_the_proxy(const caf::mailbox_element& x) {
   }
 }
 
+/// Whether the proxy, as it stands, would hand `x`'s kind of message to the
+/// target at once: it serves a watched incarnation, holds nothing, and
+/// tracks no requests.
+bool serves_at_once(const proxy_state& st) {
+  return !retrying(st) && st.buffer.empty() && st.looked && st.target
+         && !st.gone && st.served && serves_target(st);
+}
+
+using direct_atom = caf::atom_constant<caf::atom("tr_direct")>;
+
 /// The proxy, answering requests that reach it after it ended (its tree
 /// ended) with the reason.
+///
+/// While it serves a running child with nothing held, it forwards on the
+/// sender's thread: `enqueue` hands the message to the child as `delegate`
+/// would (same sender, same request id), and the proxy is not resumed. A
+/// sender's messages keep their order across the switches, which all
+/// happen under `mtx_`:
+/// - Off: any message the proxy must see itself (a system message, an
+///   event, a response, one of its own shapes) turns forwarding off before
+///   it enters the mailbox; every message after it enters the mailbox too.
+/// - On: the proxy, idle with nothing held, arms: it sends itself a marker
+///   and, until the marker comes, every message waits beside the mailbox
+///   (`arriving_`). Once the marker comes, all that entered the mailbox
+///   before it was handled, if the mailbox is empty (a high-priority message
+///   may come after the marker); if so, the proxy still serves, and only
+///   messages for the child waited, they go to it in order and forwarding is
+///   on; else they enter the mailbox in order and forwarding stays off.
+/// A message a sender forwards just before forwarding goes off reaches the
+/// incarnation the proxy was serving, as one the proxy handled just before
+/// would.
 class stable_proxy final
   : public detail::explained_bounce<caf::stateful_actor<proxy_state>> {
 public:
@@ -552,11 +585,85 @@ public:
     return proxy(this, std::move(root_), path_, opts_, std::move(events_));
   }
 
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
+    if (!x) {
+      super::enqueue(std::move(x), host);
+      return;
+    }
+    caf::strong_actor_ptr target;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      switch (mode_) {
+        case forwarding::on:
+          if (!for_the_proxy(*x)) {
+            target = direct_;
+            break;
+          }
+          mode_ = forwarding::off;
+          direct_ = nullptr;
+          [[fallthrough]];
+        case forwarding::off:
+          // Under the lock: ahead of any marker the proxy sends later.
+          super::enqueue(std::move(x), host);
+          return;
+        case forwarding::arming:
+          arriving_.push_back(std::move(x));
+          return;
+        case forwarding::closed:
+          break;
+      }
+    }
+    if (target)
+      target->enqueue(std::move(x), host);
+    else
+      super::enqueue(std::move(x), host);
+  }
+
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    // A running child's messages, the proxy's whole work, go straight to
-    // it, as the default handler would send them: CAF's own consume first
-    // tries its system messages and the proxy's handlers on each (400 to
-    // 600 of about 6,000 instructions a request, measured).
+    if (x.content().match_elements<direct_atom>() && x.sender == ctrl()) {
+      switch_on();
+      return caf::invoke_message_result::consumed;
+    }
+    auto result = consume_impl(x);
+    if (serves_at_once(state)) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (mode_ == forwarding::off) {
+        mode_ = forwarding::arming;
+        super::enqueue(caf::make_mailbox_element(ctrl(), caf::make_message_id(),
+                                                 {}, direct_atom::value),
+                       context());
+      }
+    }
+    return result;
+  }
+
+  bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
+    std::vector<caf::mailbox_element_ptr> waiting;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      mode_ = forwarding::closed;
+      direct_ = nullptr;
+      waiting.swap(arriving_);
+    }
+    // Into the mailbox, whose closing answers the requests among them.
+    for (auto& x : waiting)
+      super::enqueue(std::move(x), host);
+    return super::cleanup(std::move(reason), host);
+  }
+
+protected:
+  caf::error receiver_down(const caf::error& reason) const override {
+    return tree_ended(home_system(), path_, reason);
+  }
+
+private:
+  enum class forwarding { off, arming, on, closed };
+
+  caf::invoke_message_result consume_impl(caf::mailbox_element& x) {
+    // A running child's messages that reach the mailbox go straight to it,
+    // as the default handler would send them: CAF's own consume first tries
+    // its system messages and the proxy's handlers on each (400 to 600 of
+    // about 6,000 instructions a request, measured).
     auto& st = state;
     if (st.buffer.empty() && !(retrying(st) && x.mid.is_request())
         && !for_the_proxy(x) && may_forward(this)) {
@@ -567,16 +674,42 @@ public:
     return super::consume(x);
   }
 
-protected:
-  caf::error receiver_down(const caf::error& reason) const override {
-    return tree_ended(home_system(), path_, reason);
+  /// The marker came: everything before it was handled (see the class).
+  void switch_on() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ != forwarding::arming)
+      return;
+    auto only_for_the_child
+      = std::none_of(arriving_.begin(), arriving_.end(),
+                     [](const caf::mailbox_element_ptr& x) {
+                       return for_the_proxy(*x);
+                     });
+    // CAF serves its mailbox's queues in rounds: high-priority messages
+    // that came before the marker may still wait behind it. Nothing enters
+    // the mailbox while arming, so empty now means handled.
+    if (serves_at_once(state) && only_for_the_child && mailbox().empty()) {
+      auto target = caf::actor_cast<caf::strong_actor_ptr>(state.target);
+      for (auto& x : arriving_)
+        target->enqueue(std::move(x), context());
+      direct_ = std::move(target);
+      mode_ = forwarding::on;
+    } else {
+      for (auto& x : arriving_)
+        super::enqueue(std::move(x), context());
+      mode_ = forwarding::off;
+    }
+    arriving_.clear();
   }
 
-private:
   caf::actor root_;
   std::string path_;
   stable_handle_options opts_;
   caf::group events_;
+  /// Guards the forwarding's mode and what waits while it arms.
+  std::mutex mtx_;
+  forwarding mode_ = forwarding::off;
+  caf::strong_actor_ptr direct_;
+  std::vector<caf::mailbox_element_ptr> arriving_;
 };
 
 } // namespace

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <numeric>
+#include <thread>
 
 using namespace trellis;
 using namespace trellis::test;
@@ -88,6 +90,68 @@ TEST_CASE("a stable handle keeps working across restarts and buffers in order",
   std::lock_guard<std::mutex> guard{*t.mtx};
   CHECK(*t.log == expected);
   stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("a sender's messages keep their order while other messages to "
+          "the stable handle switch how it forwards",
+          "[stable_handle]") {
+  // The handle forwards a running child's messages on the sender's thread,
+  // and through its own mailbox whenever it must see a message itself: a
+  // query from another thread, here, many times over. High-priority
+  // messages are served in rounds with the others, and may still wait in
+  // the mailbox when the handle would switch.
+  fixture f;
+  recorder_tree t{f, 10ms};
+  auto h = stable_handle(f.sys, t.sup, "root/db");
+  REQUIRE(h);
+  await_up(f, *h, true);
+  constexpr int n = 100'000;
+  std::atomic<bool> done{false};
+  std::atomic<int> queries{0};
+  std::thread other{[&] {
+    caf::scoped_actor self{f.sys};
+    while (!done) {
+      self
+        ->request(*h, patience, caf::get_atom::value, stable_handle_atom::value)
+        .receive([&](bool, uint64_t) { ++queries; }, [](caf::error&) {});
+      // Room to switch forwarding on again between two queries.
+      std::this_thread::sleep_for(50us);
+    }
+  }};
+  auto send_all = [&](auto priority) {
+    constexpr auto p = decltype(priority)::value;
+    for (int i = 0; i < n; ++i)
+      f.probe->send<p>(*h, i);
+  };
+  SECTION("normal priority") {
+    send_all(std::integral_constant<caf::message_priority,
+                                    caf::message_priority::normal>{});
+  }
+  SECTION("high priority") {
+    send_all(std::integral_constant<caf::message_priority,
+                                    caf::message_priority::high>{});
+  }
+  INFO("waiting for the child to get all " << n << " messages");
+  auto got_all = [&] {
+    std::lock_guard<std::mutex> guard{*t.mtx};
+    return t.log->size() >= static_cast<size_t>(n);
+  };
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!got_all() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  done = true;
+  other.join();
+  CHECK(queries > 0);
+  std::vector<int> expected(static_cast<size_t>(n));
+  std::iota(expected.begin(), expected.end(), 0);
+  std::lock_guard<std::mutex> guard{*t.mtx};
+  auto& log = *t.log;
+  auto first = std::mismatch(log.begin(), log.end(), expected.begin(),
+                             expected.end());
+  INFO("the child got " << log.size() << " messages, the first out of place at "
+                        << (first.first - log.begin()));
+  CHECK(log == expected);
+  stop_supervisor(f.sys, t.sup);
 }
 
 TEST_CASE("a stable handle refuses what its buffer cannot hold",

@@ -25,7 +25,9 @@ using stable_handle_atom = caf::atom_constant<caf::atom("tr_stable")>;
 /// tree's lifecycle events:
 ///
 /// - While the child runs, every message is forwarded with its sender and
-///   request id, so the child answers the caller directly.
+///   request id, so the child answers the caller directly; without retries,
+///   on the sender's thread while nothing else is going on, each sender's
+///   messages in order.
 /// - While the child is down (exited, restarting, backing off), messages are
 ///   buffered, at most `buffer` of them, and delivered to the next
 ///   incarnation in order. Past the bound a request gets `errc::overloaded`
