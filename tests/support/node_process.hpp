@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -89,6 +90,24 @@ public:
   void signal(int sig) {
     if (pid_ > 0)
       ::kill(pid_, sig);
+  }
+
+  /// Stops the node (SIGSTOP) and returns whether it is stopped ('T' in
+  /// /proc) within 5 s: `kill` returns before the node stops, and a node
+  /// still running a moment longer may read what is sent to it next.
+  bool pause() {
+    if (pid_ <= 0)
+      return false;
+    ::kill(pid_, SIGSTOP);
+    auto stopped = [this] {
+      std::ifstream in{"/proc/" + std::to_string(pid_) + "/stat"};
+      std::string pid, comm, state;
+      in >> pid >> comm >> state;
+      return state == "T" || state == "t";
+    };
+    for (int i = 0; i < 5000 && !stopped(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return stopped();
   }
 
   /// Sends `sig` and waits at most `limit` for the node to exit; returns its
