@@ -102,8 +102,8 @@ public:
   }
 
   /// Erases no longer give memory back: the whole index goes soon (its
-  /// supervisor stops every child), and shrinking on the way cost a fifth
-  /// of a dynamic supervisor's work per down message while it stopped.
+  /// supervisor stops every child), and shrinking on the way would rehash
+  /// it again and again as the children exit.
   void keep_capacity() noexcept {
     keep_capacity_ = true;
   }
