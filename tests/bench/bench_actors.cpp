@@ -380,8 +380,15 @@ caf::actor spawn_bare_parent(caf::actor_system& sys, size_t window) {
 }
 
 void stop_bare(caf::actor_system& sys, const caf::actor& bare) {
+  caf::scoped_actor self{sys};
+  self->monitor(bare);
   request_ok(sys, bare, caf::make_message(stop_atom::value),
              "baseline did not stop");
+  bool gone = false;
+  self->receive([&](caf::down_msg&) { gone = true; },
+                caf::after(patience) >> [] {});
+  if (!gone)
+    throw std::runtime_error("baseline did not exit");
 }
 
 } // namespace trellis::bench

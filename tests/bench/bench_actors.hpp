@@ -137,7 +137,9 @@ caf::actor spawn_bare_one_for_all(caf::actor_system& sys, caf::actor driver,
 /// as Trellis' dynamic shutdown) and answers once all are down.
 caf::actor spawn_bare_parent(caf::actor_system& sys, size_t window = 512);
 
-/// Sends `(stop_atom)` to a baseline and waits for its answer.
+/// Sends `(stop_atom)` to a baseline and waits for its answer, then for its
+/// exit: `stop_supervisor` returns once the supervisor is gone, the
+/// children's handles it held released, and so must the baseline.
 void stop_bare(caf::actor_system& sys, const caf::actor& bare);
 
 // -- implementation of spawn_pump ---------------------------------------------
