@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "forwarding_probe.hpp"
 #include "tell.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/detail/explained_bounce.hpp"
@@ -566,6 +567,11 @@ using direct_atom = caf::atom_constant<caf::atom("tr_direct")>;
 /// A message a sender forwards just before forwarding goes off reaches the
 /// incarnation the proxy was serving, as one the proxy handled just before
 /// would.
+///
+/// No code of anyone else's runs under `mtx_`, only pushes onto the
+/// proxy's own mailbox: an `enqueue` may run the receiver on the calling
+/// thread (CAF's test scheduler does), and the receiver may send to the
+/// proxy, whose `enqueue` takes `mtx_` again.
 class stable_proxy final
   : public detail::explained_bounce<caf::stateful_actor<proxy_state>> {
 public:
@@ -592,7 +598,7 @@ public:
     }
     caf::strong_actor_ptr target;
     {
-      std::lock_guard<std::mutex> guard{mtx_};
+      std::unique_lock<std::mutex> guard{mtx_};
       switch (mode_) {
         case forwarding::on:
           if (!for_the_proxy(*x)) {
@@ -602,10 +608,14 @@ public:
           mode_ = forwarding::off;
           direct_ = nullptr;
           [[fallthrough]];
-        case forwarding::off:
+        case forwarding::off: {
           // Under the lock: ahead of any marker the proxy sends later.
-          super::enqueue(std::move(x), host);
+          auto wakes = push(std::move(x));
+          guard.unlock();
+          if (wakes)
+            wake(host);
           return;
+        }
         case forwarding::arming:
           arriving_.push_back(std::move(x));
           return;
@@ -626,29 +636,39 @@ public:
     }
     auto result = consume_impl(x);
     if (serves_at_once(state)) {
-      std::lock_guard<std::mutex> guard{mtx_};
+      std::unique_lock<std::mutex> guard{mtx_};
       if (mode_ == forwarding::off) {
         mode_ = forwarding::arming;
-        super::enqueue(caf::make_mailbox_element(ctrl(), caf::make_message_id(),
-                                                 {}, direct_atom::value),
-                       context());
+        auto wakes = push(caf::make_mailbox_element(
+          ctrl(), caf::make_message_id(), {}, direct_atom::value));
+        guard.unlock();
+        if (wakes)
+          wake(context());
       }
     }
     return result;
   }
 
   bool cleanup(caf::error&& reason, caf::execution_unit* host) override {
-    std::vector<caf::mailbox_element_ptr> waiting;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       mode_ = forwarding::closed;
       direct_ = nullptr;
-      waiting.swap(arriving_);
+      // Into the mailbox, whose closing answers the requests among them;
+      // under the lock, ahead of what comes once the mode is closed. Nobody
+      // is to wake: the mailbox closes next.
+      for (auto& x : arriving_)
+        push(std::move(x));
+      arriving_.clear();
     }
-    // Into the mailbox, whose closing answers the requests among them.
-    for (auto& x : waiting)
-      super::enqueue(std::move(x), host);
     return super::cleanup(std::move(reason), host);
+  }
+
+  /// Internal, for tests: whether senders' messages go to the child on
+  /// their own threads now.
+  bool forwards_directly() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return mode_ == forwarding::on;
   }
 
 protected:
@@ -675,30 +695,63 @@ private:
   }
 
   /// The marker came: everything before it was handled (see the class).
+  /// What waited goes to the child outside the lock, in batches, the mode
+  /// still arming: what arrives meanwhile waits behind it.
   void switch_on() {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::unique_lock<std::mutex> guard{mtx_};
     if (mode_ != forwarding::arming)
       return;
-    auto only_for_the_child
-      = std::none_of(arriving_.begin(), arriving_.end(),
-                     [](const caf::mailbox_element_ptr& x) {
-                       return for_the_proxy(*x);
-                     });
-    // CAF serves its mailbox's queues in rounds: high-priority messages
-    // that came before the marker may still wait behind it. Nothing enters
-    // the mailbox while arming, so empty now means handled.
-    if (serves_at_once(state) && only_for_the_child && mailbox().empty()) {
-      auto target = caf::actor_cast<caf::strong_actor_ptr>(state.target);
-      for (auto& x : arriving_)
+    auto target = caf::actor_cast<caf::strong_actor_ptr>(state.target);
+    std::vector<caf::mailbox_element_ptr> batch;
+    for (;;) {
+      auto only_for_the_child
+        = std::none_of(arriving_.begin(), arriving_.end(),
+                       [](const caf::mailbox_element_ptr& x) {
+                         return for_the_proxy(*x);
+                       });
+      // CAF serves its mailbox's queues in rounds: high-priority messages
+      // that came before the marker may still wait behind it. Nothing
+      // enters the mailbox while arming, so empty now means handled.
+      if (!serves_at_once(state) || !only_for_the_child
+          || !mailbox().empty()) {
+        // The proxy runs: its own pushes wake nobody.
+        for (auto& x : arriving_)
+          push(std::move(x));
+        arriving_.clear();
+        mode_ = forwarding::off;
+        return;
+      }
+      if (arriving_.empty()) {
+        direct_ = std::move(target);
+        mode_ = forwarding::on;
+        return;
+      }
+      batch.swap(arriving_);
+      guard.unlock();
+      for (auto& x : batch)
         target->enqueue(std::move(x), context());
-      direct_ = std::move(target);
-      mode_ = forwarding::on;
-    } else {
-      for (auto& x : arriving_)
-        super::enqueue(std::move(x), context());
-      mode_ = forwarding::off;
+      batch.clear();
+      guard.lock();
     }
-    arriving_.clear();
+  }
+
+  /// Pushes `x` onto the mailbox, under `mtx_`; returns whether the proxy
+  /// waits for messages and must be woken (`wake`, after the lock). The
+  /// mailbox is open: it closes in `cleanup`, after the mode is closed.
+  bool push(caf::mailbox_element_ptr x) {
+    return mailbox().push_back(std::move(x))
+           == caf::intrusive::inbox_result::unblocked_reader;
+  }
+
+  /// Schedules the proxy after `push` found it waiting, as CAF's
+  /// `scheduled_actor::enqueue` does for an actor on the scheduler (a proxy
+  /// never has a thread of its own).
+  void wake(caf::execution_unit* host) {
+    intrusive_ptr_add_ref(ctrl());
+    if (host != nullptr)
+      host->exec_later(this);
+    else
+      home_system().scheduler().enqueue(this);
   }
 
   caf::actor root_;
@@ -741,5 +794,15 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
     return hdl.error();
   return sys.spawn<stable_proxy>(root, path, opts, std::move(*events));
 }
+
+namespace detail {
+
+bool forwards_directly(const caf::actor& handle) {
+  auto proxy
+    = dynamic_cast<stable_proxy*>(caf::actor_cast<caf::abstract_actor*>(handle));
+  return proxy != nullptr && proxy->forwards_directly();
+}
+
+} // namespace detail
 
 } // namespace trellis

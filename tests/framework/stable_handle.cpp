@@ -1,8 +1,13 @@
+#include "clock_fixture.hpp"
+#include "forwarding_probe.hpp"
 #include "handle_support.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -108,6 +113,9 @@ TEST_CASE("a sender's messages keep their order while other messages to "
   constexpr int n = 100'000;
   std::atomic<bool> done{false};
   std::atomic<int> queries{0};
+  // How often forwarding was found on, between two queries: the test
+  // means nothing if the handle never forwarded on the sender's thread.
+  std::atomic<int> found_on{0};
   std::thread other{[&] {
     caf::scoped_actor self{f.sys};
     while (!done) {
@@ -116,6 +124,8 @@ TEST_CASE("a sender's messages keep their order while other messages to "
         .receive([&](bool, uint64_t) { ++queries; }, [](caf::error&) {});
       // Room to switch forwarding on again between two queries.
       std::this_thread::sleep_for(50us);
+      if (detail::forwards_directly(*h))
+        ++found_on;
     }
   }};
   auto send_all = [&](auto priority) {
@@ -142,6 +152,9 @@ TEST_CASE("a sender's messages keep their order while other messages to "
   done = true;
   other.join();
   CHECK(queries > 0);
+  INFO("forwarding was on at " << found_on << " of " << queries
+                               << " looks between queries");
+  CHECK(found_on > 0);
   std::vector<int> expected(static_cast<size_t>(n));
   std::iota(expected.begin(), expected.end(), 0);
   std::lock_guard<std::mutex> guard{*t.mtx};
@@ -152,6 +165,59 @@ TEST_CASE("a sender's messages keep their order while other messages to "
                         << (first.first - log.begin()));
   CHECK(log == expected);
   stop_supervisor(f.sys, t.sup);
+}
+
+TEST_CASE("a stable handle forwards under CAF's test scheduler, which runs "
+          "an actor inside the enqueue that wakes it",
+          "[stable_handle]") {
+  // The handle holds a lock while it switches how it forwards: an enqueue
+  // that runs the receiver at once must not happen under it, or the
+  // receiver, sending to the handle, waits for its own thread.
+  clock_fixture f;
+  auto log = std::make_shared<std::vector<int>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto sup = spawn_supervisor(
+    f.sys, supervisor("root").child(worker("db", recorder, log, mtx)));
+  REQUIRE(sup);
+  f.sched.run();
+  // Inline from here: `stable_handle` asks the supervisor and waits.
+  f.sched.inline_all_enqueues();
+  auto h = stable_handle(f.sys, *sup, "root/db");
+  REQUIRE(h);
+  f.sched.run();
+  auto run = std::async(std::launch::async, [&] {
+    std::vector<bool> direct;
+    // Through the handle's mailbox; then it switches forwarding on.
+    f.self->send(*h, 0);
+    f.sched.run();
+    direct.push_back(detail::forwards_directly(*h));
+    // On this thread, straight to the child.
+    f.self->send(*h, 1);
+    f.sched.run();
+    // The handle's own: off, answered, and on again.
+    f.self->send(*h, caf::get_atom::value, stable_handle_atom::value);
+    f.sched.run();
+    direct.push_back(detail::forwards_directly(*h));
+    f.self->send(*h, 2);
+    f.sched.run();
+    return direct;
+  });
+  if (run.wait_for(patience) != std::future_status::ready) {
+    // The sending thread waits for itself: nothing ends this test cleanly.
+    std::fprintf(stderr, "a stable handle under CAF's inline test scheduler "
+                         "did not deliver 3 messages within %lld s: it "
+                         "deadlocked\n",
+                 static_cast<long long>(patience.count()));
+    std::_Exit(EXIT_FAILURE);
+  }
+  CHECK(run.get() == std::vector<bool>{true, true});
+  receive_or_fail(f.self, "the handle's answer to get",
+                  [](bool up, uint64_t held) {
+                    CHECK(up);
+                    CHECK(held == 0);
+                  });
+  std::lock_guard<std::mutex> guard{*mtx};
+  CHECK(*log == std::vector<int>{0, 1, 2});
 }
 
 TEST_CASE("a stable handle refuses what its buffer cannot hold",
