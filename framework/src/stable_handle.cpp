@@ -569,9 +569,9 @@ using direct_atom = caf::atom_constant<caf::atom("tr_direct")>;
 /// would.
 ///
 /// No code of anyone else's runs under `mtx_`, only pushes onto the
-/// proxy's own mailbox: an `enqueue` may run the receiver on the calling
-/// thread (CAF's test scheduler does), and the receiver may send to the
-/// proxy, whose `enqueue` takes `mtx_` again.
+/// proxy's own mailbox: an `enqueue` may run its receiver on the calling
+/// thread (CAF's test scheduler does), and the receiver, the proxy itself
+/// or a child sending to it, would take `mtx_` again.
 class stable_proxy final
   : public detail::explained_bounce<caf::stateful_actor<proxy_state>> {
 public:

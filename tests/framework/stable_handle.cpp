@@ -171,8 +171,8 @@ TEST_CASE("a stable handle forwards under CAF's test scheduler, which runs "
           "an actor inside the enqueue that wakes it",
           "[stable_handle]") {
   // The handle holds a lock while it switches how it forwards: an enqueue
-  // that runs the receiver at once must not happen under it, or the
-  // receiver, sending to the handle, waits for its own thread.
+  // that runs its receiver at once must not happen under it, or the handle,
+  // run inside its own enqueue, takes the lock again on the same thread.
   clock_fixture f;
   auto log = std::make_shared<std::vector<int>>();
   auto mtx = std::make_shared<std::mutex>();
