@@ -215,6 +215,9 @@ TEST_CASE("temporary dynamic children keep no arguments once started",
     auto x = std::make_shared<int>(42);
     std::weak_ptr<int> watch = x;
     REQUIRE(start_child(f.sys, sup, caf::make_message(std::move(x))));
+    // The request's own copy goes when the supervisor is done with it, which
+    // may be just after its answer; a second request comes after that.
+    REQUIRE(f.children(sup).size() == 1);
     CHECK(watch.expired() != kept);
     stop_supervisor(f.sys, sup);
     CHECK(watch.expired());
