@@ -25,4 +25,8 @@ void add_hang_cases(std::vector<bench_case>& xs);
 /// for the parent bench process (the hidden `--memory-probe` mode).
 int memory_probe_main(const char* side, size_t children);
 
+/// Runs one repetition of one side of tree_start_stop in this process and
+/// prints its result for the parent (the hidden `--start-stop-probe` mode).
+int start_stop_probe_main(const char* side, size_t children);
+
 } // namespace trellis::bench

@@ -2,9 +2,12 @@
 // actors monitored by one bare actor: resident memory per child, and the
 // rate of starting and then stopping them all.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -56,10 +59,14 @@ size_t resident_bytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-/// Runs this binary again as a memory probe (a fresh process, so that one
-/// side's heap does not hold the other's) and returns its bytes per child.
-double probe_in_child_process(const options& opts, const char* side,
-                              size_t children) {
+/// What a probe printed: its `key=value` pairs.
+using probe_values = std::map<std::string, double>;
+
+/// Runs this binary again in `mode` (a hidden option: one side of a case,
+/// in a fresh process, so that neither side's heap holds what the other
+/// left) for `side` and `children`, and returns what it printed.
+probe_values run_probe(const options& opts, const char* mode,
+                       const char* side, size_t children) {
   int fds[2];
   if (pipe(fds) != 0)
     throw std::runtime_error("pipe failed");
@@ -72,8 +79,9 @@ double probe_in_child_process(const options& opts, const char* side,
     close(fds[0]);
     close(fds[1]);
     execl("/proc/self/exe", "trellis_bench", "--reports",
-          to_string(opts.reports), "--memory-probe", side, count.c_str(),
-          static_cast<char*>(nullptr));
+          to_string(opts.reports), "--throw-traces",
+          trellis::capture_throw_traces() ? "on" : "off", mode, side,
+          count.c_str(), static_cast<char*>(nullptr));
     std::_Exit(127);
   }
   close(fds[1]);
@@ -84,25 +92,36 @@ double probe_in_child_process(const options& opts, const char* side,
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  auto key = std::string{"bytes_per_child="};
-  auto pos = out.find(key);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0
-      || pos == std::string::npos)
-    throw std::runtime_error(std::string{"memory probe "} + side
+  probe_values values;
+  std::istringstream words{out};
+  for (std::string word; words >> word;)
+    if (auto eq = word.find('='); eq != std::string::npos)
+      values[word.substr(0, eq)] = std::atof(word.c_str() + eq + 1);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || values.empty())
+    throw std::runtime_error(std::string{mode} + " " + side
                              + " failed: " + out);
-  return std::stod(out.substr(pos + key.size()));
+  return values;
+}
+
+/// The value of `key` in what a probe printed; throws if it printed none.
+double value_of(const probe_values& xs, const std::string& key) {
+  auto i = xs.find(key);
+  if (i == xs.end())
+    throw std::runtime_error("a probe printed no " + key);
+  return i->second;
+}
+
+double probe(const options& opts, const char* side, size_t children) {
+  return value_of(run_probe(opts, "--memory-probe", side, children),
+                  "bytes_per_child");
 }
 
 result memory_per_child(const options& opts) {
   auto children = opts.scaled(100'000);
   auto m = alternate(
     opts.reps,
-    [&] {
-      return sample{probe_in_child_process(opts, "trellis", children), {}};
-    },
-    [&] {
-      return sample{probe_in_child_process(opts, "baseline", children), {}};
-    });
+    [&] { return sample{probe(opts, "trellis", children), {}}; },
+    [&] { return sample{probe(opts, "baseline", children), {}}; });
   return compare("memory_per_child", "bytes", 1.25, better::lower, m);
 }
 
@@ -127,11 +146,22 @@ sample start_stop(size_t n, bool trellis) {
            {"stop_s", seconds_between(t1, t2)}}};
 }
 
+/// One repetition of a side in a fresh process (see `run_probe`). In the
+/// bench's own process, a side found the heap as the other side's 100,000
+/// children had left it, which moved its time by up to a factor of two.
+sample start_stop_in_child_process(const options& opts, const char* side,
+                                   size_t n) {
+  auto xs = run_probe(opts, "--start-stop-probe", side, n);
+  return {value_of(xs, "rate"),
+          {{"start_s", value_of(xs, "start_s")},
+           {"stop_s", value_of(xs, "stop_s")}}};
+}
+
 result tree_start_stop(const options& opts) {
   auto n = opts.scaled(100'000);
   auto m = alternate(
-    opts.reps, [&] { return start_stop(n, true); },
-    [&] { return start_stop(n, false); });
+    opts.reps, [&] { return start_stop_in_child_process(opts, "trellis", n); },
+    [&] { return start_stop_in_child_process(opts, "baseline", n); });
   return compare("tree_start_stop", "children/s", 0.75, better::higher, m);
 }
 
@@ -156,13 +186,27 @@ int memory_probe_main(const char* side, size_t children) {
   std::_Exit(0);
 }
 
+int start_stop_probe_main(const char* side, size_t children) {
+  auto scale = std::max<size_t>(1, children / 100'000);
+  watchdog guard{std::string{"tree_start_stop probe "} + side,
+                 std::chrono::seconds(120 * scale)};
+  auto x = start_stop(children, std::string{side} == "trellis");
+  std::printf("rate=%.17g", x.value);
+  for (auto& [key, value] : x.extras)
+    std::printf(" %s=%.17g", key.c_str(), value);
+  std::printf("\n");
+  std::fflush(stdout);
+  return 0;
+}
+
 void add_scale_cases(std::vector<bench_case>& xs) {
   xs.push_back({"memory_per_child",
                 "resident bytes per idle child at 100,000 children, each side "
                 "in a fresh process",
                 240s, memory_per_child});
   xs.push_back({"tree_start_stop",
-                "start then stop 100,000 children under a dynamic supervisor",
+                "start then stop 100,000 children under a dynamic supervisor, "
+                "each repetition of each side in a fresh process",
                 240s, tree_start_stop});
 }
 

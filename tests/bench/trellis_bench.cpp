@@ -93,12 +93,15 @@ int main(int argc, char** argv) {
       if (mode != "on" && mode != "off")
         fail("--throw-traces takes on or off");
       trellis::capture_throw_traces(mode == "on");
-    } else if (arg == "--memory-probe") {
-      // Hidden: one side of memory_per_child, in a process of its own.
+    } else if (arg == "--memory-probe" || arg == "--start-stop-probe") {
+      // Hidden: one side of memory_per_child or one repetition of a side of
+      // tree_start_stop, in a process of its own.
       auto side = value_of(i);
       auto children = std::strtoull(value_of(i).c_str(), nullptr, 10);
       setup_reports(opts.reports);
-      return memory_probe_main(side.c_str(), children);
+      return arg == "--memory-probe"
+               ? memory_probe_main(side.c_str(), children)
+               : start_stop_probe_main(side.c_str(), children);
     } else if (arg == "--list") {
       for (auto& x : cases)
         std::printf("%-24s %s\n", x.name.c_str(), x.what.c_str());
