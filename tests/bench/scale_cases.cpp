@@ -111,7 +111,8 @@ double value_of(const probe_values& xs, const std::string& key) {
   return i->second;
 }
 
-double probe(const options& opts, const char* side, size_t children) {
+double bytes_per_child(const options& opts, const char* side,
+                       size_t children) {
   return value_of(run_probe(opts, "--memory-probe", side, children),
                   "bytes_per_child");
 }
@@ -120,8 +121,8 @@ result memory_per_child(const options& opts) {
   auto children = opts.scaled(100'000);
   auto m = alternate(
     opts.reps,
-    [&] { return sample{probe(opts, "trellis", children), {}}; },
-    [&] { return sample{probe(opts, "baseline", children), {}}; });
+    [&] { return sample{bytes_per_child(opts, "trellis", children), {}}; },
+    [&] { return sample{bytes_per_child(opts, "baseline", children), {}}; });
   return compare("memory_per_child", "bytes", 1.25, better::lower, m);
 }
 
