@@ -183,6 +183,7 @@ void sys_control::rebase(caf::scheduled_actor* self) noexcept {
   base_.store(depth - static_cast<int64_t>(done - taken),
               std::memory_order_release);
   based_ = true;
+  unbased_ = 0;
 }
 
 void sys_control::acknowledge(caf::scheduled_actor* self) noexcept {
@@ -206,9 +207,15 @@ sys_ticket sys_control::begin(caf::scheduled_actor* self,
                               const caf::mailbox_element& x) noexcept {
   sys_ticket t;
   if (statistics()) {
-    acknowledge(self);
-    t.began = steady_ns();
+    if (collecting_.load(std::memory_order_relaxed)
+        != epoch_.load(std::memory_order_acquire))
+      acknowledge(self);
+    else if (++unbased_ >= rebase_interval)
+      rebase(self);
+    t.began = chained_ != 0 ? chained_ : steady_ns();
     running_since_.store(t.began, std::memory_order_release);
+  } else {
+    chained_ = 0;
   }
   if (tracing_.load(std::memory_order_acquire)) {
     try {
@@ -227,6 +234,7 @@ sys_ticket sys_control::begin(caf::scheduled_actor* self,
 }
 
 void sys_control::end_skipped(sys_ticket& t) noexcept {
+  chained_ = 0;
   if (t.began != 0)
     running_since_.store(0, std::memory_order_release);
 }
@@ -234,7 +242,8 @@ void sys_control::end_skipped(sys_ticket& t) noexcept {
 void sys_control::end(sys_ticket& t, trace_outcome outcome) noexcept {
   int64_t took = 0;
   if (t.began != 0) {
-    took = std::max<int64_t>(0, steady_ns() - t.began);
+    chained_ = steady_ns();
+    took = std::max<int64_t>(0, chained_ - t.began);
     running_since_.store(0, std::memory_order_release);
     if (outcome == trace_outcome::handled || outcome == trace_outcome::resumed)
       times_.record(static_cast<uint64_t>(took));
@@ -275,8 +284,10 @@ sys_control* control_of(const caf::actor& x) noexcept {
 bool is_sys_message(const caf::mailbox_element& x) noexcept {
   if (x.mid.is_response())
     return false;
+  // One comparison for every other message: the type token says "one
+  // atom" without walking the message's elements.
   auto& msg = x.content();
-  if (msg.size() != 1 || !msg.match_element<caf::atom_value>(0))
+  if (msg.type_token() != caf::make_type_token<caf::atom_value>())
     return false;
   auto head = msg.get_as<caf::atom_value>(0);
   return head == sys_resume_atom::value || head == sys_get_state_atom::value

@@ -108,6 +108,29 @@ TEST_CASE("statistics count the handled messages and time their handlers",
   }
 }
 
+TEST_CASE("a handler's time leaves out the wait for its message", "[sys]") {
+  // Within one run of the child a handler is timed from the previous one's
+  // end; a child that waited for its next message starts a fresh time.
+  fixture f;
+  auto sup = f.start(
+    supervisor("root").child(tally_spec().statistics(true)));
+  auto tally = f.actor_of(sup, "tally");
+  constexpr auto idle = 200ms;
+  for (int32_t i = 0; i < 3; ++i) {
+    f.probe->request(tally, patience, i).receive([](int32_t) {},
+                                                 [](caf::error& err) {
+                                                   FAIL(to_string(err));
+                                                 });
+    std::this_thread::sleep_for(idle);
+  }
+  child_statistics x;
+  eventually("the third handler's figures", [&] {
+    x = stats(f, sup);
+    return x.messages_handled == 3 && !x.handling;
+  });
+  CHECK(x.handler_max < idle);
+}
+
 TEST_CASE("a stuck handler shows how long it has run and what waits behind "
           "it",
           "[sys]") {

@@ -14,6 +14,7 @@
 #include <caf/invoke_message_result.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
+#include <caf/resumable.hpp>
 #include <caf/scheduled_actor.hpp>
 
 #include "trellis/atoms.hpp"
@@ -213,6 +214,15 @@ public:
     }
   }
 
+  caf::resumable::resume_result resume(caf::execution_unit* host,
+                                       size_t max_throughput) override {
+    // A handler's time runs from the previous one's end only within one
+    // run: not across the time the child waited for a message.
+    if (auto sys = sys_.load(std::memory_order_acquire))
+      sys->unchain();
+    return Impl::resume(host, max_throughput);
+  }
+
   void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* host) override {
     auto kept = kept_ptr();
     if (!kept) {
@@ -294,6 +304,7 @@ private:
       // tries it again after the next message it handles).
       if (is_sys_message(x)) {
         sys->taking();
+        sys->unchain();
         serve_sys(*sys, x);
         return caf::invoke_message_result::consumed;
       }
