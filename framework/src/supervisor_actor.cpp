@@ -281,9 +281,10 @@ caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
   // Whatever starts the child now supersedes a delayed restart, and a pause.
-  if (c->extras)
+  if (c->extras) {
     c->extras->backoff.due_token = 0;
-  unpause(*c);
+    unpause(*c);
+  }
   if (c->spec.quarantine_after() > 0 && !c->poison())
     c->more().poison = std::make_shared<quarantine>(child_path(*c));
   if (c->spec.keep_mailbox() && !c->kept())
@@ -461,7 +462,9 @@ void supervisor_actor::on_started(iterator c) {
   auto k = end_start(c);
   c->state = child_state::running;
   c->started_at = clock().now();
-  forget_exit(*c);
+  // Each feature below costs a child without it one inline test.
+  if (c->extras)
+    forget_exit(*c);
   // OTP writes no progress report for a simple_one_for_one child: a large
   // dynamic supervisor would flood the log.
   if (!spec_.dynamic())
@@ -471,8 +474,10 @@ void supervisor_actor::on_started(iterator c) {
                              : lifecycle_kind::child_started,
           *c);
   c->restart_pending = false;
-  health_.watch(c);
-  arm_takeover(*c);
+  if (c->spec.health_check())
+    health_.watch(c);
+  if (c->spec.takeover())
+    arm_takeover(*c);
   if (!canaries_.empty())
     canary_ran(*c, true);
   k(caf::none);
@@ -612,7 +617,10 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   auto c = children_.find(msg.source);
   if (c == children_.end())
     return; // An incarnation the supervisor already let go of.
-  auto crash = keep_crash(*c, msg.source, msg.reason);
+  // Only an exception leaves a crash record to keep.
+  std::shared_ptr<const crash_report> crash;
+  if (is(msg.reason, errc::unhandled_exception))
+    crash = keep_crash(*c, msg.source, msg.reason);
   if (c->poison())
     count_poison(*c, msg.source, msg.reason);
   // Taken whatever follows, so that no decision outlives its exit.
@@ -641,7 +649,7 @@ std::shared_ptr<const crash_report>
 supervisor_actor::keep_crash(const child& c, const caf::actor_addr& who,
                              const caf::error& reason) {
   // A remote child's record stays on its node, where it crashed.
-  if (!c.node().empty() || !is(reason, errc::unhandled_exception))
+  if (!c.node().empty())
     return nullptr;
   auto record = take_crash_record(who.id());
   if (!record)
@@ -1095,12 +1103,9 @@ lifecycle_event supervisor_actor::event_about(lifecycle_kind kind,
     .with_node(c.node());
 }
 
-void supervisor_actor::publish(lifecycle_kind kind, const child& c,
-                               const caf::error& reason,
-                               std::shared_ptr<const crash_report> crash) {
-  // Checked before anything is built: an unwatched tree pays nothing.
-  if (!feed_->live())
-    return;
+void supervisor_actor::publish_now(lifecycle_kind kind, const child& c,
+                                   const caf::error& reason,
+                                   std::shared_ptr<const crash_report> crash) {
   auto ev = event_about(kind, c, reason);
   ev.crash = std::move(crash);
   send(feed_->group(), std::move(ev));

@@ -312,7 +312,15 @@ private:
   /// when the exit is handled (`report::child_terminated`).
   void publish(lifecycle_kind kind, const child& c,
                const caf::error& reason = caf::none,
-               std::shared_ptr<const crash_report> crash = nullptr);
+               std::shared_ptr<const crash_report> crash = nullptr) {
+    // Checked before anything is built: an unwatched tree pays a load.
+    if (feed_->live())
+      publish_now(kind, c, reason, std::move(crash));
+  }
+
+  void publish_now(lifecycle_kind kind, const child& c,
+                   const caf::error& reason,
+                   std::shared_ptr<const crash_report> crash);
 
   /// Tells of an event about child `c`: its report and its publication.
   void tell(lifecycle_kind kind, const child& c, const caf::error& reason);
@@ -329,7 +337,8 @@ private:
                     std::shared_ptr<const crash_report> crash = nullptr);
 
   /// Keeps the crash report of incarnation `who` of `c`, which ended for
-  /// `reason`, if it crashed on an exception, and writes it; returns it.
+  /// `reason`, an exception (`errc::unhandled_exception`), if its record
+  /// is here, and writes it; returns it.
   std::shared_ptr<const crash_report>
   keep_crash(const child& c, const caf::actor_addr& who,
              const caf::error& reason);
