@@ -6,7 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace trellis::bench {
 
@@ -210,6 +214,42 @@ struct watchdog::impl {
   std::thread thread;
 };
 
+int run_self(const std::vector<std::string>& args, std::string* out) {
+  int fds[2] = {-1, -1};
+  if (out != nullptr && pipe(fds) != 0)
+    throw std::runtime_error("pipe failed");
+  std::vector<char*> argv;
+  static char name[] = "trellis_bench";
+  argv.push_back(name);
+  for (auto& x : args)
+    argv.push_back(const_cast<char*>(x.c_str()));
+  argv.push_back(nullptr);
+  // What this process buffered must not come out twice, or after the child.
+  std::fflush(stdout);
+  auto pid = fork();
+  if (pid < 0)
+    throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (out != nullptr) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+    }
+    execv("/proc/self/exe", argv.data());
+    std::_Exit(127);
+  }
+  if (out != nullptr) {
+    close(fds[1]);
+    char buf[256];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
+      out->append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
 watchdog::watchdog(std::string name, std::chrono::seconds limit)
   : impl_(std::make_unique<impl>()) {
   impl_->thread = std::thread([this, name = std::move(name), limit] {
@@ -217,8 +257,7 @@ watchdog::watchdog(std::string name, std::chrono::seconds limit)
     if (impl_->cv.wait_for(guard, limit, [this] { return impl_->done; }))
       return;
     std::fprintf(stderr,
-                 "bench: case %s still runs after %llds; giving up on the "
-                 "whole run\n",
+                 "bench: case %s still runs after %llds; giving up on it\n",
                  name.c_str(), static_cast<long long>(limit.count()));
     std::fflush(stdout);
     std::_Exit(3);

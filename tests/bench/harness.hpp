@@ -225,6 +225,12 @@ void print_header();
 void print_row(const result& x);
 void print_json(const result& x, const options& opts);
 
+/// Runs this program again with `args` and waits for it; returns its
+/// `waitpid` status. Its standard output goes to `out` if given, else to
+/// this process' own. For what must start on a fresh heap: the probes of
+/// the scale cases, and each case of a run.
+int run_self(const std::vector<std::string>& args, std::string* out = nullptr);
+
 /// Ends the process if a case runs past its limit: a hung tree must not
 /// hang the whole run (the actor system would wait for it forever).
 class watchdog {

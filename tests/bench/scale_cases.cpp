@@ -67,31 +67,12 @@ using probe_values = std::map<std::string, double>;
 /// left) for `side` and `children`, and returns what it printed.
 probe_values run_probe(const options& opts, const char* mode,
                        const char* side, size_t children) {
-  int fds[2];
-  if (pipe(fds) != 0)
-    throw std::runtime_error("pipe failed");
-  auto count = std::to_string(children);
-  auto pid = fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl("/proc/self/exe", "trellis_bench", "--reports",
-          to_string(opts.reports), "--throw-traces",
-          trellis::capture_throw_traces() ? "on" : "off", mode, side,
-          count.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  close(fds[1]);
   std::string out;
-  char buf[256];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
-    out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  auto status = run_self({"--reports", to_string(opts.reports),
+                          "--throw-traces",
+                          trellis::capture_throw_traces() ? "on" : "off",
+                          mode, side, std::to_string(children)},
+                         &out);
   probe_values values;
   std::istringstream words{out};
   for (std::string word; words >> word;)

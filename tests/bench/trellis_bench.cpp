@@ -3,11 +3,14 @@
 // [CASE...]`; see docs/benchmarks.md.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
 
 #include "trellis/stack_trace.hpp"
 
@@ -60,16 +63,57 @@ reports_mode parse_reports(const std::string& x) {
 
 } // namespace
 
+/// Whether the run measures case `c`: all are, unless cases were named.
+bool selected(const options& opts, const bench_case& c) {
+  return opts.cases.empty()
+         || std::find(opts.cases.begin(), opts.cases.end(), c.name)
+              != opts.cases.end();
+}
+
+/// Runs the cases `opts` selects in this process, a row each; returns
+/// the process' exit status: 1 if any failed.
+int run_here(const std::vector<bench_case>& cases, const options& opts) {
+  auto failed = false;
+  for (auto& c : cases) {
+    if (!selected(opts, c))
+      continue;
+    // More work gets more time; a hung case ends its process rather than
+    // hang.
+    auto stretch = std::max(1.0, opts.scale)
+                   * std::max(1.0, static_cast<double>(opts.reps) / 9.0);
+    watchdog guard{c.name, std::chrono::seconds(static_cast<long long>(
+                             static_cast<double>(c.limit.count()) * stretch))};
+    result row;
+    try {
+      row = c.run(opts);
+    } catch (const std::exception& e) {
+      row.name = c.name;
+      row.failure = e.what();
+      failed = true;
+    }
+    if (opts.json)
+      print_json(row, opts);
+    else
+      print_row(row);
+  }
+  return failed ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   options opts;
   auto cases = all_cases();
   std::vector<std::string> args{argv + 1, argv + argc};
+  // The options without the case names, for each case's own process.
+  std::vector<std::string> options_args;
+  // Hidden: this process is one case's own (see below).
+  auto case_process = false;
   auto value_of = [&](size_t& i) -> const std::string& {
     if (i + 1 >= args.size())
       fail(args[i] + " needs a value");
     return args[++i];
   };
   for (size_t i = 0; i < args.size(); ++i) {
+    auto first = i;
     auto& arg = args[i];
     if (arg == "--json") {
       opts.json = true;
@@ -109,6 +153,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       std::printf("%s", usage_text);
       return 0;
+    } else if (arg == "--case-process") {
+      case_process = true;
+      continue;
     } else if (!arg.empty() && arg[0] == '-') {
       fail("unknown option '" + arg + "'");
     } else {
@@ -117,9 +164,15 @@ int main(int argc, char** argv) {
       if (!known)
         fail("unknown case '" + arg + "' (--list lists them)");
       opts.cases.push_back(arg);
+      continue;
     }
+    options_args.insert(options_args.end(),
+                        args.begin() + static_cast<std::ptrdiff_t>(first),
+                        args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
   }
   setup_reports(opts.reports);
+  if (case_process)
+    return run_here(cases, opts);
   if (!opts.json) {
     std::printf("trellis_bench: reps=%d scale=%g reports=%s throw-traces=%s, "
                 "2 scheduler threads; ratio = trellis / baseline, medians\n",
@@ -127,25 +180,34 @@ int main(int argc, char** argv) {
                 trellis::capture_throw_traces() ? "on" : "off");
     print_header();
   }
+  // Each case runs in a process of its own, as JMH forks a JVM per
+  // benchmark: no case inherits another's heap, threads or allocator state,
+  // and one that crashes or hangs costs only its own row. A single case has
+  // this fresh process to itself, and a profiler sees it directly.
+  if (opts.cases.size() == 1)
+    return run_here(cases, opts);
   auto failed = false;
   for (auto& c : cases) {
-    if (!opts.cases.empty()
-        && std::find(opts.cases.begin(), opts.cases.end(), c.name)
-             == opts.cases.end())
+    if (!selected(opts, c))
       continue;
-    // More work gets more time; a hung case ends the run rather than hang.
-    auto stretch = std::max(1.0, opts.scale)
-                   * std::max(1.0, static_cast<double>(opts.reps) / 9.0);
-    watchdog guard{c.name, std::chrono::seconds(static_cast<long long>(
-                             static_cast<double>(c.limit.count()) * stretch))};
-    result row;
-    try {
-      row = c.run(opts);
-    } catch (const std::exception& e) {
-      row.name = c.name;
-      row.failure = e.what();
-      failed = true;
+    auto x = options_args;
+    x.push_back("--case-process");
+    x.push_back(c.name);
+    auto status = run_self(x);
+    if (WIFEXITED(status) && WEXITSTATUS(status) <= 1) {
+      failed = failed || WEXITSTATUS(status) == 1;
+      continue;
     }
+    // It printed no row: say why here.
+    result row;
+    row.name = c.name;
+    row.failure = WIFSIGNALED(status)
+                    ? "its process ended on signal "
+                        + std::to_string(WTERMSIG(status))
+                    : "its process exited with status "
+                        + std::to_string(WEXITSTATUS(status))
+                        + (WEXITSTATUS(status) == 3 ? " (timed out)" : "");
+    failed = true;
     if (opts.json)
       print_json(row, opts);
     else
