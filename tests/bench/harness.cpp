@@ -227,8 +227,13 @@ int run_self(const std::vector<std::string>& args, std::string* out) {
   // What this process buffered must not come out twice, or after the child.
   std::fflush(stdout);
   auto pid = fork();
-  if (pid < 0)
+  if (pid < 0) {
+    if (out != nullptr) {
+      close(fds[0]);
+      close(fds[1]);
+    }
     throw std::runtime_error("fork failed");
+  }
   if (pid == 0) {
     if (out != nullptr) {
       dup2(fds[1], STDOUT_FILENO);
