@@ -210,7 +210,7 @@ void interleave(int rep, size_t blocks, Trellis&& trellis,
 }
 
 /// A benchmark case: its name (as on the command line), what it measures,
-/// how long it may take at scale 1 before the watchdog ends the run, and
+/// how long it may take at scale 1 before the watchdog ends its process, and
 /// the function that measures it.
 struct bench_case {
   std::string name;
@@ -232,7 +232,7 @@ void print_json(const result& x, const options& opts);
 int run_self(const std::vector<std::string>& args, std::string* out = nullptr);
 
 /// Ends the process if a case runs past its limit: a hung tree must not
-/// hang the whole run (the actor system would wait for it forever).
+/// hang its process (the actor system would wait for it forever).
 class watchdog {
 public:
   watchdog(std::string name, std::chrono::seconds limit);

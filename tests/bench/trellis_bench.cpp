@@ -70,6 +70,14 @@ bool selected(const options& opts, const bench_case& c) {
               != opts.cases.end();
 }
 
+/// Prints `row` as `opts` asks: a JSON line or a table row.
+void print(const result& row, const options& opts) {
+  if (opts.json)
+    print_json(row, opts);
+  else
+    print_row(row);
+}
+
 /// Runs the cases `opts` selects in this process, a row each; returns
 /// the process' exit status: 1 if any failed.
 int run_here(const std::vector<bench_case>& cases, const options& opts) {
@@ -91,10 +99,7 @@ int run_here(const std::vector<bench_case>& cases, const options& opts) {
       row.failure = e.what();
       failed = true;
     }
-    if (opts.json)
-      print_json(row, opts);
-    else
-      print_row(row);
+    print(row, opts);
   }
   return failed ? 1 : 0;
 }
@@ -208,10 +213,7 @@ int main(int argc, char** argv) {
                         + std::to_string(WEXITSTATUS(status))
                         + (WEXITSTATUS(status) == 3 ? " (timed out)" : "");
     failed = true;
-    if (opts.json)
-      print_json(row, opts);
-    else
-      print_row(row);
+    print(row, opts);
   }
   return failed ? 1 : 0;
 }
