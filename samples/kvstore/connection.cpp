@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <sys/socket.h>
@@ -172,6 +173,7 @@ private:
 struct connection_state {
   caf::io::connection_handle hdl;
   std::shared_ptr<runtime> rt;
+  std::optional<client_place> place;
   resp::request_parser parser;
   std::vector<caf::actor> shards;
   std::vector<lane> lanes;
@@ -554,17 +556,32 @@ void serve(connection_actor* self) {
   }
 }
 
+} // namespace
+
+client_place::client_place(std::shared_ptr<runtime> rt) : rt_(std::move(rt)) {
+  ++rt_->stats.connected_clients;
+}
+
+client_place::~client_place() {
+  if (rt_)
+    --rt_->stats.connected_clients;
+}
+
+namespace {
+
 caf::behavior connection(connection_actor* self, connection_handoff handoff,
                          std::shared_ptr<runtime> rt) {
   // Spawned by hand (a broker runs in the middleman), so install the crash
   // handler here: a crash then ends this actor with a reason that tells.
   trellis::install_crash_handler(self);
-  auto scribe = handoff.take();
-  if (!scribe) {
+  auto client = handoff.take();
+  if (!client.scribe) {
     self->quit();
     return {};
   }
+  auto scribe = std::move(client.scribe);
   auto& st = self->state;
+  st.place.emplace(std::move(client.place));
   st.hdl = scribe->hdl();
   st.rt = rt;
   st.parser = resp::request_parser{rt->limits};
@@ -572,8 +589,6 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(small_read));
   // Each write tells how much went out: replies held are counted.
   self->ack_writes(st.hdl, true);
-  ++rt->stats.connected_clients;
-  self->attach_functor([rt] { --rt->stats.connected_clients; });
   return {
     [self](caf::io::new_data_msg& msg) {
       // Draining: what comes now is read (a close with unread input would

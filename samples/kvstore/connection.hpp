@@ -18,31 +18,63 @@ namespace kvstore {
 
 struct runtime;
 
+/// One of the `--max-clients` places, counted in INFO's
+/// `connected_clients`: taken by the listener when it admits a client and
+/// given back when the client's broker is gone (or the client is refused
+/// after all). The listener admits a client only while a place is free, so
+/// that at no time do more clients hold a descriptor than the limit allows.
+class client_place {
+public:
+  client_place() = default;
+
+  /// Takes a place.
+  explicit client_place(std::shared_ptr<runtime> rt);
+
+  client_place(client_place&&) noexcept = default;
+  client_place& operator=(client_place&&) = delete;
+
+  /// Gives the place back.
+  ~client_place();
+
+private:
+  std::shared_ptr<runtime> rt_;
+};
+
 /// A client connection on its way from the listener to its own broker: the
 /// listener takes the connection's scribe out of its own broker and passes
 /// it, as the start argument of a `connections` child, to the broker that
-/// the child factory spawns. Either side may take it, once.
+/// the child factory spawns. Either side may take it, once; the client's
+/// place goes with it.
 class connection_handoff {
 public:
+  struct client {
+    caf::io::scribe_ptr scribe;
+    client_place place;
+  };
+
   connection_handoff() = default;
 
-  explicit connection_handoff(caf::io::scribe_ptr x)
-    : slot_(std::make_shared<slot>()) {
-    slot_->scribe = std::move(x);
+  connection_handoff(caf::io::scribe_ptr x, client_place place)
+    : slot_(std::make_shared<slot>(std::move(x), std::move(place))) {
+    // nop
   }
 
-  /// Takes the scribe out; null if it was taken before.
-  caf::io::scribe_ptr take() const {
+  /// Takes the scribe and the place out; a null scribe if taken before.
+  client take() const {
     if (!slot_)
-      return nullptr;
+      return {};
     std::lock_guard<std::mutex> guard{slot_->mtx};
-    return std::move(slot_->scribe);
+    return std::move(slot_->taken);
   }
 
 private:
   struct slot {
+    slot(caf::io::scribe_ptr x, client_place place)
+      : taken{std::move(x), std::move(place)} {
+      // nop
+    }
     std::mutex mtx;
-    caf::io::scribe_ptr scribe;
+    client taken;
   };
   std::shared_ptr<slot> slot_;
 };

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -19,12 +20,12 @@ constexpr auto patience = std::chrono::seconds(5);
 // A client that got no connection child: tell it why and close.
 void refuse(caf::io::broker* self, const connection_handoff& handoff,
             const std::shared_ptr<runtime>& rt) {
-  auto scribe = handoff.take();
-  if (!scribe)
+  auto client = handoff.take();
+  if (!client.scribe)
     return; // its broker took it after all
   ++rt->stats.rejected_connections;
-  auto hdl = scribe->hdl();
-  self->move_scribe(std::move(scribe));
+  auto hdl = client.scribe->hdl();
+  self->move_scribe(std::move(client.scribe));
   static constexpr char msg[] = "-ERR max number of clients reached\r\n";
   self->write(hdl, sizeof(msg) - 1, msg);
   self->flush(hdl);
@@ -39,7 +40,16 @@ caf::behavior listener(caf::io::broker* self, caf::io::doorman_ptr door,
     [self, root, rt](const caf::io::new_connection_msg& msg) {
       ++rt->stats.connections_received;
       // The scribe leaves this broker; the connection's broker adopts it.
-      connection_handoff handoff{self->take(msg.handle)};
+      auto scribe = self->take(msg.handle);
+      // The supervisor's max_children is the rule; a client past the places
+      // is refused here at once, so that a burst of clients cannot hold a
+      // descriptor each while their starts are under way.
+      auto taken = std::max<int64_t>(rt->stats.connected_clients, 0);
+      if (static_cast<size_t>(taken) >= rt->max_clients) {
+        refuse(self, connection_handoff{std::move(scribe), {}}, rt);
+        return;
+      }
+      connection_handoff handoff{std::move(scribe), client_place{rt}};
       auto fail = [self, handoff, rt](const caf::error&) {
         refuse(self, handoff, rt);
       };

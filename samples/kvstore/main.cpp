@@ -17,11 +17,13 @@
 // closes its client's socket, and only that one.
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -64,7 +66,8 @@ A Redis-compatible (RESP2) key-value server built as a Trellis supervision tree.
   --data-dir DIR        keep checkpoints in files under DIR, so that the data
                         survives the process (default: in memory, surviving
                         crashes of shards but not of the process)
-  --max-clients N       most clients at once (default 10000)
+  --max-clients N       most clients at once (default 10000; lowered, with
+                        a warning, to 32 below the descriptor limit)
   --max-bulk BYTES      longest bulk string accepted (default 16777216)
   --client-output-limit BYTES  unsent replies a client may hold before it
                         is disconnected (default 33554432)
@@ -169,6 +172,50 @@ std::variant<options, int> parse_options(int argc, char** argv) {
   return opts;
 }
 
+// Descriptors kept for everything but clients: the listening socket, CAF's
+// pipes, checkpoint files (--data-dir), a log file, the tools a process runs
+// (a sanitizer's symbolizer among them). A server whose clients take its
+// last descriptor can no longer write a checkpoint. As Redis does, the soft
+// limit is raised toward what --max-clients needs, and --max-clients is
+// lowered, with a warning, where the hard limit does not allow it.
+constexpr rlim_t reserved_descriptors = 32;
+
+// False, with the reason on stderr, when the limit leaves no room for a
+// single client.
+bool fit_clients_to_descriptors(options& opts) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return true; // unknown: as asked
+  constexpr auto most = std::numeric_limits<rlim_t>::max();
+  rlim_t clients = std::min<unsigned long long>(opts.max_clients,
+                                                most - reserved_descriptors);
+  auto wanted = clients + reserved_descriptors;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
+    auto raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY
+                        ? wanted
+                        : std::min(wanted, lim.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      lim = raised;
+  }
+  if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= wanted)
+    return true;
+  if (lim.rlim_cur <= reserved_descriptors) {
+    std::cerr << "kvstore: the descriptor limit (ulimit -n) is "
+              << lim.rlim_cur << ", which leaves no room for clients: the "
+              << "server keeps " << reserved_descriptors
+              << " for its own files\n";
+    return false;
+  }
+  auto fit = lim.rlim_cur - reserved_descriptors;
+  std::cerr << "kvstore: --max-clients lowered from " << opts.max_clients
+            << " to " << fit << ": the descriptor limit (ulimit -n) is "
+            << lim.rlim_cur << " and the server keeps "
+            << reserved_descriptors << " for its own files\n";
+  opts.max_clients = fit;
+  return true;
+}
+
 // The service's own part of a coordinated shutdown: no new clients (and no
 // more chaos), then every connection answers what its client sent and
 // closes; the tree stops after that.
@@ -228,6 +275,8 @@ int main(int argc, char** argv) {
   if (auto code = std::get_if<int>(&parsed))
     return *code;
   auto& opts = std::get<options>(parsed);
+  if (!fit_clients_to_descriptors(opts))
+    return 1;
 
   // First, so that every thread inherits the blocked signals.
   trellis::stop_signal stop;
@@ -251,6 +300,7 @@ int main(int argc, char** argv) {
   rt->host = opts.host;
   rt->port = opts.port;
   rt->shards = opts.shards;
+  rt->max_clients = opts.max_clients;
   rt->limits.max_bulk = opts.max_bulk;
   rt->output = opts.output;
   rt->chaos_rate = opts.chaos.rate;

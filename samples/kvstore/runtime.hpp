@@ -55,6 +55,9 @@ struct runtime {
   std::atomic<uint16_t> port{6379};
   /// The number of shards.
   size_t shards = 4;
+  /// Most clients at once (`--max-clients`, fitted to the descriptor
+  /// limit): the `connections` supervisor's `max_children`.
+  size_t max_clients = 10000;
   /// What the request parser accepts.
   resp::limits limits;
   /// What replies may hold.
