@@ -314,6 +314,10 @@ private:
     }
     auto q = quarantine_ptr();
     auto ring = ring_ptr();
+    // Trellis' own probes (an observer asking for the mailbox's depth) are
+    // not the child's messages: logged, they would push its own out.
+    if (ring != nullptr && sys == nullptr && is_sys_message(x))
+      ring = nullptr;
     auto poison = q && quarantine::eligible(x);
     if (poison && q->armed() && q->refuse(this, x)) {
       if (sys != nullptr) {
