@@ -23,8 +23,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>
