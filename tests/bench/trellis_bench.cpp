@@ -61,8 +61,6 @@ reports_mode parse_reports(const std::string& x) {
   fail("unknown --reports mode '" + x + "'");
 }
 
-} // namespace
-
 /// Whether the run measures case `c`: all are, unless cases were named.
 bool selected(const options& opts, const bench_case& c) {
   return opts.cases.empty()
@@ -103,6 +101,8 @@ int run_here(const std::vector<bench_case>& cases, const options& opts) {
   }
   return failed ? 1 : 0;
 }
+
+} // namespace
 
 int main(int argc, char** argv) {
   options opts;
