@@ -39,18 +39,18 @@ void ensure_logger() {
 }
 
 void child_started(const std::string& supervisor, const std::string& child,
-                   const caf::actor_addr& actor, size_t restart_count,
+                   caf::actor_id actor, size_t restart_count,
                    const std::string& node) {
   auto& log = logger();
   if (!log.should_log(spdlog::level::info))
     return;
   if (node.empty())
     log.info("child_started supervisor={} child={} actor={} restart_count={}",
-             supervisor, child, actor.id(), restart_count);
+             supervisor, child, actor, restart_count);
   else
     log.info("child_started supervisor={} child={} actor={} restart_count={} "
              "node={}",
-             supervisor, child, actor.id(), restart_count, node);
+             supervisor, child, actor, restart_count, node);
 }
 
 namespace {

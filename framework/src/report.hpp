@@ -51,7 +51,7 @@ void monitor_failed(const caf::actor_system& sys, const std::string& monitor,
 
 /// Progress report: a child started (info).
 void child_started(const std::string& supervisor, const std::string& child,
-                   const caf::actor_addr& actor, size_t restart_count,
+                   caf::actor_id actor, size_t restart_count,
                    const std::string& node = {});
 
 /// A child exited and the supervisor acts on it (error).

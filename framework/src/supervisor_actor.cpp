@@ -11,6 +11,7 @@
 #include <caf/type_nr.hpp>
 
 #include "actor_name.hpp"
+#include "branch_hint.hpp"
 #include "report.hpp"
 #include "stop_outcome.hpp"
 #include "system_guard.hpp"
@@ -280,31 +281,15 @@ caf::error supervisor_actor::receiver_down(const caf::error& reason) const {
 
 void supervisor_actor::start_child(iterator c, start_continuation k) {
   c->exit_pending = false;
-  // Whatever starts the child now supersedes a delayed restart, and a pause.
-  if (c->extras) {
-    c->extras->backoff.due_token = 0;
-    unpause(*c);
-  }
-  if (c->spec.quarantine_after() > 0 && !c->poison())
-    c->more().poison = std::make_shared<quarantine>(child_path(*c));
-  if (c->spec.keep_mailbox() && !c->kept())
-    c->more().kept = std::make_shared<kept_mailbox>(child_path(*c));
-  // Only a worker can resume: a supervisor child decides nothing itself.
-  if (c->spec.decider() && c->spec.type() == child_type::worker
-      && !c->resume())
-    c->more().resume = std::make_shared<resume_limiter>(c->spec, address());
-  if (auto kept = c->kept()) {
-    // What did not fit is lost now, whatever the next incarnation handles.
-    publish_lost(*c, kept->take_lost());
-    if (auto n = kept->held(); n > 0) {
-      constexpr auto kind = lifecycle_kind::messages_kept;
-      detail::tell(system(), listened(feed_.get()), kind, [&] {
-        return event_about(kind, *c, c->last_reason)
-          .with_detail("messages=" + std::to_string(n));
-      });
-    }
-  }
-  detail::child_start start;
+  // Each feature costs a child without it one test here.
+  if (TRELLIS_UNLIKELY(c->extras || c->spec.quarantine_after() > 0
+                       || c->spec.keep_mailbox() || c->spec.decider()))
+    prepare_start(*c);
+  child_context ctx{system(),         caf::actor_cast<caf::actor>(this),
+                    child_path(*c),   c->spec.id(),
+                    c->restart_count, caf::message{c->args},
+                    feed_,            c->spec.detached()};
+  auto& start = ctx.start_;
   start.store = store_of(*c);
   start.fresh = spec_.dynamic() && c->restart_count == 0;
   // Older incarnations, hung ones included, may no longer save.
@@ -316,18 +301,72 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     start.resume = x->resume;
   }
   start.forensics = c->spec.forensics();
-  if (!c->spec.nodes().empty()) {
+  if (TRELLIS_UNLIKELY(!c->spec.nodes().empty())) {
     start.nodes = c->spec.nodes();
     start.lost = lost_nodes_;
   }
   start.listener = address();
   start.host = context();
-  child_context ctx{system(),          caf::actor_cast<caf::actor>(this),
-                    child_path(*c),    c->spec.id(),
-                    c->restart_count,  caf::message{c->args},
-                    feed_,             c->spec.detached(),
-                    std::move(start)};
   auto res = start_or_fault(c, ctx);
+  if (TRELLIS_UNLIKELY(c->extras || ctx.latest() || !ctx.node().empty()
+                       || !lost_nodes_.empty()))
+    keep_placement(c, ctx);
+  // Whatever is not a started actor of the declared kind: see `refuse_start`.
+  if (TRELLIS_UNLIKELY(ctx.recovery_error() || res.ignored()
+                       || ctx.refused_option() || res.error() || !res.actor()
+                       || c->spec.type() == child_type::supervisor)
+      && refuse_start(c, res, ctx, k))
+    return;
+  auto& hdl = res.actor();
+  // An actor spawned through the context is monitored already, initialized
+  // on this thread, or says when it is done (see `crash_handled`).
+  auto init = ctx.initialization_of(hdl);
+  c->spawned_by_context = init.has_value();
+  if (!c->spawned_by_context)
+    monitor(hdl);
+  children_.bind(c, hdl);
+  // Running once initialized (`on_started`); a snapshot meanwhile shows a
+  // restart as still restarting.
+  auto token = ++next_token_;
+  auto& st = children_.begin_start(*c);
+  st.token = token;
+  st.k = std::move(k);
+  ++pending_starts_;
+  if (init == detail::init_outcome::done) {
+    on_started(c);
+    return;
+  }
+  if (!c->spawned_by_context)
+    await_start(c, hdl, token);
+}
+
+void supervisor_actor::prepare_start(child& c) {
+  // Whatever starts the child now supersedes a delayed restart, and a pause.
+  if (c.extras) {
+    c.extras->backoff.due_token = 0;
+    unpause(c);
+  }
+  if (c.spec.quarantine_after() > 0 && !c.poison())
+    c.more().poison = std::make_shared<quarantine>(child_path(c));
+  if (c.spec.keep_mailbox() && !c.kept())
+    c.more().kept = std::make_shared<kept_mailbox>(child_path(c));
+  // Only a worker can resume: a supervisor child decides nothing itself.
+  if (c.spec.decider() && c.spec.type() == child_type::worker && !c.resume())
+    c.more().resume = std::make_shared<resume_limiter>(c.spec, address());
+  if (auto kept = c.kept()) {
+    // What did not fit is lost now, whatever the next incarnation handles.
+    publish_lost(c, kept->take_lost());
+    if (auto n = kept->held(); n > 0) {
+      constexpr auto kind = lifecycle_kind::messages_kept;
+      detail::tell(system(), listened(feed_.get()), kind, [&] {
+        return event_about(kind, c, c.last_reason)
+          .with_detail("messages=" + std::to_string(n));
+      });
+    }
+  }
+}
+
+void supervisor_actor::keep_placement(iterator c, child_context& ctx) {
   // The first checkpoint made the child's `latest`: kept for the next.
   if (auto& latest = ctx.latest(); latest && !c->more().latest)
     c->extras->latest = latest;
@@ -338,6 +377,11 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
     lost_nodes_.erase(std::remove(lost_nodes_.begin(), lost_nodes_.end(),
                                   c->node()),
                       lost_nodes_.end());
+}
+
+bool supervisor_actor::refuse_start(iterator c, start_result& res,
+                                    child_context& ctx,
+                                    start_continuation& k) {
   if (auto& err = ctx.recovery_error()) {
     if (res.actor())
       send_exit(res.actor(), caf::exit_reason::kill);
@@ -346,7 +390,7 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   if (res.ignored()) {
     c->state = child_state::stopped;
     k(caf::none);
-    return;
+    return true;
   }
   if (auto option = ctx.refused_option()) {
     if (res.actor())
@@ -370,29 +414,13 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
                                     "the factory returned an invalid actor "
                                     "handle");
     k(c->last_reason);
-    return;
+    return true;
   }
-  auto& hdl = res.actor();
-  // An actor spawned through the context is monitored already, initialized
-  // on this thread, or says when it is done (see `crash_handled`).
-  auto init = ctx.initialization_of(hdl);
-  c->spawned_by_context = init.has_value();
-  if (!c->spawned_by_context)
-    monitor(hdl);
-  children_.bind(c, hdl);
-  // Running once initialized (`on_started`); a snapshot meanwhile shows a
-  // restart as still restarting.
-  auto token = ++next_token_;
-  auto& st = children_.begin_start(*c);
-  st.token = token;
-  st.k = std::move(k);
-  ++pending_starts_;
-  if (init == detail::init_outcome::done) {
-    on_started(c);
-    return;
-  }
-  if (c->spawned_by_context)
-    return;
+  return false;
+}
+
+void supervisor_actor::await_start(iterator c, const caf::actor& hdl,
+                                   uint64_t token) {
   auto who = hdl.address();
   // Any other worker has started once it answers a system message, which CAF
   // answers after the actor's initialization, without user code. A
@@ -468,7 +496,7 @@ void supervisor_actor::on_started(iterator c) {
   // OTP writes no progress report for a simple_one_for_one child: a large
   // dynamic supervisor would flood the log.
   if (!spec_.dynamic())
-    report::child_started(path(), c->spec.id(), c->handle.address(),
+    report::child_started(path(), c->spec.id(), c->handle.id(),
                           c->restart_count, c->node());
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,

@@ -151,6 +151,25 @@ private:
   /// Calls the child's factory and waits until the new actor has started.
   void start_child(iterator c, start_continuation k);
 
+  /// The features' part of a start (`start_child`): a pause or a delayed
+  /// restart superseded, a quarantine, a kept mailbox or a decider's limit
+  /// made, what a kept mailbox lost told.
+  void prepare_start(child& c);
+
+  /// Keeps what a start of `c` learned: its checkpoint's `latest`, the node
+  /// it runs on (a lost node that took it is back).
+  void keep_placement(iterator c, child_context& ctx);
+
+  /// Handles a start that produced no actor of the declared kind (ignored,
+  /// failed, refused, or recovery failed); returns whether it did, after
+  /// calling `k`.
+  bool refuse_start(iterator c, start_result& res, child_context& ctx,
+                    start_continuation& k);
+
+  /// Waits for an actor not spawned through the context to answer, which it
+  /// does once initialized; then `on_started`.
+  void await_start(iterator c, const caf::actor& hdl, uint64_t token);
+
   /// Returns why `hdl` cannot be child `c` (a local actor that is no
   /// supervisor for a child declared one), or none.
   caf::error check_kind(const child& c, const caf::actor& hdl) const;

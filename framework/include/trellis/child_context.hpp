@@ -34,6 +34,12 @@
 
 namespace trellis {
 
+namespace detail {
+
+class supervisor_actor;
+
+} // namespace detail
+
 /// What a child factory gets from its supervisor: where the child sits in the
 /// tree, how often it was restarted, and spawn helpers that install Trellis'
 /// crash handler (see `install_crash_handler`).
@@ -44,14 +50,15 @@ class child_context {
 public:
   /// Made by the supervisor for each start of the child `id` at `path`. The
   /// defaulted parameters carry what only a supervisor has: the start
-  /// arguments, where events go, whether the child runs detached, and its
-  /// checkpoint, quarantine and placement. A context made outside a tree
-  /// (to call a factory in a test, say) has none of them.
+  /// arguments, where events go and whether the child runs detached; the
+  /// supervisor adds the child's checkpoint, quarantine and placement. A
+  /// context made outside a tree (to call a factory in a test, say) has none
+  /// of them.
   child_context(caf::actor_system& sys, caf::actor supervisor,
                 std::string path, std::string id, uint64_t restart_count,
                 caf::message args = {},
                 std::shared_ptr<detail::event_feed> feed = nullptr,
-                bool detached = false, detail::child_start start = {})
+                bool detached = false)
     : sys_(&sys),
       supervisor_(std::move(supervisor)),
       path_(std::move(path)),
@@ -59,8 +66,7 @@ public:
       restart_count_(restart_count),
       args_(std::move(args)),
       feed_(std::move(feed)),
-      detached_(detached),
-      start_(std::move(start)) {
+      detached_(detached) {
     // nop
   }
 
@@ -227,6 +233,10 @@ public:
   }
 
 private:
+  // The supervisor fills `start_` in place: a start made aside and moved
+  // in cost a second destruction of its dozen members per restart.
+  friend class detail::supervisor_actor;
+
   /// Notes an option a blocking child cannot honor (see `refused_option`).
   void refuse_for_blocking() const {
     if (start_.kept)
