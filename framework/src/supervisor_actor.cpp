@@ -496,7 +496,8 @@ void supervisor_actor::on_started(iterator c) {
   // OTP writes no progress report for a simple_one_for_one child: a large
   // dynamic supervisor would flood the log.
   if (!spec_.dynamic())
-    report::child_started(path(), c->spec.id(), c->handle.id(),
+    report::child_started(path(), c->spec.id(),
+                          c->handle ? c->handle.id() : caf::invalid_actor_id,
                           c->restart_count, c->node());
   publish(c->restart_pending ? lifecycle_kind::child_restarted
                              : lifecycle_kind::child_started,

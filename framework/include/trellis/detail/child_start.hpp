@@ -18,7 +18,7 @@
 namespace trellis::detail {
 
 /// What a supervisor hands one start of a child beyond what its factory
-/// sees, given to the `child_context` it builds for the start. A context
+/// sees, filled into the `child_context` it builds for the start. A context
 /// made outside a tree has the defaults: no checkpoint store, no
 /// quarantine, no resumes, no placement, nobody to tell of the start.
 struct child_start {
