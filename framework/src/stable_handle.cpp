@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "blocking_call.hpp"
 #include "forwarding_probe.hpp"
 #include "tell.hpp"
 #include "trellis/atoms.hpp"
@@ -359,6 +360,28 @@ void relocate(proxy_actor* self) {
       });
 }
 
+/// Sent by a proxy's event relay once it joined the tree's event group.
+using relay_joined_atom = caf::atom_constant<caf::atom("tr_joined")>;
+
+/// Joins the tree's event group for the proxy `proxy` and passes its events
+/// on. A group holds its members strongly: joined by the proxy itself, a
+/// handle that its users dropped lived as long as the tree, and kept
+/// getting every event. The relay holds the proxy weakly and leaves with it.
+caf::behavior event_relay(caf::event_based_actor* self, caf::actor_addr proxy,
+                          caf::group events) {
+  self->join(events);
+  self->monitor(proxy);
+  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+  auto pass = [self, proxy](auto&& x) {
+    if (auto dest = caf::actor_cast<caf::actor>(proxy))
+      self->send(dest, std::forward<decltype(x)>(x));
+    else
+      self->quit();
+  };
+  pass(relay_joined_atom::value);
+  return {[pass](lifecycle_event& ev) { pass(std::move(ev)); }};
+}
+
 caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
                     stable_handle_options opts, caf::group events) {
   auto& st = self->state;
@@ -367,10 +390,10 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
   st.path = std::move(path);
   st.opts = opts;
   st.events = events;
-  // Join first, then look up, so that no event between the two is missed;
-  // messages wait in the buffer until the lookup answers.
-  self->join(events);
-  relocate(self);
+  // Join first (the relay says when it did), then look up, so that no event
+  // between the two is missed; messages wait in the buffer until the lookup
+  // answers.
+  self->spawn<caf::hidden>(event_relay, self->address(), std::move(events));
   // The handle is of no use once the tree is gone.
   self->monitor(st.root);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -452,6 +475,10 @@ caf::behavior proxy(proxy_actor* self, caf::actor root, std::string path,
       return caf::delegated<caf::message>{};
     });
   return {
+    [self](relay_joined_atom) {
+      if (!self->state.looked)
+        relocate(self);
+    },
     [self](const lifecycle_event& ev) {
       auto& ps = self->state;
       if (ev.path != ps.path)
@@ -785,6 +812,8 @@ caf::expected<caf::actor> stable_handle(caf::actor_system& sys,
   if (opts.buffer == 0)
     return make_error(errc::invalid_spec, "buffer",
                       "a stable handle needs room for at least one message");
+  if (auto err = detail::refuse_calling_self(root, "stable_handle"))
+    return err;
   auto events = lifecycle_events(sys, root);
   if (!events)
     return events.error();

@@ -97,6 +97,35 @@ TEST_CASE("a stable handle keeps working across restarts and buffers in order",
   stop_supervisor(f.sys, sup);
 }
 
+TEST_CASE("a stable handle that its users dropped ends, and stops following "
+          "the tree",
+          "[stable_handle]") {
+  // The tree's event group held each proxy: a handle made per request and
+  // dropped lived, and got every event, as long as the tree.
+  fixture f;
+  recorder_tree t{f, 10ms};
+  auto baseline = f.sys.registry().running();
+  for (int i = 0; i < 200; ++i) {
+    auto h = stable_handle(f.sys, t.sup, "root/db");
+    REQUIRE(h);
+    CHECK(ask(f, *h, i) == 2 * i);
+    if (i == 0) {
+      // The first one through a restart too.
+      f.probe->send(*h, crash_atom::value);
+      await_up(f, *h, false);
+      CHECK(ask(f, *h, 7) == 14);
+    }
+  }
+  eventually("the 200 dropped handles to end", [&] {
+    return f.sys.registry().running() <= baseline;
+  });
+  // The tree still serves a new handle, and restarts as before.
+  auto h = stable_handle(f.sys, t.sup, "root/db");
+  REQUIRE(h);
+  CHECK(ask(f, *h, 21) == 42);
+  stop_supervisor(f.sys, t.sup);
+}
+
 TEST_CASE("a sender's messages keep their order while other messages to "
           "the stable handle switch how it forwards",
           "[stable_handle]") {
