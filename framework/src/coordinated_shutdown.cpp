@@ -53,6 +53,10 @@ std::string elapsed_ms(clock::time_point since) {
          + " ms";
 }
 
+/// The shutdown whose task this thread runs, if any: such a task that runs
+/// that shutdown would wait for itself.
+thread_local const void* running_task_of = nullptr;
+
 } // namespace
 
 struct coordinated_shutdown::impl {
@@ -133,7 +137,8 @@ struct coordinated_shutdown::impl {
     batch->running = todo.size();
     for (size_t i = 0; i < todo.size(); ++i) {
       auto& name = todo[i].first;
-      std::thread{[batch, i, deadline, name, f = todo[i].second] {
+      std::thread{[this, batch, i, deadline, name, f = todo[i].second] {
+        running_task_of = this;
         caf::error err;
         try {
           err = f(deadline);
@@ -223,6 +228,10 @@ struct coordinated_shutdown::impl {
   }
 
   caf::error run(const std::string& cause) {
+    if (running_task_of == this)
+      return make_error(errc::calling_self, "coordinated_shutdown::run",
+                        "called from one of its own tasks, which the "
+                        "shutdown waits for: return from the task instead");
     {
       std::unique_lock<std::mutex> lock{mtx};
       if (started) {

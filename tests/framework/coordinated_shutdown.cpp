@@ -412,6 +412,26 @@ TEST_CASE("a coordinated shutdown refuses to block an actor of its tree",
   CHECK(!sd.run());
 }
 
+TEST_CASE("a coordinated shutdown refuses to run from one of its own tasks",
+          "[coordinated_shutdown]") {
+  // It waited for itself until the phase's deadline, and the task went on
+  // running beside the system's teardown.
+  noted_tree t{"a"};
+  auto& [cfg, sys, out, root] = t;
+  coordinated_shutdown sd{sys, root};
+  auto inner = std::make_shared<std::promise<caf::error>>();
+  REQUIRE(!sd.add_task(shutdown_phase::flush, "reenter", [&sd, inner] {
+    inner->set_value(sd.run("from a task"));
+  }));
+  CHECK(!sd.run());
+  auto result = inner->get_future();
+  REQUIRE(result.wait_for(patience) == std::future_status::ready);
+  auto err = result.get();
+  CHECK(is(err, errc::calling_self));
+  CHECK_THAT(sys.render(err), Catch::Contains("its own tasks"));
+  CHECK(out->all() == std::vector<std::string>{"stopped:a"});
+}
+
 TEST_CASE("request_run starts the shutdown from anywhere and wait tells how "
           "it ended",
           "[coordinated_shutdown]") {

@@ -158,6 +158,29 @@ TEST_CASE("a root started on a system without trellis::configure is refused "
   CHECK(sys.registry().running() == 0);
 }
 
+TEST_CASE("a stop signal made after the actor system still stops the tree in "
+          "order, and every stop signal hears it",
+          "[lifetime]") {
+  // The system's threads, started first, have the signals unblocked: their
+  // default action ended the process, and only one stop_signal heard one.
+  auto end = run_as_process([](int out) {
+    test_config cfg;
+    caf::actor_system sys{cfg};
+    auto root = start_supervisor(sys, reporting_tree(out));
+    if (!root)
+      return 10;
+    stop_signal late;
+    stop_signal other;
+    kill(getpid(), SIGTERM);
+    if (!late.wait_for(30s) || late.signal_number() != SIGTERM)
+      return 11;
+    if (!other.wait_for(30s))
+      return 12;
+    return 0;
+  });
+  require_stopped_in_order(end);
+}
+
 TEST_CASE("a stop signal stops the program's tree in order and it exits 0; "
           "a second signal ends it at once",
           "[lifetime]") {

@@ -16,7 +16,10 @@ namespace trellis {
 ///
 /// Create it first in `main`, before the actor system: it blocks both
 /// signals for the threads started after it, and one thread of its own
-/// takes them. When a stop is requested, return from `main`: the guard that
+/// takes them. (Created later, it still works: a handler catches what the
+/// threads started before it take, where the default action would end the
+/// process without stopping a tree. Every live `stop_signal` sees each
+/// signal.) When a stop is requested, return from `main`: the guard that
 /// `trellis::configure` installs stops every tree in order as the actor
 /// system goes. A second signal while the first is being handled ends the
 /// process at once, with exit code 128 + the signal, as a shell expects.
