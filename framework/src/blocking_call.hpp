@@ -3,7 +3,10 @@
 // Blocking requests for the plain-code helpers (trellis/supervisor.hpp,
 // trellis/fault_injection.hpp).
 
+#include <chrono>
 #include <optional>
+#include <tuple>
+#include <type_traits>
 #include <string>
 #include <utility>
 
@@ -13,6 +16,7 @@
 #include <caf/duration.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/timespan.hpp>
 
 #include "trellis/errc.hpp"
 
@@ -27,9 +31,34 @@ caf::error refuse_calling_self(const caf::actor& target, const char* what);
 /// `"which_children"`.
 const char* call_name(caf::atom_value x) noexcept;
 
+/// Returns a blocking call's timeout as CAF takes it: none past a year
+/// (`timespan::max()`, say), whose deadline (now + timeout) would overflow
+/// and pass at once.
+inline caf::duration call_timeout(caf::timespan x) {
+  if (x > std::chrono::hours(24 * 365))
+    return caf::infinite;
+  return caf::duration{x};
+}
+
 /// Turns CAF's timeout of a blocking call into `errc::timeout` naming `what`.
 caf::error name_timeout(caf::error err, const char* what,
                         caf::duration timeout);
+
+/// Returns the name of the call whose request starts with `X, Ts...`: its
+/// first atom, or the one after `get_atom`.
+template <class X, class... Ts>
+const char* name_of_call() noexcept {
+  using first = std::decay_t<X>;
+  if constexpr (std::is_same<first, caf::get_atom>::value
+                && sizeof...(Ts) > 0) {
+    using second = std::decay_t<std::tuple_element_t<0, std::tuple<Ts...>>>;
+    if constexpr (caf::is_atom_constant<second>::value)
+      return call_name(second::get_value());
+  }
+  if constexpr (caf::is_atom_constant<first>::value)
+    return call_name(first::get_value());
+  return "request";
+}
 
 /// Sends one request to `sup` and blocks for its answer of type `T`, at most
 /// `timeout` (then `errc::timeout`). Refuses a call from inside the tree
@@ -39,9 +68,7 @@ caf::expected<T> call_within(caf::actor_system& sys, caf::duration timeout,
                              const caf::actor& sup, X&& x, Ts&&... xs) {
   if (!sup)
     return make_error(errc::not_found, "invalid supervisor handle");
-  const char* what = "request";
-  if constexpr (caf::is_atom_constant<std::decay_t<X>>::value)
-    what = call_name(std::decay_t<X>::get_value());
+  const char* what = name_of_call<X, Ts...>();
   if (auto err = refuse_calling_self(sup, what))
     return err;
   caf::scoped_actor self{sys, true};

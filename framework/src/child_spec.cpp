@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "spec_rules.hpp"
 #include "trellis/errc.hpp"
 #include "trellis/phi_accrual.hpp"
 #include "trellis/supervisor_spec.hpp"
@@ -14,6 +15,19 @@ caf::error child_spec::validate() const {
   if (id_.find('/') != std::string::npos)
     return make_error(errc::invalid_spec, "id",
                       "'" + id_ + "' must not contain '/' (paths use it)");
+  if (detail::has_control_char(id_))
+    return make_error(errc::invalid_spec, "id", detail::control_char_text());
+  if (detail::beyond(restart(), trellis::restart::temporary))
+    return make_error(errc::invalid_spec, "restart",
+                      "child '" + id_
+                        + "' has no restart type of trellis::restart");
+  if (detail::beyond(type(), child_type::supervisor))
+    return make_error(errc::invalid_spec, "type",
+                      "child '" + id_ + "' has no type of trellis::child_type");
+  if (detail::beyond(shutdown().kind(), trellis::shutdown_kind::infinity))
+    return make_error(errc::invalid_spec, "shutdown",
+                      "child '" + id_
+                        + "' has no shutdown kind of trellis::shutdown_kind");
   if (!d_->start)
     return make_error(errc::invalid_spec, "start",
                       "child '" + id_ + "' has no factory");

@@ -103,7 +103,7 @@ caf::error inject(caf::actor_system& sys, const caf::actor& root,
   auto sup = lookup(sys, root, parent);
   if (!sup)
     return std::move(sup.error());
-  return detail::call_for_ok(sys, caf::duration{default_timeout}, *sup, fault_atom::value, f.kind, id,
+  return detail::call_for_ok(sys, detail::call_timeout(default_timeout), *sup, fault_atom::value, f.kind, id,
                              f.duration);
 }
 

@@ -1,5 +1,6 @@
 #include "trellis/supervisor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -22,14 +23,14 @@ namespace {
 template <class T, class... Ts>
 caf::expected<T> ask(caf::actor_system& sys, caf::timespan timeout,
                      const caf::actor& sup, Ts&&... xs) {
-  return detail::call_within<T>(sys, caf::duration{timeout}, sup,
+  return detail::call_within<T>(sys, detail::call_timeout(timeout), sup,
                                 std::forward<Ts>(xs)...);
 }
 
 template <class... Ts>
 caf::error ask_ok(caf::actor_system& sys, caf::timespan timeout,
                   const caf::actor& sup, Ts&&... xs) {
-  return detail::call_for_ok(sys, caf::duration{timeout}, sup,
+  return detail::call_for_ok(sys, detail::call_timeout(timeout), sup,
                              std::forward<Ts>(xs)...);
 }
 
@@ -127,9 +128,11 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
   caf::error result;
   self->receive(
     [&](caf::down_msg& msg) { exit_reason = std::move(msg.reason); },
-    caf::after(timeout) >> [&] {
+    // Past a year the deadline would overflow: see `call_timeout`.
+    caf::after(std::min<caf::timespan>(timeout, std::chrono::hours(24 * 365)))
+      >> [&] {
       result = detail::name_timeout(caf::sec::request_timeout, what,
-                                    caf::duration{timeout});
+                                    detail::call_timeout(timeout));
     });
   return result;
 }

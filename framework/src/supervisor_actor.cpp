@@ -311,16 +311,16 @@ void supervisor_actor::start_child(iterator c, start_continuation k) {
   if (TRELLIS_UNLIKELY(c->extras || ctx.latest() || !ctx.node().empty()
                        || !lost_nodes_.empty()))
     keep_placement(c, ctx);
-  // Whatever is not a started actor of the declared kind: see `refuse_start`.
+  // An actor spawned through the context is monitored already, initialized
+  // on this thread, or says when it is done (see `crash_handled`).
+  auto init = ctx.initialization_of(res.actor());
+  // Whatever is not a new actor of the declared kind: see `refuse_start`.
   if (TRELLIS_UNLIKELY(ctx.recovery_error() || res.ignored()
                        || ctx.refused_option() || res.error() || !res.actor()
-                       || c->spec.type() == child_type::supervisor)
+                       || !init || c->spec.type() == child_type::supervisor)
       && refuse_start(c, res, ctx, k))
     return;
   auto& hdl = res.actor();
-  // An actor spawned through the context is monitored already, initialized
-  // on this thread, or says when it is done (see `crash_handled`).
-  auto init = ctx.initialization_of(hdl);
   c->spawned_by_context = init.has_value();
   if (!c->spawned_by_context)
     monitor(hdl);
@@ -402,6 +402,10 @@ bool supervisor_actor::refuse_start(iterator c, start_result& res,
                          "children support "
                        + std::string{option});
   }
+  // Not killed: the actor is another's, or the supervisor itself.
+  if (!ctx.initialization_of(res.actor()))
+    if (auto err = check_adopted(*c, res.actor()))
+      res = std::move(err);
   if (auto err = check_kind(*c, res.actor())) {
     send_exit(res.actor(), caf::exit_reason::kill);
     res = std::move(err);
@@ -469,6 +473,27 @@ caf::error supervisor_actor::check_kind(const child& c,
                     "declared a supervisor (child_type::supervisor) but its "
                     "actor is not a Trellis supervisor: use supervisor(...) "
                     "for a subtree, or leave the type a worker");
+}
+
+caf::error supervisor_actor::check_adopted(const child& c,
+                                           const caf::actor& hdl) {
+  if (!hdl)
+    return caf::none;
+  auto why = [&](std::string what) {
+    return make_error(errc::start_failed, child_path(c),
+                      "the factory returned " + std::move(what)
+                        + ": each child needs an actor of its own, such as "
+                          "one spawned through its child_context");
+  };
+  auto addr = hdl.address();
+  if (addr == address())
+    return why("its own supervisor (ctx.supervisor())");
+  if (addr == parent_)
+    return why("the supervisor of its supervisor");
+  if (auto i = children_.find(addr); i != children_.end())
+    return why("the actor of child '" + i->spec.id()
+               + "', which this supervisor supervises already");
+  return caf::none;
 }
 
 start_result supervisor_actor::start_or_fault(iterator c, child_context& ctx) {

@@ -170,6 +170,11 @@ private:
   /// does once initialized; then `on_started`.
   void await_start(iterator c, const caf::actor& hdl, uint64_t token);
 
+  /// Returns why `hdl`, which the context did not spawn, cannot be child
+  /// `c`: it is this supervisor, its parent, or another child's actor, which
+  /// a second binding would hide (its start would never complete), or none.
+  caf::error check_adopted(const child& c, const caf::actor& hdl);
+
   /// Returns why `hdl` cannot be child `c` (a local actor that is no
   /// supervisor for a child declared one), or none.
   caf::error check_kind(const child& c, const caf::actor& hdl) const;

@@ -12,6 +12,7 @@
 #include <caf/attachable.hpp>
 
 #include "distribution.hpp"
+#include "spec_depth.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/atoms.hpp"
 #include "trellis/errc.hpp"
@@ -163,6 +164,10 @@ void supervisor_actor::api_start_child(child_spec spec,
                                        caf::response_promise& rp) {
   if (auto err = unsupported("start_child with a child spec", false))
     return rp.deliver(std::move(err));
+  // A subtree counts from this supervisor's level (its path has one id a
+  // level).
+  detail::spec_depth above{
+    static_cast<size_t>(std::count(path().begin(), path().end(), '/')) + 1};
   if (auto err = spec.validate())
     return rp.deliver(std::move(err));
   if (auto err = spec_.check_significance(spec))

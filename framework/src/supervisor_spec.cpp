@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "spec_rules.hpp"
+#include "spec_depth.hpp"
 #include "supervisor_actor.hpp"
 #include "trellis/errc.hpp"
 
@@ -44,10 +46,30 @@ caf::error supervisor_spec::validate() const {
   if (id_.empty())
     return make_error(errc::invalid_spec, "id",
                       "a supervisor's id must not be empty");
+  detail::spec_depth level;
+  if (auto n = detail::spec_depth::current(); n > max_tree_depth)
+    return make_error(errc::invalid_spec, "depth",
+                      "supervisor '" + id_ + "' is nested " + std::to_string(n)
+                        + " levels deep; at most "
+                        + std::to_string(max_tree_depth)
+                        + " are supported",
+                      id_);
   if (id_.find('/') != std::string::npos)
     return make_error(errc::invalid_spec, "id",
                       "supervisor '" + id_
                         + "' must not contain '/' (paths use it)");
+  if (detail::has_control_char(id_))
+    return make_error(errc::invalid_spec, "id", detail::control_char_text());
+  if (detail::beyond(strategy_, trellis::strategy::simple_one_for_one))
+    return make_error(errc::invalid_spec, "strategy",
+                      "supervisor '" + id_
+                        + "' has no strategy of trellis::strategy",
+                      id_);
+  if (detail::beyond(auto_shutdown_, trellis::auto_shutdown::all_significant))
+    return make_error(errc::invalid_spec, "auto_shutdown",
+                      "supervisor '" + id_
+                        + "' has no mode of trellis::auto_shutdown",
+                      id_);
   if (intensity_ < 0)
     return make_error(errc::invalid_spec, "intensity",
                       "supervisor '" + id_ + "' has a negative intensity",

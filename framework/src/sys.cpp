@@ -78,21 +78,21 @@ std::string to_string(const traced_message& x) {
 caf::error set_statistics(caf::actor_system& sys, const caf::actor& sup,
                           const std::string& id, bool on,
                           caf::timespan timeout) {
-  return detail::call_for_ok(sys, caf::duration{timeout}, sup,
+  return detail::call_for_ok(sys, detail::call_timeout(timeout), sup,
                              sys_statistics_atom::value, id, on);
 }
 
 caf::expected<child_statistics>
 get_statistics(caf::actor_system& sys, const caf::actor& sup,
                const std::string& id, caf::timespan timeout) {
-  return detail::call_within<child_statistics>(sys, caf::duration{timeout},
+  return detail::call_within<child_statistics>(sys, detail::call_timeout(timeout),
                                                sup, sys_statistics_atom::value,
                                                id);
 }
 
 caf::error set_trace(caf::actor_system& sys, const caf::actor& sup,
                      const std::string& id, size_t n, caf::timespan timeout) {
-  return detail::call_for_ok(sys, caf::duration{timeout}, sup,
+  return detail::call_for_ok(sys, detail::call_timeout(timeout), sup,
                              sys_trace_atom::value, id,
                              static_cast<uint64_t>(n));
 }
@@ -101,18 +101,18 @@ caf::expected<std::vector<traced_message>>
 get_trace(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
           caf::timespan timeout) {
   return detail::call_within<std::vector<traced_message>>(
-    sys, caf::duration{timeout}, sup, sys_trace_atom::value, id);
+    sys, detail::call_timeout(timeout), sup, sys_trace_atom::value, id);
 }
 
 caf::error suspend_child(caf::actor_system& sys, const caf::actor& sup,
                          const std::string& id, caf::timespan timeout) {
-  return detail::call_for_ok(sys, caf::duration{timeout}, sup,
+  return detail::call_for_ok(sys, detail::call_timeout(timeout), sup,
                              sys_suspend_atom::value, id);
 }
 
 caf::error resume_child(caf::actor_system& sys, const caf::actor& sup,
                         const std::string& id, caf::timespan timeout) {
-  return detail::call_for_ok(sys, caf::duration{timeout}, sup,
+  return detail::call_for_ok(sys, detail::call_timeout(timeout), sup,
                              sys_resume_atom::value, id);
 }
 
@@ -122,7 +122,7 @@ caf::expected<std::string> get_state(caf::actor_system& sys,
                                      caf::timespan timeout) {
   // The supervisor answers with the reason before the caller gives up.
   auto within = timeout - timeout / 4;
-  return detail::call_within<std::string>(sys, caf::duration{timeout}, sup,
+  return detail::call_within<std::string>(sys, detail::call_timeout(timeout), sup,
                                           sys_get_state_atom::value, id,
                                           caf::timespan{within});
 }

@@ -180,6 +180,30 @@ TEST_CASE("bad input: invalid supervisor flags are refused before anything "
   SECTION("id containing '/'") {
     f.refused(root("a/b"), "id", "'a/b' must not contain '/' (paths use it)");
   }
+  SECTION("an integer cast to an enumeration") {
+    // Every switch on it skipped it: the child stayed stopped, silently.
+    f.refused(root().strategy(static_cast<strategy>(9)), "strategy",
+              "supervisor 'root' has no strategy of trellis::strategy, root");
+    f.refused(root().auto_shutdown(static_cast<auto_shutdown>(9)),
+              "auto_shutdown",
+              "supervisor 'root' has no mode of trellis::auto_shutdown, root");
+    f.refused(supervisor("root").child(
+                f.counted("x").restart(static_cast<restart>(9))),
+              "restart",
+              "child 'x' has no restart type of trellis::restart, root");
+    f.refused(supervisor("root").child(
+                f.counted("x").type(static_cast<child_type>(9))),
+              "type", "child 'x' has no type of trellis::child_type, root");
+  }
+  SECTION("id containing a control character") {
+    // Reports print ids as they are: a newline would forge a line.
+    f.refused(root("a\nreport=forged"), "id",
+              "must not contain control characters (reports print ids as "
+              "they are, one event a line)");
+    f.refused(supervisor("root").child(f.counted("x\ty")), "id",
+              "must not contain control characters (reports print ids as "
+              "they are, one event a line), root");
+  }
   SECTION("negative intensity") {
     f.refused(root().intensity(-1), "intensity", "negative intensity, root");
   }
@@ -259,6 +283,61 @@ TEST_CASE("bad input: a problem deep in a tree names its path", "[bad_input]") {
     CHECK(*f.starts == 1);
     stop_supervisor(f.sys, sup);
   }
+}
+
+TEST_CASE("bad input: a timeout of timespan::max() waits, rather than "
+          "failing at once",
+          "[bad_input]") {
+  // Its deadline, now + timeout, overflowed: the call timed out at once.
+  bad_input f;
+  auto sup = f.start_root();
+  constexpr auto forever = caf::timespan::max();
+  CHECK(snapshot(f.sys, sup, forever));
+  CHECK(count_children(f.sys, sup, forever));
+  CHECK(which_children(f.sys, sup, forever));
+  CHECK(!stop_supervisor(f.sys, sup, caf::exit_reason::user_shutdown,
+                         forever));
+}
+
+TEST_CASE("bad input: a tree nested deeper than max_tree_depth is refused",
+          "[bad_input]") {
+  // Validated level by level, a tree thousands of levels deep ended the
+  // stack (SIGSEGV) before any error could be returned.
+  bad_input f;
+  // Supervisors `s<from>` to `s<to - 1>`, each the only child of the one
+  // before, with `a` at the bottom; `from` is the outermost.
+  auto chain = [&](size_t from, size_t to) {
+    auto spec = supervisor("s" + std::to_string(to - 1)).child(f.counted("a"));
+    for (auto i = to - 1; i > from; --i)
+      spec = supervisor("s" + std::to_string(i - 1)).child(std::move(spec));
+    return spec;
+  };
+  auto too_deep = [&](const caf::error& err, const std::string& text) {
+    REQUIRE(is(err, errc::invalid_spec));
+    CHECK_THAT(f.render(err),
+               Catch::StartsWith("trellis::errc::invalid_spec: depth, ")
+                 && Catch::Contains(text + "; at most 100 are supported"));
+  };
+  too_deep(error_of(start_supervisor(f.sys, chain(0, 1'000))),
+           "supervisor 's100' is nested 101 levels deep");
+  too_deep(error_of(start_supervisor(f.sys, chain(0, 101))),
+           "supervisor 's100' is nested 101 levels deep");
+  CHECK(*f.starts == 0);
+  // The deepest tree allowed starts; a subtree added at runtime counts from
+  // the level it joins.
+  auto root = start_supervisor(f.sys, chain(0, max_tree_depth));
+  REQUIRE(root);
+  CHECK(*f.starts == 1);
+  auto top = f.start(supervisor("top").child(chain(1, 50)));
+  auto deepest = top;
+  for (size_t i = 1; i < 50; ++i)
+    deepest = f.child(deepest, "s" + std::to_string(i)).actor;
+  REQUIRE(deepest);
+  CHECK(start_child(f.sys, deepest, chain(50, 100).as_child()));
+  too_deep(error_of(start_child(f.sys, deepest, chain(50, 101).as_child())),
+           "supervisor 's100' is nested 101 levels deep");
+  stop_supervisor(f.sys, top);
+  stop_supervisor(f.sys, *root);
 }
 
 // -- invalid child specs ------------------------------------------------------
@@ -407,6 +486,60 @@ TEST_CASE("bad input: a factory that fails is a start error, not a crash",
   }
   // `a` started once per case and `c` never.
   CHECK(*f.starts == 2 * static_cast<int>(failing_factories().size()));
+}
+
+TEST_CASE("bad input: a factory that returns an actor the supervisor has "
+          "already is refused, and the supervisor goes on",
+          "[bad_input]") {
+  // Bound a second time, a sibling's actor hid the first binding and its
+  // start never completed: every later operation waited behind it.
+  bad_input f;
+  auto sup = f.start_root();
+  auto a = f.child(sup, "a").actor;
+  REQUIRE(a);
+  struct adopted {
+    const char* what;
+    std::function<caf::actor(child_context&)> pick;
+    child_type type;
+    const char* text;
+  };
+  std::vector<adopted> cases{
+    {"a sibling's actor", [a](child_context&) { return a; },
+     child_type::worker, "the actor of child 'a'"},
+    {"its own supervisor", [](child_context& ctx) { return ctx.supervisor(); },
+     child_type::worker, "its own supervisor"},
+    {"its own supervisor, declared a supervisor",
+     [](child_context& ctx) { return ctx.supervisor(); },
+     child_type::supervisor, "its own supervisor"},
+  };
+  for (auto& x : cases) {
+    INFO("a factory that returns " << x.what);
+    auto b = worker("b", [pick = x.pick](child_context& ctx) -> start_result {
+               return pick(ctx);
+             }).type(x.type);
+    auto err = error_of(start_child(f.sys, sup, b));
+    CHECK(is(err, errc::start_failed));
+    CHECK_THAT(f.render(err), Catch::Contains(x.text)
+                                && Catch::Contains("an actor of its own"));
+    // Nothing was bound or killed: `a` runs as before, and the supervisor
+    // answers the next operation at once.
+    CHECK(f.children(sup).size() == 1);
+    CHECK(f.child(sup, "a").actor == a);
+    CHECK_FALSE(terminate_child(f.sys, sup, "a"));
+    REQUIRE(restart_child(f.sys, sup, "a"));
+    a = f.child(sup, "a").actor;
+    REQUIRE(a);
+  }
+  // The supervisor of its supervisor: `mid` fails to start, naming why, and
+  // `sup` goes on.
+  auto mid = supervisor("mid").child(
+    worker("up", [sup](child_context&) -> start_result { return sup; }));
+  auto err = error_of(start_child(f.sys, sup, mid.as_child()));
+  CHECK(is(err, errc::failed_to_start_child));
+  CHECK_THAT(f.render(err), Catch::Contains("the supervisor of its supervisor"));
+  CHECK(f.children(sup).size() == 1);
+  CHECK(f.child(sup, "a").actor == a);
+  stop_supervisor(f.sys, sup);
 }
 
 TEST_CASE("bad input: a factory that answers ignore starts nothing, without "

@@ -20,6 +20,12 @@
 
 namespace trellis {
 
+/// How deep supervisors may nest, the root counting as one. Deeper trees are
+/// refused (`errc::invalid_spec`, field `depth`), at the start or when a
+/// subtree is added: operations on a tree walk it level by level, and a
+/// generated tree thousands of levels deep would end the stack instead.
+constexpr size_t max_tree_depth = 100;
+
 /// Describes a supervisor: its flags (OTP's `sup_flags`) and its children in
 /// start order. A supervisor spec reads like the tree it builds:
 ///
