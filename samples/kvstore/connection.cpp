@@ -32,6 +32,9 @@ using stall_atom = caf::atom_constant<caf::atom("kv_stall")>;
 // `(overdue_atom)`: time to check for batches past the shard timeout.
 using overdue_atom = caf::atom_constant<caf::atom("kv_overdue")>;
 
+// `(idle_atom)`: time to check whether a partial request still gets bytes.
+using idle_atom = caf::atom_constant<caf::atom("kv_idle")>;
+
 // A client may have this many commands under way; past it, the connection
 // stops reading until half of them are answered.
 constexpr size_t max_pipeline = 1024;
@@ -188,10 +191,16 @@ struct connection_state {
   std::chrono::steady_clock::time_point stalled_since;
   bool overdue_check = false; // an overdue_atom is on its way
   size_t read_size = small_read;
-  // What this client's unsent replies held goes with it.
+  uint64_t in_held = 0; // the parser's bytes, as counted in the total
+  bool idle_check = false; // an idle_atom is on its way
+  std::chrono::steady_clock::time_point input_since; // the last bytes
+  // What this client's unsent replies and partial requests held goes with
+  // it.
   ~connection_state() {
-    if (rt)
+    if (rt) {
       rt->stats.output_bytes -= out_pending;
+      rt->stats.input_bytes -= in_held;
+    }
   }
   static inline const char* name = "kvstore.connection";
 };
@@ -216,6 +225,9 @@ std::string server_info(const runtime& rt) {
       << "\r\nclient_output_limit_disconnections:"
       << s.output_limit_disconnects
       << "\r\nclient_output_bytes:" << s.output_bytes
+      << "\r\nclient_input_limit_disconnections:"
+      << s.input_limit_disconnects
+      << "\r\nclient_input_bytes:" << s.input_bytes
       << "\r\ntotal_commands_processed:" << s.commands_processed
       << "\r\nshard_retries:" << s.shard_retries
       << "\r\n\r\n# Chaos\r\nchaos_rate:" << rt.chaos_rate
@@ -243,7 +255,8 @@ void deliver(connection_actor* self, part_ref ref, resp::reply answer) {
   pd.answers[ref.part] = std::move(answer);
   if (--pd.awaiting > 0)
     return;
-  auto r = combine(pd.routed, std::move(pd.answers));
+  auto r = combine(pd.routed, std::move(pd.answers),
+                   st.rt->output.per_client);
   if (std::strcmp(pd.routed.cmd->name, "info") == 0 && !r.is_error())
     r = resp::bulk(server_info(*st.rt) + r.text);
   ready(self, pd, r);
@@ -289,6 +302,50 @@ void adapt_reads(connection_actor* self, size_t got) {
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(size));
 }
 
+// One line on stderr for each client the server drops, with the reason.
+void report_disconnect(connection_actor* self, const std::string& why) {
+  auto& st = self->state;
+  std::cerr << "kvstore: client " << self->remote_addr(st.hdl) << ':'
+            << self->remote_port(st.hdl) << " disconnected: " << why << '\n';
+}
+
+// Brings the total of all clients' partial requests up to date with what
+// this client's parser holds; false, and nothing counted, if this client's
+// growth would take the total past the limit.
+bool count_input(connection_state& st) {
+  uint64_t held = st.parser.held();
+  auto& total = st.rt->stats.input_bytes;
+  if (held > st.in_held && total + (held - st.in_held) > st.rt->input.total)
+    return false;
+  total += held - st.in_held; // modulo 2^64: a decrease too
+  st.in_held = held;
+  return true;
+}
+
+// A client whose requests cost too much: its partial request is dropped at
+// once, and it gets `text` after the replies before it, then is closed, as
+// after a protocol error.
+void refuse(connection_actor* self, std::string text, const std::string& why) {
+  auto& st = self->state;
+  ++st.rt->stats.input_limit_disconnects;
+  report_disconnect(self, why + " (" + std::to_string(st.parser.held())
+                            + " bytes held)");
+  st.parser = resp::request_parser{st.rt->limits};
+  st.queue.emplace_back().close_after = true;
+  ready(self, st.queue.back(), resp::error(std::move(text)));
+}
+
+// Keeps a timer while the client holds a partial request (`idle_atom`).
+void watch_input(connection_actor* self) {
+  auto& st = self->state;
+  auto timeout = st.rt->input.timeout;
+  if (st.idle_check || st.closing || timeout.count() == 0
+      || !st.parser.partial())
+    return;
+  st.idle_check = true;
+  self->delayed_send(self, timeout, idle_atom::value);
+}
+
 // Parses and routes what the client sent, as far as the pipeline allows.
 void read_commands(connection_actor* self) {
   auto& st = self->state;
@@ -311,8 +368,20 @@ void read_commands(connection_actor* self) {
       break;
     }
     ++st.rt->stats.commands_processed;
-    dispatch(self, route_command(std::move(args), st.rt->shards));
+    dispatch(self, route_command(std::move(args), st.rt->shards,
+                                 st.rt->output.per_client));
   }
+  if (st.closing)
+    st.parser = resp::request_parser{st.rt->limits}; // parsed no further
+  else if (!count_input(st))
+    refuse(self,
+           "ERR max input of all clients reached: their partial requests "
+           "would hold more than "
+             + std::to_string(st.rt->input.total)
+             + " bytes (--total-input-limit)",
+           "its partial request passed the total input limit");
+  count_input(st);
+  watch_input(self);
   if (!st.halted && paused()) {
     self->halt(st.hdl);
     st.halted = true;
@@ -475,9 +544,8 @@ const char* over_limit(const connection_state& st) {
 void disconnect(connection_actor* self, const char* why) {
   auto& st = self->state;
   ++st.rt->stats.output_limit_disconnects;
-  std::cerr << "kvstore: client " << self->remote_addr(st.hdl) << ':'
-            << self->remote_port(st.hdl) << " disconnected: " << why << " ("
-            << st.out_pending << " bytes unread)\n";
+  report_disconnect(self, why + (" (" + std::to_string(st.out_pending)
+                                 + " bytes unread)"));
   // Dropped, not sent: CAF's close would go on writing what is buffered to
   // a client that does not read, and keep the socket for as long, and the
   // kernel would still deliver its send queue. A reset drops both. The
@@ -591,12 +659,14 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
   self->ack_writes(st.hdl, true);
   return {
     [self](caf::io::new_data_msg& msg) {
-      // Draining: what comes now is read (a close with unread input would
-      // reset the connection, replies and all) but not served.
-      if (self->state.draining)
+      // Draining or closing: what comes now is read (a close with unread
+      // input would reset the connection, replies and all) but not served.
+      auto& cs = self->state;
+      if (cs.draining || cs.closing)
         return;
       adapt_reads(self, msg.buf.size());
-      self->state.parser.append(msg.buf.data(), msg.buf.size());
+      cs.parser.append(msg.buf.data(), msg.buf.size());
+      cs.input_since = std::chrono::steady_clock::now();
       serve(self);
     },
     [self](const caf::io::connection_closed_msg&) { self->quit(); },
@@ -627,6 +697,30 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
       transmit(self, static_cast<size_t>(s));
     },
     [self](overdue_atom) { check_overdue(self); },
+    [self](idle_atom) {
+      auto& cs = self->state;
+      cs.idle_check = false;
+      if (cs.closing || cs.draining || !cs.parser.partial())
+        return;
+      auto now = std::chrono::steady_clock::now();
+      // Paused, the connection does not read: the client is not idle.
+      if (cs.halted)
+        cs.input_since = now;
+      auto timeout = cs.rt->input.timeout;
+      if (now - cs.input_since < timeout) {
+        cs.idle_check = true;
+        self->delayed_send(self, cs.input_since + timeout - now,
+                           idle_atom::value);
+        return;
+      }
+      refuse(self,
+             "ERR client input timeout: a partial request got no more "
+             "bytes for "
+               + std::to_string(timeout.count())
+               + " s (--client-input-timeout)",
+             "its partial request got no bytes past the input timeout");
+      serve(self);
+    },
     [self](drain_atom) {
       auto& cs = self->state;
       if (cs.draining)

@@ -1,5 +1,6 @@
 #include "keyspace.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -222,6 +223,8 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
   auto is = [cmd](const char* name) { return std::strcmp(cmd->name, name) == 0; };
   if (is("get")) {
     auto e = find(args[1], now);
+    if (e && resp::held_bytes(e->value().size()) > max_reply_)
+      return resp::too_large(max_reply_);
     return e ? resp::bulk(std::string{e->value()}) : resp::null();
   }
   if (is("set"))
@@ -239,11 +242,21 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
                         : remove(args[i], now, journal);
     return resp::integer(n);
   }
+  // Replies that grow with the arguments or the keys stop once they pass
+  // the limit: the whole reply would never be sent anyway.
+  auto held = resp::held_bytes(0);
+  auto fits = [this, &held](size_t text_size) {
+    held += resp::held_bytes(text_size);
+    return held <= max_reply_;
+  };
   if (is("mget")) {
     std::vector<resp::reply> values;
-    values.reserve(args.size() - 1);
+    values.reserve(std::min(args.size() - 1,
+                            max_reply_ / resp::held_bytes(0)));
     for (size_t i = 1; i < args.size(); ++i) {
       auto e = find(args[i], now);
+      if (!fits(e ? e->value().size() : 0))
+        return resp::too_large(max_reply_);
       values.emplace_back(e ? resp::bulk(std::string{e->value()})
                             : resp::null());
     }
@@ -263,9 +276,13 @@ resp::reply keyspace::execute(const std::vector<std::string>& args,
   if (is("keys")) {
     std::vector<resp::reply> keys;
     glob_pattern pattern{args[1]};
-    for (auto& e : map_)
-      if (!expired(e.expire_at, now) && pattern.matches(e.key()))
-        keys.emplace_back(resp::bulk(std::string{e.key()}));
+    for (auto& e : map_) {
+      if (expired(e.expire_at, now) || !pattern.matches(e.key()))
+        continue;
+      if (!fits(e.key().size()))
+        return resp::too_large(max_reply_);
+      keys.emplace_back(resp::bulk(std::string{e.key()}));
+    }
     return resp::array(std::move(keys));
   }
   if (is("flushall") || is("flushdb")) {

@@ -48,6 +48,18 @@ public:
     return volatile_;
   }
 
+  /// Returns the largest reply, in `resp::held_bytes`, that a command may
+  /// build; a larger one is answered `resp::too_large`, and is never built
+  /// whole: MGET of one large key a thousand times would be a GiB.
+  size_t max_reply() const noexcept {
+    return max_reply_;
+  }
+
+  /// Sets the largest reply (`--client-output-limit`).
+  void max_reply(size_t x) noexcept {
+    max_reply_ = x;
+  }
+
   /// Appends a record that sets each key that has not expired at `now`.
   void dump(std::string& out, millis now) const;
 
@@ -80,6 +92,7 @@ private:
 
   key_table map_;
   size_t volatile_ = 0;
+  size_t max_reply_ = resp::default_max_reply;
 };
 
 /// Appends `x` in 8 bytes, little endian, as the journal writes numbers.

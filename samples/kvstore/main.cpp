@@ -52,6 +52,7 @@ struct options {
   size_t max_clients = 10000;
   size_t max_bulk = kvstore::resp::limits{}.max_bulk;
   kvstore::output_limits output;
+  kvstore::input_limits input;
   std::string data_dir;
   kvstore::chaos_options chaos;
   trellis::log_level log_level = trellis::log_level::warn;
@@ -70,11 +71,18 @@ A Redis-compatible (RESP2) key-value server built as a Trellis supervision tree.
                         a warning, to 32 below the descriptor limit)
   --max-bulk BYTES      longest bulk string accepted (default 16777216)
   --client-output-limit BYTES  unsent replies a client may hold before it
-                        is disconnected (default 33554432)
+                        is disconnected, and the largest reply: a larger one
+                        is answered an error (default 33554432)
   --total-output-limit BYTES   unsent replies of all clients; past it, the
                         clients holding most are disconnected (default 268435456)
   --client-output-timeout SECONDS  a client whose unsent replies stay above
                         1 MiB this long is disconnected (default 10)
+  --total-input-limit BYTES  partial requests of all clients; the client
+                        whose request would pass it is answered an error and
+                        disconnected (default 134217728)
+  --client-input-timeout SECONDS  a client that sends nothing for this long
+                        in the middle of a request is answered an error and
+                        disconnected; 0: never (default 10)
   --chaos RATE          crash RATE connection and shard actors per second
   --chaos-targets LIST  what chaos crashes: connections,shards (default both)
   --seed N              seed of chaos' random choices (default 1)
@@ -141,6 +149,10 @@ std::variant<options, int> parse_options(int argc, char** argv) {
         opts.output.total = number();
       } else if (arg == "--client-output-timeout") {
         opts.output.stall_timeout = std::chrono::seconds(number());
+      } else if (arg == "--total-input-limit") {
+        opts.input.total = number();
+      } else if (arg == "--client-input-timeout") {
+        opts.input.timeout = std::chrono::seconds(number());
       } else if (arg == "--data-dir") {
         opts.data_dir = value;
       } else if (arg == "--chaos") {
@@ -303,6 +315,7 @@ int main(int argc, char** argv) {
   rt->max_clients = opts.max_clients;
   rt->limits.max_bulk = opts.max_bulk;
   rt->output = opts.output;
+  rt->input = opts.input;
   rt->chaos_rate = opts.chaos.rate;
 
   // The checkpoints outlive every supervisor in the tree: in memory they
@@ -321,7 +334,8 @@ int main(int argc, char** argv) {
                     .period(10s);
   for (size_t i = 0; i < opts.shards; ++i)
     keyspace.child(kvstore::shard_worker("shard-" + std::to_string(i), i,
-                                         opts.shards, store));
+                                         opts.shards, store,
+                                         opts.output.per_client));
   auto tree = trellis::supervisor("root")
                 .strategy(trellis::strategy::one_for_one)
                 .intensity(3)

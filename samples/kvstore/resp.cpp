@@ -103,6 +103,19 @@ std::string encode(const reply& x) {
   return out;
 }
 
+size_t held_bytes(const reply& x) {
+  auto result = held_bytes(x.text.size());
+  for (auto& y : x.elements)
+    result += held_bytes(y);
+  return result;
+}
+
+reply too_large(size_t max_reply) {
+  return error("ERR reply too large: it would hold more than "
+               + std::to_string(max_reply)
+               + " bytes, the client output limit (--client-output-limit)");
+}
+
 // -- parsing ------------------------------------------------------------------
 
 namespace {
@@ -127,6 +140,11 @@ bool parse_int(const char* first, const char* last, int64_t& out) {
 
 // Header lines (`*3`, `$5`) longer than this cannot be valid.
 constexpr size_t max_header = 32;
+
+// A buffer up to this size is kept for the next commands once empty; a
+// larger one (a large command's) is given back, so that an idle connection
+// holds little.
+constexpr size_t max_kept_buffer = 64 * 1024;
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9')
@@ -227,14 +245,40 @@ request_parser::request_parser(limits lim) : limits_(lim) {
   // nop
 }
 
+size_t request_parser::held() const noexcept {
+  if (!partial())
+    return 0;
+  return buf_.capacity() + args_.capacity() * sizeof(std::string)
+         + args_bytes_;
+}
+
+void request_parser::release() {
+  if (buf_.capacity() > max_kept_buffer)
+    std::string{}.swap(buf_); // clear() would keep the capacity
+  else
+    buf_.clear();
+  pos_ = 0;
+}
+
 void request_parser::append(const char* data, size_t size) {
   // Drop what was parsed before growing the buffer, once it is worth it.
   if (pos_ == buf_.size()) {
-    buf_.clear();
-    pos_ = 0;
+    release();
   } else if (pos_ > 4096 && pos_ > buf_.size() / 2) {
     buf_.erase(0, pos_);
     pos_ = 0;
+  }
+  auto needed = buf_.size() + size;
+  if (bulk_len_ >= 0 && needed > buf_.capacity()) {
+    // A big value arrives in many reads: room as its bytes come, doubling,
+    // but never past its declared end. Room for the declared length at once
+    // let a client that sends `$16777215` and nothing more hold 16 MiB. A
+    // new string, since `reserve` would at least double.
+    auto bulk_end = pos_ + static_cast<size_t>(bulk_len_) + 2;
+    std::string larger;
+    larger.reserve(std::max(needed, std::min(bulk_end, 2 * buf_.capacity())));
+    larger.append(buf_);
+    buf_.swap(larger);
   }
   buf_.append(data, size);
 }
@@ -242,14 +286,24 @@ void request_parser::append(const char* data, size_t size) {
 request_parser::status request_parser::fail(std::string what) {
   error_ = "ERR Protocol error: " + std::move(what);
   // Nothing after an error can be trusted.
-  buf_.clear();
-  pos_ = 0;
+  release();
+  args_ = std::vector<std::string>{};
+  args_bytes_ = 0;
+  remaining_ = 0;
   return status::error;
 }
 
 request_parser::status request_parser::next(std::vector<std::string>& args) {
   if (!error_.empty())
     return status::error;
+  auto result = next_command(args);
+  if (pos_ == buf_.size() && result != status::error)
+    release();
+  return result;
+}
+
+request_parser::status
+request_parser::next_command(std::vector<std::string>& args) {
   for (;;) {
     if (remaining_ > 0)
       return next_multibulk(args);
@@ -302,8 +356,6 @@ request_parser::next_multibulk(std::vector<std::string>& args) {
         return fail("request too large");
       pos_ = eol + 2;
       bulk_len_ = len;
-      // A big value arrives in many reads: make room once.
-      buf_.reserve(pos_ + static_cast<size_t>(len) + 2);
     }
     auto len = static_cast<size_t>(bulk_len_);
     if (buffered() < len + 2)
@@ -311,12 +363,14 @@ request_parser::next_multibulk(std::vector<std::string>& args) {
     if (buf_[pos_ + len] != '\r' || buf_[pos_ + len + 1] != '\n')
       return fail("expected CRLF after a bulk string");
     args_.emplace_back(buf_, pos_, len);
+    args_bytes_ += len;
     pos_ += len + 2;
     bulk_len_ = -1;
     --remaining_;
   }
   args = std::move(args_);
   args_.clear();
+  args_bytes_ = 0;
   return status::command;
 }
 

@@ -61,6 +61,25 @@ void encode(const reply& x, std::string& out);
 /// Returns the encoding of `x`.
 std::string encode(const reply& x);
 
+/// Returns the bytes that a reply element with `text_size` bytes of text
+/// holds in memory. At least what its encoding takes: a reply of a million
+/// empty elements holds 72 MiB, not the 5 MiB it takes on the wire.
+constexpr size_t held_bytes(size_t text_size) noexcept {
+  return sizeof(reply) + text_size;
+}
+
+/// Returns the bytes that `x` holds in memory, its elements included.
+size_t held_bytes(const reply& x);
+
+/// The largest reply, in `held_bytes`, unless told otherwise: the default
+/// of `--client-output-limit`. A client holding more unsent replies than
+/// that is disconnected anyway, so commands stop building a reply past it
+/// and answer `too_large` instead.
+constexpr size_t default_max_reply = 32u << 20;
+
+/// `ERR reply too large: ...`, naming the limit of `max_reply` bytes.
+reply too_large(size_t max_reply);
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reply& x) {
   return f(caf::meta::type_name("kvstore::resp::reply"), x.kind, x.number,
@@ -115,8 +134,24 @@ public:
     return buf_.size() - pos_;
   }
 
+  /// Returns whether a command has begun to arrive and is not yet whole (or
+  /// whole commands wait to be taken).
+  bool partial() const noexcept {
+    return buffered() > 0 || remaining_ > 0;
+  }
+
+  /// Returns the bytes held for commands not yet taken: the buffer and the
+  /// arguments read so far; 0 when none has begun to arrive. The buffer
+  /// grows with what arrives, never to a declared length at once, and is
+  /// given back once a large command is taken, so that this is about what
+  /// the client sent.
+  size_t held() const noexcept;
+
 private:
   status fail(std::string what);
+  status next_command(std::vector<std::string>& args);
+  // Empties the buffer, giving back a large one.
+  void release();
   status next_inline(std::vector<std::string>& args);
   status next_multibulk(std::vector<std::string>& args);
 
@@ -130,6 +165,7 @@ private:
   int64_t bulk_len_ = -1;
   size_t request_bytes_ = 0;
   std::vector<std::string> args_;
+  size_t args_bytes_ = 0;
   std::string error_;
 };
 

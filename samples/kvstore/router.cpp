@@ -1,5 +1,7 @@
 #include "router.hpp"
 
+#include <iterator>
+
 #include <strings.h>
 
 #include "keyspace.hpp"
@@ -22,7 +24,9 @@ bool is(const command* cmd, const char* name) {
 }
 
 // CONFIG GET answers what redis-benchmark asks for at start; other
-// parameters are unknown and answer an empty list, as in Redis.
+// parameters are unknown and answer an empty list, as in Redis. Each
+// parameter is in the reply once, however many patterns match it (as in
+// Redis): a million `*` made a reply of four million elements.
 resp::reply config(const std::vector<std::string>& args) {
   if (strcasecmp(args[1].c_str(), "get") != 0)
     return resp::error("ERR unknown subcommand '" + args[1].substr(0, 128)
@@ -34,13 +38,28 @@ resp::reply config(const std::vector<std::string>& args) {
     {"save", ""},
     {"appendonly", "no"},
   };
-  std::vector<resp::reply> result;
-  for (size_t i = 2; i < args.size(); ++i)
-    for (auto& [name, value] : known)
-      if (glob_match(args[i], name)) {
-        result.emplace_back(resp::bulk(name));
-        result.emplace_back(resp::bulk(value));
+  // Parameter names are short: a longer pattern is not tried, so that
+  // compiling it cannot hold the thread that serves every connection.
+  constexpr size_t max_pattern = 256;
+  constexpr auto count = std::size(known);
+  bool matched[count] = {};
+  size_t found = 0;
+  for (size_t i = 2; i < args.size() && found < count; ++i) {
+    if (args[i].size() > max_pattern)
+      continue;
+    glob_pattern pattern{args[i]};
+    for (size_t k = 0; k < count; ++k)
+      if (!matched[k] && pattern.matches(known[k].first)) {
+        matched[k] = true;
+        ++found;
       }
+  }
+  std::vector<resp::reply> result;
+  for (size_t k = 0; k < count; ++k)
+    if (matched[k]) {
+      result.emplace_back(resp::bulk(known[k].first));
+      result.emplace_back(resp::bulk(known[k].second));
+    }
   return resp::array(std::move(result));
 }
 
@@ -128,7 +147,8 @@ bool is_ok(const resp::reply& x) {
 
 } // namespace
 
-plan route_command(std::vector<std::string> args, size_t shards) {
+plan route_command(std::vector<std::string> args, size_t shards,
+                   size_t max_reply) {
   plan p;
   if (args.empty())
     return answer(std::move(p), resp::error("ERR empty command"));
@@ -145,8 +165,13 @@ plan route_command(std::vector<std::string> args, size_t shards) {
       p.parts.push_back(shard_part{s, std::move(args), {}});
       break;
     }
-    case route::each_key_sum:
     case route::each_key_values:
+      // Its reply holds an element per key at least: each shard would
+      // build its part within the limit, and all together past it.
+      if (resp::held_bytes(0) * args.size() > max_reply)
+        return answer(std::move(p), resp::too_large(max_reply));
+      [[fallthrough]];
+    case route::each_key_sum:
       split_keys(p, args, 1, 1, shards);
       break;
     case route::each_pair:
@@ -168,10 +193,16 @@ plan route_command(std::vector<std::string> args, size_t shards) {
   return p;
 }
 
-resp::reply combine(const plan& p, std::vector<resp::reply> answers) {
-  for (auto& x : answers)
+resp::reply combine(const plan& p, std::vector<resp::reply> answers,
+                    size_t max_reply) {
+  size_t held = 0;
+  for (auto& x : answers) {
     if (x.is_error())
       return std::move(x);
+    held += resp::held_bytes(x);
+  }
+  if (held > max_reply)
+    return resp::too_large(max_reply);
   auto sum = [&answers] {
     int64_t n = 0;
     for (auto& x : answers)

@@ -43,12 +43,18 @@ struct plan {
 /// Routes `args` (which it consumes) over `shards` shards. Local commands
 /// that need no server state are answered here; `INFO` and `SCAN` get
 /// parts for every shard and are finished by the connection (see
-/// `combine`).
-plan route_command(std::vector<std::string> args, size_t shards);
+/// `combine`). An MGET of more keys than a reply of `max_reply` bytes has
+/// room for is answered `resp::too_large` here, before any shard builds
+/// its part.
+plan route_command(std::vector<std::string> args, size_t shards,
+                   size_t max_reply);
 
 /// Combines the shards' answers to `p`'s parts, in the order of the parts,
-/// into the reply. An error answer of any part is the reply. `INFO` gives
-/// the keyspace section only; the connection adds its own.
-resp::reply combine(const plan& p, std::vector<resp::reply> answers);
+/// into the reply. An error answer of any part is the reply, and so is
+/// `resp::too_large` when the parts together hold more than `max_reply`
+/// bytes (each shard bounds its own part only). `INFO` gives the keyspace
+/// section only; the connection adds its own.
+resp::reply combine(const plan& p, std::vector<resp::reply> answers,
+                    size_t max_reply);
 
 } // namespace kvstore

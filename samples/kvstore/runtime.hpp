@@ -30,6 +30,11 @@ struct server_stats {
   std::atomic<uint64_t> output_limit_disconnects{0};
   /// Reply bytes written for clients and not yet sent, all clients.
   std::atomic<uint64_t> output_bytes{0};
+  /// Clients closed because their partial requests took too much or waited
+  /// too long.
+  std::atomic<uint64_t> input_limit_disconnects{0};
+  /// Bytes held for requests still arriving, all clients.
+  std::atomic<uint64_t> input_bytes{0};
 };
 
 /// How many reply bytes may wait for clients that do not read them, as
@@ -39,11 +44,26 @@ struct server_stats {
 /// disconnected (Redis' soft limit). A client past `per_client` (one huge
 /// reply), or holding more than `per_client / 8` when all clients together
 /// pass `total`, is disconnected at once (Redis' hard limit).
+///
+/// A single reply is never built past `per_client`: it is answered
+/// `resp::too_large` instead (see `keyspace::max_reply`).
 struct output_limits {
-  uint64_t per_client = 32u << 20;
+  uint64_t per_client = resp::default_max_reply;
   uint64_t total = 256u << 20;
   uint64_t pause = 1u << 20;
   std::chrono::seconds stall_timeout{10};
+};
+
+/// How much of requests still arriving the server holds for its clients.
+/// One request is bounded by `resp::limits` (64 MiB); what all clients'
+/// partial requests hold together is bounded by `total`: the client whose
+/// request would take it past is answered an error and closed. A client
+/// that holds a partial request and sends nothing more for `timeout` is
+/// closed too (Redis' `timeout`, for partial requests only; 0: never), so
+/// that clients that stop halfway cannot keep that memory for good.
+struct input_limits {
+  uint64_t total = 128u << 20;
+  std::chrono::seconds timeout{10};
 };
 
 /// Shared by main, the listener, the connections and the chaos worker.
@@ -62,6 +82,8 @@ struct runtime {
   resp::limits limits;
   /// What replies may hold.
   output_limits output;
+  /// What partial requests may hold.
+  input_limits input;
   /// How long a shard may take to answer a batch. A batch past it gets
   /// `-ERR shard N unavailable: ...` for each of its commands, which may or
   /// may not have been executed.

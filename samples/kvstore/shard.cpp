@@ -233,14 +233,6 @@ caf::error persist(shard_actor* self) {
   return st.journal.save_bytes(st.journal_bytes);
 }
 
-// The bytes a reply holds, about as many as it takes on the wire.
-size_t reply_size(const resp::reply& x) {
-  auto result = x.text.size() + 16;
-  for (auto& y : x.elements)
-    result += reply_size(y);
-  return result;
-}
-
 // Saves the group's changes with one checkpoint save, then answers its
 // batches (group commit).
 void flush(shard_actor* self) {
@@ -281,7 +273,7 @@ void execute(shard_actor* self, const batch& commands) {
     if (reply_bytes > max_batch_reply)
       break;
     answers.emplace_back(st.data.execute(args, now, &st.journal_bytes));
-    reply_bytes += reply_size(answers.back());
+    reply_bytes += resp::held_bytes(answers.back());
     if (args.front() == "INFO")
       answers.back().elements.emplace_back(
         resp::integer(static_cast<int64_t>(st.restarts)));
@@ -305,10 +297,11 @@ void execute(shard_actor* self, const batch& commands) {
 }
 
 caf::behavior shard(shard_actor* self, size_t index, size_t count,
-                    uint64_t restarts, trellis::checkpoint journal,
-                    trellis::checkpoint snapshot,
+                    size_t max_reply, uint64_t restarts,
+                    trellis::checkpoint journal, trellis::checkpoint snapshot,
                     std::shared_ptr<trellis::checkpoint_store> store) {
   auto& st = self->state;
+  st.data.max_reply(max_reply);
   st.store = std::move(store);
   st.index = index;
   st.count = count;
@@ -336,10 +329,11 @@ caf::behavior shard(shard_actor* self, size_t index, size_t count,
 
 trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
                                  std::shared_ptr<trellis::checkpoint_store>
-                                   store) {
+                                   store,
+                                 size_t max_reply) {
   return trellis::worker(
            std::move(id),
-           [index, count, store](trellis::child_context& ctx)
+           [index, count, store, max_reply](trellis::child_context& ctx)
              -> trellis::start_result {
              // The snapshot lives next to the child's own checkpoint.
              auto key = ctx.path() + ".snapshot";
@@ -347,7 +341,7 @@ trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
              if (!last)
                return last.error();
              trellis::checkpoint snapshot{ctx.system(), store, key, *last};
-             return ctx.spawn(shard, index, count,
+             return ctx.spawn(shard, index, count, max_reply,
                               static_cast<uint64_t>(ctx.restart_count()),
                               ctx.checkpoint(), std::move(snapshot), store);
            })

@@ -11,6 +11,7 @@
 
 #include <caf/atom.hpp>
 
+#include "resp.hpp"
 #include "trellis/checkpoint_store.hpp"
 #include "trellis/child_spec.hpp"
 
@@ -52,8 +53,12 @@ using batch = std::vector<std::vector<std::string>>;
 /// All record the shard count: a shard refuses to start from a store
 /// written with another `--shards`, since its keys would be in the wrong
 /// shards.
+///
+/// A command whose reply would hold more than `max_reply` bytes is answered
+/// `resp::too_large` (see `keyspace::max_reply`).
 trellis::child_spec shard_worker(std::string id, size_t index, size_t count,
                                  std::shared_ptr<trellis::checkpoint_store>
-                                   store);
+                                   store,
+                                 size_t max_reply = resp::default_max_reply);
 
 } // namespace kvstore

@@ -77,9 +77,10 @@ class Bystander:
         check(self.count > 0, "the bystander was never answered")
 
 
-def drain_until_closed(sock, timeout):
-    """Reads until the server closes; returns the bytes read, or None if it
-    is still open after `timeout` seconds."""
+def drain_until_closed(sock, timeout, head=None):
+    """Reads until the server closes; returns the number of bytes read, or
+    None if it is still open after `timeout` seconds. The first 64 KiB read
+    go to the bytearray `head`, if given."""
     sock.settimeout(timeout)
     total = 0
     deadline = time.monotonic() + timeout
@@ -92,6 +93,8 @@ def drain_until_closed(sock, timeout):
             return None
         if not chunk:
             return total
+        if head is not None and len(head) < 1 << 16:
+            head += chunk[:(1 << 16) - len(head)]
         total += len(chunk)
     return None
 
@@ -245,6 +248,223 @@ def case_fd_limit():
             time.sleep(0.1)
         eq(e2e.info(srv.port)["rejected_connections"], str(hoarded - fit),
            "INFO rejected_connections")
+
+
+def reply_and_peak(srv, conn, what, timeout=60):
+    """Reads a reply on `conn` while it samples the server's RSS; returns
+    the reply (or the exception that ended the read) and the peak RSS.
+    Fails, saying `what` it waited for, after `timeout` seconds."""
+    got = {}
+
+    def read():
+        try:
+            got["reply"] = conn.reply()
+        except Exception as e:  # noqa: BLE001
+            got["reply"] = e
+    thread = threading.Thread(target=read)
+    thread.start()
+    peak = rss_kib(srv.proc.pid)
+    deadline = time.monotonic() + timeout * e2e.TIME_SCALE
+    while thread.is_alive():
+        check(time.monotonic() < deadline, f"no {what} within {timeout} s")
+        peak = max(peak, rss_kib(srv.proc.pid))
+        time.sleep(0.02)
+    return got["reply"], max(peak, rss_kib(srv.proc.pid))
+
+
+def shard_of(key, shards):
+    """The server's shard of `key` (FNV-1a, router.cpp's shard_of)."""
+    h = 14695981039346656037
+    for b in key.encode():
+        h = ((h ^ b) * 1099511628211) % (1 << 64)
+    return h % shards
+
+
+def case_mget_amplify():
+    """MGET of one 1 MiB key 200 times (a 2 KB request) is answered `-ERR
+    reply too large` once the reply would pass --client-output-limit, not
+    built whole (it took 588 MiB); so is an MGET whose parts each fit on
+    their shards but together do not."""
+    bound_kib = 128 * 1024 * MEM_SCALE
+    with Server() as srv:
+        c = Conn(srv.port, timeout=60)
+        check(c.cmd("SET", "big", "x" * MIB) == "OK", "SET big")
+        # A key on each shard (of 4), 12 MiB each way: every part fits in
+        # 32 MiB, the whole does not.
+        spread = {}
+        for i in range(1000):
+            spread.setdefault(shard_of(f"k{i}", 4), f"k{i}")
+        check(len(spread) == 4, "no key on each shard")
+        for k in spread.values():
+            check(c.cmd("SET", k, "y" * MIB) == "OK", f"SET {k}")
+        calm = Bystander(srv.port)
+        before = rss_kib(srv.proc.pid)
+        peak = before
+        for _ in range(ROUNDS):
+            for keys in (["big"] * 200,
+                         [k for k in spread.values() for _ in range(12)]):
+                c.send(["MGET", *keys])
+                got, high = reply_and_peak(srv, c, "reply to the MGET")
+                peak = max(peak, high)
+                check(isinstance(got, e2e.Error)
+                      and got.startswith("ERR reply too large")
+                      and "--client-output-limit" in got,
+                      f"MGET answered {got!r:.200}")
+        # The connection stays usable: an MGET within the limit is answered.
+        eq(c.cmd("MGET", "big", "big"), [b"x" * MIB] * 2, "MGET within the limit")
+        calm.stop()
+        print(f"mget_amplify: RSS before {before} KiB, peak {peak} KiB "
+              f"(+{(peak - before) // 1024} MiB); bystander slowest "
+              f"{calm.slowest * 1000:.0f} ms over {calm.count} GETs")
+        check(peak - before < bound_kib,
+              f"RSS grew by {peak - before} KiB, bound {bound_kib}")
+        still_serving(srv)
+
+
+def case_config_get_amplify():
+    """CONFIG GET with 1,048,575 patterns `*` (a 7 MB request) answers each
+    parameter once; it built 4M elements (+408 MiB)."""
+    n = 1048575
+    bound_kib = 160 * 1024 * MEM_SCALE
+    with Server() as srv:
+        c = Conn(srv.port, timeout=60)
+        calm = Bystander(srv.port)
+        before = rss_kib(srv.proc.pid)
+        peak = before
+        for _ in range(ROUNDS):
+            c.send_raw(b"*%d\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n" % (n + 1)
+                       + b"$1\r\n*\r\n" * (n - 1))
+            got, high = reply_and_peak(srv, c, "reply to CONFIG GET")
+            peak = max(peak, high)
+            eq(got, [b"save", b"", b"appendonly", b"no"], "CONFIG GET *...")
+        calm.stop()
+        print(f"config_get_amplify: RSS before {before} KiB, peak {peak} KiB "
+              f"(+{(peak - before) // 1024} MiB)")
+        check(peak - before < bound_kib,
+              f"RSS grew by {peak - before} KiB, bound {bound_kib}")
+        still_serving(srv)
+
+
+def hoard(port, size):
+    """Sends a SET whose value is `size` bytes, all but the last; returns
+    the socket, or None if the server closed it while it was sent."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % size
+                  + b"x" * (size - 1))
+    except OSError:
+        pass
+    return s
+
+
+def closed_with(sock, timeout):
+    """Reads until the server closes `sock`; returns what it sent first, or
+    None if it is still open after `timeout` seconds (scaled)."""
+    head = bytearray()
+    if drain_until_closed(sock, timeout * e2e.TIME_SCALE, head) is None:
+        return None
+    return bytes(head)
+
+
+def case_partial_total():
+    """Clients that each send all but the last byte of an 8 MiB value, then
+    wait: past --total-input-limit the client whose request would pass it
+    is answered an error and closed, so that 30 of them hold about the limit
+    rather than 240 MiB (480 MiB with 16 MiB values); the rest finish their
+    SETs."""
+    limit, size, clients = 32 * MIB, 8 * MIB, 30
+    # The limit, a refused client's request, and the allocator's slack; over
+    # the RSS at the round's start, since the SETs finished in a round leave
+    # their value in the shard and its checkpoints (about 100 MiB for one of
+    # 8 MiB, with or without this bound).
+    bound_kib = 96 * 1024 * MEM_SCALE
+    error = (b"-ERR max input of all clients reached: their partial requests "
+             b"would hold more than %d bytes (--total-input-limit)\r\n" % limit)
+    with Server("--total-input-limit", str(limit),
+                "--client-input-timeout", "0") as srv:
+        calm = Bystander(srv.port)
+        growth = 0
+        for _ in range(ROUNDS):
+            before = rss_kib(srv.proc.pid)
+            peak = before
+            held = []
+            refused = 0
+            for _ in range(clients):
+                counted = int(e2e.info(srv.port)["client_input_bytes"])
+                s = hoard(srv.port, size)
+                # Refused (it reads the error), or holding its request (the
+                # server counts its bytes), whichever comes first.
+                deadline = time.monotonic() + 30 * e2e.TIME_SCALE
+                while True:
+                    peak = max(peak, rss_kib(srv.proc.pid))
+                    if select.select([s], [], [], 0.05)[0]:
+                        got = closed_with(s, 30)
+                        check(got is not None, "a refused client was not closed")
+                        eq(got, error, "what a refused client read")
+                        refused += 1
+                        s.close()
+                        break
+                    now = int(e2e.info(srv.port)["client_input_bytes"])
+                    if now >= counted + size - 1:
+                        held.append(s)
+                        break
+                    check(time.monotonic() < deadline, "a client was neither "
+                          "refused nor counted within 30 s")
+            peak = max(peak, rss_kib(srv.proc.pid))
+            growth = max(growth, peak - before)
+            check(refused >= clients - limit // size,
+                  f"only {refused} of {clients} refused")
+            check(held, "no client could hold a partial request")
+            # The clients that held their requests finish them.
+            for s in held:
+                s.settimeout(30 * e2e.TIME_SCALE)
+                s.sendall(b"x\r\n")
+                eq(s.recv(64), b"+OK\r\n", "a held SET, finished")
+                s.close()
+        calm.stop()
+        info = e2e.info(srv.port)
+        print(f"partial_total: RSS grew by {growth // 1024} MiB at most in a "
+              f"round (last: {before} KiB before, {peak} KiB at the peak); "
+              f"{len(held)} held, {refused} refused; INFO client_input_bytes "
+              f"{info['client_input_bytes']}")
+        check(growth < bound_kib, f"RSS grew by {growth} KiB, bound {bound_kib}")
+        eq(info["client_input_bytes"], "0", "INFO client_input_bytes at the end")
+        check(int(info["client_input_limit_disconnections"]) >= refused,
+              "refused clients were not counted")
+        check(any("disconnected: its partial request passed the total input "
+                  "limit" in x for x in srv.stderr),
+              "no line says why a client went")
+        eq(Conn(srv.port).cmd("GET", "k"), b"x" * size, "the SETs' value")
+        still_serving(srv)
+
+
+def case_partial_timeout():
+    """Clients that stop in the middle of a request are closed after
+    --client-input-timeout, with an error; one idle between requests is
+    not."""
+    with Server("--client-input-timeout", "1") as srv:
+        idle = Conn(srv.port)
+        eq(idle.cmd("PING"), "PONG", "PING of the idle client")
+        for _ in range(ROUNDS):
+            stopped = [hoard(srv.port, 1 << 20) for _ in range(5)]
+            inline = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            inline.sendall(b"GET k")
+            stopped.append(inline)
+            for s in stopped:
+                got = closed_with(s, 60)
+                check(got is not None, "a stopped client was not closed within 60 s")
+                check(got.startswith(b"-ERR client input timeout:")
+                      and b"(--client-input-timeout)" in got,
+                      f"a stopped client read {got[:200]!r}")
+                s.close()
+        eq(idle.cmd("PING"), "PONG", "PING of the idle client, later")
+        info = e2e.info(srv.port)
+        print(f"partial_timeout: {info['client_input_limit_disconnections']} "
+              f"clients closed; client_input_bytes {info['client_input_bytes']}")
+        eq(info["client_input_bytes"], "0", "INFO client_input_bytes at the end")
+        check(any("past the input timeout" in x for x in srv.stderr),
+              "no line says why a client went")
+        still_serving(srv)
 
 
 def main():

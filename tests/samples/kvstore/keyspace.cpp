@@ -59,6 +59,50 @@ TEST_CASE("a keyspace executes Redis' string commands", "[kvstore][keyspace]") {
   }
 }
 
+TEST_CASE("a reply that would pass the reply limit is an error, never "
+          "built whole",
+          "[kvstore][keyspace]") {
+  constexpr size_t limit = 1 << 20;
+  const std::string too_large = "-ERR reply too large: it would hold more "
+                                "than 1048576 bytes, the client output limit "
+                                "(--client-output-limit)\r\n";
+  keyspace ks;
+  ks.max_reply(limit);
+  CHECK(ks.max_reply() == limit);
+  std::string value(100 * 1024, 'v');
+  REQUIRE(run(ks, {"SET", "big", value}) == "+OK\r\n");
+  SECTION("MGET of one key, many times") {
+    std::vector<std::string> mget{"MGET"};
+    mget.insert(mget.end(), 9, "big");
+    CHECK(run(ks, mget).rfind("*9\r\n", 0) == 0);
+    mget.insert(mget.end(), 1000, "big");
+    CHECK(run(ks, mget) == too_large);
+  }
+  SECTION("MGET of many missing keys: each element holds memory") {
+    std::vector<std::string> mget{"MGET"};
+    for (size_t i = 0; i < limit / resp::held_bytes(0) + 1; ++i)
+      mget.push_back("missing");
+    CHECK(run(ks, mget) == too_large);
+  }
+  SECTION("KEYS over a large keyspace") {
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(run(ks, {"SET", std::string(50 * 1024, 'a' + i), "v"})
+              == "+OK\r\n");
+    CHECK(run(ks, {"KEYS", "a*"}).rfind("*1\r\n", 0) == 0);
+    for (int i = 0; i < 20; ++i)
+      REQUIRE(run(ks, {"SET", std::string(50 * 1024, 'z') + std::to_string(i),
+                       "v"})
+              == "+OK\r\n");
+    CHECK(run(ks, {"KEYS", "*"}) == too_large);
+  }
+  SECTION("GET of a value larger than the limit") {
+    ks.max_reply(value.size());
+    CHECK(run(ks, {"GET", "big"})
+          == resp::encode(resp::too_large(value.size())));
+    CHECK(run(ks, {"GET", "nope"}) == "$-1\r\n");
+  }
+}
+
 TEST_CASE("keys expire by SET's EX and PX", "[kvstore][keyspace]") {
   keyspace ks;
   CHECK(run(ks, {"SET", "s", "v", "EX", "10"}) == "+OK\r\n");

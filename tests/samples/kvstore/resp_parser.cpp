@@ -162,6 +162,48 @@ TEST_CASE("malformed input is a protocol error, never a crash or an "
   }
 }
 
+TEST_CASE("a partial request holds about what arrived, not what it "
+          "declares, and a large one's buffer is given back",
+          "[kvstore][resp]") {
+  constexpr size_t declared = 16 * 1024 * 1024 - 1;
+  request_parser parser;
+  std::vector<std::string> args;
+  auto feed = [&](const std::string& x) {
+    parser.append(x.data(), x.size());
+    return parser.next(args);
+  };
+  CHECK(parser.held() == 0);
+  CHECK(feed("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + std::to_string(declared)
+             + "\r\nxx")
+        == request_parser::status::incomplete);
+  CHECK(parser.partial());
+  // A header of 16 MiB and two bytes: no 16 MiB buffer.
+  CHECK(parser.held() < 64 * 1024);
+  size_t arrived = 2;
+  // Reads of uneven sizes, as a socket gives them.
+  std::string chunk(64 * 1024, 'x');
+  for (size_t i = 0; arrived + chunk.size() < declared; ++i) {
+    auto n = i % 2 == 0 ? chunk.size() : 4093;
+    REQUIRE(feed(chunk.substr(0, n)) == request_parser::status::incomplete);
+    arrived += n;
+    // Doubling as bytes arrive, never past the declared end.
+    REQUIRE(parser.held() <= 2 * arrived + 64 * 1024);
+    REQUIRE(parser.held() <= declared + 1024);
+  }
+  CHECK(feed(std::string(declared - arrived, 'x') + "\r\n")
+        == request_parser::status::command);
+  CHECK(args.size() == 3);
+  CHECK(args[2].size() == declared);
+  CHECK_FALSE(parser.partial());
+  CHECK(parser.held() == 0);
+  // The next partial request starts in a small buffer again.
+  CHECK(feed("*1\r\n$4\r\nPI") == request_parser::status::incomplete);
+  CHECK(parser.held() > 0);
+  CHECK(parser.held() < 64 * 1024 + 1024);
+  CHECK(feed("NG\r\n") == request_parser::status::command);
+  CHECK(args == std::vector<std::string>{"PING"});
+}
+
 TEST_CASE("replies encode as RESP2", "[kvstore][resp]") {
   using namespace kvstore::resp;
   CHECK(encode(ok()) == "+OK\r\n");

@@ -14,15 +14,16 @@ namespace {
 // keyspaces and combines the answers, as a connection and its shards do.
 struct cluster {
   std::vector<kvstore::keyspace> shards = std::vector<kvstore::keyspace>(4);
+  size_t max_reply = resp::default_max_reply;
 
   std::string operator()(std::vector<std::string> args) {
-    auto p = kvstore::route_command(std::move(args), shards.size());
+    auto p = kvstore::route_command(std::move(args), shards.size(), max_reply);
     if (p.answer)
       return resp::encode(*p.answer);
     std::vector<resp::reply> answers;
     for (auto& part : p.parts)
       answers.push_back(shards[part.shard].execute(part.args, 1000));
-    return resp::encode(kvstore::combine(p, std::move(answers)));
+    return resp::encode(kvstore::combine(p, std::move(answers), max_reply));
   }
 };
 
@@ -84,10 +85,69 @@ TEST_CASE("the connection answers some commands by itself",
   CHECK(c({"COMMAND", "DOCS"}) == "*0\r\n");
   CHECK(c({"SELECT", "0"}) == "+OK\r\n");
   CHECK(c({"SELECT", "1"}) == "-ERR DB index is out of range\r\n");
-  auto quit = kvstore::route_command({"QUIT"}, 4);
+  auto quit = kvstore::route_command({"QUIT"}, 4, resp::default_max_reply);
   CHECK(quit.close_after);
   CHECK(c({"LPUSH", "l", "x"})
         == "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n");
   CHECK(c({"PING", "a", "b"}) == "-ERR wrong number of arguments for 'ping' command\r\n");
   CHECK(c({"GET"}) == "-ERR wrong number of arguments for 'get' command\r\n");
+}
+
+TEST_CASE("CONFIG GET names each parameter once, however many patterns "
+          "match it",
+          "[kvstore][router]") {
+  cluster c;
+  const std::string both = "*4\r\n$4\r\nsave\r\n$0\r\n\r\n"
+                           "$10\r\nappendonly\r\n$2\r\nno\r\n";
+  CHECK(c({"CONFIG", "GET", "*"}) == both);
+  CHECK(c({"CONFIG", "GET", "appendonly", "*", "s*"}) == both);
+  std::vector<std::string> stars{"CONFIG", "GET"};
+  stars.insert(stars.end(), 100'000, "*");
+  CHECK(c(stars) == both);
+  // Patterns longer than any parameter's name are not tried.
+  CHECK(c({"CONFIG", "GET", std::string(300, '*')}) == "*0\r\n");
+}
+
+TEST_CASE("the shards' parts of a reply together stay within the reply "
+          "limit",
+          "[kvstore][router]") {
+  cluster c;
+  constexpr size_t limit = 1 << 20;
+  c.max_reply = limit;
+  for (auto& shard : c.shards)
+    shard.max_reply(limit);
+  // A key on each shard, each value 40 % of the limit: every part fits,
+  // the whole does not.
+  std::vector<std::string> keys(4);
+  for (int i = 0; keys[0].empty() || keys[1].empty() || keys[2].empty()
+                  || keys[3].empty();
+       ++i) {
+    auto k = "key" + std::to_string(i);
+    auto& slot = keys[kvstore::shard_of(k, 4)];
+    if (slot.empty())
+      slot = k;
+  }
+  std::vector<std::string> mset{"MSET"};
+  for (auto& k : keys)
+    mset.insert(mset.end(), {k, std::string(limit * 4 / 10, 'v')});
+  REQUIRE(c(mset) == "+OK\r\n");
+  CHECK(c({"MGET", keys[0], keys[1]}).rfind("*2\r\n", 0) == 0);
+  std::vector<std::string> mget{"MGET"};
+  mget.insert(mget.end(), keys.begin(), keys.end());
+  CHECK(c(mget).rfind("-ERR reply too large: it would hold more than 1048576 "
+                      "bytes",
+                      0)
+        == 0);
+  CHECK(c({"KEYS", "*"}).rfind("*4\r\n", 0) == 0);
+  SECTION("an MGET of more keys than the limit has room for goes to no "
+          "shard") {
+    std::vector<std::string> many{"MGET"};
+    many.insert(many.end(), limit / resp::held_bytes(0), "k");
+    auto p = kvstore::route_command(many, 4, limit);
+    REQUIRE(p.answer);
+    CHECK(resp::encode(*p.answer) == resp::encode(resp::too_large(limit)));
+    CHECK(p.parts.empty());
+    many.pop_back();
+    CHECK(kvstore::route_command(many, 4, limit).parts.size() == 1);
+  }
 }
