@@ -4,7 +4,9 @@
 // memory stays within a stated bound, that an operator's request is still
 // answered, and that every offender gets a status with a body saying why.
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,15 +82,11 @@ void check_refused(const std::string& path, int code,
   CHECK(answer.size() < 512);
 }
 
-/// Sends `request` to `port` on a fresh connection and returns all it
-/// answers.
-std::string o_exchange(uint16_t port, const std::string& request) {
-  raw_socket s{port};
-  REQUIRE(s.connected());
-  s.send(request);
+/// Reads what `s` answers until the peer closes it or `deadline` passes.
+std::string read_answer(raw_socket& s,
+                        std::chrono::steady_clock::time_point deadline) {
   std::string answer;
   char buf[4096];
-  auto deadline = std::chrono::steady_clock::now() + patience;
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{s.fd(), POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0)
@@ -99,6 +97,15 @@ std::string o_exchange(uint16_t port, const std::string& request) {
     answer.append(buf, static_cast<size_t>(n));
   }
   return answer;
+}
+
+/// Sends `request` to `port` on a fresh connection and returns all it
+/// answers within `patience`.
+std::string o_exchange(uint16_t port, const std::string& request) {
+  raw_socket s{port};
+  REQUIRE(s.connected());
+  s.send(request);
+  return read_answer(s, std::chrono::steady_clock::now() + patience);
 }
 
 std::string observed::exchange(const std::string& request) {
@@ -135,6 +142,18 @@ TEST_CASE("the observer refuses oversized and foreign requests before "
       "GET /api/tree HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n");
     CHECK(has(foreign, "HTTP/1.1 421"));
     CHECK(has(foreign, "not to host 'evil.example'"));
+    // A Host of 8 KB: its refusal echoes a part.
+    auto long_host = o.exchange("GET /api/tree HTTP/1.1\r\nHost: "
+                                + std::string(8000, 'h') + "\r\n\r\n");
+    CHECK(has(long_host, "HTTP/1.1 421"));
+    CHECK(long_host.size() < 512);
+    // Two lengths: where the body ends, and the next request begins, is
+    // unknown (RFC 9112, 6.3).
+    auto two = o.exchange("POST /api/restart?path=root/a HTTP/1.1\r\n"
+                          "Host: 127.0.0.1\r\nContent-Length: 0\r\n"
+                          "Content-Length: 5\r\n\r\nhello");
+    CHECK(has(two, "HTTP/1.1 400"));
+    CHECK(has(two, "Content-Length 0 and 5"));
     // A POST without a body or token, and a malformed request.
     auto bare = o.exchange("POST /api/restart HTTP/1.1\r\nHost: localhost\r\n"
                            "\r\n");
@@ -497,4 +516,149 @@ TEST_CASE("a flood of health probes costs only their own requests",
   CHECK(answered > 0);
   CHECK(wrong == 0);
   CHECK(after - before < rss_bound_kib);
+}
+
+TEST_CASE("a Range header cannot multiply an answer: the observer answers "
+          "whole, and a malformed one gets a JSON 416",
+          "[adversarial][observer]") {
+  observed o;
+  auto page = o.exchange("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(has(page, "HTTP/1.1 200"));
+  // 8 KB asking for the page 2700 times: httplib built that answer, 92 MB,
+  // in memory.
+  std::string ranges = "bytes=0-";
+  for (int i = 1; i < 2700; ++i)
+    ranges += ",0-";
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    auto many = o.exchange("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: "
+                           + ranges + "\r\n\r\n");
+    INFO(many.substr(0, 300));
+    CHECK(has(many, "HTTP/1.1 200"));
+    CHECK(many.size() < page.size() + 1024);
+    // A range beyond the answer is ignored too; it got a 416 with an empty
+    // multipart body.
+    auto beyond = o.exchange("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Range: bytes=0-1,100000-\r\n\r\n");
+    CHECK(has(beyond, "HTTP/1.1 200"));
+    CHECK(has(beyond, R"("status":"live")"));
+    auto malformed = o.exchange("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Range: bytes=abc\r\n\r\n");
+    INFO(malformed);
+    CHECK(has(malformed, "HTTP/1.1 416"));
+    CHECK(has(malformed, "malformed Range header"));
+    CHECK_FALSE(has(malformed, "multipart"));
+  }
+}
+
+namespace {
+
+/// The observer's threads at the default `max_event_streams`, and how many
+/// connections wait for one, or for their first byte (docs/observer.md).
+const size_t server_threads = observer_config{}.max_event_streams + 8;
+constexpr size_t max_queued = 64;
+constexpr size_t max_waiting = 256;
+
+/// Whether `answer` refuses with `status` and a JSON body.
+bool refused_with(const std::string& answer, const std::string& status) {
+  return has(answer, "HTTP/1.1 " + status) && has(answer, "\"error\"");
+}
+
+/// `n` connections to `port`, each having sent `request`.
+std::vector<raw_socket> connections(uint16_t port, size_t n,
+                                    const std::string& request) {
+  std::vector<raw_socket> result;
+  for (size_t i = 0; i < n; ++i) {
+    result.emplace_back(port);
+    REQUIRE(result.back().connected());
+    if (!request.empty())
+      result.back().send(request);
+  }
+  return result;
+}
+
+/// How many of `xs` got an answer of each kind in `kinds` within
+/// `patience`; an answer of no kind fails the test.
+std::vector<size_t>
+tally(std::vector<raw_socket>& xs,
+      const std::vector<std::function<bool(const std::string&)>>& kinds) {
+  std::vector<size_t> result(kinds.size());
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  for (auto& s : xs) {
+    auto answer = read_answer(s, deadline);
+    auto i = std::find_if(kinds.begin(), kinds.end(),
+                          [&](auto& kind) { return kind(answer); });
+    if (i != kinds.end())
+      ++result[static_cast<size_t>(i - kinds.begin())];
+    else
+      FAIL_CHECK("a connection got '" << answer.substr(0, 200) << "' within "
+                                      << patience.count() << " s");
+  }
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("connections that send nothing cost only themselves: a probe is "
+          "answered while hundreds wait",
+          "[adversarial][observer]") {
+  observed o;
+  // More than may wait for their first byte: the oldest are closed for
+  // newcomers.
+  const size_t silent = max_waiting + 44;
+  // Each of them held a thread for the read timeout (1 s here) in turn,
+  // and the probe waited behind all of them. Half that only proves it
+  // did not.
+  const auto starved = static_cast<long>(silent / server_threads)
+                       * std::chrono::milliseconds{1000};
+  // Until it accepts, the kernel holds what it can and drops the rest
+  // for a second.
+  o.operator_request();
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    auto idle = connections(o.obs.port(), silent, "");
+    auto t0 = std::chrono::steady_clock::now();
+    auto answer = o.exchange("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "\r\n");
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+    WARN(silent << " silent connections: /livez answered in " << took.count()
+                << " ms");
+    CHECK(has(answer, "HTTP/1.1 200"));
+    CHECK(took < starved / 2);
+    // Each is told why it is closed: 408 after its first-byte deadline, 503
+    // when it waited longest of too many.
+    auto counts = tally(
+      idle, {[](auto& x) { return refused_with(x, "408"); },
+             [](auto& x) {
+               return refused_with(x, "503") && has(x, "this one longest");
+             }});
+    auto timed_out = counts[0];
+    auto evicted = counts[1];
+    WARN(timed_out << " timed out, " << evicted << " closed for newcomers");
+    CHECK(timed_out + evicted == silent);
+    CHECK(timed_out > 0);
+  }
+}
+
+TEST_CASE("requests beyond the threads and their queue are refused at once "
+          "with 503, and cost no more",
+          "[adversarial][observer]") {
+  observed o;
+  // Each sends its request line and no more: it holds a thread for the
+  // read timeout, or waits for one.
+  const size_t slow = server_threads + max_queued + 40;
+  for (int round = 0; round < adversarial_rounds(); ++round) {
+    auto partial = connections(o.obs.port(), slow, "GET /livez HTTP/1.1\r\n");
+    // httplib answers 400 to a head cut off after its request line.
+    auto counts = tally(
+      partial,
+      {[](auto& x) { return refused_with(x, "400") || refused_with(x, "408"); },
+       [](auto& x) { return refused_with(x, "503") && has(x, "busy"); }});
+    auto timed_out = counts[0];
+    auto busy = counts[1];
+    WARN(slow << " partial requests: " << busy << " refused as busy, "
+              << timed_out << " timed out");
+    CHECK(busy > 0);
+    CHECK(busy + timed_out == slow);
+    o.operator_request();
+  }
 }

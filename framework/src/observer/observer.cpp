@@ -152,6 +152,12 @@ struct observer::impl {
     detail::http_limits result;
     result.read_deadline
       = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.read_timeout);
+    // One thread per open stream, plus some for requests: a client that
+    // trickles its request holds one for `read_timeout` at most, one that
+    // sends nothing none.
+    result.connections.threads = cfg.max_event_streams + 8;
+    result.connections.first_byte_deadline = std::min(
+      result.read_deadline, std::chrono::milliseconds{1000});
     return result;
   }
 
@@ -841,17 +847,15 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
     return std::move(events.error());
   auto ptr = std::make_unique<observer::impl>(sys, root, std::move(cfg));
   auto& x = *ptr;
-  // One thread per open stream, plus some for requests: a client that
-  // trickles its request holds one for `read_timeout` at most.
-  auto threads = x.cfg.max_event_streams + 8;
-  x.server.new_task_queue = [threads] {
-    return new httplib::ThreadPool(threads);
-  };
   // Every refusal says why, httplib's own (a malformed or slow request, a
   // request line too long) too.
   using with_response = httplib::Server::HandlerWithResponse;
   x.server.set_error_handler(with_response{[](const httplib::Request& req,
                                               httplib::Response& res) {
+    // httplib cuts an error's body into the ranges asked for, as a
+    // multipart body; an error is sent whole. (The request is httplib's
+    // own non-const object, handed out as const.)
+    const_cast<httplib::Request&>(req).ranges.clear();
     if (!res.body.empty())
       return httplib::Server::HandlerResponse::Unhandled;
     std::string why;
@@ -872,6 +876,10 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
         break;
       case 414:
         why = "request line longer than 8192 bytes";
+        break;
+      case 416:
+        why = "malformed Range header: the observer answers whole, ask "
+              "without Range";
         break;
       default:
         why = "refused with status " + std::to_string(res.status);
@@ -896,7 +904,13 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
       return httplib::Server::HandlerResponse::Handled;
     }
     // The request is httplib's own non-const object, handed out as const.
-    auto& headers = const_cast<httplib::Request&>(req).headers;
+    auto& request = const_cast<httplib::Request&>(req);
+    // Answers are small and made per request: each is sent whole (RFC 9110
+    // lets a server ignore Range). httplib would build `bytes=0-,0-,...`
+    // in memory as one page thousands of times over.
+    request.ranges.clear();
+    request.headers.erase("Range");
+    auto& headers = request.headers;
     auto accepted = req.get_header_value("Accept-Encoding");
     headers.erase("Accept-Encoding");
     if (accepted.find("gzip") != std::string::npos)
@@ -905,11 +919,7 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
   });
   x.install_routes();
   auto address = x.cfg.host + ":" + std::to_string(x.cfg.port);
-  int port = -1;
-  if (x.cfg.port == 0)
-    port = x.server.bind_to_any_port(x.cfg.host);
-  else if (x.server.bind_to_port(x.cfg.host, x.cfg.port))
-    port = x.cfg.port;
+  auto port = x.server.bind(x.cfg.host, x.cfg.port);
   if (port <= 0)
     return caf::make_error(caf::sec::cannot_open_port,
                            "observer: cannot listen on " + address);

@@ -76,16 +76,16 @@ public:
     return n;
   }
 
-  /// Returns why reading ended without an answer, if it did: httplib then
-  /// closes without one.
-  const char* unanswered() const {
+  /// Returns the status of a request that reading ended without an
+  /// answer, if it did (httplib then closes without one), or 0.
+  int unanswered() const {
     if (wrote_)
-      return nullptr;
+      return 0;
     if (budget_ == 0)
-      return "431 Request Header Fields Too Large\r\n";
+      return 431;
     if (clock_type::now() >= deadline_)
-      return "408 Request Timeout\r\n";
-    return nullptr;
+      return 408;
+    return 0;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -123,6 +123,79 @@ private:
   bool wrote_ = false;
 };
 
+/// A whole response with the observer's JSON error body; `message` holds
+/// no character that JSON escapes.
+std::string refusal(int status, const std::string& message) {
+  const char* reason = status == 408   ? "Request Timeout"
+                       : status == 431 ? "Request Header Fields Too Large"
+                                       : "Service Unavailable";
+  std::string body = "{\"error\":\"" + message + "\"}";
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason
+         + "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+           "Content-Length: "
+         + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+/// Says why a connection is refused before a thread serves it. Runs on the
+/// accepting or the polling thread, so it never waits: a fresh
+/// connection's send buffer takes the answer whole.
+void refuse_connection(int fd, connection_refusal why,
+                       const http_limits& limits) {
+  auto& x = limits.connections;
+  std::string text;
+  switch (why) {
+    case connection_refusal::idle:
+      text = refusal(408, "no request within "
+                            + std::to_string(x.first_byte_deadline.count())
+                            + " ms of connecting");
+      break;
+    case connection_refusal::evicted:
+      text = refusal(503, "closed unused: more than "
+                            + std::to_string(x.max_waiting)
+                            + " connections waited to send a request, and "
+                              "this one longest");
+      break;
+    case connection_refusal::busy:
+      text = refusal(503, "busy: " + std::to_string(x.max_queued)
+                            + " requests wait for a thread already");
+      break;
+  }
+  ::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  // Closing with the request unread would reset the connection, and the
+  // client could lose the answer; take what already arrived.
+  char buf[4096];
+  for (size_t left = limits.max_head + limits.max_body; left > 0;) {
+    auto n = ::recv(fd, buf, std::min(sizeof(buf), left), MSG_DONTWAIT);
+    if (n <= 0)
+      break;
+    left -= std::min(left, static_cast<size_t>(n));
+  }
+  ::shutdown(fd, SHUT_RDWR);
+}
+
+/// httplib 0.11 hands each accepted connection to its task queue as a
+/// closure that calls `process_and_close_socket`. This queue runs it at
+/// once, on the accepting thread, so that the override sees the socket and
+/// gives it to a `connection_queue`.
+class accepting_thread_queue : public httplib::TaskQueue {
+public:
+  explicit accepting_thread_queue(connection_queue& connections)
+    : connections_(connections) {
+    // nop
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    fn();
+  }
+
+  void shutdown() override {
+    connections_.stop();
+  }
+
+private:
+  connection_queue& connections_;
+};
+
 std::string lower(std::string x) {
   for (auto& c : x)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -139,6 +212,13 @@ std::string host_name(const std::string& host) {
   return colon == std::string::npos ? host : host.substr(0, colon);
 }
 
+/// What a refusal echoes of a client's value: enough to recognize it, not
+/// the whole of a header that may be 16 KiB.
+std::string shown(const std::string& value) {
+  constexpr size_t most = 64;
+  return value.size() <= most ? value : value.substr(0, most) + "...";
+}
+
 } // namespace
 
 std::optional<http_refusal> admit(const httplib::Request& req,
@@ -152,17 +232,23 @@ std::optional<http_refusal> admit(const httplib::Request& req,
       for (auto& x : rules.hosts)
         names += (names.empty() ? "" : ", ") + x;
       return http_refusal{421, "this observer answers to " + names
-                                 + ", not to host '" + name
+                                 + ", not to host '" + shown(name)
                                  + "' (observer_config::allowed_hosts)"};
     }
   }
   if (req.has_header("Content-Length")) {
     auto text = req.get_header_value("Content-Length");
+    for (size_t i = 1; i < req.get_header_value_count("Content-Length"); ++i)
+      if (auto other = req.get_header_value("Content-Length", i);
+          other != text)
+        return http_refusal{400, "Content-Length " + shown(text) + " and "
+                                   + shown(other)
+                                   + ": the request's length is unknown"};
     char* end = nullptr;
     errno = 0;
     auto n = std::strtoull(text.c_str(), &end, 10);
     if (errno != 0 || end == text.c_str() || n > rules.max_body)
-      return http_refusal{413, "request body of " + text
+      return http_refusal{413, "request body of " + shown(text)
                                  + " bytes refused: at most "
                                  + std::to_string(rules.max_body)};
   }
@@ -181,36 +267,59 @@ bool client_left() {
   return ::recv(current_socket, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+guarded_http_server::guarded_http_server(http_limits limits)
+  : limits_(limits),
+    connections_(
+      limits.connections, [this](int fd) { serve(fd); },
+      [limits](int fd, connection_refusal why) {
+        refuse_connection(fd, why, limits);
+      }) {
+  new_task_queue = [this] {
+    connections_.start();
+    return new accepting_thread_queue{connections_};
+  };
+}
+
+int guarded_http_server::bind(const std::string& host, int port) {
+  if (port == 0)
+    port = bind_to_any_port(host);
+  else if (!bind_to_port(host, port))
+    port = -1;
+  // httplib listens with a backlog of 5: a burst of connections that came
+  // faster than one thread accepts them had the kernel drop SYNs, and each
+  // dropped client waited a second for its retry. Should this fail, the
+  // backlog stays 5: slower, not wrong.
+  if (port > 0)
+    ::listen(svr_sock_, static_cast<int>(limits_.connections.max_waiting));
+  return port;
+}
+
 bool guarded_http_server::process_and_close_socket(socket_t sock) {
+  connections_.add(sock);
+  return true;
+}
+
+void guarded_http_server::serve(socket_t sock) {
   bounded_stream strm{sock, limits_};
   current_socket = sock;
   bool closed = false;
   // One request per connection: a refused request's unread body is never
   // taken for the next request, and a slow client holds a thread for one
   // read deadline at most.
-  auto result = process_request(strm, true, closed, nullptr);
+  process_request(strm, true, closed, nullptr);
   current_socket = -1;
   if (auto status = strm.unanswered()) {
-    std::string body = std::string{"{\"error\":\""}
-                       + (status[1] == '3'
-                            ? "request larger than "
-                                + std::to_string(limits_.max_head
-                                                 + limits_.max_body)
-                                + " bytes"
-                            : "request not sent whole within "
-                                + std::to_string(limits_.read_deadline.count())
-                                + " ms")
-                       + "\"}";
-    auto head = std::string{"HTTP/1.1 "} + status
-                + "Content-Type: application/json\r\nConnection: close\r\n"
-                  "Content-Length: "
-                + std::to_string(body.size()) + "\r\n\r\n";
-    strm.write(head.data(), head.size());
-    strm.write(body.data(), body.size());
+    auto text = refusal(
+      status, status == 431
+                ? "request larger than "
+                    + std::to_string(limits_.max_head + limits_.max_body)
+                    + " bytes"
+                : "request not sent whole within "
+                    + std::to_string(limits_.read_deadline.count()) + " ms");
+    strm.write(text.data(), text.size());
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
-  return result;
 }
 
 } // namespace trellis::detail

@@ -8,8 +8,9 @@
 // length into memory, keeps a connection's thread for as long as a client
 // sends a byte per read timeout, and reads a body whole before a handler
 // can refuse it. `guarded_http_server` gives each connection one request,
-// a deadline for reading it, and a byte budget for it (head and body);
-// `admit` decides on the head alone.
+// a deadline for reading it, and a byte budget for it (head and body), and
+// a thread only once it sent something (`connection_queue`); `admit`
+// decides on the head alone.
 
 #include <chrono>
 #include <cstddef>
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include <httplib.h>
+
+#include "observer_connections.hpp"
 
 namespace trellis::detail {
 
@@ -31,6 +34,8 @@ struct http_limits {
   std::chrono::milliseconds read_deadline{2000};
   /// Time a single write may wait for the client.
   std::chrono::milliseconds write_timeout{5000};
+  /// Threads, and what connections may cost before one serves them.
+  connection_limits connections;
 };
 
 /// A refusal: the status and the sentence its body says.
@@ -48,8 +53,9 @@ struct admission {
 
 /// Decides on a request head: a `Host` outside `rules.hosts` (a page of
 /// another site that a browser sends here after DNS rebinding) gets 421, a
-/// body announced above `rules.max_body` 413. Requests without `Host`
-/// (HTTP/1.0 tools) pass; browsers always send one.
+/// body announced above `rules.max_body` 413, `Content-Length` headers that
+/// differ 400 (RFC 9112, 6.3: the body's end is unknown). Requests without
+/// `Host` (HTTP/1.0 tools) pass; browsers always send one.
 std::optional<http_refusal> admit(const httplib::Request& req,
                                   const admission& rules);
 
@@ -61,14 +67,22 @@ bool client_left();
 /// `http_limits`.
 class guarded_http_server : public httplib::Server {
 public:
-  explicit guarded_http_server(http_limits limits) : limits_(limits) {
-    // nop
-  }
+  explicit guarded_http_server(http_limits limits);
+
+  /// Binds to `host` and `port` (0 for any free one) with room in the
+  /// kernel for `connection_limits::max_waiting` connections not yet
+  /// accepted; returns the port, or -1.
+  int bind(const std::string& host, int port);
 
 private:
+  /// Takes a connection on httplib's accepting thread, for `connections_`.
   bool process_and_close_socket(socket_t sock) override;
 
+  /// Reads and answers one request on a thread of `connections_`.
+  void serve(socket_t sock);
+
   http_limits limits_;
+  connection_queue connections_;
 };
 
 } // namespace trellis::detail

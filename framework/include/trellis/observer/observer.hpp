@@ -54,7 +54,9 @@ struct observer_config {
 
   /// How long a client may take to send a whole request, however slowly it
   /// trickles; each connection carries one request. A request head above
-  /// 16 KiB or a body above 4 KiB is refused (413) before it is read.
+  /// 16 KiB or a body above 4 KiB is refused (413) before it is read. A
+  /// connection that sends nothing waits for at most 1 s of it (408),
+  /// without holding a thread.
   caf::timespan read_timeout = std::chrono::seconds(2);
 
   /// Whether `/metrics` has series per dynamic child (`path="root/jobs/
