@@ -44,6 +44,8 @@ const char* to_string(basp_refusal x) noexcept {
       return "payload_too_large";
     case basp_refusal::handshake_timeout:
       return "handshake_timeout";
+    case basp_refusal::nesting_too_deep:
+      return "nesting_too_deep";
   }
   return "unknown";
 }

@@ -33,6 +33,15 @@ struct basp_limits {
   /// Accepted connections in their handshake at once; more are closed as
   /// they arrive, so that half-open connections cannot take every descriptor.
   int max_pending_handshakes = 256;
+
+  /// Deepest nesting of the values in a message or down message
+  /// (`node_config::max_message_nesting`): each `caf::message` and each
+  /// sequence (list, map, set) within another is a level deeper. CAF reads
+  /// them recursively and overflowed a stack at 20,000 levels; Trellis' own
+  /// messages nest a few (a tree snapshot one per level of the tree). A
+  /// payload of at most this many bytes cannot nest deeper, and is not
+  /// checked (nesting_check.hpp).
+  uint32_t max_nesting = 512;
 };
 
 /// Why a connection is closed before CAF sees its bytes.
@@ -51,6 +60,8 @@ enum class basp_refusal : uint8_t {
   payload_too_large,
   /// The handshake did not complete in time.
   handshake_timeout,
+  /// A message's values nest deeper than the limit.
+  nesting_too_deep,
 };
 
 /// Returns the name of `x`, as reports print it.
@@ -82,6 +93,11 @@ public:
   /// Returns whether the peer's handshake arrived whole.
   bool handshake_done() const noexcept {
     return done_;
+  }
+
+  /// Returns the operation of the last header decided on.
+  uint8_t operation() const noexcept {
+    return operation_;
   }
 
   /// Describes the last header decided on, for a report: its operation and

@@ -40,7 +40,9 @@ caf::error configure_node(caf::actor_system_config& cfg,
       .add<int64_t>("max-message-size",
                     "largest payload a peer may announce, in bytes")
       .add<caf::timespan>("handshake-timeout",
-                          "time a peer has to complete its handshake");
+                          "time a peer has to complete its handshake")
+      .add<int64_t>("max-message-nesting",
+                    "deepest nesting of the values in a peer's message");
   configure(cfg);
   // The core reaches other nodes through this library from now on.
   detail::install_distribution(detail::io_distribution_instance());
@@ -54,6 +56,8 @@ caf::error configure_node(caf::actor_system_config& cfg,
   cfg.set("trellis.takeover-interval", x.takeover_interval);
   cfg.set("trellis.max-message-size", static_cast<int64_t>(x.max_message_size));
   cfg.set("trellis.handshake-timeout", x.handshake_timeout);
+  cfg.set("trellis.max-message-nesting",
+          static_cast<int64_t>(x.max_message_nesting));
   // Snapshots of remote subtrees come back over the wire.
   cfg.add_message_type<tree_snapshot>("trellis::tree_snapshot");
   if (!x.tls.enabled())
@@ -121,6 +125,10 @@ bool option(const std::string& arg, const char* name, T& out, F convert) {
   return true;
 }
 
+uint32_t u32(const std::string& x) {
+  return static_cast<uint32_t>(std::stoul(x));
+}
+
 caf::timespan millis(const std::string& x) {
   return std::chrono::milliseconds(std::stoll(x));
 }
@@ -153,10 +161,8 @@ int run_node(int argc, char** argv,
           && !option(arg, "timeout-ms", x.connection_timeout, millis)
           && !option(arg, "spawn-timeout-ms", x.spawn_timeout, millis)
           && !option(arg, "handshake-timeout-ms", x.handshake_timeout, millis)
-          && !option(arg, "max-message-bytes", x.max_message_size,
-                     [](const std::string& s) {
-                       return static_cast<uint32_t>(std::stoul(s));
-                     })
+          && !option(arg, "max-message-bytes", x.max_message_size, u32)
+          && !option(arg, "max-message-nesting", x.max_message_nesting, u32)
           && !option(arg, "tls-cert", x.tls.certificate, same)
           && !option(arg, "tls-key", x.tls.key, same)
           && !option(arg, "tls-ca", x.tls.ca_file, same)

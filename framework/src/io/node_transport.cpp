@@ -32,6 +32,7 @@
 #include <caf/send.hpp>
 
 #include "basp_guard.hpp"
+#include "nesting_check.hpp"
 #include "report.hpp"
 #include "ssl_errors.hpp"
 #include "tcp_doorman.hpp"
@@ -211,6 +212,12 @@ public:
       guard_.on_payload();
       if (guard_.handshake_done())
         finish_handshake();
+      if (too_deep(buf, n)) {
+        refuse(ctx, basp_refusal::nesting_too_deep,
+               guard_.last_header() + " max_nesting="
+                 + std::to_string(state_->limits.max_nesting));
+        return false;
+      }
       return scribe::consume(ctx, buf, n);
     }
     auto verdict = guard_.on_header(static_cast<const char*>(buf), n);
@@ -291,6 +298,15 @@ private:
                                        .count())
              + " ms");
     stream_.passivate();
+  }
+
+  // CAF would read the payload recursively, level by level: checked first
+  // when it is long enough to nest deeper than the limit.
+  bool too_deep(const void* buf, size_t n) {
+    auto max = state_->limits.max_nesting;
+    return may_nest_too_deep(guard_.operation(), n, max)
+           && check_nesting(parent()->system(), guard_.operation(),
+                            static_cast<const char*>(buf), n, max);
   }
 
   // Tells the broker the connection is gone (its state for it goes) and
@@ -410,16 +426,24 @@ private:
   std::shared_ptr<transport_state> state_;
 };
 
+// A count from the config, within what a header can announce.
+uint32_t count_of(const caf::actor_system& sys, const char* key,
+                  uint32_t fallback) {
+  auto x = caf::get_or(sys.config(), key, static_cast<int64_t>(fallback));
+  return static_cast<uint32_t>(
+    std::clamp<int64_t>(x, 1, std::numeric_limits<uint32_t>::max()));
+}
+
 basp_limits basp_limits_of(const caf::actor_system& sys) {
   basp_limits result;
   node_config defaults;
-  auto max = caf::get_or(sys.config(), "trellis.max-message-size",
-                         static_cast<int64_t>(defaults.max_message_size));
-  result.max_payload = static_cast<uint32_t>(
-    std::clamp<int64_t>(max, 1, std::numeric_limits<uint32_t>::max()));
+  result.max_payload = count_of(sys, "trellis.max-message-size",
+                                defaults.max_message_size);
   result.handshake_timeout = caf::get_or(sys.config(),
                                          "trellis.handshake-timeout",
                                          defaults.handshake_timeout);
+  result.max_nesting = count_of(sys, "trellis.max-message-nesting",
+                                defaults.max_message_nesting);
   return result;
 }
 

@@ -70,6 +70,14 @@ struct node_config {
   /// the deadline off.
   caf::timespan handshake_timeout = std::chrono::seconds(5);
 
+  /// How deep the values of a message from a peer may nest
+  /// (`trellis.max-message-nesting`): each message and each list, map or
+  /// set within another is one level. CAF 0.17.6 reads them recursively
+  /// and a deep enough message overflowed its stack; a deeper one closes
+  /// the connection before CAF reads it (docs/distribution.md, "Hostile
+  /// peers").
+  uint32_t max_message_nesting = 512;
+
   /// TLS between nodes: off unless set (see `tls_config`).
   tls_config tls;
 };
@@ -105,14 +113,14 @@ caf::timespan takeover_interval(const caf::actor_system& sys);
 /// Runs a node process until SIGTERM or SIGINT and returns its exit code:
 /// the entry point of a node executable. It reads `--host=`, `--port=`,
 /// `--app-id=`, `--heartbeat-ms=`, `--timeout-ms=`, `--spawn-timeout-ms=`,
-/// `--max-message-bytes=` and `--handshake-timeout-ms=` from the command
-/// line, and for TLS `--tls-cert=`, `--tls-key=`, `--tls-ca=` and
-/// `--tls-passphrase-file=` (whose first line is the key's passphrase, kept
-/// off the command line); lets `register_types` add the actor types other
-/// nodes may spawn here (`add_remote_type`, `add_remote_supervisor`), opens
-/// the port, prints `trellis-node port=<port>` on stdout, and serves. An
-/// application that is a node itself calls `configure_node` and
-/// `start_node` instead.
+/// `--max-message-bytes=`, `--max-message-nesting=` and
+/// `--handshake-timeout-ms=` from the command line, and for TLS
+/// `--tls-cert=`, `--tls-key=`, `--tls-ca=` and `--tls-passphrase-file=`
+/// (whose first line is the key's passphrase, kept off the command line);
+/// lets `register_types` add the actor types other nodes may spawn here
+/// (`add_remote_type`, `add_remote_supervisor`), opens the port, prints
+/// `trellis-node port=<port>` on stdout, and serves. An application that is
+/// a node itself calls `configure_node` and `start_node` instead.
 int run_node(int argc, char** argv,
              const std::function<void(caf::actor_system_config&)>&
                register_types);
