@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -138,6 +139,17 @@ TEST_CASE("what the check cannot read is left to CAF, and actors of other "
     auto buf = direct(sys, nested(limit + 1));
     buf.resize(buf.size() / 3);
     CHECK(check(sys, direct_message, buf) == caf::none);
+  }
+  SECTION("a value whose reading throws is unreadable, not left to CAF") {
+    // CAF throws for a config_value of an unknown type tag, and on the
+    // thread that reads a remote message that ends the process.
+    std::string tname = "@<>+@config_value";
+    std::vector<char> buf{0, 0, 0, static_cast<char>(tname.size())};
+    buf.insert(buf.end(), tname.begin(), tname.end());
+    buf.push_back('\x1e');
+    buf.resize(buf.size() + 8, 0);
+    CHECK(check(sys, direct_message, buf)
+          == make_error(nesting_error::unreadable));
   }
   SECTION("an actor of another node among the stages") {
     // A strong_actor_ptr is written as its id and its node.

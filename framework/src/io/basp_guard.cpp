@@ -46,6 +46,8 @@ const char* to_string(basp_refusal x) noexcept {
       return "handshake_timeout";
     case basp_refusal::nesting_too_deep:
       return "nesting_too_deep";
+    case basp_refusal::unreadable_payload:
+      return "unreadable_payload";
   }
   return "unknown";
 }

@@ -62,6 +62,8 @@ enum class basp_refusal : uint8_t {
   handshake_timeout,
   /// A message's values nest deeper than the limit.
   nesting_too_deep,
+  /// Reading a message's values threw (see `nesting_error::unreadable`).
+  unreadable_payload,
 };
 
 /// Returns the name of `x`, as reports print it.

@@ -162,7 +162,11 @@ caf::error check_nesting(caf::actor_system& sys, uint8_t operation,
   // Any other failure, CAF meets too and drops the payload. And CAF's
   // message reader drops the error of a message within it (reading it as
   // empty), so the depth is asked of the deserializer, not of the result.
-  read();
+  try {
+    read();
+  } catch (...) {
+    return make_error(nesting_error::unreadable);
+  }
   if (source.too_deep())
     return make_error(nesting_error::too_deep);
   return caf::none;

@@ -25,6 +25,10 @@ namespace trellis::detail {
 enum class nesting_error : uint8_t {
   /// Objects and sequences nest deeper than the limit.
   too_deep = 1,
+  /// Reading threw: CAF 0.17.6 throws for some malformed values (a
+  /// config_value's unknown type tag), and on the thread that reads a
+  /// remote message that ends the process.
+  unreadable,
 };
 
 /// Makes a `caf::error` of `x` (category `nesting`); it never leaves the

@@ -212,8 +212,11 @@ public:
       guard_.on_payload();
       if (guard_.handshake_done())
         finish_handshake();
-      if (too_deep(buf, n)) {
-        refuse(ctx, basp_refusal::nesting_too_deep,
+      if (auto err = check_values(buf, n)) {
+        auto unreadable = err == make_error(nesting_error::unreadable);
+        refuse(ctx,
+               unreadable ? basp_refusal::unreadable_payload
+                          : basp_refusal::nesting_too_deep,
                guard_.last_header() + " max_nesting="
                  + std::to_string(state_->limits.max_nesting));
         return false;
@@ -301,12 +304,14 @@ private:
   }
 
   // CAF would read the payload recursively, level by level: checked first
-  // when it is long enough to nest deeper than the limit.
-  bool too_deep(const void* buf, size_t n) {
+  // when it is long enough to nest deeper than the limit (and then also for
+  // a value whose reading throws).
+  caf::error check_values(const void* buf, size_t n) {
     auto max = state_->limits.max_nesting;
-    return may_nest_too_deep(guard_.operation(), n, max)
-           && check_nesting(parent()->system(), guard_.operation(),
-                            static_cast<const char*>(buf), n, max);
+    if (!may_nest_too_deep(guard_.operation(), n, max))
+      return caf::none;
+    return check_nesting(parent()->system(), guard_.operation(),
+                         static_cast<const char*>(buf), n, max);
   }
 
   // Tells the broker the connection is gone (its state for it goes) and
