@@ -26,6 +26,7 @@ void connection_queue::start() {
   std::lock_guard<std::mutex> guard{mtx_};
   if (running_ || stopping_)
     return;
+  // -1 if none is left: the poll loop then wakes by its timeout alone.
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   running_ = true;
   poller_ = std::thread{[this] { poll_loop(); }};
@@ -73,11 +74,14 @@ void connection_queue::stop() {
     ::close(fd);
   incoming_.clear();
   queued_.clear();
-  ::close(wake_fd_);
+  if (wake_fd_ >= 0)
+    ::close(wake_fd_);
   wake_fd_ = -1;
 }
 
 void connection_queue::wake() {
+  if (wake_fd_ < 0)
+    return;
   uint64_t one = 1;
   // Fails only when the counter is full, and then the loop wakes anyway.
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
@@ -115,12 +119,15 @@ void connection_queue::poll_loop() {
     fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
     for (auto& x : waiting)
       fds.push_back(pollfd{x.fd, POLLIN, 0});
-    int timeout = -1;
+    // At most 250 ms, even with nothing waiting: without its eventfd (none
+    // left at start) the loop still sees new connections and the stop.
+    int timeout = 250;
     if (!waiting.empty()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         waiting.front().deadline - clock_type::now());
       // Rounded up, so that a deadline is not polled for in a busy loop.
-      timeout = static_cast<int>(std::max<int64_t>(0, left.count() + 1));
+      timeout = static_cast<int>(
+        std::clamp<int64_t>(left.count() + 1, 0, timeout));
     }
     if (::poll(fds.data(), fds.size(), timeout) < 0) {
       // Interrupted, or short of kernel memory for now: the connections
