@@ -143,11 +143,11 @@ TEST_CASE("what the check cannot read is left to CAF, and actors of other "
   SECTION("a value whose reading throws is unreadable, not left to CAF") {
     // CAF throws for a config_value of an unknown type tag, and on the
     // thread that reads a remote message that ends the process.
+    // No stages, type number 0, the type names, the tag, eight bytes.
     std::string tname = "@<>+@config_value";
-    std::vector<char> buf{0, 0, 0, static_cast<char>(tname.size())};
-    buf.insert(buf.end(), tname.begin(), tname.end());
-    buf.push_back('\x1e');
-    buf.resize(buf.size() + 8, 0);
+    auto bytes = std::string(3, '\0') + static_cast<char>(tname.size())
+                 + tname + '\x1e' + std::string(8, '\0');
+    std::vector<char> buf(bytes.begin(), bytes.end());
     CHECK(check(sys, direct_message, buf)
           == make_error(nesting_error::unreadable));
   }
