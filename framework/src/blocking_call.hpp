@@ -31,11 +31,14 @@ caf::error refuse_calling_self(const caf::actor& target, const char* what);
 /// `"which_children"`.
 const char* call_name(caf::atom_value x) noexcept;
 
-/// Returns a blocking call's timeout as CAF takes it: none past a year
-/// (`timespan::max()`, say), whose deadline (now + timeout) would overflow
-/// and pass at once.
+/// The longest wait a deadline is computed for: past it, now + timeout may
+/// overflow (`timespan::max()`, say) and pass at once.
+constexpr caf::timespan longest_wait = std::chrono::hours(24 * 365);
+
+/// Returns a blocking call's timeout as CAF takes it: none past
+/// `longest_wait`.
 inline caf::duration call_timeout(caf::timespan x) {
-  if (x > std::chrono::hours(24 * 365))
+  if (x > longest_wait)
     return caf::infinite;
   return caf::duration{x};
 }

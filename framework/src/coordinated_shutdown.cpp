@@ -258,10 +258,7 @@ struct coordinated_shutdown::impl {
 
   caf::error run_phases(const std::string& cause) {
     auto begin = clock::now();
-    // At most a year: a deadline of timespan::max() would overflow.
-    auto overall = begin
-                   + std::min<caf::timespan>(cfg.overall,
-                                             std::chrono::hours(24 * 365));
+    auto overall = begin + std::min(cfg.overall, detail::longest_wait);
     detail::report::shutdown_begins(cause);
     for (auto x : phases) {
       auto start = clock::now();

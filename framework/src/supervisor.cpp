@@ -128,8 +128,7 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
   caf::error result;
   self->receive(
     [&](caf::down_msg& msg) { exit_reason = std::move(msg.reason); },
-    // Past a year the deadline would overflow: see `call_timeout`.
-    caf::after(std::min<caf::timespan>(timeout, std::chrono::hours(24 * 365)))
+    caf::after(std::min(timeout, detail::longest_wait))
       >> [&] {
       result = detail::name_timeout(caf::sec::request_timeout, what,
                                     detail::call_timeout(timeout));

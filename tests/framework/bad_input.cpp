@@ -285,6 +285,21 @@ TEST_CASE("bad input: a problem deep in a tree names its path", "[bad_input]") {
   }
 }
 
+TEST_CASE("bad input: a start that times out names start_supervisor",
+          "[bad_input]") {
+  // The start's request begins with get_atom: it was named "request".
+  bad_input f;
+  auto slow = worker("slow", [](child_context& ctx) -> start_result {
+    std::this_thread::sleep_for(500ms);
+    return ctx.spawn(echo);
+  });
+  auto res = start_supervisor(f.sys, supervisor("root").child(slow), 50ms);
+  REQUIRE_FALSE(res);
+  CHECK(is(res.error(), errc::timeout));
+  CHECK_THAT(f.render(res.error()),
+             Catch::StartsWith("trellis::errc::timeout: start_supervisor"));
+}
+
 TEST_CASE("bad input: a timeout of timespan::max() waits, rather than "
           "failing at once",
           "[bad_input]") {
