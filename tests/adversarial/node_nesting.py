@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A peer that nests messages deep, against trellis_node.
+"""A peer that nests messages deep, or sends one CAF cannot read, against
+trellis_node.
 
 CAF 0.17.6 reads a message's values recursively (on a BASP worker thread):
 one direct message of 40,000 nested messages (600 KB) overflowed its stack
@@ -9,10 +10,14 @@ authentication without TLS), sends a payload and checks what follows:
 
   deep      40,000 nested messages: the connection is refused and reported
             (reason=nesting_too_deep), the node stays up and takes a new peer.
-  moderate  3 nested messages, 1,000 messages side by side, and a message
-            exactly at the limit, each longer than the limit in bytes (so
-            that the check reads it): each is answered (CAF read it whole)
-            and the connection stays open.
+  moderate  a short message, 3 nested messages, 1,000 messages side by
+            side, and a message exactly at the limit: each is answered (CAF
+            read it whole) and the connection stays open.
+  unreadable  a 30-byte message holding a config_value of an unknown type
+            tag (CAF 0.17.6 throws reading it, on a worker thread: the
+            process ended): the connection is refused and reported
+            (reason=unreadable_payload), the node stays up and takes a new
+            peer.
 
     node_nesting.py --node build/samples/trellis_node CASE
 """
@@ -194,12 +199,13 @@ class Peer:
         self.sock.close()
 
 
-def case_deep(node):
+def refused(node, content, reason):
+    """Sends `content` and checks that the node closes the connection and
+    reports `reason`, stays up and serves a new peer."""
     peer = Peer(node.port)
     # To an actor that exists: CAF reads no message for an unknown one.
-    check(not peer.ask(direct(nested(40000))),
-          "the connection that sent 40,000 levels was not closed")
-    node.wait_for(lambda: "reason=nesting_too_deep" in node.log(),
+    check(not peer.ask(content), "the connection was not closed")
+    node.wait_for(lambda: f"reason={reason}" in node.log(),
                   "the refusal's report")
     check(f"max_nesting={MAX_NESTING}" in node.log(), "the report names no limit")
     check(node.alive(), "the node died")
@@ -208,31 +214,43 @@ def case_deep(node):
     check(node.alive(), "the node died")
     fresh.close()
     peer.close()
+
+
+def case_deep(node):
+    refused(node, direct(nested(40000)), "nesting_too_deep")
     print("deep: 40,000 levels refused; node up; a new peer served")
+
+
+def case_unreadable(node):
+    # A config_value's tag, then eight bytes: tag 30 is no type of its.
+    content = direct(msg_begin(["@config_value"]) + b"\x1e" + bytes(8))
+    check(len(content) < MAX_NESTING, "not short")
+    refused(node, content, "unreadable_payload")
+    print(f"unreadable: {len(content)} bytes refused; node up; a new peer served")
 
 
 def case_moderate(node):
     peer = Peer(node.port)
     padding = b"x" * (2 * MAX_NESTING)
     payloads = {
+        "short": direct(nested(1, b"hi")),
         "3 levels": direct(nested(3, padding)),
         "1,000 side by side": direct(siblings(1000)),
         "at the limit": direct(nested(MAX_NESTING, padding)),
     }
     for what, content in payloads.items():
-        check(len(content) > MAX_NESTING, f"{what}: too short to be checked")
         # The config server's answer means CAF read the message whole.
         check(peer.ask(content), f"{what}: the connection was closed")
     check("nesting_too_deep" not in node.log(), "a moderate message was refused")
     check(node.alive(), "the node died")
     peer.close()
-    print("moderate: 3 levels, 1,000 side by side and 512 levels served")
+    print("moderate: short, 3 levels, 1,000 side by side and 512 levels served")
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--node", required=True)
-    parser.add_argument("case", choices=["deep", "moderate"])
+    parser.add_argument("case", choices=["deep", "moderate", "unreadable"])
     args = parser.parse_args()
     node = Node(args.node)
     try:

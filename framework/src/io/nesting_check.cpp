@@ -130,12 +130,10 @@ TRELLIS_FORWARD(std::u32string)
 
 #undef TRELLIS_FORWARD
 
-bool may_nest_too_deep(uint8_t operation, size_t n,
-                       uint32_t max_depth) noexcept {
-  auto carries_values = is(operation, message_type::direct_message)
-                        || is(operation, message_type::routed_message)
-                        || is(operation, message_type::down_message);
-  return carries_values && n > max_depth;
+bool carries_values(uint8_t operation) noexcept {
+  return is(operation, message_type::direct_message)
+         || is(operation, message_type::routed_message)
+         || is(operation, message_type::down_message);
 }
 
 caf::error check_nesting(caf::actor_system& sys, uint8_t operation,

@@ -5,9 +5,11 @@
 // tree_snapshot), with no bound: a message of 40,000 nested messages (600 KB)
 // or a config_value of 20,000 nested lists (40 KB) overflowed the stack of
 // the thread reading it (a BASP worker on the scheduler; the I/O thread for
-// a down message's error) and killed the node with SIGSEGV. Before CAF sees
-// such a payload, the connection reads it here the same way, with the depth
-// counted and capped (node_transport.cpp).
+// a down message's error) and killed the node with SIGSEGV; and it throws
+// for some malformed values, which on that thread ends the process too.
+// Before CAF sees a payload that carries values, the connection reads it
+// here the same way, with the depth counted and capped and what throws
+// caught (node_transport.cpp).
 // docs/distribution.md, "Hostile peers".
 
 #include <cstddef>
@@ -106,12 +108,12 @@ private:
   bool too_deep_ = false;
 };
 
-/// Returns whether a payload of `n` bytes for the BASP operation
-/// `operation` may nest deeper than `max_depth`: only messages (direct and
-/// routed) and down messages (an error and its context) carry values CAF
-/// reads recursively, and a payload of at most `max_depth` bytes cannot.
-bool may_nest_too_deep(uint8_t operation, size_t n,
-                       uint32_t max_depth) noexcept;
+/// Returns whether a payload of the BASP operation `operation` carries
+/// values that CAF reads recursively, and whose reading may throw: messages
+/// (direct and routed) and down messages (an error and its context). Each
+/// is checked whatever its length: 30 bytes of a `config_value` with an
+/// unknown type tag made CAF throw, which ends the process.
+bool carries_values(uint8_t operation) noexcept;
 
 /// Reads a payload of `operation` as CAF's BASP instance will, through a
 /// `nesting_deserializer`, and returns `nesting_error::too_deep` if it nests
