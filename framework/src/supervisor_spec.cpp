@@ -1,6 +1,8 @@
 #include "trellis/supervisor_spec.hpp"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "spec_rules.hpp"
 #include "spec_depth.hpp"
@@ -30,8 +32,33 @@ caf::error at(const std::string& id, caf::error err) {
 
 } // namespace
 
+supervisor_spec::~supervisor_spec() {
+  // Takes the nested specs this spec alone owns out of `xs`; the factory
+  // of a nested supervisor holds its spec too.
+  std::vector<std::shared_ptr<const supervisor_spec>> doomed;
+  auto take = [&doomed](std::vector<child_spec>& xs) {
+    for (auto& x : xs) {
+      if (x.d_.use_count() != 1 || !x.d_->nested)
+        continue;
+      auto nested = std::move(x.d_->nested);
+      x.d_->start = nullptr;
+      if (nested.use_count() == 1)
+        doomed.push_back(std::move(nested));
+    }
+  };
+  take(children_);
+  while (!doomed.empty()) {
+    auto next = std::move(doomed.back());
+    doomed.pop_back();
+    // Made non-const by as_child, and owned here alone.
+    take(const_cast<supervisor_spec&>(*next).children_);
+  }
+}
+
 child_spec supervisor_spec::as_child() const {
-  auto nested = std::make_shared<const supervisor_spec>(*this);
+  // Not const itself, so that its destructor's caller may empty it first.
+  std::shared_ptr<const supervisor_spec> nested
+    = std::make_shared<supervisor_spec>(*this);
   child_spec result{id_, [nested](child_context& ctx) -> start_result {
                       return detail::supervisor_actor::spawn(
                         ctx.system(), *nested, ctx.path(), ctx.feed(),

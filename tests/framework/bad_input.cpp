@@ -355,6 +355,24 @@ TEST_CASE("bad input: a tree nested deeper than max_tree_depth is refused",
   stop_supervisor(f.sys, *root);
 }
 
+TEST_CASE("bad input: a spec built 100,000 levels deep is refused, and "
+          "goes without ending the stack",
+          "[bad_input]") {
+  // Released recursively, a few frames a level, such a spec overflowed
+  // the stack when it went, refused or not.
+  bad_input f;
+  {
+    auto spec = supervisor("s99999").child(f.counted("a"));
+    for (size_t i = 99'999; i > 0; --i)
+      spec = supervisor("s" + std::to_string(i - 1)).child(std::move(spec));
+    auto copy = spec;
+    auto res = start_supervisor(f.sys, spec);
+    REQUIRE_FALSE(res);
+    CHECK(is(res.error(), errc::invalid_spec));
+  }
+  CHECK(*f.starts == 0);
+}
+
 // -- invalid child specs ------------------------------------------------------
 
 TEST_CASE("bad input: invalid child specs are refused at the start and by "

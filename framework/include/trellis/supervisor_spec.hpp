@@ -59,6 +59,16 @@ public:
     // nop
   }
 
+  supervisor_spec(const supervisor_spec&) = default;
+  supervisor_spec(supervisor_spec&&) = default;
+  supervisor_spec& operator=(const supervisor_spec&) = default;
+  supervisor_spec& operator=(supervisor_spec&&) = default;
+
+  /// Releases nested specs level by level, not recursively: a spec built
+  /// deeper than `max_tree_depth` is refused when started, and must not end
+  /// the stack when it goes.
+  ~supervisor_spec();
+
   /// Returns the id.
   const std::string& id() const noexcept {
     return id_;
