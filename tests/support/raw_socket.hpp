@@ -92,6 +92,41 @@ public:
     return true;
   }
 
+  /// Reads exactly `n` bytes; empty if the peer closed first or `timeout`
+  /// passed.
+  std::string receive(size_t n, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string result(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        return {};
+      auto k = ::recv(fd_, result.data() + got, n - got, 0);
+      if (k <= 0)
+        return {};
+      got += static_cast<size_t>(k);
+    }
+    return result;
+  }
+
+  /// Reads one BASP frame (header and payload, as `receive`); empty if it
+  /// did not arrive whole.
+  std::string receive_frame(std::chrono::milliseconds timeout) {
+    auto hdr = receive(32, timeout);
+    if (hdr.empty())
+      return {};
+    uint32_t len = 0;
+    for (int i = 4; i < 8; ++i)
+      len = (len << 8) | static_cast<uint8_t>(hdr[i]);
+    if (len == 0)
+      return hdr;
+    auto payload = receive(len, timeout);
+    return payload.empty() ? std::string{} : hdr + payload;
+  }
+
   /// Reads and drops what the peer sends until it closes the connection;
   /// false if it is still open after `timeout`.
   bool closed_within(std::chrono::milliseconds timeout) {

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Measures what forged peers cost a trellis_node: each completes BASP's
+client handshake with a made-up node id (accepted: no authentication without
+TLS), waits for the node's first message after it (the node learned the
+"node"), and disconnects. The node's resident set (VmRSS) is printed after
+each round, after a short settle.
+
+CAF 0.17.6's BASP broker kept an actor per node it ever learned of
+(`basp_broker::spawn_servers`), about 2.2 to 3.2 KB of RSS a forged peer for
+good; Trellis' transport now drops it with the connection
+(docs/distribution.md, "Hostile peers"). A measuring tool, not a test:
+tests/adversarial/node_port.cpp checks the same with bounds.
+
+    forged_peers.py --node build/samples/trellis_node [ROUND...]
+    forged_peers.py --node ... --wrap "heaptrack -o /tmp/ht" 3000
+
+ROUNDs are peer counts (default 2000 2000 2000 2000 2000). With --wrap, the
+node runs under that command (heaptrack, valgrind --tool=massif) and the
+figures are the node's own, found among the wrapper's children.
+"""
+
+import argparse
+import os
+import shlex
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+SERVER_HANDSHAKE, CLIENT_HANDSHAKE = 0, 1
+# The default node id implementation's atom, a process id and a host hash.
+DEFAULT_NODE = bytes.fromhex("00003e9aab9bac79")
+
+
+def header(op, payload_len, data=0):
+    return struct.pack(">BBBBIQQQ", op, 0, 0, 0, payload_len, data, 0, 0)
+
+
+def read_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError(f"closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf
+
+
+def read_frame(sock):
+    op, _, _, _, plen, _, _, _ = struct.unpack(">BBBBIQQQ", read_exact(sock, 32))
+    return op, read_exact(sock, plen) if plen else b""
+
+
+def forged_peer(port):
+    """One peer: handshake with a random node id, one message, gone."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        op, _ = read_frame(sock)
+        if op != SERVER_HANDSHAKE:
+            raise AssertionError(f"the node opened with operation {op}")
+        nid = DEFAULT_NODE + struct.pack(">I", 4242) + os.urandom(20)
+        sock.sendall(header(CLIENT_HANDSHAKE, len(nid), 3) + nid)
+        read_frame(sock)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def children(pid):
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def node_pid(proc, exe, patience=20):
+    """The node's own process: `proc` itself, or a descendant of a wrapper."""
+    deadline = time.monotonic() + patience
+    pid = proc.pid
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/cmdline") as f:
+            if os.path.basename(exe) in f.read().split("\0")[0]:
+                return pid
+        kids = children(pid)
+        if kids:
+            pid = kids[-1]
+        time.sleep(0.05)
+    raise AssertionError("the node's process did not show up")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--node", required=True)
+    ap.add_argument("--wrap", default="")
+    ap.add_argument("--settle", type=float, default=2.0)
+    ap.add_argument("rounds", nargs="*", type=int,
+                    default=[2000, 2000, 2000, 2000, 2000])
+    args = ap.parse_args()
+    proc = subprocess.Popen(
+        shlex.split(args.wrap) + [args.node, "--port=0", "--heartbeat-ms=250",
+                                  "--timeout-ms=4000"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = None
+    for line in proc.stdout:
+        if line.startswith("trellis-node port="):
+            port = int(line.split("=")[1])
+            break
+    if port is None:
+        raise AssertionError("the node printed no port")
+    threading.Thread(target=lambda: [None for _ in proc.stdout],
+                     daemon=True).start()
+    pid = node_pid(proc, args.node)
+    time.sleep(args.settle)
+    base = rss_kib(pid)
+    print(f"node pid {pid}, RSS {base} KiB", flush=True)
+    total = 0
+    try:
+        for n in args.rounds:
+            t0 = time.monotonic()
+            for _ in range(n):
+                forged_peer(port)
+            total += n
+            took = time.monotonic() - t0
+            time.sleep(args.settle)
+            now = rss_kib(pid)
+            print(f"{total} forged peers ({n} in {took:.1f} s): RSS {now} KiB, "
+                  f"+{now - base} KiB, {(now - base) * 1024 / total:.0f} "
+                  f"bytes a peer", flush=True)
+    finally:
+        os.kill(pid, 15)
+        proc.wait(120)
+
+
+if __name__ == "__main__":
+    main()
