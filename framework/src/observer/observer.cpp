@@ -153,8 +153,8 @@ struct observer::impl {
     result.read_deadline
       = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.read_timeout);
     // One thread per open stream, plus some for requests: a client that
-    // trickles its request holds one for `read_timeout` at most, one that
-    // sends nothing none.
+    // trickles its request holds one until `read_timeout` after it
+    // connected at most, one that sends nothing none.
     result.connections.threads = cfg.max_event_streams + 8;
     result.connections.first_byte_deadline = std::min(
       result.read_deadline, std::chrono::milliseconds{1000});

@@ -35,6 +35,9 @@ void connection_queue::start() {
 }
 
 void connection_queue::add(int fd) {
+  // Called on the accepting thread right after the accept: its request's
+  // deadlines count from here.
+  auto accepted = clock_type::now();
   int evicted = -1;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -45,10 +48,11 @@ void connection_queue::add(int fd) {
     // The poll loop takes these in each round; a burst faster than it
     // costs the oldest of the burst.
     if (incoming_.size() >= limits_.max_waiting) {
-      evicted = incoming_.front().fd;
+      evicted = incoming_.front().conn.fd;
       incoming_.pop_front();
     }
-    incoming_.push_back({fd, clock_type::now() + limits_.first_byte_deadline});
+    incoming_.push_back(
+      {{fd, accepted}, accepted + limits_.first_byte_deadline});
   }
   if (evicted >= 0)
     refuse(evicted, connection_refusal::evicted);
@@ -69,9 +73,9 @@ void connection_queue::stop() {
     t.join();
   // Only this thread runs now.
   for (auto& x : incoming_)
+    ::close(x.conn.fd);
+  for (auto& x : queued_)
     ::close(x.fd);
-  for (auto fd : queued_)
-    ::close(fd);
   incoming_.clear();
   queued_.clear();
   if (wake_fd_ >= 0)
@@ -92,16 +96,16 @@ void connection_queue::refuse(int fd, connection_refusal why) {
   ::close(fd);
 }
 
-void connection_queue::dispatch(int fd) {
+void connection_queue::dispatch(const accepted_connection& x) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (queued_.size() < limits_.max_queued) {
-      queued_.push_back(fd);
+      queued_.push_back(x);
       has_work_.notify_one();
       return;
     }
   }
-  refuse(fd, connection_refusal::busy);
+  refuse(x.fd, connection_refusal::busy);
 }
 
 void connection_queue::poll_loop() {
@@ -118,7 +122,7 @@ void connection_queue::poll_loop() {
     }
     fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
     for (auto& x : waiting)
-      fds.push_back(pollfd{x.fd, POLLIN, 0});
+      fds.push_back(pollfd{x.conn.fd, POLLIN, 0});
     // At most 250 ms, even with nothing waiting: without its eventfd (none
     // left at start) the loop still sees new connections and the stop.
     int timeout = 250;
@@ -143,14 +147,14 @@ void connection_queue::poll_loop() {
     auto now = clock_type::now();
     std::deque<waiting_connection> still;
     for (size_t i = 0; i < waiting.size(); ++i) {
-      auto fd = waiting[i].fd;
+      auto fd = waiting[i].conn.fd;
       if (fds[i + 1].revents != 0) {
         char c;
         // A client that left needs no thread to notice.
         if (::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
           ::close(fd);
         else
-          dispatch(fd);
+          dispatch(waiting[i].conn);
       } else if (now >= waiting[i].deadline) {
         refuse(fd, connection_refusal::idle);
       } else {
@@ -159,27 +163,27 @@ void connection_queue::poll_loop() {
     }
     // Those that sent something were taken above, before any is evicted.
     while (still.size() > limits_.max_waiting) {
-      refuse(still.front().fd, connection_refusal::evicted);
+      refuse(still.front().conn.fd, connection_refusal::evicted);
       still.pop_front();
     }
     waiting = std::move(still);
   }
   for (auto& x : waiting)
-    ::close(x.fd);
+    ::close(x.conn.fd);
 }
 
 void connection_queue::work() {
   for (;;) {
-    int fd;
+    accepted_connection x;
     {
       std::unique_lock<std::mutex> guard{mtx_};
       has_work_.wait(guard, [this] { return stopping_ || !queued_.empty(); });
       if (stopping_)
         return;
-      fd = queued_.front();
+      x = queued_.front();
       queued_.pop_front();
     }
-    serve_(fd);
+    serve_(x);
   }
 }
 

@@ -12,6 +12,13 @@
 // once, at the cost of that connection alone; in the waiting room it is the
 // connection that waited longest, so that a flood of silent connections
 // cannot keep a newcomer that does send its request out.
+//
+// Each connection carries the time it was accepted to the thread that
+// serves it, and its read deadline counts from then: its time in the
+// waiting room and in the queue is part of it. Counted from when a thread
+// took it, a client that trickled its request held each thread it got for
+// a whole read deadline however long it had waited, and a flood of such
+// clients kept the queue full, so that a health probe was refused as busy.
 
 #include <chrono>
 #include <condition_variable>
@@ -36,6 +43,13 @@ enum class connection_refusal : uint8_t {
   busy,
 };
 
+/// An accepted connection and when the server accepted it, the time from
+/// which its first byte and its whole request are due.
+struct accepted_connection {
+  int fd = -1;
+  std::chrono::steady_clock::time_point accepted;
+};
+
 /// What connections may cost before a thread serves them.
 struct connection_limits {
   /// Threads that read and answer requests.
@@ -53,7 +67,7 @@ struct connection_limits {
 class connection_queue {
 public:
   /// Reads and answers a connection's request, then closes it.
-  using serve_fn = std::function<void(int fd)>;
+  using serve_fn = std::function<void(const accepted_connection& x)>;
 
   /// Tells a connection why it is refused, without blocking; the queue
   /// closes it afterwards.
@@ -70,8 +84,8 @@ public:
   /// Starts the poll loop and the threads.
   void start();
 
-  /// Takes an accepted connection; never blocks. Closes it at once when
-  /// the queue does not run.
+  /// Takes a connection the server accepted just now; never blocks. Closes
+  /// it at once when the queue does not run.
   void add(int fd);
 
   /// Closes every connection not yet served, and waits for those being
@@ -86,14 +100,15 @@ private:
   using clock_type = std::chrono::steady_clock;
 
   struct waiting_connection {
-    int fd;
+    accepted_connection conn;
+    /// When it is closed if it sent nothing.
     clock_type::time_point deadline;
   };
 
   void poll_loop();
   void work();
   /// Queues a connection that sent something, or refuses it as busy.
-  void dispatch(int fd);
+  void dispatch(const accepted_connection& x);
   void refuse(int fd, connection_refusal why);
   void wake();
 
@@ -105,7 +120,7 @@ private:
   /// Accepted, not yet watched by the poll loop.
   std::deque<waiting_connection> incoming_;
   /// Sent something, wait for a thread.
-  std::deque<int> queued_;
+  std::deque<accepted_connection> queued_;
   bool running_ = false;
   bool stopping_ = false;
   /// An eventfd that wakes the poll loop for new connections and for stop.

@@ -18,9 +18,10 @@ using clock_type = std::chrono::steady_clock;
 
 thread_local int current_socket = -1;
 
+// Rounded up, so that a wait that ends finds `t` passed.
 int millis_until(clock_type::time_point t) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-    t - clock_type::now());
+  auto left
+    = std::chrono::ceil<std::chrono::milliseconds>(t - clock_type::now());
   return static_cast<int>(std::max<int64_t>(0, left.count()));
 }
 
@@ -38,20 +39,26 @@ std::string address_of(const sockaddr_storage& addr, int& port) {
   return buf;
 }
 
-/// A connection's stream: reads end at the budget or the deadline, writes
-/// wait at most the write timeout.
+/// A connection's stream: reads end at the budget or the read deadline,
+/// which counts from accepting the connection; writes wait at most the
+/// write timeout.
 class bounded_stream : public httplib::Stream {
 public:
-  bounded_stream(int fd, const http_limits& limits)
-    : fd_(fd),
+  bounded_stream(const accepted_connection& x, const http_limits& limits)
+    : fd_(x.fd),
       budget_(limits.max_head + limits.max_body),
-      deadline_(clock_type::now() + limits.read_deadline),
+      deadline_(x.accepted + limits.read_deadline),
       write_timeout_(static_cast<int>(limits.write_timeout.count())) {
     // nop
   }
 
+  /// Returns whether the read deadline passed.
+  bool expired() const {
+    return clock_type::now() >= deadline_;
+  }
+
   bool is_readable() const override {
-    return wait(POLLIN, millis_until(deadline_));
+    return readable();
   }
 
   bool is_writable() const override {
@@ -59,7 +66,7 @@ public:
   }
 
   ssize_t read(char* ptr, size_t size) override {
-    if (budget_ == 0 || !wait(POLLIN, millis_until(deadline_)))
+    if (budget_ == 0 || !readable())
       return -1;
     auto n = ::recv(fd_, ptr, std::min(size, budget_), 0);
     if (n > 0)
@@ -83,7 +90,7 @@ public:
       return 0;
     if (budget_ == 0)
       return 431;
-    if (clock_type::now() >= deadline_)
+    if (expired())
       return 408;
     return 0;
   }
@@ -107,6 +114,12 @@ public:
   }
 
 private:
+  /// Waits for bytes until the deadline; none are read after it, even
+  /// those that arrived before.
+  bool readable() const {
+    return !expired() && wait(POLLIN, millis_until(deadline_));
+  }
+
   bool wait(short events, int timeout_ms) const {
     pollfd p{fd_, events, 0};
     int n;
@@ -270,7 +283,8 @@ bool client_left() {
 guarded_http_server::guarded_http_server(http_limits limits)
   : limits_(limits),
     connections_(
-      limits.connections, [this](int fd) { serve(fd); },
+      limits.connections,
+      [this](const accepted_connection& x) { serve(x); },
       [limits](int fd, connection_refusal why) {
         refuse_connection(fd, why, limits);
       }) {
@@ -299,15 +313,18 @@ bool guarded_http_server::process_and_close_socket(socket_t sock) {
   return true;
 }
 
-void guarded_http_server::serve(socket_t sock) {
-  bounded_stream strm{sock, limits_};
-  current_socket = sock;
-  bool closed = false;
+void guarded_http_server::serve(const accepted_connection& x) {
+  bounded_stream strm{x, limits_};
   // One request per connection: a refused request's unread body is never
-  // taken for the next request, and a slow client holds a thread for one
-  // read deadline at most.
-  process_request(strm, true, closed, nullptr);
-  current_socket = -1;
+  // taken for the next request. The read deadline counts from accept, so a
+  // slow client holds a thread until then at most, however long it waited
+  // for one; one whose deadline passed meanwhile is refused unread.
+  if (!strm.expired()) {
+    current_socket = x.fd;
+    bool closed = false;
+    process_request(strm, true, closed, nullptr);
+    current_socket = -1;
+  }
   if (auto status = strm.unanswered()) {
     auto text = refusal(
       status, status == 431
@@ -315,11 +332,12 @@ void guarded_http_server::serve(socket_t sock) {
                     + std::to_string(limits_.max_head + limits_.max_body)
                     + " bytes"
                 : "request not sent whole within "
-                    + std::to_string(limits_.read_deadline.count()) + " ms");
+                    + std::to_string(limits_.read_deadline.count())
+                    + " ms of connecting");
     strm.write(text.data(), text.size());
   }
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
+  ::shutdown(x.fd, SHUT_RDWR);
+  ::close(x.fd);
 }
 
 } // namespace trellis::detail

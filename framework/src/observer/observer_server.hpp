@@ -8,9 +8,9 @@
 // length into memory, keeps a connection's thread for as long as a client
 // sends a byte per read timeout, and reads a body whole before a handler
 // can refuse it. `guarded_http_server` gives each connection one request,
-// a deadline for reading it, and a byte budget for it (head and body), and
-// a thread only once it sent something (`connection_queue`); `admit`
-// decides on the head alone.
+// a deadline for reading it that counts from accepting the connection, and
+// a byte budget for it (head and body), and a thread only once it sent
+// something (`connection_queue`); `admit` decides on the head alone.
 
 #include <chrono>
 #include <cstddef>
@@ -30,7 +30,10 @@ struct http_limits {
   size_t max_head = 16 * 1024;
   /// Longest request body; the observer's requests carry none.
   size_t max_body = 4 * 1024;
-  /// Time to read a whole request, however slowly it arrives.
+  /// Time from accepting a connection to having read its whole request,
+  /// however slowly it arrives; the time it waited for its first byte and
+  /// for a thread counts. A connection whose deadline passed before a
+  /// thread took it is refused (408) unread.
   std::chrono::milliseconds read_deadline{2000};
   /// Time a single write may wait for the client.
   std::chrono::milliseconds write_timeout{5000};
@@ -78,8 +81,9 @@ private:
   /// Takes a connection on httplib's accepting thread, for `connections_`.
   bool process_and_close_socket(socket_t sock) override;
 
-  /// Reads and answers one request on a thread of `connections_`.
-  void serve(socket_t sock);
+  /// Reads and answers one request on a thread of `connections_`, within
+  /// the read deadline that counts from `x.accepted`.
+  void serve(const accepted_connection& x);
 
   http_limits limits_;
   connection_queue connections_;
