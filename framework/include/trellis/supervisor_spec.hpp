@@ -59,10 +59,17 @@ public:
     // nop
   }
 
-  supervisor_spec(const supervisor_spec&) = default;
-  supervisor_spec(supervisor_spec&&) = default;
-  supervisor_spec& operator=(const supervisor_spec&) = default;
-  supervisor_spec& operator=(supervisor_spec&&) = default;
+  /// Copies the spec; the copy shares its children's specs with `x`.
+  supervisor_spec(const supervisor_spec& x) = default;
+
+  /// Takes the spec from `x`.
+  supervisor_spec(supervisor_spec&& x) = default;
+
+  /// Copies `x`; the copy shares its children's specs with `x`.
+  supervisor_spec& operator=(const supervisor_spec& x) = default;
+
+  /// Takes the spec from `x`.
+  supervisor_spec& operator=(supervisor_spec&& x) = default;
 
   /// Releases nested specs level by level, not recursively: a spec built
   /// deeper than `max_tree_depth` is refused when started, and must not end
