@@ -207,8 +207,8 @@ private:
 
 } // namespace
 
-TEST_CASE("a connection whose read deadline passed while it waited for a "
-          "thread is refused with 408, unread",
+TEST_CASE("past its read deadline, a request that waited for a thread is "
+          "served if it arrived whole, refused at once if not",
           "[observer]") {
   held_server x;
   raw_socket holder{static_cast<uint16_t>(x.port)};
@@ -216,19 +216,25 @@ TEST_CASE("a connection whose read deadline passed while it waited for a "
   holder.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   REQUIRE(x.entered.get_future().wait_for(patience)
           == std::future_status::ready);
-  // Sent whole at once, but the only thread is held beyond its deadline.
-  raw_socket late{static_cast<uint16_t>(x.port)};
-  REQUIRE(late.connected());
-  late.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  // Unanswered while the thread is held, for twice its read deadline.
-  pollfd p{late.fd(), POLLIN, 0};
+  // Both wait behind the only thread, held beyond their deadlines: one sent
+  // whole at once, one without the blank line that ends its head.
+  raw_socket whole{static_cast<uint16_t>(x.port)};
+  REQUIRE(whole.connected());
+  whole.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  raw_socket partial{static_cast<uint16_t>(x.port)};
+  REQUIRE(partial.connected());
+  partial.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  // Unanswered while the thread is held, for twice their read deadline.
+  pollfd p{whole.fd(), POLLIN, 0};
   CHECK(::poll(&p, 1, 2000) == 0);
   x.release();
-  auto answer = read_answer(late, clock_type::now() + patience);
-  INFO(answer.substr(0, 300));
-  // Counted from when the thread took it, it was read and answered 200.
-  CHECK(refused_with(answer, "408"));
-  CHECK(has(answer, "within 1000 ms of connecting"));
+  auto served = read_answer(whole, clock_type::now() + patience);
+  INFO(served.substr(0, 300));
+  CHECK(has(served, "HTTP/1.1 200"));
+  auto refused = read_answer(partial, clock_type::now() + patience);
+  INFO(refused.substr(0, 300));
+  // Its head cut short: 408, or httplib's own bare 400 when it read a part.
+  CHECK((timed_out(refused) || has(refused, "HTTP/1.1 400 Bad Request")));
   CHECK(has(read_answer(holder, clock_type::now() + patience),
             "HTTP/1.1 200"));
 }

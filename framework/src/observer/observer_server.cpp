@@ -114,10 +114,11 @@ public:
   }
 
 private:
-  /// Waits for bytes until the deadline; none are read after it, even
-  /// those that arrived before.
+  /// Waits for bytes until the deadline; after it, takes only what has
+  /// arrived, without waiting: a request sent whole in time is served
+  /// however long it waited for a thread.
   bool readable() const {
-    return !expired() && wait(POLLIN, millis_until(deadline_));
+    return wait(POLLIN, millis_until(deadline_));
   }
 
   bool wait(short events, int timeout_ms) const {
@@ -318,13 +319,11 @@ void guarded_http_server::serve(const accepted_connection& x) {
   // One request per connection: a refused request's unread body is never
   // taken for the next request. The read deadline counts from accept, so a
   // slow client holds a thread until then at most, however long it waited
-  // for one; one whose deadline passed meanwhile is refused unread.
-  if (!strm.expired()) {
-    current_socket = x.fd;
-    bool closed = false;
-    process_request(strm, true, closed, nullptr);
-    current_socket = -1;
-  }
+  // for one; one whose deadline passed meanwhile is read without a wait.
+  current_socket = x.fd;
+  bool closed = false;
+  process_request(strm, true, closed, nullptr);
+  current_socket = -1;
   if (auto status = strm.unanswered()) {
     auto text = refusal(
       status, status == 431

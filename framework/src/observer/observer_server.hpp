@@ -33,7 +33,8 @@ struct http_limits {
   /// Time from accepting a connection to having read its whole request,
   /// however slowly it arrives; the time it waited for its first byte and
   /// for a thread counts. A connection whose deadline passed before a
-  /// thread took it is refused (408) unread.
+  /// thread took it is read without waiting: served if its request arrived
+  /// whole, refused (408) if not.
   std::chrono::milliseconds read_deadline{2000};
   /// Time a single write may wait for the client.
   std::chrono::milliseconds write_timeout{5000};

@@ -55,7 +55,8 @@ struct observer_config {
   /// How long a client may take to send a whole request, however slowly it
   /// trickles, counted from when the observer accepted its connection: the
   /// time it waits for its first byte and for a thread counts too, and one
-  /// whose time ran out while it waited is refused (408) unread. Each
+  /// whose time ran out while it waited is served only if its request
+  /// arrived whole meanwhile (else 408, at once). Each
   /// connection carries one request. A request head above 16 KiB or a body
   /// above 4 KiB is refused (413) before it is read. A connection that
   /// sends nothing waits for at most 1 s of it (408), without holding a
