@@ -22,45 +22,21 @@ figures are the node's own, found among the wrapper's children.
 import argparse
 import os
 import shlex
-import socket
-import struct
 import subprocess
 import threading
 import time
 
-SERVER_HANDSHAKE, CLIENT_HANDSHAKE = 0, 1
-# The default node id implementation's atom, a process id and a host hash.
-DEFAULT_NODE = bytes.fromhex("00003e9aab9bac79")
-
-
-def header(op, payload_len, data=0):
-    return struct.pack(">BBBBIQQQ", op, 0, 0, 0, payload_len, data, 0, 0)
-
-
-def read_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError(f"closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return buf
-
-
-def read_frame(sock):
-    op, _, _, _, plen, _, _, _ = struct.unpack(">BBBBIQQQ", read_exact(sock, 32))
-    return op, read_exact(sock, plen) if plen else b""
+# BASP's framing and handshake, as the nesting test speaks them.
+from node_nesting import Peer  # noqa: E402
 
 
 def forged_peer(port):
     """One peer: handshake with a random node id, one message, gone."""
-    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-        op, _ = read_frame(sock)
-        if op != SERVER_HANDSHAKE:
-            raise AssertionError(f"the node opened with operation {op}")
-        nid = DEFAULT_NODE + struct.pack(">I", 4242) + os.urandom(20)
-        sock.sendall(header(CLIENT_HANDSHAKE, len(nid), 3) + nid)
-        read_frame(sock)
+    peer = Peer(port)
+    try:
+        peer.read()
+    finally:
+        peer.close()
 
 
 def rss_kib(pid):

@@ -82,30 +82,13 @@ void check_refused(const std::string& path, int code,
   CHECK(answer.size() < 512);
 }
 
-/// Reads what `s` answers until the peer closes it or `deadline` passes.
-std::string read_answer(raw_socket& s,
-                        std::chrono::steady_clock::time_point deadline) {
-  std::string answer;
-  char buf[4096];
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{s.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0)
-      continue;
-    auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
-    if (n <= 0)
-      break;
-    answer.append(buf, static_cast<size_t>(n));
-  }
-  return answer;
-}
-
 /// Sends `request` to `port` on a fresh connection and returns all it
 /// answers within `patience`.
 std::string o_exchange(uint16_t port, const std::string& request) {
   raw_socket s{port};
   REQUIRE(s.connected());
   s.send(request);
-  return read_answer(s, std::chrono::steady_clock::now() + patience);
+  return s.read_until_closed(std::chrono::steady_clock::now() + patience);
 }
 
 std::string observed::exchange(const std::string& request) {
@@ -584,7 +567,7 @@ tally(std::vector<raw_socket>& xs,
   std::vector<size_t> result(kinds.size());
   auto deadline = std::chrono::steady_clock::now() + patience;
   for (auto& s : xs) {
-    auto answer = read_answer(s, deadline);
+    auto answer = s.read_until_closed(deadline);
     auto i = std::find_if(kinds.begin(), kinds.end(),
                           [&](auto& kind) { return kind(answer); });
     if (i != kinds.end())

@@ -127,22 +127,6 @@ struct held_server {
   }
 };
 
-/// Reads what `s` answers until the peer closes it or `deadline` passes.
-std::string read_answer(raw_socket& s, clock_type::time_point deadline) {
-  std::string answer;
-  char buf[4096];
-  while (clock_type::now() < deadline) {
-    pollfd p{s.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0)
-      continue;
-    auto n = ::recv(s.fd(), buf, sizeof(buf), 0);
-    if (n <= 0)
-      break;
-    answer.append(buf, static_cast<size_t>(n));
-  }
-  return answer;
-}
-
 /// `n` connections that each send the start of a request head at once, and
 /// then a header byte every 100 ms until they are answered: they never send
 /// it whole. A connection answered (or closed) sends no more.
@@ -228,14 +212,14 @@ TEST_CASE("past its read deadline, a request that waited for a thread is "
   pollfd p{whole.fd(), POLLIN, 0};
   CHECK(::poll(&p, 1, 2000) == 0);
   x.release();
-  auto served = read_answer(whole, clock_type::now() + patience);
+  auto served = whole.read_until_closed(clock_type::now() + patience);
   INFO(served.substr(0, 300));
   CHECK(has(served, "HTTP/1.1 200"));
-  auto refused = read_answer(partial, clock_type::now() + patience);
+  auto refused = partial.read_until_closed(clock_type::now() + patience);
   INFO(refused.substr(0, 300));
   // Its head cut short: 408, or httplib's own bare 400 when it read a part.
   CHECK((timed_out(refused) || has(refused, "HTTP/1.1 400 Bad Request")));
-  CHECK(has(read_answer(holder, clock_type::now() + patience),
+  CHECK(has(holder.read_until_closed(clock_type::now() + patience),
             "HTTP/1.1 200"));
 }
 
@@ -260,7 +244,7 @@ TEST_CASE("a request's read deadline counts from accept: one that waited "
   if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, wait.count())))
       == 0)
     late.send("Host: 127.0.0.1\r\n\r\n");
-  auto answer = read_answer(late, clock_type::now() + patience);
+  auto answer = late.read_until_closed(clock_type::now() + patience);
   INFO(answer.substr(0, 300));
   // Counted from when a thread took it, it was read whole and answered 200.
   CHECK(timed_out(answer));
@@ -290,7 +274,7 @@ TEST_CASE("a health probe is answered soon after tricklers filled every "
     raw_socket probe{o.obs.port()};
     REQUIRE(probe.connected());
     probe.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    answer = read_answer(probe, clock_type::now() + patience);
+    answer = probe.read_until_closed(clock_type::now() + patience);
     if (has(answer, "HTTP/1.1 200"))
       break;
     // An operator asks again a little later.

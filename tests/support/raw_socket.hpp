@@ -127,6 +127,24 @@ public:
     return payload.empty() ? std::string{} : hdr + payload;
   }
 
+  /// Reads what the peer sends until it closes the connection or
+  /// `deadline` passes.
+  std::string
+  read_until_closed(std::chrono::steady_clock::time_point deadline) {
+    std::string result;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      auto n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0)
+        break;
+      result.append(buf, static_cast<size_t>(n));
+    }
+    return result;
+  }
+
   /// Reads and drops what the peer sends until it closes the connection;
   /// false if it is still open after `timeout`.
   bool closed_within(std::chrono::milliseconds timeout) {
