@@ -104,7 +104,11 @@ TEST_CASE("a call to a supervisor that gave up names it and why",
   CHECK_THAT(text, Catch::Contains("\"root\""));
   CHECK_THAT(text, Catch::Contains("reached_max_restart_intensity"));
   CHECK_THAT(text, Catch::Contains("start the tree again"));
-  // The stable handle ended with its tree, and says so.
+  // The stable handle ends with its tree, and says so. It learns of the
+  // end from its own down message: until then a request goes on to the
+  // ended incarnation, whose answer names the child's crash instead.
+  CHECK_THAT(f.exit_reason_of(*h),
+             Catch::StartsWith("trellis::errc::reached_max_restart_intensity"));
   auto via_handle = error_of(f.probe->request(*h, patience, 1));
   CHECK(via_handle == caf::sec::request_receiver_down);
   CHECK_THAT(f.render(via_handle), Catch::Contains("stable_handle root/w"));
