@@ -51,32 +51,13 @@ caf::behavior parser(caf::event_based_actor*, std::string sep) {
 struct dispatch_state {
   caf::actor parsers; // root/pool/parsers, the dynamic supervisor
   size_t next = 0;    // round robin
+  size_t missing = 0; // parsers whose start is under way
 };
 
 caf::behavior dispatch(caf::stateful_actor<dispatch_state>* self,
                        caf::actor pool, std::string parsers_path,
                        size_t size) {
-  // The refill: a dynamic supervisor starts empty, at its first start and
-  // after every restart. The dispatcher starts after it under rest_for_one,
-  // so it is restarted whenever the parsers' supervisor is, and its first
-  // act is to fill the pool up to `size` again.
-  self->request(pool, 5s, trellis::lookup_atom::value, parsers_path)
-    .then([=](caf::actor& parsers) {
-      self->state.parsers = parsers;
-      // Those it has, running or restarting, and one start per missing one.
-      self->request(parsers, 5s, trellis::which_children_atom::value)
-        .then([=](const std::vector<trellis::child_info>& children) {
-          for (auto n = children.size(); n < size; ++n)
-            self->request(parsers, 5s, trellis::start_child_atom::value,
-                          caf::make_message(std::string{"="}))
-              .then([](const caf::actor&) {}, [=](caf::error& err) {
-                // Without its parsers the pool is useless: fail, and let
-                // pool restart the dispatcher (within its budget).
-                self->quit(err);
-              });
-        });
-    });
-  return {
+  caf::behavior serving{
     [=](std::string& line) -> caf::result<std::string> {
       auto rp = self->make_response_promise<std::string>();
       // Which parsers run right now: a parser that crashed is a new actor.
@@ -100,6 +81,40 @@ caf::behavior dispatch(caf::stateful_actor<dispatch_state>* self,
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+  };
+  // The refill: a dynamic supervisor starts empty, at its first start and
+  // after every restart. The dispatcher starts after it under rest_for_one,
+  // so it is restarted whenever the parsers' supervisor is, and its first
+  // act is to fill the pool up to `size` again.
+  self->request(pool, 5s, trellis::lookup_atom::value, parsers_path)
+    .then([=](caf::actor& parsers) {
+      self->state.parsers = parsers;
+      // Those it has, running or restarting, and one start per missing one.
+      self->request(parsers, 5s, trellis::which_children_atom::value)
+        .then([=](const std::vector<trellis::child_info>& children) {
+          auto& missing = self->state.missing;
+          missing = size - std::min(size, children.size());
+          if (missing == 0)
+            self->become(serving);
+          for (auto n = missing; n > 0; --n)
+            self->request(parsers, 5s, trellis::start_child_atom::value,
+                          caf::make_message(std::string{"="}))
+              .then(
+                [=](const caf::actor&) {
+                  if (--self->state.missing == 0)
+                    self->become(serving);
+                },
+                [=](caf::error& err) {
+                  // Without its parsers the pool is useless: fail, and let
+                  // pool restart the dispatcher (within its budget).
+                  self->quit(err);
+                });
+        });
+    });
+  // Until the pool is full, lines wait in the mailbox (skipped, kept in
+  // order), rather than fail for want of a parser that is starting.
+  return {
+    [](std::string&) -> caf::result<std::string> { return caf::skip; },
   };
 }
 // [dispatch]
