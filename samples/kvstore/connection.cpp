@@ -219,6 +219,7 @@ std::string server_info(const runtime& rt) {
   out << "# Server\r\nserver:trellis-kvstore\r\ntcp_port:" << rt.port
       << "\r\nuptime_in_seconds:" << up.count() << "\r\nshards:" << rt.shards
       << "\r\n\r\n# Clients\r\nconnected_clients:" << s.connected_clients
+      << "\r\n\r\n# Memory\r\nmem_allocator:" << rt.mem_allocator
       << "\r\n\r\n# Stats\r\ntotal_connections_received:"
       << s.connections_received
       << "\r\nrejected_connections:" << s.rejected_connections

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
@@ -34,6 +35,10 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+
+#ifdef KVSTORE_JEMALLOC
+#  include <jemalloc/jemalloc.h>
+#endif
 
 #include "chaos.hpp"
 #include "connection.hpp"
@@ -280,6 +285,19 @@ void add_shutdown_tasks(trellis::coordinated_shutdown& sd,
     });
 }
 
+// The allocator, for INFO's mem_allocator, named as Redis names it.
+std::string mem_allocator() {
+#ifdef KVSTORE_JEMALLOC
+  const char* version = nullptr;
+  size_t size = sizeof(version);
+  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version)
+    return "jemalloc-" + std::string{version}.substr(0, std::strcspn(version, "-_"));
+  return "jemalloc";
+#else
+  return "libc";
+#endif
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -317,6 +335,7 @@ int main(int argc, char** argv) {
   rt->output = opts.output;
   rt->input = opts.input;
   rt->chaos_rate = opts.chaos.rate;
+  rt->mem_allocator = mem_allocator();
 
   // The checkpoints outlive every supervisor in the tree: in memory they
   // last as long as the process, in files longer.

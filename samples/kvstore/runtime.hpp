@@ -95,6 +95,8 @@ struct runtime {
   int shard_attempts = 100;
   /// Crashes per second of the chaos worker, for INFO.
   double chaos_rate = 0;
+  /// The allocator the server was linked with, for INFO.
+  std::string mem_allocator = "libc";
   /// When the server started, for INFO.
   std::chrono::steady_clock::time_point started
     = std::chrono::steady_clock::now();

@@ -112,11 +112,15 @@ def main():
     load_before = os.getloadavg()[0]
     columns = ["redis-server", "kvstore", f"kvstore, chaos {args.chaos:g}/s"]
     runs = {}  # (pipeline, column) -> the rates of each round
+    allocators = {}  # server -> INFO's mem_allocator
     for round_ in range(1, args.rounds + 1):
         for pipeline in (16, 1):
             def run(column, srv):
                 print(f"bench: round {round_}, -P {pipeline}: {column}", file=sys.stderr)
                 rates = measure(srv.port, args.requests, pipeline)
+                server = column.split(",")[0]
+                if server not in allocators:
+                    allocators[server] = e2e.info(srv.port).get("mem_allocator", "?")
                 runs.setdefault((pipeline, column), []).append(rates)
             with RedisServer() as srv:
                 run(columns[0], srv)
@@ -134,6 +138,8 @@ def main():
 
     print(f"Machine: {machine()}; load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after.")
+    print("Allocators (INFO's mem_allocator): " + ", ".join(
+        f"{server} {name}" for server, name in allocators.items()) + ".")
     print(f"redis-benchmark -q -n {args.requests} -r 100000 -c 50 -t {TESTS}; "
           f"requests per second, median of {args.rounds} rounds.\n")
     print("| test | pipeline | " + " | ".join(columns) + " |")

@@ -23,6 +23,7 @@ import threading
 import time
 
 SERVER = None
+ALLOCATOR = None  # what INFO must name, if given
 # Instrumented builds (./dev sanitize, ./dev coverage) are slower: every time
 # limit of this script is scaled by this factor.
 TIME_SCALE = float(os.environ.get("TRELLIS_TEST_TIME_SCALE", "1"))
@@ -250,6 +251,10 @@ def case_commands():
         eq(sorted(cli(p, "--scan", "--pattern", "[cf]*").split("\n")), ["c", "foo"])
         eq(cli(p, "CONFIG", "GET", "save"), "save")
         check("db0:keys=4,expires=1" in cli(p, "INFO"), "INFO's keyspace")
+        if ALLOCATOR:
+            allocator = info(p).get("mem_allocator", "")
+            check(allocator.startswith(ALLOCATOR),
+                  f"INFO's mem_allocator is {allocator!r}, want {ALLOCATOR}")
         eq(cli(p, "FLUSHALL"), "OK")
         eq(cli(p, "DBSIZE"), "0")
         eq(cli(p, "SELECT", "0"), "OK")
@@ -734,9 +739,13 @@ def main():
     cases = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", required=True)
+    parser.add_argument("--allocator",
+                        help="the allocator INFO must name (jemalloc, libc)")
     parser.add_argument("case", choices=sorted(cases))
     args = parser.parse_args()
     SERVER = os.path.abspath(args.server)
+    global ALLOCATOR
+    ALLOCATOR = args.allocator
     random.seed(1)
     start = time.time()
     cases[args.case]()
