@@ -22,19 +22,33 @@ figures are the node's own, found among the wrapper's children.
 import argparse
 import os
 import shlex
+import struct
 import subprocess
 import threading
 import time
 
 # BASP's framing and handshake, as the nesting test speaks them.
-from node_nesting import Peer  # noqa: E402
+from node_nesting import DEFAULT_NODE, Peer, direct, msg_begin  # noqa: E402
 
 
-def forged_peer(port):
-    """One peer: handshake with a random node id, one message, gone."""
+def third_node_handles(count):
+    """A message of `count` actor handles, each on a made-up node of its own
+    (an actor id, then a node id as in the handshake)."""
+    handle = b"".join(struct.pack(">Q", 1 + i) + DEFAULT_NODE
+                      + struct.pack(">I", 4243) + os.urandom(20)
+                      for i in range(count))
+    return direct(msg_begin(["@actor"] * count) + handle)
+
+
+def forged_peer(port, handles):
+    """One peer: handshake with a random node id, one message (with
+    `handles`, a request that names that many nodes besides its own, which
+    CAF reads before the receiver refuses it), gone."""
     peer = Peer(port)
     try:
         peer.read()
+        if handles:
+            peer.ask(third_node_handles(handles))
     finally:
         peer.close()
 
@@ -75,6 +89,8 @@ def main():
     ap.add_argument("--node", required=True)
     ap.add_argument("--wrap", default="")
     ap.add_argument("--settle", type=float, default=2.0)
+    ap.add_argument("--handles", type=int, default=0,
+                    help="actor handles of made-up third nodes each peer sends")
     ap.add_argument("rounds", nargs="*", type=int,
                     default=[2000, 2000, 2000, 2000, 2000])
     args = ap.parse_args()
@@ -100,7 +116,7 @@ def main():
         for n in args.rounds:
             t0 = time.monotonic()
             for _ in range(n):
-                forged_peer(port)
+                forged_peer(port, args.handles)
             total += n
             took = time.monotonic() - t0
             time.sleep(args.settle)

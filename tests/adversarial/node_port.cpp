@@ -88,39 +88,93 @@ struct guarded_node {
   }
 };
 
-/// Completes BASP's client handshake with node `port` under a made-up node
-/// id (CAF's default node id: its type's atom, a process id and 20 host
-/// bytes, here `n`), waits for the node's first message after it (the node
-/// learned the peer), and leaves. False if the node did not play along.
-bool forged_peer(uint16_t port, uint32_t n) {
-  raw_socket s{port};
-  if (!s.connected() || s.receive_frame(patience).empty())
-    return false;
+/// A made-up node id as CAF 0.17.6 serializes its default one: the type's
+/// atom, a process id (`pid`) and 20 host bytes, here from `n`.
+std::string made_up_node(uint32_t pid, uint32_t n) {
   std::string nid{"\x00\x00\x3e\x9a\xab\x9b\xac\x79", 8};
-  nid += std::string{"\x00\x00\x10\x92", 4};
+  append_big_endian(nid, pid);
   std::string host(20, '\x5a');
   for (int i = 0; i < 4; ++i)
     host[i] = static_cast<char>(n >> (24 - 8 * i));
-  nid += host;
-  return s.send(basp_header(1, static_cast<uint32_t>(nid.size()), 3) + nid)
-         && !s.receive_frame(patience).empty();
+  return nid + host;
 }
 
-/// The nodes CAF's BASP broker of `sys` keeps a spawn server for
-/// (`basp_broker::spawn_servers`), read on the broker's thread; -1 if that
-/// took longer than `patience`.
-long spawn_servers_of(caf::actor_system& sys) {
+/// A direct message to the node's config server (by name: BASP's flag 1
+/// and the atom 'ConfigServ') as request `id`, holding `count` actor
+/// handles, each on a made-up node of its own (process id 4243, host from
+/// `n`). CAF reads it, and makes a proxy and a route for each, before the
+/// config server refuses it.
+std::string third_node_handles(uint32_t n, uint32_t count, uint64_t id) {
+  std::string types = "@<>";
+  for (uint32_t i = 0; i < count; ++i)
+    types += "+@actor";
+  // No stages, then the message: its type number (0) and type names, each
+  // string after its length (below 128: one byte).
+  std::string payload{"\x00\x00\x00", 3};
+  payload += static_cast<char>(types.size());
+  payload += types;
+  for (uint32_t i = 0; i < count; ++i) {
+    append_big_endian(payload, uint64_t{i + 1});
+    payload += made_up_node(4243, n * count + i);
+  }
+  constexpr uint64_t config_serv = 17542873753962589691u;
+  return basp_header(2, static_cast<uint32_t>(payload.size()), id, 7,
+                     config_serv, 1)
+         + payload;
+}
+
+/// Completes BASP's client handshake with node `port` under a made-up node
+/// id (host bytes from `n`), waits for the node's first message after it
+/// (the node learned the peer), and leaves; with `handles`, first sends a
+/// request naming that many other made-up nodes (`third_node_handles`) and
+/// waits for its answer. False if the node did not play along.
+bool forged_peer(uint16_t port, uint32_t n, uint32_t handles = 0) {
+  raw_socket s{port};
+  if (!s.connected() || s.receive_frame(patience).empty())
+    return false;
+  auto nid = made_up_node(4242, n);
+  if (!s.send(basp_header(1, static_cast<uint32_t>(nid.size()), 3) + nid)
+      || s.receive_frame(patience).empty())
+    return false;
+  if (handles == 0)
+    return true;
+  constexpr uint64_t request_id = 1;
+  if (!s.send(third_node_handles(n, handles, request_id)))
+    return false;
+  // Monitor messages for the proxies come first, then the answer.
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto frame = s.receive_frame(patience);
+    if (frame.size() < 32)
+      return false;
+    if (frame[0] == 2 && static_cast<uint8_t>(frame[15]) == request_id)
+      return true;
+  }
+  return false;
+}
+
+/// What CAF's BASP broker of `sys` keeps of the nodes it learned of, read on
+/// the broker's thread: a spawn server for each (`spawn_servers`), and
+/// whether it has proxies of remote actors. -1 spawn servers if reading took
+/// longer than `patience`.
+struct learned_nodes {
+  long spawn_servers = -1;
+  bool proxies = false;
+};
+
+learned_nodes learned_nodes_of(caf::actor_system& sys) {
   auto broker = sys.middleman().named_broker<caf::io::basp_broker>(
     caf::atom("BASP"));
   auto ptr = static_cast<caf::io::basp_broker*>(
     caf::actor_cast<caf::abstract_actor*>(broker));
-  auto result = std::make_shared<std::promise<long>>();
+  auto result = std::make_shared<std::promise<learned_nodes>>();
   auto future = result->get_future();
   sys.middleman().backend().dispatch([ptr, broker, result] {
-    result->set_value(static_cast<long>(ptr->spawn_servers.size()));
+    result->set_value({static_cast<long>(ptr->spawn_servers.size()),
+                       !ptr->proxies().empty()});
   });
   if (future.wait_for(patience) != std::future_status::ready)
-    return -1;
+    return {};
   return future.get();
 }
 
@@ -277,27 +331,33 @@ TEST_CASE("a supervisor that connects to a hostile port fails the start "
 // CAF 0.17.6's BASP broker spawns an actor for every node it learns of and
 // keeps it in `basp_broker::spawn_servers` for good, even once the node is
 // gone: each forged peer cost the node about 2.5 KB (node_transport.cpp,
-// purge_unreachable_nodes).
-TEST_CASE("a forged node that handshakes and leaves leaves nothing behind",
+// purge_unreachable_nodes). A handle to an actor on a third node makes CAF
+// learn that node too, with a route through the peer and a proxy.
+TEST_CASE("a forged node that handshakes and leaves leaves nothing behind, "
+          "nor do the nodes it names",
           "[adversarial][node]") {
   dist_fixture f{supervisor_config(), node_args()};
   auto x = supervisor_config();
   x.port = 0;
   auto port = start_node(f.sys, x);
   REQUIRE(port);
-  auto before = spawn_servers_of(f.sys);
-  REQUIRE(before >= 0);
+  auto before = learned_nodes_of(f.sys);
+  REQUIRE(before.spawn_servers >= 0);
+  REQUIRE_FALSE(before.proxies);
   const int peers = 50 * adversarial_rounds();
+  // Every other peer names four more nodes.
   for (int i = 0; i < peers; ++i)
-    REQUIRE(forged_peer(*port, static_cast<uint32_t>(i)));
+    REQUIRE(forged_peer(*port, static_cast<uint32_t>(i), i % 2 * 4));
   // Each closing purges after the broker's own cleanup: wait for the last.
   auto deadline = std::chrono::steady_clock::now() + patience;
-  auto now = spawn_servers_of(f.sys);
-  while (now > before && std::chrono::steady_clock::now() < deadline) {
+  auto now = learned_nodes_of(f.sys);
+  while ((now.spawn_servers > before.spawn_servers || now.proxies)
+         && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(10ms);
-    now = spawn_servers_of(f.sys);
+    now = learned_nodes_of(f.sys);
   }
-  CHECK(now == before);
+  CHECK(now.spawn_servers == before.spawn_servers);
+  CHECK_FALSE(now.proxies);
   // A real peer is still served.
   auto a = f.start_node_process();
   auto tree = supervisor("root").child(
@@ -305,7 +365,7 @@ TEST_CASE("a forged node that handshakes and leaves leaves nothing behind",
   auto root = start_supervisor(f.sys, tree);
   REQUIRE(root);
   CHECK(f.ping(f.info(*root, "w").actor) == "pong 1");
-  CHECK(spawn_servers_of(f.sys) == before + 1);
+  CHECK(learned_nodes_of(f.sys).spawn_servers == before.spawn_servers + 1);
   stop_supervisor(f.sys, *root);
 }
 

@@ -265,17 +265,25 @@ inline long cpu_ticks(pid_t pid) {
   return utime + stime;
 }
 
+/// Appends `x` to `out` in network byte order, as CAF 0.17.6's binary
+/// serializer writes integers.
+template <class T>
+void append_big_endian(std::string& out, T x) {
+  for (int i = sizeof(T) - 1; i >= 0; --i)
+    out += static_cast<char>(static_cast<uint64_t>(x) >> (8 * i));
+}
+
 /// A BASP header as CAF 0.17.6 writes it (network byte order): operation,
 /// two padding bytes, flags, payload length, operation data, source actor,
 /// destination actor.
 inline std::string basp_header(uint8_t op, uint32_t payload_len,
-                               uint64_t data = 0) {
-  std::string result(32, '\0');
-  result[0] = static_cast<char>(op);
-  for (int i = 0; i < 4; ++i)
-    result[4 + i] = static_cast<char>(payload_len >> (24 - 8 * i));
-  for (int i = 0; i < 8; ++i)
-    result[8 + i] = static_cast<char>(data >> (56 - 8 * i));
+                               uint64_t data = 0, uint64_t source = 0,
+                               uint64_t dest = 0, uint8_t flags = 0) {
+  std::string result{static_cast<char>(op), 0, 0, static_cast<char>(flags)};
+  append_big_endian(result, payload_len);
+  append_big_endian(result, data);
+  append_big_endian(result, source);
+  append_big_endian(result, dest);
   return result;
 }
 
