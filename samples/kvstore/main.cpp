@@ -22,8 +22,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -290,9 +290,10 @@ std::string mem_allocator() {
 #ifdef KVSTORE_JEMALLOC
   const char* version = nullptr;
   size_t size = sizeof(version);
-  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version)
-    return "jemalloc-" + std::string{version}.substr(0, std::strcspn(version, "-_"));
-  return "jemalloc";
+  if (mallctl("version", &version, &size, nullptr, 0) != 0 || !version)
+    return "jemalloc";
+  // "5.3.0-0-g54eaed1d..." is jemalloc-5.3.0.
+  return "jemalloc-" + std::string{version, std::strcspn(version, "-_")};
 #else
   return "libc";
 #endif
