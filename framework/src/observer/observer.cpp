@@ -45,12 +45,11 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "::1" || host == "localhost";
 }
 
-/// Joins the tree's event group and feeds every event to the hub, and
-/// tells it when the root ended and why.
+/// Feeds every event of the tree's event group, which it is spawned in, to
+/// the hub, and tells it when the root ended and why.
 caf::behavior collector(caf::event_based_actor* self,
                         std::shared_ptr<detail::observer_hub> hub,
-                        caf::group events, caf::actor root) {
-  self->join(events);
+                        caf::actor root) {
   self->monitor(root);
   self->set_down_handler([self, hub](caf::down_msg& msg) {
     hub->tree_ended(msg.reason ? self->system().render(msg.reason)
@@ -924,7 +923,10 @@ caf::expected<observer> start_observer(caf::actor_system& sys,
     return caf::make_error(caf::sec::cannot_open_port,
                            "observer: cannot listen on " + address);
   x.port = static_cast<uint16_t>(port);
-  x.events = sys.spawn<caf::hidden>(collector, x.hub, *events, root);
+  // In the group before the spawn returns, so that the observer counts
+  // every event after start_observer: the actor's own join would come
+  // whenever it first runs.
+  x.events = sys.spawn_in_group<caf::hidden>(*events, collector, x.hub, root);
   x.thread = std::thread{[&x] {
     x.server.listen_after_bind();
     x.listen_returned = true;

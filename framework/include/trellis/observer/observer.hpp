@@ -141,7 +141,8 @@ private:
 /// supervisor). Fails with `caf::sec::invalid_argument` for an invalid
 /// `root` or a non-loopback host without `allow_remote`, and with
 /// `caf::sec::cannot_open_port` naming the address if it cannot listen
-/// there.
+/// there. Every lifecycle event of the tree after it returns is counted in
+/// the metrics and the event stream.
 caf::expected<observer> start_observer(caf::actor_system& sys,
                                        const caf::actor& root,
                                        observer_config cfg = {});
