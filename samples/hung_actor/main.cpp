@@ -44,9 +44,8 @@ caf::behavior quotes(caf::event_based_actor*) {
   return {[](int amount) { return amount + 1; }};
 }
 
-// Prints every lifecycle event of the tree.
-caf::behavior event_printer(caf::event_based_actor* self, caf::group events) {
-  self->join(events);
+// Prints every lifecycle event of the tree (spawned in its group).
+caf::behavior event_printer(caf::event_based_actor* self) {
   return {[self](const trellis::lifecycle_event& ev) {
     std::cout << "  event: " << trellis::to_string(ev.kind) << " " << ev.path;
     if (ev.reason)
@@ -95,7 +94,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto events = trellis::lifecycle_events(sys, *root);
-  auto printer = sys.spawn(event_printer, *events);
+  // In the group as the spawn returns: a join of its own would come
+  // whenever it first runs, and miss what happened before.
+  auto printer = sys.spawn_in_group(*events, event_printer);
   caf::scoped_actor self{sys};
   std::cout << "hung_actor: started; pricing 21 -> "
             << ask(self, sys, *root, "root/pricing", 21) << '\n';

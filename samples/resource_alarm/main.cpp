@@ -43,10 +43,10 @@ struct seen {
   std::atomic<int> clears{0};
 };
 
-// Prints alarms and restarts from the tree's lifecycle events.
-caf::behavior event_printer(caf::event_based_actor* self, caf::group events,
+// Prints alarms and restarts from the tree's lifecycle events (spawned in
+// their group).
+caf::behavior event_printer(caf::event_based_actor*,
                             std::shared_ptr<seen> counts) {
-  self->join(events);
   return {[counts](const trellis::lifecycle_event& ev) {
     using kind = trellis::lifecycle_kind;
     if (ev.kind == trellis::alarm_set || ev.kind == trellis::alarm_cleared)
@@ -100,8 +100,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto counts = std::make_shared<seen>();
-  auto printer = sys.spawn(event_printer,
-                           *trellis::lifecycle_events(sys, *root), counts);
+  // In the group as the spawn returns: a join of its own would come
+  // whenever it first runs, and miss what happened before.
+  auto printer = sys.spawn_in_group(*trellis::lifecycle_events(sys, *root),
+                                    event_printer, counts);
   trellis::process_sampler sampler;
   if (auto stats = sampler.sample())
     std::cout << "resource_alarm: started; process: " << stats->threads
