@@ -246,14 +246,13 @@ traffic_stats stats_of(fixture& f, const caf::actor& load) {
   return x;
 }
 
-/// Records every lifecycle event of the tree.
+/// Records every lifecycle event of the tree (spawned in its group, so
+/// that it sees every event after the spawn).
 struct recorder_state {
   std::vector<lifecycle_event> events;
 };
 
-caf::behavior recorder(caf::stateful_actor<recorder_state>* self,
-                       caf::group events) {
-  self->join(events);
+caf::behavior recorder(caf::stateful_actor<recorder_state>* self) {
   return {
     [self](lifecycle_event& ev) { self->state.events.push_back(std::move(ev)); },
     [self](caf::get_atom) { return self->state.events; },
@@ -329,7 +328,7 @@ TEST_CASE("a tree of about 1,000 actors heals under random faults while "
   auto root = f.start(soak_tree(book, stable_paths, kept_paths, db));
   auto group = lifecycle_events(f.sys, root);
   REQUIRE(group);
-  auto rec = f.sys.spawn(recorder, *group);
+  auto rec = f.sys.spawn_in_group(*group, recorder);
   f.probe->join(*group);
   auto sessions_sup = lookup(f.sys, root, "root/g_sessions");
   REQUIRE(sessions_sup);
