@@ -24,11 +24,16 @@ import os
 import shlex
 import struct
 import subprocess
+import sys
 import threading
 import time
 
 # BASP's framing and handshake, as the nesting test speaks them.
 from node_nesting import DEFAULT_NODE, Peer, direct, msg_begin  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "support"))
+from procfs import rss_kib  # noqa: E402
 
 
 def third_node_handles(count):
@@ -51,14 +56,6 @@ def forged_peer(port, handles):
             peer.ask(third_node_handles(handles))
     finally:
         peer.close()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def children(pid):

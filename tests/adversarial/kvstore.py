@@ -22,7 +22,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "samples", "kvstore"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import e2e  # noqa: E402
+from procfs import rss_kib  # noqa: E402
 
 # Instrumented builds (./dev sanitize scales time by 3) are slower, and
 # AddressSanitizer keeps freed memory resident in its quarantine: their time
@@ -32,14 +34,6 @@ from e2e import Conn, Server, check, eq, still_serving  # noqa: E402
 
 ROUNDS = max(1, int(os.environ.get("TRELLIS_ADVERSARIAL_ROUNDS", "1")))
 MIB = 1 << 20
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Bystander:

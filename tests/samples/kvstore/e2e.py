@@ -22,6 +22,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "support"))
+from procfs import rss_kib  # noqa: E402
+
 SERVER = None
 ALLOCATOR = None  # what INFO must name, if given
 # Instrumented builds (./dev sanitize, ./dev coverage) are slower: every time
@@ -285,18 +289,10 @@ def case_commands():
                 eq(c.reply(), big, f"pipelined GET {i} of the 1 MiB value")
         # (Sanitizers hold freed memory back: only uninstrumented builds.)
         if TIME_SCALE == 1:
-            rss_mib = resident_mib(srv.proc.pid)
+            rss_mib = rss_kib(srv.proc.pid) // 1024
             check(rss_mib < 200,
                   f"{rss_mib} MiB resident after 600 replies of 1 MiB")
         still_serving(srv)
-
-
-def resident_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    raise AssertionError("no VmRSS")
 
 
 def case_pipelining():
