@@ -29,6 +29,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,8 +80,12 @@ node launch(const std::string& exe, std::string name) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
-    // The node's own reports would interleave with ours.
-    freopen("/dev/null", "w", stderr);
+    // The node's own reports would interleave with ours. Only
+    // async-signal-safe calls until exec: another thread may have held a
+    // lock (stdio's, the allocator's) at the fork.
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0)
+      dup2(devnull, STDERR_FILENO);
     execl(exe.c_str(), exe.c_str(), "--port=0", "--heartbeat-ms=250",
           "--timeout-ms=1500", nullptr);
     _exit(127);

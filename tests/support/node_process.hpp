@@ -31,6 +31,15 @@ public:
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
       throw std::runtime_error("pipe failed");
+    // Built before fork: the child of a threaded process may only make
+    // async-signal-safe calls until exec. An allocation there can wait
+    // forever on a lock that another thread held at the fork (under
+    // AddressSanitizer, the child spun on its allocator's lock, 2 runs in 78).
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(exe.c_str()));
+    for (auto& x : args)
+      argv.push_back(const_cast<char*>(x.c_str()));
+    argv.push_back(nullptr);
     auto parent = getpid();
     pid_ = fork();
     if (pid_ < 0)
@@ -41,11 +50,6 @@ public:
         _exit(1); // The test died before prctl.
       setpgid(0, 0);
       dup2(fds[1], STDOUT_FILENO);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(exe.c_str()));
-      for (auto& x : args)
-        argv.push_back(const_cast<char*>(x.c_str()));
-      argv.push_back(nullptr);
       execv(exe.c_str(), argv.data());
       _exit(127);
     }
