@@ -128,6 +128,8 @@ struct transport_state {
   basp_limits limits;
   /// Accepted connections still in their handshake.
   std::atomic<int> pending{0};
+  /// Purges once more a while after connections closed (see purge_later).
+  caf::actor sweeper;
 };
 
 /// Drops what CAF 0.17.6's BASP broker keeps for nodes it can no longer
@@ -160,14 +162,8 @@ void purge_unreachable_nodes(caf::io::basp_broker& broker) {
   }
 }
 
-/// Purges after the broker's own cleanup of a closed connection: the broker
-/// hears of the closing first and asks itself (through BASP's message queue)
-/// to clean up, and this runs after that on the I/O thread. Should the
-/// cleanup wait for messages still being read from the connection, the next
-/// closing purges what this one missed. Costs a routing table lookup per
-/// node the broker knows, once per closing of a connection past its
-/// handshake.
-void purge_later(default_multiplexer& mpx, const caf::weak_actor_ptr& broker) {
+/// Purges on the I/O thread, unless the broker is gone.
+void purge_on(default_multiplexer& mpx, const caf::weak_actor_ptr& broker) {
   mpx.post([broker] {
     auto ptr = broker.lock();
     if (!ptr)
@@ -177,6 +173,49 @@ void purge_later(default_multiplexer& mpx, const caf::weak_actor_ptr& broker) {
     if (!self->getf(caf::abstract_actor::is_terminated_flag))
       purge_unreachable_nodes(*self);
   });
+}
+
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using sweep_now_atom = caf::atom_constant<caf::atom("sweepNow")>;
+
+/// How long after a closing the sweeper purges once more.
+constexpr auto sweep_delay = std::chrono::seconds(1);
+
+/// Purges `sweep_delay` after the first of a burst of closings: one sweep
+/// for any number of them.
+caf::behavior sweeper(caf::event_based_actor* self, default_multiplexer* mpx,
+                      caf::weak_actor_ptr broker) {
+  auto armed = std::make_shared<bool>(false);
+  return {
+    [=](sweep_atom) {
+      if (*armed)
+        return;
+      *armed = true;
+      self->delayed_send(self, sweep_delay, sweep_now_atom::value);
+    },
+    [=](sweep_now_atom) {
+      *armed = false;
+      purge_on(*mpx, broker);
+    },
+  };
+}
+
+/// Purges after the broker's own cleanup of a closed connection: the broker
+/// hears of the closing first and asks itself (through BASP's message queue)
+/// to clean up, and this runs after that on the I/O thread. Some of what the
+/// broker learned from the connection may still be on its way, though: a
+/// BASP worker that read actor handles of other nodes from it tells the
+/// broker of those nodes through the I/O thread's queue, which the closing
+/// can overtake. The sweeper purges once more a second later, so that what
+/// a closed connection taught the broker goes within about a second, not
+/// only at the next closing. Costs a routing table lookup per node the
+/// broker knows, once per closing of a connection past its handshake and
+/// once per sweep.
+void purge_later(default_multiplexer& mpx, const caf::weak_actor_ptr& broker,
+                 const caf::actor& sweeper) {
+  purge_on(mpx, broker);
+  if (sweeper)
+    caf::anon_send(sweeper, sweep_atom::value);
 }
 
 /// A connection of the BASP broker (TLS or plain TCP, by `Policy`) whose
@@ -345,7 +384,7 @@ private:
     if (forgotten_ || !guard_.handshake_done() || !broker_)
       return;
     forgotten_ = true;
-    purge_later(stream_.backend(), broker_);
+    purge_later(stream_.backend(), broker_, state_->sweeper);
   }
 
   void finish_handshake() {
@@ -564,18 +603,23 @@ node_transport(caf::actor_system& sys) {
   auto state = std::make_shared<transport_state>();
   state->tls = tls;
   state->limits = basp_limits_of(sys);
-  // Detached like CAF's middleman actor, since connecting blocks.
   auto broker = sys.middleman().named_broker<caf::io::basp_broker>(
     caf::atom("BASP"));
+  auto& mpx = static_cast<default_multiplexer&>(sys.middleman().backend());
+  state->sweeper = sys.spawn<caf::hidden>(
+    sweeper, &mpx, caf::actor_cast<caf::weak_actor_ptr>(broker));
+  // Detached like CAF's middleman actor, since connecting blocks.
+  auto state_sweeper = state->sweeper;
   auto result
     = sys.spawn<guarded_middleman_actor, caf::detached + caf::hidden>(
       broker, std::move(state));
   // The system joins detached actors after stopping its modules, and their
   // threads wait for the last reference: this one ends with the middleman's
   // broker and leaves the registry then.
-  broker->attach_functor([&sys, key, result] {
+  broker->attach_functor([&sys, key, result, sweeper = state_sweeper] {
     sys.registry().erase(key);
     caf::anon_send_exit(result, caf::exit_reason::kill);
+    caf::anon_send_exit(sweeper, caf::exit_reason::kill);
   });
   registry.put(key, result);
   return result;
