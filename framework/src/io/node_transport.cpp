@@ -608,8 +608,8 @@ node_transport(caf::actor_system& sys) {
   auto& mpx = static_cast<default_multiplexer&>(sys.middleman().backend());
   state->sweeper = sys.spawn<caf::hidden>(
     sweeper, &mpx, caf::actor_cast<caf::weak_actor_ptr>(broker));
-  // Detached like CAF's middleman actor, since connecting blocks.
   auto state_sweeper = state->sweeper;
+  // Detached like CAF's middleman actor, since connecting blocks.
   auto result
     = sys.spawn<guarded_middleman_actor, caf::detached + caf::hidden>(
       broker, std::move(state));
