@@ -34,7 +34,7 @@ public:
     // Built before fork: the child of a threaded process may only make
     // async-signal-safe calls until exec. An allocation there can wait
     // forever on a lock that another thread held at the fork (under
-    // AddressSanitizer, the child spun on its allocator's lock, 2 runs in 78).
+    // AddressSanitizer, the child now and then spun on its allocator's lock).
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(exe.c_str()));
     for (auto& x : args)

@@ -181,21 +181,30 @@ using sweep_now_atom = caf::atom_constant<caf::atom("sweepNow")>;
 /// How long after a closing the sweeper purges once more.
 constexpr auto sweep_delay = std::chrono::seconds(1);
 
-/// Purges `sweep_delay` after the first of a burst of closings: one sweep
-/// for any number of them.
+/// Purges between one and two `sweep_delay`s after each closing, once for
+/// any number of closings: a closing while a sweep is pending asks for one
+/// more after it, since that sweep may come too soon for this closing.
 caf::behavior sweeper(caf::event_based_actor* self, default_multiplexer* mpx,
                       caf::weak_actor_ptr broker) {
-  auto armed = std::make_shared<bool>(false);
+  enum class state { idle, pending, pending_and_again };
+  auto st = std::make_shared<state>(state::idle);
   return {
     [=](sweep_atom) {
-      if (*armed)
+      if (*st != state::idle) {
+        *st = state::pending_and_again;
         return;
-      *armed = true;
+      }
+      *st = state::pending;
       self->delayed_send(self, sweep_delay, sweep_now_atom::value);
     },
     [=](sweep_now_atom) {
-      *armed = false;
       purge_on(*mpx, broker);
+      if (*st == state::pending_and_again) {
+        *st = state::pending;
+        self->delayed_send(self, sweep_delay, sweep_now_atom::value);
+      } else {
+        *st = state::idle;
+      }
     },
   };
 }
@@ -206,9 +215,9 @@ caf::behavior sweeper(caf::event_based_actor* self, default_multiplexer* mpx,
 /// broker learned from the connection may still be on its way, though: a
 /// BASP worker that read actor handles of other nodes from it tells the
 /// broker of those nodes through the I/O thread's queue, which the closing
-/// can overtake. The sweeper purges once more a second later, so that what
-/// a closed connection taught the broker goes within about a second, not
-/// only at the next closing. Costs a routing table lookup per node the
+/// can overtake. The sweeper purges once more one to two seconds later, so
+/// that what a closed connection taught the broker goes within about two
+/// seconds, not only at the next closing. Costs a routing table lookup per node the
 /// broker knows, once per closing of a connection past its handshake and
 /// once per sweep.
 void purge_later(default_multiplexer& mpx, const caf::weak_actor_ptr& broker,
