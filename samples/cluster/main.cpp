@@ -83,7 +83,7 @@ node launch(const std::string& exe, std::string name) {
     // The node's own reports would interleave with ours. Only
     // async-signal-safe calls until exec: another thread may have held a
     // lock (stdio's, the allocator's) at the fork.
-    int devnull = open("/dev/null", O_WRONLY);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (devnull >= 0)
       dup2(devnull, STDERR_FILENO);
     execl(exe.c_str(), exe.c_str(), "--port=0", "--heartbeat-ms=250",

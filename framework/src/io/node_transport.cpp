@@ -181,9 +181,10 @@ using sweep_now_atom = caf::atom_constant<caf::atom("sweepNow")>;
 /// How long after a closing the sweeper purges once more.
 constexpr auto sweep_delay = std::chrono::seconds(1);
 
-/// Purges between one and two `sweep_delay`s after each closing, once for
-/// any number of closings: a closing while a sweep is pending asks for one
-/// more after it, since that sweep may come too soon for this closing.
+/// Purges between one and two `sweep_delay`s after each closing, and at
+/// most once a `sweep_delay` however many connections close: a closing while
+/// a sweep is pending asks for one more after it, since that sweep may come
+/// too soon for this closing.
 caf::behavior sweeper(caf::event_based_actor* self, default_multiplexer* mpx,
                       caf::weak_actor_ptr broker) {
   enum class state { idle, pending, pending_and_again };
@@ -217,9 +218,9 @@ caf::behavior sweeper(caf::event_based_actor* self, default_multiplexer* mpx,
 /// broker of those nodes through the I/O thread's queue, which the closing
 /// can overtake. The sweeper purges once more one to two seconds later, so
 /// that what a closed connection taught the broker goes within about two
-/// seconds, not only at the next closing. Costs a routing table lookup per node the
-/// broker knows, once per closing of a connection past its handshake and
-/// once per sweep.
+/// seconds, not only at the next closing. Costs a routing table lookup per
+/// node the broker knows, once per closing of a connection past its
+/// handshake and once per sweep.
 void purge_later(default_multiplexer& mpx, const caf::weak_actor_ptr& broker,
                  const caf::actor& sweeper) {
   purge_on(mpx, broker);
