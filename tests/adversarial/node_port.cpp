@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -209,6 +210,37 @@ bool learn_unreachable_node(caf::actor_system& sys, uint32_t n) {
     false);
 }
 
+/// A node listening on a port of the test's own system, and what its
+/// broker knew of other nodes before the test.
+struct listening_node {
+  dist_fixture f{supervisor_config(), node_args()};
+  std::optional<uint16_t> port;
+  learned_nodes before;
+
+  listening_node() {
+    auto x = supervisor_config();
+    x.port = 0;
+    if (auto p = start_node(f.sys, x))
+      port = *p;
+    before = learned_nodes_of(f.sys);
+    REQUIRE(port);
+    REQUIRE(before.spawn_servers >= 0);
+  }
+
+  /// Waits until the broker keeps no more spawn servers than before and no
+  /// proxies, at most `patience`; returns what it keeps then.
+  learned_nodes settled() {
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    auto now = learned_nodes_of(f.sys);
+    while ((now.spawn_servers > before.spawn_servers || now.proxies)
+           && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+      now = learned_nodes_of(f.sys);
+    }
+    return now;
+  }
+};
+
 } // namespace
 
 TEST_CASE("malformed BASP headers cost only their own connection",
@@ -367,37 +399,26 @@ TEST_CASE("a supervisor that connects to a hostile port fails the start "
 TEST_CASE("a forged node that handshakes and leaves leaves nothing behind, "
           "nor do the nodes it names",
           "[adversarial][node]") {
-  dist_fixture f{supervisor_config(), node_args()};
-  auto x = supervisor_config();
-  x.port = 0;
-  auto port = start_node(f.sys, x);
-  REQUIRE(port);
-  auto before = learned_nodes_of(f.sys);
-  REQUIRE(before.spawn_servers >= 0);
-  REQUIRE_FALSE(before.proxies);
+  listening_node n;
+  REQUIRE_FALSE(n.before.proxies);
   const int peers = 50 * adversarial_rounds();
   // Every other peer names four more nodes.
   for (int i = 0; i < peers; ++i)
-    REQUIRE(forged_peer(*port, static_cast<uint32_t>(i), i % 2 * 4));
+    REQUIRE(forged_peer(*n.port, static_cast<uint32_t>(i), i % 2 * 4));
   // Each closing purges after the broker's own cleanup: wait for the last.
-  auto deadline = std::chrono::steady_clock::now() + patience;
-  auto now = learned_nodes_of(f.sys);
-  while ((now.spawn_servers > before.spawn_servers || now.proxies)
-         && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-    now = learned_nodes_of(f.sys);
-  }
-  CHECK(now.spawn_servers == before.spawn_servers);
+  auto now = n.settled();
+  CHECK(now.spawn_servers == n.before.spawn_servers);
   CHECK_FALSE(now.proxies);
   // A real peer is still served.
-  auto a = f.start_node_process();
+  auto a = n.f.start_node_process();
   auto tree = supervisor("root").child(
     remote_worker("w", "pinger").nodes({a->address()}));
-  auto root = start_supervisor(f.sys, tree);
+  auto root = start_supervisor(n.f.sys, tree);
   REQUIRE(root);
-  CHECK(f.ping(f.info(*root, "w").actor) == "pong 1");
-  CHECK(learned_nodes_of(f.sys).spawn_servers == before.spawn_servers + 1);
-  stop_supervisor(f.sys, *root);
+  CHECK(n.f.ping(n.f.info(*root, "w").actor) == "pong 1");
+  CHECK(learned_nodes_of(n.f.sys).spawn_servers
+        == n.before.spawn_servers + 1);
+  stop_supervisor(n.f.sys, *root);
 }
 
 // A node the broker learns after a connection's closing was handled (a BASP
@@ -406,28 +427,16 @@ TEST_CASE("a forged node that handshakes and leaves leaves nothing behind, "
 // after each closing, also after a closing while a sweep was pending.
 TEST_CASE("a node learned just after a peer left goes with the next sweep",
           "[adversarial][node]") {
-  dist_fixture f{supervisor_config(), node_args()};
-  auto x = supervisor_config();
-  x.port = 0;
-  auto port = start_node(f.sys, x);
-  REQUIRE(port);
-  auto before = learned_nodes_of(f.sys);
-  REQUIRE(before.spawn_servers >= 0);
+  listening_node n;
   // The first closing asks for a sweep a second later, the second (while
   // that is pending) for one more after it; the node comes between the two.
-  REQUIRE(forged_peer(*port, 1));
+  REQUIRE(forged_peer(*n.port, 1));
   std::this_thread::sleep_for(500ms);
-  REQUIRE(forged_peer(*port, 2));
+  REQUIRE(forged_peer(*n.port, 2));
   std::this_thread::sleep_for(1s);
-  REQUIRE(learn_unreachable_node(f.sys, 3));
-  auto deadline = std::chrono::steady_clock::now() + patience;
-  auto now = learned_nodes_of(f.sys);
-  while (now.spawn_servers > before.spawn_servers
-         && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-    now = learned_nodes_of(f.sys);
-  }
-  CHECK(now.spawn_servers == before.spawn_servers);
+  REQUIRE(learn_unreachable_node(n.f.sys, 3));
+  auto now = n.settled();
+  CHECK(now.spawn_servers == n.before.spawn_servers);
 }
 
 TEST_CASE("forged peers that handshake and leave do not grow a node",
