@@ -129,8 +129,10 @@ inline lifecycle_event await_event(caf::scoped_actor& self, lifecycle_kind kind,
 /// Captures Trellis' report lines for the lifetime of the object.
 class log_capture {
 public:
-  /// Captures every report, progress reports too, until destroyed.
-  log_capture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024)) {
+  /// Captures every report, progress reports too, until destroyed; the
+  /// last `capacity` lines.
+  explicit log_capture(size_t capacity = 1024)
+    : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(capacity)) {
     auto log = spdlog::get(trellis::logger_name);
     REQUIRE(log != nullptr);
     sink_->set_pattern("%v");
