@@ -1,6 +1,7 @@
 #include "trellis/detail/sys_control.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include <caf/abstract_actor.hpp>
@@ -12,6 +13,7 @@
 #include "trellis/atoms.hpp"
 #include "trellis/detail/crash_witness.hpp"
 #include "trellis/detail/member_class.hpp"
+#include "tsc_clock.hpp"
 
 namespace trellis::detail {
 
@@ -109,7 +111,7 @@ child_statistics sys_control::read(std::string path) const {
   if (auto began = running_since_.load(std::memory_order_acquire)) {
     x.handling = true;
     x.current_handler = ns(static_cast<uint64_t>(
-      std::max<int64_t>(0, steady_ns() - began)));
+      std::max<int64_t>(0, tsc_clock::now_ns() - began)));
   }
   auto done = pushes_done_.load(std::memory_order_acquire);
   auto taken = taken_.load(std::memory_order_acquire);
@@ -212,7 +214,7 @@ sys_ticket sys_control::begin(caf::scheduled_actor* self,
       acknowledge(self);
     else if (++unbased_ >= rebase_interval)
       rebase(self);
-    t.began = chained_ != 0 ? chained_ : steady_ns();
+    t.began = chained_ != 0 ? chained_ : tsc_clock::now_ns();
     running_since_.store(t.began, std::memory_order_release);
   } else {
     chained_ = 0;
@@ -242,7 +244,7 @@ void sys_control::end_skipped(sys_ticket& t) noexcept {
 void sys_control::end(sys_ticket& t, trace_outcome outcome) noexcept {
   int64_t took = 0;
   if (t.began != 0) {
-    chained_ = steady_ns();
+    chained_ = tsc_clock::now_ns();
     took = std::max<int64_t>(0, chained_ - t.began);
     running_since_.store(0, std::memory_order_release);
     if (outcome == trace_outcome::handled || outcome == trace_outcome::resumed)

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -62,7 +61,7 @@ private:
 /// What a child's incarnation notes as it begins a handler, to finish the
 /// statistics and the trace when the handler ends.
 struct sys_ticket {
-  /// When the handler began (steady clock, ns); 0 if not timed.
+  /// When the handler began (`tsc_clock`, ns); 0 if not timed.
   int64_t began = 0;
   /// Whether the message goes to the trace, as it arrived.
   bool traced = false;
@@ -186,12 +185,6 @@ public:
   void end_skipped(sys_ticket& t) noexcept;
 
 private:
-  static int64_t steady_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-  }
-
   /// Handlers between two takes of the mailbox's depth while collecting.
   /// A take reads the senders' counts and moves what waits in the mailbox
   /// into its queues: both contend with the senders. Only messages that
@@ -239,7 +232,7 @@ private:
   alignas(64) std::atomic<uint64_t> pushes_begun_{0};
   std::atomic<uint64_t> pushes_done_{0};
   // The incarnation's.
-  /// When the running handler began (steady clock, ns), 0 when idle.
+  /// When the running handler began (`tsc_clock`, ns), 0 when idle.
   alignas(64) std::atomic<int64_t> running_since_{0};
   std::atomic<uint64_t> taken_{0};
   std::atomic<int64_t> base_{0};
@@ -247,7 +240,7 @@ private:
   bool based_ = false;
   /// Handlers begun since `base_` was last taken.
   uint32_t unbased_ = 0;
-  /// When the last timed handler ended (steady clock, ns), 0 if the
+  /// When the last timed handler ended (`tsc_clock`, ns), 0 if the
   /// incarnation did anything else since: the next handler of the same run
   /// starts there, one clock read per message instead of two. Its time
   /// then includes CAF's taking of its message, a few dozen nanoseconds.
