@@ -222,6 +222,8 @@ sys_ticket sys_control::begin(caf::scheduled_actor* self,
   if (tracing_.load(std::memory_order_acquire)) {
     try {
       t.at = caf::make_timestamp();
+      if (t.began == 0)
+        t.trace_began = tsc_clock::now_ns();
       // As it arrived: a handler may move from what it gets.
       t.content = x.copy_content_to_message();
       t.sender = caf::actor_cast<caf::actor_addr>(x.sender);
@@ -253,9 +255,7 @@ void sys_control::end(sys_ticket& t, trace_outcome outcome) noexcept {
   if (!t.traced)
     return;
   if (t.began == 0)
-    took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-             caf::make_timestamp() - t.at)
-             .count();
+    took = std::max<int64_t>(0, tsc_clock::now_ns() - t.trace_began);
   std::lock_guard<std::mutex> guard{trace_mtx_};
   // The trace may have been switched off or resized since `begin`.
   // (`std::mutex::lock` throws only for errors that are bugs here.)

@@ -321,6 +321,31 @@ TEST_CASE("a suspended child's held health checks do not count as missed",
   REQUIRE_FALSE(resume_child(f.sys, sup, "tally"));
 }
 
+TEST_CASE("a traced handler's time is how long it ran", "[sys]") {
+  fixture f;
+  auto g = std::make_shared<gate>();
+  auto sup = f.start(supervisor("root").child(tally_spec(g)));
+  auto tally = f.actor_of(sup, "tally");
+  REQUIRE_FALSE(set_trace(f.sys, sup, "tally", 4));
+  auto statistics = GENERATE(false, true);
+  CAPTURE(statistics);
+  REQUIRE_FALSE(set_statistics(f.sys, sup, "tally", statistics));
+  // Timed by statistics when they are on, by the trace alone when not.
+  caf::anon_send(tally, block_atom::value);
+  eventually("the handler to block", [&] { return g->waiting == 1; });
+  std::this_thread::sleep_for(30ms);
+  g->open();
+  eventually("the blocked handler in the trace", [&] {
+    auto xs = get_trace(f.sys, sup, "tally");
+    return xs && !xs->empty();
+  });
+  auto xs = get_trace(f.sys, sup, "tally");
+  REQUIRE(xs);
+  CHECK(xs->back().took >= 30ms);
+  if (statistics)
+    CHECK(stats(f, sup).handler_max >= 30ms);
+}
+
 TEST_CASE("a trace keeps the last messages, with how each ended", "[sys]") {
   fixture f;
   auto sup = f.start(supervisor("root").child(tally_spec()));

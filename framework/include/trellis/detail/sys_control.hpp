@@ -65,6 +65,10 @@ struct sys_ticket {
   int64_t began = 0;
   /// Whether the message goes to the trace, as it arrived.
   bool traced = false;
+  /// When a traced handler that statistics do not time began (`tsc_clock`,
+  /// ns): its time for the trace is a span of a monotonic clock, not of
+  /// the system clock that `at` reads.
+  int64_t trace_began = 0;
   caf::timestamp at;
   caf::message content;
   caf::actor_addr sender;
