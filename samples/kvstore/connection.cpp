@@ -35,9 +35,22 @@ using overdue_atom = caf::atom_constant<caf::atom("kv_overdue")>;
 // `(idle_atom)`: time to check whether a partial request still gets bytes.
 using idle_atom = caf::atom_constant<caf::atom("kv_idle")>;
 
+// `(queued_atom)`: time to check whether all clients' commands under way
+// left room to read more.
+using queued_atom = caf::atom_constant<caf::atom("kv_queued")>;
+
 // A client may have this many commands under way; past it, the connection
 // stops reading until half of them are answered.
 constexpr size_t max_pipeline = 1024;
+
+// Nor may its commands under way hold more than this many bytes of
+// arguments, however few they are: 1,024 SETs of 16 MiB would hold 16 GiB.
+// One command always goes, whatever its size (`resp::limits` bounds it).
+constexpr uint64_t max_pipeline_bytes = 16u << 20;
+
+// How often a connection that waits for room among all clients' commands
+// under way (`input_limits::total`) looks again: nothing else wakes it.
+constexpr auto queued_recheck = std::chrono::milliseconds(10);
 
 // How much a read takes from the socket: little while the client sends
 // little, so that CAF, which refills its read buffer to this size before
@@ -95,6 +108,7 @@ struct pending {
   plan routed;
   std::vector<resp::reply> answers; // one per part
   size_t awaiting = 0;
+  uint64_t queued = 0; // its arguments' bytes, while a shard owes its reply
   std::string out; // the encoded reply, once ready
   bool ready = false;
   bool close_after = false;
@@ -192,6 +206,8 @@ struct connection_state {
   bool overdue_check = false; // an overdue_atom is on its way
   size_t read_size = small_read;
   uint64_t in_held = 0; // the parser's bytes, as counted in the total
+  uint64_t queued = 0;  // the argument bytes of commands under way
+  bool queued_check = false; // a queued_atom is on its way
   bool idle_check = false; // an idle_atom is on its way
   std::chrono::steady_clock::time_point input_since; // the last bytes
   // What this client's unsent replies and partial requests held goes with
@@ -200,6 +216,7 @@ struct connection_state {
     if (rt) {
       rt->stats.output_bytes -= out_pending;
       rt->stats.input_bytes -= in_held;
+      rt->stats.queued_bytes -= queued;
     }
   }
   static inline const char* name = "kvstore.connection";
@@ -229,6 +246,7 @@ std::string server_info(const runtime& rt) {
       << "\r\nclient_input_limit_disconnections:"
       << s.input_limit_disconnects
       << "\r\nclient_input_bytes:" << s.input_bytes
+      << "\r\nclient_queued_bytes:" << s.queued_bytes
       << "\r\ntotal_commands_processed:" << s.commands_processed
       << "\r\nshard_retries:" << s.shard_retries
       << "\r\n\r\n# Chaos\r\nchaos_rate:" << rt.chaos_rate
@@ -240,6 +258,11 @@ std::string server_info(const runtime& rt) {
 void ready(connection_actor* self, pending& pd, const resp::reply& r) {
   resp::encode(r, pd.out);
   pd.ready = true;
+  if (pd.queued > 0) {
+    self->state.queued -= pd.queued;
+    self->state.rt->stats.queued_bytes -= pd.queued;
+    pd.queued = 0;
+  }
   if (pd.close_after)
     self->state.closing = true;
 }
@@ -263,7 +286,8 @@ void deliver(connection_actor* self, part_ref ref, resp::reply answer) {
   ready(self, pd, r);
 }
 
-void dispatch(connection_actor* self, plan p) {
+// Routes a command whose arguments hold `bytes` bytes.
+void dispatch(connection_actor* self, plan p, uint64_t bytes) {
   auto& st = self->state;
   auto seq = st.first_seq + st.queue.size();
   auto& pd = st.queue.emplace_back();
@@ -281,6 +305,9 @@ void dispatch(connection_actor* self, plan p) {
     return;
   }
   pd.awaiting = p.parts.size();
+  pd.queued = bytes;
+  st.queued += bytes;
+  st.rt->stats.queued_bytes += bytes;
   if (p.cmd->route != route::one_key)
     pd.answers.resize(p.parts.size());
   for (size_t i = 0; i < p.parts.size(); ++i) {
@@ -347,13 +374,18 @@ void watch_input(connection_actor* self) {
   self->delayed_send(self, timeout, idle_atom::value);
 }
 
+// Whether all clients' commands under way hold more than the server takes.
+bool queued_too_much(const connection_state& st) {
+  return st.rt->stats.queued_bytes > st.rt->input.total;
+}
+
 // Parses and routes what the client sent, as far as the pipeline allows.
 void read_commands(connection_actor* self) {
   auto& st = self->state;
   std::vector<std::string> args;
   auto paused = [&] {
-    return st.queue.size() >= max_pipeline
-           || st.out_pending > st.rt->output.pause;
+    return st.queue.size() >= max_pipeline || st.queued > max_pipeline_bytes
+           || st.out_pending > st.rt->output.pause || queued_too_much(st);
   };
   st.parser_idle = false;
   while (!st.closing && !paused()) {
@@ -369,8 +401,13 @@ void read_commands(connection_actor* self) {
       break;
     }
     ++st.rt->stats.commands_processed;
-    dispatch(self, route_command(std::move(args), st.rt->shards,
-                                 st.rt->output.per_client));
+    uint64_t bytes = 0;
+    for (auto& x : args)
+      bytes += x.size();
+    dispatch(self,
+             route_command(std::move(args), st.rt->shards,
+                           st.rt->output.per_client),
+             bytes);
   }
   if (st.closing)
     st.parser = resp::request_parser{st.rt->limits}; // parsed no further
@@ -387,9 +424,16 @@ void read_commands(connection_actor* self) {
     self->halt(st.hdl);
     st.halted = true;
   } else if (st.halted && st.queue.size() < max_pipeline / 2
-             && st.out_pending <= st.rt->output.pause / 2) {
+             && st.queued <= max_pipeline_bytes / 2
+             && st.out_pending <= st.rt->output.pause / 2
+             && !queued_too_much(st)) {
     self->trigger(st.hdl);
     st.halted = false;
+  }
+  // Other clients' answers free that room, and tell this one nothing.
+  if (st.halted && !st.queued_check && queued_too_much(st)) {
+    st.queued_check = true;
+    self->delayed_send(self, queued_recheck, queued_atom::value);
   }
 }
 
@@ -620,6 +664,9 @@ void serve(connection_actor* self) {
       self->quit();
       return;
     }
+    // Waiting for room among all clients' commands (`queued_atom`).
+    if (queued_too_much(st))
+      return;
     // The pipeline's bound stopped the parser, and all it parsed was
     // answered at once: parse on.
   }
@@ -698,6 +745,10 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
       transmit(self, static_cast<size_t>(s));
     },
     [self](overdue_atom) { check_overdue(self); },
+    [self](queued_atom) {
+      self->state.queued_check = false;
+      serve(self);
+    },
     [self](idle_atom) {
       auto& cs = self->state;
       cs.idle_check = false;

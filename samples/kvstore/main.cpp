@@ -84,7 +84,8 @@ A Redis-compatible (RESP2) key-value server built as a Trellis supervision tree.
                         1 MiB this long is disconnected (default 10)
   --total-input-limit BYTES  partial requests of all clients; the client
                         whose request would pass it is answered an error and
-                        disconnected (default 134217728)
+                        disconnected; apart, commands read and not yet
+                        answered, past which clients wait (default 134217728)
   --client-input-timeout SECONDS  a client that sends nothing for this long
                         in the middle of a request is answered an error and
                         disconnected; 0: never (default 10)

@@ -35,6 +35,8 @@ struct server_stats {
   std::atomic<uint64_t> input_limit_disconnects{0};
   /// Bytes held for requests still arriving, all clients.
   std::atomic<uint64_t> input_bytes{0};
+  /// Argument bytes of commands read and not yet answered, all clients.
+  std::atomic<uint64_t> queued_bytes{0};
 };
 
 /// How many reply bytes may wait for clients that do not read them, as
@@ -61,6 +63,8 @@ struct output_limits {
 /// that holds a partial request and sends nothing more for `timeout` is
 /// closed too (Redis' `timeout`, for partial requests only; 0: never), so
 /// that clients that stop halfway cannot keep that memory for good.
+/// Commands read and not yet answered are bounded by `total` too, apart:
+/// past it, connections stop reading until the shards catch up.
 struct input_limits {
   uint64_t total = 128u << 20;
   std::chrono::seconds timeout{10};

@@ -97,9 +97,9 @@ def direct(content):
 class Node:
     """A trellis_node process; its output (port line and log) is collected."""
 
-    def __init__(self, exe):
+    def __init__(self, exe, *args):
         self.proc = subprocess.Popen(
-            [exe, "--port=0", "--heartbeat-ms=250", "--timeout-ms=4000"],
+            [exe, "--port=0", "--heartbeat-ms=250", "--timeout-ms=4000", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.port = None

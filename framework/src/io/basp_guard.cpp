@@ -48,6 +48,8 @@ const char* to_string(basp_refusal x) noexcept {
       return "nesting_too_deep";
     case basp_refusal::unreadable_payload:
       return "unreadable_payload";
+    case basp_refusal::arriving_payloads:
+      return "arriving_payloads";
   }
   return "unknown";
 }

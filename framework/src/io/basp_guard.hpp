@@ -26,6 +26,12 @@ struct basp_limits {
   /// a published interface, a few hundred bytes in practice.
   uint32_t max_handshake_payload = 64u << 10;
 
+  /// What the payloads that are still arriving may hold, all connections
+  /// together (those up to `payload_piece` not counted): sixteen of the
+  /// largest. A connection holds what arrived of its payload, not what its
+  /// header announced; the one whose bytes would pass this is closed.
+  uint64_t max_arriving = 16 * (uint64_t{16} << 20);
+
   /// Time from accepting or connecting to the peer's complete handshake
   /// (`node_config::handshake_timeout`); zero turns the deadline off.
   caf::timespan handshake_timeout = std::chrono::seconds(5);
@@ -64,7 +70,13 @@ enum class basp_refusal : uint8_t {
   nesting_too_deep,
   /// Reading a message's values threw (see `nesting_error::unreadable`).
   unreadable_payload,
+  /// The payloads still arriving on all connections would pass
+  /// `basp_limits::max_arriving`.
+  arriving_payloads,
 };
+
+/// A payload longer than this is read a piece of this size at a time.
+constexpr size_t payload_piece = 64u << 10;
 
 /// Returns the name of `x`, as reports print it.
 const char* to_string(basp_refusal x) noexcept;

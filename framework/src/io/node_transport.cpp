@@ -128,6 +128,8 @@ struct transport_state {
   basp_limits limits;
   /// Accepted connections still in their handshake.
   std::atomic<int> pending{0};
+  /// Bytes of large payloads received and not yet whole (`max_arriving`).
+  std::atomic<uint64_t> arriving{0};
   /// Purges once more a while after connections closed (see purge_later).
   caf::actor sweeper;
 };
@@ -250,14 +252,26 @@ public:
     stream_.on_read_closed = [this] {
       stop_deadline();
       forget_peer();
+      drop_gathered();
     };
   }
 
   ~guarded_scribe() override {
     finish_handshake();
+    drop_gathered();
   }
 
   void configure_read(caf::io::receive_policy::config config) override {
+    // A large payload is read a piece at a time and gathered here, so that
+    // a connection holds what arrived of it: CAF sizes its buffer to what
+    // the header announced, zero-filled, and a peer that announced 16 MiB
+    // and sent a byte held 16 MiB (a few hundred such peers, gigabytes).
+    gather_ = 0;
+    if (config.first == caf::io::receive_policy_flag::exactly
+        && config.second > payload_piece) {
+      gather_ = config.second;
+      config.second = payload_piece;
+    }
     stream_.configure_read(config);
     if (!launched_)
       launch();
@@ -278,6 +292,7 @@ public:
   void graceful_shutdown() override {
     stop_deadline();
     forget_peer();
+    drop_gathered();
     stream_.graceful_shutdown();
     detach(&stream_.backend(), false);
   }
@@ -309,21 +324,10 @@ public:
   bool consume(caf::execution_unit* ctx, const void* buf, size_t n) override {
     if (detached())
       return false;
-    if (guard_.expects_payload()) {
-      guard_.on_payload();
-      if (guard_.handshake_done())
-        finish_handshake();
-      if (auto err = check_values(buf, n)) {
-        auto unreadable = err == make_error(nesting_error::unreadable);
-        refuse(ctx,
-               unreadable ? basp_refusal::unreadable_payload
-                          : basp_refusal::nesting_too_deep,
-               guard_.last_header() + " max_nesting="
-                 + std::to_string(state_->limits.max_nesting));
-        return false;
-      }
-      return scribe::consume(ctx, buf, n);
-    }
+    if (guard_.expects_payload() && gather_ > 0)
+      return gather(ctx, buf, n);
+    if (guard_.expects_payload())
+      return consume_payload(ctx, buf, n);
     auto verdict = guard_.on_header(static_cast<const char*>(buf), n);
     if (verdict == basp_refusal::none)
       return scribe::consume(ctx, buf, n);
@@ -418,6 +422,63 @@ private:
     stream_.passivate();
   }
 
+  // Hands a payload whole to the broker, after checking it: CAF's own
+  // `scribe::consume` reads it from `rd_buf()`, where `buf` points.
+  bool consume_payload(caf::execution_unit* ctx, const void* buf, size_t n) {
+    guard_.on_payload();
+    if (guard_.handshake_done())
+      finish_handshake();
+    if (auto err = check_values(buf, n)) {
+      auto unreadable = err == make_error(nesting_error::unreadable);
+      refuse(ctx,
+             unreadable ? basp_refusal::unreadable_payload
+                        : basp_refusal::nesting_too_deep,
+             guard_.last_header() + " max_nesting="
+               + std::to_string(state_->limits.max_nesting));
+      return false;
+    }
+    return scribe::consume(ctx, buf, n);
+  }
+
+  // Adds a piece of a large payload; once it is whole, hands it on from the
+  // stream's buffer, as CAF would have read it.
+  bool gather(caf::execution_unit* ctx, const void* buf, size_t n) {
+    auto total = state_->arriving.fetch_add(n) + n;
+    arriving_ += n;
+    if (total > state_->limits.max_arriving) {
+      refuse(ctx, basp_refusal::arriving_payloads,
+             guard_.last_header() + " arriving=" + std::to_string(total)
+               + " max_arriving="
+               + std::to_string(state_->limits.max_arriving));
+      return false;
+    }
+    // Doubling as it arrives, never past the announced length.
+    auto size = gathered_.size() + n;
+    if (size > gathered_.capacity())
+      gathered_.reserve(std::min(gather_,
+                                 std::max(size, 2 * gathered_.capacity())));
+    auto bytes = static_cast<const char*>(buf);
+    gathered_.insert(gathered_.end(), bytes, bytes + n);
+    if (gathered_.size() < gather_) {
+      stream_.configure_read(caf::io::receive_policy::exactly(
+        std::min(payload_piece, gather_ - gathered_.size())));
+      return true;
+    }
+    auto& rd = stream_.rd_buf();
+    rd.swap(gathered_);
+    auto result = consume_payload(ctx, rd.data(), rd.size());
+    rd.swap(gathered_);
+    drop_gathered();
+    return result;
+  }
+
+  // Lets go of a gathered payload and its count in the total.
+  void drop_gathered() {
+    std::vector<char>{}.swap(gathered_);
+    state_->arriving -= arriving_;
+    arriving_ = 0;
+  }
+
   // CAF would read the payload recursively, level by level, and may throw
   // while at it: read here first, every payload that carries values (about
   // a microsecond for a small message; docs/distribution.md, "Hostile
@@ -436,6 +497,7 @@ private:
               const std::string& detail) {
     report::connection_refused(peer_, to_string(why), detail);
     finish_handshake();
+    drop_gathered();
     io_failure(ctx, caf::io::network::operation::read);
   }
 
@@ -448,6 +510,9 @@ private:
   bool forgotten_ = false;
   caf::weak_actor_ptr broker_;
   caf::actor timer_;
+  size_t gather_ = 0; // the length of a large payload expected, or 0
+  std::vector<char> gathered_; // what arrived of it
+  uint64_t arriving_ = 0; // its bytes in `transport_state::arriving`
   stream_type stream_;
 };
 
@@ -567,6 +632,7 @@ basp_limits basp_limits_of(const caf::actor_system& sys) {
                                          defaults.handshake_timeout);
   result.max_nesting = count_of(sys, "trellis.max-message-nesting",
                                 defaults.max_message_nesting);
+  result.max_arriving = 16 * uint64_t{result.max_payload};
   return result;
 }
 
