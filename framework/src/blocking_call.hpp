@@ -18,6 +18,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/timespan.hpp>
 
+#include "spec_rules.hpp"
 #include "trellis/errc.hpp"
 
 namespace trellis::detail {
@@ -31,9 +32,9 @@ caf::error refuse_calling_self(const caf::actor& target, const char* what);
 /// `"which_children"`.
 const char* call_name(caf::atom_value x) noexcept;
 
-/// The longest wait a deadline is computed for: past it, now + timeout may
-/// overflow (`timespan::max()`, say) and pass at once.
-constexpr caf::timespan longest_wait = std::chrono::hours(24 * 365);
+/// The longest wait a deadline is computed for (`timespan::max()` would
+/// overflow one).
+constexpr caf::timespan longest_wait = longest_span;
 
 /// Returns a blocking call's timeout as CAF takes it: none past
 /// `longest_wait`.

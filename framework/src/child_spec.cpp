@@ -36,13 +36,21 @@ caf::error child_spec::validate() const {
       && sd.time() < caf::timespan{0})
     return make_error(errc::invalid_spec, "shutdown",
                       "child '" + id_ + "' has a negative timeout");
+  if (sd.kind() == trellis::shutdown_kind::timeout
+      && sd.time() > detail::longest_span)
+    return make_error(errc::invalid_spec, "shutdown",
+                      "child '" + id_
+                        + "' has a timeout above 1 year: use "
+                          "shutdown::infinity() to wait for ever");
   if (d_->health_check) {
     auto& hc = *d_->health_check;
-    if (hc.interval() <= caf::timespan{0} || hc.timeout() <= caf::timespan{0})
+    if (hc.interval() <= caf::timespan{0} || hc.timeout() <= caf::timespan{0}
+        || hc.interval() > detail::longest_span
+        || hc.timeout() > detail::longest_span)
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_
-                          + "' needs a positive health check interval and "
-                            "timeout");
+                          + "' needs a health check interval and timeout "
+                            "above 0 and at most 1 year");
     if (hc.max_missed() < 1)
       return make_error(errc::invalid_spec, "health_check",
                         "child '" + id_ + "' needs max_missed of at least 1");
@@ -63,7 +71,7 @@ caf::error child_spec::validate() const {
   // rejects a NaN jitter.
   if (d_->backoff
       && (d_->backoff->min() <= caf::timespan{0} || d_->backoff->max() < d_->backoff->min()
-          || d_->backoff->max() > std::chrono::hours(24 * 365)
+          || d_->backoff->max() > detail::longest_span
           || !(d_->backoff->jitter() >= 0 && d_->backoff->jitter() <= 1)
           || d_->backoff->reset_after() < caf::timespan{0}))
     return make_error(errc::invalid_spec, "backoff",
@@ -71,7 +79,7 @@ caf::error child_spec::validate() const {
                         + "' needs 0 < min <= max <= 1 year, a jitter "
                           "between 0 and 1, and a non-negative reset_after");
   if (d_->resume_limit.period <= caf::timespan{0}
-      || d_->resume_limit.period > std::chrono::hours(24 * 365))
+      || d_->resume_limit.period > detail::longest_span)
     return make_error(errc::invalid_spec, "resume_limit",
                       "child '" + id_
                         + "' needs a resume period above 0 and at most 1 "

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
+
+#include <caf/timespan.hpp>
 
 // What validation checks of any spec's ids and enumerations.
 
@@ -22,6 +25,11 @@ inline const char* control_char_text() noexcept {
   return "an id must not contain control characters (reports print ids as "
          "they are, one event a line)";
 }
+
+/// The longest timeout or delay a spec may give, and a blocking call waits
+/// for as given: past it, a deadline (now + the span) may overflow and pass
+/// at once. Waiting for ever is spelled otherwise (`shutdown::infinity()`).
+constexpr caf::timespan longest_span = std::chrono::hours(24 * 365);
 
 /// Returns whether `x` lies past `last`, the enumeration's last value: an
 /// integer cast to it, which every switch on it would skip.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <caf/actor_cast.hpp>
+#include <caf/blocking_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/system_messages.hpp>
@@ -403,10 +404,11 @@ bool supervisor_actor::refuse_start(iterator c, start_result& res,
                        + std::string{option});
   }
   // Not killed: the actor is another's, or the supervisor itself.
-  if (!ctx.initialization_of(res.actor()))
+  auto adopted = !ctx.initialization_of(res.actor());
+  if (adopted)
     if (auto err = check_adopted(*c, res.actor()))
       res = std::move(err);
-  if (auto err = check_kind(*c, res.actor())) {
+  if (auto err = check_kind(*c, res.actor(), adopted)) {
     send_exit(res.actor(), caf::exit_reason::kill);
     res = std::move(err);
   }
@@ -460,11 +462,22 @@ void supervisor_actor::await_start(iterator c, const caf::actor& hdl,
             on_error);
 }
 
-caf::error supervisor_actor::check_kind(const child& c,
-                                        const caf::actor& hdl) const {
+caf::error supervisor_actor::check_kind(const child& c, const caf::actor& hdl,
+                                        bool adopted) const {
+  if (!hdl)
+    return caf::none;
+  // Its start would wait for an answer that its own receive loop keeps
+  // from coming: CAF answers system messages for event-based actors only.
+  if (adopted
+      && dynamic_cast<caf::blocking_actor*>(
+        caf::actor_cast<caf::abstract_actor*>(hdl)))
+    return make_error(errc::start_failed, child_path(c),
+                      "the factory returned a blocking actor that its "
+                      "child_context did not spawn: no supervisor can tell "
+                      "when it has started; spawn it with ctx.spawn");
   // A child declared a supervisor gets supervisors' requests (its start,
   // snapshots, lookups): a local actor of another kind would never answer.
-  if (!hdl || c.spec.type() != child_type::supervisor
+  if (c.spec.type() != child_type::supervisor
       || hdl->node() != system().node()
       || dynamic_cast<supervisor_actor*>(
            caf::actor_cast<caf::abstract_actor*>(hdl)))
@@ -485,6 +498,10 @@ caf::error supervisor_actor::check_adopted(const child& c,
                         + ": each child needs an actor of its own, such as "
                           "one spawned through its child_context");
   };
+  // Its system would wait for ever, at its end, for an actor that this one
+  // watches, and this one cannot stop it in order.
+  if (&hdl->home_system() != &home_system())
+    return why("an actor of another actor_system");
   auto addr = hdl.address();
   if (addr == address())
     return why("its own supervisor (ctx.supervisor())");

@@ -171,13 +171,16 @@ private:
   void await_start(iterator c, const caf::actor& hdl, uint64_t token);
 
   /// Returns why `hdl`, which the context did not spawn, cannot be child
-  /// `c`: it is this supervisor, its parent, or another child's actor, which
-  /// a second binding would hide (its start would never complete), or none.
+  /// `c`: it is this supervisor, its parent, another child's actor, which
+  /// a second binding would hide (its start would never complete), or an
+  /// actor of another actor system, which this one cannot stop; or none.
   caf::error check_adopted(const child& c, const caf::actor& hdl);
 
-  /// Returns why `hdl` cannot be child `c` (a local actor that is no
-  /// supervisor for a child declared one), or none.
-  caf::error check_kind(const child& c, const caf::actor& hdl) const;
+  /// Returns why `hdl` cannot be child `c`: a local actor that is no
+  /// supervisor for a child declared one, or a blocking actor the context
+  /// did not spawn (`adopted`), which never says it has started; or none.
+  caf::error check_kind(const child& c, const caf::actor& hdl,
+                        bool adopted) const;
 
   /// Calls `c`'s factory, unless fault injection armed its next start.
   start_result start_or_fault(iterator c, child_context& ctx);

@@ -109,9 +109,10 @@ caf::error supervisor_spec::validate() const {
       return make_error(errc::invalid_spec, "restart_limit",
                         "supervisor '" + id_ + "' " + what, id_);
   }
-  if (kill_timeout_ < caf::timespan{0})
+  if (kill_timeout_ < caf::timespan{0} || kill_timeout_ > detail::longest_span)
     return make_error(errc::invalid_spec, "kill_timeout",
-                      "supervisor '" + id_ + "' has a negative kill_timeout",
+                      "supervisor '" + id_
+                        + "' needs a kill_timeout of 0 to 1 year",
                       id_);
   if (dynamic()) {
     if (children_.size() != 1)

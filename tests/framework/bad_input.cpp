@@ -215,7 +215,12 @@ TEST_CASE("bad input: invalid supervisor flags are refused before anything "
   }
   SECTION("negative kill_timeout") {
     f.refused(root().kill_timeout(-1ms), "kill_timeout",
-              "negative kill_timeout, root");
+              "needs a kill_timeout of 0 to 1 year, root");
+  }
+  SECTION("kill_timeout above a year") {
+    // now + timespan::max() overflowed: a busy child was abandoned at once.
+    f.refused(root().kill_timeout(caf::timespan::max()), "kill_timeout",
+              "needs a kill_timeout of 0 to 1 year, root");
   }
   SECTION("max_children on a static supervisor") {
     f.refused(root().max_children(10), "max_children",
@@ -396,6 +401,14 @@ TEST_CASE("bad input: invalid child specs are refused at the start and by "
     {"missing factory", a().start(nullptr), "start", never},
     {"negative shutdown timeout", a().shutdown(shutdown::timeout(-1ms)),
      "shutdown", never},
+    // now + timespan::max() overflows: each took effect at once (a child
+    // killed without its grace period, a healthy one declared hung).
+    {"shutdown timeout above a year",
+     a().shutdown(shutdown::timeout(caf::timespan::max())), "shutdown", never},
+    {"health check with an interval above a year",
+     a().health_check({caf::timespan::max(), 1s}), "health_check", never},
+    {"health check with a timeout above a year",
+     a().health_check({1s, caf::timespan::max()}), "health_check", never},
     {"health check with a zero interval", a().health_check({0s, 1s}),
      "health_check", never},
     {"health check with a negative interval", a().health_check({-1s, 1s}),
@@ -572,6 +585,59 @@ TEST_CASE("bad input: a factory that returns an actor the supervisor has "
   CHECK_THAT(f.render(err), Catch::Contains("the supervisor of its supervisor"));
   CHECK(f.children(sup).size() == 1);
   CHECK(f.child(sup, "a").actor == a);
+  stop_supervisor(f.sys, sup);
+}
+
+TEST_CASE("bad input: a factory that returns a blocking actor it spawned "
+          "itself, or an actor of another actor system, is refused at once",
+          "[bad_input]") {
+  bad_input f;
+  auto sup = f.start_root();
+  auto check_refused = [&](const child_spec& spec, const char* text) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto err = error_of(start_child(f.sys, sup, spec));
+    CHECK(is(err, errc::start_failed));
+    CHECK_THAT(f.render(err), Catch::Contains(text));
+    // Refused, not timed out: the helper waits 30 s for an answer.
+    CHECK(std::chrono::steady_clock::now() - t0 < default_timeout);
+    CHECK(f.children(sup).size() == 1);
+  };
+  SECTION("a blocking actor") {
+    // Its start waited for an answer its receive loop kept from coming, the
+    // helper timed out, and the actor held its thread past the tree's end.
+    auto spawned = std::make_shared<caf::actor>();
+    auto b = worker("b", [spawned](child_context& ctx) -> start_result {
+      *spawned = ctx.system().spawn([](caf::blocking_actor* self) {
+        bool running = true;
+        self->receive_while(running)([](int32_t) {},
+                                     [&](caf::exit_msg&) { running = false; });
+      });
+      return *spawned;
+    });
+    check_refused(b, "a blocking actor that its child_context did not spawn");
+    // Told to end, as it was made for the child (a blocking actor ends on
+    // an exit message only if its receive loop takes one).
+    REQUIRE(*spawned);
+    f.probe->monitor(*spawned);
+    receive_or_fail(f.probe, "the blocking actor's end",
+                    [](caf::down_msg&) {});
+  }
+  SECTION("an actor of another actor system") {
+    // Adopted, it kept that system's destructor waiting for ever.
+    caf::actor_system_config cfg;
+    caf::actor_system other{cfg};
+    auto foreign = other.spawn(echo);
+    auto b = worker("b", [foreign](child_context&) -> start_result {
+      return foreign;
+    });
+    check_refused(b, "an actor of another actor_system");
+    // Not killed: it is that system's.
+    caf::scoped_actor self{other};
+    self->request(foreign, patience, int32_t{7})
+      .receive([](int32_t x) { CHECK(x == 7); },
+               [&](caf::error& err) { FAIL(other.render(err)); });
+    caf::anon_send_exit(foreign, caf::exit_reason::user_shutdown);
+  }
   stop_supervisor(f.sys, sup);
 }
 

@@ -478,8 +478,9 @@ public:
   }
 
   /// Checks the spec as a supervisor does before it starts anything. It
-  /// requires a non-empty id without '/', a factory, a non-negative
-  /// shutdown timeout, a positive health check interval and timeout with
+  /// requires a non-empty id without '/', a factory, a shutdown timeout of 0
+  /// to 1 year, a health check interval and timeout above 0 and at most 1
+  /// year with
   /// `max_missed` of at least 1 (and no readiness probe for a supervisor), a
   /// backoff with `0 < min <= max <= 1 year`, a jitter in [0, 1] and a
   /// non-negative `reset_after`, a positive `resume_limit` period of at most

@@ -122,7 +122,8 @@ public:
     return kill_timeout_;
   }
 
-  /// Sets how long a killed child may take to exit before it is abandoned.
+  /// Sets how long a killed child may take to exit before it is abandoned:
+  /// 0 to 1 year (`validate`).
   template <class Rep, class Period>
   supervisor_spec& kill_timeout(std::chrono::duration<Rep, Period> x) noexcept {
     kill_timeout_ = std::chrono::duration_cast<caf::timespan>(x);
