@@ -35,10 +35,6 @@ using overdue_atom = caf::atom_constant<caf::atom("kv_overdue")>;
 // `(idle_atom)`: time to check whether a partial request still gets bytes.
 using idle_atom = caf::atom_constant<caf::atom("kv_idle")>;
 
-// `(queued_atom)`: time to check whether all clients' commands under way
-// left room to read more.
-using queued_atom = caf::atom_constant<caf::atom("kv_queued")>;
-
 // A client may have this many commands under way; past it, the connection
 // stops reading until half of them are answered.
 constexpr size_t max_pipeline = 1024;
@@ -48,9 +44,9 @@ constexpr size_t max_pipeline = 1024;
 // One command always goes, whatever its size (`resp::limits` bounds it).
 constexpr uint64_t max_pipeline_bytes = 16u << 20;
 
-// How often a connection that waits for room among all clients' commands
-// under way (`input_limits::total`) looks again: nothing else wakes it.
-constexpr auto queued_recheck = std::chrono::milliseconds(10);
+// What an argument costs besides its bytes: an MGET of a million empty
+// keys holds 32 MiB.
+constexpr uint64_t argument_overhead = sizeof(std::string);
 
 // How much a read takes from the socket: little while the client sends
 // little, so that CAF, which refills its read buffer to this size before
@@ -207,7 +203,6 @@ struct connection_state {
   size_t read_size = small_read;
   uint64_t in_held = 0; // the parser's bytes, as counted in the total
   uint64_t queued = 0;  // the argument bytes of commands under way
-  bool queued_check = false; // a queued_atom is on its way
   bool idle_check = false; // an idle_atom is on its way
   std::chrono::steady_clock::time_point input_since; // the last bytes
   // What this client's unsent replies and partial requests held goes with
@@ -374,9 +369,11 @@ void watch_input(connection_actor* self) {
   self->delayed_send(self, timeout, idle_atom::value);
 }
 
-// Whether all clients' commands under way hold more than the server takes.
+// Whether this client waits for room among all clients' commands under
+// way: only while some of its own are, whose answers wake it, so that a
+// client with nothing under way always gets a command in.
 bool queued_too_much(const connection_state& st) {
-  return st.rt->stats.queued_bytes > st.rt->input.total;
+  return st.queued > 0 && st.rt->stats.queued_bytes > st.rt->input.total;
 }
 
 // Parses and routes what the client sent, as far as the pipeline allows.
@@ -403,7 +400,7 @@ void read_commands(connection_actor* self) {
     ++st.rt->stats.commands_processed;
     uint64_t bytes = 0;
     for (auto& x : args)
-      bytes += x.size();
+      bytes += x.size() + argument_overhead;
     dispatch(self,
              route_command(std::move(args), st.rt->shards,
                            st.rt->output.per_client),
@@ -429,11 +426,6 @@ void read_commands(connection_actor* self) {
              && !queued_too_much(st)) {
     self->trigger(st.hdl);
     st.halted = false;
-  }
-  // Other clients' answers free that room, and tell this one nothing.
-  if (st.halted && !st.queued_check && queued_too_much(st)) {
-    st.queued_check = true;
-    self->delayed_send(self, queued_recheck, queued_atom::value);
   }
 }
 
@@ -664,9 +656,6 @@ void serve(connection_actor* self) {
       self->quit();
       return;
     }
-    // Waiting for room among all clients' commands (`queued_atom`).
-    if (queued_too_much(st))
-      return;
     // The pipeline's bound stopped the parser, and all it parsed was
     // answered at once: parse on.
   }
@@ -745,10 +734,7 @@ caf::behavior connection(connection_actor* self, connection_handoff handoff,
       transmit(self, static_cast<size_t>(s));
     },
     [self](overdue_atom) { check_overdue(self); },
-    [self](queued_atom) {
-      self->state.queued_check = false;
-      serve(self);
-    },
+
     [self](idle_atom) {
       auto& cs = self->state;
       cs.idle_check = false;

@@ -490,7 +490,12 @@ def case_pipeline_bytes():
               f"{calm.slowest * 1000:.0f} ms over {calm.count} GETs")
         check(growth < bound_kib, f"RSS grew by {growth} KiB, bound {bound_kib}")
         # Only the INFO's own argument is under way.
-        eq(info["client_queued_bytes"], "4", "INFO client_queued_bytes at the end")
+        check(int(info["client_queued_bytes"]) < 1024,
+              f"INFO client_queued_bytes at the end: {info['client_queued_bytes']}")
+        # Starved, it waited 26 s for a GET; a bound that only proves it was
+        # served meanwhile.
+        check(calm.slowest < 10 * e2e.TIME_SCALE,
+              f"the bystander's slowest GET took {calm.slowest:.1f} s")
         eq(info["client_input_limit_disconnections"], "0", "clients refused")
         still_serving(srv)
 

@@ -42,8 +42,11 @@ MEM_SCALE = 4 if TIME_SCALE > 1 else 1
 
 
 def message(size):
-    """A direct message to the config server of about `size` bytes."""
-    return direct(nested(1, b"x" * (size - 64)))
+    """A direct message to the config server of `size` bytes."""
+    content = direct(nested(1, b"x" * (size - 64)))
+    content = direct(nested(1, b"x" * (size - 64 + size - len(content))))
+    check(len(content) == size, f"a message of {len(content)} bytes, not {size}")
+    return content
 
 
 def announce(peer, content, sent):

@@ -209,9 +209,9 @@ public:
   /// Checks the flags and every child, recursively through nested
   /// supervisors: returns `errc::invalid_spec` naming the field, or none.
   /// Besides each child's own checks: an id without '/', a non-negative
-  /// intensity and kill_timeout, a positive period, unique child ids,
-  /// significant children only with an auto_shutdown other than `never`,
-  /// a non-negative `max_children` only for a dynamic supervisor, a
+  /// intensity, a kill_timeout of 0 to 1 year, a positive period, unique
+  /// child ids, significant children only with an auto_shutdown other than
+  /// `never`, a non-negative `max_children` only for a dynamic supervisor, a
   /// `restart_limit` with a positive, finite rate up to 10^9 a second and a
   /// burst of at least 1, and for a
   /// dynamic supervisor exactly one child (its template) and no
