@@ -32,14 +32,10 @@ caf::error refuse_calling_self(const caf::actor& target, const char* what);
 /// `"which_children"`.
 const char* call_name(caf::atom_value x) noexcept;
 
-/// The longest wait a deadline is computed for (`timespan::max()` would
-/// overflow one).
-constexpr caf::timespan longest_wait = longest_span;
-
 /// Returns a blocking call's timeout as CAF takes it: none past
-/// `longest_wait`.
+/// `longest_span`.
 inline caf::duration call_timeout(caf::timespan x) {
-  if (x > longest_wait)
+  if (x > longest_span)
     return caf::infinite;
   return caf::duration{x};
 }

@@ -258,7 +258,7 @@ struct coordinated_shutdown::impl {
 
   caf::error run_phases(const std::string& cause) {
     auto begin = clock::now();
-    auto overall = begin + std::min(cfg.overall, detail::longest_wait);
+    auto overall = begin + std::min(cfg.overall, detail::longest_span);
     detail::report::shutdown_begins(cause);
     for (auto x : phases) {
       auto start = clock::now();

@@ -128,7 +128,7 @@ caf::error exit_and_await(caf::actor_system& sys, const caf::actor& sup,
   caf::error result;
   self->receive(
     [&](caf::down_msg& msg) { exit_reason = std::move(msg.reason); },
-    caf::after(std::min(timeout, detail::longest_wait))
+    caf::after(std::min(timeout, detail::longest_span))
       >> [&] {
       result = detail::name_timeout(caf::sec::request_timeout, what,
                                     detail::call_timeout(timeout));

@@ -64,7 +64,8 @@ struct output_limits {
 /// closed too (Redis' `timeout`, for partial requests only; 0: never), so
 /// that clients that stop halfway cannot keep that memory for good.
 /// Commands read and not yet answered are bounded by `total` too, apart:
-/// past it, connections stop reading until the shards catch up.
+/// past it, clients with commands under way stop reading until theirs are
+/// answered.
 struct input_limits {
   uint64_t total = 128u << 20;
   std::chrono::seconds timeout{10};

@@ -30,7 +30,9 @@ struct basp_limits {
   /// together (those up to `payload_piece` not counted): sixteen of the
   /// largest. A connection holds what arrived of its payload, not what its
   /// header announced; the one whose bytes would pass this is closed.
-  uint64_t max_arriving = 16 * (uint64_t{16} << 20);
+  uint64_t max_arriving() const noexcept {
+    return 16 * uint64_t{max_payload};
+  }
 
   /// Time from accepting or connecting to the peer's complete handshake
   /// (`node_config::handshake_timeout`); zero turns the deadline off.
@@ -71,7 +73,7 @@ enum class basp_refusal : uint8_t {
   /// Reading a message's values threw (see `nesting_error::unreadable`).
   unreadable_payload,
   /// The payloads still arriving on all connections would pass
-  /// `basp_limits::max_arriving`.
+  /// `basp_limits::max_arriving()`.
   arriving_payloads,
 };
 

@@ -128,7 +128,7 @@ struct transport_state {
   basp_limits limits;
   /// Accepted connections still in their handshake.
   std::atomic<int> pending{0};
-  /// Bytes of large payloads received and not yet whole (`max_arriving`).
+  /// Bytes of large payloads received and not yet whole (`max_arriving()`).
   std::atomic<uint64_t> arriving{0};
   /// Purges once more a while after connections closed (see purge_later).
   caf::actor sweeper;
@@ -445,11 +445,11 @@ private:
   bool gather(caf::execution_unit* ctx, const void* buf, size_t n) {
     auto total = state_->arriving.fetch_add(n) + n;
     arriving_ += n;
-    if (total > state_->limits.max_arriving) {
+    if (total > state_->limits.max_arriving()) {
       refuse(ctx, basp_refusal::arriving_payloads,
              guard_.last_header() + " arriving=" + std::to_string(total)
                + " max_arriving="
-               + std::to_string(state_->limits.max_arriving));
+               + std::to_string(state_->limits.max_arriving()));
       return false;
     }
     // Doubling as it arrives, never past the announced length.
@@ -632,7 +632,6 @@ basp_limits basp_limits_of(const caf::actor_system& sys) {
                                          defaults.handshake_timeout);
   result.max_nesting = count_of(sys, "trellis.max-message-nesting",
                                 defaults.max_message_nesting);
-  result.max_arriving = 16 * uint64_t{result.max_payload};
   return result;
 }
 
